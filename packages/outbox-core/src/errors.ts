@@ -1,0 +1,138 @@
+/**
+ * Every error outboxkit throws on purpose is an `OutboxError`: branch on `code`, never on the message.
+ */
+export type OutboxErrorCode =
+  | 'CONFIG'
+  | 'USAGE'
+  | 'EVENT_INVALID'
+  | 'SCHEMA_VERSION'
+  | 'PUBLISH_FAILED'
+  | 'NO_STREAM'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'PUBLISH_TIMEOUT'
+  | 'DISCONNECTED'
+  | 'DECODE_FAILED'
+  | 'UNKNOWN_EVENT_TYPE'
+  | 'DUPLICATE'
+  | 'SERIALIZATION_FAILURE'
+  | 'DEADLOCK'
+  | 'LOCK_TIMEOUT'
+  | 'CONNECTION_LOST'
+  | 'DATABASE';
+
+/** Options shared by every outboxkit error. */
+export interface OutboxErrorOptions {
+  /** The error this one wraps (a driver's native error, a schema issue). */
+  cause?: unknown;
+}
+
+/**
+ * The base class of every error outboxkit throws on purpose.
+ *
+ * @example
+ * ```ts
+ * try { await relay.start() } catch (error) {
+ *   if (error instanceof OutboxError && error.code === 'SCHEMA_VERSION') process.exit(2)
+ * }
+ * ```
+ */
+export class OutboxError extends Error {
+  override readonly name: string = 'OutboxError';
+  readonly code: OutboxErrorCode;
+
+  constructor(code: OutboxErrorCode, message: string, options: OutboxErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+}
+
+/** A setting is invalid or two settings contradict each other. Thrown at construction or start, before any work. */
+export class OutboxConfigError extends OutboxError {
+  override readonly name = 'OutboxConfigError';
+  /** The setting to change, e.g. `leaseMs` or `duplicate_window`. */
+  readonly setting: string;
+
+  constructor(setting: string, message: string, options: OutboxErrorOptions = {}) {
+    super('CONFIG', message, options);
+    this.setting = setting;
+  }
+}
+
+/** The API was called the wrong way (a pool where a transaction's client is needed, a stopped relay started twice). */
+export class OutboxUsageError extends OutboxError {
+  override readonly name = 'OutboxUsageError';
+
+  constructor(message: string, options: OutboxErrorOptions = {}) {
+    super('USAGE', message, options);
+  }
+}
+
+/**
+ * An event failed validation: not plain JSON, a missing attribute, or a schema issue.
+ * `path` names the offending value, e.g. `data.items[3].price`. Nothing was written.
+ */
+export class EventValidationError extends OutboxError {
+  override readonly name = 'EventValidationError';
+  readonly path: string;
+
+  constructor(path: string, message: string, options: OutboxErrorOptions = {}) {
+    super('EVENT_INVALID', message, options);
+    this.path = path;
+  }
+}
+
+/** The database schema is missing, older or newer than this version of outboxkit knows. */
+export class SchemaVersionError extends OutboxError {
+  override readonly name = 'SchemaVersionError';
+  readonly found: number | null;
+  readonly expected: number;
+
+  constructor(found: number | null, expected: number, message: string) {
+    super('SCHEMA_VERSION', message);
+    this.found = found;
+    this.expected = expected;
+  }
+}
+
+/**
+ * A publish to the bus failed. `retryable` says whether trying again later may succeed
+ * (timeouts, disconnects) or not (no stream for the subject, payload too large).
+ */
+export class PublishError extends OutboxError {
+  override readonly name = 'PublishError';
+  readonly retryable: boolean;
+
+  constructor(code: OutboxErrorCode, message: string, retryable: boolean, options: OutboxErrorOptions = {}) {
+    super(code, message, options);
+    this.retryable = retryable;
+  }
+}
+
+/** An incoming message could not be turned into an event (no id, bad JSON, unknown type, schema failure). */
+export class EventDecodeError extends OutboxError {
+  override readonly name = 'EventDecodeError';
+
+  constructor(code: 'DECODE_FAILED' | 'UNKNOWN_EVENT_TYPE' | 'EVENT_INVALID', message: string, options: OutboxErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * A database error translated by a driver package. `retryable` is true for serialization failures,
+ * deadlocks, lock timeouts and lost connections; `cause` keeps the native error.
+ */
+export class StoreError extends OutboxError {
+  override readonly name = 'StoreError';
+  readonly retryable: boolean;
+
+  constructor(code: OutboxErrorCode, message: string, retryable: boolean, options: OutboxErrorOptions = {}) {
+    super(code, message, options);
+    this.retryable = retryable;
+  }
+}
+
+/** Returns the message of anything thrown, for logs and `last_error` columns. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,48 @@
+/** An incoming message to record in the inbox before its handler runs. */
+export interface InboxItem {
+  readonly messageId: string;
+}
+
+/** What happened to one message handed to the inbox. */
+export type InboxOutcome<T = void> =
+  | { readonly status: 'applied'; readonly value: T }
+  | { readonly status: 'duplicate' }
+  | { readonly status: 'failed'; readonly error: unknown };
+
+export interface InboxCleanupOptions {
+  /** Rows recorded longer ago than this are removed. */
+  readonly olderThanMs: number;
+  /** Rows per statement. @defaultValue 1000 */
+  readonly batchSize?: number;
+  /** Statements per call, so a cleanup never runs unbounded. @defaultValue 100 */
+  readonly maxBatches?: number;
+}
+
+/**
+ * The consumer side's dedup table: `(consumer, message id)` recorded in the same local transaction
+ * as the handler's writes, so each message takes effect exactly once.
+ *
+ * Contract, checked by `describeInboxStore`:
+ * - `process` begins a transaction, inserts the inbox row, runs `fn` with the transaction, commits;
+ *   a row already there means duplicate: nothing runs, `{ status: 'duplicate' }`;
+ *   `fn` throwing rolls everything back (the inbox row too) and `process` rethrows;
+ * - `processBatch` runs all items in one transaction with a savepoint each: a throwing item rolls
+ *   back to its savepoint and is reported `failed` while the others commit; if the commit itself
+ *   fails, it throws and nothing is applied;
+ * - only a duplicate-key error counts as a duplicate; any other error propagates.
+ */
+export interface InboxStore<Tx = unknown> {
+  process<T>(consumer: string, messageId: string, fn: (tx: Tx) => Promise<T>): Promise<InboxOutcome<T>>;
+
+  processBatch<Item extends InboxItem>(
+    consumer: string,
+    items: readonly Item[],
+    fn: (tx: Tx, item: Item) => Promise<void>,
+  ): Promise<InboxOutcome[]>;
+
+  /** Removes expired rows in bounded batches; returns how many. */
+  cleanup(options: InboxCleanupOptions): Promise<number>;
+
+  migrate(): Promise<{ readonly version: number; readonly applied: readonly number[] }>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,49 @@
+export { linkedController, sleep } from './abort.js';
+export { type Backoff, type BackoffOptions, createBackoff } from './backoff.js';
+export { type CreateOptions, type DefineEventOptions, defineEvent, type EventData, type EventDefinition } from './define-event.js';
+export { type EncodedEvent, encodeEvents } from './encode.js';
+export {
+  EventDecodeError,
+  EventValidationError,
+  errorMessage,
+  OutboxConfigError,
+  OutboxError,
+  type OutboxErrorCode,
+  type OutboxErrorOptions,
+  OutboxUsageError,
+  PublishError,
+  SchemaVersionError,
+  StoreError,
+} from './errors.js';
+export {
+  type CreateEventInput,
+  createEvent,
+  MAX_ATTRIBUTE_LENGTH,
+  MAX_SUBJECT_LENGTH,
+  newEventId,
+  type OutboxEvent,
+  validateEvent,
+} from './event.js';
+export { checkHorizons, formatMs, type HorizonSettings } from './horizons.js';
+export { validateIdentifier, validateInteger } from './identifiers.js';
+export type { InboxCleanupOptions, InboxItem, InboxOutcome, InboxStore } from './inbox-store.js';
+export { assertJsonSafe } from './json-safety.js';
+export { type Logger, noopLogger } from './logger.js';
+export type {
+  ClaimedBatch,
+  ClaimOptions,
+  DeadLetterEntry,
+  DeadRecord,
+  ListDeadOptions,
+  MigrationResult,
+  OutboxRecord,
+  OutboxStats,
+  OutboxStore,
+  OutboxStoreCapabilities,
+  ReleaseEntry,
+  SubjectBacklog,
+  WaitForWorkOptions,
+} from './outbox-store.js';
+export type { Publisher, PublishFailure, PublishOptions, PublishResult, PublishSuccess } from './publisher.js';
+export type { StandardSchemaV1 } from './standard-schema.js';
+export type { DeadLetterReason, Delivery, FetchOptions, Subscriber } from './subscriber.js';

@@ -1,0 +1,34 @@
+import type { PublishError } from './errors.js';
+import type { OutboxRecord } from './outbox-store.js';
+
+/** The bus accepted the event. `duplicate` means it already had it (a re-publish): still success. */
+export interface PublishSuccess {
+  readonly id: string;
+  readonly ok: true;
+  readonly duplicate: boolean;
+  /** The bus's sequence number, when it has one. */
+  readonly sequence?: number;
+}
+
+export interface PublishFailure {
+  readonly id: string;
+  readonly ok: false;
+  readonly error: PublishError;
+}
+
+export type PublishResult = PublishSuccess | PublishFailure;
+
+export interface PublishOptions {
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Sends outbox records to the bus, using each record's `id` as the bus's dedup id.
+ *
+ * Contract, checked by `describePublisher`: one result per record, in the records' order; it
+ * never throws for a failed record (the failure is in its result); records are sent in order;
+ * publishing the same id twice within the dedup window stores it once.
+ */
+export interface Publisher {
+  publish(records: readonly OutboxRecord[], options?: PublishOptions): Promise<PublishResult[]>;
+}

@@ -1,0 +1,50 @@
+import type { OutboxEvent } from './event.js';
+
+/** Why a message goes to the dead-letter destination. */
+export interface DeadLetterReason {
+  readonly code: string;
+  readonly error: string;
+  /** The consumer that gave up. */
+  readonly consumer: string;
+}
+
+/**
+ * One delivery of one message from the bus, with its settlement operations.
+ */
+export interface Delivery {
+  /** The bus's dedup id (the event id), when the message carries one. */
+  readonly messageId: string | undefined;
+  /** 1 on the first delivery. */
+  readonly deliveryCount: number;
+  /**
+   * The event carried by the message.
+   * @throws EventDecodeError when the message has no id, bad JSON or missing attributes.
+   */
+  decode(): OutboxEvent;
+  /** Settles the message as done. Call only after the local transaction committed. */
+  ack(): Promise<void>;
+  /** Asks for a redelivery after `delayMs`. */
+  nak(delayMs: number): Promise<void>;
+  /** Publishes the message with the reason to the dead-letter destination, then stops its redelivery. */
+  deadLetter(reason: DeadLetterReason): Promise<void>;
+}
+
+export interface FetchOptions {
+  readonly max: number;
+  readonly expiresMs: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A durable source of deliveries with explicit acks (a JetStream pull consumer).
+ * `fetch` resolves with what arrived within `expiresMs` (possibly nothing).
+ */
+export interface Subscriber {
+  /** The consumer's name, recorded in the inbox and in dead letters. */
+  readonly name: string;
+  /** Deliveries before the bus gives up on a message; the consumer dead-letters at this count. */
+  readonly maxDeliver: number;
+  fetch(options: FetchOptions): Promise<readonly Delivery[]>;
+  /** Stops fetching. It does not close the caller's connection. */
+  close(): Promise<void>;
+}
