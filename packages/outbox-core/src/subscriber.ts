@@ -44,6 +44,8 @@ export interface Subscriber {
   readonly name: string;
   /** Deliveries before the bus gives up on a message; the consumer dead-letters at this count. */
   readonly maxDeliver: number;
+  /** How long after a first delivery the bus may still redeliver; the inbox must keep rows at least as long. */
+  readonly redeliveryHorizonMs?: number;
   fetch(options: FetchOptions): Promise<readonly Delivery[]>;
   /** Stops fetching. It does not close the caller's connection. */
   close(): Promise<void>;

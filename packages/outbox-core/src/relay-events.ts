@@ -1,0 +1,66 @@
+/** What the relay reports as it works: feed these to metrics (the CLI turns them into Prometheus series). */
+export type RelayEvent =
+  | {
+      /** One claim -> publish -> complete cycle finished. */
+      readonly type: 'batch';
+      readonly size: number;
+      readonly published: number;
+      /** Published events the bus already had (a re-publish after a crash or timeout). */
+      readonly duplicates: number;
+      readonly failed: number;
+      readonly dead: number;
+      readonly durationMs: number;
+      /** Publish latency: from sending the batch to its last acknowledgement. */
+      readonly publishMs: number;
+      /** Age of the oldest event in the batch when it was published: the relay's lag. */
+      readonly lagMs: number;
+    }
+  | {
+      /** An event's publish failed; it will be tried again at `retryAt`. */
+      readonly type: 'failed';
+      readonly id: string;
+      readonly subject: string;
+      readonly attempt: number;
+      readonly error: Error;
+      readonly retryAt: Date;
+    }
+  | {
+      /** An event used up its attempts (or failed for good) and moved to the dead state. */
+      readonly type: 'dead';
+      readonly id: string;
+      readonly subject: string;
+      readonly attempts: number;
+      readonly error: Error;
+    }
+  | {
+      /** Every publish of a batch failed retryably: the bus looks down. Claiming pauses; no attempt is counted. */
+      readonly type: 'outage';
+      readonly error: Error;
+      readonly pauseMs: number;
+      readonly consecutive: number;
+    }
+  | { /** The bus accepted a batch again after an outage. */ readonly type: 'recovered'; readonly afterMs: number }
+  | {
+      /** The store failed (claim, complete, release); the relay retries after `pauseMs`. */
+      readonly type: 'store-error';
+      readonly phase: 'claim' | 'complete' | 'release' | 'dead-letter';
+      readonly error: Error;
+      readonly pauseMs: number;
+    };
+
+/** Counts returned by `Relay.drain()`. */
+export interface RelayDrainResult {
+  readonly batches: number;
+  readonly published: number;
+  readonly duplicates: number;
+  readonly failed: number;
+  readonly dead: number;
+}
+
+/** What `Relay.stop()` found. */
+export interface RelayStopResult {
+  /** False when `timeoutMs` passed before the in-flight batch finished. */
+  readonly drained: boolean;
+  /** Events still being published when `stop` gave up (0 when drained). */
+  readonly inFlight: number;
+}

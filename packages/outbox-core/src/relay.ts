@@ -1,0 +1,374 @@
+import { sleep } from './abort.js';
+import { type Backoff, type BackoffOptions, createBackoff } from './backoff.js';
+import { errorMessage, OutboxUsageError, PublishError } from './errors.js';
+import { checkHorizons } from './horizons.js';
+import { validateInteger } from './identifiers.js';
+import { type Logger, noopLogger } from './logger.js';
+import type { ClaimedBatch, DeadLetterEntry, OutboxRecord, OutboxStore, ReleaseEntry } from './outbox-store.js';
+import type { Publisher, PublishResult } from './publisher.js';
+import type { RelayDrainResult, RelayEvent, RelayStopResult } from './relay-events.js';
+
+/** Options of `Relay`. */
+export interface RelayOptions {
+  /** The outbox to drain. The relay never writes to it outside claim/complete/release/deadLetter. */
+  readonly store: OutboxStore<unknown>;
+  readonly publisher: Publisher;
+  /** Most events per claim. @defaultValue 500 */
+  readonly batchSize?: number;
+  /** How long a claim is exclusive; a crashed relay's rows are taken over after it. @defaultValue 30_000 */
+  readonly leaseMs?: number;
+  /** Longest wait when there is nothing to publish (the poll fallback). @defaultValue 1_000 */
+  readonly pollIntervalMs?: number;
+  /** First idle wait of adaptive polling, for stores without a wake-up; doubles up to `pollIntervalMs`. @defaultValue 5 */
+  readonly minPollIntervalMs?: number;
+  /** Attempts before an event is dead-lettered. Outage attempts do not count. @defaultValue 10 */
+  readonly maxAttempts?: number;
+  /** Delay before retrying a failed event. @defaultValue `{ initialMs: 1_000, maxMs: 60_000 }` */
+  readonly backoff?: BackoffOptions;
+  /** Pause of claiming while the bus is unreachable. @defaultValue `{ initialMs: 500, maxMs: 15_000 }` */
+  readonly outageBackoff?: BackoffOptions;
+  /** The stream's dedup window; when given, `start` checks it covers `leaseMs` + the longest retry delay. */
+  readonly duplicateWindowMs?: number;
+  readonly logger?: Logger;
+  /** Called synchronously for every `RelayEvent`; an exception in it is logged and ignored. */
+  readonly onEvent?: (event: RelayEvent) => void;
+}
+
+type State = 'new' | 'running' | 'stopping' | 'stopped';
+
+/**
+ * Publishes an outbox to the bus: claim a batch with a lease, publish it pipelined, complete what
+ * the bus acknowledged, release failures with exponential backoff and jitter, dead-letter an event
+ * after `maxAttempts`. Any number of relays may run on one table: the store's claim gives each
+ * subject's events to one relay at a time, in order.
+ *
+ * When every publish of a batch fails retryably the bus itself is down: the batch is released
+ * without counting attempts and claiming pauses with backoff, so an outage never dead-letters
+ * healthy events.
+ *
+ * @example
+ * ```ts
+ * const relay = new Relay({ store, publisher, logger })
+ * await relay.start()
+ * process.once('SIGTERM', () => relay.stop({ timeoutMs: 10_000 }))
+ * ```
+ */
+export class Relay {
+  readonly #store: OutboxStore<unknown>;
+  readonly #publisher: Publisher;
+  readonly #batchSize: number;
+  readonly #leaseMs: number;
+  readonly #pollIntervalMs: number;
+  readonly #minPollIntervalMs: number;
+  readonly #maxAttempts: number;
+  readonly #backoff: Backoff;
+  readonly #outageBackoff: Backoff;
+  readonly #storeBackoff: Backoff;
+  readonly #duplicateWindowMs: number | undefined;
+  readonly #logger: Logger;
+  readonly #onEvent: ((event: RelayEvent) => void) | undefined;
+
+  #state: State = 'new';
+  #idle = new AbortController();
+  #loop: Promise<void> | undefined;
+  #fatal: Error | undefined;
+  #inFlight = 0;
+  #outages = 0;
+  #outageSince = 0;
+  #storeErrors = 0;
+  #closed: Promise<Error | undefined>;
+  #resolveClosed!: (error: Error | undefined) => void;
+
+  constructor(options: RelayOptions) {
+    if (!options?.store || !options.publisher) {
+      throw new OutboxUsageError('new Relay() needs { store, publisher }');
+    }
+    this.#store = options.store;
+    this.#publisher = options.publisher;
+    this.#batchSize = validateInteger(options.batchSize ?? 500, 'batchSize', 1, 10_000);
+    this.#leaseMs = validateInteger(options.leaseMs ?? 30_000, 'leaseMs', 100);
+    this.#pollIntervalMs = validateInteger(options.pollIntervalMs ?? 1_000, 'pollIntervalMs', 1);
+    this.#minPollIntervalMs = validateInteger(options.minPollIntervalMs ?? 5, 'minPollIntervalMs', 1, this.#pollIntervalMs);
+    this.#maxAttempts = validateInteger(options.maxAttempts ?? 10, 'maxAttempts', 1);
+    this.#backoff = createBackoff({ initialMs: 1_000, maxMs: 60_000, ...options.backoff });
+    this.#outageBackoff = createBackoff({ initialMs: 500, maxMs: 15_000, ...options.outageBackoff });
+    this.#storeBackoff = createBackoff({ initialMs: 200, maxMs: 10_000 });
+    this.#duplicateWindowMs = options.duplicateWindowMs;
+    this.#logger = options.logger ?? noopLogger;
+    this.#onEvent = options.onEvent;
+    this.#closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+  }
+
+  /** The longest time between a publish and its possible re-publish: what `duplicate_window` must cover. */
+  get republishHorizonMs(): number {
+    return this.#leaseMs + this.#backoff.maxMs;
+  }
+
+  /** True while the bus looks unreachable (claiming is paused). */
+  get outage(): boolean {
+    return this.#outages > 0;
+  }
+
+  /**
+   * Checks the schema and the dedup window, then runs the loop in the background until `stop`.
+   * @throws SchemaVersionError when the store's schema is not the one this version knows.
+   * @throws OutboxConfigError when `duplicateWindowMs` is shorter than the re-publish horizon.
+   * @throws OutboxUsageError when started twice.
+   */
+  async start(): Promise<void> {
+    await this.#prepare();
+    this.#loop = this.#run(false).then(
+      () => this.#finish(undefined),
+      (error: unknown) => this.#finish(error instanceof Error ? error : new Error(String(error))),
+    );
+  }
+
+  /**
+   * Publishes until a claim comes back empty, then returns the counts: for `outbox-relay run --once`,
+   * cron jobs and tests. Events waiting for a retry, or leased by another relay, are left for later.
+   */
+  async drain(options: { signal?: AbortSignal } = {}): Promise<RelayDrainResult> {
+    await this.#prepare();
+    const totals = { batches: 0, published: 0, duplicates: 0, failed: 0, dead: 0 };
+    const onAbort = (): void => {
+      this.#state = 'stopping';
+      this.#idle.abort();
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      this.#loop = this.#run(true, totals);
+      await this.#loop;
+      this.#finish(undefined);
+    } catch (error) {
+      this.#finish(error as Error);
+      throw error;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+    return totals;
+  }
+
+  /**
+   * Stops claiming, lets the in-flight batch finish (its acknowledged events are completed), and
+   * resolves. After `timeoutMs` it resolves with `drained: false` and the number of events still
+   * in flight; their leases expire and another relay publishes them (the bus drops duplicates).
+   */
+  async stop(options: { timeoutMs?: number } = {}): Promise<RelayStopResult> {
+    if (this.#state === 'new') {
+      this.#state = 'stopped';
+      this.#finish(undefined);
+      return { drained: true, inFlight: 0 };
+    }
+    if (this.#state === 'running') this.#state = 'stopping';
+    this.#idle.abort();
+    const loop = this.#loop ?? Promise.resolve();
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      loop.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    return timedOut ? { drained: false, inFlight: this.#inFlight } : { drained: true, inFlight: 0 };
+  }
+
+  /** Resolves when the relay has stopped: to the fatal error, or `undefined` after a clean stop. */
+  closed(): Promise<Error | undefined> {
+    return this.#closed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async #prepare(): Promise<void> {
+    if (this.#state !== 'new') {
+      throw new OutboxUsageError(`the relay was already started (state: ${this.#state}); create a new Relay to start again`);
+    }
+    this.#state = 'running';
+    try {
+      await this.#store.assertSchema();
+      if (this.#duplicateWindowMs !== undefined) {
+        checkHorizons({
+          duplicateWindowMs: this.#duplicateWindowMs,
+          leaseMs: this.#leaseMs,
+          maxRetryDelayMs: this.#backoff.maxMs,
+        });
+      }
+    } catch (error) {
+      this.#state = 'stopped';
+      this.#finish(error as Error);
+      throw error;
+    }
+  }
+
+  #finish(error: Error | undefined): void {
+    this.#state = 'stopped';
+    this.#fatal ??= error;
+    this.#resolveClosed(this.#fatal);
+  }
+
+  #emit(event: RelayEvent): void {
+    if (!this.#onEvent) return;
+    try {
+      this.#onEvent(event);
+    } catch (error) {
+      this.#logger.warn({ err: error, event: event.type }, 'relay onEvent hook threw');
+    }
+  }
+
+  async #run(untilIdle: boolean, totals?: Record<keyof RelayDrainResult, number>): Promise<void> {
+    let idleMs = this.#minPollIntervalMs;
+    while (this.#state === 'running') {
+      let batch: ClaimedBatch;
+      try {
+        batch = await this.#store.claim({ batchSize: this.#batchSize, leaseMs: this.#leaseMs });
+        this.#storeErrors = 0;
+      } catch (error) {
+        await this.#storeFailed('claim', error);
+        continue;
+      }
+      if (batch.records.length === 0) {
+        if (untilIdle) return;
+        if (this.#store.capabilities.wakeUp && this.#store.waitForWork) {
+          await this.#store.waitForWork({ timeoutMs: this.#pollIntervalMs, signal: this.#idle.signal });
+        } else {
+          // Adaptive polling: claim again soon after work was seen, back off while idle.
+          await sleep(idleMs, this.#idle.signal);
+          idleMs = Math.min(idleMs * 2, this.#pollIntervalMs);
+        }
+        continue;
+      }
+      idleMs = this.#minPollIntervalMs;
+      const counts = await this.#publishBatch(batch);
+      if (totals) {
+        totals.batches++;
+        totals.published += counts.published;
+        totals.duplicates += counts.duplicates;
+        totals.failed += counts.failed;
+        totals.dead += counts.dead;
+      }
+    }
+  }
+
+  async #publishBatch(batch: ClaimedBatch): Promise<Record<'published' | 'duplicates' | 'failed' | 'dead', number>> {
+    const started = performance.now();
+    const { records } = batch;
+    this.#inFlight = records.length;
+    let results: PublishResult[];
+    try {
+      results = await this.#publisher.publish(records);
+    } catch (error) {
+      // The contract says a publisher reports failures per record; a throw means it broke as a
+      // whole, which is an outage as far as these records are concerned.
+      const failure = new PublishError('PUBLISH_FAILED', `publisher threw: ${errorMessage(error)}`, true, { cause: error });
+      results = records.map((record) => ({ id: record.id, ok: false as const, error: failure }));
+    }
+    const publishMs = performance.now() - started;
+    const now = Date.now();
+
+    const completed: string[] = [];
+    const released: ReleaseEntry[] = [];
+    const dead: DeadLetterEntry[] = [];
+    let duplicates = 0;
+    let retryableFailures = 0;
+    let firstError: Error | undefined;
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index] as OutboxRecord;
+      const result = results[index];
+      if (result?.ok) {
+        completed.push(record.id);
+        if (result.duplicate) duplicates++;
+        continue;
+      }
+      const error = result?.error ?? new PublishError('PUBLISH_FAILED', `the publisher returned no result for event ${record.id}`, true);
+      firstError ??= error;
+      if (error.retryable) retryableFailures++;
+      const attempt = record.attempts + 1;
+      if (!error.retryable || attempt >= this.#maxAttempts) {
+        dead.push({ id: record.id, error: error.message });
+        this.#emit({ type: 'dead', id: record.id, subject: record.subject, attempts: attempt, error });
+      } else {
+        const retryAt = new Date(now + this.#backoff.delayMs(attempt));
+        released.push({ id: record.id, retryAt, error: error.message, countAttempt: true });
+        this.#emit({ type: 'failed', id: record.id, subject: record.subject, attempt, error, retryAt });
+      }
+    }
+
+    const outage = retryableFailures === records.length;
+    if (outage) {
+      // The bus is down, not these events: hand them back untouched and pause claiming.
+      released.length = 0;
+      dead.length = 0;
+      for (const record of records) {
+        released.push({ id: record.id, retryAt: new Date(now), error: errorMessage(firstError), countAttempt: false });
+      }
+    }
+
+    await Promise.all([
+      completed.length > 0 ? this.#settle('complete', () => this.#store.complete(batch.token, completed)) : undefined,
+      released.length > 0 ? this.#settle('release', () => this.#store.release(batch.token, released)) : undefined,
+      dead.length > 0 ? this.#settle('dead-letter', () => this.#store.deadLetter(batch.token, dead)) : undefined,
+    ]);
+    this.#inFlight = 0;
+
+    const oldest = Date.parse(records[0]?.time ?? '');
+    this.#emit({
+      type: 'batch',
+      size: records.length,
+      published: completed.length,
+      duplicates,
+      failed: outage ? records.length : released.length,
+      dead: dead.length,
+      durationMs: performance.now() - started,
+      publishMs,
+      lagMs: Number.isNaN(oldest) ? 0 : Math.max(0, now - oldest),
+    });
+    this.#logger.debug(
+      { size: records.length, published: completed.length, duplicates, failed: released.length, dead: dead.length, publishMs },
+      'relay batch',
+    );
+
+    if (outage) {
+      this.#outages++;
+      if (this.#outages === 1) this.#outageSince = Date.now();
+      const pauseMs = this.#outageBackoff.delayMs(this.#outages);
+      const error = firstError as Error;
+      this.#emit({ type: 'outage', error, pauseMs, consecutive: this.#outages });
+      this.#logger.warn({ err: error, pauseMs, consecutive: this.#outages }, 'bus unreachable; pausing the relay');
+      await sleep(pauseMs, this.#idle.signal);
+    } else if (this.#outages > 0) {
+      this.#emit({ type: 'recovered', afterMs: Date.now() - this.#outageSince });
+      this.#logger.info({ afterMs: Date.now() - this.#outageSince }, 'bus reachable again');
+      this.#outages = 0;
+    }
+    return {
+      published: completed.length,
+      duplicates,
+      failed: outage ? records.length : released.length,
+      dead: dead.length,
+    };
+  }
+
+  /** Runs a settle call; on failure the rows keep their lease and are re-published after it expires. */
+  async #settle(phase: 'complete' | 'release' | 'dead-letter', call: () => Promise<number>): Promise<void> {
+    try {
+      await call();
+    } catch (error) {
+      this.#logger.warn({ err: error, phase }, 'relay could not settle a batch; its rows are retried after the lease');
+      this.#emit({ type: 'store-error', phase, error: error as Error, pauseMs: 0 });
+    }
+  }
+
+  async #storeFailed(phase: 'claim', error: unknown): Promise<void> {
+    this.#storeErrors++;
+    const pauseMs = this.#storeBackoff.delayMs(this.#storeErrors);
+    this.#emit({ type: 'store-error', phase, error: error as Error, pauseMs });
+    this.#logger.warn({ err: error, phase, pauseMs }, 'relay store call failed; retrying');
+    await sleep(pauseMs, this.#idle.signal);
+  }
+}
