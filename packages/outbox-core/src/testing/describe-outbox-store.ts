@@ -1,0 +1,241 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { EventValidationError, OutboxUsageError } from '../errors.js';
+import { createEvent } from '../event.js';
+import type { OutboxStore } from '../outbox-store.js';
+import { sampleEvent } from './sample-events.js';
+
+/** What a driver provides to run `describeOutboxStore` against its real database. */
+export interface OutboxStoreHarness<Tx> {
+  /** A new store on fresh, migrated tables, isolated from other tests (unique table or schema). */
+  createStore(options?: { leaseMsHint?: number }): Promise<OutboxStore<Tx>>;
+  /** Begins a transaction, runs fn with its handle, commits (rolls back and rethrows if fn throws). */
+  transaction<T>(store: OutboxStore<Tx>, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** A handle that is NOT an open transaction (the pool), for the OutboxUsageError test. */
+  notInTransaction(): Tx;
+  /** Drops everything createStore made and closes what the harness opened. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * The `OutboxStore` contract as tests: every driver runs it against its real database.
+ *
+ * @example
+ * ```ts
+ * describeOutboxStore('PgOutboxStore', () => pgHarness())
+ * ```
+ */
+export function describeOutboxStore<Tx>(name: string, makeHarness: () => OutboxStoreHarness<Tx>): void {
+  describe(`${name} (OutboxStore conformance)`, () => {
+    const harness = makeHarness();
+    const enqueue = (store: OutboxStore<Tx>, events: Parameters<OutboxStore<Tx>['enqueue']>[1]) =>
+      harness.transaction(store, (tx) => store.enqueue(tx, events));
+    afterAll(() => harness.dispose());
+
+    it('claims what was enqueued, in write order, with payload and headers intact', async () => {
+      const store = await harness.createStore();
+      const events = [sampleEvent('a', 1, { price: 12.5, note: 'é"\\' }), sampleEvent('b', 1), sampleEvent('c', 1)];
+      await enqueue(store, events);
+      const batch = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(batch.records.map((record) => record.id)).toEqual(events.map((event) => event.id));
+      const first = batch.records[0]!;
+      expect(JSON.parse(first.payload)).toEqual(events[0]!.data);
+      expect(first).toMatchObject({
+        type: events[0]!.type,
+        source: events[0]!.source,
+        subject: 'a',
+        headers: events[0]!.headers,
+        attempts: 0,
+      });
+      expect(Date.parse(first.time)).toBe(Date.parse(events[0]!.time));
+      expect(
+        await store.complete(
+          batch.token,
+          batch.records.map((record) => record.id),
+        ),
+      ).toBe(3);
+      expect((await store.claim({ batchSize: 10, leaseMs: 10_000 })).records).toEqual([]);
+      expect((await store.stats()).pending).toBe(0);
+    });
+
+    it('writes nothing when the transaction rolls back', async () => {
+      const store = await harness.createStore();
+      await expect(
+        harness.transaction(store, async (tx) => {
+          await store.enqueue(tx, sampleEvent('a', 1));
+          throw new Error('business rule failed');
+        }),
+      ).rejects.toThrow('business rule failed');
+      expect((await store.stats()).pending).toBe(0);
+    });
+
+    it('rejects a handle that is not an open transaction, writing nothing', async () => {
+      const store = await harness.createStore();
+      await expect(store.enqueue(harness.notInTransaction(), sampleEvent('a', 1))).rejects.toBeInstanceOf(OutboxUsageError);
+      expect((await store.stats()).pending).toBe(0);
+    });
+
+    it('rejects a whole call when one event is not JSON, naming the path, writing nothing', async () => {
+      const store = await harness.createStore();
+      const bad = { ...sampleEvent('a', 2), data: { items: [{ price: 1 }, { price: 2n }] } };
+      const error = await harness
+        .transaction(store, (tx) => store.enqueue(tx, [sampleEvent('a', 1), bad]))
+        .then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+      expect(error).toBeInstanceOf(EventValidationError);
+      expect((error as EventValidationError).path).toBe('events[1].data.items[1].price');
+      expect((await store.stats()).pending).toBe(0);
+    });
+
+    it('enqueues a thousand events in one call', async () => {
+      const store = await harness.createStore();
+      const events = Array.from({ length: 1000 }, (_, n) => sampleEvent(`s${n % 50}`, n));
+      await enqueue(store, events);
+      expect((await store.stats()).pending).toBe(1000);
+    });
+
+    it('claims only the head of each subject, so a subject is published in order', async () => {
+      const store = await harness.createStore();
+      const a1 = sampleEvent('a', 1);
+      const a2 = sampleEvent('a', 2);
+      const b1 = sampleEvent('b', 1);
+      await enqueue(store, [a1, a2, b1]);
+      const first = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(first.records.map((record) => record.id)).toEqual([a1.id, b1.id]);
+      expect((await store.claim({ batchSize: 10, leaseMs: 10_000 })).records).toEqual([]);
+      await store.complete(first.token, [a1.id, b1.id]);
+      const second = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(second.records.map((record) => record.id)).toEqual([a2.id]);
+    });
+
+    it('never gives one row, or two rows of one subject, to concurrent claimers', async () => {
+      const store = await harness.createStore();
+      const events = Array.from({ length: 400 }, (_, n) => sampleEvent(`s${n % 40}`, n));
+      await enqueue(store, events);
+      const batches = await Promise.all(Array.from({ length: 6 }, () => store.claim({ batchSize: 30, leaseMs: 10_000 })));
+      const claimed = batches.flatMap((batch) => batch.records);
+      expect(new Set(claimed.map((record) => record.id)).size).toBe(claimed.length);
+      expect(new Set(claimed.map((record) => record.subject)).size).toBe(claimed.length);
+      expect(claimed.length).toBe(40);
+    });
+
+    it('hands a row to another claimer once its lease expires, and fences the old claimer', async () => {
+      const store = await harness.createStore({ leaseMsHint: 300 });
+      const event = sampleEvent('a', 1);
+      await enqueue(store, event);
+      const stale = await store.claim({ batchSize: 10, leaseMs: 300 });
+      expect(stale.records).toHaveLength(1);
+      expect((await store.claim({ batchSize: 10, leaseMs: 300 })).records).toEqual([]);
+      await new Promise((resolve) => setTimeout(resolve, 450));
+      const fresh = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(fresh.records.map((record) => record.id)).toEqual([event.id]);
+      expect(await store.complete(stale.token, [event.id])).toBe(0);
+      expect(await store.release(stale.token, [{ id: event.id, retryAt: new Date(), error: 'late', countAttempt: true }])).toBe(0);
+      expect(await store.complete(fresh.token, [event.id])).toBe(1);
+    });
+
+    it('holds back only the subject of a row waiting for its retry, counting attempts when asked', async () => {
+      const store = await harness.createStore();
+      const a1 = sampleEvent('a', 1);
+      const a2 = sampleEvent('a', 2);
+      const b1 = sampleEvent('b', 1);
+      await enqueue(store, [a1, a2, b1]);
+      const batch = await store.claim({ batchSize: 1, leaseMs: 10_000 });
+      expect(batch.records.map((record) => record.id)).toEqual([a1.id]);
+      const later = new Date(Date.now() + 60_000);
+      expect(await store.release(batch.token, [{ id: a1.id, retryAt: later, error: 'broker said no', countAttempt: true }])).toBe(1);
+      const next = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(next.records.map((record) => record.id)).toEqual([b1.id]);
+      await store.complete(next.token, [b1.id]);
+
+      const store2 = await harness.createStore();
+      await enqueue(store2, [a1]);
+      const first = await store2.claim({ batchSize: 1, leaseMs: 10_000 });
+      await store2.release(first.token, [{ id: a1.id, retryAt: new Date(Date.now() - 1), error: 'outage', countAttempt: false }]);
+      const again = await store2.claim({ batchSize: 1, leaseMs: 10_000 });
+      expect(again.records[0]?.attempts).toBe(0);
+      await store2.release(again.token, [{ id: a1.id, retryAt: new Date(Date.now() - 1), error: 'nack', countAttempt: true }]);
+      expect((await store2.claim({ batchSize: 1, leaseMs: 10_000 })).records[0]?.attempts).toBe(1);
+    });
+
+    it('dead-letters a row without blocking its subject, and lists, replays and purges dead rows', async () => {
+      const store = await harness.createStore();
+      const a1 = sampleEvent('a', 1);
+      const a2 = sampleEvent('a', 2);
+      const b1 = sampleEvent('b', 1);
+      await enqueue(store, [a1, a2, b1]);
+      const batch = await store.claim({ batchSize: 1, leaseMs: 10_000 });
+      expect(await store.deadLetter(batch.token, [{ id: a1.id, error: 'NO_STREAM: no stream for subject' }])).toBe(1);
+      const next = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(next.records.map((record) => record.id)).toEqual([a2.id, b1.id]);
+      await store.complete(next.token, [a2.id, b1.id]);
+
+      expect(await store.stats()).toMatchObject({ pending: 0, dead: 1 });
+      const dead = await store.listDead();
+      expect(dead.map((record) => record.id)).toEqual([a1.id]);
+      expect(dead[0]?.lastError).toContain('NO_STREAM');
+      expect((await store.getDead(a1.id))?.payload).toBe(JSON.stringify(a1.data));
+      expect(await store.getDead(b1.id)).toBeUndefined();
+
+      expect(await store.replayDead([a1.id])).toBe(1);
+      const replayed = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(replayed.records.map((record) => ({ id: record.id, attempts: record.attempts }))).toEqual([{ id: a1.id, attempts: 0 }]);
+      await store.deadLetter(replayed.token, [{ id: a1.id, error: 'again' }]);
+      expect(await store.purgeDead()).toBe(1);
+      expect(await store.stats()).toMatchObject({ pending: 0, dead: 0 });
+    });
+
+    it('pages dead rows and replays them all', async () => {
+      const store = await harness.createStore();
+      const events = Array.from({ length: 5 }, (_, n) => sampleEvent(`d${n}`, n));
+      await enqueue(store, events);
+      const batch = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      await store.deadLetter(
+        batch.token,
+        batch.records.map((record) => ({ id: record.id, error: 'poison' })),
+      );
+      const page1 = await store.listDead({ limit: 2 });
+      const page2 = await store.listDead({ limit: 10, afterId: page1[1]!.id });
+      expect([...page1, ...page2].map((record) => record.id)).toEqual(events.map((event) => event.id));
+      expect(await store.replayDead('all')).toBe(5);
+      expect(await store.stats()).toMatchObject({ pending: 5, dead: 0 });
+    });
+
+    it('reports pending, lag and the largest subject backlogs', async () => {
+      const store = await harness.createStore();
+      const old = createEvent({ type: 'test.old', source: 'tests', subject: 'x', data: {}, time: new Date(Date.now() - 60_000) });
+      await enqueue(store, [old, sampleEvent('x', 1), sampleEvent('y', 1)]);
+      const stats = await store.stats();
+      expect(stats.pending).toBe(3);
+      expect(stats.dead).toBe(0);
+      expect(stats.oldestPendingAgeMs).toBeGreaterThanOrEqual(59_000);
+      const backlog = await store.subjectBacklog(10);
+      expect(backlog.map((entry) => [entry.subject, entry.pending])).toEqual([
+        ['x', 2],
+        ['y', 1],
+      ]);
+      expect((await harness.createStore().then((empty) => empty.stats())).oldestPendingAgeMs).toBeNull();
+    });
+
+    it('migrates idempotently and accepts its own schema', async () => {
+      const store = await harness.createStore();
+      const again = await store.migrate();
+      expect(again.applied).toEqual([]);
+      await expect(store.assertSchema()).resolves.toBeUndefined();
+    });
+
+    it('wakes a waiting relay when a transaction commits', async () => {
+      const store = await harness.createStore();
+      if (!store.capabilities.wakeUp || !store.waitForWork) {
+        expect(store.waitForWork).toBeUndefined();
+        return;
+      }
+      const woken = store.waitForWork({ timeoutMs: 60_000 });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await enqueue(store, sampleEvent('w', 1));
+      await woken; // the test's timeout fails it if the wake-up never comes
+      expect((await store.claim({ batchSize: 10, leaseMs: 10_000 })).records).toHaveLength(1);
+    });
+  });
+}

@@ -1,0 +1,182 @@
+import { sleep } from '../abort.js';
+import { EventDecodeError, PublishError } from '../errors.js';
+import type { OutboxEvent } from '../event.js';
+import type { OutboxRecord } from '../outbox-store.js';
+import type { Publisher, PublishResult } from '../publisher.js';
+import type { DeadLetterReason, Delivery, FetchOptions, Subscriber } from '../subscriber.js';
+
+/** A message as the in-memory bus stores it: CloudEvents attributes in `ce-*` headers, data as the body. */
+export interface MemoryMessage {
+  readonly seq: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export interface MemoryDeadLetter {
+  readonly message: MemoryMessage;
+  readonly reason: DeadLetterReason;
+  readonly deliveryCount: number;
+}
+
+export interface MemorySubscriberOptions {
+  readonly name: string;
+  /** @defaultValue 5 */
+  readonly maxDeliver?: number;
+  /** An unsettled delivery is redelivered after this. @defaultValue 30_000 */
+  readonly ackWaitMs?: number;
+}
+
+/**
+ * A bus in memory with JetStream's semantics where outboxkit relies on them: dedup by message id,
+ * stored order equal to publish order, durable subscribers with explicit ack, nak with delay,
+ * redelivery counts. `down` and `failPublish` inject faults.
+ */
+export class MemoryBus {
+  readonly messages: MemoryMessage[] = [];
+  readonly deadLetters: MemoryDeadLetter[] = [];
+  /** While true, every publish fails retryably, as when the server is unreachable. */
+  down = false;
+  /** Return an error to fail one record's publish (after dedup, before storing). */
+  failPublish: ((record: OutboxRecord) => PublishError | undefined) | undefined;
+  readonly #ids = new Set<string>();
+
+  /** A `Publisher` on this bus. */
+  publisher(): Publisher {
+    return {
+      publish: async (records) => {
+        await Promise.resolve();
+        return records.map((record) => this.#publishOne(record));
+      },
+    };
+  }
+
+  /** Stores a message as given, for malformed-input tests. */
+  publishRaw(headers: Record<string, string>, body: string): void {
+    this.messages.push({ seq: this.messages.length + 1, headers, body });
+  }
+
+  subscriber(options: MemorySubscriberOptions): Subscriber {
+    return new MemorySubscriber(this, options);
+  }
+
+  #publishOne(record: OutboxRecord): PublishResult {
+    if (this.down) {
+      return { id: record.id, ok: false, error: new PublishError('DISCONNECTED', 'the in-memory bus is down', true) };
+    }
+    if (this.#ids.has(record.id)) return { id: record.id, ok: true, duplicate: true };
+    const error = this.failPublish?.(record);
+    if (error) return { id: record.id, ok: false, error };
+    this.#ids.add(record.id);
+    const headers = {
+      ...record.headers,
+      'ce-specversion': '1.0',
+      'ce-id': record.id,
+      'ce-type': record.type,
+      'ce-source': record.source,
+      'ce-subject': record.subject,
+      'ce-time': record.time,
+    };
+    const message = { seq: this.messages.length + 1, headers, body: record.payload };
+    this.messages.push(message);
+    return { id: record.id, ok: true, duplicate: false, sequence: message.seq };
+  }
+}
+
+interface Cursor {
+  deliveries: number;
+  state: 'ready' | 'in-flight' | 'done';
+  readyAt: number;
+}
+
+class MemorySubscriber implements Subscriber {
+  readonly name: string;
+  readonly maxDeliver: number;
+  readonly redeliveryHorizonMs: number;
+  readonly #bus: MemoryBus;
+  readonly #ackWaitMs: number;
+  readonly #cursors: Cursor[] = [];
+  #closed = false;
+
+  constructor(bus: MemoryBus, options: MemorySubscriberOptions) {
+    this.#bus = bus;
+    this.name = options.name;
+    this.maxDeliver = options.maxDeliver ?? 5;
+    this.#ackWaitMs = options.ackWaitMs ?? 30_000;
+    this.redeliveryHorizonMs = this.maxDeliver * this.#ackWaitMs;
+  }
+
+  async fetch(options: FetchOptions): Promise<readonly Delivery[]> {
+    const deadline = Date.now() + options.expiresMs;
+    for (;;) {
+      const ready = this.#take(options.max);
+      if (ready.length > 0 || this.#closed || options.signal?.aborted || Date.now() >= deadline) return ready;
+      await sleep(Math.min(5, deadline - Date.now()), options.signal);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  #take(max: number): Delivery[] {
+    while (this.#cursors.length < this.#bus.messages.length) this.#cursors.push({ deliveries: 0, state: 'ready', readyAt: 0 });
+    const now = Date.now();
+    const taken: Delivery[] = [];
+    for (let index = 0; index < this.#cursors.length && taken.length < max; index++) {
+      const cursor = this.#cursors[index] as Cursor;
+      if (cursor.state === 'done' || cursor.readyAt > now) continue;
+      if (cursor.deliveries >= this.maxDeliver) continue; // the bus gives up, as JetStream does
+      cursor.state = 'in-flight';
+      cursor.deliveries++;
+      cursor.readyAt = now + this.#ackWaitMs;
+      taken.push(this.#delivery(this.#bus.messages[index] as MemoryMessage, cursor));
+    }
+    return taken;
+  }
+
+  #delivery(message: MemoryMessage, cursor: Cursor): Delivery {
+    const deliveryCount = cursor.deliveries;
+    const settle = (state: Cursor['state'], readyAt = 0): void => {
+      // A late settle of an older delivery must not undo a newer one.
+      if (cursor.deliveries !== deliveryCount || cursor.state === 'done') return;
+      cursor.state = state;
+      cursor.readyAt = readyAt;
+    };
+    return {
+      messageId: message.headers['ce-id'],
+      deliveryCount,
+      decode: () => decodeMemoryMessage(message),
+      ack: async () => settle('done'),
+      nak: async (delayMs) => settle('ready', Date.now() + delayMs),
+      deadLetter: async (reason) => {
+        this.#bus.deadLetters.push({ message, reason, deliveryCount });
+        settle('done');
+      },
+    };
+  }
+}
+
+/** Decodes a bus message into an event, as a bus binding does. */
+function decodeMemoryMessage(message: MemoryMessage): OutboxEvent {
+  const { headers } = message;
+  const id = headers['ce-id'];
+  const type = headers['ce-type'];
+  const source = headers['ce-source'];
+  const subject = headers['ce-subject'];
+  const time = headers['ce-time'];
+  if (!id || !type || !source || !subject || !time) {
+    throw new EventDecodeError(
+      'DECODE_FAILED',
+      `message ${message.seq} lacks a CloudEvents attribute (ce-id, ce-type, ce-source, ce-subject, ce-time)`,
+    );
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(message.body);
+  } catch (error) {
+    throw new EventDecodeError('DECODE_FAILED', `message ${id} has a body that is not JSON`, { cause: error });
+  }
+  const own: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (!name.startsWith('ce-')) own[name] = value;
+  return { id, type, source, subject, time, data, headers: own };
+}

@@ -1,0 +1,55 @@
+import { describeInboxStore } from './describe-inbox-store.js';
+import { describeOutboxStore } from './describe-outbox-store.js';
+import { describePublisher } from './describe-publisher.js';
+import { MemoryBus } from './memory-bus.js';
+import { MemoryInboxStore } from './memory-inbox-store.js';
+import { MemoryOutboxStore, type MemoryTransaction, memoryTransaction } from './memory-outbox-store.js';
+
+// The in-memory fakes are the reference the SQL stores are compared with: they pass the same suites.
+describeOutboxStore<MemoryTransaction>('MemoryOutboxStore', () => ({
+  createStore: async () => new MemoryOutboxStore(),
+  transaction: (_store, fn) => memoryTransaction(fn),
+  notInTransaction: () => ({ open: false, onCommit: () => {} }),
+  dispose: async () => {},
+}));
+
+describeInboxStore<MemoryTransaction>('MemoryInboxStore', () => {
+  const effects: string[] = [];
+  const stores: MemoryInboxStore[] = [];
+  return {
+    createStore: async () => {
+      const store = new MemoryInboxStore();
+      stores.push(store);
+      return store;
+    },
+    writeEffect: async (tx, messageId) => tx.onCommit(() => effects.push(messageId)),
+    countEffects: async (messageId) => effects.filter((id) => messageId === undefined || id === messageId).length,
+    ageRows: async (ms) => {
+      for (const store of stores) store.age(ms);
+    },
+    dispose: async () => {},
+  };
+});
+
+describePublisher('MemoryBus', () => {
+  let bus = new MemoryBus();
+  return {
+    createPublisher: async () => {
+      bus = new MemoryBus();
+      return bus.publisher();
+    },
+    stored: async () =>
+      bus.messages.map((message) => {
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(message.headers)) if (!name.startsWith('ce-')) headers[name] = value;
+        return {
+          id: message.headers['ce-id']!,
+          type: message.headers['ce-type']!,
+          subject: message.headers['ce-subject']!,
+          payload: message.body,
+          headers,
+        };
+      }),
+    dispose: async () => {},
+  };
+});

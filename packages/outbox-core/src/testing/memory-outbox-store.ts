@@ -1,0 +1,287 @@
+import { type EncodedEvent, encodeEvents } from '../encode.js';
+import { OutboxUsageError, SchemaVersionError } from '../errors.js';
+import type { OutboxEvent } from '../event.js';
+import type {
+  ClaimedBatch,
+  ClaimOptions,
+  DeadLetterEntry,
+  DeadRecord,
+  ListDeadOptions,
+  MigrationResult,
+  OutboxRecord,
+  OutboxStats,
+  OutboxStore,
+  ReleaseEntry,
+  SubjectBacklog,
+  WaitForWorkOptions,
+} from '../outbox-store.js';
+
+/** The transaction handle of the in-memory stores: writes become visible on commit. */
+export interface MemoryTransaction {
+  readonly open: boolean;
+  /** Runs `apply` when the transaction commits; dropped on rollback. */
+  onCommit(apply: () => void): void;
+}
+
+interface Row {
+  readonly seq: number;
+  readonly event: EncodedEvent;
+  state: 'pending' | 'dead';
+  attempts: number;
+  availableAt: number;
+  lockedUntil: number;
+  token: string | undefined;
+  lastError: string | undefined;
+  deadAt: number | undefined;
+}
+
+/**
+ * Runs `fn` in an in-memory transaction: its `onCommit` writes apply if `fn` resolves, and are
+ * dropped if it throws (the error is rethrown).
+ */
+export async function memoryTransaction<T>(fn: (tx: MemoryTransaction) => Promise<T>): Promise<T> {
+  const writes: Array<() => void> = [];
+  let open = true;
+  const tx: MemoryTransaction = {
+    get open() {
+      return open;
+    },
+    onCommit(apply) {
+      if (!open) throw new OutboxUsageError('the transaction is over');
+      writes.push(apply);
+    },
+  };
+  try {
+    const value = await fn(tx);
+    for (const write of writes) write();
+    return value;
+  } finally {
+    open = false;
+  }
+}
+
+/**
+ * An `OutboxStore` in memory, with the same claim rules as the SQL stores: subject heads only,
+ * leases fenced by a token, retries that hold back their own subject. For unit tests of code that
+ * uses a store, and as the reference the conformance suite is checked against.
+ */
+export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
+  readonly capabilities = { wakeUp: true, concurrentClaimers: true } as const;
+  readonly #rows: Row[] = [];
+  readonly #waiters = new Set<() => void>();
+  #seq = 0;
+  #tokens = 0;
+  #migrated: boolean;
+
+  constructor(options: { migrated?: boolean } = {}) {
+    this.#migrated = options.migrated ?? true;
+  }
+
+  /** Every row still in the store, in write order (published rows are gone). */
+  get size(): number {
+    return this.#rows.length;
+  }
+
+  async enqueue(tx: MemoryTransaction, events: OutboxEvent | readonly OutboxEvent[]): Promise<void> {
+    if (!tx || typeof tx.onCommit !== 'function' || !tx.open) {
+      throw new OutboxUsageError('enqueue() needs the handle of an open transaction (memoryTransaction(fn) gives one)');
+    }
+    const encoded = encodeEvents(events);
+    tx.onCommit(() => {
+      for (const event of encoded) {
+        if (this.#rows.some((row) => row.event.id === event.id)) throw new OutboxUsageError(`duplicate event id ${event.id}`);
+        this.#rows.push({
+          seq: ++this.#seq,
+          event,
+          state: 'pending',
+          attempts: 0,
+          availableAt: 0,
+          lockedUntil: 0,
+          token: undefined,
+          lastError: undefined,
+          deadAt: undefined,
+        });
+      }
+      for (const wake of this.#waiters) wake();
+    });
+  }
+
+  async claim(options: ClaimOptions): Promise<ClaimedBatch> {
+    const now = Date.now();
+    const token = `memory-${++this.#tokens}`;
+    const leaseUntil = now + options.leaseMs;
+    const blocked = new Set<string>();
+    const records: OutboxRecord[] = [];
+    for (const row of this.#rows) {
+      if (records.length >= options.batchSize) break;
+      if (row.state !== 'pending') continue;
+      const subject = row.event.subject;
+      if (blocked.has(subject)) continue;
+      blocked.add(subject);
+      if (row.availableAt > now || row.lockedUntil > now) continue;
+      row.token = token;
+      row.lockedUntil = leaseUntil;
+      records.push(toRecord(row));
+    }
+    return { token, records, leaseUntil: new Date(leaseUntil) };
+  }
+
+  async complete(token: string, ids: readonly string[]): Promise<number> {
+    const wanted = new Set(ids);
+    let count = 0;
+    for (let index = this.#rows.length - 1; index >= 0; index--) {
+      const row = this.#rows[index] as Row;
+      if (wanted.has(row.event.id) && this.#holds(row, token)) {
+        this.#rows.splice(index, 1);
+        count++;
+      }
+    }
+    return count;
+  }
+
+  async release(token: string, entries: readonly ReleaseEntry[]): Promise<number> {
+    let count = 0;
+    for (const entry of entries) {
+      const row = this.#find(entry.id);
+      if (!row || !this.#holds(row, token)) continue;
+      row.token = undefined;
+      row.lockedUntil = 0;
+      row.availableAt = entry.retryAt.getTime();
+      row.lastError = entry.error;
+      if (entry.countAttempt) row.attempts++;
+      count++;
+    }
+    return count;
+  }
+
+  async deadLetter(token: string, entries: readonly DeadLetterEntry[]): Promise<number> {
+    let count = 0;
+    for (const entry of entries) {
+      const row = this.#find(entry.id);
+      if (!row || !this.#holds(row, token)) continue;
+      row.state = 'dead';
+      row.token = undefined;
+      row.lockedUntil = 0;
+      row.attempts++;
+      row.lastError = entry.error;
+      row.deadAt = Date.now();
+      count++;
+    }
+    return count;
+  }
+
+  async listDead(options: ListDeadOptions = {}): Promise<DeadRecord[]> {
+    const after = options.afterId === undefined ? 0 : (this.#find(options.afterId)?.seq ?? 0);
+    return this.#rows
+      .filter((row) => row.state === 'dead' && row.seq > after)
+      .slice(0, options.limit ?? 100)
+      .map(toDeadRecord);
+  }
+
+  async getDead(id: string): Promise<DeadRecord | undefined> {
+    const row = this.#find(id);
+    return row?.state === 'dead' ? toDeadRecord(row) : undefined;
+  }
+
+  async replayDead(ids: readonly string[] | 'all'): Promise<number> {
+    const wanted = ids === 'all' ? undefined : new Set(ids);
+    let count = 0;
+    for (const row of this.#rows) {
+      if (row.state !== 'dead' || (wanted && !wanted.has(row.event.id))) continue;
+      row.state = 'pending';
+      row.attempts = 0;
+      row.availableAt = 0;
+      row.deadAt = undefined;
+      count++;
+    }
+    for (const wake of this.#waiters) wake();
+    return count;
+  }
+
+  async purgeDead(ids?: readonly string[]): Promise<number> {
+    const wanted = ids === undefined ? undefined : new Set(ids);
+    const before = this.#rows.length;
+    for (let index = this.#rows.length - 1; index >= 0; index--) {
+      const row = this.#rows[index] as Row;
+      if (row.state === 'dead' && (!wanted || wanted.has(row.event.id))) this.#rows.splice(index, 1);
+    }
+    return before - this.#rows.length;
+  }
+
+  async stats(): Promise<OutboxStats> {
+    const pending = this.#rows.filter((row) => row.state === 'pending');
+    const oldest = pending.reduce((min, row) => Math.min(min, Date.parse(row.event.time)), Number.POSITIVE_INFINITY);
+    return {
+      pending: pending.length,
+      oldestPendingAgeMs: pending.length === 0 ? null : Math.max(0, Date.now() - oldest),
+      dead: this.#rows.length - pending.length,
+    };
+  }
+
+  async subjectBacklog(limit: number): Promise<SubjectBacklog[]> {
+    const bySubject = new Map<string, { pending: number; oldest: number }>();
+    for (const row of this.#rows) {
+      if (row.state !== 'pending') continue;
+      const entry = bySubject.get(row.event.subject) ?? { pending: 0, oldest: Number.POSITIVE_INFINITY };
+      entry.pending++;
+      entry.oldest = Math.min(entry.oldest, Date.parse(row.event.time));
+      bySubject.set(row.event.subject, entry);
+    }
+    return [...bySubject.entries()]
+      .sort((a, b) => b[1].pending - a[1].pending)
+      .slice(0, limit)
+      .map(([subject, entry]) => ({ subject, pending: entry.pending, oldestPendingAgeMs: Math.max(0, Date.now() - entry.oldest) }));
+  }
+
+  async migrate(): Promise<MigrationResult> {
+    const applied = this.#migrated ? [] : [1];
+    this.#migrated = true;
+    return { version: 1, applied };
+  }
+
+  async assertSchema(): Promise<void> {
+    if (!this.#migrated) throw new SchemaVersionError(null, 1, 'the in-memory outbox is not migrated: call store.migrate()');
+  }
+
+  async waitForWork(options: WaitForWorkOptions): Promise<void> {
+    if (options.signal?.aborted) return;
+    if (this.#hasReady()) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        options.signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, options.timeoutMs);
+      this.#waiters.add(done);
+      options.signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const wake of this.#waiters) wake();
+  }
+
+  #hasReady(): boolean {
+    const now = Date.now();
+    return this.#rows.some((row) => row.state === 'pending' && row.availableAt <= now && row.lockedUntil <= now);
+  }
+
+  #find(id: string): Row | undefined {
+    return this.#rows.find((row) => row.event.id === id);
+  }
+
+  #holds(row: Row, token: string): boolean {
+    return row.token === token && row.state === 'pending';
+  }
+}
+
+function toRecord(row: Row): OutboxRecord {
+  const { id, type, source, subject, time, payload, headers } = row.event;
+  return { id, type, source, subject, time, payload, headers: JSON.parse(headers), attempts: row.attempts };
+}
+
+function toDeadRecord(row: Row): DeadRecord {
+  return { ...toRecord(row), lastError: row.lastError ?? '', deadAt: new Date(row.deadAt ?? 0) };
+}
