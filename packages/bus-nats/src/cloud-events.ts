@@ -1,0 +1,119 @@
+import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core';
+import { EventDecodeError, type OutboxEvent, type OutboxRecord } from '@outboxkit/outbox-core';
+
+/**
+ * The NATS headers of the CloudEvents 1.0 binary binding, as outboxkit writes them. The body is
+ * the event's `data` as JSON; every other header is one of the event's own (`traceparent`, ...).
+ */
+export const CloudEventHeaders = {
+  specVersion: 'ce-specversion',
+  id: 'ce-id',
+  type: 'ce-type',
+  source: 'ce-source',
+  subject: 'ce-subject',
+  time: 'ce-time',
+  contentType: 'content-type',
+} as const;
+
+/** The JetStream dedup header: outboxkit sets it to the event id on every publish. */
+export const MSG_ID_HEADER = 'Nats-Msg-Id';
+
+/** The CloudEvents version outboxkit writes and accepts. */
+export const CLOUD_EVENTS_SPEC_VERSION = '1.0';
+
+const JSON_CONTENT_TYPE = 'application/json';
+
+/**
+ * Builds the headers of one record: its own headers first, then the `ce-*` attributes and
+ * `Nats-Msg-Id`, so a record header cannot overwrite what dedup and decoding rely on.
+ */
+export function recordHeaders(record: OutboxRecord): MsgHdrs {
+  const h = createHeaders();
+  const own = record.headers;
+  for (const name in own) {
+    const value = own[name];
+    if (value !== undefined) h.set(name, value);
+  }
+  h.set(CloudEventHeaders.specVersion, CLOUD_EVENTS_SPEC_VERSION);
+  h.set(CloudEventHeaders.id, record.id);
+  h.set(CloudEventHeaders.type, record.type);
+  h.set(CloudEventHeaders.source, record.source);
+  h.set(CloudEventHeaders.subject, record.subject);
+  h.set(CloudEventHeaders.time, record.time);
+  h.set(CloudEventHeaders.contentType, JSON_CONTENT_TYPE);
+  h.set(MSG_ID_HEADER, record.id);
+  return h;
+}
+
+/**
+ * An upper bound of the bytes `recordHeaders(record)` takes on the wire, without encoding them:
+ * UTF-8 needs at most 3 bytes per UTF-16 unit, and each header line adds `: ` and CRLF.
+ */
+export function headerBytesUpperBound(record: OutboxRecord): number {
+  let chars = 0;
+  let lines = 0;
+  const own = record.headers;
+  for (const name in own) {
+    chars += name.length + (own[name]?.length ?? 0);
+    lines++;
+  }
+  chars += record.id.length * 2 + record.type.length + record.source.length + record.subject.length + record.time.length;
+  // 'NATS/1.0\r\n' + the fixed names and values + the blank line.
+  return 3 * chars + 4 * (lines + 8) + 160;
+}
+
+/** Headers that are transport or CloudEvents attributes, not the event's own headers. */
+function isReservedHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return (
+    lower.startsWith('ce-') ||
+    lower === 'content-type' ||
+    lower.startsWith('nats-') ||
+    lower.startsWith('outbox-dead-') ||
+    lower === 'outbox-delivery-count'
+  );
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Turns a message of the CloudEvents binary binding back into an event.
+ *
+ * @throws EventDecodeError (`DECODE_FAILED`) when the id, a required attribute or valid JSON data is missing.
+ */
+export function decodeCloudEvent(headers: MsgHdrs | undefined, body: Uint8Array, subjectForErrors: string): OutboxEvent {
+  const where = `the message on ${subjectForErrors}`;
+  if (!headers) throw new EventDecodeError('DECODE_FAILED', `${where} has no headers: it is not a CloudEvents message`);
+  const id = headers.get(CloudEventHeaders.id) || headers.get(MSG_ID_HEADER);
+  if (!id) throw new EventDecodeError('DECODE_FAILED', `${where} has no ${CloudEventHeaders.id} or ${MSG_ID_HEADER} header`);
+  const specVersion = headers.get(CloudEventHeaders.specVersion);
+  if (specVersion !== CLOUD_EVENTS_SPEC_VERSION) {
+    throw new EventDecodeError(
+      'DECODE_FAILED',
+      `${where} (id ${id}) has ${CloudEventHeaders.specVersion} ${JSON.stringify(specVersion)}; expected "${CLOUD_EVENTS_SPEC_VERSION}"`,
+    );
+  }
+  const type = required(headers, CloudEventHeaders.type, id, where);
+  const source = required(headers, CloudEventHeaders.source, id, where);
+  const subject = required(headers, CloudEventHeaders.subject, id, where);
+  const time = required(headers, CloudEventHeaders.time, id, where);
+  let data: unknown;
+  try {
+    data = JSON.parse(decoder.decode(body));
+  } catch (error) {
+    throw new EventDecodeError('DECODE_FAILED', `${where} (id ${id}) does not carry JSON data: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const own: Record<string, string> = {};
+  for (const [name, values] of headers) {
+    if (!isReservedHeader(name) && values[0] !== undefined) own[name] = values[0];
+  }
+  return { id, type, source, subject, time, data, headers: own };
+}
+
+function required(headers: MsgHdrs, name: string, id: string, where: string): string {
+  const value = headers.get(name);
+  if (!value) throw new EventDecodeError('DECODE_FAILED', `${where} (id ${id}) has no ${name} header`);
+  return value;
+}

@@ -1,0 +1,127 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { headers as createHeaders, type Msg, type NatsConnection } from '@nats-io/nats-core';
+import { type DeadLetterReason, type Delivery, type OutboxEvent, OutboxUsageError } from '@outboxkit/outbox-core';
+import type { AckSubjectInfo } from './ack-subject.js';
+import { CloudEventHeaders, decodeCloudEvent, MSG_ID_HEADER } from './cloud-events.js';
+import { DeadLetterHeaders, deadLetterSubject, MAX_DEAD_ERROR_LENGTH } from './dead-letter.js';
+import { msToNanos } from './durations.js';
+import { translatePublishError } from './translate-error.js';
+
+/** What a delivery needs from its subscriber. */
+export interface DeliveryContext {
+  readonly connection: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly consumer: string;
+  readonly deadLetterPrefix: string;
+  readonly timeoutMs: number;
+}
+
+const ACK = '+ACK';
+const TERM = '+TERM';
+
+/**
+ * One JetStream delivery. Every settlement (ack, nak, term) is sent as a request and resolves
+ * once the server confirmed it, so an acked message is not redelivered after a restart.
+ */
+export class NatsDelivery implements Delivery {
+  readonly messageId: string | undefined;
+  readonly deliveryCount: number;
+  readonly #msg: Msg;
+  readonly #info: AckSubjectInfo;
+  readonly #context: DeliveryContext;
+  #settled: string | null = null;
+  #event: OutboxEvent | undefined;
+
+  constructor(msg: Msg, info: AckSubjectInfo, context: DeliveryContext) {
+    this.#msg = msg;
+    this.#info = info;
+    this.#context = context;
+    this.deliveryCount = info.deliveryCount;
+    this.messageId = msg.headers?.get(MSG_ID_HEADER) || msg.headers?.get(CloudEventHeaders.id) || undefined;
+  }
+
+  /** The subject the message was stored under. */
+  get subject(): string {
+    return this.#msg.subject;
+  }
+
+  /** The message's sequence in its stream. */
+  get streamSequence(): number {
+    return this.#info.streamSequence;
+  }
+
+  decode(): OutboxEvent {
+    this.#event ??= decodeCloudEvent(this.#msg.headers, this.#msg.data, this.#msg.subject);
+    return this.#event;
+  }
+
+  ack(): Promise<void> {
+    return this.#settle('ack', ACK);
+  }
+
+  nak(delayMs: number): Promise<void> {
+    const delay = Math.max(0, Math.round(delayMs));
+    return this.#settle('nak', delay > 0 ? `-NAK ${JSON.stringify({ delay: msToNanos(delay) })}` : '-NAK');
+  }
+
+  /**
+   * Publishes the original data and headers, plus the `outbox-dead-*` headers, to
+   * `<deadLetterPrefix>.<consumer>.<original subject>`, awaits the PubAck, then terms the message.
+   * @throws PublishError when the dead-letter stream did not store it (the message is then not termed).
+   */
+  async deadLetter(reason: DeadLetterReason): Promise<void> {
+    this.#assertUnsettled('deadLetter');
+    const original = this.#msg;
+    const h = createHeaders();
+    if (original.headers) {
+      for (const [name, values] of original.headers) {
+        // Nats-* headers would instruct the dead-letter stream (dedup, expectations): drop them.
+        if (name.toLowerCase().startsWith('nats-')) continue;
+        for (const value of values) h.append(name, value);
+      }
+    }
+    h.set(DeadLetterHeaders.error, oneLine(reason.error));
+    h.set(DeadLetterHeaders.code, oneLine(reason.code));
+    h.set(DeadLetterHeaders.consumer, oneLine(reason.consumer));
+    h.set(DeadLetterHeaders.subject, original.subject);
+    h.set(DeadLetterHeaders.stream, this.#info.stream);
+    h.set(DeadLetterHeaders.sequence, String(this.#info.streamSequence));
+    h.set(DeadLetterHeaders.deliveryCount, String(this.deliveryCount));
+    h.set(DeadLetterHeaders.time, new Date().toISOString());
+    if (this.messageId) h.set(DeadLetterHeaders.messageId, this.messageId);
+    // One letter per (message, consumer) even when a lost term makes us dead-letter it again.
+    h.set(MSG_ID_HEADER, `${this.#info.stream}:${this.#info.streamSequence}:${this.#context.consumer}`);
+    const subject = deadLetterSubject(this.#context.deadLetterPrefix, this.#context.consumer, original.subject);
+    try {
+      await this.#context.js.publish(subject, original.data, { headers: h, timeout: this.#context.timeoutMs });
+    } catch (error) {
+      throw translatePublishError(error, subject, this.messageId ?? `sequence ${this.#info.streamSequence}`);
+    }
+    await this.#settle('deadLetter', TERM);
+  }
+
+  async #settle(operation: string, payload: string): Promise<void> {
+    this.#assertUnsettled(operation);
+    this.#settled = operation;
+    const reply = this.#msg.reply as string;
+    try {
+      await this.#context.connection.request(reply, payload, { timeout: this.#context.timeoutMs });
+    } catch (error) {
+      this.#settled = null;
+      throw translatePublishError(error, reply, this.messageId ?? `sequence ${this.#info.streamSequence}`);
+    }
+  }
+
+  #assertUnsettled(operation: string): void {
+    if (this.#settled !== null) {
+      throw new OutboxUsageError(
+        `${operation}() on a delivery that was already settled with ${this.#settled}(); settle each delivery once`,
+      );
+    }
+  }
+}
+
+function oneLine(text: string): string {
+  const flat = String(text).replace(/[\r\n]+/g, ' ');
+  return flat.length > MAX_DEAD_ERROR_LENGTH ? `${flat.slice(0, MAX_DEAD_ERROR_LENGTH - 3)}...` : flat;
+}

@@ -1,0 +1,172 @@
+import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import {
+  type Logger,
+  noopLogger,
+  OutboxConfigError,
+  type OutboxRecord,
+  type PublishError,
+  PublishError as PublishErrorClass,
+  type Publisher,
+  type PublishOptions,
+  type PublishResult,
+  validateInteger,
+} from '@outboxkit/outbox-core';
+import { headerBytesUpperBound, recordHeaders } from './cloud-events.js';
+import { isPublishableSubject, prefixSubjectMapper, type SubjectMapper } from './subjects.js';
+import { translatePublishError } from './translate-error.js';
+
+/** Options of {@link NatsPublisher}. */
+export interface NatsPublisherOptions {
+  /**
+   * The caller's connection; the publisher never closes or drains it. Create it with
+   * `noAsyncTraces: true`: the client's default builds two `Error` objects per publish.
+   */
+  readonly connection: NatsConnection;
+  /** First subject token(s) of the default mapping `<subjectPrefix>.<record.type>`. @defaultValue `'events'` */
+  readonly subjectPrefix?: string;
+  /** Maps a record to its subject instead of the default; the result is validated per record. */
+  readonly subject?: SubjectMapper;
+  /** How long to wait for each PubAck. @defaultValue 5_000 */
+  readonly timeoutMs?: number;
+  /** Publishes in flight at once on the connection (the pipelining window). @defaultValue 256 */
+  readonly maxInFlight?: number;
+  /** JetStream API prefix, for domains or imported accounts. @defaultValue `'$JS.API'` */
+  readonly apiPrefix?: string;
+  /** @defaultValue a no-op logger */
+  readonly logger?: Logger;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Publishes outbox records to JetStream with the record id as `Nats-Msg-Id`, as CloudEvents 1.0
+ * binary messages: `ce-*` headers, the record's own headers, and `record.payload` as the body.
+ *
+ * Publishes of one batch are pipelined on the one connection up to `maxInFlight`, so they reach
+ * the server in the batch's order; every PubAck is awaited. One result per record, in order;
+ * a failed record is a `PublishFailure`, never a throw. A PubAck with `duplicate: true` (a
+ * re-publish within the stream's `duplicate_window`) is a success with `duplicate: true`.
+ * Safe to call concurrently; concurrent calls do not keep order with each other.
+ *
+ * @throws OutboxConfigError from the constructor on an invalid option.
+ * @example
+ * ```ts
+ * const nc = await connect({ servers: 'nats://127.0.0.1:4222', noAsyncTraces: true });
+ * const publisher = new NatsPublisher({ connection: nc, subjectPrefix: 'events' });
+ * const results = await publisher.publish(batch.records);
+ * ```
+ */
+export class NatsPublisher implements Publisher {
+  readonly #connection: NatsConnection;
+  readonly #js: JetStreamClient;
+  readonly #subject: SubjectMapper;
+  readonly #timeoutMs: number;
+  readonly #maxInFlight: number;
+  readonly #logger: Logger;
+
+  constructor(options: NatsPublisherOptions) {
+    this.#connection = options.connection;
+    const prefix = options.subjectPrefix ?? 'events';
+    if (options.subject === undefined && !isPublishableSubject(prefix)) {
+      throw new OutboxConfigError(
+        'subjectPrefix',
+        `subjectPrefix ${JSON.stringify(prefix)} cannot start a subject: use dot-separated tokens without spaces, * or >`,
+      );
+    }
+    this.#subject = options.subject ?? prefixSubjectMapper(prefix);
+    this.#timeoutMs = validateInteger(options.timeoutMs ?? 5_000, 'timeoutMs', 1);
+    this.#maxInFlight = validateInteger(options.maxInFlight ?? 256, 'maxInFlight', 1, 65_536);
+    this.#logger = options.logger ?? noopLogger;
+    this.#js = jetstream(options.connection, {
+      timeout: this.#timeoutMs,
+      ...(options.apiPrefix ? { apiPrefix: options.apiPrefix } : {}),
+    });
+  }
+
+  async publish(records: readonly OutboxRecord[], options: PublishOptions = {}): Promise<PublishResult[]> {
+    const results = new Array<Promise<PublishResult>>(records.length);
+    const maxPayload = this.#connection.info?.max_payload ?? Number.POSITIVE_INFINITY;
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index] as OutboxRecord;
+      // The window: before sending record i, wait for record i - maxInFlight. PubAcks come back
+      // in order on one connection, so this keeps about maxInFlight publishes outstanding.
+      if (index >= this.#maxInFlight) await results[index - this.#maxInFlight];
+      if (options.signal?.aborted) {
+        results[index] = Promise.resolve(failure(record.id, abortedError(record.id)));
+        continue;
+      }
+      results[index] = this.#publishOne(record, maxPayload);
+    }
+    return Promise.all(results);
+  }
+
+  /** Sends one record; the request is written to the connection before this returns its promise. */
+  #publishOne(record: OutboxRecord, maxPayload: number): Promise<PublishResult> {
+    let subject: string;
+    try {
+      subject = this.#subject(record);
+    } catch (error) {
+      return Promise.resolve(
+        failure(
+          record.id,
+          new PublishErrorClass('CONFIG', `the subject mapping threw for ${record.id}: ${String(error)}`, false, { cause: error }),
+        ),
+      );
+    }
+    if (!isPublishableSubject(subject)) {
+      return Promise.resolve(
+        failure(
+          record.id,
+          new PublishErrorClass(
+            'CONFIG',
+            `the subject ${JSON.stringify(subject)} for ${record.id} (type ${record.type}) is not publishable: it needs non-empty dot-separated tokens without spaces or the wildcards * and >`,
+            false,
+          ),
+        ),
+      );
+    }
+    const data = encoder.encode(record.payload);
+    if (data.length + headerBytesUpperBound(record) > maxPayload) {
+      const headerBytes = exactHeaderBytes(record);
+      if (data.length + headerBytes > maxPayload) {
+        return Promise.resolve(
+          failure(
+            record.id,
+            new PublishErrorClass(
+              'PAYLOAD_TOO_LARGE',
+              `event ${record.id} (type ${record.type}) is ${data.length + headerBytes} bytes (payload ${data.length} + headers ${headerBytes}) but the server's max_payload is ${maxPayload} bytes: make the event smaller (carry a reference, not the document) or raise max_payload`,
+              false,
+            ),
+          ),
+        );
+      }
+    }
+    return this.#js.publish(subject, data, { headers: recordHeaders(record), timeout: this.#timeoutMs }).then(
+      (ack): PublishResult => ({ id: record.id, ok: true, duplicate: ack.duplicate, sequence: ack.seq }),
+      (error: unknown): PublishResult => {
+        const translated = translatePublishError(error, subject, record.id);
+        this.#logger.debug({ id: record.id, subject, code: translated.code, retryable: translated.retryable }, translated.message);
+        return failure(record.id, translated);
+      },
+    );
+  }
+}
+
+function failure(id: string, error: PublishError): PublishResult {
+  return { id, ok: false, error };
+}
+
+function abortedError(id: string): PublishError {
+  return new PublishErrorClass('PUBLISH_FAILED', `publish of ${id} was not sent: the publish was aborted`, true);
+}
+
+/** The exact encoded header size, computed only for records near the limit. */
+function exactHeaderBytes(record: OutboxRecord): number {
+  let bytes = 'NATS/1.0\r\n'.length + 2;
+  const h = recordHeaders(record);
+  for (const [name, values] of h) {
+    for (const value of values) bytes += Buffer.byteLength(name) + 2 + Buffer.byteLength(value) + 2;
+  }
+  return bytes;
+}
