@@ -1,1 +1,6 @@
-export {};
+export { type TranslateContext, translatePgError } from './pg-errors.js';
+export { PgInboxStore, type PgInboxStoreOptions } from './pg-inbox-store.js';
+export { isPoolLike, type PgClientLike, type PgPoolLike, type PgQueryResultLike } from './pg-like.js';
+export { PgOutboxStore, type PgOutboxStoreOptions } from './pg-outbox-store.js';
+export { transaction } from './transaction.js';
+export type { PgListenClientLike } from './wakeup-listener.js';

@@ -1,0 +1,41 @@
+import { validateIdentifier } from '@outboxkit/outbox-core';
+
+/** Quotes an identifier already checked by `validateIdentifier` (so it holds no `"`). */
+export function quoteIdent(name: string): string {
+  return `"${name}"`;
+}
+
+/** The validated, quoted names of one store's tables. */
+export interface TableNames {
+  readonly schema: string;
+  readonly table: string;
+  /** `"schema"."table"` */
+  readonly qualified: string;
+  /** `"schema"."table_migrations"` */
+  readonly migrations: string;
+  /** `"schema"."table_wakeup"` */
+  readonly wakeup: string;
+  /** `"schema"` */
+  readonly quotedSchema: string;
+}
+
+// Suffix room: `<table>_migrations` must still fit PostgreSQL's 63-byte identifier limit.
+const SUFFIX_ROOM = '_migrations'.length;
+
+/**
+ * Validates the schema and table settings and quotes them once.
+ * @throws OutboxConfigError naming `schema` or `table` and the bad value.
+ */
+export function tableNames(schema: unknown, table: unknown): TableNames {
+  const s = validateIdentifier(schema, 'schema');
+  const t = validateIdentifier(table, 'table', 63 - SUFFIX_ROOM);
+  const quotedSchema = quoteIdent(s);
+  return {
+    schema: s,
+    table: t,
+    quotedSchema,
+    qualified: `${quotedSchema}.${quoteIdent(t)}`,
+    migrations: `${quotedSchema}.${quoteIdent(`${t}_migrations`)}`,
+    wakeup: `${quotedSchema}.${quoteIdent(`${t}_wakeup`)}`,
+  };
+}

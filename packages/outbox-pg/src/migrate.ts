@@ -1,0 +1,109 @@
+import { type MigrationResult, SchemaVersionError } from '@outboxkit/outbox-core';
+import type { TableNames } from './identifiers.js';
+import type { Migration } from './migrations/migration.js';
+import { translatePgError } from './pg-errors.js';
+import type { PgPoolLike } from './pg-like.js';
+
+/** What one store's schema is: its tables and the migrations that build them. */
+export interface MigrationTarget {
+  readonly names: TableNames;
+  readonly migrations: readonly Migration[];
+  /** For messages: `outbox` or `inbox`. */
+  readonly kind: string;
+}
+
+/** The schema version a target's migrations build. */
+export function latestVersion(target: MigrationTarget): number {
+  return target.migrations.at(-1)?.version ?? 0;
+}
+
+/**
+ * Applies the missing migrations, each in its own transaction and recorded in `<table>_migrations`.
+ * All of it runs under a session advisory lock keyed by the schema, so concurrent `migrate()` calls
+ * (several relays starting at once, outbox and inbox in one schema) queue instead of racing on
+ * `CREATE`. A database already at a newer version than this package knows is refused.
+ *
+ * @throws SchemaVersionError when the database is newer than this package.
+ */
+export async function runMigrations(pool: PgPoolLike, target: MigrationTarget): Promise<MigrationResult> {
+  const { names, migrations } = target;
+  const latest = latestVersion(target);
+  let client: Awaited<ReturnType<PgPoolLike['connect']>>;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw translatePgError(error, { operation: 'migrate()' });
+  }
+  let broken: Error | undefined;
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`outboxkit.migrate.${names.schema}`]);
+    try {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${names.quotedSchema}`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${names.migrations} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
+      const found = await currentVersion(client, names);
+      if (found !== null && found > latest) throw tooNew(target, found);
+      const applied: number[] = [];
+      for (const migration of migrations) {
+        if (found !== null && migration.version <= found) continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(migration.sql(names));
+          await client.query(`INSERT INTO ${names.migrations} (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+        applied.push(migration.version);
+      }
+      return { version: applied.at(-1) ?? found ?? 0, applied };
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`outboxkit.migrate.${names.schema}`]);
+    }
+  } catch (error) {
+    if (!(error instanceof SchemaVersionError)) broken = error instanceof Error ? error : new Error(String(error));
+    throw translatePgError(error, { operation: 'migrate()', expectedVersion: latest });
+  } finally {
+    client.release(broken);
+  }
+}
+
+/**
+ * Checks that the database holds exactly the schema version this package knows.
+ * @throws SchemaVersionError saying to run `outbox-relay migrate` / `store.migrate()`, or to upgrade.
+ */
+export async function assertSchemaVersion(pool: PgPoolLike, target: MigrationTarget): Promise<void> {
+  const latest = latestVersion(target);
+  let found: number | null;
+  try {
+    found = await currentVersion(pool, target.names);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === '42P01') found = null;
+    else throw translatePgError(error, { operation: 'assertSchema()', expectedVersion: latest });
+  }
+  if (found !== null && found > latest) throw tooNew(target, found);
+  if (found === null || found < latest) {
+    const where = `${target.names.schema}.${target.names.table}`;
+    throw new SchemaVersionError(
+      found,
+      latest,
+      `The ${target.kind} table ${where} is at schema version ${found ?? 'none'}, this version of @outboxkit/outbox-pg needs ${latest}: run \`outbox-relay migrate\` or \`store.migrate()\``,
+    );
+  }
+}
+
+async function currentVersion(client: Pick<PgPoolLike, 'query'>, names: TableNames): Promise<number | null> {
+  const result = await client.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${names.migrations}`);
+  return result.rows[0]?.version ?? null;
+}
+
+function tooNew(target: MigrationTarget, found: number): SchemaVersionError {
+  const latest = latestVersion(target);
+  return new SchemaVersionError(
+    found,
+    latest,
+    `The ${target.kind} table ${target.names.schema}.${target.names.table} is at schema version ${found}, newer than the ${latest} this version of @outboxkit/outbox-pg knows: upgrade @outboxkit/outbox-pg`,
+  );
+}

@@ -1,0 +1,20 @@
+import { quoteIdent, type TableNames } from '../identifiers.js';
+import type { Migration } from './migration.js';
+
+/** The inbox table: one row per (consumer, message id) applied; `recorded_at` drives cleanup. */
+export const inboxInit: Migration = {
+  version: 1,
+  name: 'inbox-init',
+  sql: (n: TableNames) => `
+CREATE TABLE ${n.qualified} (
+  consumer text NOT NULL,
+  message_id text NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (consumer, message_id)
+);
+CREATE INDEX ${quoteIdent(`${n.table}_recorded_idx`)} ON ${n.qualified} (recorded_at);
+`,
+};
+
+/** Every inbox migration, in order. */
+export const inboxMigrations: readonly Migration[] = [inboxInit];

@@ -1,0 +1,70 @@
+import { OutboxError, SchemaVersionError, StoreError } from '@outboxkit/outbox-core';
+
+/** What `translatePgError` may add to the message. */
+export interface TranslateContext {
+  /** The operation that failed, e.g. `claim()`. */
+  readonly operation?: string;
+  /** The schema version the store expects, for a missing table. */
+  readonly expectedVersion?: number;
+}
+
+// Node socket errors pg passes through when the server or network goes away.
+const connectionCodes = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTCONN']);
+
+/**
+ * Turns a node-postgres error into an outboxkit error in one place, keeping the original as `cause`:
+ * `23505` duplicate, `40001` serialization failure, `40P01` deadlock, `55P03`/`57014` lock or statement
+ * timeout, `57P0x`/`08xxx`/socket errors connection lost (all but duplicate `retryable`), `42P01` a
+ * missing table, which means the migrations have not run (`SchemaVersionError`). An `OutboxError`
+ * passes through unchanged.
+ *
+ * @example
+ * ```ts
+ * try { await pool.query(sql) } catch (error) { throw translatePgError(error, { operation: 'claim()' }) }
+ * ```
+ */
+export function translatePgError(error: unknown, context: TranslateContext = {}): OutboxError {
+  if (error instanceof OutboxError) return error;
+  const native = error as { code?: unknown; message?: unknown } | null;
+  const code = typeof native?.code === 'string' ? native.code : '';
+  const text = typeof native?.message === 'string' ? native.message : String(error);
+  const what = context.operation ?? 'a PostgreSQL statement';
+  const detail = code ? `${text} (SQLSTATE ${code})` : text;
+  const cause = { cause: error };
+
+  if (code === '42P01') {
+    const expected = context.expectedVersion ?? 0;
+    const translated = new SchemaVersionError(
+      null,
+      expected,
+      `${what} failed because a table is missing: ${text}. Run \`outbox-relay migrate\` or \`store.migrate()\` first`,
+    );
+    Object.defineProperty(translated, 'cause', { value: error, enumerable: false, configurable: true, writable: true });
+    return translated;
+  }
+  if (code === '23505') return new StoreError('DUPLICATE', `${what} failed: ${detail}`, false, cause);
+  if (code === '40001') return new StoreError('SERIALIZATION_FAILURE', `${what} failed: ${detail}; retry the transaction`, true, cause);
+  if (code === '40P01') return new StoreError('DEADLOCK', `${what} failed: ${detail}; retry the transaction`, true, cause);
+  if (code === '55P03' || code === '57014') return new StoreError('LOCK_TIMEOUT', `${what} failed: ${detail}`, true, cause);
+  if (
+    code.startsWith('08') ||
+    code === '57P01' ||
+    code === '57P02' ||
+    code === '57P03' ||
+    connectionCodes.has(code) ||
+    isLostConnection(text)
+  ) {
+    return new StoreError('CONNECTION_LOST', `${what} failed, the database connection was lost: ${detail}`, true, cause);
+  }
+  return new StoreError('DATABASE', `${what} failed: ${detail}`, false, cause);
+}
+
+// pg reports a dropped socket with plain Errors that carry no code.
+function isLostConnection(message: string): boolean {
+  return (
+    message.includes('Connection terminated') ||
+    message.includes('Client has encountered a connection error') ||
+    message.includes('Client was closed and is not queryable') ||
+    message.includes('terminating connection')
+  );
+}

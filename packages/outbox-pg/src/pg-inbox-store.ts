@@ -1,0 +1,186 @@
+import {
+  type InboxCleanupOptions,
+  type InboxItem,
+  type InboxOutcome,
+  type InboxStore,
+  type MigrationResult,
+  OutboxUsageError,
+  validateInteger,
+} from '@outboxkit/outbox-core';
+import { type TableNames, tableNames } from './identifiers.js';
+import { assertSchemaVersion, latestVersion, type MigrationTarget, runMigrations } from './migrate.js';
+import { inboxMigrations } from './migrations/0001-inbox-init.js';
+import { translatePgError } from './pg-errors.js';
+import type { PgClientLike, PgPoolLike } from './pg-like.js';
+
+/** Options of {@link PgInboxStore}. */
+export interface PgInboxStoreOptions {
+  /** The pool each `process` call takes a client from (never closed by the store). */
+  readonly pool: PgPoolLike;
+  /** @defaultValue `'public'` */
+  readonly schema?: string;
+  /** @defaultValue `'inbox'` */
+  readonly table?: string;
+}
+
+type PooledClient = Awaited<ReturnType<PgPoolLike['connect']>>;
+
+/**
+ * The consumer's dedup table on PostgreSQL. The inbox row and the handler's writes share one local
+ * transaction, so a message takes effect once however often it is delivered. Safe to share between
+ * concurrent handlers: each call takes its own client from the pool.
+ *
+ * @example
+ * ```ts
+ * const inbox = new PgInboxStore({ pool });
+ * await inbox.process('basket', message.id, async (client) => {
+ *   await client.query('UPDATE basket_items SET price = $1 WHERE product_id = $2', [price, productId]);
+ * });
+ * ```
+ */
+export class PgInboxStore implements InboxStore<PgClientLike> {
+  readonly #pool: PgPoolLike;
+  readonly #names: TableNames;
+  readonly #target: MigrationTarget;
+  readonly #record: string;
+  readonly #cleanup: string;
+
+  /** @throws OutboxConfigError naming `schema` or `table` when one is not a plain identifier. */
+  constructor(options: PgInboxStoreOptions) {
+    if (!options?.pool || typeof options.pool.connect !== 'function') {
+      throw new OutboxUsageError('PgInboxStore needs { pool }: a pg.Pool');
+    }
+    this.#pool = options.pool;
+    this.#names = tableNames(options.schema ?? 'public', options.table ?? 'inbox');
+    this.#target = { names: this.#names, migrations: inboxMigrations, kind: 'inbox' };
+    // No row back means the key is there already (committed, or ours earlier in this transaction):
+    // a duplicate. A concurrent uncommitted insert of the same key makes this wait for its outcome.
+    this.#record = `INSERT INTO ${this.#names.qualified} (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`;
+    // ctid batches keep each DELETE short and bounded, whatever the backlog.
+    this.#cleanup = `DELETE FROM ${this.#names.qualified} WHERE ctid IN (
+  SELECT ctid FROM ${this.#names.qualified} WHERE recorded_at < now() - $1 * interval '1 millisecond' LIMIT $2)`;
+  }
+
+  async process<T>(consumer: string, messageId: string, fn: (tx: PgClientLike) => Promise<T>): Promise<InboxOutcome<T>> {
+    return this.#withClient('process()', async (client) => {
+      await this.#query(client, 'BEGIN');
+      const recorded = await this.#query(client, this.#record, [consumer, messageId]);
+      if (recorded.rowCount === 0) {
+        await this.#query(client, 'ROLLBACK');
+        return { status: 'duplicate' };
+      }
+      let value: T;
+      try {
+        value = await fn(client);
+      } catch (error) {
+        let rollbackError: unknown;
+        await this.#query(client, 'ROLLBACK').catch((caught: unknown) => {
+          rollbackError = caught;
+        });
+        throw new HandlerError(error, rollbackError);
+      }
+      await this.#query(client, 'COMMIT');
+      return { status: 'applied', value };
+    });
+  }
+
+  async processBatch<Item extends InboxItem>(
+    consumer: string,
+    items: readonly Item[],
+    fn: (tx: PgClientLike, item: Item) => Promise<void>,
+  ): Promise<InboxOutcome[]> {
+    if (items.length === 0) return [];
+    return this.#withClient('processBatch()', async (client) => {
+      await this.#query(client, 'BEGIN');
+      const outcomes: InboxOutcome[] = [];
+      for (const item of items) {
+        await this.#query(client, 'SAVEPOINT outboxkit_item');
+        const recorded = await this.#query(client, this.#record, [consumer, item.messageId]);
+        if (recorded.rowCount === 0) {
+          await this.#query(client, 'RELEASE SAVEPOINT outboxkit_item');
+          outcomes.push({ status: 'duplicate' });
+          continue;
+        }
+        try {
+          await fn(client, item);
+        } catch (error) {
+          // Undoes this item's inbox row and writes only; earlier items stay in the transaction.
+          await this.#query(client, 'ROLLBACK TO SAVEPOINT outboxkit_item');
+          await this.#query(client, 'RELEASE SAVEPOINT outboxkit_item');
+          outcomes.push({ status: 'failed', error });
+          continue;
+        }
+        await this.#query(client, 'RELEASE SAVEPOINT outboxkit_item');
+        outcomes.push({ status: 'applied', value: undefined });
+      }
+      await this.#query(client, 'COMMIT');
+      return outcomes;
+    });
+  }
+
+  async cleanup(options: InboxCleanupOptions): Promise<number> {
+    const olderThanMs = validateInteger(options.olderThanMs, 'olderThanMs', 0);
+    const batchSize = validateInteger(options.batchSize ?? 1000, 'batchSize', 1);
+    const maxBatches = validateInteger(options.maxBatches ?? 100, 'maxBatches', 1);
+    let removed = 0;
+    for (let batch = 0; batch < maxBatches; batch++) {
+      let count: number;
+      try {
+        count = (await this.#pool.query(this.#cleanup, [olderThanMs, batchSize])).rowCount ?? 0;
+      } catch (error) {
+        throw translatePgError(error, { operation: 'cleanup()', expectedVersion: latestVersion(this.#target) });
+      }
+      removed += count;
+      if (count < batchSize) break;
+    }
+    return removed;
+  }
+
+  migrate(): Promise<MigrationResult> {
+    return runMigrations(this.#pool, this.#target);
+  }
+
+  /** @throws SchemaVersionError when the inbox table is missing, older or newer than this package knows. */
+  assertSchema(): Promise<void> {
+    return assertSchemaVersion(this.#pool, this.#target);
+  }
+
+  /** The store opens nothing of its own; the pool is the caller's. */
+  async close(): Promise<void> {}
+
+  // Runs `body` on a pooled client. A handler's error is rethrown as is, after the rollback; our
+  // own statements' errors are translated, and a client that failed mid-transaction is destroyed.
+  async #withClient<R>(operation: string, body: (client: PooledClient) => Promise<R>): Promise<R> {
+    let client: PooledClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw translatePgError(error, { operation });
+    }
+    let broken: Error | undefined;
+    try {
+      return await body(client);
+    } catch (error) {
+      if (error instanceof HandlerError) {
+        if (error.rollbackError !== undefined) broken = new Error('rollback failed', { cause: error.rollbackError });
+        throw error.original;
+      }
+      broken = error instanceof Error ? error : new Error(String(error));
+      throw translatePgError(error, { operation, expectedVersion: latestVersion(this.#target) });
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  #query(client: PgClientLike, text: string, values?: unknown[]) {
+    return client.query(text, values);
+  }
+}
+
+/** Carries a handler's own error past the translation of database errors. */
+class HandlerError {
+  constructor(
+    readonly original: unknown,
+    readonly rollbackError: unknown,
+  ) {}
+}

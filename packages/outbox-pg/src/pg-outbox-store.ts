@@ -1,0 +1,344 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  type ClaimedBatch,
+  type ClaimOptions,
+  type DeadLetterEntry,
+  type DeadRecord,
+  encodeEvents,
+  type ListDeadOptions,
+  type Logger,
+  type MigrationResult,
+  noopLogger,
+  type OutboxEvent,
+  type OutboxRecord,
+  type OutboxStats,
+  type OutboxStore,
+  type OutboxStoreCapabilities,
+  OutboxUsageError,
+  type ReleaseEntry,
+  type SubjectBacklog,
+  validateInteger,
+  type WaitForWorkOptions,
+} from '@outboxkit/outbox-core';
+import pg from 'pg';
+import { type TableNames, tableNames } from './identifiers.js';
+import { assertSchemaVersion, latestVersion, type MigrationTarget, runMigrations } from './migrate.js';
+import { outboxMigrations } from './migrations/0001-outbox-init.js';
+import { translatePgError } from './pg-errors.js';
+import { isPoolLike, type PgClientLike, type PgPoolLike } from './pg-like.js';
+import { type OutboxSql, outboxSql } from './sql/outbox-sql.js';
+import { type PgListenClientLike, WakeupListener } from './wakeup-listener.js';
+
+/** Options of {@link PgOutboxStore}. */
+export interface PgOutboxStoreOptions {
+  /** The pool the store claims and administers through (never closed by the store). */
+  readonly pool: PgPoolLike;
+  /** @defaultValue `'public'` */
+  readonly schema?: string;
+  /** At most 52 characters (`<table>_migrations` must fit 63). @defaultValue `'outbox'` */
+  readonly table?: string;
+  /** Open a LISTEN connection so `waitForWork` wakes within milliseconds of a commit. @defaultValue true */
+  readonly listen?: boolean;
+  /** Opens the dedicated LISTEN connection. @defaultValue `new pg.Client(pool.options)` */
+  readonly listenClient?: () => Promise<PgListenClientLike> | PgListenClientLike;
+  /** How long `waitForWork` waits at most before re-checking while a producer transaction that may have missed the wake-up is still open. @defaultValue 50 */
+  readonly stragglerPollMs?: number;
+  /** @defaultValue a no-op logger */
+  readonly logger?: Logger;
+}
+
+type RecordRow = {
+  id: string;
+  type: string;
+  source: string;
+  subject: string;
+  time: string;
+  payload: string;
+  headers: Record<string, string>;
+  attempts: number;
+};
+type DeadRow = RecordRow & { last_error: string | null; dead_at: Date };
+
+/**
+ * The outbox on PostgreSQL. Safe to share: every method runs one statement (or one short
+ * transaction) on the pool, except `enqueue`, which runs on the caller's transaction.
+ *
+ * @example
+ * ```ts
+ * const outbox = new PgOutboxStore({ pool });
+ * await outbox.migrate();
+ * await transaction(pool, async (client) => {
+ *   await client.query('UPDATE products SET price = $1 WHERE id = $2', [price, id]);
+ *   await outbox.enqueue(client, priceChanged.create({ source: 'catalog', subject: id, data: { price } }));
+ * });
+ * ```
+ */
+export class PgOutboxStore implements OutboxStore<PgClientLike> {
+  readonly capabilities: OutboxStoreCapabilities;
+  readonly #pool: PgPoolLike;
+  readonly #names: TableNames;
+  readonly #sql: OutboxSql;
+  readonly #target: MigrationTarget;
+  readonly #channel: string;
+  readonly #stragglerPollMs: number;
+  readonly #listener: WakeupListener | undefined;
+
+  /** @throws OutboxConfigError naming `schema`, `table`, `pool` or `stragglerPollMs` when one is invalid. */
+  constructor(options: PgOutboxStoreOptions) {
+    if (!options?.pool || typeof options.pool.query !== 'function') {
+      throw new OutboxUsageError('PgOutboxStore needs { pool }: a pg.Pool');
+    }
+    this.#pool = options.pool;
+    this.#names = tableNames(options.schema ?? 'public', options.table ?? 'outbox');
+    this.#sql = outboxSql(this.#names);
+    this.#target = { names: this.#names, migrations: outboxMigrations, kind: 'outbox' };
+    this.#stragglerPollMs = validateInteger(options.stragglerPollMs ?? 50, 'stragglerPollMs', 1);
+    this.#channel = channelName(this.#names);
+    const listen = options.listen ?? true;
+    this.capabilities = { wakeUp: listen, concurrentClaimers: true };
+    if (listen) {
+      const open = options.listenClient ?? (() => new pg.Client((this.#pool.options ?? {}) as pg.ClientConfig) as PgListenClientLike);
+      this.#listener = new WakeupListener(this.#channel, async () => open(), options.logger ?? noopLogger);
+    }
+    if (!listen) this.waitForWork = undefined;
+  }
+
+  /** The schema version this package's migrations build. */
+  get schemaVersion(): number {
+    return latestVersion(this.#target);
+  }
+
+  async enqueue(tx: PgClientLike, events: OutboxEvent | readonly OutboxEvent[]): Promise<void> {
+    // Validation first: a bad event must fail before anything reaches the database.
+    const encoded = encodeEvents(events);
+    if (isPoolLike(tx)) {
+      throw new OutboxUsageError(
+        'enqueue() needs the client of an open transaction; got a pg.Pool. Use transaction(pool, (client) => outbox.enqueue(client, event))',
+      );
+    }
+    if (!tx || typeof tx.query !== 'function') {
+      throw new OutboxUsageError('enqueue() needs the client of an open transaction (a pg client inside BEGIN)');
+    }
+    if (encoded.length === 0) return;
+    await this.#assertInTransaction(tx);
+    const n = encoded.length;
+    const columns: string[][] = [new Array(n), new Array(n), new Array(n), new Array(n), new Array(n), new Array(n), new Array(n)];
+    for (let i = 0; i < n; i++) {
+      const e = encoded[i]!;
+      columns[0]![i] = e.id;
+      columns[1]![i] = e.type;
+      columns[2]![i] = e.source;
+      columns[3]![i] = e.subject;
+      columns[4]![i] = e.time;
+      columns[5]![i] = e.payload;
+      columns[6]![i] = e.headers;
+    }
+    try {
+      await tx.query(this.#sql.enqueue, [...columns, this.#channel]);
+    } catch (error) {
+      throw translatePgError(error, { operation: 'enqueue()', expectedVersion: this.schemaVersion });
+    }
+  }
+
+  // Cheap and exact: pg 8.16+ clients report the status of the last ReadyForQuery ('T' inside a
+  // transaction), so the usual call costs no round trip. 'I' may also mean a BEGIN still queued
+  // on the client, and other clients may not report a status at all, so then the server decides:
+  // LOCK TABLE fails with 25P01 outside a transaction block and, inside one, takes only the lock
+  // the INSERT takes anyway. A transaction with no writes yet passes both checks (unlike
+  // txid_current_if_assigned()), and `now() <> statement_timestamp()` cannot be used: with the
+  // extended protocol, Parse starts the implicit transaction before Execute sets the statement time.
+  async #assertInTransaction(tx: PgClientLike): Promise<void> {
+    const status = typeof tx.getTransactionStatus === 'function' ? tx.getTransactionStatus() : undefined;
+    if (status === 'T') return;
+    if (status === 'E') {
+      throw new OutboxUsageError('enqueue() got a client whose transaction has failed; roll it back and start a new one');
+    }
+    try {
+      await tx.query(this.#sql.lockForEnqueue);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === '25P01') {
+        throw new OutboxUsageError(
+          'enqueue() needs the client of an open transaction; this client is not inside BEGIN. Use transaction(pool, (client) => ...)',
+          { cause: error },
+        );
+      }
+      throw translatePgError(error, { operation: 'enqueue()', expectedVersion: this.schemaVersion });
+    }
+  }
+
+  async claim(options: ClaimOptions): Promise<ClaimedBatch> {
+    const batchSize = validateInteger(options.batchSize, 'batchSize', 1);
+    const leaseMs = validateInteger(options.leaseMs, 'leaseMs', 1);
+    const token = randomUUID();
+    const result = await this.#run('claim()', this.#sql.claim, [batchSize, leaseMs, token]);
+    const rows = result.rows as (RecordRow & { lease_until: Date })[];
+    const leaseUntil = rows[0]?.lease_until ?? new Date(Date.now() + leaseMs);
+    return { token, records: rows.map(toRecord), leaseUntil };
+  }
+
+  async complete(token: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const result = await this.#run('complete()', this.#sql.complete, [ids, token]);
+    return result.rowCount ?? 0;
+  }
+
+  async release(token: string, entries: readonly ReleaseEntry[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    const result = await this.#run('release()', this.#sql.release, [
+      entries.map((e) => e.id),
+      entries.map((e) => e.retryAt),
+      entries.map((e) => e.error),
+      entries.map((e) => e.countAttempt),
+      token,
+    ]);
+    return result.rowCount ?? 0;
+  }
+
+  async deadLetter(token: string, entries: readonly DeadLetterEntry[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    const result = await this.#run('deadLetter()', this.#sql.deadLetter, [entries.map((e) => e.id), entries.map((e) => e.error), token]);
+    return result.rowCount ?? 0;
+  }
+
+  async listDead(options: ListDeadOptions = {}): Promise<DeadRecord[]> {
+    const limit = validateInteger(options.limit ?? 100, 'limit', 1);
+    const result =
+      options.afterId === undefined
+        ? await this.#run('listDead()', this.#sql.listDead, [limit])
+        : await this.#run('listDead()', this.#sql.listDeadAfter, [limit, options.afterId]);
+    return (result.rows as DeadRow[]).map(toDeadRecord);
+  }
+
+  async getDead(id: string): Promise<DeadRecord | undefined> {
+    const result = await this.#run('getDead()', this.#sql.getDead, [id]);
+    const row = result.rows[0] as DeadRow | undefined;
+    return row ? toDeadRecord(row) : undefined;
+  }
+
+  async replayDead(ids: readonly string[] | 'all'): Promise<number> {
+    if (ids !== 'all' && ids.length === 0) return 0;
+    const result =
+      ids === 'all' ? await this.#run('replayDead()', this.#sql.replayAll) : await this.#run('replayDead()', this.#sql.replayIds, [ids]);
+    return result.rowCount ?? 0;
+  }
+
+  async purgeDead(ids?: readonly string[]): Promise<number> {
+    if (ids !== undefined && ids.length === 0) return 0;
+    const result =
+      ids === undefined ? await this.#run('purgeDead()', this.#sql.purgeAll) : await this.#run('purgeDead()', this.#sql.purgeIds, [ids]);
+    return result.rowCount ?? 0;
+  }
+
+  async stats(): Promise<OutboxStats> {
+    const result = await this.#run('stats()', this.#sql.stats);
+    const row = result.rows[0] as { pending: string; oldest_ms: number | null; dead: string };
+    return {
+      pending: Number(row.pending),
+      oldestPendingAgeMs: row.oldest_ms === null ? null : Math.max(0, Math.round(row.oldest_ms)),
+      dead: Number(row.dead),
+    };
+  }
+
+  async subjectBacklog(limit: number): Promise<SubjectBacklog[]> {
+    validateInteger(limit, 'limit', 1);
+    const result = await this.#run('subjectBacklog()', this.#sql.subjectBacklog, [limit]);
+    return (result.rows as { subject: string; pending: string; oldest_ms: number }[]).map((row) => ({
+      subject: row.subject,
+      pending: Number(row.pending),
+      oldestPendingAgeMs: Math.max(0, Math.round(row.oldest_ms)),
+    }));
+  }
+
+  migrate(): Promise<MigrationResult> {
+    return runMigrations(this.#pool, this.#target);
+  }
+
+  assertSchema(): Promise<void> {
+    return assertSchemaVersion(this.#pool, this.#target);
+  }
+
+  /**
+   * Arms the wake-up flag, re-checks for claimable rows (so a row committed between the last empty
+   * claim and arming is not missed), then waits for the NOTIFY of the first commit after arming,
+   * or `timeoutMs`. Without a LISTEN connection it waits `timeoutMs` (the poll).
+   */
+  async waitForWork?(options: WaitForWorkOptions): Promise<void> {
+    const listener = this.#listener;
+    if (!listener || options.signal?.aborted) return;
+    await listener.ensure();
+    // Registered before arming, so a NOTIFY that arrives before we start waiting still counts.
+    const waiting = listener.wait(options.timeoutMs, options.signal);
+    if (!listener.listening) {
+      await waiting.promise;
+      return;
+    }
+    let ready: boolean;
+    let fenced = true;
+    try {
+      const results = (await this.#pool.query(this.#sql.armWithBarrier)) as unknown as { rows: { ready: boolean }[] }[];
+      ready = results.at(-1)?.rows[0]?.ready === true;
+    } catch (error) {
+      // 55P03: a producer that may have read the flag unarmed is still in its transaction.
+      if ((error as { code?: unknown }).code !== '55P03') {
+        waiting.cancel();
+        throw translatePgError(error, { operation: 'waitForWork()', expectedVersion: this.schemaVersion });
+      }
+      fenced = false;
+      const result = await this.#run('waitForWork()', this.#sql.arm);
+      ready = (result.rows[0] as { ready: boolean } | undefined)?.ready === true;
+    }
+    if (ready) {
+      waiting.cancel();
+      return;
+    }
+    if (fenced) {
+      await waiting.promise;
+      return;
+    }
+    // Unfenced: a straggler's row may become visible without a NOTIFY, so look again soon.
+    const straggler = listener.wait(Math.min(this.#stragglerPollMs, options.timeoutMs), options.signal);
+    await Promise.race([waiting.promise, straggler.promise]);
+    waiting.cancel();
+    straggler.cancel();
+  }
+
+  async close(): Promise<void> {
+    await this.#listener?.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #run(operation: string, text: string, values?: unknown[]) {
+    try {
+      return await this.#pool.query(text, values);
+    } catch (error) {
+      throw translatePgError(error, { operation, expectedVersion: this.schemaVersion });
+    }
+  }
+}
+
+// NOTIFY channels are identifiers: at most 63 bytes. Long schema/table pairs get a stable hash.
+function channelName(names: TableNames): string {
+  const plain = `outboxkit.${names.schema}.${names.table}`;
+  if (plain.length <= 63) return plain;
+  return `outboxkit.${createHash('sha256').update(`${names.schema}.${names.table}`).digest('hex').slice(0, 40)}`;
+}
+
+function toRecord(row: RecordRow): OutboxRecord {
+  return {
+    id: row.id,
+    type: row.type,
+    source: row.source,
+    subject: row.subject,
+    time: row.time,
+    payload: row.payload,
+    headers: row.headers ?? {},
+    attempts: row.attempts,
+  };
+}
+
+function toDeadRecord(row: DeadRow): DeadRecord {
+  return { ...toRecord(row), lastError: row.last_error ?? '', deadAt: row.dead_at };
+}

@@ -1,0 +1,132 @@
+import type { TableNames } from '../identifiers.js';
+
+/**
+ * Every outbox statement, built once per store from validated, quoted names.
+ * Parameters are always bound; batches travel as arrays through `unnest`.
+ */
+export interface OutboxSql {
+  readonly enqueue: string;
+  readonly lockForEnqueue: string;
+  readonly claim: string;
+  readonly complete: string;
+  readonly release: string;
+  readonly deadLetter: string;
+  readonly listDead: string;
+  readonly listDeadAfter: string;
+  readonly getDead: string;
+  readonly replayAll: string;
+  readonly replayIds: string;
+  readonly purgeAll: string;
+  readonly purgeIds: string;
+  readonly stats: string;
+  readonly subjectBacklog: string;
+  readonly armWithBarrier: string;
+  readonly arm: string;
+}
+
+const recordColumns = `id, type, source, subject, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time, payload, headers, attempts`;
+
+/** Builds the statements for one table. */
+export function outboxSql(n: TableNames): OutboxSql {
+  const t = n.qualified;
+  // A row is a claimable head when it is pending, due, not leased, and no earlier row of its subject
+  // is still pending. See `claim` below for why the last condition is what keeps order.
+  const claimable = `o.state = 'pending' AND o.available_at <= now()
+      AND (o.locked_until IS NULL OR o.locked_until <= now())
+      AND NOT EXISTS (SELECT 1 FROM ${t} p WHERE p.subject = o.subject AND p.state = 'pending' AND p.seq < o.seq)`;
+  return {
+    // One round trip for any number of events. The second CTE is the coalesced wake-up: it only
+    // finds a row when the relay armed the flag before going idle, so only the first commit after
+    // that pays for a NOTIFY (whose commit-time lock serializes committers). Taking the UPDATE's
+    // ROW EXCLUSIVE lock on the flag table even when nothing matches is what lets the relay wait for
+    // in-flight producers (see `armWithBarrier`).
+    enqueue: `WITH inserted AS (
+  INSERT INTO ${t} (id, type, source, subject, time, payload, headers)
+  SELECT e.id, e.type, e.source, e.subject, e.time, e.payload, e.headers::jsonb
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
+    WITH ORDINALITY AS e(id, type, source, subject, time, payload, headers, ord)
+  ORDER BY e.ord
+  RETURNING 1
+), woken AS (
+  UPDATE ${n.wakeup} SET armed = false WHERE armed RETURNING pg_notify($8, '')
+)
+SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM woken)::int AS woken`,
+
+    // Fails with 25P01 outside a transaction block; inside one it takes the lock INSERT takes anyway.
+    lockForEnqueue: `LOCK TABLE ${t} IN ROW EXCLUSIVE MODE`,
+
+    // Per-subject order with any number of relays. SKIP LOCKED alone is not enough: relay A leases
+    // the head of subject S; relay B, whose snapshot predates A's commit, sees that head unleased
+    // and locked, skips it, and would take S's second row. So a row is claimable only if no earlier
+    // *pending* row of its subject exists. That depends on row existence, not on lease state: the
+    // earlier row stays pending (leased or not, committed lease or not) until it is completed
+    // (deleted) or dead-lettered, so two relays' uncommitted leases cannot race. A head waiting for
+    // its retry (available_at in the future) holds back its own subject only; dead rows are not
+    // pending, so they hold back nothing. The scan walks the (seq) partial index in write order;
+    // the NOT EXISTS is one probe of the (subject, seq) partial index. One short statement, in
+    // autocommit: no transaction stays open while the relay talks to the broker.
+    claim: `WITH heads AS (
+  SELECT o.id FROM ${t} o
+  WHERE ${claimable}
+  ORDER BY o.seq
+  LIMIT $1
+  FOR UPDATE OF o SKIP LOCKED
+), leased AS (
+  UPDATE ${t} o SET locked_until = now() + $2 * interval '1 millisecond', claim_token = $3
+  FROM heads WHERE o.id = heads.id
+  RETURNING o.seq, o.id, o.type, o.source, o.subject, o.time, o.payload, o.headers, o.attempts
+)
+SELECT ${recordColumns}, now() + $2 * interval '1 millisecond' AS lease_until FROM leased ORDER BY seq`,
+
+    // Compare-and-set on the token and an unexpired lease: a relay whose lease ran out changes nothing.
+    complete: `DELETE FROM ${t} WHERE id = ANY($1::uuid[]) AND claim_token = $2 AND locked_until > now() AND state = 'pending'`,
+
+    release: `UPDATE ${t} o SET locked_until = NULL, claim_token = NULL, available_at = r.retry_at, last_error = r.error,
+  attempts = o.attempts + CASE WHEN r.count_attempt THEN 1 ELSE 0 END
+FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::boolean[]) AS r(id, retry_at, error, count_attempt)
+WHERE o.id = r.id AND o.claim_token = $5 AND o.locked_until > now() AND o.state = 'pending'`,
+
+    deadLetter: `UPDATE ${t} o SET state = 'dead', dead_at = now(), last_error = r.error, attempts = o.attempts + 1,
+  locked_until = NULL, claim_token = NULL
+FROM unnest($1::uuid[], $2::text[]) AS r(id, error)
+WHERE o.id = r.id AND o.claim_token = $3 AND o.locked_until > now() AND o.state = 'pending'`,
+
+    listDead: `SELECT ${recordColumns}, last_error, dead_at FROM ${t} WHERE state = 'dead' ORDER BY seq LIMIT $1`,
+    // Keyset pagination by seq; an afterId that no longer exists yields no rows rather than page one again.
+    listDeadAfter: `SELECT ${recordColumns}, last_error, dead_at FROM ${t}
+WHERE state = 'dead' AND seq > (SELECT seq FROM ${t} WHERE id = $2::uuid) ORDER BY seq LIMIT $1`,
+    getDead: `SELECT ${recordColumns}, last_error, dead_at FROM ${t} WHERE state = 'dead' AND id = $1::uuid`,
+
+    replayAll: `UPDATE ${t} SET state = 'pending', attempts = 0, available_at = now(), dead_at = NULL, locked_until = NULL, claim_token = NULL
+WHERE state = 'dead'`,
+    replayIds: `UPDATE ${t} SET state = 'pending', attempts = 0, available_at = now(), dead_at = NULL, locked_until = NULL, claim_token = NULL
+WHERE state = 'dead' AND id = ANY($1::uuid[])`,
+    purgeAll: `DELETE FROM ${t} WHERE state = 'dead'`,
+    purgeIds: `DELETE FROM ${t} WHERE state = 'dead' AND id = ANY($1::uuid[])`,
+
+    stats: `SELECT
+  (SELECT count(*) FROM ${t} WHERE state = 'pending')::bigint AS pending,
+  (SELECT (extract(epoch FROM now() - created_at) * 1000)::float8 FROM ${t} WHERE state = 'pending' ORDER BY seq LIMIT 1) AS oldest_ms,
+  (SELECT count(*) FROM ${t} WHERE state = 'dead')::bigint AS dead`,
+    subjectBacklog: `SELECT subject, count(*)::bigint AS pending, (extract(epoch FROM now() - min(created_at)) * 1000)::float8 AS oldest_ms
+FROM ${t} WHERE state = 'pending' GROUP BY subject ORDER BY count(*) DESC, subject LIMIT $1`,
+
+    // Sent as one simple-protocol string: an implicit transaction, one round trip. The NOWAIT lock
+    // conflicts with the ROW EXCLUSIVE lock every producer's enqueue statement holds on the flag
+    // table until its transaction ends, so getting it proves no producer that may have read the flag
+    // unarmed is still in flight; the re-check then sees every row they wrote. Producers queued
+    // behind us read the flag after we commit (their snapshot is taken after their locks), see it
+    // armed, and notify. NOWAIT, because waiting would stall every producer behind this lock.
+    armWithBarrier: `LOCK TABLE ${n.wakeup} IN SHARE ROW EXCLUSIVE MODE NOWAIT;
+UPDATE ${n.wakeup} SET armed = true WHERE NOT armed;
+SELECT EXISTS (SELECT 1 FROM ${t} o WHERE ${claimable}) AS ready`,
+    // Without the fence. SKIP LOCKED: a locked flag row means a producer just disarmed it, and its
+    // NOTIFY goes out when it commits; waiting for that commit would only delay the relay.
+    arm: `WITH armed AS (
+  UPDATE ${n.wakeup} SET armed = true
+  WHERE id IN (SELECT id FROM ${n.wakeup} WHERE NOT armed FOR UPDATE SKIP LOCKED)
+  RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM ${t} o WHERE ${claimable}) AS ready`,
+  };
+}

@@ -1,0 +1,130 @@
+import { createBackoff, errorMessage, type Logger } from '@outboxkit/outbox-core';
+import { quoteIdent } from './identifiers.js';
+
+/** The subset of a dedicated `pg.Client` the LISTEN connection needs. */
+export interface PgListenClientLike {
+  connect(): Promise<unknown>;
+  query(text: string): Promise<unknown>;
+  on(event: 'notification', listener: (message: { channel: string }) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+  end(): Promise<void>;
+}
+
+/**
+ * Holds one LISTEN connection and turns notifications into resolved waits. It reconnects after a
+ * drop with backoff; while it is down `wait` still resolves on its timeout (the caller's poll), and
+ * a reconnect wakes every waiter, since notifications sent while down are lost.
+ */
+export class WakeupListener {
+  readonly #channel: string;
+  readonly #open: () => Promise<PgListenClientLike>;
+  readonly #logger: Logger;
+  readonly #backoff = createBackoff({ initialMs: 100, maxMs: 5_000 });
+  readonly #waiters = new Set<() => void>();
+  #client: PgListenClientLike | undefined;
+  #connecting: Promise<void> | undefined;
+  #failures = 0;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(channel: string, open: () => Promise<PgListenClientLike>, logger: Logger) {
+    this.#channel = channel;
+    this.#open = open;
+    this.#logger = logger;
+  }
+
+  /** True while LISTEN is active: only then can a caller rely on a notification. */
+  get listening(): boolean {
+    return this.#client !== undefined;
+  }
+
+  /** Connects if needed; never throws (a failure schedules a reconnect). */
+  ensure(): Promise<void> {
+    if (this.#closed || this.#client) return Promise.resolve();
+    this.#connecting ??= this.#connect().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  /** Resolves on the next notification, after `timeoutMs`, or when `signal` aborts. */
+  wait(timeoutMs: number, signal?: AbortSignal): { promise: Promise<void>; cancel: () => void } {
+    let cancel = (): void => {};
+    const promise = new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal?.addEventListener('abort', done, { once: true });
+      this.#waiters.add(done);
+      cancel = done;
+    });
+    return { promise, cancel };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#reconnectTimer);
+    this.#wakeAll();
+    await this.#connecting;
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  async #connect(): Promise<void> {
+    let client: PgListenClientLike | undefined;
+    try {
+      client = await this.#open();
+      client.on('error', (error) => this.#dropped(client, error));
+      client.on('end', () => this.#dropped(client, undefined));
+      client.on('notification', (message) => {
+        if (message.channel === this.#channel) this.#wakeAll();
+      });
+      await client.connect();
+      await client.query(`LISTEN ${quoteIdent(this.#channel)}`);
+      if (this.#closed) {
+        await client.end().catch(() => undefined);
+        return;
+      }
+      this.#client = client;
+      if (this.#failures > 0) this.#logger.info({ channel: this.#channel }, 'outbox wake-up connection restored');
+      this.#failures = 0;
+      // Anything committed while we were not listening went unannounced: let waiters re-check.
+      this.#wakeAll();
+    } catch (error) {
+      await client?.end().catch(() => undefined);
+      this.#scheduleReconnect(error);
+    }
+  }
+
+  #dropped(client: PgListenClientLike | undefined, error: Error | undefined): void {
+    if (this.#client !== client || client === undefined) return;
+    this.#client = undefined;
+    client.end().catch(() => undefined);
+    this.#wakeAll();
+    if (!this.#closed) this.#scheduleReconnect(error ?? new Error('connection ended'));
+  }
+
+  #scheduleReconnect(error: unknown): void {
+    if (this.#closed) return;
+    this.#failures++;
+    const delayMs = this.#backoff.delayMs(this.#failures);
+    this.#logger.warn(
+      { channel: this.#channel, error: errorMessage(error), delayMs },
+      'outbox wake-up connection lost; polling until it is back',
+    );
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = setTimeout(() => void this.ensure(), delayMs);
+    this.#reconnectTimer.unref();
+  }
+
+  #wakeAll(): void {
+    for (const waiter of [...this.#waiters]) waiter();
+  }
+}
