@@ -1,0 +1,108 @@
+import { SchemaVersionError, StoreError } from '@outboxkit/outbox-core';
+import { giveBack, type MysqlPoolLike, runStatement, selectRows } from './mysql-like.js';
+import type { TableName } from './table-name.js';
+import { isMissingTable } from './translate-mysql-error.js';
+
+/** One numbered migration: statements run in order, each one idempotent (DDL commits implicitly on MySQL). */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly statements: (table: TableName) => readonly string[];
+}
+
+/** How long `migrate()` waits for another process's migration lock. */
+const LOCK_TIMEOUT_SECONDS = 60;
+
+/**
+ * Applies the missing migrations under `GET_LOCK` on one connection of the pool, recording each
+ * version in `<table>_migrations`. DDL never runs inside a caller's transaction: MySQL commits
+ * implicitly before and after DDL, so it runs on its own pooled connection in autocommit mode.
+ * Concurrent callers serialise on the lock; the second finds everything applied.
+ */
+export async function applyMigrations(
+  pool: MysqlPoolLike,
+  table: TableName,
+  migrations: readonly Migration[],
+): Promise<{ version: number; applied: number[] }> {
+  const connection = await pool.getConnection();
+  let clean = false;
+  try {
+    // GET_LOCK names are limited to 64 characters: hash the schema-qualified table name.
+    const lockName = `CONCAT('outboxkit:', SHA1(CONCAT(IFNULL(DATABASE(), ''), '|', ?)))`;
+    const [lock] = await selectRows<{ locked: number | null }>(connection, `SELECT GET_LOCK(${lockName}, ?) AS locked`, [
+      table.display,
+      LOCK_TIMEOUT_SECONDS,
+    ]);
+    if (Number(lock?.locked) !== 1) {
+      throw new StoreError(
+        'LOCK_TIMEOUT',
+        `migrate(): another process held the migration lock of ${table.display} for ${LOCK_TIMEOUT_SECONDS} s; try again`,
+        true,
+      );
+    }
+    try {
+      await runStatement(
+        connection,
+        `CREATE TABLE IF NOT EXISTS ${table.migrationsQuoted} (
+           version INT NOT NULL PRIMARY KEY,
+           name VARCHAR(255) NOT NULL,
+           applied_at DATETIME(3) NOT NULL
+         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      );
+      let version = await readVersion(connection, table);
+      const applied: number[] = [];
+      for (const migration of migrations) {
+        if (migration.version <= version) continue;
+        for (const statement of migration.statements(table)) await runStatement(connection, statement);
+        await runStatement(
+          connection,
+          `INSERT INTO ${table.migrationsQuoted} (version, name, applied_at) VALUES (?, ?, UTC_TIMESTAMP(3))`,
+          [migration.version, migration.name],
+        );
+        version = migration.version;
+        applied.push(migration.version);
+      }
+      return { version, applied };
+    } finally {
+      await selectRows(connection, `SELECT RELEASE_LOCK(${lockName}) AS released`, [table.display]);
+      clean = true;
+    }
+  } finally {
+    giveBack(connection, clean);
+  }
+}
+
+/** The newest version recorded, 0 when none. */
+async function readVersion(target: Parameters<typeof selectRows>[0], table: TableName): Promise<number> {
+  const [row] = await selectRows<{ version: number | null }>(target, `SELECT MAX(version) AS version FROM ${table.migrationsQuoted}`);
+  return Number(row?.version ?? 0);
+}
+
+/**
+ * Checks that the recorded version is the one this code knows.
+ * @throws SchemaVersionError saying what to run.
+ */
+export async function checkSchemaVersion(pool: MysqlPoolLike, table: TableName, expected: number): Promise<void> {
+  let found: number | null;
+  try {
+    const version = await readVersion(pool, table);
+    found = version === 0 ? null : version;
+  } catch (error) {
+    if (!isMissingTable(error)) throw error;
+    found = null;
+  }
+  if (found === expected) return;
+  const how = "run store.migrate() or the relay's 'migrate' command";
+  if (found === null || found < expected) {
+    throw new SchemaVersionError(
+      found,
+      expected,
+      `the table ${table.display} is at schema version ${found ?? 'none'}, this version of outboxkit needs ${expected}: ${how}`,
+    );
+  }
+  throw new SchemaVersionError(
+    found,
+    expected,
+    `the table ${table.display} is at schema version ${found}, newer than the ${expected} this version of outboxkit knows: upgrade @outboxkit/outbox-mysql`,
+  );
+}

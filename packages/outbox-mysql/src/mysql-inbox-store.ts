@@ -1,0 +1,194 @@
+import {
+  type InboxCleanupOptions,
+  type InboxItem,
+  type InboxOutcome,
+  type InboxStore,
+  type Logger,
+  noopLogger,
+  OutboxConfigError,
+  validateInteger,
+} from '@outboxkit/outbox-core';
+import { applyMigrations } from './migrate.js';
+import { inboxMigrations } from './migrations/inbox-migrations.js';
+import { giveBack, isPoolLike, type MysqlConnectionLike, type MysqlPoolLike, runStatement } from './mysql-like.js';
+import { resolveTableName, type TableName } from './table-name.js';
+import { rollbackQuietly } from './transaction.js';
+import { isDuplicateKeyError, translateMysqlError } from './translate-mysql-error.js';
+
+/** Options of {@link MysqlInboxStore}. */
+export interface MysqlInboxStoreOptions {
+  /** A mysql2/promise pool; each `process` call checks one connection out. The store never closes it. */
+  readonly pool: MysqlPoolLike;
+  /** The inbox table. @defaultValue `'inbox'` */
+  readonly table?: string;
+  /** The database holding the table. @defaultValue the pool's current database */
+  readonly database?: string;
+  /** @defaultValue a logger that drops everything */
+  readonly logger?: Logger;
+}
+
+const SAVEPOINT = 'outboxkit_item';
+
+/**
+ * The consumer's dedup table on MySQL 8 or MariaDB 10.6+: `(consumer, message_id)` inserted in the
+ * same local transaction as the handler's writes, so a redelivered message takes effect once.
+ *
+ * A plain `INSERT` (not `INSERT IGNORE`, which also turns other errors into warnings) and only
+ * `ER_DUP_ENTRY` from that statement means duplicate: a handler's own duplicate-key error on another
+ * table is a failure, never a silent skip. Safe to use concurrently: two deliveries of one message
+ * serialise on the primary key and the second sees a duplicate once the first commits.
+ *
+ * @example
+ * ```ts
+ * const inbox = new MysqlInboxStore({ pool });
+ * await inbox.migrate();
+ * const outcome = await inbox.process('basket', event.id, async (connection) => {
+ *   await connection.query('UPDATE basket_items SET price = ? WHERE product_id = ?', [price, productId]);
+ * });
+ * ```
+ */
+export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
+  readonly #pool: MysqlPoolLike;
+  readonly #table: TableName;
+  readonly #insert: string;
+  readonly #logger: Logger;
+
+  /** @throws OutboxConfigError naming `pool`, `table` or `database`. */
+  constructor(options: MysqlInboxStoreOptions) {
+    if (!isPoolLike(options?.pool)) {
+      throw new OutboxConfigError('pool', 'MysqlInboxStore needs `pool`: a mysql2/promise pool (createPool(...))');
+    }
+    this.#pool = options.pool;
+    this.#table = resolveTableName(options.table ?? 'inbox', options.database);
+    this.#insert = `INSERT INTO ${this.#table.quoted} (consumer, message_id, recorded_at) VALUES (?, ?, UTC_TIMESTAMP(3))`;
+    this.#logger = options.logger ?? noopLogger;
+  }
+
+  /**
+   * `START TRANSACTION`, insert the inbox row, `fn(connection)`, `COMMIT`. A row already there means
+   * duplicate: `fn` does not run. If `fn` throws, everything (the inbox row too) is rolled back and
+   * its error is rethrown unchanged.
+   */
+  async process<T>(consumer: string, messageId: string, fn: (connection: MysqlConnectionLike) => Promise<T>): Promise<InboxOutcome<T>> {
+    return this.#withTransaction<InboxOutcome<T>>(async (connection) => {
+      try {
+        await runStatement(connection, this.#insert, [consumer, messageId]);
+      } catch (error) {
+        if (isDuplicateKeyError(error)) return { outcome: { status: 'duplicate' }, commit: false };
+        throw translateMysqlError(error);
+      }
+      const value = await fn(connection);
+      return { outcome: { status: 'applied', value }, commit: true };
+    });
+  }
+
+  /**
+   * One transaction for the whole batch, a `SAVEPOINT` per item: a throwing item rolls back to its
+   * savepoint and is reported `failed`. An error that ends the whole transaction (a deadlock, a lost
+   * connection) makes the batch throw with nothing applied, as does a failed commit.
+   */
+  async processBatch<Item extends InboxItem>(
+    consumer: string,
+    items: readonly Item[],
+    fn: (connection: MysqlConnectionLike, item: Item) => Promise<void>,
+  ): Promise<InboxOutcome[]> {
+    if (items.length === 0) return [];
+    return this.#withTransaction(async (connection) => {
+      const outcomes: InboxOutcome[] = [];
+      for (const item of items) {
+        await runStatement(connection, `SAVEPOINT ${SAVEPOINT}`);
+        try {
+          await runStatement(connection, this.#insert, [consumer, item.messageId]);
+        } catch (error) {
+          // A failed statement is rolled back by itself; the transaction and the savepoint survive.
+          if (isDuplicateKeyError(error)) {
+            outcomes.push({ status: 'duplicate' });
+            continue;
+          }
+          throw translateMysqlError(error);
+        }
+        try {
+          await fn(connection, item);
+          outcomes.push({ status: 'applied', value: undefined });
+        } catch (error) {
+          try {
+            await runStatement(connection, `ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+          } catch {
+            // The savepoint is gone: InnoDB rolled the whole transaction back (deadlock) or the
+            // connection died. Nothing of the batch survives, so the batch fails as a whole.
+            throw translateMysqlError(error);
+          }
+          outcomes.push({ status: 'failed', error });
+        }
+      }
+      return { outcome: outcomes, commit: true };
+    });
+  }
+
+  /** Deletes rows older than `olderThanMs`, oldest first, `batchSize` rows per statement, at most `maxBatches` statements. */
+  async cleanup(options: InboxCleanupOptions): Promise<number> {
+    const olderThanMs = validateInteger(options.olderThanMs, 'olderThanMs', 0);
+    const batchSize = validateInteger(options.batchSize ?? 1000, 'batchSize', 1, 100_000);
+    const maxBatches = validateInteger(options.maxBatches ?? 100, 'maxBatches', 1);
+    const sql = `DELETE FROM ${this.#table.quoted}
+      WHERE recorded_at < TIMESTAMPADD(MICROSECOND, -? * 1000, UTC_TIMESTAMP(3))
+      ORDER BY recorded_at LIMIT ?`;
+    let total = 0;
+    try {
+      for (let batch = 0; batch < maxBatches; batch++) {
+        const { affectedRows } = await runStatement(this.#pool, sql, [olderThanMs, batchSize]);
+        total += affectedRows;
+        if (affectedRows < batchSize) break;
+      }
+    } catch (error) {
+      throw translateMysqlError(error);
+    }
+    this.#logger.debug({ table: this.#table.display, removed: total }, 'inbox cleanup');
+    return total;
+  }
+
+  /** Applies the inbox migrations under `GET_LOCK` on a connection of its own. */
+  async migrate(): Promise<{ version: number; applied: number[] }> {
+    try {
+      return await applyMigrations(this.#pool, this.#table, inboxMigrations);
+    } catch (error) {
+      throw translateMysqlError(error);
+    }
+  }
+
+  /** Nothing to close: the pool belongs to the caller. */
+  async close(): Promise<void> {}
+
+  /** Begins a transaction, runs `body`, commits or rolls back as it says; rolls back and rethrows if it throws. */
+  async #withTransaction<R>(body: (connection: MysqlConnectionLike) => Promise<{ outcome: R; commit: boolean }>): Promise<R> {
+    let connection: MysqlConnectionLike;
+    try {
+      connection = await this.#pool.getConnection();
+    } catch (error) {
+      throw translateMysqlError(error);
+    }
+    let clean = false;
+    try {
+      await runStatement(connection, 'START TRANSACTION').catch((error: unknown) => {
+        throw translateMysqlError(error);
+      });
+      let result: { outcome: R; commit: boolean };
+      try {
+        result = await body(connection);
+      } catch (error) {
+        clean = await rollbackQuietly(connection);
+        throw error;
+      }
+      try {
+        await runStatement(connection, result.commit ? 'COMMIT' : 'ROLLBACK');
+      } catch (error) {
+        clean = await rollbackQuietly(connection);
+        throw translateMysqlError(error);
+      }
+      clean = true;
+      return result.outcome;
+    } finally {
+      giveBack(connection, clean);
+    }
+  }
+}

@@ -1,0 +1,218 @@
+import {
+  type ClaimedBatch,
+  type ClaimOptions,
+  type DeadLetterEntry,
+  type DeadRecord,
+  encodeEvents,
+  type ListDeadOptions,
+  type Logger,
+  type MigrationResult,
+  noopLogger,
+  OutboxConfigError,
+  type OutboxEvent,
+  type OutboxStats,
+  type OutboxStore,
+  type ReleaseEntry,
+  type SubjectBacklog,
+  validateInteger,
+} from '@outboxkit/outbox-core';
+import { assertInTransaction } from './assert-in-transaction.js';
+import { claimHeads } from './claim.js';
+import { applyMigrations, checkSchemaVersion } from './migrate.js';
+import { OUTBOX_SCHEMA_VERSION, outboxMigrations } from './migrations/outbox-migrations.js';
+import { isPoolLike, type MysqlConnectionLike, type MysqlPoolLike, runStatement, selectRows } from './mysql-like.js';
+import { toDeadRecord } from './records.js';
+import { type DeadRow, type OutboxSql, outboxSql } from './sql/outbox-sql.js';
+import { resolveTableName, type TableName } from './table-name.js';
+import { translateMysqlError, withRetry } from './translate-mysql-error.js';
+
+/** Options of {@link MysqlOutboxStore}. */
+export interface MysqlOutboxStoreOptions {
+  /** A mysql2/promise pool. The store checks connections out for claims and migrations; it never closes the pool. */
+  readonly pool: MysqlPoolLike;
+  /** The outbox table. Letters, digits and `_`, at most 53 characters. @defaultValue `'outbox'` */
+  readonly table?: string;
+  /** The database holding the table. @defaultValue the pool's current database */
+  readonly database?: string;
+  /** @defaultValue a logger that drops everything */
+  readonly logger?: Logger;
+}
+
+/** Longest `last_error` kept, in characters: the column is TEXT and errors can be long. */
+const MAX_ERROR_LENGTH = 4000;
+/** Dead rows deleted per statement by `purgeDead()` without ids. */
+const PURGE_BATCH = 5000;
+
+/**
+ * The outbox table of one service on MySQL 8 or MariaDB 10.6+, on mysql2/promise.
+ *
+ * `enqueue` writes inside the caller's transaction; `claim` leases ready subject heads in a short
+ * READ COMMITTED transaction of its own, so several relays can share the table while every subject
+ * is published in write order. No method keeps a transaction open across calls. Safe to use
+ * concurrently from any number of processes.
+ *
+ * @example
+ * ```ts
+ * const outbox = new MysqlOutboxStore({ pool });
+ * await outbox.migrate();
+ * await transaction(pool, async (connection) => {
+ *   await connection.query('UPDATE products SET price = ? WHERE id = ?', [price, id]);
+ *   await outbox.enqueue(connection, priceChanged.create({ source: 'catalog', subject: id, data: { price } }));
+ * });
+ * ```
+ */
+export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
+  /** No push signal on MySQL (no LISTEN/NOTIFY): the relay polls adaptively. */
+  readonly capabilities = { wakeUp: false, concurrentClaimers: true } as const;
+  readonly #pool: MysqlPoolLike;
+  readonly #table: TableName;
+  readonly #sql: OutboxSql;
+  readonly #logger: Logger;
+
+  /** @throws OutboxConfigError naming `pool`, `table` or `database`. */
+  constructor(options: MysqlOutboxStoreOptions) {
+    if (!isPoolLike(options?.pool)) {
+      throw new OutboxConfigError('pool', 'MysqlOutboxStore needs `pool`: a mysql2/promise pool (createPool(...))');
+    }
+    this.#pool = options.pool;
+    this.#table = resolveTableName(options.table ?? 'outbox', options.database);
+    this.#sql = outboxSql(this.#table);
+    this.#logger = options.logger ?? noopLogger;
+  }
+
+  /**
+   * Appends events in the caller's transaction with one multi-row INSERT, after one status probe.
+   * Rows are ordered by `seq`: lock the aggregate row before appending (update, then append) so that
+   * the write order of a subject is its commit order.
+   * @throws OutboxUsageError for a pool or a connection outside a transaction; nothing is written.
+   * @throws EventValidationError naming the offending path; nothing is written.
+   * @throws StoreError `DUPLICATE` when an event id is already in the outbox.
+   */
+  async enqueue(connection: MysqlConnectionLike, events: OutboxEvent | readonly OutboxEvent[]): Promise<void> {
+    const encoded = encodeEvents(events);
+    await this.#run(async () => {
+      await assertInTransaction(connection);
+      if (encoded.length === 0) return;
+      const values: unknown[] = [];
+      for (const event of encoded) {
+        values.push(event.id, event.type, event.source, event.subject, event.time, event.payload, event.headers);
+      }
+      await runStatement(connection, this.#sql.insert(encoded.length), values);
+    });
+  }
+
+  /** Leases up to `batchSize` ready subject heads for `leaseMs`; see `claim.ts` for why it is safe. */
+  async claim(options: ClaimOptions): Promise<ClaimedBatch> {
+    const batchSize = validateInteger(options.batchSize, 'batchSize', 1, 10_000);
+    const leaseMs = validateInteger(options.leaseMs, 'leaseMs', 1);
+    options.signal?.throwIfAborted();
+    return withRetry(() => claimHeads(this.#pool, this.#sql, batchSize, leaseMs), this.#logger, 'claim');
+  }
+
+  async complete(token: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    return this.#affected(this.#sql.complete(ids.length), [...ids, token]);
+  }
+
+  async release(token: string, entries: readonly ReleaseEntry[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    const values: unknown[] = [];
+    for (const entry of entries) values.push(entry.id, entry.retryAt.getTime());
+    for (const entry of entries) values.push(entry.id, truncate(entry.error));
+    for (const entry of entries) values.push(entry.id, entry.countAttempt ? 1 : 0);
+    for (const entry of entries) values.push(entry.id);
+    values.push(token);
+    return this.#affected(this.#sql.release(entries.length), values);
+  }
+
+  async deadLetter(token: string, entries: readonly DeadLetterEntry[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    const values: unknown[] = [];
+    for (const entry of entries) values.push(entry.id, truncate(entry.error));
+    for (const entry of entries) values.push(entry.id);
+    values.push(token);
+    return this.#affected(this.#sql.deadLetter(entries.length), values);
+  }
+
+  async listDead(options: ListDeadOptions = {}): Promise<DeadRecord[]> {
+    const limit = validateInteger(options.limit ?? 100, 'limit', 1, 10_000);
+    const rows = await this.#run(() => selectRows<DeadRow>(this.#pool, this.#sql.listDead, [options.afterId ?? null, limit]));
+    return rows.map(toDeadRecord);
+  }
+
+  async getDead(id: string): Promise<DeadRecord | undefined> {
+    const [row] = await this.#run(() => selectRows<DeadRow>(this.#pool, this.#sql.getDead, [id]));
+    return row === undefined ? undefined : toDeadRecord(row);
+  }
+
+  /** Makes dead rows pending again, attempts reset. A replayed row keeps its `seq`, so it goes before later rows of its subject still pending. */
+  async replayDead(ids: readonly string[] | 'all'): Promise<number> {
+    if (ids !== 'all' && ids.length === 0) return 0;
+    return this.#affected(this.#sql.replayDead(ids === 'all' ? 'all' : ids.length), ids === 'all' ? [] : [...ids]);
+  }
+
+  /** Deletes dead rows; without ids, all of them in batches of 5,000 rows per statement. */
+  async purgeDead(ids?: readonly string[]): Promise<number> {
+    if (ids !== undefined) return ids.length === 0 ? 0 : this.#affected(this.#sql.purgeDeadIds(ids.length), [...ids]);
+    let total = 0;
+    for (;;) {
+      const removed = await this.#affected(this.#sql.purgeDeadBatch, [PURGE_BATCH]);
+      total += removed;
+      if (removed < PURGE_BATCH) return total;
+    }
+  }
+
+  async stats(): Promise<OutboxStats> {
+    const [row] = await this.#run(() =>
+      selectRows<{ pending: number | string; dead: number | string; oldest_age_us: number | string | null }>(this.#pool, this.#sql.stats),
+    );
+    return {
+      pending: Number(row?.pending ?? 0),
+      dead: Number(row?.dead ?? 0),
+      oldestPendingAgeMs: row?.oldest_age_us == null ? null : Math.max(0, Math.floor(Number(row.oldest_age_us) / 1000)),
+    };
+  }
+
+  async subjectBacklog(limit: number): Promise<SubjectBacklog[]> {
+    validateInteger(limit, 'limit', 1, 100_000);
+    const rows = await this.#run(() =>
+      selectRows<{ subject: string; pending: number | string; oldest_age_us: number | string }>(this.#pool, this.#sql.subjectBacklog, [
+        limit,
+      ]),
+    );
+    return rows.map((row) => ({
+      subject: row.subject,
+      pending: Number(row.pending),
+      oldestPendingAgeMs: Math.max(0, Math.floor(Number(row.oldest_age_us) / 1000)),
+    }));
+  }
+
+  /** Applies the outbox migrations under `GET_LOCK` on a connection of its own (DDL commits implicitly on MySQL). */
+  async migrate(): Promise<MigrationResult> {
+    return this.#run(() => applyMigrations(this.#pool, this.#table, outboxMigrations));
+  }
+
+  async assertSchema(): Promise<void> {
+    await this.#run(() => checkSchemaVersion(this.#pool, this.#table, OUTBOX_SCHEMA_VERSION));
+  }
+
+  /** Nothing to close: the pool belongs to the caller. */
+  async close(): Promise<void> {}
+
+  async #affected(sql: string, values: unknown[]): Promise<number> {
+    const header = await withRetry(() => runStatement(this.#pool, sql, values), this.#logger, 'update');
+    return header.affectedRows;
+  }
+
+  async #run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw translateMysqlError(error);
+    }
+  }
+}
+
+function truncate(text: string): string {
+  return text.length <= MAX_ERROR_LENGTH ? text : `${text.slice(0, MAX_ERROR_LENGTH - 1)}…`;
+}

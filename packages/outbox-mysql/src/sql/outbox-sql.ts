@@ -1,0 +1,124 @@
+import type { TableName } from '../table-name.js';
+
+/** `?, ?, ?` for `count` values. */
+export function placeholders(count: number): string {
+  return new Array<string>(count).fill('?').join(', ');
+}
+
+/** Epoch milliseconds of a UTC `DATETIME`, computed by the server so the session time zone never matters. */
+export function epochMs(column: string): string {
+  return `(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ${column}) DIV 1000)`;
+}
+
+/** A UTC `DATETIME` from epoch milliseconds passed as a parameter. */
+export const fromEpochMs = `TIMESTAMPADD(MICROSECOND, ? * 1000, '1970-01-01 00:00:00')`;
+
+const recordColumns = 'seq, id, type, source, subject, `time`, payload, headers, attempts';
+
+/** The columns a claimed or dead record is built from. */
+export interface RecordRow {
+  seq: number | string;
+  id: string;
+  type: string;
+  source: string;
+  subject: string;
+  time: string;
+  payload: string;
+  headers: string;
+  attempts: number | string;
+}
+
+/** A dead row: a record plus its last error and when it died. */
+export interface DeadRow extends RecordRow {
+  last_error: string | null;
+  dead_at_ms: number | string;
+}
+
+/** Every statement of the outbox store, with the table name spliced in once. */
+export function outboxSql(table: TableName) {
+  const t = table.quoted;
+  return {
+    insert: (rows: number) =>
+      `INSERT INTO ${t} (id, type, source, subject, \`time\`, payload, headers, created_at, available_at) VALUES ` +
+      new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))').join(', '),
+
+    // Step 1 of a claim: a plain (non-locking) consistent read that picks ready subject heads.
+    // A row is a head when no earlier pending row of its subject exists: that depends on rows
+    // existing, not on leases, so a subject whose head is leased, waiting for a retry or being
+    // completed contributes nothing. The NOT EXISTS is one dive into <table>_head.
+    candidates: `SELECT o.seq FROM ${t} AS o
+       WHERE o.state = 'pending'
+         AND o.available_at <= UTC_TIMESTAMP(3)
+         AND (o.locked_until IS NULL OR o.locked_until <= UTC_TIMESTAMP(3))
+         AND NOT EXISTS (
+           SELECT 1 FROM ${t} AS p WHERE p.state = 'pending' AND p.subject = o.subject AND p.seq < o.seq
+         )
+       ORDER BY o.seq
+       LIMIT ?`,
+
+    // Step 2, inside a short READ COMMITTED transaction: lock the candidates by primary key, skipping
+    // rows another claimer holds, and re-check readiness on the latest committed version (a locking
+    // read does not use the snapshot), so a row leased since step 1 is not leased twice.
+    lockCandidates: (count: number) =>
+      `SELECT ${recordColumns} FROM ${t}
+       WHERE seq IN (${placeholders(count)})
+         AND state = 'pending'
+         AND available_at <= UTC_TIMESTAMP(3)
+         AND (locked_until IS NULL OR locked_until <= UTC_TIMESTAMP(3))
+       ORDER BY seq
+       LIMIT ?
+       FOR UPDATE SKIP LOCKED`,
+
+    lease: (count: number) =>
+      `UPDATE ${t} SET claim_token = ?, locked_until = TIMESTAMPADD(MICROSECOND, ? * 1000, UTC_TIMESTAMP(3))
+       WHERE seq IN (${placeholders(count)})`,
+
+    complete: (count: number) => `DELETE FROM ${t} WHERE id IN (${placeholders(count)}) AND claim_token = ? AND state = 'pending'`,
+
+    release: (count: number) => {
+      const cases = new Array<string>(count).fill('WHEN ? THEN ?').join(' ');
+      const retry = new Array<string>(count).fill(`WHEN ? THEN ${fromEpochMs}`).join(' ');
+      return `UPDATE ${t} SET
+         available_at = CASE id ${retry} END,
+         last_error = CASE id ${cases} END,
+         attempts = attempts + CASE id ${cases} ELSE 0 END,
+         claim_token = NULL, locked_until = NULL
+       WHERE id IN (${placeholders(count)}) AND claim_token = ? AND state = 'pending'`;
+    },
+
+    deadLetter: (count: number) =>
+      `UPDATE ${t} SET
+         state = 'dead', dead_at = UTC_TIMESTAMP(3), attempts = attempts + 1,
+         last_error = CASE id ${new Array<string>(count).fill('WHEN ? THEN ?').join(' ')} END,
+         claim_token = NULL, locked_until = NULL
+       WHERE id IN (${placeholders(count)}) AND claim_token = ? AND state = 'pending'`,
+
+    listDead: `SELECT ${recordColumns}, last_error, ${epochMs('dead_at')} AS dead_at_ms FROM ${t}
+       WHERE state = 'dead' AND seq > IFNULL((SELECT s.seq FROM ${t} AS s WHERE s.id = ?), 0)
+       ORDER BY seq LIMIT ?`,
+
+    getDead: `SELECT ${recordColumns}, last_error, ${epochMs('dead_at')} AS dead_at_ms FROM ${t} WHERE id = ? AND state = 'dead'`,
+
+    replayDead: (count: number | 'all') =>
+      `UPDATE ${t} SET state = 'pending', attempts = 0, available_at = UTC_TIMESTAMP(3), dead_at = NULL,
+         claim_token = NULL, locked_until = NULL
+       WHERE state = 'dead'${count === 'all' ? '' : ` AND id IN (${placeholders(count)})`}`,
+
+    purgeDeadIds: (count: number) => `DELETE FROM ${t} WHERE state = 'dead' AND id IN (${placeholders(count)})`,
+    purgeDeadBatch: `DELETE FROM ${t} WHERE state = 'dead' ORDER BY seq LIMIT ?`,
+
+    stats: `SELECT
+         (SELECT COUNT(*) FROM ${t} WHERE state = 'pending') AS pending,
+         (SELECT COUNT(*) FROM ${t} WHERE state = 'dead') AS dead,
+         (SELECT TIMESTAMPDIFF(MICROSECOND, created_at, UTC_TIMESTAMP(3)) FROM ${t}
+            WHERE state = 'pending' ORDER BY seq LIMIT 1) AS oldest_age_us`,
+
+    subjectBacklog: `SELECT subject, COUNT(*) AS pending,
+         TIMESTAMPDIFF(MICROSECOND, MIN(created_at), UTC_TIMESTAMP(3)) AS oldest_age_us
+       FROM ${t} WHERE state = 'pending'
+       GROUP BY subject ORDER BY pending DESC, subject LIMIT ?`,
+  };
+}
+
+/** The statements of one store. */
+export type OutboxSql = ReturnType<typeof outboxSql>;

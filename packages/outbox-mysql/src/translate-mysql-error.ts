@@ -1,0 +1,104 @@
+import { type Logger, OutboxError, StoreError } from '@outboxkit/outbox-core';
+
+/** The fields of a mysql2 error that say what went wrong. */
+interface MysqlNativeError {
+  readonly code?: unknown;
+  readonly errno?: unknown;
+  readonly fatal?: unknown;
+  readonly message?: unknown;
+}
+
+const connectionCodes = new Set([
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ER_SERVER_SHUTDOWN',
+  'ER_CONNECTION_KILLED',
+  'ER_QUERY_INTERRUPTED',
+  'ER_CON_COUNT_ERROR',
+]);
+// 1053 server shutdown, 1317 query interrupted (KILL QUERY), 1927 connection killed (MariaDB),
+// 2006 / 2013 server gone away / lost during query (client errors some proxies forward).
+const connectionErrnos = new Set([1040, 1053, 1317, 1927, 2006, 2013]);
+
+/**
+ * Turns a mysql2 error into the outboxkit error a caller can act on, keeping the native error as
+ * `cause`. Used by every statement this package runs, so retry decisions live in one place:
+ * - `ER_DUP_ENTRY` (1062) -> `StoreError` `DUPLICATE`, not retryable;
+ * - `ER_LOCK_DEADLOCK` (1213) -> `DEADLOCK`, `ER_LOCK_WAIT_TIMEOUT` (1205) -> `LOCK_TIMEOUT`, retryable;
+ * - a lost or killed connection (`PROTOCOL_CONNECTION_LOST`, `ECONNRESET`, any `fatal` error) ->
+ *   `CONNECTION_LOST`, retryable;
+ * - `ER_NO_SUCH_TABLE` (1146) -> `SCHEMA_VERSION`, saying to run the migrations;
+ * - any other server error -> `DATABASE`, not retryable.
+ * Anything that is not a mysql2 error (an `OutboxError`, a handler's own error) is returned unchanged.
+ *
+ * @example
+ * ```ts
+ * try { await pool.query(sql) } catch (error) { throw translateMysqlError(error) }
+ * ```
+ */
+export function translateMysqlError(error: unknown): unknown {
+  if (error instanceof OutboxError || typeof error !== 'object' || error === null) return error;
+  const native = error as MysqlNativeError;
+  const code = typeof native.code === 'string' ? native.code : undefined;
+  const errno = typeof native.errno === 'number' ? native.errno : undefined;
+  if (code === undefined && errno === undefined) return error;
+  const detail = typeof native.message === 'string' ? native.message : String(code ?? errno);
+  const options = { cause: error };
+  if (code === 'ER_DUP_ENTRY' || errno === 1062) {
+    return new StoreError('DUPLICATE', `a row with this key already exists: ${detail}`, false, options);
+  }
+  if (code === 'ER_LOCK_DEADLOCK' || errno === 1213) {
+    return new StoreError('DEADLOCK', `deadlock, the transaction was rolled back; retry it: ${detail}`, true, options);
+  }
+  if (code === 'ER_LOCK_WAIT_TIMEOUT' || errno === 1205) {
+    return new StoreError('LOCK_TIMEOUT', `lock wait timeout (innodb_lock_wait_timeout); retry it: ${detail}`, true, options);
+  }
+  if (native.fatal === true || (code !== undefined && connectionCodes.has(code)) || (errno !== undefined && connectionErrnos.has(errno))) {
+    return new StoreError('CONNECTION_LOST', `the database connection was lost; retry on a new connection: ${detail}`, true, options);
+  }
+  if (code === 'ER_NO_SUCH_TABLE' || errno === 1146) {
+    return new StoreError(
+      'SCHEMA_VERSION',
+      `${detail}: the outboxkit tables are missing; run store.migrate() (or the relay's 'migrate' command) first`,
+      false,
+      options,
+    );
+  }
+  return new StoreError('DATABASE', `database error: ${detail}`, false, options);
+}
+
+/** True for a native duplicate-key error (`ER_DUP_ENTRY`, 1062), and only for that. */
+export function isDuplicateKeyError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const native = error as MysqlNativeError;
+  return native.code === 'ER_DUP_ENTRY' || native.errno === 1062;
+}
+
+/** True for `ER_NO_SUCH_TABLE` (1146). */
+export function isMissingTable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const native = error as MysqlNativeError;
+  return native.code === 'ER_NO_SUCH_TABLE' || native.errno === 1146;
+}
+
+/**
+ * Runs `fn`, translating its errors, and runs it again (up to 3 times in all, with a short jittered
+ * pause) when the error is a deadlock or a lock wait timeout: InnoDB picks a victim and expects it to retry.
+ */
+export async function withRetry<T>(fn: () => Promise<T>, logger: Logger, operation: string): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (raw) {
+      const error = translateMysqlError(raw);
+      const lockConflict = error instanceof StoreError && (error.code === 'DEADLOCK' || error.code === 'LOCK_TIMEOUT');
+      if (!lockConflict || attempt >= 3) throw error;
+      logger.debug({ operation, attempt, error: error.message }, 'lock conflict, retrying');
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
+    }
+  }
+}
