@@ -21,7 +21,6 @@ CREATE TABLE ${n.qualified} (
   payload text NOT NULL,
   headers jsonb NOT NULL DEFAULT '{}',
   attempts integer NOT NULL DEFAULT 0,
-  created_at timestamptz NOT NULL DEFAULT now(),
   available_at timestamptz NOT NULL DEFAULT now(),
   locked_until timestamptz,
   claim_token uuid,

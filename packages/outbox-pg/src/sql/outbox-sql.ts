@@ -106,9 +106,9 @@ WHERE state = 'dead' AND id = ANY($1::uuid[])`,
 
     stats: `SELECT
   (SELECT count(*) FROM ${t} WHERE state = 'pending')::bigint AS pending,
-  (SELECT (extract(epoch FROM now() - created_at) * 1000)::float8 FROM ${t} WHERE state = 'pending' ORDER BY seq LIMIT 1) AS oldest_ms,
+  (SELECT (extract(epoch FROM now() - time) * 1000)::float8 FROM ${t} WHERE state = 'pending' ORDER BY seq LIMIT 1) AS oldest_ms,
   (SELECT count(*) FROM ${t} WHERE state = 'dead')::bigint AS dead`,
-    subjectBacklog: `SELECT subject, count(*)::bigint AS pending, (extract(epoch FROM now() - min(created_at)) * 1000)::float8 AS oldest_ms
+    subjectBacklog: `SELECT subject, count(*)::bigint AS pending, (extract(epoch FROM now() - min(time)) * 1000)::float8 AS oldest_ms
 FROM ${t} WHERE state = 'pending' GROUP BY subject ORDER BY count(*) DESC, subject LIMIT $1`,
 
     // Sent as one simple-protocol string: an implicit transaction, one round trip. The NOWAIT lock

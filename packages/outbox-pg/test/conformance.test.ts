@@ -1,0 +1,5 @@
+import { describeInboxStore, describeOutboxStore } from '@outboxkit/outbox-core/testing';
+import { pgInboxHarness, pgOutboxHarness } from './harness.js';
+
+describeOutboxStore('PgOutboxStore', pgOutboxHarness);
+describeInboxStore('PgInboxStore', pgInboxHarness);

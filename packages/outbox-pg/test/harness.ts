@@ -1,0 +1,78 @@
+import type { InboxStore, OutboxStore } from '@outboxkit/outbox-core';
+import type { InboxStoreHarness, OutboxStoreHarness } from '@outboxkit/outbox-core/testing';
+import { type PgClientLike, PgInboxStore, PgOutboxStore, transaction } from '@outboxkit/outbox-pg';
+import type pg from 'pg';
+import { testDatabase } from './helpers.js';
+
+/** Runs the core `describeOutboxStore` suite on PostgreSQL: one schema, a new table per store. */
+export function pgOutboxHarness(): OutboxStoreHarness<PgClientLike> {
+  let database: Awaited<ReturnType<typeof testDatabase>> | undefined;
+  const stores: PgOutboxStore[] = [];
+  const db = async () => {
+    database ??= await testDatabase({ prefix: 'obx_conf' });
+    return database;
+  };
+  return {
+    async createStore() {
+      const { pool, schema } = await db();
+      const store = new PgOutboxStore({ pool, schema, table: `outbox_${stores.length}` });
+      stores.push(store);
+      await store.migrate();
+      return store;
+    },
+    async transaction<T>(_store: OutboxStore<PgClientLike>, fn: (tx: PgClientLike) => Promise<T>) {
+      return transaction((await db()).pool, fn);
+    },
+    notInTransaction() {
+      if (!database) throw new Error('createStore() first');
+      return database.pool as unknown as PgClientLike;
+    },
+    async dispose() {
+      await Promise.all(stores.map((store) => store.close()));
+      await database?.drop();
+    },
+  };
+}
+
+/** Runs the core `describeInboxStore` suite on PostgreSQL: a new inbox and effects table per store. */
+export function pgInboxHarness(): InboxStoreHarness<PgClientLike> {
+  let database: Awaited<ReturnType<typeof testDatabase>> | undefined;
+  let current = 0;
+  const db = async () => {
+    database ??= await testDatabase({ prefix: 'obx_inbox' });
+    return database;
+  };
+  const pool = (): pg.Pool => {
+    if (!database) throw new Error('createStore() first');
+    return database.pool;
+  };
+  return {
+    async createStore(): Promise<InboxStore<PgClientLike>> {
+      const { pool: p, schema } = await db();
+      current++;
+      const store = new PgInboxStore({ pool: p, schema, table: `inbox_${current}` });
+      await store.migrate();
+      await p.query(`CREATE TABLE "${schema}"."effects_${current}" (message_id text NOT NULL)`);
+      return store;
+    },
+    async writeEffect(tx, messageId) {
+      await tx.query(`INSERT INTO "${database!.schema}"."effects_${current}" (message_id) VALUES ($1)`, [messageId]);
+    },
+    async countEffects(messageId) {
+      const table = `"${database!.schema}"."effects_${current}"`;
+      const result =
+        messageId === undefined
+          ? await pool().query(`SELECT count(*)::int AS n FROM ${table}`)
+          : await pool().query(`SELECT count(*)::int AS n FROM ${table} WHERE message_id = $1`, [messageId]);
+      return result.rows[0].n as number;
+    },
+    async ageRows(ms) {
+      await pool().query(`UPDATE "${database!.schema}"."inbox_${current}" SET recorded_at = recorded_at - $1 * interval '1 millisecond'`, [
+        ms,
+      ]);
+    },
+    async dispose() {
+      await database?.drop();
+    },
+  };
+}

@@ -1,0 +1,27 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+/** The server under test: set OUTBOX_PG_URL to point the tests at another PostgreSQL. */
+export const PG_URL = process.env.OUTBOX_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A fresh schema name, so each test file is isolated from the others. */
+export function freshSchemaName(prefix = 'obx'): string {
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
+}
+
+/** A pool on the test server with a fresh schema created; `drop()` removes the schema and ends the pool. */
+export async function testDatabase(options: { max?: number; prefix?: string } = {}) {
+  const pool = new pg.Pool({ connectionString: PG_URL, max: options.max ?? 10 });
+  // A test that kills backends makes the pool report errors on idle clients; they are expected.
+  pool.on('error', () => {});
+  const schema = freshSchemaName(options.prefix);
+  await pool.query(`CREATE SCHEMA "${schema}"`);
+  return {
+    pool,
+    schema,
+    async drop(): Promise<void> {
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await pool.end();
+    },
+  };
+}
