@@ -11,7 +11,7 @@ export interface EnsureConsumerOptions {
   readonly name: string;
   /** Only these subjects (wildcards allowed). More than one needs nats-server 2.10+. @defaultValue every subject of the stream */
   readonly filterSubjects?: readonly string[];
-  /** How long a delivery may stay unacked before JetStream redelivers it. @defaultValue 30_000 */
+  /** How long a delivery may stay unacked before JetStream redelivers it; with `backoffMs`, JetStream uses its first step instead. @defaultValue 30_000 */
   readonly ackWaitMs?: number;
   /** Deliveries before JetStream stops; the consumer dead-letters at this count. @defaultValue 5 */
   readonly maxDeliver?: number;
@@ -108,7 +108,11 @@ function consumerSettings(options: EnsureConsumerOptions, multiFilter: boolean):
     max_deliver: maxDeliver,
     max_ack_pending: validateInteger(options.maxAckPending ?? 1_000, 'maxAckPending', 1),
   };
-  if (backoff.length > 0) settings.backoff = backoff;
+  if (backoff.length > 0) {
+    settings.backoff = backoff;
+    // JetStream replaces ack_wait with the first backoff step; ask for what it will store.
+    settings.ack_wait = backoff[0];
+  }
   const filters = options.filterSubjects ?? [];
   if (filters.length === 1) settings.filter_subject = filters[0];
   if (filters.length > 1) {
