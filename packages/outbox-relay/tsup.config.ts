@@ -1,10 +1,13 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // index: the library exports; bin: the CLI (`outbox-relay`). Shared code lands in a chunk.
+  entry: ['src/index.ts', 'src/bin.ts'],
   format: ['esm'],
   target: 'node20',
-  dts: true,
+  dts: { entry: 'src/index.ts' },
   sourcemap: true,
   clean: true,
+  // The shebang makes dist/bin.js executable as `outbox-relay`; on index.js it is a harmless comment line.
+  banner: { js: '#!/usr/bin/env node' },
 });

@@ -1,1 +1,19 @@
-export {};
+export { type CliStreams, main } from './cli.js';
+export { type CommandName, type CommandSpec, commands } from './commands.js';
+export {
+  type DatabaseConfig,
+  type LogLevel,
+  type NatsConfig,
+  type ParsedCommandLine,
+  parseCommandLine,
+  type RelayCliConfig,
+} from './config.js';
+export { type ExitStatus, exitStatusOf } from './exit-status.js';
+export { commandHelp, ExitCode, generalHelp } from './help.js';
+export { type HttpServerOptions, type ReadinessCheck, type RelayHttpServer, startHttpServer } from './http-server.js';
+export { type CliLogger, createCliLogger } from './logger.js';
+export { createRelayMetrics, type RelayMetrics } from './metrics.js';
+export { connectNats, natsConnectionOptions } from './nats-connection.js';
+export { REDACTED, redactText, redactUrl } from './redact.js';
+export type { RawSettings, SettingSpec } from './settings.js';
+export { type OpenedStore, type OpenStoreOptions, openStore } from './store-factory.js';

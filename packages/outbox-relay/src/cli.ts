@@ -1,0 +1,59 @@
+import { deadCommand } from './commands/dead.js';
+import { migrateCommand } from './commands/migrate.js';
+import { runCommand } from './commands/run.js';
+import { statusCommand } from './commands/status.js';
+import { parseCommandLine, type RelayCliConfig } from './config.js';
+import { exitStatusOf } from './exit-status.js';
+import { ExitCode } from './help.js';
+import { createCliLogger } from './logger.js';
+
+/** Where the CLI writes: stdout for results and JSON logs, stderr for the one-line failure. */
+export interface CliStreams {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+/**
+ * Runs `outbox-relay` with the given arguments and environment and resolves to its exit code:
+ * 0 ok, 1 runtime failure, 2 bad configuration (nothing was opened), 3 schema not migrated.
+ * It never throws; a failure is printed as one redacted line on stderr (and logged).
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await main(process.argv.slice(2), process.env)
+ * ```
+ */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, streams: CliStreams = process): Promise<number> {
+  let config: RelayCliConfig;
+  try {
+    const parsed = parseCommandLine(argv, env);
+    if (parsed.kind === 'help') {
+      streams.stdout.write(parsed.text);
+      return ExitCode.ok;
+    }
+    config = parsed.config;
+  } catch (error) {
+    streams.stderr.write(`${exitStatusOf(error).line}\n`);
+    return ExitCode.config;
+  }
+
+  // `run` logs JSON to stdout; the admin commands print their results there, so their logs go to stderr.
+  const logger = createCliLogger(config.logLevel, config.secrets, config.command === 'run' ? 1 : 2);
+  try {
+    switch (config.command) {
+      case 'run':
+        return await runCommand(config, logger);
+      case 'migrate':
+        return await migrateCommand(config, logger, streams.stdout);
+      case 'status':
+        return await statusCommand(config, logger, streams.stdout);
+      default:
+        return await deadCommand(config, logger, streams.stdout, streams.stderr);
+    }
+  } catch (error) {
+    const status = exitStatusOf(error, config.secrets);
+    if (config.command === 'run') logger.error({ err: error, exitCode: status.code }, 'outbox-relay failed');
+    streams.stderr.write(`${status.line}\n`);
+    return status.code;
+  }
+}

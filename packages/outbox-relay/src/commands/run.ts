@@ -1,0 +1,159 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { NatsPublisher } from '@outboxkit/bus-nats';
+import { errorMessage } from '@outboxkit/outbox-core';
+import type { RelayCliConfig } from '../config.js';
+import { Relay, type RelayEvent } from '../core-relay.js';
+import { ExitCode } from '../help.js';
+import { type RelayHttpServer, startHttpServer } from '../http-server.js';
+import type { CliLogger } from '../logger.js';
+import { createRelayMetrics } from '../metrics.js';
+import { connectNats } from '../nats-connection.js';
+import { RelayReadiness } from '../readiness.js';
+import { redactUrl } from '../redact.js';
+import { ShutdownSignals } from '../shutdown-signals.js';
+import { StatsPoller } from '../stats-poller.js';
+import { type OpenedStore, openStore } from '../store-factory.js';
+import { setUpStream } from '../stream-setup.js';
+
+/**
+ * `outbox-relay run [--once]`: the composition root. Opens the pool, the NATS connection (its
+ * own, with `noAsyncTraces`), the HTTP server, and runs the core `Relay` until a signal; then
+ * finishes the in-flight batch, drains NATS and closes the pool. Returns the exit code.
+ */
+export async function runCommand(config: RelayCliConfig, logger: CliLogger): Promise<number> {
+  const nats = config.nats;
+  if (!nats) throw new Error('run needs the NATS settings');
+  const readiness = new RelayReadiness();
+  const metrics = createRelayMetrics();
+  // The relay gets the shutdown timeout; closing NATS and the pool gets a few seconds more.
+  const shutdown = new ShutdownSignals(logger, config.shutdownTimeoutMs + 5_000);
+  let http: RelayHttpServer | undefined;
+  let opened: OpenedStore | undefined;
+  let connection: NatsConnection | undefined;
+  let poller: StatsPoller | undefined;
+  let relay: Relay | undefined;
+  let code: number = ExitCode.ok;
+  shutdown.onForce = async () => {
+    // stop() with no time left reports how many events the unfinished batch holds.
+    const result = relay ? await relay.stop({ timeoutMs: 0 }) : { inFlight: 0 };
+    logger.error(
+      { inFlight: result.inFlight },
+      'exiting without waiting for the in-flight batch: its leases expire and it is re-published (the stream drops duplicates)',
+    );
+  };
+
+  try {
+    if (config.http && !config.once) {
+      http = await startHttpServer({ ...config.http, registry: metrics.registry, checks: readiness.checks() });
+      logger.info({ address: http.address }, 'http server listening (/healthz, /readyz, /metrics)');
+    }
+    opened = await openStore(config.database, { listen: !config.once, logger });
+    logger.info(
+      {
+        command: config.once ? 'run --once' : 'run',
+        database: config.database.redactedUrl,
+        table: config.database.table,
+        nats: nats.servers.map(redactUrl),
+      },
+      'outbox-relay starting',
+    );
+    connection = await connectNats(nats, { waitOnFirstConnect: !config.once });
+    readiness.natsConnected = true;
+    watchConnection(connection, readiness, logger);
+
+    const onEvent = (event: RelayEvent): void => {
+      metrics.observe(event);
+      if (event.type === 'failed') {
+        logger.warn(
+          { id: event.id, subject: event.subject, attempt: event.attempt, retryAt: event.retryAt, err: event.error },
+          'publish failed; will retry',
+        );
+      } else if (event.type === 'dead') {
+        logger.warn({ id: event.id, subject: event.subject, attempts: event.attempts, err: event.error }, 'event dead-lettered');
+      }
+    };
+    const publisher = new NatsPublisher({ connection, subjectPrefix: nats.subjectPrefix, timeoutMs: nats.publishTimeoutMs, logger });
+    const relayOptions = {
+      store: opened.store,
+      publisher,
+      batchSize: config.batchSize,
+      leaseMs: config.leaseMs,
+      pollIntervalMs: config.pollIntervalMs,
+      maxAttempts: config.maxAttempts,
+      logger,
+      onEvent,
+    };
+    // A first Relay only to learn the re-publish horizon the stream's window must cover.
+    const horizonMs = new Relay(relayOptions).republishHorizonMs;
+    const duplicateWindowMs = await setUpStream(connection, nats, horizonMs, logger);
+    relay = new Relay({ ...relayOptions, duplicateWindowMs });
+    readiness.outage = () => relay?.outage ?? false;
+
+    shutdown.running = true;
+    if (config.once) {
+      const abort = new AbortController();
+      shutdown.onStop = () => abort.abort();
+      const totals = await relay.drain({ signal: abort.signal });
+      logger.info({ ...totals, interrupted: abort.signal.aborted }, 'outbox-relay run --once finished');
+    } else {
+      await relay.start();
+      readiness.schemaChecked = true;
+      poller = new StatsPoller(opened.store, config.statsIntervalMs, {
+        ok: (stats) => {
+          readiness.databaseError = undefined;
+          metrics.setStats(stats);
+        },
+        failed: (error) => {
+          readiness.databaseError = errorMessage(error);
+          logger.warn({ err: error }, 'outbox stats query failed');
+        },
+      });
+      poller.start();
+      logger.info({ batchSize: config.batchSize, leaseMs: config.leaseMs, duplicateWindowMs }, 'outbox-relay started');
+      const reason = await Promise.race([shutdown.stopped(), relay.closed().then((error: Error | undefined) => error ?? 'relay stopped')]);
+      if (reason instanceof Error) throw reason;
+      if (typeof reason === 'string' && reason !== 'relay stopped') {
+        logger.info({ signal: reason, timeoutMs: config.shutdownTimeoutMs }, 'outbox-relay stopping: finishing the in-flight batch');
+        const result = await relay.stop({ timeoutMs: config.shutdownTimeoutMs });
+        if (!result.drained) {
+          logger.error(
+            { inFlight: result.inFlight, timeoutMs: config.shutdownTimeoutMs },
+            'shutdown timeout: events still in flight; their leases expire and they are re-published (the stream drops duplicates)',
+          );
+          code = ExitCode.failure;
+        }
+        poller.stop();
+      }
+    }
+  } finally {
+    poller?.stop();
+    await closeQuietly(logger, 'http server', () => http?.close());
+    await closeQuietly(logger, 'NATS connection', () => connection?.drain());
+    await closeQuietly(logger, 'database pool', () => opened?.close());
+    shutdown.dispose();
+  }
+  logger.info({ exitCode: code }, 'outbox-relay stopped');
+  return code;
+}
+
+function watchConnection(connection: NatsConnection, readiness: RelayReadiness, logger: CliLogger): void {
+  void (async () => {
+    for await (const status of connection.status()) {
+      if (status.type === 'disconnect') {
+        readiness.natsConnected = false;
+        logger.warn({ server: redactUrl(String(status.server ?? '')) }, 'NATS disconnected');
+      } else if (status.type === 'reconnect') {
+        readiness.natsConnected = true;
+        logger.info({ server: redactUrl(String(status.server ?? '')) }, 'NATS reconnected');
+      }
+    }
+  })().catch(() => undefined);
+}
+
+async function closeQuietly(logger: CliLogger, what: string, close: () => Promise<unknown> | undefined): Promise<void> {
+  try {
+    await close();
+  } catch (error) {
+    logger.warn({ err: error }, `closing the ${what} failed`);
+  }
+}

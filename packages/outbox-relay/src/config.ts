@@ -1,0 +1,307 @@
+import { accessSync, constants } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { OutboxConfigError, validateIdentifier } from '@outboxkit/outbox-core';
+import { type CommandName, type CommandSpec, commands, findCommand } from './commands.js';
+import { commandHelp, generalHelp } from './help.js';
+import { redactUrl, urlPassword } from './redact.js';
+import type { RawSettings, SettingSpec } from './settings.js';
+
+/** Where the outbox lives. */
+export interface DatabaseConfig {
+  readonly driver: 'pg' | 'mysql';
+  readonly url: string;
+  /** The URL with its password replaced by `***`: the only form that is ever printed. */
+  readonly redactedUrl: string;
+  readonly schema: string;
+  readonly table: string;
+}
+
+/** The relay's NATS connection and stream. */
+export interface NatsConfig {
+  readonly servers: readonly string[];
+  readonly user?: string;
+  readonly password?: string;
+  readonly token?: string;
+  readonly credsFile?: string;
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+  readonly stream: string;
+  readonly subjectPrefix: string;
+  readonly ensureStream: boolean;
+  readonly duplicateWindowMs: number;
+  readonly publishTimeoutMs: number;
+}
+
+/** A validated invocation of `outbox-relay`. */
+export interface RelayCliConfig {
+  readonly command: CommandName;
+  readonly database: DatabaseConfig;
+  /** Present for `run` only. */
+  readonly nats?: NatsConfig;
+  readonly batchSize: number;
+  readonly pollIntervalMs: number;
+  readonly leaseMs: number;
+  readonly maxAttempts: number;
+  /** `undefined` when `OUTBOX_METRICS_ADDR=off`. */
+  readonly http?: { readonly host: string; readonly port: number };
+  readonly statsIntervalMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: LogLevel;
+  readonly once: boolean;
+  readonly json: boolean;
+  readonly all: boolean;
+  readonly limit: number;
+  readonly after?: string;
+  /** Event ids given as arguments (`dead show`, `retry`, `purge`). */
+  readonly ids: readonly string[];
+  /** Every secret in the configuration, to scrub from logs and errors. */
+  readonly secrets: readonly string[];
+}
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** What the command line asks for: help text to print, or a command to run. */
+export type ParsedCommandLine =
+  | { readonly kind: 'help'; readonly text: string }
+  | { readonly kind: 'command'; readonly config: RelayCliConfig };
+
+/**
+ * Reads the command line and the environment (flag, then env var, then default) and validates
+ * every value before anything is opened.
+ *
+ * @throws OutboxConfigError with a one-line message naming the setting and the bad value (passwords redacted).
+ */
+export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedCommandLine {
+  const { spec, rest } = pickCommand(argv);
+  if (!spec) return { kind: 'help', text: generalHelp() };
+
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const setting of spec.settings) options[setting.flag] = { type: setting.type };
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: [...rest], options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new OutboxConfigError('arguments', `${spec.name}: ${redactUrl((error as Error).message)} (see outbox-relay ${spec.name} --help)`);
+  }
+  if (parsed.values.help) return { kind: 'help', text: commandHelp(spec) };
+
+  const sources = new Map<keyof RawSettings, string>();
+  const raw: RawSettings = {};
+  for (const setting of spec.settings) {
+    const fromFlag = parsed.values[setting.flag];
+    if (fromFlag !== undefined) {
+      raw[setting.key] = String(fromFlag);
+      sources.set(setting.key, `--${setting.flag}`);
+    } else if (setting.env && env[setting.env] !== undefined && env[setting.env] !== '') {
+      raw[setting.key] = env[setting.env];
+      sources.set(setting.key, setting.env);
+    } else if (setting.defaultValue !== undefined) {
+      raw[setting.key] = setting.defaultValue;
+      sources.set(setting.key, `the default of ${setting.env ?? `--${setting.flag}`}`);
+    }
+  }
+  const name = (key: keyof RawSettings): string => sources.get(key) ?? describe(spec, key);
+  return { kind: 'command', config: validate(spec, raw, parsed.positionals, name) };
+}
+
+function pickCommand(argv: readonly string[]): { spec: CommandSpec | undefined; rest: readonly string[] } {
+  const [first, second, ...others] = argv;
+  if (first === undefined || first.startsWith('-')) {
+    if (first === '--help' || first === '-h') return { spec: undefined, rest: [] };
+    return { spec: findCommand('run'), rest: argv };
+  }
+  if (first === 'help') {
+    const target = second === 'dead' ? findCommand(`dead ${others[0] ?? 'list'}`) : second ? findCommand(second) : undefined;
+    return target ? { spec: target, rest: ['--help'] } : { spec: undefined, rest: [] };
+  }
+  if (first === 'dead') {
+    if (second === undefined || second === '--help' || second === '-h') return { spec: undefined, rest: [] };
+    const spec = findCommand(`dead ${second}`);
+    if (!spec)
+      throw new OutboxConfigError('command', `unknown command "dead ${second}"; expected dead list, dead show, dead retry or dead purge`);
+    return { spec, rest: others };
+  }
+  const spec = findCommand(first);
+  if (!spec) {
+    const names = commands.map((command) => command.name.split(' ')[0]).filter((n, i, all) => all.indexOf(n) === i);
+    throw new OutboxConfigError('command', `unknown command "${first}"; expected one of ${names.join(', ')} (see outbox-relay --help)`);
+  }
+  return { spec, rest: [second, ...others].filter((arg): arg is string => arg !== undefined) };
+}
+
+function describe(spec: CommandSpec, key: keyof RawSettings): string {
+  const setting = spec.settings.find((s) => s.key === key) as SettingSpec;
+  return setting.env ? `${setting.env} (--${setting.flag})` : `--${setting.flag}`;
+}
+
+type Namer = (key: keyof RawSettings) => string;
+
+function fail(setting: string, message: string): never {
+  throw new OutboxConfigError(setting, message);
+}
+
+function integer(raw: RawSettings, key: keyof RawSettings, name: Namer, min: number, max: number): number {
+  const text = raw[key] as string;
+  const value = /^-?\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    fail(name(key), `invalid ${name(key)}: must be an integer from ${min} to ${max}; got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function boolean(raw: RawSettings, key: keyof RawSettings, name: Namer): boolean {
+  const text = (raw[key] ?? 'false').toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(text)) return true;
+  if (['false', '0', 'no', 'off'].includes(text)) return false;
+  return fail(name(key), `invalid ${name(key)}: must be true or false; got ${JSON.stringify(raw[key])}`);
+}
+
+function identifier(raw: RawSettings, key: keyof RawSettings, name: Namer): string {
+  try {
+    return validateIdentifier(raw[key], name(key));
+  } catch (error) {
+    return fail(name(key), `invalid ${(error as Error).message}`);
+  }
+}
+
+function readableFile(raw: RawSettings, key: keyof RawSettings, name: Namer): string | undefined {
+  const path = raw[key];
+  if (path === undefined) return undefined;
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    fail(name(key), `invalid ${name(key)}: cannot read the file ${JSON.stringify(path)}`);
+  }
+  return path;
+}
+
+function database(raw: RawSettings, name: Namer): DatabaseConfig {
+  const url = raw.databaseUrl;
+  if (url === undefined) fail(name('databaseUrl'), `missing ${name('databaseUrl')}: set it to a postgres:// or mysql:// URL`);
+  const redactedUrl = redactUrl(url);
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    return fail(name('databaseUrl'), `invalid ${name('databaseUrl')}: not a URL; got ${JSON.stringify(redactedUrl)}`);
+  }
+  const driver = protocol === 'postgres:' || protocol === 'postgresql:' ? 'pg' : protocol === 'mysql:' ? 'mysql' : undefined;
+  if (!driver) {
+    fail(
+      name('databaseUrl'),
+      `invalid ${name('databaseUrl')}: unsupported scheme "${protocol}" (expected postgres://, postgresql:// or mysql://); got ${JSON.stringify(redactedUrl)}`,
+    );
+  }
+  return { driver, url, redactedUrl, schema: identifier(raw, 'schema', name), table: identifier(raw, 'table', name) };
+}
+
+function nats(raw: RawSettings, name: Namer): NatsConfig {
+  if (raw.natsUrl === undefined)
+    fail(name('natsUrl'), `missing ${name('natsUrl')}: set it to the NATS server URL, e.g. nats://127.0.0.1:4222`);
+  const servers = raw.natsUrl
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const server of servers) {
+    const withScheme = server.includes('://') ? server : `nats://${server}`;
+    let ok = false;
+    try {
+      const parsed = new URL(withScheme);
+      ok = ['nats:', 'tls:', 'ws:', 'wss:'].includes(parsed.protocol) && parsed.hostname !== '';
+    } catch {
+      ok = false;
+    }
+    if (!ok) fail(name('natsUrl'), `invalid ${name('natsUrl')}: expected nats://host:port; got ${JSON.stringify(redactUrl(server))}`);
+  }
+  if (servers.length === 0) fail(name('natsUrl'), `invalid ${name('natsUrl')}: no server given`);
+  if ((raw.natsUser === undefined) !== (raw.natsPassword === undefined)) {
+    const missing = raw.natsUser === undefined ? 'natsUser' : 'natsPassword';
+    fail(name(missing), `missing ${name(missing)}: NATS user and password go together`);
+  }
+  if (raw.natsToken !== undefined && raw.natsUser !== undefined) {
+    fail(name('natsToken'), `invalid ${name('natsToken')}: use a token or a user and password, not both`);
+  }
+  const caFile = readableFile(raw, 'natsTlsCa', name);
+  const certFile = readableFile(raw, 'natsTlsCert', name);
+  const keyFile = readableFile(raw, 'natsTlsKey', name);
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    const missing = certFile === undefined ? 'natsTlsCert' : 'natsTlsKey';
+    fail(name(missing), `missing ${name(missing)}: a TLS client certificate and key go together`);
+  }
+  const subjectPrefix = raw.subjectPrefix as string;
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subjectPrefix)) {
+    fail(
+      name('subjectPrefix'),
+      `invalid ${name('subjectPrefix')}: must be dot-separated tokens of letters, digits, '_' or '-'; got ${JSON.stringify(subjectPrefix)}`,
+    );
+  }
+  const stream = raw.stream as string;
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(stream)) {
+    fail(name('stream'), `invalid ${name('stream')}: must be letters, digits, '_' or '-'; got ${JSON.stringify(stream)}`);
+  }
+  return {
+    servers,
+    user: raw.natsUser,
+    password: raw.natsPassword,
+    token: raw.natsToken,
+    credsFile: readableFile(raw, 'natsCreds', name),
+    tls: caFile || certFile ? { caFile, certFile, keyFile } : undefined,
+    stream,
+    subjectPrefix,
+    ensureStream: boolean(raw, 'ensureStream', name),
+    duplicateWindowMs: integer(raw, 'duplicateWindowMs', name, 1_000, 7 * 24 * 3_600_000),
+    publishTimeoutMs: integer(raw, 'publishTimeoutMs', name, 100, 600_000),
+  };
+}
+
+function httpAddress(raw: RawSettings, name: Namer): { host: string; port: number } | undefined {
+  const text = (raw.metricsAddr as string).trim();
+  if (text.toLowerCase() === 'off') return undefined;
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text) ?? /^()()(\d{1,5})$/.exec(text);
+  const port = match ? Number(match[3]) : Number.NaN;
+  if (!match || port > 65_535) {
+    fail(name('metricsAddr'), `invalid ${name('metricsAddr')}: expected host:port, :port or off; got ${JSON.stringify(text)}`);
+  }
+  return { host: match[1] || match[2] || '0.0.0.0', port };
+}
+
+function validate(spec: CommandSpec, raw: RawSettings, positionals: readonly string[], name: Namer): RelayCliConfig {
+  if (spec.positionals === 'none' && positionals.length > 0) {
+    fail('arguments', `${spec.name}: unexpected argument ${JSON.stringify(positionals[0])} (see outbox-relay ${spec.name} --help)`);
+  }
+  if (spec.positionals === 'one' && positionals.length !== 1) fail('arguments', `${spec.name}: expects exactly one event id`);
+  const all = boolean(raw, 'all', name);
+  if (spec.positionals === 'many' && positionals.length > 0 === all) {
+    fail('arguments', `${spec.name}: give event ids or --all (not both)`);
+  }
+  const logLevel = (raw.logLevel ?? 'info').toLowerCase() as LogLevel;
+  if (!logLevels.includes(logLevel))
+    fail(name('logLevel'), `invalid ${name('logLevel')}: expected one of ${logLevels.join(', ')}; got ${JSON.stringify(raw.logLevel)}`);
+  const db = database(raw, name);
+  const isRun = spec.name === 'run';
+  const natsConfig = isRun ? nats(raw, name) : undefined;
+  const password = urlPassword(db.url);
+  const secrets = [password, natsConfig?.password, natsConfig?.token, ...(natsConfig?.servers ?? []).map(urlPassword)].filter(
+    (s): s is string => s !== undefined && s !== '',
+  );
+  return {
+    command: spec.name,
+    database: db,
+    nats: natsConfig,
+    batchSize: isRun ? integer(raw, 'batchSize', name, 1, 10_000) : 500,
+    pollIntervalMs: isRun ? integer(raw, 'pollIntervalMs', name, 1, 3_600_000) : 1_000,
+    leaseMs: isRun ? integer(raw, 'leaseMs', name, 100, 3_600_000) : 30_000,
+    maxAttempts: isRun ? integer(raw, 'maxAttempts', name, 1, 1_000_000) : 10,
+    http: isRun ? httpAddress(raw, name) : undefined,
+    statsIntervalMs: isRun ? integer(raw, 'statsIntervalMs', name, 100, 3_600_000) : 5_000,
+    shutdownTimeoutMs: isRun ? integer(raw, 'shutdownTimeoutMs', name, 0, 3_600_000) : 10_000,
+    logLevel,
+    once: boolean(raw, 'once', name),
+    json: boolean(raw, 'json', name),
+    all,
+    limit: raw.limit === undefined ? 100 : integer(raw, 'limit', name, 1, 100_000),
+    after: raw.after,
+    ids: positionals,
+    secrets,
+  };
+}

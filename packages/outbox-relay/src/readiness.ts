@@ -1,0 +1,24 @@
+import type { ReadinessCheck } from './http-server.js';
+
+/**
+ * What `/readyz` reports on: the relay is ready when the database answered the last stats query,
+ * NATS is connected, the schema version was checked, and the bus is not in an outage.
+ */
+export class RelayReadiness {
+  /** The last database failure, `undefined` after a successful query. */
+  databaseError: string | undefined = 'not queried yet';
+  natsConnected = false;
+  schemaChecked = false;
+  /** Reads the relay's outage flag. */
+  outage: () => boolean = () => false;
+
+  /** The checks, in the order `/readyz` lists their failures. */
+  checks(): ReadinessCheck[] {
+    return [
+      { name: 'database', failure: () => (this.databaseError === undefined ? undefined : `database unreachable: ${this.databaseError}`) },
+      { name: 'nats', failure: () => (this.natsConnected ? undefined : 'NATS is not connected') },
+      { name: 'schema', failure: () => (this.schemaChecked ? undefined : 'the outbox schema version is not checked yet') },
+      { name: 'bus', failure: () => (this.outage() ? 'bus outage: publishes are failing, claiming is paused' : undefined) },
+    ];
+  }
+}

@@ -1,0 +1,57 @@
+import type { Logger, OutboxStore } from '@outboxkit/outbox-core';
+import type { DatabaseConfig } from './config.js';
+
+/** An outbox store with the pool the CLI opened for it. */
+export interface OpenedStore {
+  readonly store: OutboxStore<unknown>;
+  /** The schema version this store's package builds and `assertSchema` expects. */
+  readonly schemaVersion: number;
+  /** Closes the store (its LISTEN connection), then the pool the CLI opened. */
+  close(): Promise<void>;
+}
+
+/** Options of `openStore`. */
+export interface OpenStoreOptions {
+  /** PostgreSQL: hold a LISTEN connection for wake-ups (the long-running relay only). */
+  readonly listen: boolean;
+  readonly logger: Logger;
+  /** Most connections the pool opens. @defaultValue 4 */
+  readonly maxConnections?: number;
+}
+
+/**
+ * Opens a pool for the configured database and the matching store. The driver is imported only
+ * when chosen, so a PostgreSQL relay never loads mysql2. Nothing connects until the first query.
+ */
+export async function openStore(config: DatabaseConfig, options: OpenStoreOptions): Promise<OpenedStore> {
+  const max = options.maxConnections ?? 4;
+  if (config.driver === 'pg') {
+    const [{ default: pg }, { PgOutboxStore }] = await Promise.all([import('pg'), import('@outboxkit/outbox-pg')]);
+    const pool = new pg.Pool({ connectionString: config.url, max, application_name: 'outbox-relay' });
+    // An idle client's error (the server restarted) is emitted on the pool; without a listener it would crash the process.
+    pool.on('error', (error) => options.logger.warn({ err: error }, 'idle PostgreSQL connection failed'));
+    const store = new PgOutboxStore({ pool, schema: config.schema, table: config.table, listen: options.listen, logger: options.logger });
+    return {
+      store,
+      schemaVersion: store.schemaVersion,
+      async close() {
+        await store.close().catch((error: unknown) => options.logger.warn({ err: error }, 'closing the store failed'));
+        await pool.end();
+      },
+    };
+  }
+  const [{ createPool }, { MysqlOutboxStore, OUTBOX_SCHEMA_VERSION }] = await Promise.all([
+    import('mysql2/promise'),
+    import('@outboxkit/outbox-mysql'),
+  ]);
+  const pool = createPool({ uri: config.url, connectionLimit: max, waitForConnections: true });
+  const store = new MysqlOutboxStore({ pool, table: config.table, logger: options.logger });
+  return {
+    store,
+    schemaVersion: OUTBOX_SCHEMA_VERSION,
+    async close() {
+      await store.close().catch((error: unknown) => options.logger.warn({ err: error }, 'closing the store failed'));
+      await pool.end();
+    },
+  };
+}
