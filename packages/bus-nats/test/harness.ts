@@ -1,30 +1,14 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { NatsPublisher, type NatsPublisherOptions } from '@outboxkit/bus-nats';
-import type { Publisher } from '@outboxkit/outbox-core';
-import { connectNats, uniqueName } from './nats.js';
-
-/** One message as the stream stored it. */
-export interface StoredMessage {
-  id: string;
-  type: string;
-  subject: string;
-  payload: string;
-  headers: Record<string, string>;
-}
-
-/** The shape of core's `PublisherHarness` (`@outboxkit/outbox-core/testing`). */
-export interface NatsPublisherHarness {
-  createPublisher(): Promise<Publisher>;
-  stored(): Promise<StoredMessage[]>;
-  dispose(): Promise<void>;
-}
+import type { PublisherHarness } from '@outboxkit/outbox-core/testing';
+import { connectNats, readStream, uniqueName } from './nats.js';
 
 /**
  * A publisher on a fresh stream (`<random>.>`) of the real server, for core's `describePublisher`
  * suite: `describePublisher('NatsPublisher', () => createNatsPublisherHarness())`.
  */
-export function createNatsPublisherHarness(options: Partial<NatsPublisherOptions> = {}): NatsPublisherHarness {
+export function createNatsPublisherHarness(options: Partial<NatsPublisherOptions> = {}): PublisherHarness {
   let connection: NatsConnection | undefined;
   const streams: string[] = [];
   const open = async (): Promise<NatsConnection> => {
@@ -42,25 +26,20 @@ export function createNatsPublisherHarness(options: Partial<NatsPublisherOptions
     },
     async stored() {
       const nc = await open();
-      const jsm = await jetstreamManager(nc);
-      const messages: StoredMessage[] = [];
-      for (const name of streams) {
-        const { state } = await jsm.streams.info(name);
-        for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
-          const stored = await jsm.streams.getMessage(name, { seq });
-          if (!stored) continue;
-          const headers: Record<string, string> = {};
-          for (const [key, values] of stored.header) headers[key] = values[0] ?? '';
-          messages.push({
-            id: headers['Nats-Msg-Id'] ?? '',
-            type: headers['ce-type'] ?? '',
-            subject: stored.subject,
-            payload: stored.string(),
-            headers,
-          });
-        }
-      }
-      return messages;
+      const latest = streams.at(-1);
+      if (latest === undefined) return [];
+      return (await readStream(nc, latest)).map((message) => {
+        const headers: Record<string, string> = {};
+        for (const [key, values] of message.headers ?? []) headers[key] = values[0] ?? '';
+        return {
+          id: headers['Nats-Msg-Id'] ?? '',
+          type: headers['ce-type'] ?? '',
+          // The event's subject (the aggregate key), not the NATS subject it was stored under.
+          subject: headers['ce-subject'] ?? '',
+          payload: message.string(),
+          headers,
+        };
+      });
     },
     async dispose() {
       if (!connection) return;
