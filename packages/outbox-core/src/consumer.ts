@@ -8,6 +8,7 @@ import { checkHorizons } from './horizons.js';
 import { validateInteger } from './identifiers.js';
 import type { InboxOutcome, InboxStore } from './inbox-store.js';
 import { type Logger, noopLogger } from './logger.js';
+import { type Decoded, SubjectLanes } from './subject-lanes.js';
 import type { Delivery, Subscriber } from './subscriber.js';
 
 /** A handler: runs inside the inbox's local transaction `tx`; its writes commit with the inbox row or not at all. */
@@ -40,13 +41,6 @@ export interface ConsumerOptions<Tx> {
   readonly onEvent?: (event: ConsumerEvent) => void;
 }
 
-interface Decoded {
-  readonly delivery: Delivery;
-  readonly event: OutboxEvent;
-  readonly handler: (event: OutboxEvent, tx: unknown) => Promise<void>;
-  readonly messageId: string;
-}
-
 /**
  * Applies events from a `Subscriber` exactly once in effect: for each message, in one local
  * transaction, record `(consumer, event id)` in the inbox and run the handler; commit; then ack.
@@ -54,9 +48,11 @@ interface Decoded {
  *
  * A handler error rolls back and `nak`s with backoff; at `maxDeliver` the message is dead-lettered.
  * A message that cannot be decoded (no id, bad JSON, unknown type, failed schema) is dead-lettered
- * at once; nothing stops the loop. Messages of one subject are handled in fetch order. Later
- * messages of a subject are not held back behind a failing one (holding them would use up their
- * own deliveries): handlers that need strict order compare a version, as the example does.
+ * at once; nothing stops the loop. Messages of one subject are applied in stream order: behind a
+ * failed message, later messages of its subject wait in memory (kept from redelivery with
+ * `inProgress`) until it is applied or dead-lettered, while other subjects flow. After a consumer
+ * restart during such a wait, order is best effort; handlers that must be order-proof compare a
+ * version, as the example does.
  *
  * @example
  * ```ts
@@ -79,6 +75,7 @@ export class Consumer<Tx = unknown> {
   readonly #onEvent: ((event: ConsumerEvent) => void) | undefined;
   readonly #handlers = new Map<string, (event: OutboxEvent, tx: unknown) => Promise<void>>();
   readonly #stopping = new AbortController();
+  readonly #lanes = new SubjectLanes();
   #loop: Promise<void> | undefined;
   #started = false;
   #closed: Promise<Error | undefined>;
@@ -211,14 +208,20 @@ export class Consumer<Tx = unknown> {
   }
 
   async #handleAll(deliveries: readonly Delivery[]): Promise<void> {
-    const decoded: Decoded[] = [];
+    const runnable: Decoded[] = [];
     for (const delivery of deliveries) {
       const item = await this.#decode(delivery);
-      if (item) decoded.push(item);
+      if (!item) continue;
+      // Behind a failed event of its subject: wait in memory, in order, until that event is settled.
+      if (this.#lanes.hold(item)) continue;
+      runnable.push(item);
     }
-    if (decoded.length === 0) return;
-    if (this.#mode === 'batch') await this.#handleBatch(decoded);
-    else await this.#handleBySubject(decoded);
+    if (runnable.length > 0) {
+      const outcomes = this.#mode === 'batch' ? await this.#handleBatch(runnable) : await this.#handleBySubject(runnable);
+      await this.#settleAll(runnable, outcomes);
+    }
+    await this.#drainReleased();
+    await this.#lanes.keepAlive();
   }
 
   /** Decodes and validates; a message that can never be handled is dead-lettered at once. */
@@ -239,51 +242,83 @@ export class Consumer<Tx = unknown> {
     }
   }
 
-  async #handleBatch(items: readonly Decoded[]): Promise<void> {
-    let outcomes: InboxOutcome[];
+  /** One transaction for the fetch, a savepoint per message; if it fails as a whole, one transaction per message. */
+  async #handleBatch(items: readonly Decoded[]): Promise<InboxOutcome[]> {
+    const failedSubjects = new Set<string>();
     try {
-      outcomes = await this.#inbox.processBatch(this.#subscriber.name, items, (tx, item) => item.handler(item.event, tx));
+      return await this.#inbox.processBatch(this.#subscriber.name, items, async (tx, item) => {
+        if (failedSubjects.has(item.event.subject)) throw heldBack;
+        try {
+          await item.handler(item.event, tx);
+        } catch (error) {
+          failedSubjects.add(item.event.subject);
+          throw error;
+        }
+      });
     } catch (error) {
       this.#emit({ type: 'batch-fallback', size: items.length, error: error as Error });
       this.#logger.warn({ err: error, size: items.length }, 'batch transaction failed; retrying one message per transaction');
-      await this.#handleBySubject(items);
-      return;
+      return this.#handleBySubject(items);
     }
-    await Promise.all(
-      items.map((item, index) => this.#settle(item, outcomes[index] ?? { status: 'failed', error: new Error('no outcome') })),
-    );
   }
 
-  async #handleBySubject(items: readonly Decoded[]): Promise<void> {
-    const lanes = new Map<string, Decoded[]>();
-    for (const item of items) {
+  /** One transaction per message; subjects concurrently up to `concurrency`, each subject in order. */
+  async #handleBySubject(items: readonly Decoded[]): Promise<InboxOutcome[]> {
+    const outcomes: InboxOutcome[] = new Array(items.length);
+    const lanes = new Map<string, number[]>();
+    items.forEach((item, index) => {
       const lane = lanes.get(item.event.subject);
-      if (lane) lane.push(item);
-      else lanes.set(item.event.subject, [item]);
-    }
+      if (lane) lane.push(index);
+      else lanes.set(item.event.subject, [index]);
+    });
     const queue = [...lanes.values()];
     const worker = async (): Promise<void> => {
       for (let lane = queue.shift(); lane; lane = queue.shift()) {
-        for (const item of lane) await this.#handleOne(item);
+        let failed = false;
+        for (const index of lane) {
+          outcomes[index] = failed ? { status: 'failed', error: heldBack } : await this.#processOne(items[index] as Decoded);
+          failed ||= outcomes[index]?.status === 'failed';
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, queue.length) }, worker));
+    return outcomes;
   }
 
-  async #handleOne(item: Decoded): Promise<void> {
-    let outcome: InboxOutcome;
+  async #processOne(item: Decoded): Promise<InboxOutcome> {
     try {
-      outcome = await this.#inbox.process(this.#subscriber.name, item.messageId, (tx) => item.handler(item.event, tx));
+      return await this.#inbox.process(this.#subscriber.name, item.messageId, (tx) => item.handler(item.event, tx));
     } catch (error) {
-      outcome = { status: 'failed', error };
+      return { status: 'failed', error };
     }
-    await this.#settle(item, outcome);
+  }
+
+  /** Settles in message order, so a subject is blocked by its first failure before its later messages are held. */
+  async #settleAll(items: readonly Decoded[], outcomes: readonly InboxOutcome[]): Promise<void> {
+    const settling: Promise<void>[] = [];
+    items.forEach((item, index) => {
+      const outcome = outcomes[index] ?? { status: 'failed', error: new Error('no outcome') };
+      if (outcome.status === 'failed' && outcome.error === heldBack) {
+        this.#lanes.hold(item, true);
+        return;
+      }
+      settling.push(this.#settle(item, outcome));
+    });
+    await Promise.all(settling);
+  }
+
+  /** Runs the messages held behind events that have now been applied or dead-lettered, in order. */
+  async #drainReleased(): Promise<void> {
+    for (let next = this.#lanes.nextReleased(); next; next = this.#lanes.nextReleased()) {
+      await this.#settle(next, await this.#processOne(next));
+    }
   }
 
   async #settle(item: Decoded, outcome: InboxOutcome): Promise<void> {
     const { delivery, event } = item;
     try {
       if (outcome.status === 'applied') {
+        this.#lanes.settled(item);
         await delivery.ack();
         this.#emit({
           type: 'applied',
@@ -293,11 +328,14 @@ export class Consumer<Tx = unknown> {
           latencyMs: Date.now() - Date.parse(event.time),
         });
       } else if (outcome.status === 'duplicate') {
+        this.#lanes.settled(item);
         await delivery.ack();
         this.#emit({ type: 'duplicate', id: event.id });
       } else if (isPermanent(outcome.error) || delivery.deliveryCount >= this.#subscriber.maxDeliver) {
+        this.#lanes.settled(item);
         await this.#deadLetter(delivery, outcome.error);
       } else {
+        this.#lanes.block(item);
         const delayMs = this.#backoff.delayMs(delivery.deliveryCount);
         await delivery.nak(delayMs);
         const error = toError(outcome.error);
@@ -325,6 +363,9 @@ export class Consumer<Tx = unknown> {
     }
   }
 }
+
+/** The outcome of a message not run because an earlier message of its subject failed in the same fetch. */
+const heldBack = new Error('held back behind a failed event of the same subject');
 
 /** A schema failure on receipt never passes on a retry. */
 function isPermanent(error: unknown): boolean {

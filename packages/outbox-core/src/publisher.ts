@@ -31,4 +31,10 @@ export interface PublishOptions {
  */
 export interface Publisher {
   publish(records: readonly OutboxRecord[], options?: PublishOptions): Promise<PublishResult[]>;
+  /**
+   * Resolves true when the bus answers a round trip now, false (never throws) when it does not.
+   * The relay asks after a batch whose every publish failed retryably, to tell an outage (pause,
+   * count no attempts) from events that fail on their own (count attempts, dead-letter at the limit).
+   */
+  probe?(options?: PublishOptions): Promise<boolean>;
 }

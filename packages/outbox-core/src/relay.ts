@@ -299,7 +299,7 @@ export class Relay {
       }
     }
 
-    const outage = retryableFailures === records.length;
+    const outage = retryableFailures === records.length && (await this.#busUnreachable(records.length, firstError));
     if (outage) {
       // The bus is down, not these events: hand them back untouched and pause claiming.
       released.length = 0;
@@ -352,6 +352,15 @@ export class Relay {
       failed: outage ? records.length : released.length,
       dead: dead.length,
     };
+  }
+
+  /**
+   * Every publish of the batch failed retryably: is the bus down, or do these events fail on their
+   * own? The publisher's probe decides; without one, a whole batch failing, or a disconnect, is an outage.
+   */
+  async #busUnreachable(size: number, error: Error | undefined): Promise<boolean> {
+    if (this.#publisher.probe) return !(await this.#publisher.probe().catch(() => false));
+    return size > 1 || (error instanceof PublishError && error.code === 'DISCONNECTED');
   }
 
   /** Runs a settle call; on failure the rows keep their lease and are re-published after it expires. */

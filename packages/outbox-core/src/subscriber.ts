@@ -25,6 +25,8 @@ export interface Delivery {
   ack(): Promise<void>;
   /** Asks for a redelivery after `delayMs`. */
   nak(delayMs: number): Promise<void>;
+  /** Tells the bus the message is still being worked on, so it is not redelivered yet (JetStream `working()`). */
+  inProgress?(): Promise<void>;
   /** Publishes the message with the reason to the dead-letter destination, then stops its redelivery. */
   deadLetter(reason: DeadLetterReason): Promise<void>;
 }

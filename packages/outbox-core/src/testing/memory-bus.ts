@@ -47,6 +47,7 @@ export class MemoryBus {
         await Promise.resolve();
         return records.map((record) => this.#publishOne(record));
       },
+      probe: async () => !this.down,
     };
   }
 
@@ -148,6 +149,9 @@ class MemorySubscriber implements Subscriber {
       decode: () => decodeMemoryMessage(message),
       ack: async () => settle('done'),
       nak: async (delayMs) => settle('ready', Date.now() + delayMs),
+      inProgress: async () => {
+        if (cursor.deliveries === deliveryCount && cursor.state === 'in-flight') cursor.readyAt = Date.now() + this.#ackWaitMs;
+      },
       deadLetter: async (reason) => {
         this.#bus.deadLetters.push({ message, reason, deliveryCount });
         settle('done');
