@@ -64,6 +64,12 @@ export class NatsDelivery implements Delivery {
     return this.#settle('nak', delay > 0 ? `-NAK ${JSON.stringify({ delay: msToNanos(delay) })}` : '-NAK');
   }
 
+  /** Resets the ack timer (`+WPI`), so a message held back behind its subject is not redelivered yet. Not a settlement. */
+  async inProgress(): Promise<void> {
+    this.#assertUnsettled('inProgress');
+    await this.#request('+WPI');
+  }
+
   /**
    * Publishes the original data and headers, plus the `outbox-dead-*` headers, to
    * `<deadLetterPrefix>.<consumer>.<original subject>`, awaits the PubAck, then terms the message.
@@ -103,11 +109,20 @@ export class NatsDelivery implements Delivery {
   async #settle(operation: string, payload: string): Promise<void> {
     this.#assertUnsettled(operation);
     this.#settled = operation;
+    try {
+      await this.#request(payload);
+    } catch (error) {
+      this.#settled = null;
+      throw error;
+    }
+  }
+
+  /** Sends an ack-family payload as a request: the server's reply confirms it was applied. */
+  async #request(payload: string): Promise<void> {
     const reply = this.#msg.reply as string;
     try {
       await this.#context.connection.request(reply, payload, { timeout: this.#context.timeoutMs });
     } catch (error) {
-      this.#settled = null;
       throw translatePublishError(error, reply, this.messageId ?? `sequence ${this.#info.streamSequence}`);
     }
   }

@@ -64,6 +64,7 @@ export class NatsPublisher implements Publisher {
   readonly #timeoutMs: number;
   readonly #maxInFlight: number;
   readonly #logger: Logger;
+  readonly #apiPrefix: string;
 
   constructor(options: NatsPublisherOptions) {
     this.#connection = options.connection;
@@ -78,6 +79,7 @@ export class NatsPublisher implements Publisher {
     this.#timeoutMs = validateInteger(options.timeoutMs ?? 5_000, 'timeoutMs', 1);
     this.#maxInFlight = validateInteger(options.maxInFlight ?? 256, 'maxInFlight', 1, 65_536);
     this.#logger = options.logger ?? noopLogger;
+    this.#apiPrefix = options.apiPrefix ?? '$JS.API';
     this.#js = jetstream(options.connection, {
       timeout: this.#timeoutMs,
       ...(options.apiPrefix ? { apiPrefix: options.apiPrefix } : {}),
@@ -99,6 +101,20 @@ export class NatsPublisher implements Publisher {
       results[index] = this.#publishOne(record, maxPayload);
     }
     return Promise.all(results);
+  }
+
+  /**
+   * Resolves true when JetStream answers a round trip now (an account info request), false when
+   * it does not; never throws. The relay uses it to tell an outage from events that fail on their own.
+   */
+  async probe(options: PublishOptions = {}): Promise<boolean> {
+    if (this.#connection.isClosed() || options.signal?.aborted) return false;
+    try {
+      await this.#connection.request(`${this.#apiPrefix}.INFO`, undefined, { timeout: this.#timeoutMs });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Sends one record; the request is written to the connection before this returns its promise. */

@@ -1,4 +1,4 @@
-import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type ConsumerConfig, type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import {
   type FetchOptions,
@@ -12,7 +12,8 @@ import {
 } from '@outboxkit/outbox-core';
 import { parseAckSubject } from './ack-subject.js';
 import { DEFAULT_DEAD_LETTER_PREFIX } from './dead-letter.js';
-import { msToNanos } from './durations.js';
+import { msToNanos, nanosToMs } from './durations.js';
+import { redeliveryHorizonMs } from './ensure-consumer.js';
 import { type DeliveryContext, NatsDelivery } from './nats-delivery.js';
 
 /** Options of {@link NatsSubscriber}. */
@@ -30,12 +31,17 @@ export interface NatsSubscriberOptions {
   readonly timeoutMs?: number;
   /** JetStream API prefix, for domains or imported accounts. @defaultValue `'$JS.API'` */
   readonly apiPrefix?: string;
+  /** How long after a first delivery JetStream may still redeliver (see `redeliveryHorizonMs()`); checked by core's `Consumer` against the inbox retention. */
+  readonly redeliveryHorizonMs?: number;
   /** @defaultValue a no-op logger */
   readonly logger?: Logger;
 }
 
-/** Options of {@link NatsSubscriber.create}: `maxDeliver` is read from the consumer. */
-export type NatsSubscriberCreateOptions = Omit<NatsSubscriberOptions, 'maxDeliver'>;
+/** Options of {@link NatsSubscriber.create}: `maxDeliver` and the redelivery horizon are read from the consumer. */
+export interface NatsSubscriberCreateOptions extends Omit<NatsSubscriberOptions, 'maxDeliver' | 'redeliveryHorizonMs'> {
+  /** The longest delay the consumer loop passes to `nak()`, for the redelivery horizon. @defaultValue 30_000 (core `Consumer`'s default backoff) */
+  readonly maxNakDelayMs?: number;
+}
 
 /** A pull request in progress: it ends on a status (404, 408, 409) or when its batch is delivered. */
 interface Pull {
@@ -63,6 +69,7 @@ interface Pull {
 export class NatsSubscriber implements Subscriber {
   readonly name: string;
   readonly maxDeliver: number;
+  readonly redeliveryHorizonMs: number | undefined;
   readonly #connection: NatsConnection;
   readonly #stream: string;
   readonly #nextSubject: string;
@@ -84,6 +91,7 @@ export class NatsSubscriber implements Subscriber {
   constructor(options: NatsSubscriberOptions) {
     this.name = options.consumer;
     this.maxDeliver = validateInteger(options.maxDeliver, 'maxDeliver', 1);
+    this.redeliveryHorizonMs = options.redeliveryHorizonMs;
     this.#connection = options.connection;
     this.#stream = options.stream;
     this.#logger = options.logger ?? noopLogger;
@@ -110,7 +118,7 @@ export class NatsSubscriber implements Subscriber {
   static async create(options: NatsSubscriberCreateOptions): Promise<NatsSubscriber> {
     const jsm = await jetstreamManager(options.connection, options.apiPrefix ? { apiPrefix: options.apiPrefix } : {});
     const where = `consumer ${options.stream}/${options.consumer}`;
-    let config: { max_deliver?: number; deliver_subject?: string; ack_policy: string };
+    let config: ConsumerConfig;
     try {
       config = (await jsm.consumers.info(options.stream, options.consumer)).config;
     } catch (error) {
@@ -130,7 +138,14 @@ export class NatsSubscriber implements Subscriber {
         `${where} has no max_deliver bound: a poison message would be redelivered forever; set maxDeliver in ensureConsumer()`,
       );
     }
-    return new NatsSubscriber({ ...options, maxDeliver });
+    const horizon = redeliveryHorizonMs({
+      ackWaitMs: nanosToMs(config.ack_wait ?? 30_000_000_000),
+      maxDeliver,
+      backoffMs: (config.backoff ?? []).map(nanosToMs),
+      maxNakDelayMs: options.maxNakDelayMs ?? 30_000,
+    });
+    const { maxNakDelayMs: _, ...rest } = options;
+    return new NatsSubscriber({ ...rest, maxDeliver, redeliveryHorizonMs: horizon });
   }
 
   async fetch(options: FetchOptions): Promise<readonly NatsDelivery[]> {

@@ -132,11 +132,13 @@ describe('NatsPublisher', () => {
     expect(error.retryable).toBe(true);
   });
 
-  it('fails every record on a closed connection as DISCONNECTED, retryable', async () => {
+  it('fails every record on a closed connection as DISCONNECTED, retryable, and probe() says the bus is gone', async () => {
     const stream = await freshStream();
     const other = await connectNats();
     const publisher = new NatsPublisher({ connection: other, subjectPrefix: stream });
+    expect(await publisher.probe()).toBe(true);
     await other.close();
+    expect(await publisher.probe()).toBe(false);
     const results = await publisher.publish([record('a.created'), record('b.created')]);
     expect(results).toHaveLength(2);
     for (const result of results) {

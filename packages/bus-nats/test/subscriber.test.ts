@@ -83,6 +83,7 @@ describe('NatsSubscriber', () => {
       data: { productId: 'p1', newPrice: 12.5 },
       headers: input.headers,
     });
+    await delivery?.inProgress();
     await delivery?.ack();
     await expect(delivery?.ack()).rejects.toThrow(OutboxUsageError);
     expect(await sub.fetch({ max: 10, expiresMs: 100 })).toEqual([]);

@@ -1,0 +1,83 @@
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import {
+  DeadLetterHeaders,
+  ensureConsumer,
+  ensureDeadLetterStream,
+  ensureStream,
+  NatsPublisher,
+  NatsSubscriber,
+} from '@outboxkit/bus-nats';
+import { Consumer, defineEvent } from '@outboxkit/outbox-core';
+import { MemoryInboxStore } from '@outboxkit/outbox-core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { connectNats, deleteStreams, jetstreamManager, readStream, record, uniqueName } from './nats.js';
+
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+const streams: string[] = [];
+
+beforeAll(async () => {
+  nc = await connectNats();
+  jsm = await jetstreamManager(nc);
+});
+
+afterAll(async () => {
+  await deleteStreams(jsm, streams);
+  await nc.close();
+});
+
+const PriceChanged = defineEvent('catalog.product.price-changed', { schema: z.object({ price: z.number() }) });
+
+describe("core's Consumer on NatsSubscriber", () => {
+  it('applies every event once, dead-letters the poisoned one after maxDeliver, and the malformed one at once', async () => {
+    const stream = uniqueName('CONS');
+    const dlqStream = uniqueName('DLQ');
+    const dlqPrefix = uniqueName('dlq');
+    streams.push(stream, dlqStream);
+    await ensureStream(nc, { name: stream, subjects: [`${stream}.>`] });
+    await ensureDeadLetterStream(nc, { name: dlqStream, subjectPrefix: dlqPrefix });
+    await ensureConsumer(nc, { stream, name: 'basket', maxDeliver: 3, ackWaitMs: 5_000 });
+
+    const good = Array.from({ length: 40 }, (_, index) =>
+      record(PriceChanged.type, { subject: `product-${index % 4}`, payload: `{"price":${index}}` }),
+    );
+    const poison = record(PriceChanged.type, { subject: 'product-poison', payload: '{"price":-1}' });
+    const malformed = record(PriceChanged.type, { subject: 'product-x', payload: '{"price":"free"}' });
+    await new NatsPublisher({ connection: nc, subjectPrefix: stream }).publish([poison, malformed, ...good]);
+
+    const subscriber = await NatsSubscriber.create({ connection: nc, stream, consumer: 'basket', deadLetterPrefix: dlqPrefix });
+    const applied: number[] = [];
+    const dead: string[] = [];
+    const consumer = new Consumer({
+      subscriber,
+      inbox: new MemoryInboxStore(),
+      mode: 'message',
+      fetchExpiresMs: 200,
+      backoff: { initialMs: 10, maxMs: 50 },
+      inboxRetentionMs: 7 * 86_400_000,
+      onEvent: (event) => {
+        if (event.type === 'dead' && event.id) dead.push(event.id);
+      },
+    }).on(PriceChanged, async (event) => {
+      if (event.data.price < 0) throw new Error('price must not be negative');
+      applied.push(event.data.price);
+    });
+    await consumer.start();
+    const deadline = Date.now() + 20_000;
+    while ((applied.length < good.length || dead.length < 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await consumer.stop({ timeoutMs: 5_000 });
+    await subscriber.close();
+
+    expect(applied.sort((a, b) => a - b)).toEqual(good.map((_, index) => index));
+    expect(dead.sort()).toEqual([poison.id, malformed.id].sort());
+    const letters = await readStream(nc, dlqStream);
+    const byId = new Map(letters.map((m) => [m.headers?.get('ce-id'), m]));
+    expect(byId.get(poison.id)?.headers?.get(DeadLetterHeaders.deliveryCount)).toBe('3');
+    expect(byId.get(poison.id)?.headers?.get(DeadLetterHeaders.error)).toContain('price must not be negative');
+    expect(byId.get(malformed.id)?.headers?.get(DeadLetterHeaders.deliveryCount)).toBe('1');
+    const info = await jsm.consumers.info(stream, 'basket');
+    expect(info.num_pending + info.num_ack_pending).toBe(0);
+  });
+});
