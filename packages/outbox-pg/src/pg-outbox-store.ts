@@ -25,7 +25,7 @@ import { type TableNames, tableNames } from './identifiers.js';
 import { assertSchemaVersion, latestVersion, type MigrationTarget, runMigrations } from './migrate.js';
 import { outboxMigrations } from './migrations/0001-outbox-init.js';
 import { translatePgError } from './pg-errors.js';
-import { isPoolLike, type PgClientLike, type PgPoolLike } from './pg-like.js';
+import { isPoolLike, type PgClientLike, type PgPoolLike, type PgQueryResultLike } from './pg-like.js';
 import { type OutboxSql, outboxSql } from './sql/outbox-sql.js';
 import { type PgListenClientLike, WakeupListener } from './wakeup-listener.js';
 
@@ -170,8 +170,8 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
     const batchSize = validateInteger(options.batchSize, 'batchSize', 1);
     const leaseMs = validateInteger(options.leaseMs, 'leaseMs', 1);
     const token = randomUUID();
-    const result = await this.#run('claim()', this.#sql.claim, [batchSize, leaseMs, token]);
-    const rows = result.rows as (RecordRow & { lease_until: Date })[];
+    const results = await this.#run('claim()', this.#sql.claim(batchSize, leaseMs, token));
+    const rows = lastResult(results).rows as (RecordRow & { lease_until: Date })[];
     const leaseUntil = rows[0]?.lease_until ?? new Date(Date.now() + leaseMs);
     return { token, records: rows.map(toRecord), leaseUntil };
   }
@@ -275,8 +275,8 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
     let ready: boolean;
     let fenced = true;
     try {
-      const results = (await this.#pool.query(this.#sql.armWithBarrier)) as unknown as { rows: { ready: boolean }[] }[];
-      ready = results.at(-1)?.rows[0]?.ready === true;
+      const results = await this.#pool.query(this.#sql.armWithBarrier);
+      ready = (lastResult(results).rows[0] as { ready: boolean } | undefined)?.ready === true;
     } catch (error) {
       // 55P03: a producer that may have read the flag unarmed is still in its transaction.
       if ((error as { code?: unknown }).code !== '55P03') {
@@ -284,8 +284,8 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
         throw translatePgError(error, { operation: 'waitForWork()', expectedVersion: this.schemaVersion });
       }
       fenced = false;
-      const result = await this.#run('waitForWork()', this.#sql.arm);
-      ready = (result.rows[0] as { ready: boolean } | undefined)?.ready === true;
+      const results = await this.#run('waitForWork()', this.#sql.arm);
+      ready = (lastResult(results).rows[0] as { ready: boolean } | undefined)?.ready === true;
     }
     if (ready) {
       waiting.cancel();
@@ -324,6 +324,11 @@ function channelName(names: TableNames): string {
   const plain = `outboxkit.${names.schema}.${names.table}`;
   if (plain.length <= 63) return plain;
   return `outboxkit.${createHash('sha256').update(`${names.schema}.${names.table}`).digest('hex').slice(0, 40)}`;
+}
+
+// A simple-protocol string with several statements resolves to an array of results.
+function lastResult(results: PgQueryResultLike | PgQueryResultLike[]): PgQueryResultLike {
+  return Array.isArray(results) ? (results.at(-1) as PgQueryResultLike) : results;
 }
 
 function toRecord(row: RecordRow): OutboxRecord {

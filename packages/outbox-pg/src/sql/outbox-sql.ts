@@ -7,7 +7,8 @@ import type { TableNames } from '../identifiers.js';
 export interface OutboxSql {
   readonly enqueue: string;
   readonly lockForEnqueue: string;
-  readonly claim: string;
+  /** Simple-protocol text (one round trip, an implicit transaction); its last result is the batch. */
+  claim(batchSize: number, leaseMs: number, token: string): string;
   readonly complete: string;
   readonly release: string;
   readonly deadLetter: string;
@@ -25,6 +26,13 @@ export interface OutboxSql {
 }
 
 const recordColumns = `id, type, source, subject, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time, payload, headers, attempts`;
+
+// Session settings for the rest of an implicit transaction: only the ordered walk of the (seq)
+// index with nested-loop probes is left, so a claim reads rows until it has its batch, not the backlog.
+// JIT goes off too: the disabled plans' penalty costs push the estimate past jit_above_cost, and
+// compiling took 2.5 s for a statement that runs in under 1 ms (measured).
+const orderedWalk = `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true),
+  set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true);`;
 
 /** Builds the statements for one table. */
 export function outboxSql(n: TableNames): OutboxSql {
@@ -65,18 +73,28 @@ SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM w
     // pending, so they hold back nothing. The scan walks the (seq) partial index in write order;
     // the NOT EXISTS is one probe of the (subject, seq) partial index. One short statement, in
     // autocommit: no transaction stays open while the relay talks to the broker.
-    claim: `WITH heads AS (
+    //
+    // The plan must walk the (seq) index in order and stop after `batchSize` heads, probing
+    // (subject, seq) per row. On a young or mostly empty table the planner's estimates favour a
+    // bitmap scan of every pending row plus a sort, which costs O(backlog) per claim and is at its
+    // worst during a catch-up after an outage (measured: 23 ms per claim at 5,000 pending, vs well
+    // under 1 ms with the ordered walk). So the claim runs as one simple-protocol string, an implicit
+    // transaction, that first turns off the plans that would read the whole backlog (set_config
+    // with is_local = true lasts only for that transaction). The inlined values are integers we
+    // validated and a UUID we generated.
+    claim: (batchSize: number, leaseMs: number, token: string) => `${orderedWalk}
+WITH heads AS (
   SELECT o.id FROM ${t} o
   WHERE ${claimable}
   ORDER BY o.seq
-  LIMIT $1
+  LIMIT ${batchSize}
   FOR UPDATE OF o SKIP LOCKED
 ), leased AS (
-  UPDATE ${t} o SET locked_until = now() + $2 * interval '1 millisecond', claim_token = $3
+  UPDATE ${t} o SET locked_until = now() + ${leaseMs} * interval '1 millisecond', claim_token = '${token}'
   FROM heads WHERE o.id = heads.id
   RETURNING o.seq, o.id, o.type, o.source, o.subject, o.time, o.payload, o.headers, o.attempts
 )
-SELECT ${recordColumns}, now() + $2 * interval '1 millisecond' AS lease_until FROM leased ORDER BY seq`,
+SELECT ${recordColumns}, now() + ${leaseMs} * interval '1 millisecond' AS lease_until FROM leased ORDER BY seq`,
 
     // Compare-and-set on the token and an unexpired lease: a relay whose lease ran out changes nothing.
     complete: `DELETE FROM ${t} WHERE id = ANY($1::uuid[]) AND claim_token = $2 AND locked_until > now() AND state = 'pending'`,
@@ -117,12 +135,14 @@ FROM ${t} WHERE state = 'pending' GROUP BY subject ORDER BY count(*) DESC, subje
     // unarmed is still in flight; the re-check then sees every row they wrote. Producers queued
     // behind us read the flag after we commit (their snapshot is taken after their locks), see it
     // armed, and notify. NOWAIT, because waiting would stall every producer behind this lock.
-    armWithBarrier: `LOCK TABLE ${n.wakeup} IN SHARE ROW EXCLUSIVE MODE NOWAIT;
+    armWithBarrier: `${orderedWalk}
+LOCK TABLE ${n.wakeup} IN SHARE ROW EXCLUSIVE MODE NOWAIT;
 UPDATE ${n.wakeup} SET armed = true WHERE NOT armed;
 SELECT EXISTS (SELECT 1 FROM ${t} o WHERE ${claimable}) AS ready`,
     // Without the fence. SKIP LOCKED: a locked flag row means a producer just disarmed it, and its
     // NOTIFY goes out when it commits; waiting for that commit would only delay the relay.
-    arm: `WITH armed AS (
+    arm: `${orderedWalk}
+WITH armed AS (
   UPDATE ${n.wakeup} SET armed = true
   WHERE id IN (SELECT id FROM ${n.wakeup} WHERE NOT armed FOR UPDATE SKIP LOCKED)
   RETURNING 1
