@@ -13,6 +13,7 @@ import {
   validateInteger,
 } from '@outboxkit/outbox-core';
 import { headerBytesUpperBound, recordHeaders } from './cloud-events.js';
+import { StreamLookup } from './stream-lookup.js';
 import { isPublishableSubject, prefixSubjectMapper, type SubjectMapper } from './subjects.js';
 import { translatePublishError } from './translate-error.js';
 
@@ -65,6 +66,7 @@ export class NatsPublisher implements Publisher {
   readonly #maxInFlight: number;
   readonly #logger: Logger;
   readonly #apiPrefix: string;
+  readonly #streams: StreamLookup;
 
   constructor(options: NatsPublisherOptions) {
     this.#connection = options.connection;
@@ -80,6 +82,7 @@ export class NatsPublisher implements Publisher {
     this.#maxInFlight = validateInteger(options.maxInFlight ?? 256, 'maxInFlight', 1, 65_536);
     this.#logger = options.logger ?? noopLogger;
     this.#apiPrefix = options.apiPrefix ?? '$JS.API';
+    this.#streams = new StreamLookup(options.connection, this.#apiPrefix, this.#timeoutMs);
     this.#js = jetstream(options.connection, {
       timeout: this.#timeoutMs,
       ...(options.apiPrefix ? { apiPrefix: options.apiPrefix } : {}),
@@ -160,10 +163,29 @@ export class NatsPublisher implements Publisher {
     }
     return this.#js.publish(subject, data, { headers: recordHeaders(record), timeout: this.#timeoutMs }).then(
       (ack): PublishResult => ({ id: record.id, ok: true, duplicate: ack.duplicate, sequence: ack.seq }),
-      (error: unknown): PublishResult => {
-        const translated = translatePublishError(error, subject, record.id);
+      async (error: unknown): Promise<PublishResult> => {
+        let translated = translatePublishError(error, subject, record.id);
+        if (translated.code === 'NO_STREAM') translated = await this.#confirmNoStream(translated, subject, record.id);
         this.#logger.debug({ id: record.id, subject, code: translated.code, retryable: translated.retryable }, translated.message);
         return failure(record.id, translated);
+      },
+    );
+  }
+
+  /** "No responders" is final only when JetStream confirms no stream stores the subject; a cluster electing a stream leader answers the same way for a few seconds. */
+  async #confirmNoStream(error: PublishError, subject: string, id: string): Promise<PublishError> {
+    const storage = await this.#streams.storage(subject);
+    if (storage === 'none') return error;
+    const why =
+      storage === 'stored'
+        ? 'a stream stores it but did not answer (a replicated stream electing a leader, or a server restarting)'
+        : 'and the JetStream API did not answer whether a stream stores it';
+    return new PublishErrorClass(
+      'PUBLISH_FAILED',
+      `publish of ${id} to ${subject} got no responders; ${why}: retried with the same Nats-Msg-Id`,
+      true,
+      {
+        cause: error.cause,
       },
     );
   }

@@ -1,0 +1,110 @@
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { ensureStream, NatsPublisher } from '@outboxkit/bus-nats';
+import type { OutboxRecord, PublishError } from '@outboxkit/outbox-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster, type TestCluster } from './cluster.js';
+import { jetstreamManager, readStream, record } from './nats.js';
+
+const EVENTS = 20_000;
+const BATCH = 500;
+
+let cluster: TestCluster | undefined;
+let nc: NatsConnection | undefined;
+
+beforeAll(async () => {
+  cluster = await startCluster(3);
+  const deadline = Date.now() + 20_000;
+  while (!nc) {
+    try {
+      nc = await connect({ servers: cluster.urls, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 100, timeout: 2_000 });
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(100);
+    }
+  }
+});
+
+afterAll(async () => {
+  // Kill what this file started, by pid, even when a test failed.
+  await nc?.close().catch(() => undefined);
+  await cluster?.dispose();
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Retries until the cluster has a JetStream meta leader and the R3 stream exists. */
+async function createReplicatedStream(jsmSource: NatsConnection, name: string): Promise<JetStreamManager> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      const jsm = await jetstreamManager(jsmSource, { timeout: 2_000 });
+      await ensureStream(jsm, { name, subjects: ['events.>'], replicas: 3, duplicateWindowMs: 120_000 });
+      return jsm;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(250);
+    }
+  }
+}
+
+describe('NatsPublisher on a 3-node JetStream cluster', () => {
+  it('loses and duplicates nothing in an R3 stream when a node is killed mid-publish and restarted', async () => {
+    if (!cluster || !nc) throw new Error('the cluster did not start');
+    const jsm = await createReplicatedStream(nc, 'EVENTS_R3');
+    const leaderName = (await jsm.streams.info('EVENTS_R3')).cluster?.leader;
+    const victim = cluster.nodes.find((node) => node.name === leaderName) ?? cluster.nodes[0]!;
+
+    const publisher = new NatsPublisher({ connection: nc, subjectPrefix: 'events', timeoutMs: 2_000 });
+    const events = Array.from({ length: EVENTS }, (_, index) =>
+      record('catalog.product.price-changed', { subject: `product-${index % 100}` }),
+    );
+    const failureCodes = new Map<string, number>();
+    let killedAt = -1;
+    let restarted: Promise<void> | undefined;
+    const began = Date.now();
+    let recoveredMs = 0;
+
+    for (let start = 0; start < EVENTS; start += BATCH) {
+      if (killedAt < 0 && start >= EVENTS / 4) {
+        killedAt = start;
+        await cluster.kill(victim);
+        restarted = sleep(2_000).then(() => cluster?.start(victim));
+      }
+      // What a relay does: re-publish the failed records of the batch, with the same ids.
+      let pending: OutboxRecord[] = events.slice(start, start + BATCH);
+      const deadline = Date.now() + 25_000;
+      while (pending.length > 0) {
+        const results = await publisher.publish(pending);
+        const failed = new Set<string>();
+        for (const result of results) {
+          if (result.ok) continue;
+          const error: PublishError = result.error;
+          failureCodes.set(error.code, (failureCodes.get(error.code) ?? 0) + 1);
+          failed.add(result.id);
+        }
+        pending = pending.filter((event) => failed.has(event.id));
+        if (failed.size > 0) recoveredMs = Date.now() - began;
+        if (pending.length > 0) {
+          if (Date.now() > deadline) throw new Error(`still failing after 25s: ${JSON.stringify([...failureCodes])}`);
+          await sleep(200);
+        }
+      }
+    }
+    await restarted;
+
+    const info = await jsm.streams.info('EVENTS_R3');
+    expect(killedAt).toBeGreaterThan(0);
+    expect(info.state.messages).toBe(EVENTS);
+    const stored = await readStream(nc, 'EVENTS_R3');
+    const ids = stored.map((message) => message.headers?.get('Nats-Msg-Id'));
+    expect(new Set(ids).size).toBe(EVENTS);
+    expect(new Set(ids)).toEqual(new Set(events.map((event) => event.id)));
+    console.log(
+      `cluster test: killed ${victim.name} (stream leader ${leaderName}) after ${killedAt} events; failures retried: ${JSON.stringify([...failureCodes])}; last failure at ${recoveredMs}ms, all acked at ${Date.now() - began}ms`,
+    );
+  });
+});
