@@ -1,0 +1,168 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OutboxConfigError } from '@outboxkit/outbox-core';
+import { describe, expect, it } from 'vitest';
+import { commands } from './commands.js';
+import { parseCommandLine, type RelayCliConfig } from './config.js';
+
+const baseEnv = { OUTBOX_DATABASE_URL: 'postgres://app:s3cret@db:5432/orders', OUTBOX_NATS_URL: 'nats://nats:4222' };
+
+function config(argv: string[], env: NodeJS.ProcessEnv = baseEnv): RelayCliConfig {
+  const parsed = parseCommandLine(argv, env);
+  if (parsed.kind !== 'command') throw new Error('expected a command');
+  return parsed.config;
+}
+
+function configError(argv: string[], env: NodeJS.ProcessEnv = baseEnv): OutboxConfigError {
+  try {
+    parseCommandLine(argv, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(OutboxConfigError);
+    return error as OutboxConfigError;
+  }
+  throw new Error('expected an OutboxConfigError');
+}
+
+describe('parseCommandLine', () => {
+  it('runs `run` by default with the documented defaults', () => {
+    const c = config([]);
+    expect(c.command).toBe('run');
+    expect(c.database).toMatchObject({ driver: 'pg', schema: 'public', table: 'outbox', redactedUrl: 'postgres://app:***@db:5432/orders' });
+    expect(c.nats).toMatchObject({
+      servers: ['nats://nats:4222'],
+      stream: 'EVENTS',
+      subjectPrefix: 'events',
+      ensureStream: true,
+      duplicateWindowMs: 120_000,
+    });
+    expect(c).toMatchObject({
+      batchSize: 500,
+      pollIntervalMs: 1_000,
+      leaseMs: 30_000,
+      maxAttempts: 10,
+      shutdownTimeoutMs: 10_000,
+      logLevel: 'info',
+      once: false,
+    });
+    expect(c.http).toEqual({ host: '0.0.0.0', port: 9464 });
+  });
+
+  it('takes a flag over the env var over the default', () => {
+    expect(config(['--batch-size', '50'], { ...baseEnv, OUTBOX_BATCH_SIZE: '20' }).batchSize).toBe(50);
+    expect(config([], { ...baseEnv, OUTBOX_BATCH_SIZE: '20' }).batchSize).toBe(20);
+    expect(config(['run', '--once', '--table=orders_outbox']).database.table).toBe('orders_outbox');
+    expect(config(['run', '--once']).once).toBe(true);
+  });
+
+  it('picks the driver from the URL scheme', () => {
+    expect(config([], { ...baseEnv, OUTBOX_DATABASE_URL: 'postgresql://h/db' }).database.driver).toBe('pg');
+    expect(config([], { ...baseEnv, OUTBOX_DATABASE_URL: 'mysql://root@h:3306/shop' }).database.driver).toBe('mysql');
+  });
+
+  it('rejects an unknown scheme naming the setting, without the password', () => {
+    const error = configError([], { ...baseEnv, OUTBOX_DATABASE_URL: 'redis://app:s3cret@cache:6379' });
+    expect(error.setting).toBe('OUTBOX_DATABASE_URL');
+    expect(error.message).toContain('redis://app:***@cache:6379');
+    expect(error.message).not.toContain('s3cret');
+    expect(error.message).not.toContain('\n');
+  });
+
+  it.each([
+    ['OUTBOX_BATCH_SIZE', '-5'],
+    ['OUTBOX_BATCH_SIZE', '0'],
+    ['OUTBOX_BATCH_SIZE', '10001'],
+    ['OUTBOX_BATCH_SIZE', '1.5'],
+    ['OUTBOX_LEASE_MS', 'abc'],
+    ['OUTBOX_POLL_INTERVAL_MS', '0'],
+    ['OUTBOX_MAX_ATTEMPTS', '0'],
+    ['OUTBOX_SHUTDOWN_TIMEOUT_MS', '-1'],
+    ['OUTBOX_METRICS_ADDR', 'localhost'],
+    ['OUTBOX_METRICS_ADDR', '127.0.0.1:70000'],
+    ['OUTBOX_LOG_LEVEL', 'loud'],
+    ['OUTBOX_TABLE', 'drop table;'],
+    ['OUTBOX_SCHEMA', '1abc'],
+    ['OUTBOX_ENSURE_STREAM', 'maybe'],
+    ['OUTBOX_STREAM', 'has.dot'],
+    ['OUTBOX_SUBJECT_PREFIX', 'events.>'],
+    ['OUTBOX_NATS_URL', 'http://'],
+  ])('rejects %s=%s naming the setting and the value', (name, value) => {
+    const error = configError([], { ...baseEnv, [name]: value });
+    expect(error.setting).toBe(name);
+    expect(error.message).toContain(name);
+    expect(error.message).toContain(JSON.stringify(value).slice(1, -1));
+  });
+
+  it('names the flag when the bad value came from a flag', () => {
+    const error = configError(['--batch-size=-5']);
+    expect(error.setting).toBe('--batch-size');
+    expect(error.message).toContain('"-5"');
+  });
+
+  it('requires the database URL, and the NATS URL for run only', () => {
+    expect(configError([], { OUTBOX_NATS_URL: 'nats://n:4222' }).setting).toBe('OUTBOX_DATABASE_URL (--database-url)');
+    expect(configError(['run'], { OUTBOX_DATABASE_URL: baseEnv.OUTBOX_DATABASE_URL }).setting).toBe('OUTBOX_NATS_URL (--nats-url)');
+    expect(config(['migrate'], { OUTBOX_DATABASE_URL: baseEnv.OUTBOX_DATABASE_URL }).command).toBe('migrate');
+    expect(config(['status', '--json'], { OUTBOX_DATABASE_URL: baseEnv.OUTBOX_DATABASE_URL }).json).toBe(true);
+  });
+
+  it('disables the HTTP server with off and parses host:port forms', () => {
+    expect(config([], { ...baseEnv, OUTBOX_METRICS_ADDR: 'off' }).http).toBeUndefined();
+    expect(config([], { ...baseEnv, OUTBOX_METRICS_ADDR: '127.0.0.1:9464' }).http).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(config([], { ...baseEnv, OUTBOX_METRICS_ADDR: ':8080' }).http).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(config([], { ...baseEnv, OUTBOX_METRICS_ADDR: '[::1]:9464' }).http).toEqual({ host: '::1', port: 9464 });
+  });
+
+  it('checks NATS auth settings and collects every secret for redaction', () => {
+    const c = config([], { ...baseEnv, OUTBOX_NATS_USER: 'relay', OUTBOX_NATS_PASSWORD: 'natspw' });
+    expect(c.nats).toMatchObject({ user: 'relay', password: 'natspw' });
+    expect(c.secrets).toEqual(expect.arrayContaining(['s3cret', 'natspw']));
+    expect(configError([], { ...baseEnv, OUTBOX_NATS_USER: 'relay' }).setting).toContain('OUTBOX_NATS_PASSWORD');
+    expect(configError([], { ...baseEnv, OUTBOX_NATS_TOKEN: 't0ken', OUTBOX_NATS_USER: 'u', OUTBOX_NATS_PASSWORD: 'p' }).setting).toBe(
+      'OUTBOX_NATS_TOKEN',
+    );
+    expect(configError([], { ...baseEnv, OUTBOX_NATS_CREDS: '/nonexistent/relay.creds' }).setting).toBe('OUTBOX_NATS_CREDS');
+  });
+
+  it('accepts readable TLS files and requires cert and key together', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'outbox-relay-config-'));
+    const ca = join(dir, 'ca.pem');
+    writeFileSync(ca, 'pem');
+    expect(config([], { ...baseEnv, OUTBOX_NATS_TLS_CA: ca }).nats?.tls).toEqual({ caFile: ca, certFile: undefined, keyFile: undefined });
+    expect(configError([], { ...baseEnv, OUTBOX_NATS_TLS_CERT: ca }).setting).toContain('OUTBOX_NATS_TLS_KEY');
+  });
+
+  it('parses the dead-letter subcommands and their arguments', () => {
+    const env = { OUTBOX_DATABASE_URL: 'mysql://root@h/db' };
+    expect(config(['dead', 'show', 'id-1'], env)).toMatchObject({ command: 'dead show', ids: ['id-1'] });
+    expect(config(['dead', 'retry', '--all'], env)).toMatchObject({ command: 'dead retry', all: true, ids: [] });
+    expect(config(['dead', 'purge', 'a', 'b'], env)).toMatchObject({ command: 'dead purge', ids: ['a', 'b'] });
+    expect(config(['dead', 'list', '--limit', '5'], env)).toMatchObject({ command: 'dead list', limit: 5 });
+    expect(configError(['dead', 'retry'], env).setting).toBe('arguments');
+    expect(configError(['dead', 'retry', 'a', '--all'], env).setting).toBe('arguments');
+    expect(configError(['dead', 'show'], env).setting).toBe('arguments');
+    expect(configError(['dead', 'explode'], env).setting).toBe('command');
+  });
+
+  it('rejects unknown commands, flags and stray arguments', () => {
+    expect(configError(['deploy']).setting).toBe('command');
+    expect(configError(['run', '--batchsize', '5']).setting).toBe('arguments');
+    expect(configError(['migrate', 'now']).setting).toBe('arguments');
+  });
+
+  it('prints help for every command, listing every flag with its env var and default', () => {
+    for (const command of commands) {
+      const argv = [...command.name.split(' '), '--help'];
+      const parsed = parseCommandLine(argv, {});
+      expect(parsed.kind).toBe('help');
+      const text = parsed.kind === 'help' ? parsed.text : '';
+      for (const setting of command.settings) {
+        expect(text).toContain(`--${setting.flag}`);
+        if (setting.env) expect(text).toContain(setting.env);
+        if (setting.defaultValue !== undefined) expect(text).toContain(`default ${setting.defaultValue}`);
+      }
+    }
+    expect(parseCommandLine(['--help'], {}).kind).toBe('help');
+    expect(parseCommandLine(['help', 'dead', 'retry'], {}).kind).toBe('help');
+  });
+});

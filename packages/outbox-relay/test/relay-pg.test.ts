@@ -1,0 +1,175 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  deleteStream,
+  idsOf,
+  killStartedRelays,
+  makeEvents,
+  NATS_URL,
+  natsConnect,
+  PG_URL,
+  PgFixture,
+  perSubjectSequences,
+  randomName,
+  readStream,
+  runRelay,
+  sleep,
+  startRelay,
+  streamCount,
+  waitUntil,
+} from './helpers.js';
+
+const fixture = new PgFixture();
+let nc: NatsConnection;
+const streams: string[] = [];
+
+beforeAll(async () => {
+  await fixture.pool.query(`CREATE SCHEMA "${fixture.schema}"`);
+  nc = await natsConnect();
+});
+
+afterEach(() => killStartedRelays());
+
+afterAll(async () => {
+  killStartedRelays();
+  for (const stream of streams) await deleteStream(nc, stream);
+  await nc.close();
+  await fixture.dispose();
+});
+
+/** A fresh table and stream, and the env a relay needs for them. */
+function setup(overrides: Record<string, string> = {}): { table: string; stream: string; env: Record<string, string> } {
+  const table = randomName('outbox');
+  const stream = randomName('RELAY').toUpperCase();
+  streams.push(stream);
+  const env = {
+    OUTBOX_DATABASE_URL: PG_URL,
+    OUTBOX_SCHEMA: fixture.schema,
+    OUTBOX_TABLE: table,
+    OUTBOX_NATS_URL: NATS_URL,
+    OUTBOX_STREAM: stream,
+    OUTBOX_SUBJECT_PREFIX: stream.toLowerCase(),
+    OUTBOX_METRICS_ADDR: 'off',
+    ...overrides,
+  };
+  return { table, stream, env };
+}
+
+async function expectExactlyOnce(stream: string, ids: readonly string[]): Promise<void> {
+  expect(await streamCount(nc, stream)).toBe(ids.length);
+  const stored = await readStream(nc, stream);
+  expect(idsOf(stored)).toEqual([...ids].sort());
+}
+
+describe('outbox-relay on PostgreSQL', { timeout: 120_000 }, () => {
+  it('migrate, then run --once publishes a 10,000-event backlog exactly once and exits 0', async () => {
+    const { table, stream, env } = setup();
+    const migrated = await runRelay(['migrate'], env);
+    expect(migrated.stderr).toBe('');
+    expect(migrated.code).toBe(0);
+    const events = makeEvents(10_000, 1_000);
+    await fixture.enqueue(table, events);
+
+    const status = await runRelay(['status', '--json'], env);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ schema: { current: true }, pending: 10_000, dead: 0 });
+
+    const run = await runRelay(['run', '--once'], env);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    await expectExactlyOnce(
+      stream,
+      events.map((e) => e.id),
+    );
+    const after = JSON.parse((await runRelay(['status', '--json'], env)).stdout);
+    expect(after).toMatchObject({ pending: 0, dead: 0, subjects: [] });
+  });
+
+  it('exits 3 with a hint to migrate when the table was never migrated', async () => {
+    const { env } = setup();
+    const run = await runRelay(['run', '--once'], env);
+    expect(run.code).toBe(3);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain('outbox-relay migrate');
+  });
+
+  it('SIGTERM mid-backlog exits 0, and a second run --once finishes: every event once', async () => {
+    const { table, stream, env } = setup({ OUTBOX_BATCH_SIZE: '100' });
+    expect((await runRelay(['migrate'], env)).code).toBe(0);
+    const events = makeEvents(10_000, 1_000);
+    await fixture.enqueue(table, events);
+
+    const relay = startRelay(['run'], env);
+    await waitUntil('some events published', async () => (await streamCount(nc, stream)) > 0);
+    relay.child.kill('SIGTERM');
+    const { code } = await relay.exited;
+    expect(relay.stderr()).toBe('');
+    expect(code).toBe(0);
+    expect(relay.logs().map((line) => line.msg)).toContain('outbox-relay stopped');
+    expect(await streamCount(nc, stream)).toBeLessThan(events.length);
+
+    const second = await runRelay(['run', '--once'], env);
+    expect(second.code).toBe(0);
+    await expectExactlyOnce(
+      stream,
+      events.map((e) => e.id),
+    );
+  });
+
+  it('kill -9 mid-backlog, restart: every event once (the dedup window covers the re-publish)', async () => {
+    const leaseMs = 1_000;
+    const { table, stream, env } = setup({ OUTBOX_BATCH_SIZE: '200', OUTBOX_LEASE_MS: String(leaseMs) });
+    expect((await runRelay(['migrate'], env)).code).toBe(0);
+    const events = makeEvents(10_000, 1_000);
+    await fixture.enqueue(table, events);
+
+    const relay = startRelay(['run'], env);
+    await waitUntil('some events published', async () => (await streamCount(nc, stream)) > 0);
+    relay.child.kill('SIGKILL');
+    expect((await relay.exited).signal).toBe('SIGKILL');
+    // The killed relay's lease must run out before another relay can take its rows.
+    await sleep(leaseMs + 200);
+
+    const restarted = await runRelay(['run', '--once'], env);
+    expect(restarted.code).toBe(0);
+    await expectExactlyOnce(
+      stream,
+      events.map((e) => e.id),
+    );
+  });
+
+  it('two relays on one table: each event once, per-subject order kept; /metrics counts what each published', async () => {
+    const { table, stream, env } = setup({ OUTBOX_BATCH_SIZE: '100', OUTBOX_METRICS_ADDR: '127.0.0.1:0' });
+    expect((await runRelay(['migrate'], env)).code).toBe(0);
+    const events = makeEvents(4_000, 400);
+    await fixture.enqueue(table, events);
+
+    const relays = [startRelay(['run'], env), startRelay(['run'], env)];
+    const addresses = await Promise.all(
+      relays.map(async (relay) => String((await relay.waitForLog('http server listening (/healthz, /readyz, /metrics)')).address)),
+    );
+    await waitUntil('every event published', async () => (await streamCount(nc, stream)) >= events.length, 60_000);
+
+    const published = await Promise.all(
+      addresses.map(async (address) => {
+        const metrics = await (await fetch(`http://${address}/metrics`)).text();
+        const match = /^outbox_published_total (\d+)$/m.exec(metrics);
+        expect(match, metrics).not.toBeNull();
+        return Number(match?.[1]);
+      }),
+    );
+    expect(published[0]! + published[1]!).toBe(events.length);
+
+    for (const relay of relays) relay.child.kill('SIGTERM');
+    const exits = await Promise.all(relays.map((relay) => relay.exited));
+    expect(exits.map((exit) => exit.code)).toEqual([0, 0]);
+
+    const stored = await readStream(nc, stream);
+    expect(idsOf(stored)).toEqual(events.map((e) => e.id).sort());
+    const sequences = perSubjectSequences(stored);
+    expect(sequences.size).toBe(400);
+    for (const [subject, ns] of sequences) {
+      expect(ns, subject).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    }
+  });
+});
