@@ -45,14 +45,17 @@ export function outboxSql(table: TableName) {
     // Step 1 of a claim: a plain (non-locking) consistent read that picks ready subject heads.
     // A row is a head when no earlier pending row of its subject exists: that depends on rows
     // existing, not on leases, so a subject whose head is leased, waiting for a retry or being
-    // completed contributes nothing. The NOT EXISTS is one dive into <table>_head.
-    candidates: `SELECT o.seq FROM ${t} AS o
-       WHERE o.state = 'pending'
-         AND o.available_at <= UTC_TIMESTAMP(3)
+    // completed contributes nothing. MIN(seq) grouped by (state, subject), a leftmost prefix of
+    // <table>_head (state, subject, seq), is a loose index scan ("Using index for group-by"): one
+    // index dive per subject, however deep each subject's backlog is. (WHERE state = 'pending'
+    // GROUP BY subject is not a prefix and reads every index entry; a NOT EXISTS per row in seq
+    // order was 10x slower once every head was leased, as it then reads the whole backlog.)
+    candidates: `SELECT o.seq FROM (
+         SELECT MIN(h.seq) AS seq FROM ${t} AS h GROUP BY h.state, h.subject HAVING h.state = 'pending'
+       ) AS heads
+       JOIN ${t} AS o ON o.seq = heads.seq
+       WHERE o.available_at <= UTC_TIMESTAMP(3)
          AND (o.locked_until IS NULL OR o.locked_until <= UTC_TIMESTAMP(3))
-         AND NOT EXISTS (
-           SELECT 1 FROM ${t} AS p WHERE p.state = 'pending' AND p.subject = o.subject AND p.seq < o.seq
-         )
        ORDER BY o.seq
        LIMIT ?`,
 
