@@ -1,0 +1,226 @@
+import { createEvent, OutboxConfigError, OutboxUsageError, SchemaVersionError, StoreError } from '@outboxkit/outbox-core';
+import { type PgClientLike, PgOutboxStore, type PgPoolLike, transaction } from '@outboxkit/outbox-pg';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshSchemaName, PG_URL, testDatabase } from './helpers.js';
+
+const event = (subject: string, data: unknown = { n: 1 }) => createEvent({ type: 'test.thing.happened', source: 'tests', subject, data });
+
+describe('PgOutboxStore', () => {
+  let db: Awaited<ReturnType<typeof testDatabase>>;
+  let store: PgOutboxStore;
+  const extraSchemas: string[] = [];
+
+  beforeAll(async () => {
+    db = await testDatabase();
+    store = new PgOutboxStore({ pool: db.pool, schema: db.schema, listen: false });
+    await store.migrate();
+  });
+
+  afterAll(async () => {
+    for (const schema of extraSchemas) await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await db.drop();
+  });
+
+  const pending = async (s: PgOutboxStore = store) => (await s.stats()).pending;
+  const drain = async (s: PgOutboxStore = store) => {
+    for (;;) {
+      const batch = await s.claim({ batchSize: 1000, leaseMs: 10_000 });
+      if (batch.records.length === 0) return;
+      await s.complete(
+        batch.token,
+        batch.records.map((r) => r.id),
+      );
+    }
+  };
+
+  it('rejects a pool before writing anything', async () => {
+    const error = await store.enqueue(db.pool as unknown as PgClientLike, event('a')).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OutboxUsageError);
+    expect((error as Error).message).toContain('got a pg.Pool');
+    expect(await pending()).toBe(0);
+  });
+
+  it('rejects a client outside a transaction, with or without a client-side status', async () => {
+    const client = await db.pool.connect();
+    try {
+      await expect(store.enqueue(client, event('a'))).rejects.toBeInstanceOf(OutboxUsageError);
+      // A bare { query } has no getTransactionStatus(): the server decides.
+      const bare = { query: client.query.bind(client) } as PgClientLike;
+      await expect(store.enqueue(bare, event('a'))).rejects.toBeInstanceOf(OutboxUsageError);
+    } finally {
+      client.release();
+    }
+    expect(await pending()).toBe(0);
+  });
+
+  it('accepts an open transaction that has written nothing yet, even without a client-side status', async () => {
+    await transaction(db.pool, async (client) => {
+      const bare = { query: client.query.bind(client) } as PgClientLike;
+      await store.enqueue(bare, event('fresh'));
+    });
+    expect(await pending()).toBe(1);
+    await drain();
+  });
+
+  it('rejects a client whose transaction has failed', async () => {
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT 1/0').catch(() => undefined);
+      await expect(store.enqueue(client, event('a'))).rejects.toBeInstanceOf(OutboxUsageError);
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+    }
+  });
+
+  it('leaves no event behind when the transaction rolls back', async () => {
+    await expect(
+      transaction(db.pool, async (client) => {
+        await store.enqueue(client, [event('a'), event('b')]);
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    expect(await pending()).toBe(0);
+  });
+
+  it('passes the payload through as the exact JSON text and parses headers', async () => {
+    const data = { price: 12.5, name: 'Crème "brûlée" \\ 🍮', nested: { list: [1, null, true] } };
+    const e = createEvent({
+      type: 'catalog.price-changed',
+      source: 'catalog',
+      subject: 'p1',
+      data,
+      headers: { 'x-correlation-id': 'c-1' },
+    });
+    await transaction(db.pool, (client) => store.enqueue(client, e));
+    const batch = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+    expect(batch.records[0]?.payload).toBe(JSON.stringify(data));
+    expect(batch.records[0]?.headers).toEqual({ 'x-correlation-id': 'c-1' });
+    expect(batch.records[0]?.time).toBe(e.time);
+    expect(batch.leaseUntil.getTime()).toBeGreaterThan(Date.now());
+    await store.complete(batch.token, [e.id]);
+  });
+
+  it('refuses identifiers that are not plain names, naming the setting', () => {
+    const bad = (options: { schema?: string; table?: string }) => {
+      try {
+        new PgOutboxStore({ pool: db.pool, listen: false, ...options });
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    const table = bad({ table: 'outbox; DROP TABLE x' });
+    expect(table).toBeInstanceOf(OutboxConfigError);
+    expect((table as OutboxConfigError).setting).toBe('table');
+    expect((bad({ schema: 'public"."x' }) as OutboxConfigError).setting).toBe('schema');
+    expect((bad({ table: 'x'.repeat(53) }) as OutboxConfigError).setting).toBe('table');
+  });
+
+  it('works in a non-default schema and table, creating the schema', async () => {
+    const schema = freshSchemaName('obx_custom');
+    extraSchemas.push(schema);
+    const custom = new PgOutboxStore({ pool: db.pool, schema, table: 'integration_events', listen: false });
+    expect((await custom.migrate()).applied).toEqual([1]);
+    await transaction(db.pool, (client) => custom.enqueue(client, event('a')));
+    const tables = await db.pool.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [schema]);
+    expect(tables.rows.map((row) => row.table_name)).toEqual([
+      'integration_events',
+      'integration_events_migrations',
+      'integration_events_wakeup',
+    ]);
+    expect(await pending(custom)).toBe(1);
+    expect(await pending()).toBe(0);
+  });
+
+  it('migrates twice and concurrently without harm', async () => {
+    const schema = freshSchemaName('obx_mig');
+    extraSchemas.push(schema);
+    const stores = Array.from({ length: 5 }, () => new PgOutboxStore({ pool: db.pool, schema, listen: false }));
+    const results = await Promise.all(stores.map((s) => s.migrate()));
+    expect(results.filter((r) => r.applied.length > 0)).toHaveLength(1);
+    expect(results.every((r) => r.version === 1)).toBe(true);
+    expect(await stores[0]!.migrate()).toEqual({ version: 1, applied: [] });
+    await expect(stores[0]!.assertSchema()).resolves.toBeUndefined();
+  });
+
+  it('tells to migrate when the tables are missing', async () => {
+    const unmigrated = new PgOutboxStore({ pool: db.pool, schema: freshSchemaName('obx_none'), listen: false });
+    const checked = await unmigrated.assertSchema().catch((caught: unknown) => caught);
+    expect(checked).toBeInstanceOf(SchemaVersionError);
+    expect((checked as Error).message).toContain('outbox-relay migrate');
+    const claimed = await unmigrated.claim({ batchSize: 1, leaseMs: 1000 }).catch((caught: unknown) => caught);
+    expect(claimed).toBeInstanceOf(SchemaVersionError);
+    expect((claimed as Error).message).toContain('store.migrate()');
+    const enqueued = await transaction(db.pool, (client) => unmigrated.enqueue(client, event('a'))).catch((caught: unknown) => caught);
+    expect(enqueued).toBeInstanceOf(SchemaVersionError);
+  });
+
+  it('refuses a schema version newer than it knows', async () => {
+    const schema = freshSchemaName('obx_new');
+    extraSchemas.push(schema);
+    const s = new PgOutboxStore({ pool: db.pool, schema, listen: false });
+    await s.migrate();
+    await db.pool.query(`INSERT INTO "${schema}"."outbox_migrations" (version, name) VALUES (99, 'from-the-future')`);
+    const checked = await s.assertSchema().catch((caught: unknown) => caught);
+    expect(checked).toBeInstanceOf(SchemaVersionError);
+    expect((checked as SchemaVersionError).found).toBe(99);
+    await expect(s.migrate()).rejects.toBeInstanceOf(SchemaVersionError);
+  });
+
+  it('translates database errors, keeping the native error as cause', async () => {
+    const e = event('dup');
+    await transaction(db.pool, (client) => store.enqueue(client, e));
+    const error = await transaction(db.pool, (client) => store.enqueue(client, e)).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).code).toBe('DUPLICATE');
+    expect(((error as Error).cause as { code?: string }).code).toBe('23505');
+    await drain();
+  });
+
+  it('recovers the rows of a claimer whose connection is killed mid-batch, after its lease', async () => {
+    const events = Array.from({ length: 20 }, (_, n) => event(`k${n}`, { n }));
+    await transaction(db.pool, (client) => store.enqueue(client, events));
+    // The doomed relay's only connection: a single client behind a pool-shaped facade, so nothing reconnects it.
+    const client = new pg.Client({ connectionString: PG_URL });
+    client.on('error', () => {});
+    await client.connect();
+    const single = {
+      query: client.query.bind(client),
+      connect: () => Promise.reject(new Error('single connection')),
+    } as unknown as PgPoolLike;
+    const doomed = new PgOutboxStore({ pool: single, schema: db.schema, listen: false });
+    const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    const batch = await doomed.claim({ batchSize: 100, leaseMs: 1_000 });
+    expect(batch.records).toHaveLength(20);
+
+    // The relay is "publishing" when its connection dies: it can neither complete nor release.
+    await db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
+    const error = await doomed
+      .complete(
+        batch.token,
+        batch.records.map((r) => r.id),
+      )
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).code).toBe('CONNECTION_LOST');
+    expect((error as StoreError).retryable).toBe(true);
+
+    // Nothing is stuck: the rows stay leased until the lease runs out, then another claimer takes them.
+    expect((await store.claim({ batchSize: 100, leaseMs: 10_000 })).records).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const retaken = await store.claim({ batchSize: 100, leaseMs: 10_000 });
+    expect(retaken.records.map((r) => r.id).sort()).toEqual(events.map((e) => e.id).sort());
+    expect(await store.complete(batch.token, [events[0]!.id])).toBe(0);
+    expect(
+      await store.complete(
+        retaken.token,
+        retaken.records.map((r) => r.id),
+      ),
+    ).toBe(20);
+    expect(await pending()).toBe(0);
+    await client.end().catch(() => undefined);
+  });
+});

@@ -1,0 +1,128 @@
+import { createEvent } from '@outboxkit/outbox-core';
+import { PgOutboxStore, transaction } from '@outboxkit/outbox-pg';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PG_URL, testDatabase } from './helpers.js';
+
+// Waits use timeoutMs far beyond the test timeout: a wait that returns proves a wake-up, not a poll.
+const NEVER = 120_000;
+const event = (subject: string) => createEvent({ type: 'test.thing.happened', source: 'tests', subject, data: {} });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('PgOutboxStore wake-up', { timeout: 20_000 }, () => {
+  let db: Awaited<ReturnType<typeof testDatabase>>;
+  let store: PgOutboxStore;
+  const channel = () => `outboxkit.${db.schema}.outbox`;
+
+  beforeAll(async () => {
+    db = await testDatabase();
+    store = new PgOutboxStore({ pool: db.pool, schema: db.schema });
+    await store.migrate();
+  });
+
+  afterAll(async () => {
+    await store.close();
+    await db.drop();
+  });
+
+  const drain = async () => {
+    for (;;) {
+      const batch = await store.claim({ batchSize: 100, leaseMs: 10_000 });
+      if (batch.records.length === 0) return;
+      await store.complete(
+        batch.token,
+        batch.records.map((r) => r.id),
+      );
+    }
+  };
+
+  it('does not miss a row committed between the last empty claim and the wait', async () => {
+    expect((await store.claim({ batchSize: 10, leaseMs: 10_000 })).records).toEqual([]);
+    await transaction(db.pool, (client) => store.enqueue(client, event('between')));
+    await store.waitForWork!({ timeoutMs: NEVER });
+    expect((await store.claim({ batchSize: 10, leaseMs: 10_000 })).records).toHaveLength(1);
+    await drain();
+  });
+
+  it('sends one NOTIFY for a burst of commits after the relay armed the flag', async () => {
+    const listener = new pg.Client({ connectionString: PG_URL });
+    await listener.connect();
+    const received: string[] = [];
+    listener.on('notification', (message) => received.push(message.payload ?? ''));
+    await listener.query(`LISTEN "${channel()}"`);
+    try {
+      const woken = store.waitForWork!({ timeoutMs: NEVER });
+      await sleep(100);
+      for (let n = 0; n < 5; n++) await transaction(db.pool, (client) => store.enqueue(client, event(`burst${n}`)));
+      await woken;
+      // A marker sent after the burst arrives after any notification the burst caused.
+      await db.pool.query('SELECT pg_notify($1, $2)', [channel(), 'marker']);
+      while (!received.includes('marker')) await sleep(10);
+      expect(received.filter((payload) => payload !== 'marker')).toHaveLength(1);
+    } finally {
+      await listener.end();
+    }
+    await drain();
+  });
+
+  it('reconnects its LISTEN connection after it is killed', async () => {
+    await store.waitForWork!({ timeoutMs: 10 });
+    const listeners = async () =>
+      (
+        await db.pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE query = $1 AND pid <> pg_backend_pid()', [
+          `LISTEN "${channel()}"`,
+        ])
+      ).rows.map((row) => row.pid);
+    const [pid] = await listeners();
+    expect(pid).toBeDefined();
+    await db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
+    // The store notices, reconnects with backoff and LISTENs again on a new backend.
+    let replaced: number[] = [];
+    while (replaced.length === 0 || replaced.includes(pid!)) {
+      await store.waitForWork!({ timeoutMs: 20 });
+      replaced = await listeners();
+    }
+    const woken = store.waitForWork!({ timeoutMs: NEVER });
+    await sleep(100);
+    await transaction(db.pool, (client) => store.enqueue(client, event('after-reconnect')));
+    await woken;
+    await drain();
+  });
+
+  it('finds the row of a producer that read the flag before it was armed and commits after the re-check', async () => {
+    const client = await db.pool.connect();
+    let found = 0;
+    try {
+      await client.query('BEGIN');
+      await store.enqueue(client, event('straggler'));
+      // The relay goes idle while that producer's transaction is still open.
+      const relay = (async () => {
+        for (;;) {
+          const batch = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+          if (batch.records.length > 0) {
+            found = batch.records.length;
+            await store.complete(
+              batch.token,
+              batch.records.map((r) => r.id),
+            );
+            return;
+          }
+          await store.waitForWork!({ timeoutMs: NEVER });
+        }
+      })();
+      await sleep(300);
+      await client.query('COMMIT');
+      await relay;
+    } finally {
+      client.release();
+    }
+    expect(found).toBe(1);
+  });
+
+  it('has no wake-up when listen is false', async () => {
+    const quiet = new PgOutboxStore({ pool: db.pool, schema: db.schema, listen: false });
+    expect(quiet.capabilities.wakeUp).toBe(false);
+    expect(quiet.waitForWork).toBeUndefined();
+    await quiet.close();
+  });
+});
