@@ -11,11 +11,9 @@ function causeChain(error: unknown): Error[] {
   return chain;
 }
 
-/** A JetStream API error as the client shapes it (`JetStreamApiError`): `code` is the HTTP-like status. */
+/** A JetStream API error as the client shapes it (`JetStreamApiError`): `code` is the HTTP-like status, `err_code` JetStream's own. */
 interface ApiErrorLike {
-  readonly name: string;
-  readonly code: number;
-  apiError(): { err_code?: number; description?: string };
+  apiError(): { code?: number; err_code?: number; description?: string };
 }
 
 function isApiError(error: Error): error is Error & ApiErrorLike {
@@ -67,7 +65,7 @@ export function translatePublishError(error: unknown, subject: string, id: strin
         },
       );
     }
-    const retryable = apiError.code === 503 || apiError.code === 408;
+    const retryable = detail.code === 503 || detail.code === 408;
     return new PublishError('PUBLISH_FAILED', `${what} was refused by JetStream: ${apiError.message}`, retryable, { cause: error });
   }
   return new PublishError('PUBLISH_FAILED', `${what} failed: ${errorMessage(error)}`, true, { cause: error });

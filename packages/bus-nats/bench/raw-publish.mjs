@@ -1,0 +1,66 @@
+// Raw JetStream publish throughput through NatsPublisher, with and without the client's
+// `noAsyncTraces`, side by side. Runs on the built dist: `npx tsup` in packages/bus-nats first.
+//
+//   node packages/bus-nats/bench/raw-publish.mjs            (50,000 records, 3 runs per mode)
+//   EVENTS=100000 RUNS=5 BATCH=1000 STORAGE=memory node packages/bus-nats/bench/raw-publish.mjs
+import { randomUUID } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { NatsPublisher } from '@outboxkit/bus-nats';
+
+const url = process.env.OUTBOX_NATS_URL ?? 'nats://127.0.0.1:4222';
+const events = Number(process.env.EVENTS ?? 50_000);
+const runs = Number(process.env.RUNS ?? 3);
+const batchSize = Number(process.env.BATCH ?? 1_000);
+const storage = process.env.STORAGE ?? 'file';
+
+// A relay's records: a UUID id, a type, a small JSON payload and a traceparent header.
+function records(count) {
+  const time = new Date().toISOString();
+  return Array.from({ length: count }, (_, n) => ({
+    id: randomUUID(),
+    type: 'catalog.product.price-changed',
+    source: 'catalog',
+    subject: `product-${n % 1000}`,
+    time,
+    payload: JSON.stringify({ productId: `product-${n % 1000}`, newPrice: n / 100, oldPrice: n / 100 + 1 }),
+    headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+    attempts: 0,
+  }));
+}
+
+async function run(noAsyncTraces) {
+  const nc = await connect({ servers: url, noAsyncTraces });
+  const jsm = await jetstreamManager(nc);
+  const stream = `BENCH_${randomUUID().slice(0, 8)}`;
+  await jsm.streams.add({ name: stream, subjects: [`${stream}.>`], storage });
+  const publisher = new NatsPublisher({ connection: nc, subjectPrefix: stream });
+  const input = records(events);
+  const started = process.hrtime.bigint();
+  let failed = 0;
+  for (let start = 0; start < input.length; start += batchSize) {
+    for (const result of await publisher.publish(input.slice(start, start + batchSize))) if (!result.ok) failed++;
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await jsm.streams.delete(stream);
+  await nc.close();
+  if (failed > 0) throw new Error(`${failed} publishes failed`);
+  return events / seconds;
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const format = (value) => Math.round(value).toLocaleString('en-US');
+
+const results = { default: [], noAsyncTraces: [] };
+await run(true); // warm-up: JIT and the server's file store
+for (let i = 0; i < runs; i++) {
+  // Alternate the modes so drift on the machine hits both alike.
+  results.default.push(await run(false));
+  results.noAsyncTraces.push(await run(true));
+}
+console.log(`NatsPublisher, ${format(events)} records per run, batches of ${batchSize}, ${storage} storage, ${runs} runs, ${url}`);
+console.log('mode                      median events/s   min - max');
+for (const [mode, values] of Object.entries(results)) {
+  console.log(`${mode.padEnd(26)}${format(median(values)).padStart(15)}   ${format(Math.min(...values))} - ${format(Math.max(...values))}`);
+}
+console.log(`noAsyncTraces / default: ${(median(results.noAsyncTraces) / median(results.default)).toFixed(2)}x`);

@@ -1,0 +1,58 @@
+import type { headers } from '@nats-io/nats-core';
+import { EventDecodeError } from '@outboxkit/outbox-core';
+import { describe, expect, it } from 'vitest';
+import { decodeCloudEvent, headerBytesUpperBound, recordHeaders } from './cloud-events.js';
+
+const record = {
+  id: '0190a5f4-8f8e-7cc1-9a3c-6f0b8f1d2e3a',
+  type: 'catalog.product.price-changed',
+  source: 'catalog',
+  subject: 'product-1',
+  time: '2026-11-26T03:00:00.000Z',
+  payload: '{"price":12.5}',
+  headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', 'ce-type': 'forged', 'Nats-Msg-Id': 'forged' },
+  attempts: 0,
+};
+const body = new TextEncoder().encode(record.payload);
+
+describe('recordHeaders / decodeCloudEvent', () => {
+  it('round-trips an event; the binding wins over record headers of the same name', () => {
+    const h = recordHeaders(record);
+    expect(h.get('Nats-Msg-Id')).toBe(record.id);
+    expect(decodeCloudEvent(h, body, 'events.x')).toEqual({
+      id: record.id,
+      type: record.type,
+      source: record.source,
+      subject: record.subject,
+      time: record.time,
+      data: { price: 12.5 },
+      headers: { traceparent: record.headers.traceparent },
+    });
+  });
+
+  it('bounds the encoded header size from above', () => {
+    let exact = 'NATS/1.0\r\n'.length + 2;
+    for (const [name, values] of recordHeaders(record)) for (const value of values) exact += name.length + value.length + 4;
+    expect(headerBytesUpperBound(record)).toBeGreaterThanOrEqual(exact);
+  });
+
+  it.each([
+    ['no headers', undefined, /no headers/],
+    ['no id', (h: ReturnType<typeof headers>) => (h.delete('ce-id'), h.delete('Nats-Msg-Id')), /no ce-id or Nats-Msg-Id/],
+    ['another spec version', (h: ReturnType<typeof headers>) => h.set('ce-specversion', '0.3'), /ce-specversion "0.3"/],
+    ['no source', (h: ReturnType<typeof headers>) => h.delete('ce-source'), /no ce-source/],
+    ['no time', (h: ReturnType<typeof headers>) => h.delete('ce-time'), /no ce-time/],
+  ])('throws DECODE_FAILED for %s', (_, change, message) => {
+    const h = change === undefined ? undefined : recordHeaders(record);
+    if (h && change) change(h);
+    const attempt = () => decodeCloudEvent(h, body, 'events.x');
+    expect(attempt).toThrow(EventDecodeError);
+    expect(attempt).toThrow(message);
+  });
+
+  it('throws DECODE_FAILED for a body that is not JSON or not UTF-8', () => {
+    const h = recordHeaders(record);
+    expect(() => decodeCloudEvent(h, new TextEncoder().encode('{"price":'), 'events.x')).toThrow(/does not carry JSON/);
+    expect(() => decodeCloudEvent(h, new Uint8Array([0xff, 0xfe]), 'events.x')).toThrow(EventDecodeError);
+  });
+});
