@@ -38,7 +38,14 @@ describe('recordHeaders / decodeCloudEvent', () => {
 
   it.each([
     ['no headers', undefined, /no headers/],
-    ['no id', (h: ReturnType<typeof headers>) => (h.delete('ce-id'), h.delete('Nats-Msg-Id')), /no ce-id or Nats-Msg-Id/],
+    [
+      'no id',
+      (h: ReturnType<typeof headers>) => {
+        h.delete('ce-id');
+        h.delete('Nats-Msg-Id');
+      },
+      /no ce-id or Nats-Msg-Id/,
+    ],
     ['another spec version', (h: ReturnType<typeof headers>) => h.set('ce-specversion', '0.3'), /ce-specversion "0.3"/],
     ['no source', (h: ReturnType<typeof headers>) => h.delete('ce-source'), /no ce-source/],
     ['no time', (h: ReturnType<typeof headers>) => h.delete('ce-time'), /no ce-time/],
