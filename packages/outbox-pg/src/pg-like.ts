@@ -6,7 +6,7 @@ export interface PgQueryResultLike<Row = Record<string, unknown>> {
 
 /**
  * The subset of a `pg.Client` / `pg.PoolClient` outboxkit uses, so a real client passes as is.
- * `getTransactionStatus` (pg 8.16+) lets `enqueue` check for an open transaction without a round trip.
+ * `getTransactionStatus` (present in recent pg 8 releases) lets `enqueue` check for an open transaction without a round trip.
  */
 export interface PgClientLike {
   query<Row = Record<string, unknown>>(text: string, values?: unknown[]): Promise<PgQueryResultLike<Row>>;

@@ -140,7 +140,7 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
     }
   }
 
-  // Cheap and exact: pg 8.16+ clients report the status of the last ReadyForQuery ('T' inside a
+  // Cheap and exact: recent pg clients report the status of the last ReadyForQuery ('T' inside a
   // transaction), so the usual call costs no round trip. 'I' may also mean a BEGIN still queued
   // on the client, and other clients may not report a status at all, so then the server decides:
   // LOCK TABLE fails with 25P01 outside a transaction block and, inside one, takes only the lock
