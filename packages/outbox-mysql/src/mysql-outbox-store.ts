@@ -21,7 +21,7 @@ import { claimHeads } from './claim.js';
 import { applyMigrations, checkSchemaVersion } from './migrate.js';
 import { OUTBOX_SCHEMA_VERSION, outboxMigrations } from './migrations/outbox-migrations.js';
 import { isPoolLike, type MysqlConnectionLike, type MysqlPoolLike, runStatement, selectRows } from './mysql-like.js';
-import { toDeadRecord } from './records.js';
+import { toDeadRecord, toUtcDatetime } from './records.js';
 import { type DeadRow, type OutboxSql, outboxSql } from './sql/outbox-sql.js';
 import { resolveTableName, type TableName } from './table-name.js';
 import { translateMysqlError, withRetry } from './translate-mysql-error.js';
@@ -95,7 +95,7 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
       if (encoded.length === 0) return;
       const values: unknown[] = [];
       for (const event of encoded) {
-        values.push(event.id, event.type, event.source, event.subject, event.time, event.payload, event.headers);
+        values.push(event.id, event.type, event.source, event.subject, toUtcDatetime(event.time), event.payload, event.headers);
       }
       await runStatement(connection, this.#sql.insert(encoded.length), values);
     });

@@ -1,6 +1,14 @@
 import type { DeadRecord, OutboxRecord } from '@outboxkit/outbox-core';
 import type { DeadRow, RecordRow } from './sql/outbox-sql.js';
 
+/**
+ * A UTC `DATETIME(3)` literal for an ISO 8601 instant (already validated by core's `encodeEvents`).
+ * Written as text, so mysql2's `timezone` option cannot shift it.
+ */
+export function toUtcDatetime(iso: string): string {
+  return new Date(iso).toISOString().slice(0, 23).replace('T', ' ');
+}
+
 /** Builds the record handed to the publisher; `payload` stays the text that was written. */
 export function toRecord(row: RecordRow): OutboxRecord {
   return {
@@ -8,7 +16,7 @@ export function toRecord(row: RecordRow): OutboxRecord {
     type: row.type,
     source: row.source,
     subject: row.subject,
-    time: row.time,
+    time: new Date(Number(row.time_ms)).toISOString(),
     payload: row.payload,
     headers: JSON.parse(row.headers) as Record<string, string>,
     attempts: Number(row.attempts),

@@ -45,7 +45,9 @@ export function translateMysqlError(error: unknown): unknown {
   const native = error as MysqlNativeError;
   const code = typeof native.code === 'string' ? native.code : undefined;
   const errno = typeof native.errno === 'number' ? native.errno : undefined;
-  if (code === undefined && errno === undefined) return error;
+  // mysql2 marks errors that end the connection `fatal`, some without a code ("Can't add new command
+  // when connection is in closed state" after a KILL).
+  if (code === undefined && errno === undefined && native.fatal !== true) return error;
   const detail = typeof native.message === 'string' ? native.message : String(code ?? errno);
   const options = { cause: error };
   if (code === 'ER_DUP_ENTRY' || errno === 1062) {

@@ -11,9 +11,10 @@ import type { Migration } from '../migrate.js';
  * - `payload` is `LONGTEXT`, not `JSON`: MySQL's JSON type re-serialises the document (key order,
  *   spacing), MariaDB's is LONGTEXT plus a `JSON_VALID` check; core already validated the JSON and the
  *   publisher needs the text exactly as written.
- * - `time` is the event's own ISO 8601 string, passed through verbatim; `created_at` is the database
- *   clock at insert and drives the lag figures.
- * - All `DATETIME(3)` columns hold UTC (`UTC_TIMESTAMP(3)`), so the session time zone never matters.
+ * - `time` is the event's instant; it drives the lag figures and is handed back as ISO 8601 (UTC, ms).
+ * - All `DATETIME(3)` columns hold UTC, written from UTC strings or `UTC_TIMESTAMP(3)` and read back
+ *   as epoch milliseconds computed by the server, so neither the session's nor mysql2's time zone
+ *   setting ever matters.
  * - `<table>_head (state, subject, seq)` answers "is there an earlier pending row of this subject?"
  *   with one index dive; the claim scans the primary key in `seq` order.
  */
@@ -28,12 +29,11 @@ export const outboxMigrations: readonly Migration[] = [
          type VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
          source VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
          subject VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
-         \`time\` VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+         \`time\` DATETIME(3) NOT NULL,
          payload LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
          headers MEDIUMTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
          state ENUM('pending', 'dead') NOT NULL DEFAULT 'pending',
          attempts INT UNSIGNED NOT NULL DEFAULT 0,
-         created_at DATETIME(3) NOT NULL,
          available_at DATETIME(3) NOT NULL,
          locked_until DATETIME(3) NULL,
          claim_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NULL,

@@ -13,7 +13,7 @@ export function epochMs(column: string): string {
 /** A UTC `DATETIME` from epoch milliseconds passed as a parameter. */
 export const fromEpochMs = `TIMESTAMPADD(MICROSECOND, ? * 1000, '1970-01-01 00:00:00')`;
 
-const recordColumns = 'seq, id, type, source, subject, `time`, payload, headers, attempts';
+const recordColumns = `seq, id, type, source, subject, ${epochMs('`time`')} AS time_ms, payload, headers, attempts`;
 
 /** The columns a claimed or dead record is built from. */
 export interface RecordRow {
@@ -22,7 +22,7 @@ export interface RecordRow {
   type: string;
   source: string;
   subject: string;
-  time: string;
+  time_ms: number | string;
   payload: string;
   headers: string;
   attempts: number | string;
@@ -39,8 +39,8 @@ export function outboxSql(table: TableName) {
   const t = table.quoted;
   return {
     insert: (rows: number) =>
-      `INSERT INTO ${t} (id, type, source, subject, \`time\`, payload, headers, created_at, available_at) VALUES ` +
-      new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))').join(', '),
+      `INSERT INTO ${t} (id, type, source, subject, \`time\`, payload, headers, available_at) VALUES ` +
+      new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3))').join(', '),
 
     // Step 1 of a claim: a plain (non-locking) consistent read that picks ready subject heads.
     // A row is a head when no earlier pending row of its subject exists: that depends on rows
@@ -113,11 +113,11 @@ export function outboxSql(table: TableName) {
     stats: `SELECT
          (SELECT COUNT(*) FROM ${t} WHERE state = 'pending') AS pending,
          (SELECT COUNT(*) FROM ${t} WHERE state = 'dead') AS dead,
-         (SELECT TIMESTAMPDIFF(MICROSECOND, created_at, UTC_TIMESTAMP(3)) FROM ${t}
+         (SELECT TIMESTAMPDIFF(MICROSECOND, \`time\`, UTC_TIMESTAMP(3)) FROM ${t}
             WHERE state = 'pending' ORDER BY seq LIMIT 1) AS oldest_age_us`,
 
     subjectBacklog: `SELECT subject, COUNT(*) AS pending,
-         TIMESTAMPDIFF(MICROSECOND, MIN(created_at), UTC_TIMESTAMP(3)) AS oldest_age_us
+         TIMESTAMPDIFF(MICROSECOND, MIN(\`time\`), UTC_TIMESTAMP(3)) AS oldest_age_us
        FROM ${t} WHERE state = 'pending'
        GROUP BY subject ORDER BY pending DESC, subject LIMIT ?`,
   };

@@ -1,0 +1,40 @@
+import { OutboxUsageError, StoreError } from '@outboxkit/outbox-core';
+import { describe, expect, it } from 'vitest';
+import { isDuplicateKeyError, translateMysqlError } from './translate-mysql-error.js';
+
+function native(fields: Record<string, unknown>): Error {
+  return Object.assign(new Error(String(fields.message ?? 'native')), fields);
+}
+
+describe('translateMysqlError', () => {
+  it.each([
+    [{ code: 'ER_DUP_ENTRY', errno: 1062 }, 'DUPLICATE', false],
+    [{ code: 'ER_LOCK_DEADLOCK', errno: 1213 }, 'DEADLOCK', true],
+    [{ code: 'ER_LOCK_WAIT_TIMEOUT', errno: 1205 }, 'LOCK_TIMEOUT', true],
+    [{ code: 'PROTOCOL_CONNECTION_LOST', fatal: true }, 'CONNECTION_LOST', true],
+    [{ code: 'ECONNRESET' }, 'CONNECTION_LOST', true],
+    [{ fatal: true }, 'CONNECTION_LOST', true],
+    [{ code: 'ER_CONNECTION_KILLED', errno: 1927 }, 'CONNECTION_LOST', true],
+    [{ code: 'ER_NO_SUCH_TABLE', errno: 1146 }, 'SCHEMA_VERSION', false],
+    [{ code: 'ER_PARSE_ERROR', errno: 1064 }, 'DATABASE', false],
+  ])('%o -> %s', (fields, code, retryable) => {
+    const cause = native(fields);
+    const error = translateMysqlError(cause);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toMatchObject({ code, retryable, cause });
+  });
+
+  it('returns outboxkit errors and errors that are not mysql2 errors unchanged', () => {
+    const usage = new OutboxUsageError('x');
+    const plain = new Error('handler');
+    expect(translateMysqlError(usage)).toBe(usage);
+    expect(translateMysqlError(plain)).toBe(plain);
+    expect(translateMysqlError('text')).toBe('text');
+  });
+
+  it('recognises only ER_DUP_ENTRY as a duplicate', () => {
+    expect(isDuplicateKeyError(native({ code: 'ER_DUP_ENTRY', errno: 1062 }))).toBe(true);
+    expect(isDuplicateKeyError(native({ code: 'ER_DUP_KEYNAME', errno: 1061 }))).toBe(false);
+    expect(isDuplicateKeyError(new Error('Duplicate entry'))).toBe(false);
+  });
+});

@@ -1,0 +1,5 @@
+import { describeInboxStore, describeOutboxStore } from '@outboxkit/outbox-core/testing';
+import { mysqlInboxHarness, mysqlOutboxHarness } from './harness.js';
+
+describeOutboxStore('MysqlOutboxStore', mysqlOutboxHarness);
+describeInboxStore('MysqlInboxStore', mysqlInboxHarness);

@@ -1,0 +1,79 @@
+import type { InboxStoreHarness, OutboxStoreHarness } from '@outboxkit/outbox-core/testing';
+import { type MysqlConnectionLike, MysqlInboxStore, MysqlOutboxStore, transaction } from '@outboxkit/outbox-mysql';
+import type mysql from 'mysql2/promise';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+/**
+ * The conformance harness of `MysqlOutboxStore`: a fresh database for the suite, a new migrated
+ * table per `createStore()`, dropped with the database by `dispose()`.
+ */
+export function mysqlOutboxHarness(): OutboxStoreHarness<MysqlConnectionLike> {
+  let db: TestDatabase | undefined;
+  let pool: mysql.Pool | undefined;
+  let tables = 0;
+  const ready = async (): Promise<mysql.Pool> => {
+    if (!pool) {
+      db = await createTestDatabase();
+      pool = db.pool(10);
+    }
+    return pool;
+  };
+  return {
+    async createStore() {
+      const store = new MysqlOutboxStore({ pool: await ready(), table: `outbox_${++tables}` });
+      await store.migrate();
+      return store;
+    },
+    transaction: async (_store, fn) => transaction(await ready(), fn),
+    notInTransaction: () => {
+      if (!pool) throw new Error('createStore() first');
+      return pool as unknown as MysqlConnectionLike;
+    },
+    async dispose() {
+      await db?.dispose();
+    },
+  };
+}
+
+/** The conformance harness of `MysqlInboxStore`, with an `effects` table for the handler's writes. */
+export function mysqlInboxHarness(): InboxStoreHarness<MysqlConnectionLike> {
+  let db: TestDatabase | undefined;
+  let pool: mysql.Pool | undefined;
+  let tables = 0;
+  let current = 'inbox_0';
+  const ready = async (): Promise<{ db: TestDatabase; pool: mysql.Pool }> => {
+    if (!db || !pool) {
+      db = await createTestDatabase();
+      pool = db.pool(10);
+      await db.admin.query('CREATE TABLE effects (message_id VARCHAR(64) NOT NULL, KEY (message_id)) ENGINE=InnoDB');
+    }
+    return { db, pool };
+  };
+  const count = async (sql: string, values: unknown[] = []): Promise<number> => {
+    const [rows] = await (await ready()).db.admin.query(sql, values);
+    return Number((rows as Array<{ n: number }>)[0]?.n);
+  };
+  return {
+    async createStore() {
+      current = `inbox_${++tables}`;
+      const store = new MysqlInboxStore({ pool: (await ready()).pool, table: current });
+      await store.migrate();
+      return store;
+    },
+    async writeEffect(connection, messageId) {
+      await connection.query('INSERT INTO effects (message_id) VALUES (?)', [messageId]);
+    },
+    countEffects: (messageId) =>
+      messageId === undefined
+        ? count('SELECT COUNT(*) AS n FROM effects')
+        : count('SELECT COUNT(*) AS n FROM effects WHERE message_id = ?', [messageId]),
+    async ageRows(ms) {
+      await (await ready()).db.admin.query(`UPDATE \`${current}\` SET recorded_at = TIMESTAMPADD(MICROSECOND, -? * 1000, recorded_at)`, [
+        ms,
+      ]);
+    },
+    async dispose() {
+      await db?.dispose();
+    },
+  };
+}
