@@ -115,11 +115,13 @@ export class Consumer<Tx = unknown> {
   }
 
   /**
-   * Checks the inbox retention against the bus's redelivery horizon, then consumes in the background.
+   * Checks the inbox retention against the bus's redelivery horizon, then consumes in the background
+   * until `stop` (or until `signal` aborts).
    * @throws OutboxConfigError when the inbox would forget a message the bus may still redeliver.
    */
-  async start(): Promise<void> {
+  async start(options: { signal?: AbortSignal } = {}): Promise<void> {
     this.#prepare();
+    options.signal?.addEventListener('abort', () => void this.stop(), { once: true });
     this.#loop = this.#run().then(
       () => this.#resolveClosed(undefined),
       (error: unknown) => this.#resolveClosed(error as Error),

@@ -112,13 +112,16 @@ export class Relay {
   }
 
   /**
-   * Checks the schema and the dedup window, then runs the loop in the background until `stop`.
+   * Checks the schema and the dedup window, then runs the loop in the background until `stop`
+   * (or until `signal` aborts).
    * @throws SchemaVersionError when the store's schema is not the one this version knows.
    * @throws OutboxConfigError when `duplicateWindowMs` is shorter than the re-publish horizon.
    * @throws OutboxUsageError when started twice.
    */
-  async start(): Promise<void> {
+  async start(options: { signal?: AbortSignal } = {}): Promise<void> {
     await this.#prepare();
+    // Aborting the signal is a stop() without a timeout: the in-flight batch still finishes.
+    options.signal?.addEventListener('abort', () => void this.stop(), { once: true });
     this.#loop = this.#run(false).then(
       () => this.#finish(undefined),
       (error: unknown) => this.#finish(error instanceof Error ? error : new Error(String(error))),
