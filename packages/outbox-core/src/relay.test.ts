@@ -42,13 +42,13 @@ describe('Relay', () => {
     const relay = new Relay({
       store,
       publisher: bus.publisher(),
-      backoff: { initialMs: 50, maxMs: 50, jitter: 0 },
+      backoff: { initialMs: 400, maxMs: 400, jitter: 0 },
       onEvent: (event) => events.push(event),
     });
     await relay.drain();
     expect(bus.messages.map((message) => message.headers['ce-id'])).toEqual([b1.id]);
     expect(events.find((event) => event.type === 'failed')).toMatchObject({ id: a1.id, attempt: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    await new Promise((resolve) => setTimeout(resolve, 450));
     const relay2 = new Relay({ store, publisher: bus.publisher() });
     await relay2.drain();
     expect(bus.messages.map((message) => message.headers['ce-id'])).toEqual([b1.id, a1.id, a2.id]);
