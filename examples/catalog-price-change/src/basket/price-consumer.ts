@@ -1,0 +1,86 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ensureConsumer, ensureDeadLetterStream, ensureStream, NatsSubscriber } from '@outboxkit/bus-nats';
+import { Consumer, type ConsumerEvent, type EventData } from '@outboxkit/outbox-core';
+import type { MysqlConnectionLike, MysqlInboxStore } from '@outboxkit/outbox-mysql';
+import type { ExampleConfig } from '../config.js';
+import { ProductPriceChanged } from '../events.js';
+import type { JsonLog } from '../json-log.js';
+import type { BasketStore, PriceApplyResult } from './basket-store.js';
+
+/** How long inbox rows are kept: far beyond the consumer's redelivery horizon (checked at start). */
+const INBOX_RETENTION_MS = 7 * 24 * 3_600_000;
+
+/** What the running consumer holds, to stop it. */
+export interface PriceConsumer {
+  readonly consumer: Consumer<MysqlConnectionLike>;
+  readonly subscriber: NatsSubscriber;
+}
+
+/**
+ * Makes sure the stream, the dead-letter stream and Basket's durable consumer exist (all
+ * idempotent, so Basket may start before the relay has created the stream), then consumes
+ * `ProductPriceChanged`: inbox row and basket lines in one MariaDB transaction, then the ack.
+ *
+ * Reports `price-applied` (with `appliedAt`, after commit and ack) or `price-stale` for each event,
+ * and `duplicate` for a redelivery the inbox caught.
+ */
+export async function startPriceConsumer(
+  connection: NatsConnection,
+  config: ExampleConfig,
+  inbox: MysqlInboxStore,
+  store: BasketStore,
+  log: JsonLog,
+): Promise<PriceConsumer> {
+  await ensureStream(connection, { name: config.stream, subjects: [`${config.subjectPrefix}.>`] });
+  await ensureDeadLetterStream(connection, { name: config.deadLetterStream, subjectPrefix: config.deadLetterPrefix });
+  await ensureConsumer(connection, {
+    stream: config.stream,
+    name: config.consumer,
+    filterSubjects: [`${config.subjectPrefix}.${ProductPriceChanged.type}`],
+    ackWaitMs: 10_000,
+    maxDeliver: 5,
+  });
+  const subscriber = await NatsSubscriber.create({
+    connection,
+    stream: config.stream,
+    consumer: config.consumer,
+    deadLetterPrefix: config.deadLetterPrefix,
+    logger: log,
+  });
+
+  // The handler runs inside the transaction; what it did is reported only once it has committed.
+  const results = new Map<string, { data: EventData<typeof ProductPriceChanged>; result: PriceApplyResult }>();
+  const onEvent = (event: ConsumerEvent): void => {
+    if (event.type === 'applied') {
+      const applied = results.get(event.id);
+      results.delete(event.id);
+      if (!applied) return;
+      const { data, result } = applied;
+      const fields = { id: event.id, ...data, eventTimeToAppliedMs: event.latencyMs, appliedAt: Date.now() };
+      if (result.basketIds.length > 0 || result.staleBasketIds.length === 0) {
+        log.report('price-applied', { ...fields, basketIds: result.basketIds, staleBasketIds: result.staleBasketIds });
+      } else {
+        log.report('price-stale', { ...fields, staleBasketIds: result.staleBasketIds });
+      }
+    } else if (event.type === 'duplicate') {
+      log.report('duplicate', { id: event.id });
+    } else if (event.type === 'retry' || event.type === 'dead') {
+      results.delete(event.id ?? '');
+      log.report(event.type, { id: event.id, err: event.error });
+    }
+  };
+
+  const consumer = new Consumer<MysqlConnectionLike>({
+    subscriber,
+    inbox,
+    inboxRetentionMs: INBOX_RETENTION_MS,
+    fetchExpiresMs: 1_000,
+    logger: log,
+    onEvent,
+  }).on(ProductPriceChanged, async (event, tx) => {
+    const result = await store.applyPriceChange(tx, event.data);
+    results.set(event.id, { data: event.data, result });
+  });
+  await consumer.start();
+  return { consumer, subscriber };
+}

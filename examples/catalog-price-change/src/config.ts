@@ -1,0 +1,89 @@
+import { validateIdentifier } from '@outboxkit/outbox-core';
+
+/**
+ * Everything the three processes read from the environment, with the defaults of the machines
+ * this repository is developed on. The demo passes the same values to every child, so a test can
+ * give it a schema, a database and a stream of its own.
+ */
+export interface ExampleConfig {
+  /** Catalog's database (also the relay's: the outbox lives beside the products). */
+  readonly pgUrl: string;
+  /** PostgreSQL schema of Catalog's products and outbox. */
+  readonly pgSchema: string;
+  /** Basket's server; the database is `mysqlDatabase`. */
+  readonly mysqlUrl: string;
+  readonly mysqlDatabase: string;
+  readonly natsUrl: string;
+  /** The JetStream stream the relay publishes into and Basket reads from. */
+  readonly stream: string;
+  /** Events go to `<subjectPrefix>.<event type>`; the stream stores `<subjectPrefix>.>`. */
+  readonly subjectPrefix: string;
+  /** Where Basket puts the messages it gives up on. */
+  readonly deadLetterStream: string;
+  readonly deadLetterPrefix: string;
+  /** Basket's durable consumer name (and its name in the inbox). */
+  readonly consumer: string;
+  /** Address the HTTP services listen on. */
+  readonly host: string;
+  /** 0 lets the system pick a free port; the service prints the one it got. */
+  readonly catalogPort: number;
+  readonly basketPort: number;
+}
+
+/** Reads the configuration; throws a one-line error naming a bad variable. */
+export function readConfig(env: NodeJS.ProcessEnv = process.env): ExampleConfig {
+  return {
+    pgUrl: env.OUTBOX_PG_URL || 'postgres://postgres@127.0.0.1:5432/test',
+    pgSchema: identifier(env, 'DEMO_PG_SCHEMA', 'catalog_demo'),
+    mysqlUrl: env.OUTBOX_MYSQL_URL || 'mysql://root@127.0.0.1:3306/test',
+    mysqlDatabase: identifier(env, 'DEMO_MYSQL_DATABASE', 'basket_demo'),
+    natsUrl: env.OUTBOX_NATS_URL || 'nats://127.0.0.1:4222',
+    stream: identifier(env, 'DEMO_STREAM', 'CATALOG_DEMO'),
+    subjectPrefix: identifier(env, 'DEMO_SUBJECT_PREFIX', 'catalogdemo'),
+    deadLetterStream: identifier(env, 'DEMO_DEAD_LETTER_STREAM', 'CATALOG_DEMO_DEAD'),
+    deadLetterPrefix: identifier(env, 'DEMO_DEAD_LETTER_PREFIX', 'catalogdemodlq'),
+    consumer: identifier(env, 'DEMO_CONSUMER', 'basket'),
+    host: env.HOST || '127.0.0.1',
+    catalogPort: port(env, 'CATALOG_PORT', 3001),
+    basketPort: port(env, 'BASKET_PORT', 3002),
+  };
+}
+
+/** The environment that hands `config` on to a child process. */
+export function configEnv(config: ExampleConfig): Record<string, string> {
+  return {
+    OUTBOX_PG_URL: config.pgUrl,
+    DEMO_PG_SCHEMA: config.pgSchema,
+    OUTBOX_MYSQL_URL: config.mysqlUrl,
+    DEMO_MYSQL_DATABASE: config.mysqlDatabase,
+    OUTBOX_NATS_URL: config.natsUrl,
+    DEMO_STREAM: config.stream,
+    DEMO_SUBJECT_PREFIX: config.subjectPrefix,
+    DEMO_DEAD_LETTER_STREAM: config.deadLetterStream,
+    DEMO_DEAD_LETTER_PREFIX: config.deadLetterPrefix,
+    DEMO_CONSUMER: config.consumer,
+    HOST: config.host,
+    CATALOG_PORT: String(config.catalogPort),
+    BASKET_PORT: String(config.basketPort),
+  };
+}
+
+/** The NATS subject Catalog's price changes are published on. */
+export function priceChangedSubject(config: ExampleConfig, eventType: string): string {
+  return `${config.subjectPrefix}.${eventType}`;
+}
+
+/** Schema, database, stream and subject names end up in SQL and subjects: plain identifiers only. */
+function identifier(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const value = env[name] || fallback;
+  validateIdentifier(value, name);
+  return value;
+}
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0 || value > 65_535) throw new Error(`${name} must be a port number (0-65535); got ${text}`);
+  return value;
+}

@@ -1,0 +1,196 @@
+/**
+ * `npm run demo`: Catalog (PostgreSQL) changes three prices; the relay sidecar publishes the
+ * outbox to NATS JetStream; Basket (MariaDB) applies each change to every basket holding the
+ * product. Each one a separate process, as in production. Prints each change as it reaches the
+ * baskets, with its commit -> applied latency, checks every basket against the catalog, stops
+ * everything with SIGTERM and exits 0 (1 on any failure, or when a server is not reachable).
+ */
+import { fileURLToPath } from 'node:url';
+import type { Basket } from './basket/basket-store.js';
+import type { Product } from './catalog/catalog-store.js';
+import { configEnv, readConfig } from './config.js';
+import { AppliedEvents } from './demo/applied-events.js';
+import { findMissingService } from './demo/preflight.js';
+import { bold, type ChangeTable, changeHeader, changeRow, dim, red, seconds, step } from './demo/report.js';
+import { describe, type OutputLine, ServiceProcess } from './demo/service-process.js';
+import { relayBinPath } from './relay-bin.js';
+import { demoProductIds, nextPrice, seedProducts } from './seed-data.js';
+import { setUp } from './setup.js';
+
+const START_TIMEOUT_MS = 30_000;
+const APPLY_TIMEOUT_MS = 15_000;
+
+const startedAt = performance.now();
+const children: ServiceProcess[] = [];
+
+async function main(): Promise<number> {
+  // Port 0: each service takes a free port and prints it, so the demo never collides with anything.
+  const config = readConfig({ CATALOG_PORT: '0', BASKET_PORT: '0', ...process.env });
+  console.log(bold('outboxkit demo: a price change in Catalog reaches every Basket'));
+  console.log(dim(`  catalog   PostgreSQL schema ${config.pgSchema}: products + outbox, one transaction per change`));
+  console.log(dim(`  relay     outbox-relay sidecar -> NATS JetStream stream ${config.stream}`));
+  console.log(dim(`  basket    MariaDB database ${config.mysqlDatabase}: baskets + inbox, durable consumer ${config.consumer}`));
+  console.log();
+
+  const missing = await findMissingService(config);
+  if (missing) {
+    console.error(missing);
+    return 1;
+  }
+
+  const setup = await setUp(config);
+  step('setup', `${setup.outbox}; seeded ${setup.productsInserted} products, ${setup.linesInserted} basket lines`);
+
+  const env = { ...process.env, ...configEnv(config) };
+  const tsx = ['--import', import.meta.resolve('tsx')];
+  const relay = start('relay', [relayBinPath(), 'run'], {
+    ...env,
+    OUTBOX_DATABASE_URL: config.pgUrl,
+    OUTBOX_SCHEMA: config.pgSchema,
+    OUTBOX_STREAM: config.stream,
+    OUTBOX_SUBJECT_PREFIX: config.subjectPrefix,
+    OUTBOX_METRICS_ADDR: 'off',
+    OUTBOX_LOG_LEVEL: 'info',
+    OUTBOX_SHUTDOWN_TIMEOUT_MS: '5000',
+  });
+  const catalog = start('catalog', [...tsx, fileURLToPath(new URL('./catalog/main.ts', import.meta.url))], env);
+  const basket = start('basket', [...tsx, fileURLToPath(new URL('./basket/main.ts', import.meta.url))], env);
+  const applied = new AppliedEvents(basket);
+  const isListening = ({ json }: OutputLine) => json?.event === 'listening';
+  const [catalogUp, basketUp] = await Promise.all([
+    catalog.waitFor(isListening, 'listening line', START_TIMEOUT_MS),
+    basket.waitFor(isListening, 'listening line', START_TIMEOUT_MS),
+    relay.waitFor(({ json }) => json?.msg === 'outbox-relay started', '"outbox-relay started" line', START_TIMEOUT_MS),
+  ]);
+  const catalogUrl = String(catalogUp.json?.url);
+  const basketUrl = String(basketUp.json?.url);
+  step('started', `catalog ${catalogUrl}, basket ${basketUrl}, relay (pid ${relay.pid}) ${dim(`at ${seconds(startedAt)}`)}`);
+
+  const before = await call<Product[]>('GET', `${catalogUrl}/products`);
+  const basketsBefore = await call<Basket[]>('GET', `${basketUrl}/baskets`);
+  const table: ChangeTable = { nameWidth: Math.max(...before.map((product) => product.name.length)) };
+  console.log();
+  console.log(bold('Changing 3 prices with PATCH /products/:id/price; each line appears when the baskets have it:'));
+  changeHeader(table);
+
+  let failures = 0;
+  const propagated: Promise<void>[] = [];
+  for (const id of demoProductIds) {
+    const product = before.find((candidate) => candidate.id === id);
+    const seed = seedProducts.find((candidate) => candidate.id === id);
+    if (!product || !seed) throw new Error(`catalog has no product ${id}`);
+    const changed = await call<Product & { oldPrice: number; committedAt: number }>('PATCH', `${catalogUrl}/products/${id}/price`, {
+      price: nextPrice(seed, product.price),
+    });
+    const expected = basketsBefore.filter((b) => b.lines.some((line) => line.productId === id)).map((b) => b.id);
+    propagated.push(
+      applied.wait(id, changed.version, APPLY_TIMEOUT_MS).then((report) => {
+        const baskets = report.basketIds ?? [];
+        const missed = expected.filter((basketId) => !baskets.includes(basketId));
+        if (missed.length > 0) failures++;
+        changeRow(table, {
+          name: product.name,
+          oldPrice: changed.oldPrice,
+          newPrice: changed.price,
+          version: changed.version,
+          baskets,
+          missing: missed,
+          latencyMs: Math.max(0, report.appliedAt - changed.committedAt),
+        });
+      }),
+    );
+  }
+  await Promise.all(propagated);
+  console.log();
+
+  const products = await call<Product[]>('GET', `${catalogUrl}/products`);
+  const baskets = await call<Basket[]>('GET', `${basketUrl}/baskets`);
+  const lines = baskets.flatMap((b) => b.lines.map((line) => ({ basketId: b.id, ...line })));
+  const wrong = lines.filter((line) => {
+    const product = products.find((candidate) => candidate.id === line.productId);
+    return !product || product.price !== line.unitPrice || product.version !== line.priceVersion;
+  });
+  if (wrong.length === 0)
+    step('checked', `every basket line has Catalog's price and version (${lines.length} lines in ${baskets.length} baskets)`);
+  else {
+    failures++;
+    step(
+      'checked',
+      red(`${wrong.length} basket lines differ from Catalog: ${wrong.map((l) => `${l.basketId}/${l.productId}`).join(', ')}`),
+    );
+  }
+
+  failures += await showRejections(catalogUrl, products);
+  return failures === 0 ? 0 : 1;
+}
+
+/** Bad input changes nothing: a negative price gets 400, an unknown product 404. */
+async function showRejections(catalogUrl: string, products: readonly Product[]): Promise<number> {
+  const target = products[0] as Product;
+  const negative = await fetch(`${catalogUrl}/products/${target.id}/price`, { method: 'PATCH', body: JSON.stringify({ price: -5 }) });
+  const unknown = await fetch(`${catalogUrl}/products/no-such-product/price`, { method: 'PATCH', body: JSON.stringify({ price: 10 }) });
+  const [negativeBody, unknownBody] = (await Promise.all([negative.json(), unknown.json()])) as { error: string }[];
+  const after = await call<Product[]>('GET', `${catalogUrl}/products`);
+  const unchanged = JSON.stringify(after) === JSON.stringify(products);
+  const ok = negative.status === 400 && unknown.status === 404 && unchanged;
+  step(
+    'rejected',
+    `{"price": -5} -> ${negative.status} ${negativeBody?.error}, unknown product -> ${unknown.status} ${unknownBody?.error}; ` +
+      (unchanged ? 'nothing changed' : red('the catalog changed!')),
+  );
+  return ok ? 0 : 1;
+}
+
+function start(name: string, args: readonly string[], env: NodeJS.ProcessEnv): ServiceProcess {
+  const child = new ServiceProcess(name, process.execPath, args, env, fileURLToPath(new URL('..', import.meta.url)));
+  children.push(child);
+  // Warnings and errors of any child are shown as they happen: they are part of the story.
+  child.onLine(({ json, text }) => {
+    const level = json?.level;
+    if (level === 'warn' || level === 'error' || level === 40 || level === 50 || level === 60) {
+      console.log(dim(`  ${name}: ${String(json?.msg ?? text)}`));
+    }
+  });
+  return child;
+}
+
+async function call<T>(method: string, url: string, body?: unknown): Promise<T> {
+  const response = await fetch(url, {
+    method,
+    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+  });
+  const json = (await response.json()) as T & { message?: string };
+  if (!response.ok) throw new Error(`${method} ${url} answered ${response.status}: ${json.message ?? JSON.stringify(json)}`);
+  return json;
+}
+
+/** SIGTERM to every child, all at once; waits for each to exit. Returns 1 if one had to be killed or failed. */
+async function stopChildren(): Promise<number> {
+  if (children.length === 0) return 0;
+  const results = await Promise.all(children.map(async (child) => ({ name: child.name, status: await child.stop(10_000) })));
+  const clean = results.every(({ status }) => !status.killed && (status.code === 0 || status.signal === 'SIGTERM'));
+  step('stopped', results.map(({ name, status }) => `${name} (${status.killed ? red('killed after 10 s') : describe(status)})`).join(', '));
+  children.length = 0;
+  return clean ? 0 : 1;
+}
+
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    console.log(dim(`\n  ${signal}: stopping the services`));
+    void stopChildren().finally(() => process.exit(130));
+  });
+}
+
+let code: number;
+try {
+  code = await main();
+} catch (error) {
+  console.error(red(`demo failed: ${(error as Error).message}`));
+  code = 1;
+}
+code = Math.max(code, await stopChildren());
+console.log(code === 0 ? bold(`Done in ${seconds(startedAt)}.`) : red(`Failed after ${seconds(startedAt)}.`));
+process.exit(code);

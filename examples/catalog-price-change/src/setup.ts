@@ -1,0 +1,78 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { connect } from '@nats-io/transport-node';
+import { ensureDeadLetterStream, ensureStream } from '@outboxkit/bus-nats';
+import { MysqlInboxStore } from '@outboxkit/outbox-mysql';
+import { transaction } from '@outboxkit/outbox-pg';
+import { createPool } from 'mysql2/promise';
+import pg from 'pg';
+import { migrateBasket, seedBasket } from './basket/basket-schema.js';
+import { migrateCatalog, seedCatalog } from './catalog/catalog-schema.js';
+import type { Product } from './catalog/catalog-store.js';
+import type { ExampleConfig } from './config.js';
+import { relayBinPath } from './relay-bin.js';
+
+/** What `setUp` did. */
+export interface SetupResult {
+  /** The outbox migration's one-line report, from `outbox-relay migrate`. */
+  readonly outbox: string;
+  readonly productsInserted: number;
+  readonly linesInserted: number;
+  readonly products: readonly Product[];
+}
+
+/**
+ * Everything that must exist before the services start, all idempotent: Catalog's schema and
+ * table, the outbox (`outbox-relay migrate`, as an operator would run it), Basket's database,
+ * tables and inbox, the streams, and the seed data that is missing.
+ *
+ * The streams are created here rather than by whichever of the relay and Basket starts first, so
+ * the two never race to create the same stream.
+ */
+export async function setUp(config: ExampleConfig): Promise<SetupResult> {
+  const pgPool = new pg.Pool({ connectionString: config.pgUrl, max: 2 });
+  const mysqlPool = createPool({ uri: config.mysqlUrl, connectionLimit: 2, decimalNumbers: true });
+  try {
+    await migrateCatalog(pgPool, config.pgSchema);
+    const outbox = await migrateOutbox(config);
+    const productsInserted = await transaction(pgPool, (client) => seedCatalog(client, config.pgSchema));
+    const { rows } = await pgPool.query<{ id: string; name: string; price: string; version: number }>(
+      `SELECT id, name, price, version FROM "${config.pgSchema}".products ORDER BY id`,
+    );
+    const products = rows.map((row) => ({ ...row, price: Number(row.price) }));
+
+    await migrateBasket(mysqlPool, config.mysqlDatabase);
+    await new MysqlInboxStore({ pool: mysqlPool, database: config.mysqlDatabase }).migrate();
+    const connection = await mysqlPool.getConnection();
+    let linesInserted: number;
+    try {
+      linesInserted = await seedBasket(connection, config.mysqlDatabase, products);
+    } finally {
+      connection.release();
+    }
+
+    await provisionStreams(config);
+    return { outbox, productsInserted, linesInserted, products };
+  } finally {
+    await Promise.allSettled([pgPool.end(), mysqlPool.end()]);
+  }
+}
+
+/** Runs `outbox-relay migrate` on Catalog's database; returns its report line. */
+async function migrateOutbox(config: ExampleConfig): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [relayBinPath(), 'migrate'], {
+    env: { ...process.env, OUTBOX_DATABASE_URL: config.pgUrl, OUTBOX_SCHEMA: config.pgSchema, OUTBOX_LOG_LEVEL: 'warn' },
+    timeout: 30_000,
+  });
+  return stdout.trim();
+}
+
+async function provisionStreams(config: ExampleConfig): Promise<void> {
+  const nats = await connect({ servers: config.natsUrl.split(','), name: 'catalog-price-change-setup' });
+  try {
+    await ensureStream(nats, { name: config.stream, subjects: [`${config.subjectPrefix}.>`] });
+    await ensureDeadLetterStream(nats, { name: config.deadLetterStream, subjectPrefix: config.deadLetterPrefix });
+  } finally {
+    await nats.close();
+  }
+}
