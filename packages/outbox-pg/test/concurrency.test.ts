@@ -37,15 +37,17 @@ describe('PgOutboxStore under concurrent writers and claimers', () => {
     // changes a few aggregates (locked in subject order, so writers cannot deadlock) and appends
     // one or two events for each in one enqueue call.
     const appendSome = async (client: PgClientLike): Promise<void> => {
-      const subjects = [...new Set(Array.from({ length: 4 }, () => `s${Math.floor(Math.random() * SUBJECTS)}`))].sort();
-      const counts = subjects.map(() => 1 + Math.floor(Math.random() * 2));
+      const subjects = [...new Set(Array.from({ length: 3 }, () => `s${Math.floor(Math.random() * SUBJECTS)}`))].sort();
+      const counts = subjects.map(() => 1 + Math.floor(Math.random() * 3));
       const total = counts.reduce((sum, n) => sum + n, 0);
       if (remaining < total) return;
       remaining -= total;
-      await client.query(`SELECT 1 FROM "${db.schema}".aggregates WHERE subject = ANY($1) ORDER BY subject FOR UPDATE`, [subjects]);
+      // One statement: the CTE locks the aggregate rows in subject order, then they are updated.
       const result = await client.query<{ subject: string; version: number }>(
-        `UPDATE "${db.schema}".aggregates a SET version = a.version + c.n
-         FROM unnest($1::text[], $2::int[]) AS c(subject, n) WHERE a.subject = c.subject RETURNING a.subject, a.version`,
+        `WITH locked AS (SELECT subject FROM "${db.schema}".aggregates WHERE subject = ANY($1) ORDER BY subject FOR UPDATE)
+         UPDATE "${db.schema}".aggregates a SET version = a.version + c.n
+         FROM unnest($1::text[], $2::int[]) AS c(subject, n)
+         WHERE a.subject = c.subject AND a.subject IN (SELECT subject FROM locked) RETURNING a.subject, a.version`,
         [subjects, counts],
       );
       const last = new Map(result.rows.map((row) => [row.subject, row.version]));
@@ -73,7 +75,7 @@ describe('PgOutboxStore under concurrent writers and claimers', () => {
       );
     };
     const writer = async (): Promise<void> => {
-      while (remaining >= 8) await transaction(db.pool, appendSome);
+      while (remaining >= 9) await transaction(db.pool, appendSome);
       while (remaining > 0) await transaction(db.pool, appendOne);
     };
 
