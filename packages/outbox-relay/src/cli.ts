@@ -1,11 +1,6 @@
-import { deadCommand } from './commands/dead.js';
-import { migrateCommand } from './commands/migrate.js';
-import { runCommand } from './commands/run.js';
-import { statusCommand } from './commands/status.js';
 import { parseCommandLine, type RelayCliConfig } from './config.js';
 import { exitStatusOf } from './exit-status.js';
 import { ExitCode } from './help.js';
-import { createCliLogger } from './logger.js';
 
 /** Where the CLI writes: stdout for results and JSON logs, stderr for the one-line failure. */
 export interface CliStreams {
@@ -37,6 +32,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
     return ExitCode.config;
   }
 
+  // Loaded only now: a bad configuration exits before pino, prom-client, NATS or a driver is loaded.
+  const [{ createCliLogger }, { runCommand }, { migrateCommand }, { statusCommand }, { deadCommand }] = await Promise.all([
+    import('./logger.js'),
+    import('./commands/run.js'),
+    import('./commands/migrate.js'),
+    import('./commands/status.js'),
+    import('./commands/dead.js'),
+  ]);
   // `run` logs JSON to stdout; the admin commands print their results there, so their logs go to stderr.
   const logger = createCliLogger(config.logLevel, config.secrets, config.command === 'run' ? 1 : 2);
   try {

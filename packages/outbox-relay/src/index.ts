@@ -12,7 +12,7 @@ export { type ExitStatus, exitStatusOf } from './exit-status.js';
 export { commandHelp, ExitCode, generalHelp } from './help.js';
 export { type HttpServerOptions, type ReadinessCheck, type RelayHttpServer, startHttpServer } from './http-server.js';
 export { type CliLogger, createCliLogger } from './logger.js';
-export { createRelayMetrics, type RelayMetrics } from './metrics.js';
+export { createRelayMetrics, type RelayMetrics, type RelayStateSource } from './metrics.js';
 export { connectNats, natsConnectionOptions } from './nats-connection.js';
 export { REDACTED, redactText, redactUrl } from './redact.js';
 export type { RawSettings, SettingSpec } from './settings.js';

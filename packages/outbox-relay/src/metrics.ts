@@ -1,6 +1,5 @@
-import type { OutboxStats } from '@outboxkit/outbox-core';
+import type { OutboxStats, RelayEvent } from '@outboxkit/outbox-core';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { RelayEvent } from './core-relay.js';
 
 /** The relay's Prometheus series, fed by `RelayEvent`s and the periodic `stats()`. */
 export interface RelayMetrics {
@@ -9,8 +8,12 @@ export interface RelayMetrics {
   observe(event: RelayEvent): void;
   /** Sets the backlog gauges from a `stats()` result. */
   setStats(stats: OutboxStats): void;
-  /** Sets `outbox_relay_up`-style state gauges. */
-  setState(state: { natsConnected: boolean; outage: boolean }): void;
+}
+
+/** The live state behind `outbox_nats_connected` and `outbox_bus_outage`, read at scrape time. */
+export interface RelayStateSource {
+  natsConnected(): boolean;
+  outage(): boolean;
 }
 
 /**
@@ -18,7 +21,7 @@ export interface RelayMetrics {
  * the process metrics of prom-client. A registry of its own, so an embedding app's default
  * registry is left alone.
  */
-export function createRelayMetrics(): RelayMetrics {
+export function createRelayMetrics(state?: RelayStateSource): RelayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const pending = new Gauge({ name: 'outbox_pending', help: 'Outbox rows not yet published and not dead.', registers: [registry] });
@@ -56,11 +59,21 @@ export function createRelayMetrics(): RelayMetrics {
     buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
     registers: [registry],
   });
-  const natsConnected = new Gauge({ name: 'outbox_nats_connected', help: '1 while the NATS connection is up.', registers: [registry] });
-  const outage = new Gauge({
+  new Gauge({
+    name: 'outbox_nats_connected',
+    help: '1 while the NATS connection is up.',
+    registers: [registry],
+    collect() {
+      if (state) this.set(state.natsConnected() ? 1 : 0);
+    },
+  });
+  new Gauge({
     name: 'outbox_bus_outage',
     help: '1 while claiming is paused because the bus is unreachable.',
     registers: [registry],
+    collect() {
+      if (state) this.set(state.outage() ? 1 : 0);
+    },
   });
   const storeErrors = new Counter({
     name: 'outbox_store_errors_total',
@@ -92,10 +105,6 @@ export function createRelayMetrics(): RelayMetrics {
       pending.set(stats.pending);
       oldest.set((stats.oldestPendingAgeMs ?? 0) / 1000);
       dead.set(stats.dead);
-    },
-    setState(state) {
-      natsConnected.set(state.natsConnected ? 1 : 0);
-      outage.set(state.outage ? 1 : 0);
     },
   };
 }

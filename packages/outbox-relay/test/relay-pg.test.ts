@@ -71,7 +71,7 @@ describe('outbox-relay on PostgreSQL', { timeout: 120_000 }, () => {
     await fixture.enqueue(table, events);
 
     const status = await runRelay(['status', '--json'], env);
-    expect(status.code).toBe(0);
+    expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ schema: { current: true }, pending: 10_000, dead: 0 });
 
     const run = await runRelay(['run', '--once'], env);
@@ -81,7 +81,9 @@ describe('outbox-relay on PostgreSQL', { timeout: 120_000 }, () => {
       stream,
       events.map((e) => e.id),
     );
-    const after = JSON.parse((await runRelay(['status', '--json'], env)).stdout);
+    const statusAfter = await runRelay(['status', '--json'], env);
+    expect(statusAfter.code, statusAfter.stderr).toBe(0);
+    const after = JSON.parse(statusAfter.stdout);
     expect(after).toMatchObject({ pending: 0, dead: 0, subjects: [] });
   });
 
@@ -150,14 +152,14 @@ describe('outbox-relay on PostgreSQL', { timeout: 120_000 }, () => {
     );
     await waitUntil('every event published', async () => (await streamCount(nc, stream)) >= events.length, 60_000);
 
-    const published = await Promise.all(
-      addresses.map(async (address) => {
-        const metrics = await (await fetch(`http://${address}/metrics`)).text();
-        const match = /^outbox_published_total (\d+)$/m.exec(metrics);
-        expect(match, metrics).not.toBeNull();
-        return Number(match?.[1]);
-      }),
-    );
+    const publishedBy = (address: string): Promise<number> =>
+      fetch(`http://${address}/metrics`)
+        .then((response) => response.text())
+        .then((text) => Number(/^outbox_published_total (\d+)$/m.exec(text)?.[1]));
+    const sum = async (): Promise<number[]> => Promise.all(addresses.map(publishedBy));
+    // The counters move when a batch is settled, just after its PubAcks: wait for the last one.
+    await waitUntil('the last batches to be counted', async () => (await sum()).reduce((a, b) => a + b) >= events.length, 10_000);
+    const published = await sum();
     expect(published[0]! + published[1]!).toBe(events.length);
 
     for (const relay of relays) relay.child.kill('SIGTERM');

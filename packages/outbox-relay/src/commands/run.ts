@@ -1,8 +1,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { NatsPublisher } from '@outboxkit/bus-nats';
-import { errorMessage } from '@outboxkit/outbox-core';
+import { errorMessage, Relay, type RelayEvent } from '@outboxkit/outbox-core';
 import type { RelayCliConfig } from '../config.js';
-import { Relay, type RelayEvent } from '../core-relay.js';
+
 import { ExitCode } from '../help.js';
 import { type RelayHttpServer, startHttpServer } from '../http-server.js';
 import type { CliLogger } from '../logger.js';
@@ -24,7 +24,7 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
   const nats = config.nats;
   if (!nats) throw new Error('run needs the NATS settings');
   const readiness = new RelayReadiness();
-  const metrics = createRelayMetrics();
+  const metrics = createRelayMetrics({ natsConnected: () => readiness.natsConnected, outage: () => readiness.outage() });
   // The relay gets the shutdown timeout; closing NATS and the pool gets a few seconds more.
   const shutdown = new ShutdownSignals(logger, config.shutdownTimeoutMs + 5_000);
   let http: RelayHttpServer | undefined;

@@ -1,0 +1,136 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  killStartedRelays,
+  makeEvents,
+  natsConnect,
+  PG_URL,
+  PgFixture,
+  randomName,
+  runRelay,
+  startRelay,
+  streamCount,
+  waitUntil,
+} from './helpers.js';
+
+const NATS_SERVER = process.env.OUTBOX_NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+const fixture = new PgFixture();
+const storeDir = mkdtempSync(join(tmpdir(), 'outbox-relay-nats-'));
+let port = 0;
+let server: ChildProcess | undefined;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Starts our own nats-server with JetStream on `port` and waits until it accepts clients. */
+async function startNats(): Promise<void> {
+  server = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: 'ignore' });
+  await waitUntil('nats-server to accept connections', async () => {
+    try {
+      const nc = await natsConnect(`nats://127.0.0.1:${port}`);
+      await nc.close();
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function stopNats(): Promise<void> {
+  const child = server;
+  server = undefined;
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+beforeAll(async () => {
+  await fixture.pool.query(`CREATE SCHEMA "${fixture.schema}"`);
+  port = await freePort();
+  await startNats();
+});
+
+afterAll(async () => {
+  killStartedRelays();
+  await stopNats();
+  rmSync(storeDir, { recursive: true, force: true });
+  await fixture.dispose();
+});
+
+async function readyz(address: string): Promise<{ status: number; body: string }> {
+  const response = await fetch(`http://${address}/readyz`);
+  return { status: response.status, body: await response.text() };
+}
+
+describe('/readyz and /metrics', { timeout: 120_000 }, () => {
+  it('is 503 while NATS is down and 200 after it returns; /metrics counts the published events', async () => {
+    const table = randomName('outbox');
+    const stream = randomName('READY').toUpperCase();
+    const env = {
+      OUTBOX_DATABASE_URL: PG_URL,
+      OUTBOX_SCHEMA: fixture.schema,
+      OUTBOX_TABLE: table,
+      OUTBOX_NATS_URL: `nats://127.0.0.1:${port}`,
+      OUTBOX_STREAM: stream,
+      OUTBOX_SUBJECT_PREFIX: stream.toLowerCase(),
+      OUTBOX_METRICS_ADDR: '127.0.0.1:0',
+      OUTBOX_STATS_INTERVAL_MS: '200',
+    };
+    expect((await runRelay(['migrate'], env)).code).toBe(0);
+    const relay = startRelay(['run'], env);
+    const address = String((await relay.waitForLog('http server listening (/healthz, /readyz, /metrics)')).address);
+    expect((await fetch(`http://${address}/healthz`)).status).toBe(200);
+    await waitUntil('ready', async () => (await readyz(address)).status === 200);
+
+    await stopNats();
+    await waitUntil('not ready while NATS is down', async () => (await readyz(address)).status === 503);
+    expect((await readyz(address)).body).toContain('NATS');
+    const json = await fetch(`http://${address}/readyz`, { headers: { accept: 'application/json' } });
+    expect(json.status).toBe(503);
+    expect(await json.json()).toMatchObject({ ready: false, failures: [{ check: 'nats' }] });
+    expect((await fetch(`http://${address}/healthz`)).status).toBe(200);
+
+    await startNats();
+    await waitUntil('ready again after NATS returns', async () => (await readyz(address)).status === 200, 60_000);
+
+    const events = makeEvents(500, 50);
+    await fixture.enqueue(table, events);
+    const nc: NatsConnection = await natsConnect(`nats://127.0.0.1:${port}`);
+    try {
+      await waitUntil('every event in the stream', async () => (await streamCount(nc, stream)) === events.length);
+    } finally {
+      await nc.close();
+    }
+    // The counter moves when a batch is settled, just after its PubAcks: wait for the last one.
+    const published = async (): Promise<number> => {
+      const text = await (await fetch(`http://${address}/metrics`)).text();
+      return Number(/^outbox_published_total (\d+)$/m.exec(text)?.[1]);
+    };
+    await waitUntil('the last batch to be counted', async () => (await published()) >= events.length, 10_000);
+    const metrics = await (await fetch(`http://${address}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`^outbox_published_total ${events.length}$`, 'm'));
+    expect(metrics).toMatch(/^outbox_nats_connected 1$/m);
+    expect(metrics).toMatch(/^outbox_pending \d+$/m);
+    expect(metrics).toMatch(/^outbox_dead 0$/m);
+    expect(metrics).toContain('outbox_publish_latency_seconds_bucket');
+    expect(metrics).toContain('outbox_batch_size_count');
+    expect(metrics).toContain('process_cpu_user_seconds_total');
+
+    relay.child.kill('SIGTERM');
+    expect((await relay.exited).code).toBe(0);
+  });
+});
