@@ -4,7 +4,7 @@ import {
   type InboxOutcome,
   type InboxStore,
   type MigrationResult,
-  OutboxUsageError,
+  OutboxConfigError,
   validateInteger,
 } from '@outboxkit/outbox-core';
 import { type TableNames, tableNames } from './identifiers.js';
@@ -45,10 +45,10 @@ export class PgInboxStore implements InboxStore<PgClientLike> {
   readonly #record: string;
   readonly #cleanup: string;
 
-  /** @throws OutboxConfigError naming `schema` or `table` when one is not a plain identifier. */
+  /** @throws OutboxConfigError naming `pool`, `schema` or `table` when one is missing or not a plain identifier. */
   constructor(options: PgInboxStoreOptions) {
     if (!options?.pool || typeof options.pool.connect !== 'function') {
-      throw new OutboxUsageError('PgInboxStore needs { pool }: a pg.Pool');
+      throw new OutboxConfigError('pool', 'PgInboxStore needs { pool }: a pg.Pool');
     }
     this.#pool = options.pool;
     this.#names = tableNames(options.schema ?? 'public', options.table ?? 'inbox');

@@ -9,6 +9,7 @@ import {
   type Logger,
   type MigrationResult,
   noopLogger,
+  OutboxConfigError,
   type OutboxEvent,
   type OutboxRecord,
   type OutboxStats,
@@ -83,10 +84,10 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
   readonly #stragglerPollMs: number;
   readonly #listener: WakeupListener | undefined;
 
-  /** @throws OutboxConfigError naming `schema`, `table`, `pool` or `stragglerPollMs` when one is invalid. */
+  /** @throws OutboxConfigError naming `schema`, `table`, `pool`, `listenClient` or `stragglerPollMs` when one is invalid. */
   constructor(options: PgOutboxStoreOptions) {
     if (!options?.pool || typeof options.pool.query !== 'function') {
-      throw new OutboxUsageError('PgOutboxStore needs { pool }: a pg.Pool');
+      throw new OutboxConfigError('pool', 'PgOutboxStore needs { pool }: a pg.Pool');
     }
     this.#pool = options.pool;
     this.#names = tableNames(options.schema ?? 'public', options.table ?? 'outbox');
@@ -97,7 +98,14 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
     const listen = options.listen ?? true;
     this.capabilities = { wakeUp: listen, concurrentClaimers: true };
     if (listen) {
-      const open = options.listenClient ?? (() => new pg.Client((this.#pool.options ?? {}) as pg.ClientConfig) as PgListenClientLike);
+      const poolOptions = this.#pool.options;
+      if (!options.listenClient && !poolOptions) {
+        throw new OutboxConfigError(
+          'listenClient',
+          'listen needs a pg.Pool (its options open the LISTEN connection) or a listenClient factory',
+        );
+      }
+      const open = options.listenClient ?? (() => new pg.Client(poolOptions as pg.ClientConfig) as PgListenClientLike);
       this.#listener = new WakeupListener(this.#channel, async () => open(), options.logger ?? noopLogger);
     }
     if (!listen) this.waitForWork = undefined;
