@@ -116,6 +116,25 @@ for (const [name, list] of Object.entries(results)) {
   );
 }
 
+// Wake-up latency: an idle relay waiting in waitForWork, one producer commit, time until it returns.
+const latencies = [];
+for (let n = 0; n < 50; n++) {
+  const woken = store.waitForWork({ timeoutMs: 5_000 });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const committed = await transaction(pool, async (client) => {
+    await store.enqueue(client, eventFor(n));
+    return () => performance.now();
+  }).then((now) => now());
+  await woken;
+  latencies.push(performance.now() - committed);
+  await pool.query(`DELETE FROM ${schema}.outbox`);
+}
+latencies.sort((a, b) => a - b);
+print('');
+print(
+  `wake-up latency, commit to waitForWork() returning, 50 samples: median ${latencies[25].toFixed(1)} ms, p90 ${latencies[45].toFixed(1)} ms, max ${latencies[49].toFixed(1)} ms`,
+);
+
 await store.close();
 await pool.query(`DROP SCHEMA ${schema} CASCADE`);
 await pool.end();

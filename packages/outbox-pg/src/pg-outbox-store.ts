@@ -273,9 +273,10 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
   async waitForWork?(options: WaitForWorkOptions): Promise<void> {
     const listener = this.#listener;
     if (!listener || options.signal?.aborted) return;
-    await listener.ensure();
     // Registered before arming, so a NOTIFY that arrives before we start waiting still counts.
     const waiting = listener.wait(options.timeoutMs, options.signal);
+    // A (re)connect that hangs must not hold the relay past its poll.
+    await Promise.race([listener.ensure(), waiting.promise]);
     if (!listener.listening) {
       await waiting.promise;
       return;
