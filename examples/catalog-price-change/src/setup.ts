@@ -33,16 +33,25 @@ export async function setUp(config: ExampleConfig): Promise<SetupResult> {
   const pgPool = new pg.Pool({ connectionString: config.pgUrl, max: 2 });
   const mysqlPool = createPool({ uri: config.mysqlUrl, connectionLimit: 2, decimalNumbers: true });
   try {
-    await migrateCatalog(pgPool, config.pgSchema);
-    const outbox = await migrateOutbox(config);
-    const productsInserted = await transaction(pgPool, (client) => seedCatalog(client, config.pgSchema));
-    const { rows } = await pgPool.query<{ id: string; name: string; price: string; version: number }>(
-      `SELECT id, name, price, version FROM "${config.pgSchema}".products ORDER BY id`,
-    );
-    const products = rows.map((row) => ({ ...row, price: Number(row.price) }));
+    // Independent steps run at once; the outbox migration waits for the schema Catalog creates,
+    // so two CREATE SCHEMA IF NOT EXISTS never race.
+    const catalogReady = (async () => {
+      await migrateCatalog(pgPool, config.pgSchema);
+      const [outbox, productsInserted] = await Promise.all([
+        migrateOutbox(config),
+        transaction(pgPool, (client) => seedCatalog(client, config.pgSchema)),
+      ]);
+      const { rows } = await pgPool.query<{ id: string; name: string; price: string; version: number }>(
+        `SELECT id, name, price, version FROM "${config.pgSchema}".products ORDER BY id`,
+      );
+      return { outbox, productsInserted, products: rows.map((row) => ({ ...row, price: Number(row.price) })) };
+    })();
+    const basketReady = (async () => {
+      await migrateBasket(mysqlPool, config.mysqlDatabase);
+      await new MysqlInboxStore({ pool: mysqlPool, database: config.mysqlDatabase }).migrate();
+    })();
+    const [{ outbox, productsInserted, products }] = await Promise.all([catalogReady, basketReady, provisionStreams(config)]);
 
-    await migrateBasket(mysqlPool, config.mysqlDatabase);
-    await new MysqlInboxStore({ pool: mysqlPool, database: config.mysqlDatabase }).migrate();
     const connection = await mysqlPool.getConnection();
     let linesInserted: number;
     try {
@@ -50,8 +59,6 @@ export async function setUp(config: ExampleConfig): Promise<SetupResult> {
     } finally {
       connection.release();
     }
-
-    await provisionStreams(config);
     return { outbox, productsInserted, linesInserted, products };
   } finally {
     await Promise.allSettled([pgPool.end(), mysqlPool.end()]);

@@ -19,7 +19,8 @@ const log = jsonLog('basket');
 
 async function main(): Promise<void> {
   const config = readConfig();
-  const pool = createPool({ uri: config.mysqlUrl, database: config.mysqlDatabase, connectionLimit: 5, decimalNumbers: true });
+  // No default database on the pool: every statement names it, and it may not exist yet.
+  const pool = createPool({ uri: config.mysqlUrl, connectionLimit: 5, decimalNumbers: true });
   await migrateBasket(pool, config.mysqlDatabase);
   const inbox = new MysqlInboxStore({ pool, database: config.mysqlDatabase, logger: log });
   await inbox.migrate();

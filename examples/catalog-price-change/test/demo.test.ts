@@ -1,0 +1,149 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { createConnection } from 'mysql2/promise';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// The demo as a user runs it: a child process with its own three children. Each test file gets
+// its own schema, database and streams, dropped at the end.
+const pgUrl = process.env.OUTBOX_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const mysqlUrl = process.env.OUTBOX_MYSQL_URL || 'mysql://root@127.0.0.1:3306/test';
+const natsUrl = process.env.OUTBOX_NATS_URL || 'nats://127.0.0.1:4222';
+const suffix = `${process.pid}_${randomBytes(3).toString('hex')}`;
+const names = {
+  DEMO_PG_SCHEMA: `catalog_test_${suffix}`,
+  DEMO_MYSQL_DATABASE: `basket_test_${suffix}`,
+  DEMO_STREAM: `CATALOG_TEST_${suffix}`,
+  DEMO_SUBJECT_PREFIX: `catalogtest_${suffix}`,
+  DEMO_DEAD_LETTER_STREAM: `CATALOG_TEST_DEAD_${suffix}`,
+  DEMO_DEAD_LETTER_PREFIX: `catalogtestdlq_${suffix}`,
+};
+const exampleDir = fileURLToPath(new URL('..', import.meta.url));
+const demoProducts = ['dotnet-bot-black-hoodie', 'dotnet-black-white-mug', 'prism-white-tshirt'];
+/** Baskets holding each demo product in the seed data. */
+const affected: Record<string, string[]> = {
+  '.NET Bot Black Hoodie': ['alice', 'bob', 'dave'],
+  '.NET Black & White Mug': ['alice', 'carol', 'dave'],
+  'Prism White T-Shirt': ['alice', 'carol'],
+};
+const changeLine = /^ {2}(\S.*?)\s+(\d+\.\d\d) ->\s+(\d+\.\d\d)\s+v(\d+)\s+(\d+) \(([^)]*)\)\s+(\d+) ms\s+ok$/;
+
+interface DemoRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function runDemo(env: Record<string, string>): Promise<DemoRun> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      ['--import', 'tsx', 'src/demo.ts'],
+      {
+        cwd: exampleDir,
+        env: { ...process.env, OUTBOX_PG_URL: pgUrl, OUTBOX_MYSQL_URL: mysqlUrl, OUTBOX_NATS_URL: natsUrl, ...names, ...env },
+        timeout: 50_000,
+      },
+      (_error, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }),
+    );
+  });
+}
+
+/** The change lines the demo printed, parsed. */
+function changes(stdout: string) {
+  return stdout
+    .split('\n')
+    .map((line) => changeLine.exec(line))
+    .filter((match) => match !== null)
+    .map(([, name, oldPrice, newPrice, version, count, baskets]) => ({
+      name: name as string,
+      oldPrice: Number(oldPrice),
+      newPrice: Number(newPrice),
+      version: Number(version),
+      baskets: (baskets as string).split(', '),
+      count: Number(count),
+    }));
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+afterAll(async () => {
+  const pgClient = new pg.Client({ connectionString: pgUrl });
+  await pgClient.connect();
+  await pgClient.query(`DROP SCHEMA IF EXISTS "${names.DEMO_PG_SCHEMA}" CASCADE`);
+  await pgClient.end();
+  const mysql = await createConnection({ uri: mysqlUrl });
+  await mysql.query(`DROP DATABASE IF EXISTS \`${names.DEMO_MYSQL_DATABASE}\``);
+  await mysql.end();
+  const nats = await connect({ servers: natsUrl });
+  const jsm = await jetstreamManager(nats);
+  for (const stream of [names.DEMO_STREAM, names.DEMO_DEAD_LETTER_STREAM]) await jsm.streams.delete(stream).catch(() => false);
+  await nats.close();
+});
+
+describe('npm run demo', () => {
+  it('says in one sentence which server is missing, and exits 1', async () => {
+    const run = await runDemo({ OUTBOX_NATS_URL: `nats://127.0.0.1:${await freePort()}` });
+    expect(run.code).toBe(1);
+    const errorLines = run.stderr.trim().split('\n');
+    expect(errorLines).toHaveLength(1);
+    expect(errorLines[0]).toMatch(/^NATS is not reachable at nats:\/\/127\.0\.0\.1:\d+.*set OUTBOX_NATS_URL/);
+  });
+
+  for (const round of [1, 2]) {
+    it(`run ${round}: propagates three price changes to every affected basket`, async () => {
+      const run = await runDemo({});
+      expect(run.stderr).toBe('');
+      expect(run.code, run.stdout).toBe(0);
+      const lines = changes(run.stdout);
+      expect(lines.map((line) => line.name).sort()).toEqual(Object.keys(affected).sort());
+      for (const line of lines) {
+        expect(line.baskets.sort()).toEqual(affected[line.name]);
+        expect(line.count).toBe(affected[line.name]?.length);
+        // Seeded at version 1; each run bumps the version once, so the second run proves the seed is idempotent.
+        expect(line.version).toBe(round + 1);
+        expect(line.newPrice).not.toBe(line.oldPrice);
+      }
+      expect(run.stdout).toContain("every basket line has Catalog's price and version (10 lines in 4 baskets)");
+      expect(run.stdout).toMatch(/-> 400 invalid_price, unknown product -> 404 product_not_found; nothing changed/);
+      expect(run.stdout).toMatch(/stopped +relay \(exit code 0\), catalog \(exit code 0\), basket \(exit code 0\)/);
+    });
+  }
+
+  it('leaves every basket line at the price and version Catalog has, each event applied once', async () => {
+    const pgClient = new pg.Client({ connectionString: pgUrl });
+    await pgClient.connect();
+    const { rows: products } = await pgClient.query<{ id: string; price: string; version: number }>(
+      `SELECT id, price, version FROM "${names.DEMO_PG_SCHEMA}".products`,
+    );
+    await pgClient.end();
+    const mysql = await createConnection({ uri: mysqlUrl, decimalNumbers: true });
+    const [lineRows] = await mysql.query(
+      `SELECT basket_id, product_id, unit_price, price_version FROM \`${names.DEMO_MYSQL_DATABASE}\`.basket_lines`,
+    );
+    const [inboxRows] = await mysql.query(`SELECT consumer, COUNT(*) AS n FROM \`${names.DEMO_MYSQL_DATABASE}\`.inbox GROUP BY consumer`);
+    await mysql.end();
+
+    const lines = lineRows as { basket_id: string; product_id: string; unit_price: number; price_version: number }[];
+    expect(lines).toHaveLength(10);
+    for (const line of lines) {
+      const product = products.find((candidate) => candidate.id === line.product_id);
+      expect(line.unit_price, `${line.basket_id}/${line.product_id}`).toBe(Number(product?.price));
+      expect(line.price_version).toBe(product?.version);
+    }
+    expect(products).toHaveLength(5);
+    for (const product of products) expect(product.version).toBe(demoProducts.includes(product.id) ? 3 : 1);
+    // Six events (three per run), each recorded once in the inbox: applied exactly once.
+    expect(inboxRows).toEqual([{ consumer: 'basket', n: 6 }]);
+  });
+});
