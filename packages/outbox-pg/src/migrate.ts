@@ -2,7 +2,7 @@ import { type MigrationResult, SchemaVersionError } from '@outboxkit/outbox-core
 import type { TableNames } from './identifiers.js';
 import type { Migration } from './migrations/migration.js';
 import { translatePgError } from './pg-errors.js';
-import type { PgPoolLike } from './pg-like.js';
+import { absorbClientErrors, type PgPoolLike } from './pg-like.js';
 
 /** What one store's schema is: its tables and the migrations that build them. */
 export interface MigrationTarget {
@@ -34,6 +34,7 @@ export async function runMigrations(pool: PgPoolLike, target: MigrationTarget): 
   } catch (error) {
     throw translatePgError(error, { operation: 'migrate()' });
   }
+  const stopAbsorbing = absorbClientErrors(client);
   let broken: Error | undefined;
   try {
     await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`outboxkit.migrate.${names.schema}`]);
@@ -66,6 +67,7 @@ export async function runMigrations(pool: PgPoolLike, target: MigrationTarget): 
     if (!(error instanceof SchemaVersionError)) broken = error instanceof Error ? error : new Error(String(error));
     throw translatePgError(error, { operation: 'migrate()', expectedVersion: latest });
   } finally {
+    stopAbsorbing();
     client.release(broken);
   }
 }

@@ -11,7 +11,7 @@ import { type TableNames, tableNames } from './identifiers.js';
 import { assertSchemaVersion, latestVersion, type MigrationTarget, runMigrations } from './migrate.js';
 import { inboxMigrations } from './migrations/0001-inbox-init.js';
 import { translatePgError } from './pg-errors.js';
-import type { PgClientLike, PgPoolLike } from './pg-like.js';
+import { absorbClientErrors, type PgClientLike, type PgPoolLike } from './pg-like.js';
 
 /** Options of {@link PgInboxStore}. */
 export interface PgInboxStoreOptions {
@@ -157,6 +157,7 @@ export class PgInboxStore implements InboxStore<PgClientLike> {
     } catch (error) {
       throw translatePgError(error, { operation });
     }
+    const stopAbsorbing = absorbClientErrors(client);
     let broken: Error | undefined;
     try {
       return await body(client);
@@ -168,6 +169,7 @@ export class PgInboxStore implements InboxStore<PgClientLike> {
       broken = error instanceof Error ? error : new Error(String(error));
       throw translatePgError(error, { operation, expectedVersion: latestVersion(this.#target) });
     } finally {
+      stopAbsorbing();
       client.release(broken);
     }
   }

@@ -33,3 +33,22 @@ export function isPoolLike(value: unknown): boolean {
   const candidate = value as Record<string, unknown>;
   return typeof candidate.connect === 'function' && ('totalCount' in candidate || 'idleCount' in candidate);
 }
+
+type ErrorEmitter = {
+  on?(event: 'error', listener: (error: Error) => void): unknown;
+  off?(event: 'error', listener: (error: Error) => void): unknown;
+};
+
+/**
+ * While we hold a checked-out client, a dropped connection makes pg emit `'error'` on it besides
+ * rejecting the pending query; with no listener, Node would crash the process. The query's
+ * rejection is what we act on, so the event is swallowed until the returned function removes
+ * the listener.
+ */
+export function absorbClientErrors(client: unknown): () => void {
+  const emitter = client as ErrorEmitter;
+  if (typeof emitter.on !== 'function' || typeof emitter.off !== 'function') return () => {};
+  const ignore = (): void => {};
+  emitter.on('error', ignore);
+  return () => emitter.off?.('error', ignore);
+}

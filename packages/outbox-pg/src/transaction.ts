@@ -1,4 +1,4 @@
-import type { PgClientLike, PgPoolLike } from './pg-like.js';
+import { absorbClientErrors, type PgClientLike, type PgPoolLike } from './pg-like.js';
 
 /**
  * Runs `fn` in a transaction on a client from `pool`: `BEGIN`, `fn(client)`, `COMMIT`. When `fn`
@@ -15,6 +15,7 @@ import type { PgClientLike, PgPoolLike } from './pg-like.js';
  */
 export async function transaction<T>(pool: PgPoolLike, fn: (client: PgClientLike) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  const stopAbsorbing = absorbClientErrors(client);
   // Set when the connection may be broken, so the pool destroys it instead of reusing it.
   let broken: Error | undefined;
   try {
@@ -39,6 +40,7 @@ export async function transaction<T>(pool: PgPoolLike, fn: (client: PgClientLike
       throw error;
     }
   } finally {
+    stopAbsorbing();
     client.release(broken);
   }
 }
