@@ -37,8 +37,8 @@ describe('PgOutboxStore under concurrent writers and claimers', () => {
     // changes a few aggregates (locked in subject order, so writers cannot deadlock) and appends
     // one or two events for each in one enqueue call.
     const appendSome = async (client: PgClientLike): Promise<void> => {
-      const subjects = [...new Set(Array.from({ length: 3 }, () => `s${Math.floor(Math.random() * SUBJECTS)}`))].sort();
-      const counts = subjects.map(() => 1 + Math.floor(Math.random() * 3));
+      const subjects = [...new Set(Array.from({ length: 4 }, () => `s${Math.floor(Math.random() * SUBJECTS)}`))].sort();
+      const counts = subjects.map(() => 1 + Math.floor(Math.random() * 4));
       const total = counts.reduce((sum, n) => sum + n, 0);
       if (remaining < total) return;
       remaining -= total;
@@ -75,7 +75,7 @@ describe('PgOutboxStore under concurrent writers and claimers', () => {
       );
     };
     const writer = async (): Promise<void> => {
-      while (remaining >= 9) await transaction(db.pool, appendSome);
+      while (remaining >= 16) await transaction(db.pool, appendSome);
       while (remaining > 0) await transaction(db.pool, appendOne);
     };
 
