@@ -75,7 +75,14 @@ async function migrateOutbox(config: ExampleConfig): Promise<string> {
 }
 
 async function provisionStreams(config: ExampleConfig): Promise<void> {
-  const nats = await connect({ servers: config.natsUrl.split(','), name: 'catalog-price-change-setup' });
+  // Retries a while: under docker compose NATS may still be starting.
+  const nats = await connect({
+    servers: config.natsUrl.split(','),
+    name: 'catalog-price-change-setup',
+    waitOnFirstConnect: true,
+    maxReconnectAttempts: 30,
+    reconnectTimeWait: 1_000,
+  });
   try {
     await ensureStream(nats, { name: config.stream, subjects: [`${config.subjectPrefix}.>`] });
     await ensureDeadLetterStream(nats, { name: config.deadLetterStream, subjectPrefix: config.deadLetterPrefix });
