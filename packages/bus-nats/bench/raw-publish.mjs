@@ -1,12 +1,14 @@
 // Raw JetStream publish throughput through NatsPublisher, with and without the client's
-// `noAsyncTraces`, side by side. Runs on the built dist: `npx tsup` in packages/bus-nats first.
+// `noAsyncTraces`, side by side; and, as the baseline, the client's own `js.publish()` (its request
+// path, where `noAsyncTraces` applies) with the same records and headers, one batch in flight at a
+// time. Runs on the built dist: `npx tsup` in packages/bus-nats first.
 //
 //   node packages/bus-nats/bench/raw-publish.mjs            (50,000 records, 3 runs per mode)
 //   EVENTS=100000 RUNS=5 BATCH=1000 STORAGE=memory node packages/bus-nats/bench/raw-publish.mjs
 import { randomUUID } from 'node:crypto';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { NatsPublisher } from '@outboxkit/bus-nats';
+import { NatsPublisher, recordHeaders } from '@outboxkit/bus-nats';
 
 const url = process.env.OUTBOX_NATS_URL ?? 'nats://127.0.0.1:4222';
 const events = Number(process.env.EVENTS ?? 50_000);
@@ -29,12 +31,30 @@ function records(count) {
   }));
 }
 
-async function run(noAsyncTraces) {
+const encoder = new TextEncoder();
+
+/** The client's request path: `js.publish()` per record, a batch at a time. */
+function jsPublisher(nc, prefix) {
+  const js = jetstream(nc);
+  return {
+    publish: (batch) =>
+      Promise.all(
+        batch.map((record) =>
+          js.publish(`${prefix}.${record.type}`, encoder.encode(record.payload), { headers: recordHeaders(record) }).then(
+            () => ({ ok: true }),
+            () => ({ ok: false }),
+          ),
+        ),
+      ),
+  };
+}
+
+async function run(mode, noAsyncTraces) {
   const nc = await connect({ servers: url, noAsyncTraces });
   const jsm = await jetstreamManager(nc);
   const stream = `BENCH_${randomUUID().slice(0, 8)}`;
   await jsm.streams.add({ name: stream, subjects: [`${stream}.>`], storage });
-  const publisher = new NatsPublisher({ connection: nc, subjectPrefix: stream });
+  const publisher = mode === 'NatsPublisher' ? new NatsPublisher({ connection: nc, subjectPrefix: stream }) : jsPublisher(nc, stream);
   const input = records(events);
   const started = process.hrtime.bigint();
   const cpuBefore = process.cpuUsage();
@@ -56,19 +76,27 @@ const print = (line) => process.stdout.write(`${line}\n`);
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const format = (value) => Math.round(value).toLocaleString('en-US');
 
-const results = { default: [], noAsyncTraces: [] };
-await run(true); // warm-up: JIT and the server's store
+const modes = [
+  ['NatsPublisher', false],
+  ['NatsPublisher', true],
+  ['js.publish', false],
+  ['js.publish', true],
+];
+const results = Object.fromEntries(modes.map(([mode, fast]) => [`${mode}${fast ? ' noAsyncTraces' : ''}`, []]));
+await run('NatsPublisher', true); // warm-up: JIT and the server's store
 for (let i = 0; i < runs; i++) {
-  // Alternate the modes so drift on the machine hits both alike.
-  results.default.push(await run(false));
-  results.noAsyncTraces.push(await run(true));
+  // Interleave the modes so drift on the machine hits all alike.
+  for (const [mode, fast] of modes) results[`${mode}${fast ? ' noAsyncTraces' : ''}`].push(await run(mode, fast));
 }
 const range = (values, digits = 0) =>
   `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)} - ${Math.max(...values).toFixed(digits)})`;
-print(`NatsPublisher, ${format(events)} records per run, batches of ${batchSize}, ${storage} storage, ${runs} runs, ${url}`);
-print('mode             events/s: median (min - max)      client CPU us/event: median (min - max)');
+print(`${format(events)} records per run, batches of ${batchSize}, ${storage} storage, ${runs} runs, ${url}`);
+print('mode                          events/s: median (min - max)     client CPU us/event: median (min - max)');
 for (const [mode, list] of Object.entries(results)) {
-  print(`${mode.padEnd(17)}${range(list.map((r) => r.rate)).padEnd(34)}${range(list.map((r) => r.cpuMicros), 1)}`);
+  print(
+    `${mode.padEnd(30)}${range(list.map((r) => r.rate)).padEnd(33)}${range(
+      list.map((r) => r.cpuMicros),
+      1,
+    )}`,
+  );
 }
-const ratio = (pick) => (median(results.noAsyncTraces.map(pick)) / median(results.default.map(pick))).toFixed(2);
-print(`noAsyncTraces / default: ${ratio((r) => r.rate)}x events/s, ${ratio((r) => r.cpuMicros)}x CPU per event`);
