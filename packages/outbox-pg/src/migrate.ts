@@ -39,7 +39,10 @@ export async function runMigrations(pool: PgPoolLike, target: MigrationTarget): 
   try {
     await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`outboxkit.migrate.${names.schema}`]);
     try {
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${names.quotedSchema}`);
+      // Checked first: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the
+      // schema is there, which a migration role limited to its schema may not have.
+      const schemaFound = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [names.schema]);
+      if (schemaFound.rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${names.quotedSchema}`);
       await client.query(
         `CREATE TABLE IF NOT EXISTS ${names.migrations} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
       );
