@@ -1,0 +1,231 @@
+import type { OutboxEvent } from '@outboxkit/outbox-core';
+import { MysqlOutboxStore, transaction as mysqlTransaction } from '@outboxkit/outbox-mysql';
+import { PgOutboxStore, transaction as pgTransaction } from '@outboxkit/outbox-pg';
+import { createPool, type Pool as MysqlPool, type RowDataPacket } from 'mysql2/promise';
+import pg from 'pg';
+import { MYSQL_URL, PG_URL, uniqueName } from './env.js';
+
+export type DatabaseKind = 'pg' | 'mysql';
+
+/** What a scenario counts at the end, all read from the consumer's tables. */
+export interface Counts {
+  /** Rows of `written`: one per event committed with the outbox row, in the same transaction. */
+  readonly written: number;
+  /** Rows of `applied` (event id primary key): events applied at least once. */
+  readonly applied: number;
+  /** Written events with no `applied` row. */
+  readonly lost: number;
+  /** Events with more than one `effects` row: applied twice or more. */
+  readonly twice: number;
+}
+
+/**
+ * One scenario's database namespace (a PostgreSQL schema or a MariaDB database) with the outbox,
+ * the consumer's inbox, and the tables that prove the outcome:
+ * - `written(event_id)`: inserted in the producer's transaction, with the outbox row;
+ * - `applied(event_id primary key)`: the handler's idempotent-looking write;
+ * - `effects(event_id)`: no unique key, one row per handler run that committed, so a double
+ *   application is countable.
+ * The relay logs in as a user of its own, so its connections can be told apart and killed.
+ */
+export interface FaultDatabase {
+  readonly kind: DatabaseKind;
+  readonly label: string;
+  /** The schema or database name. */
+  readonly namespace: string;
+  setup(): Promise<void>;
+  /** `OUTBOX_DATABASE_URL` (and `OUTBOX_SCHEMA`) for the relay CLI, as its own user. */
+  relayEnv(): Record<string, string>;
+  /** `FAULT_DB*` settings for the worker. */
+  workerEnv(): Record<string, string>;
+  /** Enqueues the events in one transaction; with `record`, also one `written` row each. */
+  write(events: readonly OutboxEvent[], record?: boolean): Promise<void>;
+  counts(): Promise<Counts>;
+  /** Ids of `applied` rows with their `effects` count. */
+  appliedTimes(ids: readonly string[]): Promise<Map<string, number>>;
+  /** Terminates every connection of the relay's user; returns how many. */
+  killRelayConnections(): Promise<number>;
+  /** The tables in the namespace. */
+  tables(): Promise<string[]>;
+  dispose(): Promise<void>;
+}
+
+export function createFaultDatabase(kind: DatabaseKind): FaultDatabase {
+  return kind === 'pg' ? new PgFaultDatabase() : new MysqlFaultDatabase();
+}
+
+const countsSql = (q: (name: string) => string): string => `SELECT
+  (SELECT count(*) FROM ${q('written')}) AS written,
+  (SELECT count(*) FROM ${q('applied')}) AS applied,
+  (SELECT count(*) FROM ${q('written')} w WHERE NOT EXISTS (SELECT 1 FROM ${q('applied')} a WHERE a.event_id = w.event_id)) AS lost,
+  (SELECT count(*) FROM (SELECT event_id FROM ${q('effects')} GROUP BY event_id HAVING count(*) > 1) t) AS twice`;
+
+function toCounts(row: Record<string, unknown>): Counts {
+  return { written: Number(row.written), applied: Number(row.applied), lost: Number(row.lost), twice: Number(row.twice) };
+}
+
+class PgFaultDatabase implements FaultDatabase {
+  readonly kind = 'pg';
+  readonly label = 'PostgreSQL';
+  readonly namespace = uniqueName('faults');
+  readonly #role = uniqueName('faults_relay');
+  readonly #pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+  readonly #store = new PgOutboxStore({ pool: this.#pool, schema: this.namespace, table: 'outbox', listen: false });
+  readonly #q = (name: string): string => `"${this.namespace}"."${name}"`;
+  readonly #database = decodeURIComponent(new URL(PG_URL).pathname.slice(1)) || 'postgres';
+
+  async setup(): Promise<void> {
+    await this.#pool.query(`CREATE ROLE "${this.#role}" LOGIN`);
+    // migrate() creates the schema if it is missing, which needs CREATE on the database.
+    await this.#pool.query(`GRANT CREATE ON DATABASE "${this.#database}" TO "${this.#role}"`);
+    await this.#pool.query(`CREATE SCHEMA "${this.namespace}" AUTHORIZATION "${this.#role}"`);
+    await this.#pool.query(`CREATE TABLE ${this.#q('written')} (event_id text PRIMARY KEY)`);
+    await this.#pool.query(`CREATE TABLE ${this.#q('applied')} (event_id text PRIMARY KEY, subject text NOT NULL, n int NOT NULL)`);
+    await this.#pool.query(`CREATE TABLE ${this.#q('effects')} (event_id text NOT NULL, at timestamptz NOT NULL DEFAULT now())`);
+  }
+
+  relayEnv(): Record<string, string> {
+    const url = new URL(PG_URL);
+    url.username = this.#role;
+    url.password = '';
+    return { OUTBOX_DATABASE_URL: url.toString(), OUTBOX_SCHEMA: this.namespace };
+  }
+
+  workerEnv(): Record<string, string> {
+    return { FAULT_DB: 'pg', FAULT_DB_URL: PG_URL, FAULT_SCHEMA: this.namespace };
+  }
+
+  async write(events: readonly OutboxEvent[], record = true): Promise<void> {
+    await pgTransaction(this.#pool, async (client) => {
+      await this.#store.enqueue(client, events);
+      if (record) {
+        await client.query(`INSERT INTO ${this.#q('written')} (event_id) SELECT unnest($1::text[])`, [events.map((e) => e.id)]);
+      }
+    });
+  }
+
+  async counts(): Promise<Counts> {
+    return toCounts((await this.#pool.query(countsSql(this.#q))).rows[0]);
+  }
+
+  async appliedTimes(ids: readonly string[]): Promise<Map<string, number>> {
+    const result = await this.#pool.query<{ event_id: string; times: string }>(
+      `SELECT event_id, count(*) AS times FROM ${this.#q('effects')} WHERE event_id = ANY($1) GROUP BY event_id`,
+      [ids],
+    );
+    return new Map(result.rows.map((row) => [row.event_id, Number(row.times)]));
+  }
+
+  async killRelayConnections(): Promise<number> {
+    const result = await this.#pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [this.#role]);
+    return result.rowCount ?? 0;
+  }
+
+  async tables(): Promise<string[]> {
+    const result = await this.#pool.query<{ name: string }>(
+      'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1',
+      [this.namespace],
+    );
+    return result.rows.map((row) => row.name);
+  }
+
+  async dispose(): Promise<void> {
+    await this.#pool.query(`DROP SCHEMA IF EXISTS "${this.namespace}" CASCADE`);
+    await this.killRelayConnections();
+    // DROP OWNED also revokes the role's privileges, which DROP ROLE requires.
+    await this.#pool.query(`DROP OWNED BY "${this.#role}"`).catch(() => undefined);
+    await this.#pool.query(`DROP ROLE IF EXISTS "${this.#role}"`);
+    await this.#pool.end();
+  }
+}
+
+class MysqlFaultDatabase implements FaultDatabase {
+  readonly kind = 'mysql';
+  readonly label = 'MariaDB';
+  readonly namespace = uniqueName('faults');
+  readonly #user = uniqueName('faults_relay');
+  readonly #admin: MysqlPool = createPool({ uri: MYSQL_URL, connectionLimit: 2 });
+  #pool: MysqlPool | undefined;
+  #store: MysqlOutboxStore | undefined;
+  readonly #q = (name: string): string => `\`${name}\``;
+
+  #url(user?: string): string {
+    const url = new URL(MYSQL_URL);
+    url.pathname = `/${this.namespace}`;
+    if (user) {
+      url.username = user;
+      url.password = '';
+    }
+    return url.toString();
+  }
+
+  async setup(): Promise<void> {
+    await this.#admin.query(`CREATE DATABASE \`${this.namespace}\``);
+    await this.#admin.query(`CREATE USER '${this.#user}'@'%'`);
+    await this.#admin.query(`GRANT ALL PRIVILEGES ON \`${this.namespace}\`.* TO '${this.#user}'@'%'`);
+    this.#pool = createPool({ uri: this.#url(), connectionLimit: 4 });
+    this.#store = new MysqlOutboxStore({ pool: this.#pool, table: 'outbox' });
+    await this.#pool.query('CREATE TABLE written (event_id varchar(64) PRIMARY KEY)');
+    await this.#pool.query('CREATE TABLE applied (event_id varchar(64) PRIMARY KEY, subject varchar(255) NOT NULL, n int NOT NULL)');
+    await this.#pool.query('CREATE TABLE effects (event_id varchar(64) NOT NULL, at timestamp(6) NOT NULL DEFAULT current_timestamp(6))');
+  }
+
+  relayEnv(): Record<string, string> {
+    return { OUTBOX_DATABASE_URL: this.#url(this.#user) };
+  }
+
+  workerEnv(): Record<string, string> {
+    return { FAULT_DB: 'mysql', FAULT_DB_URL: this.#url() };
+  }
+
+  async write(events: readonly OutboxEvent[], record = true): Promise<void> {
+    const store = this.#store as MysqlOutboxStore;
+    await mysqlTransaction(this.#pool as MysqlPool, async (connection) => {
+      await store.enqueue(connection, events);
+      if (record) await connection.query('INSERT INTO written (event_id) VALUES ?', [events.map((e) => [e.id])]);
+    });
+  }
+
+  async counts(): Promise<Counts> {
+    const [rows] = await (this.#pool as MysqlPool).query<RowDataPacket[]>(countsSql(this.#q));
+    return toCounts(rows[0] as Record<string, unknown>);
+  }
+
+  async appliedTimes(ids: readonly string[]): Promise<Map<string, number>> {
+    if (ids.length === 0) return new Map();
+    const [rows] = await (this.#pool as MysqlPool).query<RowDataPacket[]>(
+      'SELECT event_id, count(*) AS times FROM effects WHERE event_id IN (?) GROUP BY event_id',
+      [ids],
+    );
+    return new Map(rows.map((row) => [String(row.event_id), Number(row.times)]));
+  }
+
+  async killRelayConnections(): Promise<number> {
+    const [rows] = await this.#admin.query<RowDataPacket[]>('SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?', [this.#user]);
+    let killed = 0;
+    for (const row of rows) {
+      // The connection may have closed since the listing.
+      await this.#admin.query(`KILL CONNECTION ${Number(row.ID)}`).then(
+        () => killed++,
+        () => undefined,
+      );
+    }
+    return killed;
+  }
+
+  async tables(): Promise<string[]> {
+    const [rows] = await this.#admin.query<RowDataPacket[]>(
+      'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1',
+      [this.namespace],
+    );
+    return rows.map((row) => String(row.name));
+  }
+
+  async dispose(): Promise<void> {
+    await this.#pool?.end();
+    await this.killRelayConnections();
+    await this.#admin.query(`DROP DATABASE IF EXISTS \`${this.namespace}\``);
+    await this.#admin.query(`DROP USER IF EXISTS '${this.#user}'@'%'`);
+    await this.#admin.end();
+  }
+}

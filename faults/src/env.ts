@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The servers under test, from the same env vars as every other outboxkit test. */
+export const PG_URL = process.env.OUTBOX_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const MYSQL_URL = process.env.OUTBOX_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+export const NATS_URL = process.env.OUTBOX_NATS_URL ?? 'nats://127.0.0.1:4222';
+/** The nats-server binary the suite starts its own servers from. */
+export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+
+const require = createRequire(import.meta.url);
+/** The built `outbox-relay` CLI: the suite runs exactly what users run. */
+export const RELAY_BIN = join(dirname(require.resolve('@outboxkit/outbox-relay/package.json')), 'dist', 'bin.js');
+/** The consumer worker script (plain JavaScript: Node runs it as is). */
+export const WORKER_SCRIPT = fileURLToPath(new URL('./worker.mjs', import.meta.url));
+/** The `faults/` folder: the worker runs there so its imports resolve from the workspace. */
+export const FAULTS_DIR = fileURLToPath(new URL('..', import.meta.url));
+
+/** A lower-case name unique to one scenario: `<prefix>_<10 hex>`. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` every `everyMs` until it is true; throws naming `what` after `timeoutMs`. */
+export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** A random integer in [min, max]. */
+export function randomBetween(min: number, max: number): number {
+  return min + Math.floor(Math.random() * (max - min + 1));
+}

@@ -1,0 +1,280 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { ensureConsumer, ensureDeadLetterStream, ensureStream } from '@outboxkit/bus-nats';
+import type { EventDefinition, OutboxEvent } from '@outboxkit/outbox-core';
+import { type Counts, createFaultDatabase, type DatabaseKind, type FaultDatabase } from './databases.js';
+import { FAULTS_DIR, RELAY_BIN, sleep, uniqueName, WORKER_SCRIPT, waitUntil } from './env.js';
+import { ItemChanged } from './events.js';
+import { freePort } from './nats-servers.js';
+import { ManagedProcess, runToCompletion } from './processes.js';
+
+/** Options of {@link Scenario.create}. */
+export interface ScenarioOptions {
+  readonly kind: DatabaseKind;
+  /** `OUTBOX_NATS_URL` of the relay and the worker (comma-separated for a cluster). */
+  readonly natsUrls: string;
+  /** Stream replicas (3 on the cluster). @defaultValue 1 */
+  readonly replicas?: number;
+  /** The JetStream consumer's `max_deliver`. @defaultValue 20: faults alone must never dead-letter */
+  readonly maxDeliver?: number;
+  /** @defaultValue 3_000 */
+  readonly ackWaitMs?: number;
+}
+
+/** One line of the report. */
+export interface ScenarioResult extends Counts {
+  readonly scenario: string;
+  readonly database: string;
+  readonly durationMs: number;
+  /** Messages in the event stream at the end (each event once: guarantee 2). */
+  readonly inStream: number;
+  /** What was injected, e.g. `relay SIGKILL x5`. */
+  readonly faults: string;
+}
+
+/** `scenario | db | written | applied | lost | applied twice | duration | faults`, fixed columns. */
+export function formatResult(r: ScenarioResult): string {
+  return [
+    r.scenario.padEnd(30),
+    r.database.padEnd(10),
+    `written ${r.written}`.padEnd(14),
+    `applied ${r.applied}`.padEnd(14),
+    `lost ${r.lost}`.padEnd(7),
+    `applied twice ${r.twice}`.padEnd(16),
+    `${(r.durationMs / 1000).toFixed(1)} s`.padStart(8),
+    `  ${r.faults}`,
+  ].join(' ');
+}
+
+const RELAY_DEFAULTS: Record<string, string> = {
+  OUTBOX_TABLE: 'outbox',
+  OUTBOX_LOG_LEVEL: 'info',
+  OUTBOX_LEASE_MS: '3000',
+  OUTBOX_POLL_INTERVAL_MS: '250',
+  OUTBOX_STATS_INTERVAL_MS: '500',
+  OUTBOX_PUBLISH_TIMEOUT_MS: '3000',
+  OUTBOX_SHUTDOWN_TIMEOUT_MS: '5000',
+};
+
+/**
+ * Everything one scenario runs on: its own database namespace, stream, dead-letter stream and
+ * durable consumer, the relay CLI and the worker as child processes, and a paced writer.
+ */
+export class Scenario {
+  readonly db: FaultDatabase;
+  readonly natsUrls: string;
+  readonly stream = uniqueName('FAULTS').toUpperCase();
+  readonly prefix = this.stream.toLowerCase();
+  readonly deadLetterStream = `${this.stream}_DLQ`;
+  readonly deadLetterPrefix = `dlq_${this.prefix}`;
+  readonly consumer = 'worker';
+  readonly options: ScenarioOptions;
+  nc!: NatsConnection;
+  metricsPort = 0;
+  relay: ManagedProcess | undefined;
+  worker: ManagedProcess | undefined;
+  relayStarts = 0;
+  workerStarts = 0;
+  readonly startedAt = Date.now();
+  #seq = 0;
+  readonly #perSubject = new Map<string, number>();
+
+  private constructor(options: ScenarioOptions) {
+    this.options = options;
+    this.natsUrls = options.natsUrls;
+    this.db = createFaultDatabase(options.kind);
+  }
+
+  /** Creates the namespace, the streams and the consumer, and migrates the outbox with `outbox-relay migrate`. */
+  static async create(options: ScenarioOptions): Promise<Scenario> {
+    const scenario = new Scenario(options);
+    await scenario.db.setup();
+    scenario.metricsPort = await freePort();
+    scenario.nc = await connect({ servers: options.natsUrls.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    const replicas = options.replicas ?? 1;
+    // A new cluster elects its meta leader first; until then stream creation fails.
+    await waitUntil(
+      'the streams to be created',
+      async () => {
+        try {
+          await ensureStream(scenario.nc, {
+            name: scenario.stream,
+            subjects: [`${scenario.prefix}.>`],
+            duplicateWindowMs: 120_000,
+            replicas,
+          });
+          await ensureDeadLetterStream(scenario.nc, {
+            name: scenario.deadLetterStream,
+            subjectPrefix: scenario.deadLetterPrefix,
+            replicas,
+          });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+      500,
+    );
+    await ensureConsumer(scenario.nc, {
+      stream: scenario.stream,
+      name: scenario.consumer,
+      ackWaitMs: options.ackWaitMs ?? 3_000,
+      maxDeliver: options.maxDeliver ?? 20,
+    });
+    const migrated = await scenario.relayCommand(['migrate']);
+    if (migrated.code !== 0) throw new Error(`outbox-relay migrate exited ${migrated.code}: ${migrated.stderr}`);
+    return scenario;
+  }
+
+  /** The relay's environment: only PATH and its settings, nothing inherited. */
+  relayEnv(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      PATH: process.env.PATH ?? '',
+      ...RELAY_DEFAULTS,
+      ...this.db.relayEnv(),
+      OUTBOX_NATS_URL: this.natsUrls,
+      OUTBOX_STREAM: this.stream,
+      OUTBOX_SUBJECT_PREFIX: this.prefix,
+      OUTBOX_METRICS_ADDR: `127.0.0.1:${this.metricsPort}`,
+      ...extra,
+    };
+  }
+
+  /** Runs an `outbox-relay` command (migrate, status, dead ...) to completion. */
+  relayCommand(args: readonly string[], extra: Record<string, string> = {}): ReturnType<typeof runToCompletion> {
+    return runToCompletion('outbox-relay', process.execPath, [RELAY_BIN, ...args], this.relayEnv(extra));
+  }
+
+  /** Starts `outbox-relay run` and waits for its `outbox-relay started` log line. */
+  async startRelay(extra: Record<string, string> = {}): Promise<ManagedProcess> {
+    const relay = new ManagedProcess('outbox-relay', process.execPath, [RELAY_BIN, 'run'], { env: this.relayEnv(extra) });
+    this.relay = relay;
+    this.relayStarts++;
+    await waitUntil('outbox-relay to start', () => relay.stdout().includes('"outbox-relay started"') || !relay.running, 30_000, 50);
+    if (!relay.running) throw new Error(`outbox-relay exited at start: ${relay.output()}`);
+    return relay;
+  }
+
+  /** SIGKILLs the relay by pid, as a crash would, and starts a new one. */
+  async crashRelay(): Promise<void> {
+    await this.relay?.kill('SIGKILL');
+    await this.startRelay();
+  }
+
+  /** Starts the consumer worker and waits for `worker ready`. */
+  async startWorker(extra: Record<string, string> = {}): Promise<ManagedProcess> {
+    const worker = new ManagedProcess('worker', process.execPath, [WORKER_SCRIPT], {
+      cwd: FAULTS_DIR,
+      env: { PATH: process.env.PATH ?? '', ...this.workerEnv(), ...extra },
+    });
+    this.worker = worker;
+    this.workerStarts++;
+    await waitUntil('the worker to start', () => worker.stdout().includes('worker ready') || !worker.running, 30_000, 50);
+    if (!worker.running) throw new Error(`the worker exited at start: ${worker.output()}`);
+    return worker;
+  }
+
+  workerEnv(): Record<string, string> {
+    return {
+      ...this.db.workerEnv(),
+      FAULT_NATS_URLS: this.natsUrls,
+      FAULT_STREAM: this.stream,
+      FAULT_CONSUMER: this.consumer,
+      FAULT_DLQ_PREFIX: this.deadLetterPrefix,
+    };
+  }
+
+  /** The HTTP status of the relay's `/readyz`, or 0 when it does not answer. */
+  async readyz(): Promise<number> {
+    try {
+      const response = await fetch(`http://127.0.0.1:${this.metricsPort}/readyz`, { signal: AbortSignal.timeout(1_000) });
+      await response.arrayBuffer();
+      return response.status;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** `count` new `fault.item.changed` events over 500 aggregate keys. */
+  events(count: number, definition: EventDefinition<string, { seq: number; n: number }> = ItemChanged): OutboxEvent[] {
+    return Array.from({ length: count }, () => {
+      const seq = this.#seq++;
+      const subject = `item-${seq % 500}`;
+      const n = (this.#perSubject.get(subject) ?? 0) + 1;
+      this.#perSubject.set(subject, n);
+      return definition.create({ seq, n }, { subject });
+    });
+  }
+
+  /** Writes `total` events in transactions of `chunk`, spread evenly over `durationMs`. */
+  async write(total: number, durationMs: number, chunk = 250): Promise<void> {
+    const chunks = Math.ceil(total / chunk);
+    const start = Date.now();
+    for (let i = 0; i < chunks; i++) {
+      await this.db.write(this.events(Math.min(chunk, total - i * chunk)));
+      const due = start + ((i + 1) * durationMs) / chunks;
+      if (due > Date.now()) await sleep(due - Date.now());
+    }
+  }
+
+  /** Waits until every written event is applied, then until the consumer has nothing pending or unacked. */
+  async settle(timeoutMs: number): Promise<void> {
+    await waitUntil('every written event to be applied', async () => (await this.db.counts()).lost === 0, timeoutMs, 250);
+    const jsm = await jetstreamManager(this.nc);
+    await waitUntil(
+      'the consumer to have nothing pending or unacked',
+      async () => {
+        const info = await jsm.consumers.info(this.stream, this.consumer).catch(() => undefined);
+        return info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0;
+      },
+      timeoutMs,
+      250,
+    );
+    // A late redelivery would show up as a second effect: give one a chance to land.
+    await sleep(1_000);
+  }
+
+  async streamMessages(stream = this.stream): Promise<number> {
+    const jsm = await jetstreamManager(this.nc);
+    return (await jsm.streams.info(stream)).state.messages;
+  }
+
+  /** `outbox-relay status --json`: pending and dead counts of the outbox. */
+  async outboxStatus(): Promise<{ pending: number; dead: number }> {
+    const status = await this.relayCommand(['status', '--json']);
+    if (status.code !== 0) throw new Error(`outbox-relay status exited ${status.code}: ${status.stderr}`);
+    return JSON.parse(status.stdout) as { pending: number; dead: number };
+  }
+
+  async result(scenario: string, faults: string): Promise<ScenarioResult> {
+    const counts = await this.db.counts();
+    return {
+      scenario,
+      database: this.db.label,
+      ...counts,
+      durationMs: Date.now() - this.startedAt,
+      inStream: await this.streamMessages(),
+      faults,
+    };
+  }
+
+  /** Stops the processes (by pid), deletes the streams and drops the namespace. */
+  async dispose(): Promise<void> {
+    await this.worker?.kill('SIGKILL');
+    await this.relay?.kill('SIGKILL');
+    if (this.nc && !this.nc.isClosed()) {
+      const jsm = await jetstreamManager(this.nc, { timeout: 5_000 }).catch(() => undefined);
+      await jsm?.streams.delete(this.stream).catch(() => undefined);
+      await jsm?.streams.delete(this.deadLetterStream).catch(() => undefined);
+      await this.nc.close();
+    }
+    await this.db.dispose();
+  }
+}
+
+/** `count` random moments in [fromMs, toMs], sorted, at least `gapMs` apart (best effort). */
+export function randomMoments(count: number, fromMs: number, toMs: number, gapMs: number): number[] {
+  const slot = (toMs - fromMs) / count;
+  return Array.from({ length: count }, (_, i) => Math.round(fromMs + i * slot + Math.random() * Math.max(0, slot - gapMs)));
+}

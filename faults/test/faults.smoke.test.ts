@@ -1,0 +1,56 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  badConfiguration,
+  badInput,
+  consumerKilled,
+  databaseConnectionsKilled,
+  poison,
+  relayKilled,
+  stopAllProcesses,
+} from '../src/index.js';
+import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
+import { expectExactlyOnce, printSummary, report } from './report.js';
+
+// The shortened form that runs in the root `npm test`: the same scenarios and assertions as
+// test/*.faults.test.ts with fewer events and faults. The NATS outage and the cluster run only
+// in the full form (`npm run test:faults`): they wait out fixed downtimes.
+describe('fault suite, smoke', { timeout: 120_000 }, () => {
+  afterAll(async () => {
+    await stopAllProcesses();
+    printSummary('smoke');
+  });
+
+  it('1. PostgreSQL: relay SIGKILLed twice mid-run, restarted', async () => {
+    const outcome = await relayKilled('pg', { events: 2_000, faults: 2, writeMs: 2_000 });
+    report(outcome.result);
+    expectExactlyOnce(outcome);
+  });
+
+  it("3. MariaDB: the relay's connections KILLed twice mid-batch", async () => {
+    const outcome = await databaseConnectionsKilled('mysql', { events: 2_000, faults: 2, writeMs: 2_000 });
+    report(outcome.result);
+    expectExactlyOnce(outcome);
+    expect(outcome.checks.connectionsKilled).toBeGreaterThanOrEqual(2);
+  });
+
+  it('4. PostgreSQL: consumer SIGKILLed twice mid-handler, restarted', async () => {
+    const outcome = await consumerKilled('pg', { events: 1_000, faults: 2, writeMs: 500 });
+    report(outcome.result);
+    expectExactlyOnce(outcome);
+  });
+
+  it('6. PostgreSQL: poison dead-lettered, the rest applied, replayed once after the fix', async () => {
+    const outcome = await poison('pg', { events: 300, faults: 0, writeMs: 0, poisoned: 2 });
+    report(outcome.result);
+    expectPoisonReplayed(outcome, 300, 2);
+  });
+
+  it('7. PostgreSQL: bad input dead-lettered, bad configuration rejected', async () => {
+    const input = await badInput('pg', { events: 300, faults: 0, writeMs: 0 });
+    report(input.result);
+    expectBadInputDeadLettered(input);
+    const config = await badConfiguration('pg');
+    report(config.result);
+    expectBadConfigurationRejected(config, 'OUTBOX_SCHEMA');
+  });
+});
