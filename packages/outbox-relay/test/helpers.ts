@@ -235,3 +235,25 @@ export function perSubjectSequences(messages: readonly StoredMessage[]): Map<str
   }
   return bySubject;
 }
+
+/** A fresh table and stream on the fixture's schema, and the env a relay needs for them. */
+export function pgRelaySetup(
+  fixture: PgFixture,
+  streams: string[],
+  overrides: Record<string, string> = {},
+): { table: string; stream: string; env: Record<string, string> } {
+  const table = randomName('outbox');
+  const stream = randomName('RELAY').toUpperCase();
+  streams.push(stream);
+  const env = {
+    OUTBOX_DATABASE_URL: PG_URL,
+    OUTBOX_SCHEMA: fixture.schema,
+    OUTBOX_TABLE: table,
+    OUTBOX_NATS_URL: NATS_URL,
+    OUTBOX_STREAM: stream,
+    OUTBOX_SUBJECT_PREFIX: stream.toLowerCase(),
+    OUTBOX_METRICS_ADDR: 'off',
+    ...overrides,
+  };
+  return { table, stream, env };
+}

@@ -5,15 +5,12 @@ import {
   idsOf,
   killStartedRelays,
   makeEvents,
-  NATS_URL,
   natsConnect,
-  PG_URL,
   PgFixture,
   perSubjectSequences,
-  randomName,
+  pgRelaySetup,
   readStream,
   runRelay,
-  sleep,
   startRelay,
   streamCount,
   waitUntil,
@@ -37,22 +34,8 @@ afterAll(async () => {
   await fixture.dispose();
 });
 
-/** A fresh table and stream, and the env a relay needs for them. */
-function setup(overrides: Record<string, string> = {}): { table: string; stream: string; env: Record<string, string> } {
-  const table = randomName('outbox');
-  const stream = randomName('RELAY').toUpperCase();
-  streams.push(stream);
-  const env = {
-    OUTBOX_DATABASE_URL: PG_URL,
-    OUTBOX_SCHEMA: fixture.schema,
-    OUTBOX_TABLE: table,
-    OUTBOX_NATS_URL: NATS_URL,
-    OUTBOX_STREAM: stream,
-    OUTBOX_SUBJECT_PREFIX: stream.toLowerCase(),
-    OUTBOX_METRICS_ADDR: 'off',
-    ...overrides,
-  };
-  return { table, stream, env };
+function setup(overrides: Record<string, string> = {}): ReturnType<typeof pgRelaySetup> {
+  return pgRelaySetup(fixture, streams, overrides);
 }
 
 async function expectExactlyOnce(stream: string, ids: readonly string[]): Promise<void> {
@@ -93,51 +76,6 @@ describe('outbox-relay on PostgreSQL', { timeout: 120_000 }, () => {
     expect(run.code).toBe(3);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toContain('outbox-relay migrate');
-  });
-
-  it('SIGTERM mid-backlog exits 0, and a second run --once finishes: every event once', async () => {
-    const { table, stream, env } = setup({ OUTBOX_BATCH_SIZE: '100' });
-    expect((await runRelay(['migrate'], env)).code).toBe(0);
-    const events = makeEvents(10_000, 1_000);
-    await fixture.enqueue(table, events);
-
-    const relay = startRelay(['run'], env);
-    await waitUntil('some events published', async () => (await streamCount(nc, stream)) > 0);
-    relay.child.kill('SIGTERM');
-    const { code } = await relay.exited;
-    expect(relay.stderr()).toBe('');
-    expect(code).toBe(0);
-    expect(relay.logs().map((line) => line.msg)).toContain('outbox-relay stopped');
-    expect(await streamCount(nc, stream)).toBeLessThan(events.length);
-
-    const second = await runRelay(['run', '--once'], env);
-    expect(second.code).toBe(0);
-    await expectExactlyOnce(
-      stream,
-      events.map((e) => e.id),
-    );
-  });
-
-  it('kill -9 mid-backlog, restart: every event once (the dedup window covers the re-publish)', async () => {
-    const leaseMs = 1_000;
-    const { table, stream, env } = setup({ OUTBOX_BATCH_SIZE: '200', OUTBOX_LEASE_MS: String(leaseMs) });
-    expect((await runRelay(['migrate'], env)).code).toBe(0);
-    const events = makeEvents(10_000, 1_000);
-    await fixture.enqueue(table, events);
-
-    const relay = startRelay(['run'], env);
-    await waitUntil('some events published', async () => (await streamCount(nc, stream)) > 0);
-    relay.child.kill('SIGKILL');
-    expect((await relay.exited).signal).toBe('SIGKILL');
-    // The killed relay's lease must run out before another relay can take its rows.
-    await sleep(leaseMs + 200);
-
-    const restarted = await runRelay(['run', '--once'], env);
-    expect(restarted.code).toBe(0);
-    await expectExactlyOnce(
-      stream,
-      events.map((e) => e.id),
-    );
   });
 
   it('two relays on one table: each event once, per-subject order kept; /metrics counts what each published', async () => {

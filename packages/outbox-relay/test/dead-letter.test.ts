@@ -1,0 +1,67 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { createEvent } from '@outboxkit/outbox-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteStream, killStartedRelays, natsConnect, PgFixture, pgRelaySetup, runRelay, streamCount } from './helpers.js';
+
+const fixture = new PgFixture();
+let nc: NatsConnection;
+const streams: string[] = [];
+
+beforeAll(async () => {
+  await fixture.pool.query(`CREATE SCHEMA "${fixture.schema}"`);
+  nc = await natsConnect();
+});
+
+afterAll(async () => {
+  killStartedRelays();
+  for (const stream of streams) await deleteStream(nc, stream);
+  await nc.close();
+  await fixture.dispose();
+});
+
+async function status(env: Record<string, string>): Promise<{ pending: number; dead: number }> {
+  const result = await runRelay(['status', '--json'], env);
+  expect(result.code, result.stderr).toBe(0);
+  return JSON.parse(result.stdout);
+}
+
+describe('dead-letter admin', { timeout: 120_000 }, () => {
+  it('lists, shows, retries and purges an event the bus refused', async () => {
+    const { table, stream, env } = pgRelaySetup(fixture, streams);
+    expect((await runRelay(['migrate'], env)).code).toBe(0);
+    // Larger than the server's max_payload (1 MB): refused for good, dead at the first attempt.
+    const poison = createEvent({ type: 'test.blob', source: 'relay-test', subject: 'blob-1', data: { blob: 'x'.repeat(1_100_000) } });
+    const fine = [1, 2].map((n) => createEvent({ type: 'test.item.changed', source: 'relay-test', subject: `item-${n}`, data: { n } }));
+    await fixture.enqueue(table, [poison, ...fine]);
+
+    const run = await runRelay(['run', '--once'], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('"msg":"event dead-lettered"');
+    expect(await streamCount(nc, stream)).toBe(2);
+    expect(await status(env)).toMatchObject({ pending: 0, dead: 1 });
+
+    const list = await runRelay(['dead', 'list', '--json'], env);
+    expect(list.code).toBe(0);
+    const dead = JSON.parse(list.stdout);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ id: poison.id, subject: 'blob-1', type: 'test.blob' });
+    expect(dead[0].lastError).toContain('max_payload');
+
+    const show = await runRelay(['dead', 'show', poison.id], env);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toContain(`id:         ${poison.id}`);
+    const missing = await runRelay(['dead', 'show', fine[0]!.id], env);
+    expect(missing.code).toBe(1);
+
+    const retry = await runRelay(['dead', 'retry', poison.id], env);
+    expect(retry.stdout.trim()).toBe('retried 1 dead event');
+    expect(await status(env)).toMatchObject({ pending: 1, dead: 0 });
+    expect((await runRelay(['run', '--once'], env)).code).toBe(0);
+    expect(await status(env)).toMatchObject({ pending: 0, dead: 1 });
+
+    const purge = await runRelay(['dead', 'purge', '--all'], env);
+    expect(purge.stdout.trim()).toBe('purged 1 dead event');
+    expect(await status(env)).toMatchObject({ pending: 0, dead: 0 });
+    expect(await streamCount(nc, stream)).toBe(2);
+  });
+});

@@ -1,0 +1,92 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  deleteStream,
+  idsOf,
+  killStartedRelays,
+  makeEvents,
+  natsConnect,
+  PgFixture,
+  pgRelaySetup,
+  readStream,
+  runRelay,
+  sleep,
+  startRelay,
+  streamCount,
+  waitUntil,
+} from './helpers.js';
+
+const fixture = new PgFixture();
+let nc: NatsConnection;
+const streams: string[] = [];
+
+beforeAll(async () => {
+  await fixture.pool.query(`CREATE SCHEMA "${fixture.schema}"`);
+  nc = await natsConnect();
+});
+
+afterEach(() => killStartedRelays());
+
+afterAll(async () => {
+  killStartedRelays();
+  for (const stream of streams) await deleteStream(nc, stream);
+  await nc.close();
+  await fixture.dispose();
+});
+
+function setup(overrides: Record<string, string> = {}): ReturnType<typeof pgRelaySetup> {
+  return pgRelaySetup(fixture, streams, overrides);
+}
+
+async function expectExactlyOnce(stream: string, ids: readonly string[]): Promise<void> {
+  expect(await streamCount(nc, stream)).toBe(ids.length);
+  const stored = await readStream(nc, stream);
+  expect(idsOf(stored)).toEqual([...ids].sort());
+}
+
+describe('outbox-relay on PostgreSQL: signals and crashes', { timeout: 120_000 }, () => {
+  it('SIGTERM mid-backlog exits 0, and a second run --once finishes: every event once', async () => {
+    const { table, stream, env } = setup({ OUTBOX_BATCH_SIZE: '100' });
+    expect((await runRelay(['migrate'], env)).code).toBe(0);
+    const events = makeEvents(10_000, 1_000);
+    await fixture.enqueue(table, events);
+
+    const relay = startRelay(['run'], env);
+    await waitUntil('some events published', async () => (await streamCount(nc, stream)) > 0);
+    relay.child.kill('SIGTERM');
+    const { code } = await relay.exited;
+    expect(relay.stderr()).toBe('');
+    expect(code).toBe(0);
+    expect(relay.logs().map((line) => line.msg)).toContain('outbox-relay stopped');
+    expect(await streamCount(nc, stream)).toBeLessThan(events.length);
+
+    const second = await runRelay(['run', '--once'], env);
+    expect(second.code).toBe(0);
+    await expectExactlyOnce(
+      stream,
+      events.map((e) => e.id),
+    );
+  });
+
+  it('kill -9 mid-backlog, restart: every event once (the dedup window covers the re-publish)', async () => {
+    const leaseMs = 1_000;
+    const { table, stream, env } = setup({ OUTBOX_BATCH_SIZE: '200', OUTBOX_LEASE_MS: String(leaseMs) });
+    expect((await runRelay(['migrate'], env)).code).toBe(0);
+    const events = makeEvents(10_000, 1_000);
+    await fixture.enqueue(table, events);
+
+    const relay = startRelay(['run'], env);
+    await waitUntil('some events published', async () => (await streamCount(nc, stream)) > 0);
+    relay.child.kill('SIGKILL');
+    expect((await relay.exited).signal).toBe('SIGKILL');
+    // The killed relay's lease must run out before another relay can take its rows.
+    await sleep(leaseMs + 200);
+
+    const restarted = await runRelay(['run', '--once'], env);
+    expect(restarted.code).toBe(0);
+    await expectExactlyOnce(
+      stream,
+      events.map((e) => e.id),
+    );
+  });
+});
