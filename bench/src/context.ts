@@ -1,0 +1,17 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { FigureBook } from './figures.js';
+import type { BacklogTemplates } from './fixtures/templates.js';
+import type { BenchOptions } from './options.js';
+
+/** What every suite gets: the options, where to record figures, and the shared NATS connection. */
+export interface SuiteContext {
+  readonly options: BenchOptions;
+  readonly book: FigureBook;
+  readonly nc: NatsConnection;
+  /** Backlogs written once through `enqueue`, copied into each run's fresh table. */
+  readonly backlogs: BacklogTemplates;
+  /** Free-form facts for the report (settings used, time limits), per suite. */
+  note(suite: string, text: string): void;
+  /** Extra material for the report: profiles, latency histograms. */
+  readonly extras: Record<string, unknown>;
+}

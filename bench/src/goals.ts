@@ -1,0 +1,158 @@
+import type { FigureSummary } from './figures.js';
+import { fmt, median, summarize } from './stats.js';
+
+/** The outcome of one goal: met, missed, or not measured in this run (its suite was not selected). */
+export interface GoalResult {
+  readonly goal: string;
+  readonly target: string;
+  readonly measured: string;
+  readonly met: boolean | undefined;
+}
+
+type Lookup = (key: string) => FigureSummary | undefined;
+
+/** A value and how it was computed, for the "measured" column. */
+interface Measured {
+  readonly value: number;
+  readonly text: string;
+}
+
+const range = (f: FigureSummary, digits?: number) => `${fmt(f.median, digits)} (${fmt(f.min, digits)}-${fmt(f.max, digits)})`;
+
+function figure(get: Lookup, key: string, unit: string, digits?: number): Measured | undefined {
+  const f = get(key);
+  return f ? { value: f.median, text: `${range(f, digits)} ${unit}` } : undefined;
+}
+
+/** The median of per-run ratios a/b when both were measured in every run (paired), else the ratio of medians. */
+export function pairedRatio(a: FigureSummary, b: FigureSummary): { median: number; min: number; max: number } {
+  if (a.values.length === b.values.length && a.values.length > 0) {
+    const ratios = a.values.map((v, i) => v / (b.values[i] as number));
+    const s = summarize(ratios);
+    return { median: s.median, min: s.min, max: s.max };
+  }
+  const r = median(a.values) / median(b.values);
+  return { median: r, min: r, max: r };
+}
+
+function ratio(get: Lookup, a: string, b: string, what: string): Measured | undefined {
+  const fa = get(a);
+  const fb = get(b);
+  if (!fa || !fb) return undefined;
+  const r = pairedRatio(fa, fb);
+  const digits = r.median >= 100 ? 0 : 2;
+  return {
+    value: r.median,
+    text: `${fmt(r.median, digits)}x (${fmt(r.min, digits)}-${fmt(r.max, digits)}): ${fmt(fa.median)} vs ${fmt(fb.median)} ${what}`,
+  };
+}
+
+function goal(goalText: string, target: string, measured: Measured | undefined, test: (value: number) => boolean): GoalResult {
+  return {
+    goal: goalText,
+    target,
+    measured: measured?.text ?? 'not measured in this run',
+    met: measured ? test(measured.value) : undefined,
+  };
+}
+
+/** Every goal of issue 7, evaluated on this run's medians. */
+export function evaluateGoals(figures: readonly FigureSummary[]): GoalResult[] {
+  const byKey = new Map(figures.map((f) => [f.key, f]));
+  const get: Lookup = (key) => byKey.get(key);
+  const order = (db: string): Measured | undefined => {
+    const f = get(`relay.${db}.order-violations-2`);
+    return f
+      ? { value: Math.max(...f.values), text: `${fmt(Math.max(...f.values))} out-of-order events in ${f.values.length} runs` }
+      : undefined;
+  };
+  return [
+    goal('Relay on PostgreSQL, one process', '>= 12,000 events/s', figure(get, 'relay.pg.outboxkit-1', 'events/s'), (v) => v >= 12_000),
+    goal(
+      '... as a share of the raw publish ceiling (same run)',
+      '>= 80%',
+      ratio(get, 'relay.pg.outboxkit-1', 'relay.raw', 'events/s'),
+      (v) => v >= 0.8,
+    ),
+    goal('... vs the naive relay', '>= 15x', ratio(get, 'relay.pg.outboxkit-1', 'relay.pg.naive', 'events/s'), (v) => v >= 15),
+    goal(
+      '... vs pg-transactional-outbox, 20,000 backlog',
+      '>= 15x',
+      ratio(get, 'relay.pg.outboxkit-1-small', 'relay.pg.ptxo-small', 'events/s'),
+      (v) => v >= 15,
+    ),
+    goal(
+      '... vs pg-transactional-outbox, 200,000 backlog',
+      '>= 1,000x',
+      ratio(get, 'relay.pg.outboxkit-1', 'relay.pg.ptxo-large', 'events/s'),
+      (v) => v >= 1_000,
+    ),
+    goal(
+      'Relay rate does not fall from a 20,000 to a 1,000,000 backlog',
+      '1M rate >= 90% of the 20k rate',
+      ratio(get, 'memory.pg.rate', 'relay.pg.outboxkit-1-small', 'events/s'),
+      (v) => v >= 0.9,
+    ),
+    goal('Relay on MariaDB, one process', '>= 10,000 events/s', figure(get, 'relay.mysql.outboxkit-1', 'events/s'), (v) => v >= 10_000),
+    goal(
+      '2 relay instances vs 1, PostgreSQL',
+      '>= 1.3x',
+      ratio(get, 'relay.pg.outboxkit-2', 'relay.pg.outboxkit-1', 'events/s'),
+      (v) => v >= 1.3,
+    ),
+    goal('... per-subject order kept with 2 instances, PostgreSQL', '0 violations', order('pg'), (v) => v === 0),
+    goal(
+      '2 relay instances vs 1, MariaDB',
+      '>= 1.3x',
+      ratio(get, 'relay.mysql.outboxkit-2', 'relay.mysql.outboxkit-1', 'events/s'),
+      (v) => v >= 1.3,
+    ),
+    goal('... per-subject order kept with 2 instances, MariaDB', '0 violations', order('mysql'), (v) => v === 0),
+    goal(
+      'Producer: enqueue vs a hand-written INSERT (PostgreSQL, 8 clients)',
+      'within 5% (>= 0.95x)',
+      ratio(get, 'producer.pg.c8.enqueue', 'producer.pg.c8.insert', 'tx/s'),
+      (v) => v >= 0.95,
+    ),
+    goal(
+      'Producer: UPDATE + enqueue with its wake-up vs UPDATE alone (PostgreSQL, 8 clients)',
+      '>= 0.6x',
+      ratio(get, 'producer.pg.c8.enqueue', 'producer.pg.c8.alone', 'tx/s'),
+      (v) => v >= 0.6,
+    ),
+    goal(
+      'Latency commit -> PubAck at 1,000 events/s, PostgreSQL p50',
+      '<= 5 ms',
+      figure(get, 'latency.pg.1000.p50', 'ms', 1),
+      (v) => v <= 5,
+    ),
+    goal('... PostgreSQL p99', '<= 30 ms', figure(get, 'latency.pg.1000.p99', 'ms', 1), (v) => v <= 30),
+    goal('... MariaDB p50', '<= 25 ms', figure(get, 'latency.mysql.1000.p50', 'ms', 1), (v) => v <= 25),
+    goal('... MariaDB p99', '<= 100 ms', figure(get, 'latency.mysql.1000.p99', 'ms', 1), (v) => v <= 100),
+    goal(
+      'Consumer, batched (1 instance), PostgreSQL',
+      '>= 10,000 events/s',
+      figure(get, 'consumer.pg.batch-1', 'events/s'),
+      (v) => v >= 10_000,
+    ),
+    goal(
+      'Consumer, batched (1 instance), MariaDB',
+      '>= 10,000 events/s',
+      figure(get, 'consumer.mysql.batch-1', 'events/s'),
+      (v) => v >= 10_000,
+    ),
+    goal(
+      'Consumer, per-message (concurrency 8), PostgreSQL',
+      '>= 800 events/s',
+      figure(get, 'consumer.pg.message-c8', 'events/s'),
+      (v) => v >= 800,
+    ),
+    goal(
+      'Consumer, per-message (concurrency 8), MariaDB',
+      '>= 800 events/s',
+      figure(get, 'consumer.mysql.message-c8', 'events/s'),
+      (v) => v >= 800,
+    ),
+    goal('Relay peak RSS draining the large backlog', '<= 150 MB', figure(get, 'memory.pg.peak-rss', 'MB'), (v) => v <= 150),
+  ];
+}

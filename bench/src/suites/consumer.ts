@@ -1,0 +1,149 @@
+import { ensureConsumer, NatsPublisher, NatsSubscriber } from '@outboxkit/bus-nats';
+import { Consumer, type InboxStore } from '@outboxkit/outbox-core';
+import { type MysqlConnectionLike, MysqlInboxStore } from '@outboxkit/outbox-mysql';
+import { type PgClientLike, PgInboxStore } from '@outboxkit/outbox-pg';
+import type { SuiteContext } from '../context.js';
+import { memoryRecords, PriceChangedEvent } from '../events.js';
+import { mysqlFixture } from '../fixtures/mysql.js';
+import { natsConnect, streamFixture } from '../fixtures/nats.js';
+import { pgFixture } from '../fixtures/pg.js';
+import { sleepMs, wallMs } from '../names.js';
+import { progress } from '../progress.js';
+
+const SUITE = 'consumer';
+const PRODUCTS = 1_000;
+const FETCH_SIZE = 100;
+
+interface Scenario {
+  readonly key: string;
+  readonly label: string;
+  readonly mode: 'batch' | 'message';
+  /** Consumer instances on the same durable consumer, each with its own subscriber. */
+  readonly instances: number;
+  readonly concurrency: number;
+}
+
+const SCENARIOS: readonly Scenario[] = [
+  { key: 'batch-1', label: 'batched, 1 instance', mode: 'batch', instances: 1, concurrency: 1 },
+  { key: 'batch-4', label: 'batched, 4 instances', mode: 'batch', instances: 4, concurrency: 1 },
+  { key: 'message-c1', label: 'per-message, concurrency 1', mode: 'message', instances: 1, concurrency: 1 },
+  { key: 'message-c8', label: 'per-message, concurrency 8', mode: 'message', instances: 1, concurrency: 8 },
+  { key: 'message-c32', label: 'per-message, concurrency 32', mode: 'message', instances: 1, concurrency: 32 },
+];
+
+/**
+ * Consumer throughput with inbox dedup: core `Consumer` over a NatsSubscriber and PgInboxStore /
+ * MysqlInboxStore, its handler updating one row per event in the inbox's transaction.
+ */
+export async function consumerSuite(ctx: SuiteContext): Promise<void> {
+  const { runs, scale } = ctx.options;
+  ctx.note(
+    SUITE,
+    `A fresh stream is filled with ${scale.consumerEvents.toLocaleString('en-US')} events over ${PRODUCTS.toLocaleString('en-US')} subjects, then core \`Consumer\` applies them: per event, insert (consumer, id) into the inbox and \`UPDATE basket_items SET price = ... WHERE product_id = ...\` in one local transaction, commit, ack. ` +
+      `Fetch size ${FETCH_SIZE}. Batched mode: one transaction per fetch with a savepoint per message; "instances" are Consumers on the same durable consumer, each with its own subscriber. ` +
+      `Per-message mode: one transaction per message, up to "concurrency" subjects at once. Each measurement stops when every event is applied or after ${scale.consumerSeconds} s; rate = applied / elapsed.`,
+  );
+  for (let run = 1; run <= runs; run++) {
+    for (const db of ['pg', 'mysql'] as const) {
+      for (const scenario of SCENARIOS) {
+        const name = db === 'pg' ? 'PostgreSQL' : 'MariaDB';
+        progress(`consumer run ${run}/${runs}: ${name}, ${scenario.label}`);
+        const rate = await measureConsumer(ctx, db, scenario, scale.consumerEvents, scale.consumerSeconds);
+        ctx.book.record(`consumer.${db}.${scenario.key}`, SUITE, `${name}: ${scenario.label}`, 'events/s', rate);
+      }
+    }
+  }
+}
+
+async function measureConsumer(
+  ctx: SuiteContext,
+  db: 'pg' | 'mysql',
+  scenario: Scenario,
+  events: number,
+  seconds: number,
+): Promise<number> {
+  const stream = await streamFixture(ctx.nc);
+  const pgDb = db === 'pg' ? await pgFixture({ poolSize: 40, products: 1, outbox: false }) : undefined;
+  const myDb = db === 'mysql' ? await mysqlFixture({ poolSize: 40, products: 1, outbox: false }) : undefined;
+  const nc = await natsConnect();
+  const consumers: Consumer<unknown>[] = [];
+  try {
+    const publisher = new NatsPublisher({ connection: ctx.nc, subjectPrefix: stream.name });
+    const records = memoryRecords(events, PRODUCTS);
+    for (let start = 0; start < records.length; start += 1_000) {
+      for (const result of await publisher.publish(records.slice(start, start + 1_000))) {
+        if (!result.ok) throw new Error(`filling the stream failed: ${result.error.message}`);
+      }
+    }
+    await ensureConsumer(ctx.nc, { stream: stream.name, name: 'basket', maxDeliver: 5, maxAckPending: 10_000 });
+
+    let inbox: InboxStore<unknown>;
+    let handler: (productId: string, price: number, tx: unknown) => Promise<void>;
+    if (pgDb) {
+      const t = pgDb.schema;
+      await pgDb.pool.query(
+        `CREATE TABLE ${t}.basket_items (product_id text PRIMARY KEY, price numeric NOT NULL, updates int NOT NULL DEFAULT 0)`,
+      );
+      await pgDb.pool.query(
+        `INSERT INTO ${t}.basket_items (product_id, price) SELECT 'product-' || g, 0 FROM generate_series(0, ${PRODUCTS - 1}) g`,
+      );
+      const store = new PgInboxStore({ pool: pgDb.pool, schema: t });
+      await store.migrate();
+      inbox = store as InboxStore<unknown>;
+      handler = async (productId, price, tx) => {
+        await (tx as PgClientLike).query(`UPDATE ${t}.basket_items SET price = $1, updates = updates + 1 WHERE product_id = $2`, [
+          price,
+          productId,
+        ]);
+      };
+    } else {
+      const mine = myDb as NonNullable<typeof myDb>;
+      await mine.pool.query(
+        'CREATE TABLE basket_items (product_id VARCHAR(64) PRIMARY KEY, price DECIMAL(12, 2) NOT NULL, updates INT NOT NULL DEFAULT 0)',
+      );
+      await mine.pool.query(`INSERT INTO basket_items (product_id, price) SELECT CONCAT('product-', seq), 0 FROM seq_0_to_${PRODUCTS - 1}`);
+      const store = new MysqlInboxStore({ pool: mine.pool });
+      await store.migrate();
+      inbox = store as InboxStore<unknown>;
+      handler = async (productId, price, tx) => {
+        await (tx as MysqlConnectionLike).query('UPDATE basket_items SET price = ?, updates = updates + 1 WHERE product_id = ?', [
+          price,
+          productId,
+        ]);
+      };
+    }
+
+    let applied = 0;
+    let failures = 0;
+    for (let i = 0; i < scenario.instances; i++) {
+      const subscriber = await NatsSubscriber.create({ connection: nc, stream: stream.name, consumer: 'basket' });
+      const consumer = new Consumer<unknown>({
+        subscriber,
+        inbox,
+        mode: scenario.mode,
+        fetchSize: FETCH_SIZE,
+        fetchExpiresMs: 200,
+        concurrency: scenario.concurrency,
+        onEvent: (event) => {
+          if (event.type === 'applied') applied++;
+          else if (event.type === 'retry' || event.type === 'dead' || event.type === 'batch-fallback') failures++;
+        },
+      }).on(PriceChangedEvent, (event, tx) => handler(event.data.productId, event.data.newPrice, tx));
+      consumers.push(consumer);
+    }
+    const started = wallMs();
+    await Promise.all(consumers.map((consumer) => consumer.start()));
+    const deadline = started + seconds * 1000;
+    while (applied < events && wallMs() < deadline) await sleepMs(5);
+    const elapsed = (wallMs() - started) / 1000;
+    const count = applied;
+    if (failures > 0) throw new Error(`consumer ${scenario.key} on ${db}: ${failures} retries, dead letters or batch fallbacks`);
+    return count / elapsed;
+  } finally {
+    await Promise.all(consumers.map((consumer) => consumer.stop({ timeoutMs: 10_000 })));
+    await nc.drain();
+    await stream.drop();
+    await pgDb?.drop();
+    await myDb?.drop();
+  }
+}

@@ -1,0 +1,182 @@
+import { NatsPublisher } from '@outboxkit/bus-nats';
+import { naiveMysqlRelay, naivePgRelay } from '../baselines/naive-relay.js';
+import { PTXO_BATCH_SIZE, PTXO_POLL_MS, runPgTransactionalOutbox } from '../baselines/pg-transactional-outbox.js';
+import type { SuiteContext } from '../context.js';
+import { memoryRecords } from '../events.js';
+import { mysqlFixture, mysqlPending } from '../fixtures/mysql.js';
+import { checkSubjectOrder, streamFixture } from '../fixtures/nats.js';
+import { pgFixture, pgPending } from '../fixtures/pg.js';
+import { wallMs } from '../names.js';
+import { progress } from '../progress.js';
+import { fmt } from '../stats.js';
+import { profileRelayDrain } from './profile.js';
+import { drainWithWorkers } from './relay-drain.js';
+
+const SUITE = 'relay';
+const RELAY_BATCH = 500;
+
+/**
+ * Relay throughput on a backlog: outboxkit's Relay (1 and 2 processes), a naive relay,
+ * pg-transactional-outbox, and the raw JetStream ceiling, interleaved within each run.
+ */
+export async function relaySuite(ctx: SuiteContext): Promise<void> {
+  const { scale, runs } = ctx.options;
+  const backlog = scale.relayBacklog;
+  const subjects = scale.subjects;
+  const k = (n: number) => `${fmt(n / 1000, 0)}k`;
+  ctx.note(
+    SUITE,
+    `Backlog ${fmt(backlog)} events over ${fmt(subjects)} subjects, written with one INSERT ... SELECT before each run (fresh table and stream per run, file storage). ` +
+      `Relay: core \`Relay.drain()\` with PgOutboxStore / MysqlOutboxStore and NatsPublisher, batch ${RELAY_BATCH}, each instance a child process of its own; 2 instances = 2 processes on the same table. ` +
+      `Rate = events / (last instance's end - first instance's start). Every NATS connection sets \`noAsyncTraces: true\`.`,
+  );
+  ctx.note(
+    SUITE,
+    `Naive relay and pg-transactional-outbox cannot drain a large backlog in reasonable time: each is stopped after ${scale.baselineSeconds} s and its rate is events published / elapsed time; the time to drain the whole backlog is extrapolated from it. ` +
+      `pg-transactional-outbox ${'0.5'} polling listener: batch size ${PTXO_BATCH_SIZE}, polling interval ${PTXO_POLL_MS} ms, segment = subject (per-subject order, as outboxkit), max-attempts and poison protections off, cleanup off; its handler publishes one message and awaits the PubAck.`,
+  );
+  for (let run = 1; run <= runs; run++) {
+    const tag = (what: string) => progress(`relay run ${run}/${runs}: ${what}`);
+
+    tag(`raw JetStream ceiling, ${k(backlog)} from memory`);
+    ctx.book.record(
+      'relay.raw',
+      SUITE,
+      'raw JetStream publish ceiling (NatsPublisher, no database)',
+      'events/s',
+      await rawCeiling(ctx, backlog, subjects),
+    );
+
+    for (const instances of [1, 2]) {
+      tag(`PostgreSQL, outboxkit Relay x${instances}, ${k(backlog)}`);
+      const result = await drainWithWorkers(ctx, 'pg', backlog, subjects, instances, instances === 2);
+      ctx.book.record(
+        `relay.pg.outboxkit-${instances}`,
+        SUITE,
+        `PostgreSQL: outboxkit Relay, ${instances} process${instances > 1 ? 'es' : ''}`,
+        'events/s',
+        result.rate,
+      );
+      if (result.order)
+        ctx.book.record(
+          `relay.pg.order-violations-${instances}`,
+          SUITE,
+          `PostgreSQL: per-subject order violations, ${instances} processes`,
+          'events',
+          result.order.outOfOrder,
+        );
+    }
+    tag(`PostgreSQL, naive relay, ${k(backlog)} (${scale.baselineSeconds} s limit)`);
+    ctx.book.record(
+      'relay.pg.naive',
+      SUITE,
+      'PostgreSQL: naive relay (row at a time)',
+      'events/s',
+      await naive(ctx, 'pg', backlog, subjects),
+    );
+    for (const size of [scale.smallBacklog, backlog]) {
+      tag(`PostgreSQL, pg-transactional-outbox, ${k(size)} (${scale.baselineSeconds} s limit)`);
+      const result = await withStream(ctx, (publisher) => runPgTransactionalOutbox(publisher, size, subjects, scale.baselineSeconds));
+      ctx.book.record(
+        `relay.pg.ptxo-${size === backlog ? 'large' : 'small'}`,
+        SUITE,
+        `PostgreSQL: pg-transactional-outbox, ${fmt(size)} backlog`,
+        'events/s',
+        result.published / result.seconds,
+        result.drained ? undefined : `stopped after ${fmt(result.seconds, 1)} s having published ${fmt(result.published)} of ${fmt(size)}`,
+      );
+    }
+    tag(`PostgreSQL, outboxkit Relay x1, ${k(scale.smallBacklog)}`);
+    const small = await drainWithWorkers(ctx, 'pg', scale.smallBacklog, subjects, 1, false);
+    ctx.book.record(
+      'relay.pg.outboxkit-1-small',
+      SUITE,
+      `PostgreSQL: outboxkit Relay, 1 process, ${fmt(scale.smallBacklog)} backlog`,
+      'events/s',
+      small.rate,
+    );
+
+    for (const instances of [1, 2]) {
+      tag(`MariaDB, outboxkit Relay x${instances}, ${k(backlog)}`);
+      const result = await drainWithWorkers(ctx, 'mysql', backlog, subjects, instances, instances === 2);
+      ctx.book.record(
+        `relay.mysql.outboxkit-${instances}`,
+        SUITE,
+        `MariaDB: outboxkit Relay, ${instances} process${instances > 1 ? 'es' : ''}`,
+        'events/s',
+        result.rate,
+      );
+      if (result.order)
+        ctx.book.record(
+          `relay.mysql.order-violations-${instances}`,
+          SUITE,
+          `MariaDB: per-subject order violations, ${instances} processes`,
+          'events',
+          result.order.outOfOrder,
+        );
+    }
+    tag(`MariaDB, naive relay, ${k(backlog)} (${scale.baselineSeconds} s limit)`);
+    ctx.book.record(
+      'relay.mysql.naive',
+      SUITE,
+      'MariaDB: naive relay (row at a time)',
+      'events/s',
+      await naive(ctx, 'mysql', backlog, subjects),
+    );
+  }
+  if (ctx.options.profile) {
+    progress('relay: profiling one PostgreSQL drain with --cpu-prof');
+    ctx.extras.relayProfile = await profileRelayDrain(ctx, backlog, subjects);
+  }
+}
+
+/** The same records published from memory in the relay's batch size: what JetStream and the client allow. */
+async function rawCeiling(ctx: SuiteContext, count: number, subjects: number): Promise<number> {
+  const records = memoryRecords(count, subjects);
+  return withStream(ctx, async (publisher) => {
+    const started = wallMs();
+    for (let start = 0; start < records.length; start += RELAY_BATCH) {
+      for (const result of await publisher.publish(records.slice(start, start + RELAY_BATCH))) {
+        if (!result.ok) throw new Error(`raw publish failed: ${result.error.message}`);
+      }
+    }
+    return count / ((wallMs() - started) / 1000);
+  });
+}
+
+async function naive(ctx: SuiteContext, db: 'pg' | 'mysql', backlog: number, subjects: number): Promise<number> {
+  const seconds = ctx.options.scale.baselineSeconds;
+  if (db === 'pg') {
+    const fixture = await pgFixture({ products: 1 });
+    try {
+      await ctx.backlogs.fillPg(fixture, backlog, subjects);
+      const result = await withStream(ctx, (publisher) => naivePgRelay(fixture.pool, fixture.schema, publisher, seconds));
+      if (!result.drained && (await pgPending(fixture.pool, fixture.schema)) !== backlog - result.published)
+        throw new Error('naive relay lost rows');
+      return result.published / result.seconds;
+    } finally {
+      await fixture.drop();
+    }
+  }
+  const fixture = await mysqlFixture({ products: 1 });
+  try {
+    await ctx.backlogs.fillMysql(fixture, backlog, subjects);
+    const result = await withStream(ctx, (publisher) => naiveMysqlRelay(fixture.pool, publisher, seconds));
+    if (!result.drained && (await mysqlPending(fixture.pool)) !== backlog - result.published) throw new Error('naive relay lost rows');
+    return result.published / result.seconds;
+  } finally {
+    await fixture.drop();
+  }
+}
+
+/** Runs `body` with a publisher on a fresh stream, then drops the stream. */
+export async function withStream<T>(ctx: SuiteContext, body: (publisher: NatsPublisher, stream: string) => Promise<T>): Promise<T> {
+  const stream = await streamFixture(ctx.nc);
+  try {
+    return await body(new NatsPublisher({ connection: ctx.nc, subjectPrefix: stream.name }), stream.name);
+  } finally {
+    await stream.drop();
+  }
+}
+
+export { checkSubjectOrder };

@@ -1,0 +1,28 @@
+/** What the parent tells a relay worker (as its first argument, JSON). */
+export interface WorkerConfig {
+  readonly db: 'pg' | 'mysql';
+  readonly schema?: string;
+  readonly database?: string;
+  readonly stream: string;
+  readonly mode: 'drain' | 'run';
+  readonly batchSize?: number;
+}
+
+/** What a relay worker reports back over IPC. */
+export type WorkerMessage =
+  | { readonly type: 'ready'; readonly rssMb: number }
+  | {
+      readonly type: 'done';
+      readonly published: number;
+      readonly batches: number;
+      readonly failed: number;
+      readonly startMs: number;
+      readonly endMs: number;
+      readonly idleRssMb: number;
+      readonly peakRssMb: number;
+      readonly maxRssMb: number;
+    }
+  | { readonly type: 'acks'; readonly ids: string[]; readonly times: number[] }
+  | { readonly type: 'error'; readonly message: string };
+
+export type DoneMessage = Extract<WorkerMessage, { type: 'done' }>;
