@@ -19,16 +19,11 @@ afterAll(async () => {
   await fixture.dispose();
 });
 
-async function status(env: Record<string, string>): Promise<{ pending: number; dead: number }> {
-  const result = await runRelay(['status', '--json'], env);
-  expect(result.code, result.stderr).toBe(0);
-  return JSON.parse(result.stdout);
-}
-
 describe('dead-letter admin', { timeout: 120_000 }, () => {
   it('lists, shows, retries and purges an event the bus refused', async () => {
     const { table, stream, env } = pgRelaySetup(fixture, streams);
-    expect((await runRelay(['migrate'], env)).code).toBe(0);
+    const store = fixture.store(table);
+    await store.migrate();
     // Larger than the server's max_payload (1 MB): refused for good, dead at the first attempt.
     const poison = createEvent({ type: 'test.blob', source: 'relay-test', subject: 'blob-1', data: { blob: 'x'.repeat(1_100_000) } });
     const fine = [1, 2].map((n) => createEvent({ type: 'test.item.changed', source: 'relay-test', subject: `item-${n}`, data: { n } }));
@@ -38,7 +33,9 @@ describe('dead-letter admin', { timeout: 120_000 }, () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('"msg":"event dead-lettered"');
     expect(await streamCount(nc, stream)).toBe(2);
-    expect(await status(env)).toMatchObject({ pending: 0, dead: 1 });
+    const status = await runRelay(['status', '--json'], env);
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ pending: 0, dead: 1 });
 
     const list = await runRelay(['dead', 'list', '--json'], env);
     expect(list.code).toBe(0);
@@ -54,14 +51,16 @@ describe('dead-letter admin', { timeout: 120_000 }, () => {
     expect(missing.code).toBe(1);
 
     const retry = await runRelay(['dead', 'retry', poison.id], env);
+    expect(retry.code, retry.stderr).toBe(0);
     expect(retry.stdout.trim()).toBe('retried 1 dead event');
-    expect(await status(env)).toMatchObject({ pending: 1, dead: 0 });
+    expect(await store.stats()).toMatchObject({ pending: 1, dead: 0 });
     expect((await runRelay(['run', '--once'], env)).code).toBe(0);
-    expect(await status(env)).toMatchObject({ pending: 0, dead: 1 });
+    expect(await store.stats()).toMatchObject({ pending: 0, dead: 1 });
 
     const purge = await runRelay(['dead', 'purge', '--all'], env);
+    expect(purge.code, purge.stderr).toBe(0);
     expect(purge.stdout.trim()).toBe('purged 1 dead event');
-    expect(await status(env)).toMatchObject({ pending: 0, dead: 0 });
+    expect(await store.stats()).toMatchObject({ pending: 0, dead: 0 });
     expect(await streamCount(nc, stream)).toBe(2);
   });
 });

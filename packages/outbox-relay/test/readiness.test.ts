@@ -12,7 +12,6 @@ import {
   PG_URL,
   PgFixture,
   randomName,
-  runRelay,
   startRelay,
   streamCount,
   waitUntil,
@@ -90,7 +89,7 @@ describe('/readyz and /metrics', { timeout: 120_000 }, () => {
       OUTBOX_METRICS_ADDR: '127.0.0.1:0',
       OUTBOX_STATS_INTERVAL_MS: '200',
     };
-    expect((await runRelay(['migrate'], env)).code).toBe(0);
+    await fixture.store(table).migrate();
     const relay = startRelay(['run'], env);
     const address = String((await relay.waitForLog('http server listening (/healthz, /readyz, /metrics)')).address);
     expect((await fetch(`http://${address}/healthz`)).status).toBe(200);

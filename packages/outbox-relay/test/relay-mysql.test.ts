@@ -51,8 +51,8 @@ describe('outbox-relay on MariaDB', { timeout: 120_000 }, () => {
     expect(before.stdout).toContain('outbox-relay migrate');
 
     const migrated = await runRelay(['migrate'], env);
+    expect(migrated.code, migrated.stderr).toBe(0);
     expect(migrated.stderr).toBe('');
-    expect(migrated.code).toBe(0);
     const events = makeEvents(10_000, 1_000);
     await fixture.enqueue(table, events);
 
@@ -67,7 +67,7 @@ describe('outbox-relay on MariaDB', { timeout: 120_000 }, () => {
     }
 
     const status = await runRelay(['status', '--json'], env);
-    expect(status.code).toBe(0);
+    expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ schema: { current: true }, pending: 0, dead: 0 });
   });
 });

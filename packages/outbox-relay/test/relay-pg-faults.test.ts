@@ -47,7 +47,7 @@ async function expectExactlyOnce(stream: string, ids: readonly string[]): Promis
 describe('outbox-relay on PostgreSQL: signals and crashes', { timeout: 120_000 }, () => {
   it('SIGTERM mid-backlog exits 0, and a second run --once finishes: every event once', async () => {
     const { table, stream, env } = setup({ OUTBOX_BATCH_SIZE: '100' });
-    expect((await runRelay(['migrate'], env)).code).toBe(0);
+    await fixture.store(table).migrate();
     const events = makeEvents(10_000, 1_000);
     await fixture.enqueue(table, events);
 
@@ -71,7 +71,7 @@ describe('outbox-relay on PostgreSQL: signals and crashes', { timeout: 120_000 }
   it('kill -9 mid-backlog, restart: every event once (the dedup window covers the re-publish)', async () => {
     const leaseMs = 1_000;
     const { table, stream, env } = setup({ OUTBOX_BATCH_SIZE: '200', OUTBOX_LEASE_MS: String(leaseMs) });
-    expect((await runRelay(['migrate'], env)).code).toBe(0);
+    await fixture.store(table).migrate();
     const events = makeEvents(10_000, 1_000);
     await fixture.enqueue(table, events);
 
