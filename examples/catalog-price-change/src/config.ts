@@ -68,11 +68,6 @@ export function configEnv(config: ExampleConfig): Record<string, string> {
   };
 }
 
-/** The NATS subject Catalog's price changes are published on. */
-export function priceChangedSubject(config: ExampleConfig, eventType: string): string {
-  return `${config.subjectPrefix}.${eventType}`;
-}
-
 /** Schema, database, stream and subject names end up in SQL and subjects: plain identifiers only. */
 function identifier(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   const value = env[name] || fallback;

@@ -15,12 +15,14 @@ export interface SeedLine {
   readonly quantity: number;
 }
 
+/** A basket as seeded. */
 export interface SeedBasket {
   readonly id: string;
   readonly buyer: string;
   readonly lines: readonly SeedLine[];
 }
 
+/** Five products of eShopOnContainers' catalog. */
 export const seedProducts: readonly SeedProduct[] = [
   { id: 'dotnet-bot-black-hoodie', name: '.NET Bot Black Hoodie', price: 19.5, pricePoints: [19.5, 17.55, 21] },
   { id: 'dotnet-black-white-mug', name: '.NET Black & White Mug', price: 8.5, pricePoints: [8.5, 7.99, 9.25] },
@@ -29,6 +31,7 @@ export const seedProducts: readonly SeedProduct[] = [
   { id: 'cup-white-mug', name: 'Cup<T> White Mug', price: 12, pricePoints: [12] },
 ];
 
+/** Four baskets: each demo product is in two or three of them. */
 export const seedBaskets: readonly SeedBasket[] = [
   {
     id: 'alice',

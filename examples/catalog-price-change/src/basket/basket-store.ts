@@ -15,6 +15,7 @@ export interface BasketLine {
   readonly priceVersion: number;
 }
 
+/** A basket with its lines and total, as `GET /baskets/:id` shows it. */
 export interface Basket {
   readonly id: string;
   readonly buyer: string;
@@ -52,6 +53,7 @@ export class BasketStore {
     this.#lines = `\`${database}\`.basket_lines`;
   }
 
+  /** Every basket with its lines, by id. */
   async listBaskets(): Promise<Basket[]> {
     const [baskets] = await this.#pool.query(`SELECT id, buyer FROM ${this.#baskets} ORDER BY id`);
     const [lines] = await this.#pool.query(`SELECT * FROM ${this.#lines} ORDER BY basket_id, product_id`);
@@ -63,6 +65,7 @@ export class BasketStore {
     );
   }
 
+  /** One basket, or `undefined` when there is none with this id. */
   async getBasket(id: string): Promise<Basket | undefined> {
     const [baskets] = await this.#pool.query(`SELECT id, buyer FROM ${this.#baskets} WHERE id = ?`, [id]);
     const basket = (baskets as { id: string; buyer: string }[])[0];

@@ -31,6 +31,7 @@ export class CatalogStore {
     this.#products = `"${schema}".products`;
   }
 
+  /** Every product, by id. */
   async listProducts(): Promise<Product[]> {
     const { rows } = await this.#pool.query<ProductRow>(`SELECT id, name, price, version FROM ${this.#products} ORDER BY id`);
     return rows.map(toProduct);

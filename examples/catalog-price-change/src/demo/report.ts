@@ -2,6 +2,7 @@
 const tty = process.stdout.isTTY === true && !process.env.NO_COLOR;
 const style = (code: string) => (text: string) => (tty ? `\u001b[${code}m${text}\u001b[0m` : text);
 
+/** Bold on a terminal, plain otherwise (likewise `dim`, `green`, `red`). */
 export const bold = style('1');
 export const dim = style('2');
 export const green = style('32');
@@ -38,6 +39,7 @@ export interface ChangeTable {
   readonly nameWidth: number;
 }
 
+/** The header of the change table. */
 export function changeHeader(table: ChangeTable): void {
   console.log(
     dim(
@@ -46,6 +48,7 @@ export function changeHeader(table: ChangeTable): void {
   );
 }
 
+/** One row of the change table: product, old -> new price, version, baskets, latency, ok or what is missing. */
 export function changeRow(table: ChangeTable, line: ChangeLine): void {
   const baskets = `${line.baskets.length} (${line.baskets.join(', ')})`;
   const mark = line.missing.length === 0 ? green('ok') : red(`MISSING ${line.missing.join(', ')}`);
