@@ -1,16 +1,15 @@
-import type { JetStreamClient } from '@nats-io/jetstream';
-import { headers as createHeaders, type Msg, type NatsConnection } from '@nats-io/nats-core';
+import { headers as createHeaders, type Msg } from '@nats-io/nats-core';
 import { type DeadLetterReason, type Delivery, type OutboxEvent, OutboxUsageError } from '@outboxkit/outbox-core';
 import type { AckSubjectInfo } from './ack-subject.js';
 import { CloudEventHeaders, decodeCloudEvent, MSG_ID_HEADER } from './cloud-events.js';
 import { DeadLetterHeaders, deadLetterSubject, MAX_DEAD_ERROR_LENGTH } from './dead-letter.js';
 import { msToNanos } from './durations.js';
+import { parsePubAck, type ReplyInbox } from './reply-inbox.js';
 import { translatePublishError } from './translate-error.js';
 
 /** What a delivery needs from its subscriber. */
 export interface DeliveryContext {
-  readonly connection: NatsConnection;
-  readonly js: JetStreamClient;
+  readonly replies: ReplyInbox;
   readonly consumer: string;
   readonly deadLetterPrefix: string;
   readonly timeoutMs: number;
@@ -99,7 +98,7 @@ export class NatsDelivery implements Delivery {
     h.set(MSG_ID_HEADER, `${this.#info.stream}:${this.#info.streamSequence}:${this.#context.consumer}`);
     const subject = deadLetterSubject(this.#context.deadLetterPrefix, this.#context.consumer, original.subject);
     try {
-      await this.#context.js.publish(subject, original.data, { headers: h, timeout: this.#context.timeoutMs });
+      parsePubAck(await this.#context.replies.request(subject, original.data, h));
     } catch (error) {
       throw translatePublishError(error, subject, this.messageId ?? `sequence ${this.#info.streamSequence}`);
     }
@@ -121,7 +120,7 @@ export class NatsDelivery implements Delivery {
   async #request(payload: string): Promise<void> {
     const reply = this.#msg.reply as string;
     try {
-      await this.#context.connection.request(reply, payload, { timeout: this.#context.timeoutMs });
+      await this.#context.replies.request(reply, payload);
     } catch (error) {
       throw translatePublishError(error, reply, this.messageId ?? `sequence ${this.#info.streamSequence}`);
     }

@@ -12,7 +12,7 @@ import {
   validateInteger,
 } from '@outboxkit/outbox-core';
 import { headerBytesUpperBound, recordHeaders } from './cloud-events.js';
-import { PubAckInbox } from './pub-ack-inbox.js';
+import { parsePubAck, ReplyInbox } from './reply-inbox.js';
 import { StreamLookup } from './stream-lookup.js';
 import { isPublishableSubject, prefixSubjectMapper, type SubjectMapper } from './subjects.js';
 import { translatePublishError } from './translate-error.js';
@@ -60,7 +60,7 @@ const encoder = new TextEncoder();
  */
 export class NatsPublisher implements Publisher {
   readonly #connection: NatsConnection;
-  readonly #acks: PubAckInbox;
+  readonly #replies: ReplyInbox;
   readonly #subject: SubjectMapper;
   readonly #timeoutMs: number;
   readonly #maxInFlight: number;
@@ -83,7 +83,7 @@ export class NatsPublisher implements Publisher {
     this.#logger = options.logger ?? noopLogger;
     this.#apiPrefix = options.apiPrefix ?? '$JS.API';
     this.#streams = new StreamLookup(options.connection, this.#apiPrefix, this.#timeoutMs);
-    this.#acks = new PubAckInbox(options.connection, this.#timeoutMs);
+    this.#replies = new ReplyInbox(options.connection, this.#timeoutMs);
   }
 
   async publish(records: readonly OutboxRecord[], options: PublishOptions = {}): Promise<PublishResult[]> {
@@ -107,7 +107,7 @@ export class NatsPublisher implements Publisher {
    * close the connection. Optional: the inbox also ends with the connection.
    */
   async close(): Promise<void> {
-    this.#acks.close();
+    this.#replies.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -169,15 +169,18 @@ export class NatsPublisher implements Publisher {
         );
       }
     }
-    return this.#acks.publish(subject, data, recordHeaders(record)).then(
-      (ack): PublishResult => ({ id: record.id, ok: true, duplicate: ack.duplicate, sequence: ack.seq }),
-      async (error: unknown): Promise<PublishResult> => {
-        let translated = translatePublishError(error, subject, record.id);
-        if (translated.code === 'NO_STREAM') translated = await this.#confirmNoStream(translated, subject, record.id);
-        this.#logger.debug({ id: record.id, subject, code: translated.code, retryable: translated.retryable }, translated.message);
-        return failure(record.id, translated);
-      },
-    );
+    return this.#replies
+      .request(subject, data, recordHeaders(record))
+      .then(parsePubAck)
+      .then(
+        (ack): PublishResult => ({ id: record.id, ok: true, duplicate: ack.duplicate, sequence: ack.seq }),
+        async (error: unknown): Promise<PublishResult> => {
+          let translated = translatePublishError(error, subject, record.id);
+          if (translated.code === 'NO_STREAM') translated = await this.#confirmNoStream(translated, subject, record.id);
+          this.#logger.debug({ id: record.id, subject, code: translated.code, retryable: translated.retryable }, translated.message);
+          return failure(record.id, translated);
+        },
+      );
   }
 
   /** "No responders" is final only when JetStream confirms no stream stores the subject; a cluster electing a stream leader answers the same way for a few seconds. */

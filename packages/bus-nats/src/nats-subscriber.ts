@@ -1,4 +1,4 @@
-import { type ConsumerConfig, type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type ConsumerConfig, jetstreamManager } from '@nats-io/jetstream';
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import {
   type FetchOptions,
@@ -15,6 +15,7 @@ import { DEFAULT_DEAD_LETTER_PREFIX } from './dead-letter.js';
 import { msToNanos, nanosToMs } from './durations.js';
 import { redeliveryHorizonMs } from './ensure-consumer.js';
 import { type DeliveryContext, NatsDelivery } from './nats-delivery.js';
+import { ReplyInbox } from './reply-inbox.js';
 
 /** Options of {@link NatsSubscriber}. */
 export interface NatsSubscriberOptions {
@@ -76,6 +77,7 @@ export class NatsSubscriber implements Subscriber {
   readonly #inbox: string;
   readonly #subscription: Subscription;
   readonly #context: DeliveryContext;
+  readonly #replies: ReplyInbox;
   readonly #logger: Logger;
   readonly #buffer: Msg[] = [];
   readonly #pulls = new Map<string, Pull>();
@@ -96,10 +98,9 @@ export class NatsSubscriber implements Subscriber {
     this.#stream = options.stream;
     this.#logger = options.logger ?? noopLogger;
     const apiPrefix = options.apiPrefix ?? '$JS.API';
-    const js: JetStreamClient = jetstream(options.connection, { apiPrefix });
+    this.#replies = new ReplyInbox(options.connection, validateInteger(options.timeoutMs ?? 5_000, 'timeoutMs', 1));
     this.#context = {
-      connection: options.connection,
-      js,
+      replies: this.#replies,
       consumer: options.consumer,
       deadLetterPrefix: options.deadLetterPrefix ?? DEFAULT_DEAD_LETTER_PREFIX,
       timeoutMs: validateInteger(options.timeoutMs ?? 5_000, 'timeoutMs', 1),
@@ -182,6 +183,8 @@ export class NatsSubscriber implements Subscriber {
     // Received but never handed out: give them back now rather than after ack_wait.
     for (const msg of this.#buffer.splice(0)) msg.respond('-NAK');
     if (!this.#connection.isClosed()) await this.#connection.flush().catch(() => undefined);
+    // Settlements still waiting fail as DISCONNECTED; their messages come back after ack_wait.
+    this.#replies.close();
   }
 
   /** Sends one pull request and waits until it ends, `want` messages are buffered, the deadline passes or the signal aborts. */

@@ -2,22 +2,22 @@ import { JetStreamApiError, type PubAck } from '@nats-io/jetstream';
 import { createInbox, errors, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 
 interface Pending {
-  readonly resolve: (ack: PubAck) => void;
+  readonly resolve: (reply: Msg) => void;
   readonly reject: (error: Error) => void;
   readonly subject: string;
   readonly deadline: number;
 }
 
 /**
- * JetStream publishes as plain messages with a reply subject on one wildcard inbox, their PubAcks
- * matched by token, and one timer for all of them.
+ * Requests on the hot paths (JetStream publishes, acks) as plain messages with a reply subject on
+ * one wildcard inbox, replies matched by token, and one timer for all of them.
  *
- * Why not `js.publish()`: each client request builds an `Error` for its "cancelled" path even
- * when it succeeds, a promise race with a timer of its own, and two more `Error`s without
- * `noAsyncTraces`; in a profile of `NatsPublisher` the first alone was 7% of its CPU. The
- * outcomes are the client's own error classes, so `translatePublishError` reads them the same way.
+ * Why not `connection.request()` / `js.publish()`: each client request builds an `Error` for its
+ * "cancelled" path even when it succeeds, a promise race with a timer of its own, and two more
+ * `Error`s without `noAsyncTraces`; in a profile of `NatsPublisher` the first alone was 7% of its
+ * CPU. Failures are the client's own error classes, so `translatePublishError` reads them alike.
  */
-export class PubAckInbox {
+export class ReplyInbox {
   readonly #connection: NatsConnection;
   readonly #timeoutMs: number;
   readonly #pending = new Map<string, Pending>();
@@ -31,13 +31,13 @@ export class PubAckInbox {
     this.#timeoutMs = timeoutMs;
   }
 
-  /** Publishes and resolves with the PubAck; rejects with the client's `TimeoutError`, `NoRespondersError`, `JetStreamApiError` or connection error. */
-  publish(subject: string, data: Uint8Array, headers: MsgHdrs): Promise<PubAck> {
-    return new Promise<PubAck>((resolve, reject) => {
+  /** Publishes and resolves with the reply; rejects with the client's `TimeoutError`, a no-responders `RequestError` or a connection error. */
+  request(subject: string, data: Uint8Array | string, headers?: MsgHdrs): Promise<Msg> {
+    return new Promise<Msg>((resolve, reject) => {
       if (this.#subscription === null) this.#open();
       const token = (++this.#next).toString(36);
       try {
-        this.#connection.publish(subject, data, { headers, reply: this.#prefix + token });
+        this.#connection.publish(subject, data, headers ? { headers, reply: this.#prefix + token } : { reply: this.#prefix + token });
       } catch (error) {
         reject(error as Error);
         return;
@@ -80,22 +80,7 @@ export class PubAckInbox {
       );
       return;
     }
-    let body: Partial<PubAck> & { error?: ConstructorParameters<typeof JetStreamApiError>[0] };
-    try {
-      body = msg.json();
-    } catch (parseError) {
-      pending.reject(new Error(`invalid PubAck: ${msg.string()}`, { cause: parseError }));
-      return;
-    }
-    if (body.error) pending.reject(new JetStreamApiError(body.error));
-    else if (!body.stream) pending.reject(new Error(`invalid PubAck: ${msg.string()}`));
-    else
-      pending.resolve({
-        stream: body.stream,
-        seq: body.seq ?? 0,
-        duplicate: body.duplicate === true,
-        ...(body.domain ? { domain: body.domain } : {}),
-      });
+    pending.resolve(msg);
   }
 
   #schedule(ms: number): NodeJS.Timeout {
@@ -122,4 +107,20 @@ export class PubAckInbox {
     this.#pending.clear();
     for (const pending of waiting) pending.reject(error);
   }
+}
+
+/**
+ * Reads a PubAck.
+ * @throws the client's `JetStreamApiError` when JetStream refused the message.
+ */
+export function parsePubAck(msg: Msg): PubAck {
+  let body: Partial<PubAck> & { error?: ConstructorParameters<typeof JetStreamApiError>[0] };
+  try {
+    body = msg.json();
+  } catch (error) {
+    throw new Error(`invalid PubAck: ${msg.string()}`, { cause: error });
+  }
+  if (body.error) throw new JetStreamApiError(body.error);
+  if (!body.stream) throw new Error(`invalid PubAck: ${msg.string()}`);
+  return { stream: body.stream, seq: body.seq ?? 0, duplicate: body.duplicate === true, ...(body.domain ? { domain: body.domain } : {}) };
 }
