@@ -17,7 +17,7 @@ import {
   validateInteger,
 } from '@outboxkit/outbox-core';
 import { assertInTransaction } from './assert-in-transaction.js';
-import { claimHeads } from './claim.js';
+import { type CandidateStrategy, claimHeads } from './claim.js';
 import { applyMigrations, checkSchemaVersion } from './migrate.js';
 import { OUTBOX_SCHEMA_VERSION, outboxMigrations } from './migrations/outbox-migrations.js';
 import { isPoolLike, type MysqlConnectionLike, type MysqlPoolLike, runStatement, selectRows } from './mysql-like.js';
@@ -68,6 +68,7 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
   readonly #table: TableName;
   readonly #sql: OutboxSql;
   readonly #logger: Logger;
+  readonly #strategy: CandidateStrategy = { skipWindow: 0 };
 
   /** @throws OutboxConfigError naming `pool`, `table` or `database`. */
   constructor(options: MysqlOutboxStoreOptions) {
@@ -106,7 +107,7 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
     const batchSize = validateInteger(options.batchSize, 'batchSize', 1, 10_000);
     const leaseMs = validateInteger(options.leaseMs, 'leaseMs', 1);
     options.signal?.throwIfAborted();
-    return withRetry(() => claimHeads(this.#pool, this.#sql, batchSize, leaseMs), this.#logger, 'claim');
+    return withRetry(() => claimHeads(this.#pool, this.#sql, this.#strategy, batchSize, leaseMs), this.#logger, 'claim');
   }
 
   async complete(token: string, ids: readonly string[]): Promise<number> {

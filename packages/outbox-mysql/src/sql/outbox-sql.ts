@@ -42,15 +42,30 @@ export function outboxSql(table: TableName) {
       `INSERT INTO ${t} (id, type, source, subject, \`time\`, payload, headers, available_at) VALUES ` +
       new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3))').join(', '),
 
-    // Step 1 of a claim: a plain (non-locking) consistent read that picks ready subject heads.
+    // Step 1 of a claim: plain (non-locking) consistent reads that pick ready subject heads.
     // A row is a head when no earlier pending row of its subject exists: that depends on rows
     // existing, not on leases, so a subject whose head is leased, waiting for a retry or being
-    // completed contributes nothing. MIN(seq) grouped by (state, subject), a leftmost prefix of
-    // <table>_head (state, subject, seq), is a loose index scan ("Using index for group-by"): one
-    // index dive per subject, however deep each subject's backlog is. (WHERE state = 'pending'
-    // GROUP BY subject is not a prefix and reads every index entry; a NOT EXISTS per row in seq
-    // order was 10x slower once every head was leased, as it then reads the whole backlog.)
-    candidates: `SELECT o.seq FROM (
+    // completed contributes nothing. Two formulations, because each is fast where the other is slow:
+    //
+    // 1a. the oldest `window` pending rows in seq order, each checked with one dive into
+    //     <table>_head: O(window), and enough when heads are dense at the front (many subjects);
+    windowCandidates: `SELECT w.seq FROM (
+         SELECT seq, subject, available_at, locked_until FROM ${t} WHERE state = 'pending' ORDER BY seq LIMIT ?
+       ) AS w
+       WHERE w.available_at <= UTC_TIMESTAMP(3)
+         AND (w.locked_until IS NULL OR w.locked_until <= UTC_TIMESTAMP(3))
+         AND NOT EXISTS (
+           SELECT 1 FROM ${t} AS p WHERE p.state = 'pending' AND p.subject = w.subject AND p.seq < w.seq
+         )
+       ORDER BY w.seq
+       LIMIT ?`,
+
+    // 1b. when the window holds too few (the front is the deep backlog of a few subjects whose heads
+    //     are leased), MIN(seq) per subject: grouped by (state, subject), a leftmost prefix of
+    //     <table>_head (state, subject, seq), it is a loose index scan ("Using index for group-by"),
+    //     one dive per subject however deep its backlog, so heads far behind the window are found.
+    //     (WHERE state = 'pending' GROUP BY subject is not a prefix and reads every index entry.)
+    headCandidates: `SELECT o.seq FROM (
          SELECT MIN(h.seq) AS seq FROM ${t} AS h GROUP BY h.state, h.subject HAVING h.state = 'pending'
        ) AS heads
        JOIN ${t} AS o ON o.seq = heads.seq
