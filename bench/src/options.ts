@@ -55,16 +55,16 @@ export const FULL_SCALE: Scale = {
 };
 
 export const QUICK_SCALE: Scale = {
-  relayBacklog: 5_000,
+  relayBacklog: 3_000,
   smallBacklog: 2_000,
   memoryBacklog: 10_000,
   subjects: 1_000,
   producerSeconds: 0.5,
   baselineSeconds: 1,
   latencySeconds: 1,
-  latencyRates: [500, 1_000],
+  latencyRates: [1_000],
   consumerEvents: 1_000,
-  consumerSeconds: 1,
+  consumerSeconds: 2,
   producerClients: [8],
 };
 

@@ -15,7 +15,7 @@ export async function memorySuite(ctx: SuiteContext): Promise<void> {
   const backlog = scale.memoryBacklog;
   ctx.note(
     SUITE,
-    `One relay worker process (core Relay.drain(), batch 500, Node ${process.version}, loaded through tsx) drains ${fmt(backlog)} events over ${fmt(scale.subjects)} subjects from PostgreSQL. ` +
+    `One relay worker process (core Relay.drain(), batch 500, Node ${process.version}, plain \`node\` on the built packages, no TypeScript loader) drains ${fmt(backlog)} events over ${fmt(scale.subjects)} subjects from PostgreSQL. ` +
       'Peak RSS = the larger of the kernel\'s maxRSS for the process and the highest 50 ms sample; "before draining" is its RSS once connected, before the first claim.',
   );
   for (let run = 1; run <= runs; run++) {

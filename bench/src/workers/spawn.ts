@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { DoneMessage, WorkerConfig, WorkerMessage } from './protocol.js';
 
-const workerPath = fileURLToPath(new URL('./relay-worker.ts', import.meta.url));
+const workerPath = fileURLToPath(new URL('./relay-worker.mjs', import.meta.url));
 
 /** A forked relay worker, ready to start: `go()` starts it, `done()` / `acks()` wait for its report. */
 export interface RelayWorker {
@@ -14,10 +14,10 @@ export interface RelayWorker {
   acks(): Promise<{ ids: string[]; times: number[] }>;
 }
 
-/** Forks `relay-worker.ts` under tsx (plus `nodeArgs`, e.g. `--cpu-prof`) and waits until it is connected. */
+/** Forks `relay-worker.mjs` with plain node (plus `nodeArgs`, e.g. `--cpu-prof`) and waits until it is connected. */
 export async function spawnRelayWorker(config: WorkerConfig, nodeArgs: readonly string[] = []): Promise<RelayWorker> {
   const child = fork(workerPath, [JSON.stringify(config)], {
-    execArgv: ['--import', 'tsx', ...nodeArgs],
+    execArgv: [...nodeArgs],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const messages: WorkerMessage[] = [];

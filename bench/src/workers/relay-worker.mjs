@@ -1,34 +1,42 @@
-/**
- * A relay in a process of its own, as the sidecar runs it: the parent forks it, waits for `ready`,
- * sends `go`, and gets the counts, its own start/end times and its memory back. `drain` mode runs
- * `Relay.drain()` over the backlog; `run` mode runs `Relay.start()` until `stop` and reports when
- * each event's PubAck came back (for the latency suite).
- */
-
+// A relay in a process of its own, as the sidecar runs it: the parent forks it, waits for `ready`,
+// sends `go`, and gets the counts, its own start/end times and its memory back. `drain` mode runs
+// `Relay.drain()` over the backlog; `run` mode runs `Relay.start()` until `stop` and reports when
+// each event's PubAck came back (for the latency suite).
+//
+// Plain JavaScript on the packages' built `dist/`, run by plain `node` (no TypeScript loader), so
+// its memory and CPU are those of a relay process and nothing else. See protocol.ts for the messages.
+import { connect } from '@nats-io/transport-node';
 import { NatsPublisher } from '@outboxkit/bus-nats';
-import type { OutboxRecord, OutboxStore, Publisher, PublishResult } from '@outboxkit/outbox-core';
 import { Relay } from '@outboxkit/outbox-core';
 import { MysqlOutboxStore } from '@outboxkit/outbox-mysql';
 import { PgOutboxStore } from '@outboxkit/outbox-pg';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { MYSQL_URL, PG_URL } from '../env.js';
-import { natsConnect } from '../fixtures/nats.js';
-import { wallMs } from '../names.js';
-import type { WorkerConfig, WorkerMessage } from './protocol.js';
 
-const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
-const send = (message: WorkerMessage): void => {
-  process.send?.(message);
-};
-const rssMb = (): number => process.memoryUsage.rss() / 2 ** 20;
+const PG_URL = process.env.OUTBOX_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const MYSQL_URL = process.env.OUTBOX_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+const NATS_URL = process.env.OUTBOX_NATS_URL ?? 'nats://127.0.0.1:4222';
+
+/** @type {import('./protocol.js').WorkerConfig} */
+const config = JSON.parse(process.argv[2] ?? '{}');
+/** @param {import('./protocol.js').WorkerMessage} message */
+const send = (message) => process.send?.(message);
+const rssMb = () => process.memoryUsage.rss() / 2 ** 20;
+const wallMs = () => performance.timeOrigin + performance.now();
+const nextMessage = () => new Promise((resolve) => process.once('message', () => resolve(undefined)));
 
 /** Records when each record's batch was acknowledged: the moment the relay learns the bus has it. */
-class AckClock implements Publisher {
-  readonly ids: string[] = [];
-  readonly times: number[] = [];
-  constructor(readonly inner: NatsPublisher) {}
-  async publish(records: readonly OutboxRecord[]): Promise<PublishResult[]> {
+class AckClock {
+  /** @param {NatsPublisher} inner */
+  constructor(inner) {
+    this.inner = inner;
+    /** @type {string[]} */
+    this.ids = [];
+    /** @type {number[]} */
+    this.times = [];
+  }
+  /** @param {readonly import('@outboxkit/outbox-core').OutboxRecord[]} records */
+  async publish(records) {
     const results = await this.inner.publish(records);
     const now = wallMs();
     for (const result of results) {
@@ -44,17 +52,17 @@ class AckClock implements Publisher {
   }
 }
 
-async function main(): Promise<void> {
-  const nc = await natsConnect();
-  let store: OutboxStore<unknown>;
-  let closePool: () => Promise<void>;
+async function main() {
+  const nc = await connect({ servers: NATS_URL, noAsyncTraces: true });
+  let store;
+  let closePool;
   if (config.db === 'pg') {
     const pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
-    store = new PgOutboxStore({ pool, schema: config.schema as string }) as OutboxStore<unknown>;
+    store = new PgOutboxStore({ pool, schema: config.schema });
     closePool = () => pool.end();
   } else {
-    const pool = mysql.createPool({ uri: MYSQL_URL, database: config.database as string, connectionLimit: 4 });
-    store = new MysqlOutboxStore({ pool }) as OutboxStore<unknown>;
+    const pool = mysql.createPool({ uri: MYSQL_URL, database: config.database, connectionLimit: 4 });
+    store = new MysqlOutboxStore({ pool });
     closePool = () => pool.end();
   }
   const nats = new NatsPublisher({ connection: nc, subjectPrefix: config.stream });
@@ -67,7 +75,7 @@ async function main(): Promise<void> {
   }, 50);
   const idleRssMb = rssMb();
   send({ type: 'ready', rssMb: idleRssMb });
-  await new Promise<void>((resolve) => process.once('message', () => resolve()));
+  await nextMessage();
 
   const startMs = wallMs();
   if (config.mode === 'drain') {
@@ -88,7 +96,7 @@ async function main(): Promise<void> {
     });
   } else {
     await relay.start();
-    await new Promise<void>((resolve) => process.once('message', () => resolve()));
+    await nextMessage();
     await relay.stop({ timeoutMs: 10_000 });
     clearInterval(sampler);
     send({ type: 'acks', ids: clock?.ids ?? [], times: clock?.times ?? [] });
@@ -100,7 +108,7 @@ async function main(): Promise<void> {
 
 main().then(
   () => process.disconnect?.(),
-  (error: unknown) => {
+  (error) => {
     send({ type: 'error', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
     process.exitCode = 1;
     process.disconnect?.();
