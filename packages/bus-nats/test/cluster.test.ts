@@ -8,7 +8,7 @@ import { startCluster, type TestCluster } from './cluster.js';
 import { jetstreamManager, readStream, record } from './nats.js';
 
 const EVENTS = 20_000;
-const BATCH = 500;
+const BATCH = 1_000;
 
 let cluster: TestCluster | undefined;
 let nc: NatsConnection | undefined;
@@ -58,7 +58,7 @@ describe('NatsPublisher on a 3-node JetStream cluster', () => {
     const leaderName = (await jsm.streams.info('EVENTS_R3')).cluster?.leader;
     const victim = cluster.nodes.find((node) => node.name === leaderName) ?? cluster.nodes[0]!;
 
-    const publisher = new NatsPublisher({ connection: nc, subjectPrefix: 'events', timeoutMs: 2_000 });
+    const publisher = new NatsPublisher({ connection: nc, subjectPrefix: 'events', timeoutMs: 2_000, maxInFlight: 1_000 });
     const events = Array.from({ length: EVENTS }, (_, index) =>
       record('catalog.product.price-changed', { subject: `product-${index % 100}` }),
     );
