@@ -91,7 +91,10 @@ export function outboxSql(table: TableName) {
       `UPDATE ${t} SET claim_token = ?, locked_until = TIMESTAMPADD(MICROSECOND, ? * 1000, UTC_TIMESTAMP(3))
        WHERE seq IN (${placeholders(count)})`,
 
-    complete: (count: number) => `DELETE FROM ${t} WHERE id IN (${placeholders(count)}) AND claim_token = ? AND state = 'pending'`,
+    // complete, release and deadLetter are compare-and-set on the token and an unexpired lease: a
+    // relay whose lease ran out changes nothing (another relay may hold the row, or will).
+    complete: (count: number) =>
+      `DELETE FROM ${t} WHERE id IN (${placeholders(count)}) AND claim_token = ? AND state = 'pending' AND locked_until > UTC_TIMESTAMP(3)`,
 
     release: (count: number) => {
       const cases = new Array<string>(count).fill('WHEN ? THEN ?').join(' ');
@@ -101,7 +104,7 @@ export function outboxSql(table: TableName) {
          last_error = CASE id ${cases} END,
          attempts = attempts + CASE id ${cases} ELSE 0 END,
          claim_token = NULL, locked_until = NULL
-       WHERE id IN (${placeholders(count)}) AND claim_token = ? AND state = 'pending'`;
+       WHERE id IN (${placeholders(count)}) AND claim_token = ? AND state = 'pending' AND locked_until > UTC_TIMESTAMP(3)`;
     },
 
     deadLetter: (count: number) =>
@@ -109,7 +112,7 @@ export function outboxSql(table: TableName) {
          state = 'dead', dead_at = UTC_TIMESTAMP(3), attempts = attempts + 1,
          last_error = CASE id ${new Array<string>(count).fill('WHEN ? THEN ?').join(' ')} END,
          claim_token = NULL, locked_until = NULL
-       WHERE id IN (${placeholders(count)}) AND claim_token = ? AND state = 'pending'`,
+       WHERE id IN (${placeholders(count)}) AND claim_token = ? AND state = 'pending' AND locked_until > UTC_TIMESTAMP(3)`,
 
     listDead: `SELECT ${recordColumns}, last_error, ${epochMs('dead_at')} AS dead_at_ms FROM ${t}
        WHERE state = 'dead' AND seq > IFNULL((SELECT s.seq FROM ${t} AS s WHERE s.id = ?), 0)
