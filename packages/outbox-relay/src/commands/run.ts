@@ -2,7 +2,6 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { NatsPublisher } from '@outboxkit/bus-nats';
 import { errorMessage, Relay, type RelayEvent } from '@outboxkit/outbox-core';
 import type { RelayCliConfig } from '../config.js';
-
 import { ExitCode } from '../help.js';
 import { type RelayHttpServer, startHttpServer } from '../http-server.js';
 import type { CliLogger } from '../logger.js';
@@ -122,7 +121,6 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
           );
           code = ExitCode.failure;
         }
-        poller.stop();
       }
     }
   } finally {

@@ -1,0 +1,25 @@
+import { OutboxConfigError, SchemaVersionError, StoreError } from '@outboxkit/outbox-core';
+import { describe, expect, it } from 'vitest';
+import { exitStatusOf } from './exit-status.js';
+
+describe('exitStatusOf', () => {
+  it('maps a schema error to 3 and always tells to run outbox-relay migrate', () => {
+    const status = exitStatusOf(new SchemaVersionError(null, 1, 'the outbox table public.outbox is missing'));
+    expect(status.code).toBe(3);
+    expect(status.line).toContain('outbox-relay migrate');
+  });
+
+  it('maps a configuration error to 2 and anything else to 1', () => {
+    expect(exitStatusOf(new OutboxConfigError('duplicate_window', 'too short')).code).toBe(2);
+    expect(exitStatusOf(new StoreError('CONNECTION_LOST', 'gone', true)).code).toBe(1);
+    expect(exitStatusOf('plain string').code).toBe(1);
+  });
+
+  it('prints one line with the URL password and the given secrets redacted', () => {
+    const error = new Error('could not connect to postgres://app:hunter22@db/x\npassword "hunter22" rejected');
+    const status = exitStatusOf(error, ['hunter22']);
+    expect(status.line).not.toContain('hunter22');
+    expect(status.line).not.toContain('\n');
+    expect(status.line).toContain('postgres://app:***@db/x');
+  });
+});
