@@ -26,7 +26,7 @@ export {
   streamInfoOrNull,
 } from './ensure-stream.js';
 export { type JetStreamManagerSource, serverAtLeast } from './manager.js';
-export { type DeliveryContext, NatsDelivery } from './nats-delivery.js';
+export type { NatsDelivery } from './nats-delivery.js';
 export { NatsPublisher, type NatsPublisherOptions } from './nats-publisher.js';
 export { NatsSubscriber, type NatsSubscriberCreateOptions, type NatsSubscriberOptions } from './nats-subscriber.js';
 export { isPublishableSubject, prefixSubjectMapper, type SubjectMapper } from './subjects.js';

@@ -182,7 +182,17 @@ export class NatsSubscriber implements Subscriber {
     this.#wake?.();
     // Received but never handed out: give them back now rather than after ack_wait.
     for (const msg of this.#buffer.splice(0)) msg.respond('-NAK');
-    if (!this.#connection.isClosed()) await this.#connection.flush().catch(() => undefined);
+    if (!this.#connection.isClosed()) {
+      // Bounded: while the connection is reconnecting a flush waits for the server.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.#connection.flush().catch(() => undefined),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.#context.timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     // Settlements still waiting fail as DISCONNECTED; their messages come back after ack_wait.
     this.#replies.close();
   }
