@@ -193,6 +193,17 @@ describe('claims and leases', () => {
     expect(await store.complete(fresh.token, [one.id])).toBe(1);
   });
 
+  it('changes nothing for a token whose lease ran out, even before anyone else claims the row', async () => {
+    const store = await newStore();
+    const one = event('a');
+    await transaction(pool, (connection) => store.enqueue(connection, one));
+    const expired = await store.claim({ batchSize: 10, leaseMs: 100 });
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(await store.complete(expired.token, [one.id])).toBe(0);
+    expect(await store.deadLetter(expired.token, [{ id: one.id, error: 'late' }])).toBe(0);
+    expect((await store.stats()).pending).toBe(1);
+  });
+
   it('release holds back only its own subject until retryAt, counting attempts when asked', async () => {
     const store = await newStore();
     const [a1, a2, b1] = [event('a'), event('a'), event('b')];
