@@ -5,6 +5,7 @@
  * baskets, with its commit -> applied latency, checks every basket against the catalog, stops
  * everything with SIGTERM and exits 0 (1 on any failure, or when a server is not reachable).
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Basket } from './basket/basket-store.js';
 import type { Product } from './catalog/catalog-store.js';
@@ -32,10 +33,17 @@ async function main(): Promise<number> {
   console.log(dim(`  basket    MariaDB database ${config.mysqlDatabase}: baskets + inbox, durable consumer ${config.consumer}`));
   console.log();
 
+  if (!existsSync(relayBinPath())) {
+    console.error(
+      `The outbox-relay CLI is not built (${relayBinPath()}): run npm run demo at the repository root, which builds the packages first.`,
+    );
+    return 1;
+  }
   const missing = await findMissingService(config);
   if (missing) {
+    // Nothing was started or changed: the one sentence is the whole answer.
     console.error(missing);
-    return 1;
+    process.exit(1);
   }
 
   const setup = await setUp(config);

@@ -27,6 +27,9 @@ export async function findMissingService(config: ExampleConfig): Promise<string 
   for (const [index, error] of results.entries()) {
     if (!error) continue;
     const [service, url, variable] = checks[index] as [string, string, string, unknown];
+    if (error instanceof NoJetStreamError) {
+      return `NATS at ${redact(url)} answers but has no JetStream: run nats-server with -js, or set ${variable} to a server that has it.`;
+    }
     return `${service} is not reachable at ${redact(url)} (${reason(error)}): start it, or set ${variable} to where it runs.`;
   }
   return undefined;
@@ -58,12 +61,15 @@ async function checkNats(url: string): Promise<void> {
     try {
       await (await jetstreamManager(nats)).getAccountInfo();
     } catch (error) {
-      throw new Error(`it answers but JetStream is not enabled: run nats-server with -js; ${(error as Error).message}`);
+      throw new NoJetStreamError((error as Error).message);
     }
   } finally {
     await nats.close();
   }
 }
+
+/** The server answers, but without JetStream: a different fix than starting it. */
+class NoJetStreamError extends Error {}
 
 function reason(error: Error): string {
   const code = (error as { code?: unknown }).code;
