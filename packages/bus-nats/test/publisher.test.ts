@@ -122,14 +122,14 @@ describe('NatsPublisher', () => {
     expect(() => new NatsPublisher({ connection: nc, subjectPrefix: 'events.*' })).toThrow(OutboxConfigError);
   });
 
-  it('fails an unanswered publish as PUBLISH_TIMEOUT, retryable', async () => {
+  it('fails unanswered publishes as PUBLISH_TIMEOUT, retryable', async () => {
     const subject = uniqueName('sink');
     const sink = nc.subscribe(`${subject}.>`, { callback: () => undefined });
     const publisher = new NatsPublisher({ connection: nc, subjectPrefix: subject, timeoutMs: 200 });
-    const error = failed((await publisher.publish([record('x.created')]))[0]).error;
+    const results = await publisher.publish([record('x.created'), record('y.created'), record('z.created')]);
     sink.unsubscribe();
-    expect(error.code).toBe('PUBLISH_TIMEOUT');
-    expect(error.retryable).toBe(true);
+    expect(results).toHaveLength(3);
+    for (const result of results) expect(failed(result).error).toMatchObject({ code: 'PUBLISH_TIMEOUT', retryable: true });
   });
 
   it('fails every record on a closed connection as DISCONNECTED, retryable, and probe() says the bus is gone', async () => {
