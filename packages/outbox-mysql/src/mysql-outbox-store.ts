@@ -110,11 +110,13 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
     return withRetry(() => claimHeads(this.#pool, this.#sql, this.#strategy, batchSize, leaseMs), this.#logger, 'claim');
   }
 
+  /** Deletes published rows still leased under `token` (unexpired) with one multi-row DELETE; returns how many. */
   async complete(token: string, ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
     return this.#affected(this.#sql.complete(ids.length), [...ids, token]);
   }
 
+  /** Ends the lease of rows whose publish failed, due again at their `retryAt`, in one UPDATE; returns how many. */
   async release(token: string, entries: readonly ReleaseEntry[]): Promise<number> {
     if (entries.length === 0) return 0;
     const values: unknown[] = [];
@@ -126,6 +128,7 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
     return this.#affected(this.#sql.release(entries.length), values);
   }
 
+  /** Moves leased rows to the dead state with their last error (first 4,000 characters); returns how many. */
   async deadLetter(token: string, entries: readonly DeadLetterEntry[]): Promise<number> {
     if (entries.length === 0) return 0;
     const values: unknown[] = [];
@@ -135,12 +138,14 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
     return this.#affected(this.#sql.deadLetter(entries.length), values);
   }
 
+  /** Dead rows in write order, `limit` at a time, after `afterId` (keyset pagination). */
   async listDead(options: ListDeadOptions = {}): Promise<DeadRecord[]> {
     const limit = validateInteger(options.limit ?? 100, 'limit', 1, 10_000);
     const rows = await this.#run(() => selectRows<DeadRow>(this.#pool, this.#sql.listDead, [options.afterId ?? null, limit]));
     return rows.map(toDeadRecord);
   }
 
+  /** One dead row, or `undefined` when `id` is not dead (or not there). */
   async getDead(id: string): Promise<DeadRecord | undefined> {
     const [row] = await this.#run(() => selectRows<DeadRow>(this.#pool, this.#sql.getDead, [id]));
     return row === undefined ? undefined : toDeadRecord(row);
@@ -163,6 +168,7 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
     }
   }
 
+  /** Pending and dead counts, and the age of the oldest pending row (first by `seq`, from its event time). */
   async stats(): Promise<OutboxStats> {
     const [row] = await this.#run(() =>
       selectRows<{ pending: number | string; dead: number | string; oldest_age_us: number | string | null }>(this.#pool, this.#sql.stats),
@@ -174,6 +180,7 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
     };
   }
 
+  /** The `limit` subjects with the most pending rows, largest first. */
   async subjectBacklog(limit: number): Promise<SubjectBacklog[]> {
     validateInteger(limit, 'limit', 1, 100_000);
     const rows = await this.#run(() =>
@@ -193,6 +200,7 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
     return this.#run(() => applyMigrations(this.#pool, this.#table, outboxMigrations));
   }
 
+  /** @throws SchemaVersionError when the table is missing, older or newer than this version knows, saying what to run. */
   async assertSchema(): Promise<void> {
     await this.#run(() => checkSchemaVersion(this.#pool, this.#table, OUTBOX_SCHEMA_VERSION));
   }
