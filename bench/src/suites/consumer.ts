@@ -63,8 +63,8 @@ async function measureConsumer(
   seconds: number,
 ): Promise<number> {
   const stream = await streamFixture(ctx.nc);
-  const pgDb = db === 'pg' ? await pgFixture({ poolSize: 40, products: 1, outbox: false }) : undefined;
-  const myDb = db === 'mysql' ? await mysqlFixture({ poolSize: 40, products: 1, outbox: false }) : undefined;
+  const pgDb = db === 'pg' ? await pgFixture({ poolSize: 36, products: 1, outbox: false }) : undefined;
+  const myDb = db === 'mysql' ? await mysqlFixture({ poolSize: 36, products: 1, outbox: false }) : undefined;
   const nc = await natsConnect();
   const consumers: Consumer<unknown>[] = [];
   try {

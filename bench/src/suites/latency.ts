@@ -15,7 +15,7 @@ const SUITE = 'latency';
 const PRODUCTS = 1_000;
 const WARMUP_SECONDS = 1;
 /** Producer transactions allowed in flight; beyond it the offered load is not met (reported as the achieved rate). */
-const MAX_IN_FLIGHT = 64;
+const MAX_IN_FLIGHT = 32;
 
 /**
  * Latency from a producer's COMMIT to the relay's PubAck, at steady offered loads. The producer
@@ -72,7 +72,7 @@ interface LatencyResult {
   readonly missing: number;
 }
 
-async function measureLatency(ctx: SuiteContext, db: 'pg' | 'mysql', rate: number, seconds: number): Promise<LatencyResult> {
+export async function measureLatency(ctx: SuiteContext, db: 'pg' | 'mysql', rate: number, seconds: number): Promise<LatencyResult> {
   const stream = await streamFixture(ctx.nc);
   const pgDb = db === 'pg' ? await pgFixture({ poolSize: MAX_IN_FLIGHT, products: PRODUCTS }) : undefined;
   const myDb = db === 'mysql' ? await mysqlFixture({ poolSize: MAX_IN_FLIGHT, products: PRODUCTS }) : undefined;

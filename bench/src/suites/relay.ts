@@ -26,7 +26,7 @@ export async function relaySuite(ctx: SuiteContext): Promise<void> {
   const k = (n: number) => `${fmt(n / 1000, 0)}k`;
   ctx.note(
     SUITE,
-    `Backlog ${fmt(backlog)} events over ${fmt(subjects)} subjects, written with one INSERT ... SELECT before each run (fresh table and stream per run, file storage). ` +
+    `Backlog ${fmt(backlog)} events over ${fmt(subjects)} subjects (event i belongs to subject i mod ${fmt(subjects)}), written once through \`enqueue\` into a template table and copied server-side into a fresh table before each run; a fresh stream (file storage) per run. ` +
       `Relay: core \`Relay.drain()\` with PgOutboxStore / MysqlOutboxStore and NatsPublisher, batch ${RELAY_BATCH}, each instance a child process of its own; 2 instances = 2 processes on the same table. ` +
       `Rate = events / (last instance's end - first instance's start). Every NATS connection sets \`noAsyncTraces: true\`.`,
   );
