@@ -1,14 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   killStartedRelays,
   makeEvents,
   natsConnect,
+  OwnNatsServer,
   PG_URL,
   PgFixture,
   randomName,
@@ -17,56 +13,17 @@ import {
   waitUntil,
 } from './helpers.js';
 
-const NATS_SERVER = process.env.OUTBOX_NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 const fixture = new PgFixture();
-const storeDir = mkdtempSync(join(tmpdir(), 'outbox-relay-nats-'));
-let port = 0;
-let server: ChildProcess | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-/** Starts our own nats-server with JetStream on `port` and waits until it accepts clients. */
-async function startNats(): Promise<void> {
-  server = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: 'ignore' });
-  await waitUntil('nats-server to accept connections', async () => {
-    try {
-      const nc = await natsConnect(`nats://127.0.0.1:${port}`);
-      await nc.close();
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-async function stopNats(): Promise<void> {
-  const child = server;
-  server = undefined;
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
+const nats = new OwnNatsServer();
 
 beforeAll(async () => {
   await fixture.pool.query(`CREATE SCHEMA "${fixture.schema}"`);
-  port = await freePort();
-  await startNats();
+  await nats.start();
 });
 
 afterAll(async () => {
   killStartedRelays();
-  await stopNats();
-  rmSync(storeDir, { recursive: true, force: true });
+  await nats.dispose();
   await fixture.dispose();
 });
 
@@ -83,7 +40,7 @@ describe('/readyz and /metrics', { timeout: 120_000 }, () => {
       OUTBOX_DATABASE_URL: PG_URL,
       OUTBOX_SCHEMA: fixture.schema,
       OUTBOX_TABLE: table,
-      OUTBOX_NATS_URL: `nats://127.0.0.1:${port}`,
+      OUTBOX_NATS_URL: nats.url,
       OUTBOX_STREAM: stream,
       OUTBOX_SUBJECT_PREFIX: stream.toLowerCase(),
       OUTBOX_METRICS_ADDR: '127.0.0.1:0',
@@ -95,7 +52,7 @@ describe('/readyz and /metrics', { timeout: 120_000 }, () => {
     expect((await fetch(`http://${address}/healthz`)).status).toBe(200);
     await waitUntil('ready', async () => (await readyz(address)).status === 200);
 
-    await stopNats();
+    await nats.stop();
     await waitUntil('not ready while NATS is down', async () => (await readyz(address)).status === 503);
     expect((await readyz(address)).body).toContain('NATS');
     const json = await fetch(`http://${address}/readyz`, { headers: { accept: 'application/json' } });
@@ -103,12 +60,12 @@ describe('/readyz and /metrics', { timeout: 120_000 }, () => {
     expect(await json.json()).toMatchObject({ ready: false, failures: [{ check: 'nats' }] });
     expect((await fetch(`http://${address}/healthz`)).status).toBe(200);
 
-    await startNats();
+    await nats.start();
     await waitUntil('ready again after NATS returns', async () => (await readyz(address)).status === 200, 60_000);
 
     const events = makeEvents(500, 50);
     await fixture.enqueue(table, events);
-    const nc: NatsConnection = await natsConnect(`nats://127.0.0.1:${port}`);
+    const nc: NatsConnection = await natsConnect(nats.url);
     try {
       await waitUntil('every event in the stream', async () => (await streamCount(nc, stream)) === events.length);
     } finally {

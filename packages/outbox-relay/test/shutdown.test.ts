@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killStartedRelays, makeEvents, OwnNatsServer, PG_URL, PgFixture, randomName, startRelay, waitUntil } from './helpers.js';
+
+const fixture = new PgFixture();
+const nats = new OwnNatsServer();
+
+beforeAll(async () => {
+  await fixture.pool.query(`CREATE SCHEMA "${fixture.schema}"`);
+  await nats.start();
+});
+
+afterAll(async () => {
+  killStartedRelays();
+  await nats.dispose();
+  await fixture.dispose();
+});
+
+/** Starts a relay, freezes NATS, and returns once a batch is leased (so its publishes hang in flight). */
+async function relayWithBatchInFlight(extraEnv: Record<string, string>): Promise<ReturnType<typeof startRelay>> {
+  const table = randomName('outbox');
+  const stream = randomName('SHUTDOWN').toUpperCase();
+  await fixture.store(table).migrate();
+  const relay = startRelay(['run'], {
+    OUTBOX_DATABASE_URL: PG_URL,
+    OUTBOX_SCHEMA: fixture.schema,
+    OUTBOX_TABLE: table,
+    OUTBOX_NATS_URL: nats.url,
+    OUTBOX_STREAM: stream,
+    OUTBOX_SUBJECT_PREFIX: stream.toLowerCase(),
+    OUTBOX_METRICS_ADDR: 'off',
+    OUTBOX_PUBLISH_TIMEOUT_MS: '60000',
+    ...extraEnv,
+  });
+  await relay.waitForLog('outbox-relay started');
+  // Frozen, not dead: the connection stays up and PubAcks never come, so the batch stays in flight.
+  nats.signal('SIGSTOP');
+  await fixture.enqueue(table, makeEvents(20, 20));
+  await waitUntil('a batch to be claimed', async () => {
+    const result = await fixture.pool.query(`SELECT count(*)::int AS n FROM "${fixture.schema}"."${table}" WHERE locked_until > now()`);
+    return result.rows[0].n > 0;
+  });
+  return relay;
+}
+
+describe('shutdown', { timeout: 120_000 }, () => {
+  it('exits 1 after OUTBOX_SHUTDOWN_TIMEOUT_MS when the in-flight batch cannot finish, logging what was in flight', async () => {
+    try {
+      const relay = await relayWithBatchInFlight({ OUTBOX_SHUTDOWN_TIMEOUT_MS: '300' });
+      relay.child.kill('SIGTERM');
+      expect((await relay.exited).code).toBe(1);
+      const timeout = relay.logs().find((line) => String(line.msg).startsWith('shutdown timeout'));
+      expect(timeout?.inFlight).toBe(20);
+    } finally {
+      nats.signal('SIGCONT');
+    }
+  });
+
+  it('a second signal forces exit 1 at once, logging what was in flight', async () => {
+    try {
+      const relay = await relayWithBatchInFlight({ OUTBOX_SHUTDOWN_TIMEOUT_MS: '60000' });
+      relay.child.kill('SIGTERM');
+      await relay.waitForLog('outbox-relay stopping: finishing the in-flight batch');
+      relay.child.kill('SIGTERM');
+      expect((await relay.exited).code).toBe(1);
+      const forced = relay.logs().find((line) => String(line.msg).startsWith('exiting without waiting'));
+      expect(forced?.inFlight).toBe(20);
+    } finally {
+      nats.signal('SIGCONT');
+    }
+  });
+});
