@@ -43,7 +43,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ExampleConfig 
     deadLetterStream: identifier(env, 'DEMO_DEAD_LETTER_STREAM', 'CATALOG_DEMO_DEAD'),
     deadLetterPrefix: identifier(env, 'DEMO_DEAD_LETTER_PREFIX', 'catalogdemodlq'),
     consumer: identifier(env, 'DEMO_CONSUMER', 'basket'),
-    host: env.HOST || '127.0.0.1',
+    host: env.LISTEN_HOST || '127.0.0.1',
     catalogPort: port(env, 'CATALOG_PORT', 3001),
     basketPort: port(env, 'BASKET_PORT', 3002),
   };
@@ -62,7 +62,7 @@ export function configEnv(config: ExampleConfig): Record<string, string> {
     DEMO_DEAD_LETTER_STREAM: config.deadLetterStream,
     DEMO_DEAD_LETTER_PREFIX: config.deadLetterPrefix,
     DEMO_CONSUMER: config.consumer,
-    HOST: config.host,
+    LISTEN_HOST: config.host,
     CATALOG_PORT: String(config.catalogPort),
     BASKET_PORT: String(config.basketPort),
   };

@@ -37,7 +37,7 @@ async function main(): Promise<number> {
     console.error(
       `The outbox-relay CLI is not built (${relayBinPath()}): run npm run demo at the repository root, which builds the packages first.`,
     );
-    return 1;
+    process.exit(1);
   }
   const missing = await findMissingService(config);
   if (missing) {
