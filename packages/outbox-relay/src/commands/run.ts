@@ -8,7 +8,7 @@ import type { CliLogger } from '../logger.js';
 import { createRelayMetrics } from '../metrics.js';
 import { connectNats } from '../nats-connection.js';
 import { RelayReadiness } from '../readiness.js';
-import { redactUrl } from '../redact.js';
+import { redactText, redactUrl } from '../redact.js';
 import { ShutdownSignals } from '../shutdown-signals.js';
 import { StatsPoller } from '../stats-poller.js';
 import { type OpenedStore, openStore } from '../store-factory.js';
@@ -103,7 +103,8 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
           metrics.setStats(stats);
         },
         failed: (error) => {
-          readiness.databaseError = errorMessage(error);
+          // /readyz prints this reason: scrub it like a log line.
+          readiness.databaseError = redactText(errorMessage(error), config.secrets);
           logger.warn({ err: error }, 'outbox stats query failed');
         },
       });
