@@ -37,12 +37,13 @@ export async function claimHeads(
   leaseMs: number,
 ): Promise<ClaimedBatch> {
   const token = randomUUID();
-  // Taken before the lease is written, so the relay's deadline is never later than the database's.
-  const leaseUntil = new Date(Date.now() + leaseMs);
   const connection = await pool.getConnection();
+  // Taken just before the candidate query, whose database clock starts the lease: (with synchronised
+  // clocks) the relay's deadline comes first, by less than one round trip.
+  const leaseUntil = new Date(Date.now() + leaseMs);
   let clean = false;
   try {
-    const seqs = await pickCandidates(connection, sql, strategy, batchSize);
+    const { seqs, startedMs } = await pickCandidates(connection, sql, strategy, batchSize);
     if (seqs.length === 0) {
       clean = true;
       return { token, records: [], leaseUntil };
@@ -52,7 +53,8 @@ export async function claimHeads(
     let rows: RecordRow[];
     try {
       rows = await selectRows<RecordRow>(connection, sql.lockCandidates(seqs.length), [...seqs, batchSize]);
-      if (rows.length > 0) await runStatement(connection, sql.lease(rows.length), [token, leaseMs, ...rows.map((row) => row.seq)]);
+      if (rows.length > 0)
+        await runStatement(connection, sql.lease(rows.length), [token, startedMs + leaseMs, ...rows.map((row) => row.seq)]);
       await runStatement(connection, 'COMMIT');
     } catch (error) {
       clean = await rollbackQuietly(connection);
@@ -70,6 +72,12 @@ const WINDOW_ROWS_PER_BATCH_ROW = 10;
 const MIN_WINDOW_ROWS = 1000;
 /** After the window came up short, claims that go straight to the per-subject scan before trying it again. */
 const SKIP_WINDOW_CLAIMS = 10;
+
+/** A candidate head, with the database clock (epoch ms) when the query ran. */
+interface CandidateRow {
+  seq: number | string;
+  now_ms: number | string;
+}
 
 /** What one store learned about the shape of its backlog: which candidate query to start with. */
 export interface CandidateStrategy {
@@ -91,21 +99,23 @@ async function pickCandidates(
   sql: OutboxSql,
   strategy: CandidateStrategy,
   batchSize: number,
-): Promise<Array<number | string>> {
+): Promise<{ seqs: Array<number | string>; startedMs: number }> {
   const want = batchSize * 2;
-  let found: Array<{ seq: number | string }> = [];
+  let found: CandidateRow[] = [];
   if (strategy.skipWindow > 0) {
     strategy.skipWindow--;
   } else {
     const window = Math.max(MIN_WINDOW_ROWS, batchSize * WINDOW_ROWS_PER_BATCH_ROW);
-    found = await selectRows<{ seq: number | string }>(connection, sql.windowCandidates, [window, want]);
-    if (found.length >= batchSize) return found.map((row) => row.seq);
+    found = await selectRows<CandidateRow>(connection, sql.windowCandidates, [window, want]);
+    if (found.length >= batchSize) return { seqs: found.map((row) => row.seq), startedMs: Number(found[0]!.now_ms) };
     // Short: a small backlog (then both queries are cheap) or a deep one (then the per-subject scan is).
     strategy.skipWindow = SKIP_WINDOW_CLAIMS;
   }
-  const more = await selectRows<{ seq: number | string }>(connection, sql.headCandidates, [want]);
-  if (found.length === 0) return more.map((row) => row.seq);
+  const more = await selectRows<CandidateRow>(connection, sql.headCandidates, [want]);
+  const first = found[0] ?? more[0];
+  if (first === undefined) return { seqs: [], startedMs: 0 };
   const merged = new Map<string, number | string>();
   for (const row of [...found, ...more]) merged.set(String(row.seq), row.seq);
-  return [...merged.values()].sort((a, b) => Number(a) - Number(b)).slice(0, want);
+  const seqs = [...merged.values()].sort((a, b) => Number(a) - Number(b)).slice(0, want);
+  return { seqs, startedMs: Number(first.now_ms) };
 }

@@ -80,13 +80,13 @@ describe('a claimer whose connection is killed', () => {
     await transaction(pool, (connection) => survivor.enqueue(connection, written));
     const victimPool = db.pool(1);
     const victim = new MysqlOutboxStore({ pool: victimPool, table });
-    const leased = await victim.claim({ batchSize: 50, leaseMs: 2000 });
+    const leased = await victim.claim({ batchSize: 50, leaseMs: 3000 });
     expect(leased.records).toHaveLength(20);
     const [rows] = await victimPool.query('SELECT CONNECTION_ID() AS id');
     await db.admin.query(`KILL ${(rows as Array<{ id: number }>)[0]!.id}`);
     // Leased to the dead claimer: nothing for anyone else yet, and nothing published twice.
     expect((await survivor.claim({ batchSize: 50, leaseMs: 10_000 })).records).toEqual([]);
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, leased.leaseUntil.getTime() - Date.now()) + 100));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, leased.leaseUntil.getTime() - Date.now()) + 200));
     const batch = await survivor.claim({ batchSize: 50, leaseMs: 10_000 });
     expect(batch.records.map((record) => record.id)).toEqual(written.map((event) => event.id));
     expect(

@@ -35,6 +35,11 @@ function event(subject: string, data: unknown = { n: 1 }): OutboxEvent {
   return createEvent({ type: 'test.thing.happened', source: 'tests', subject, data, headers: { traceparent: '00-abc-def-01' } });
 }
 
+/** Waits until the relay-side deadline of a lease has passed (the database's ends at the same instant). */
+async function leaseEnd(leaseUntil: Date): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, leaseUntil.getTime() - Date.now()) + 200));
+}
+
 async function rowCount(table: string): Promise<number> {
   const [rows] = await db.admin.query(`SELECT COUNT(*) AS n FROM \`${table}\``);
   return Number((rows as Array<{ n: number }>)[0]?.n);
@@ -186,7 +191,7 @@ describe('claims and leases', () => {
     await transaction(pool, (connection) => store.enqueue(connection, one));
     const stale = await store.claim({ batchSize: 10, leaseMs: 200 });
     expect(stale.records).toHaveLength(1);
-    await new Promise((resolve) => setTimeout(resolve, 350));
+    await leaseEnd(stale.leaseUntil);
     const fresh = await store.claim({ batchSize: 10, leaseMs: 10_000 });
     expect(fresh.records.map((record) => record.id)).toEqual([one.id]);
     expect(await store.complete(stale.token, [one.id])).toBe(0);
@@ -198,7 +203,7 @@ describe('claims and leases', () => {
     const one = event('a');
     await transaction(pool, (connection) => store.enqueue(connection, one));
     const expired = await store.claim({ batchSize: 10, leaseMs: 100 });
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await leaseEnd(expired.leaseUntil);
     expect(await store.complete(expired.token, [one.id])).toBe(0);
     expect(await store.deadLetter(expired.token, [{ id: one.id, error: 'late' }])).toBe(0);
     expect((await store.stats()).pending).toBe(1);
@@ -210,11 +215,12 @@ describe('claims and leases', () => {
     await transaction(pool, (connection) => store.enqueue(connection, [a1!, a2!, b1!]));
     const batch = await store.claim({ batchSize: 1, leaseMs: 10_000 });
     expect(batch.records.map((record) => record.id)).toEqual([a1!.id]);
-    const retryAt = new Date(Date.now() + 400);
+    // Far enough ahead that the next claim surely runs before it, even on a loaded machine.
+    const retryAt = new Date(Date.now() + 1500);
     expect(await store.release(batch.token, [{ id: a1!.id, retryAt, error: 'broker said no', countAttempt: true }])).toBe(1);
     const meanwhile = await store.claim({ batchSize: 10, leaseMs: 10_000 });
     expect(meanwhile.records.map((record) => record.id)).toEqual([b1!.id]);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, retryAt.getTime() - Date.now()) + 100));
     const retried = await store.claim({ batchSize: 10, leaseMs: 10_000 });
     expect(retried.records.map((record) => [record.id, record.attempts])).toEqual([[a1!.id, 1]]);
     expect(await store.release(retried.token, [{ id: a1!.id, retryAt: new Date(0), error: 'outage', countAttempt: false }])).toBe(1);

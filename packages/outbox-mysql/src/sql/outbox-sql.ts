@@ -49,7 +49,7 @@ export function outboxSql(table: TableName) {
     //
     // 1a. the oldest `window` pending rows in seq order, each checked with one dive into
     //     <table>_head: O(window), and enough when heads are dense at the front (many subjects);
-    windowCandidates: `SELECT w.seq FROM (
+    windowCandidates: `SELECT w.seq, ${epochMs('UTC_TIMESTAMP(3)')} AS now_ms FROM (
          SELECT seq, subject, available_at, locked_until FROM ${t} WHERE state = 'pending' ORDER BY seq LIMIT ?
        ) AS w
        WHERE w.available_at <= UTC_TIMESTAMP(3)
@@ -65,7 +65,7 @@ export function outboxSql(table: TableName) {
     //     <table>_head (state, subject, seq), it is a loose index scan ("Using index for group-by"),
     //     one dive per subject however deep its backlog, so heads far behind the window are found.
     //     (WHERE state = 'pending' GROUP BY subject is not a prefix and reads every index entry.)
-    headCandidates: `SELECT o.seq FROM (
+    headCandidates: `SELECT o.seq, ${epochMs('UTC_TIMESTAMP(3)')} AS now_ms FROM (
          SELECT MIN(h.seq) AS seq FROM ${t} AS h GROUP BY h.state, h.subject HAVING h.state = 'pending'
        ) AS heads
        JOIN ${t} AS o ON o.seq = heads.seq
@@ -87,8 +87,10 @@ export function outboxSql(table: TableName) {
        LIMIT ?
        FOR UPDATE SKIP LOCKED`,
 
+    // The lease runs from the start of the claim on the database clock (now_ms of the candidate
+    // query) so it ends when the relay's own deadline does, not one claim duration later.
     lease: (count: number) =>
-      `UPDATE ${t} SET claim_token = ?, locked_until = TIMESTAMPADD(MICROSECOND, ? * 1000, UTC_TIMESTAMP(3))
+      `UPDATE ${t} SET claim_token = ?, locked_until = ${fromEpochMs}
        WHERE seq IN (${placeholders(count)})`,
 
     // complete, release and deadLetter are compare-and-set on the token and an unexpired lease: a
