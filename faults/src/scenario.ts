@@ -142,18 +142,27 @@ export class Scenario {
   }
 
   /** Runs an `outbox-relay` command (migrate, status, dead ...) to completion. */
-  relayCommand(args: readonly string[], extra: Record<string, string> = {}): ReturnType<typeof runToCompletion> {
-    return runToCompletion('outbox-relay', process.execPath, [RELAY_BIN, ...args], this.relayEnv(extra));
+  async relayCommand(args: readonly string[], extra: Record<string, string> = {}): ReturnType<typeof runToCompletion> {
+    for (let attempt = 1; ; attempt++) {
+      const result = await runToCompletion('outbox-relay', process.execPath, [RELAY_BIN, ...args], this.relayEnv(extra));
+      if (!isRebuilding(result.stderr) || attempt === LOAD_ATTEMPTS) return result;
+      await sleep(2_000);
+    }
   }
 
   /** Starts `outbox-relay run` and waits for its `outbox-relay started` log line. */
   async startRelay(extra: Record<string, string> = {}): Promise<ManagedProcess> {
-    const relay = new ManagedProcess('outbox-relay', process.execPath, [RELAY_BIN, 'run'], { env: this.relayEnv(extra) });
-    this.relay = relay;
-    this.relayStarts++;
-    await waitUntil('outbox-relay to start', () => relay.stdout().includes('"outbox-relay started"') || !relay.running, 30_000, 50);
-    if (!relay.running) throw new Error(`outbox-relay exited at start: ${relay.output()}`);
-    return relay;
+    for (let attempt = 1; ; attempt++) {
+      const relay = new ManagedProcess('outbox-relay', process.execPath, [RELAY_BIN, 'run'], { env: this.relayEnv(extra) });
+      this.relay = relay;
+      await waitUntil('outbox-relay to start', () => relay.stdout().includes('"outbox-relay started"') || !relay.running, 30_000, 50);
+      if (relay.running) {
+        this.relayStarts++;
+        return relay;
+      }
+      if (!isRebuilding(relay.output()) || attempt === LOAD_ATTEMPTS) throw new Error(`outbox-relay exited at start: ${relay.output()}`);
+      await sleep(2_000);
+    }
   }
 
   /** SIGKILLs the relay by pid, as a crash would, and starts a new one. */
@@ -164,15 +173,20 @@ export class Scenario {
 
   /** Starts the consumer worker and waits for `worker ready`. */
   async startWorker(extra: Record<string, string> = {}): Promise<ManagedProcess> {
-    const worker = new ManagedProcess('worker', process.execPath, [WORKER_SCRIPT], {
-      cwd: FAULTS_DIR,
-      env: { PATH: process.env.PATH ?? '', ...this.workerEnv(), ...extra },
-    });
-    this.worker = worker;
-    this.workerStarts++;
-    await waitUntil('the worker to start', () => worker.stdout().includes('worker ready') || !worker.running, 30_000, 50);
-    if (!worker.running) throw new Error(`the worker exited at start: ${worker.output()}`);
-    return worker;
+    for (let attempt = 1; ; attempt++) {
+      const worker = new ManagedProcess('worker', process.execPath, [WORKER_SCRIPT], {
+        cwd: FAULTS_DIR,
+        env: { PATH: process.env.PATH ?? '', ...this.workerEnv(), ...extra },
+      });
+      this.worker = worker;
+      await waitUntil('the worker to start', () => worker.stdout().includes('worker ready') || !worker.running, 30_000, 50);
+      if (worker.running) {
+        this.workerStarts++;
+        return worker;
+      }
+      if (!isRebuilding(worker.output()) || attempt === LOAD_ATTEMPTS) throw new Error(`the worker exited at start: ${worker.output()}`);
+      await sleep(2_000);
+    }
   }
 
   workerEnv(): Record<string, string> {
@@ -220,7 +234,7 @@ export class Scenario {
 
   /** Waits until every written event is applied, then until the consumer has nothing pending or unacked. */
   async settle(timeoutMs: number): Promise<void> {
-    await waitUntil('every written event to be applied', async () => (await this.db.counts()).lost === 0, timeoutMs, 250);
+    await waitUntil('every written event to be applied', async () => (await this.db.counts()).lost === 0, timeoutMs, 100);
     const jsm = await jetstreamManager(this.nc);
     await waitUntil(
       'the consumer to have nothing pending or unacked',
@@ -229,7 +243,7 @@ export class Scenario {
         return info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0;
       },
       timeoutMs,
-      250,
+      100,
     );
     // A late redelivery would show up as a second effect: give one a chance to land.
     await sleep(1_000);
@@ -261,20 +275,28 @@ export class Scenario {
 
   /** Stops the processes (by pid), deletes the streams and drops the namespace. */
   async dispose(): Promise<void> {
-    await this.worker?.kill('SIGKILL');
-    await this.relay?.kill('SIGKILL');
-    if (this.nc && !this.nc.isClosed()) {
+    await Promise.all([this.worker?.kill('SIGKILL'), this.relay?.kill('SIGKILL')]);
+    const streams = async (): Promise<void> => {
+      if (!this.nc || this.nc.isClosed()) return;
       const jsm = await jetstreamManager(this.nc, { timeout: 5_000 }).catch(() => undefined);
-      await jsm?.streams.delete(this.stream).catch(() => undefined);
-      await jsm?.streams.delete(this.deadLetterStream).catch(() => undefined);
+      await Promise.all([
+        jsm?.streams.delete(this.stream).catch(() => undefined),
+        jsm?.streams.delete(this.deadLetterStream).catch(() => undefined),
+      ]);
       await this.nc.close();
-    }
-    await this.db.dispose();
+    };
+    await Promise.all([streams(), this.db.dispose()]);
   }
 }
 
-/** `count` random moments in [fromMs, toMs], sorted, at least `gapMs` apart (best effort). */
-export function randomMoments(count: number, fromMs: number, toMs: number, gapMs: number): number[] {
-  const slot = (toMs - fromMs) / count;
-  return Array.from({ length: count }, (_, i) => Math.round(fromMs + i * slot + Math.random() * Math.max(0, slot - gapMs)));
+/** Starts of a process that could not load its modules, before giving up. */
+const LOAD_ATTEMPTS = 5;
+
+/**
+ * True when a process failed because a package's `dist/` was being rebuilt under it (a `turbo
+ * build` or `tsup --watch` in another terminal replaces the files while the suite runs). That
+ * start is retried: it says nothing about the relay or the consumer.
+ */
+function isRebuilding(output: string): boolean {
+  return /ERR_MODULE_NOT_FOUND|Cannot find module '[^']*\/dist\//.test(output);
 }

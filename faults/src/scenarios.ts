@@ -50,14 +50,12 @@ async function finish(
   relayExits: (number | null)[],
   checks: Record<string, unknown> = {},
 ) {
-  const result = await scenario.result(name, faults);
-  return {
-    result,
-    outbox: await scenario.outboxStatus(),
-    deadLetters: await readDeadLetters(scenario.nc, scenario.deadLetterStream),
-    relayExits,
-    checks,
-  } satisfies Outcome;
+  const [result, outbox, deadLetters] = await Promise.all([
+    scenario.result(name, faults),
+    scenario.outboxStatus(),
+    readDeadLetters(scenario.nc, scenario.deadLetterStream),
+  ]);
+  return { result, outbox, deadLetters, relayExits, checks } satisfies Outcome;
 }
 
 /** Restarts the relay when it exited on its own, recording the exit code (a supervisor's job). */
@@ -72,8 +70,7 @@ async function superviseRelay(scenario: Scenario, exits: (number | null)[]): Pro
 export async function relayKilled(kind: DatabaseKind, size: RunSize): Promise<Outcome> {
   const scenario = await Scenario.create({ kind, natsUrls: NATS_URL });
   try {
-    await scenario.startWorker();
-    await scenario.startRelay();
+    await Promise.all([scenario.startWorker(), scenario.startRelay()]);
     const writing = scenario.write(size.events, size.writeMs);
     await atProgress(
       faultPoints(size.faults, size.events),
@@ -99,8 +96,9 @@ export async function natsStopped(kind: DatabaseKind, size: RunSize & { outageMs
     await servers.waitReady();
     scenario = await Scenario.create({ kind, natsUrls: servers.urls });
     const s = scenario;
-    await s.startWorker();
-    await s.startRelay();
+    await Promise.all([s.startWorker(), s.startRelay()]);
+    // Ready once the stats poller has reached the database (every OUTBOX_STATS_INTERVAL_MS).
+    await waitUntil('/readyz to answer 200', async () => (await s.readyz()) === 200, 15_000, 100).catch(() => undefined);
     const readyBefore = await s.readyz();
     const writing = s.write(size.events, size.writeMs);
     await waitUntil('a third of the events in the stream', async () => (await s.streamMessages()) >= size.events / 3, 60_000, 50);
@@ -136,8 +134,7 @@ export async function databaseConnectionsKilled(kind: DatabaseKind, size: RunSiz
   const exits: (number | null)[] = [];
   let killed = 0;
   try {
-    await scenario.startWorker();
-    await scenario.startRelay();
+    await Promise.all([scenario.startWorker(), scenario.startRelay()]);
     const writing = scenario.write(size.events, size.writeMs);
     await atProgress(
       faultPoints(size.faults, size.events),
@@ -169,8 +166,7 @@ export async function consumerKilled(kind: DatabaseKind, size: RunSize): Promise
   // many handlers at once. Each handler takes a millisecond inside it: a kill lands in a handler.
   const workerEnv = { FAULT_HANDLER_DELAY_MS: '1', FAULT_MODE: 'batch' };
   try {
-    await scenario.startWorker(workerEnv);
-    await scenario.startRelay();
+    await Promise.all([scenario.startWorker(workerEnv), scenario.startRelay()]);
     const writing = scenario.write(size.events, size.writeMs);
     await atProgress(
       faultPoints(size.faults, size.events),
@@ -197,8 +193,7 @@ export async function clusterNodeKilled(kind: DatabaseKind, size: RunSize & { do
     for (const node of servers.nodes) await servers.waitReady(node);
     scenario = await Scenario.create({ kind, natsUrls: servers.urls, replicas: 3 });
     const s = scenario;
-    await s.startWorker();
-    await s.startRelay();
+    await Promise.all([s.startWorker(), s.startRelay()]);
     const writing = s.write(size.events, size.writeMs);
     await waitUntil('a third of the events in the stream', async () => (await s.streamMessages()) >= size.events / 3, 60_000, 50);
     const jsm = await jetstreamManager(s.nc);
@@ -229,8 +224,7 @@ export async function poison(kind: DatabaseKind, size: RunSize & { poisoned: num
   const maxDeliver = 3;
   const scenario = await Scenario.create({ kind, natsUrls: NATS_URL, maxDeliver, ackWaitMs: 2_000 });
   try {
-    await scenario.startWorker();
-    await scenario.startRelay();
+    await Promise.all([scenario.startWorker(), scenario.startRelay()]);
     // The poisoned events share aggregate keys with ordinary ones: those wait behind them, then flow.
     const poisoned = scenario.events(size.poisoned, ItemPoisoned);
     await scenario.db.write(poisoned);
@@ -285,8 +279,7 @@ export async function poison(kind: DatabaseKind, size: RunSize & { poisoned: num
 export async function badInput(kind: DatabaseKind, size: RunSize): Promise<Outcome> {
   const scenario = await Scenario.create({ kind, natsUrls: NATS_URL });
   try {
-    await scenario.startWorker();
-    await scenario.startRelay();
+    await Promise.all([scenario.startWorker(), scenario.startRelay()]);
     const js = jetstream(scenario.nc);
     const subject = `${scenario.prefix}.fault.item.changed`;
     const ce = (id: string, type: string) => {

@@ -21,32 +21,32 @@ describe('fault suite, smoke', { timeout: 120_000 }, () => {
   });
 
   it('1. PostgreSQL: relay SIGKILLed twice mid-run, restarted', async () => {
-    const outcome = await relayKilled('pg', { events: 2_000, faults: 2, writeMs: 2_000 });
+    const outcome = await relayKilled('pg', { events: 1_000, faults: 2, writeMs: 1_000 });
     report(outcome.result);
     expectExactlyOnce(outcome);
   });
 
   it("3. MariaDB: the relay's connections KILLed twice mid-batch", async () => {
-    const outcome = await databaseConnectionsKilled('mysql', { events: 2_000, faults: 2, writeMs: 2_000 });
+    const outcome = await databaseConnectionsKilled('mysql', { events: 1_000, faults: 2, writeMs: 1_000 });
     report(outcome.result);
     expectExactlyOnce(outcome);
     expect(outcome.checks.connectionsKilled).toBeGreaterThanOrEqual(2);
   });
 
   it('4. PostgreSQL: consumer SIGKILLed twice mid-handler, restarted', async () => {
-    const outcome = await consumerKilled('pg', { events: 1_000, faults: 2, writeMs: 500 });
+    const outcome = await consumerKilled('pg', { events: 500, faults: 2, writeMs: 0 });
     report(outcome.result);
     expectExactlyOnce(outcome);
   });
 
   it('6. PostgreSQL: poison dead-lettered, the rest applied, replayed once after the fix', async () => {
-    const outcome = await poison('pg', { events: 300, faults: 0, writeMs: 0, poisoned: 2 });
+    const outcome = await poison('pg', { events: 200, faults: 0, writeMs: 0, poisoned: 2 });
     report(outcome.result);
-    expectPoisonReplayed(outcome, 300, 2);
+    expectPoisonReplayed(outcome, 200, 2);
   });
 
   it('7. PostgreSQL: bad input dead-lettered, bad configuration rejected', async () => {
-    const input = await badInput('pg', { events: 300, faults: 0, writeMs: 0 });
+    const input = await badInput('pg', { events: 200, faults: 0, writeMs: 0 });
     report(input.result);
     expectBadInputDeadLettered(input);
     const config = await badConfiguration('pg');
