@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { connect } from '@nats-io/transport-node';
-import { ensureDeadLetterStream, ensureStream } from '@outboxkit/bus-nats';
 import { MysqlInboxStore } from '@outboxkit/outbox-mysql';
 import { transaction } from '@outboxkit/outbox-pg';
 import { createPool } from 'mysql2/promise';
 import pg from 'pg';
 import { migrateBasket, seedBasket } from './basket/basket-schema.js';
+import { provisionStreams } from './basket/price-consumer.js';
 import { migrateCatalog, seedCatalog } from './catalog/catalog-schema.js';
 import type { Product } from './catalog/catalog-store.js';
 import type { ExampleConfig } from './config.js';
@@ -24,10 +24,8 @@ export interface SetupResult {
 /**
  * Everything that must exist before the services start, all idempotent: Catalog's schema and
  * table, the outbox (`outbox-relay migrate`, as an operator would run it), Basket's database,
- * tables and inbox, the streams, and the seed data that is missing.
- *
- * The streams are created here rather than by whichever of the relay and Basket starts first, so
- * the two never race to create the same stream.
+ * tables and inbox, the streams and Basket's durable consumer, and the seed data that is missing.
+ * The services themselves create nothing: like any deploy step, this runs before they start.
  */
 export async function setUp(config: ExampleConfig): Promise<SetupResult> {
   const pgPool = new pg.Pool({ connectionString: config.pgUrl, max: 2 });
@@ -50,7 +48,7 @@ export async function setUp(config: ExampleConfig): Promise<SetupResult> {
       await migrateBasket(mysqlPool, config.mysqlDatabase);
       await new MysqlInboxStore({ pool: mysqlPool, database: config.mysqlDatabase }).migrate();
     })();
-    const [{ outbox, productsInserted, products }] = await Promise.all([catalogReady, basketReady, provisionStreams(config)]);
+    const [{ outbox, productsInserted, products }] = await Promise.all([catalogReady, basketReady, provisionNats(config)]);
 
     const connection = await mysqlPool.getConnection();
     let linesInserted: number;
@@ -74,7 +72,7 @@ async function migrateOutbox(config: ExampleConfig): Promise<string> {
   return stdout.trim();
 }
 
-async function provisionStreams(config: ExampleConfig): Promise<void> {
+async function provisionNats(config: ExampleConfig): Promise<void> {
   // Retries a while: under docker compose NATS may still be starting.
   const nats = await connect({
     servers: config.natsUrl.split(','),
@@ -84,8 +82,7 @@ async function provisionStreams(config: ExampleConfig): Promise<void> {
     reconnectTimeWait: 1_000,
   });
   try {
-    await ensureStream(nats, { name: config.stream, subjects: [`${config.subjectPrefix}.>`] });
-    await ensureDeadLetterStream(nats, { name: config.deadLetterStream, subjectPrefix: config.deadLetterPrefix });
+    await provisionStreams(nats, config);
   } finally {
     await nats.close();
   }

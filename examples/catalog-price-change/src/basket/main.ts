@@ -10,7 +10,6 @@ import { readConfig } from '../config.js';
 import { closeServer, listen } from '../http-util.js';
 import { jsonLog } from '../json-log.js';
 import { failStartup, onShutdown } from '../shutdown.js';
-import { migrateBasket } from './basket-schema.js';
 import { basketServer } from './basket-server.js';
 import { BasketStore } from './basket-store.js';
 import { startPriceConsumer } from './price-consumer.js';
@@ -19,11 +18,10 @@ const log = jsonLog('basket');
 
 async function main(): Promise<void> {
   const config = readConfig();
-  // No default database on the pool: every statement names it, and it may not exist yet.
+  // Every statement names the database, so the URL's default database does not matter. The tables,
+  // the inbox and the durable consumer are made by the setup step (`npm run setup`), not here.
   const pool = createPool({ uri: config.mysqlUrl, connectionLimit: 5, decimalNumbers: true });
-  await migrateBasket(pool, config.mysqlDatabase);
   const inbox = new MysqlInboxStore({ pool, database: config.mysqlDatabase, logger: log });
-  await inbox.migrate();
   const store = new BasketStore(pool, config.mysqlDatabase);
   // waitOnFirstConnect: Basket may come up before NATS does (docker compose); it keeps trying.
   const nats = await connect({ servers: config.natsUrl.split(','), name: 'basket', waitOnFirstConnect: true, maxReconnectAttempts: -1 });

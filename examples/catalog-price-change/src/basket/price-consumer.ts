@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ensureConsumer, ensureDeadLetterStream, ensureStream, NatsSubscriber } from '@outboxkit/bus-nats';
-import { Consumer, type ConsumerEvent, type EventData } from '@outboxkit/outbox-core';
+import { Consumer, type ConsumerEvent, type EventData, OutboxConfigError } from '@outboxkit/outbox-core';
 import type { MysqlConnectionLike, MysqlInboxStore } from '@outboxkit/outbox-mysql';
 import type { ExampleConfig } from '../config.js';
 import { ProductPriceChanged } from '../events.js';
@@ -17,9 +17,26 @@ export interface PriceConsumer {
 }
 
 /**
- * Makes sure the stream, the dead-letter stream and Basket's durable consumer exist (all
- * idempotent, so Basket may start before the relay has created the stream), then consumes
- * `ProductPriceChanged`: inbox row and basket lines in one MariaDB transaction, then the ack.
+ * Creates (or checks) the stream, the dead-letter stream and Basket's durable pull consumer: all
+ * idempotent. A deploy step, like the migrations: `setUp` runs it before any service starts, so
+ * the relay and Basket never race to create the stream.
+ */
+export async function provisionStreams(connection: NatsConnection, config: ExampleConfig): Promise<void> {
+  await ensureStream(connection, { name: config.stream, subjects: [`${config.subjectPrefix}.>`] });
+  await ensureDeadLetterStream(connection, { name: config.deadLetterStream, subjectPrefix: config.deadLetterPrefix });
+  await ensureConsumer(connection, {
+    stream: config.stream,
+    name: config.consumer,
+    filterSubjects: [`${config.subjectPrefix}.${ProductPriceChanged.type}`],
+    // A crash mid-handler is redelivered after 10 s; a handler that keeps failing is dead-lettered at the 5th delivery.
+    ackWaitMs: 10_000,
+    maxDeliver: 5,
+  });
+}
+
+/**
+ * Consumes `ProductPriceChanged` from the durable consumer `provisionStreams` created: inbox row
+ * and basket lines in one MariaDB transaction, then the ack.
  *
  * Reports `price-applied` (with `appliedAt`, after commit and ack) or `price-stale` for each event,
  * and `duplicate` for a redelivery the inbox caught.
@@ -31,21 +48,15 @@ export async function startPriceConsumer(
   store: BasketStore,
   log: JsonLog,
 ): Promise<PriceConsumer> {
-  await ensureStream(connection, { name: config.stream, subjects: [`${config.subjectPrefix}.>`] });
-  await ensureDeadLetterStream(connection, { name: config.deadLetterStream, subjectPrefix: config.deadLetterPrefix });
-  await ensureConsumer(connection, {
-    stream: config.stream,
-    name: config.consumer,
-    filterSubjects: [`${config.subjectPrefix}.${ProductPriceChanged.type}`],
-    ackWaitMs: 10_000,
-    maxDeliver: 5,
-  });
   const subscriber = await NatsSubscriber.create({
     connection,
     stream: config.stream,
     consumer: config.consumer,
     deadLetterPrefix: config.deadLetterPrefix,
     logger: log,
+  }).catch((error: unknown) => {
+    if (error instanceof OutboxConfigError) throw new Error(`${error.message} (run npm run setup first)`, { cause: error });
+    throw error;
   });
 
   // The handler runs inside the transaction; what it did is reported only once it has committed.

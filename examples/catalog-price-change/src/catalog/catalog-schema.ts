@@ -23,6 +23,12 @@ export async function migrateCatalog(pool: PgPoolLike, schema: string): Promise<
   }
 }
 
+/** @throws when the products table is missing, saying to run the setup step. */
+export async function assertCatalogSchema(pool: PgPoolLike, schema: string): Promise<void> {
+  const { rows } = await pool.query<{ found: string | null }>('SELECT to_regclass($1) AS found', [`"${schema}".products`]);
+  if (!rows[0]?.found) throw new Error(`table "${schema}".products does not exist: run npm run setup first`);
+}
+
 /** Inserts the demo's products that are missing; existing ones keep their price and version. */
 export async function seedCatalog(client: PgClientLike, schema: string): Promise<number> {
   let inserted = 0;

@@ -9,7 +9,7 @@ import { readConfig } from '../config.js';
 import { closeServer, listen } from '../http-util.js';
 import { jsonLog } from '../json-log.js';
 import { failStartup, onShutdown } from '../shutdown.js';
-import { migrateCatalog } from './catalog-schema.js';
+import { assertCatalogSchema } from './catalog-schema.js';
 import { catalogServer } from './catalog-server.js';
 import { CatalogStore } from './catalog-store.js';
 
@@ -19,9 +19,11 @@ async function main(): Promise<void> {
   const config = readConfig();
   const pool = new pg.Pool({ connectionString: config.pgUrl, max: 5, application_name: 'catalog' });
   pool.on('error', (error) => log.warn({ err: error }, 'idle PostgreSQL connection failed'));
-  await migrateCatalog(pool, config.pgSchema);
   // Catalog only enqueues: the relay holds the LISTEN connection, not this service.
   const outbox = new PgOutboxStore({ pool, schema: config.pgSchema, listen: false, logger: log });
+  // The tables are made by the setup step (`npm run setup`), not here: fail early if it has not run.
+  await outbox.assertSchema();
+  await assertCatalogSchema(pool, config.pgSchema);
   const store = new CatalogStore(pool, outbox, config.pgSchema);
   const server = catalogServer(store, (error) => log.error({ err: error }, 'request failed'));
   const port = await listen(server, config.host, config.catalogPort);
