@@ -7,7 +7,7 @@ const SUITE = 'memory';
 
 /**
  * The relay's memory while draining a large PostgreSQL backlog: one relay worker process, its RSS
- * sampled every 50 ms and its `process.resourceUsage().maxRSS`. The same drains give the relay's rate
+ * sampled every 250 ms and its `process.resourceUsage().maxRSS`. The same drains give the relay's rate
  * on the large backlog, for the "does the rate fall as the backlog grows" comparison.
  */
 export async function memorySuite(ctx: SuiteContext): Promise<void> {
@@ -16,7 +16,7 @@ export async function memorySuite(ctx: SuiteContext): Promise<void> {
   ctx.note(
     SUITE,
     `One relay worker process (core Relay.drain(), batch 500, Node ${process.version}, plain \`node\` on the built packages, no TypeScript loader) drains ${fmt(backlog)} events over ${fmt(scale.subjects)} subjects from PostgreSQL. ` +
-      'Peak RSS = the larger of the kernel\'s maxRSS for the process and the highest 50 ms sample; "before draining" is its RSS once connected, before the first claim.',
+      'Peak RSS = the larger of the kernel\'s maxRSS for the process and the highest 250 ms sample; "before draining" is its RSS once connected, before the first claim.',
   );
   for (let run = 1; run <= runs; run++) {
     progress(`memory run ${run}/${runs}: PostgreSQL, draining ${fmt(backlog)}`);

@@ -72,7 +72,7 @@ async function main() {
   let peakRss = rssMb();
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, rssMb());
-  }, 50);
+  }, 250);
   const idleRssMb = rssMb();
   send({ type: 'ready', rssMb: idleRssMb });
   await nextMessage();
