@@ -72,12 +72,11 @@ class PgFaultDatabase implements FaultDatabase {
   readonly #pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
   readonly #store = new PgOutboxStore({ pool: this.#pool, schema: this.namespace, table: 'outbox', listen: false });
   readonly #q = (name: string): string => `"${this.namespace}"."${name}"`;
-  readonly #database = decodeURIComponent(new URL(PG_URL).pathname.slice(1)) || 'postgres';
 
   async setup(): Promise<void> {
+    // Least privilege: the relay's role owns its schema and nothing else, so `outbox-relay
+    // migrate` must not need CREATE on the database when the schema exists.
     await this.#pool.query(`CREATE ROLE "${this.#role}" LOGIN`);
-    // migrate() creates the schema if it is missing, which needs CREATE on the database.
-    await this.#pool.query(`GRANT CREATE ON DATABASE "${this.#database}" TO "${this.#role}"`);
     await this.#pool.query(`CREATE SCHEMA "${this.namespace}" AUTHORIZATION "${this.#role}"`);
     await this.#pool.query(`CREATE TABLE ${this.#q('written')} (event_id text PRIMARY KEY)`);
     await this.#pool.query(`CREATE TABLE ${this.#q('applied')} (event_id text PRIMARY KEY, subject text NOT NULL, n int NOT NULL)`);
