@@ -47,6 +47,13 @@ export interface FaultDatabase {
   killRelayConnections(): Promise<number>;
   /** The tables in the namespace. */
   tables(): Promise<string[]>;
+  /**
+   * PostgreSQL only: holds an exclusive lock on the outbox's wake-up table, waits until one of the
+   * relay's connections is blocked on it (the relay is then inside `waitForWork`, arming its
+   * wake-up), terminates the relay's connections, and releases the lock. Returns whether the relay
+   * was caught waiting.
+   */
+  killRelayConnectionsWhileWaiting?(timeoutMs: number): Promise<boolean>;
   dispose(): Promise<void>;
 }
 
@@ -118,6 +125,29 @@ class PgFaultDatabase implements FaultDatabase {
   async killRelayConnections(): Promise<number> {
     const result = await this.#pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [this.#role]);
     return result.rowCount ?? 0;
+  }
+
+  async killRelayConnectionsWhileWaiting(timeoutMs: number): Promise<boolean> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`LOCK TABLE ${this.#q('outbox_wakeup')} IN ACCESS EXCLUSIVE MODE`);
+      const deadline = Date.now() + timeoutMs;
+      let caught = false;
+      while (!caught && Date.now() < deadline) {
+        const waiting = await this.#pool.query(
+          "SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND state = 'active' AND wait_event_type = 'Lock'",
+          [this.#role],
+        );
+        caught = (waiting.rowCount ?? 0) > 0;
+        if (!caught) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      if (caught) await this.killRelayConnections();
+      return caught;
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+    }
   }
 
   async tables(): Promise<string[]> {

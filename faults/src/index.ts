@@ -12,6 +12,7 @@ export {
   clusterNodeKilled,
   consumerKilled,
   databaseConnectionsKilled,
+  databaseConnectionsKilledWhileWaiting,
   natsStopped,
   type Outcome,
   poison,

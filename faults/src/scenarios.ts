@@ -58,10 +58,15 @@ async function finish(
   return { result, outbox, deadLetters, relayExits, checks } satisfies Outcome;
 }
 
-/** Restarts the relay when it exited on its own, recording the exit code (a supervisor's job). */
-async function superviseRelay(scenario: Scenario, exits: (number | null)[]): Promise<void> {
+/**
+ * Restarts the relay when it exited on its own (a supervisor's job), recording its exit code and
+ * the one line it printed on stderr (why it exited).
+ */
+async function superviseRelay(scenario: Scenario, exits: (number | null)[], reasons: string[]): Promise<void> {
   if (scenario.relay && !scenario.relay.running) {
-    exits.push((await scenario.relay.exited).code);
+    const relay = scenario.relay;
+    exits.push((await relay.exited).code);
+    reasons.push(relay.stderr().trim().split('\n').pop() ?? '');
     await scenario.startRelay();
   }
 }
@@ -132,6 +137,7 @@ export async function natsStopped(kind: DatabaseKind, size: RunSize & { outageMs
 export async function databaseConnectionsKilled(kind: DatabaseKind, size: RunSize): Promise<Outcome> {
   const scenario = await Scenario.create({ kind, natsUrls: NATS_URL });
   const exits: (number | null)[] = [];
+  const reasons: string[] = [];
   let killed = 0;
   try {
     await Promise.all([scenario.startWorker(), scenario.startRelay()]);
@@ -142,17 +148,50 @@ export async function databaseConnectionsKilled(kind: DatabaseKind, size: RunSiz
       async () => {
         killed += await scenario.db.killRelayConnections();
         await sleep(300);
-        await superviseRelay(scenario, exits);
+        await superviseRelay(scenario, exits, reasons);
       },
       120_000,
     );
     await writing;
-    await superviseRelay(scenario, exits);
+    await superviseRelay(scenario, exits, reasons);
     await scenario.settle(180_000);
-    await superviseRelay(scenario, exits);
+    await superviseRelay(scenario, exits, reasons);
     const what = kind === 'pg' ? 'pg_terminate_backend' : 'KILL CONNECTION';
     return await finish(scenario, '3 relay DB connections killed', `${what} x${size.faults} (${killed} connections)`, exits, {
       connectionsKilled: killed,
+      exitReasons: reasons,
+    });
+  } finally {
+    await scenario.dispose();
+  }
+}
+
+/**
+ * 3b. PostgreSQL: the relay's connections terminated while it waits for work. Between batches the
+ * relay arms its LISTEN/NOTIFY wake-up (`PgOutboxStore.waitForWork`); the scenario catches it
+ * there (it holds the wake-up table locked until a relay connection waits on it), terminates the
+ * relay's connections, and checks the relay carries on. Then it writes `size.events` more events.
+ */
+export async function databaseConnectionsKilledWhileWaiting(size: RunSize): Promise<Outcome> {
+  const scenario = await Scenario.create({ kind: 'pg', natsUrls: NATS_URL });
+  const exits: (number | null)[] = [];
+  const reasons: string[] = [];
+  let caught = 0;
+  try {
+    await Promise.all([scenario.startWorker(), scenario.startRelay()]);
+    await scenario.write(size.events, size.writeMs);
+    await scenario.settle(120_000);
+    for (let i = 0; i < size.faults; i++) {
+      if (await scenario.db.killRelayConnectionsWhileWaiting?.(10_000)) caught++;
+      await sleep(500);
+      await superviseRelay(scenario, exits, reasons);
+    }
+    await scenario.write(size.events, size.writeMs);
+    await scenario.settle(120_000);
+    await superviseRelay(scenario, exits, reasons);
+    return await finish(scenario, '3b relay DB conns killed idle', `pg_terminate_backend x${size.faults} inside waitForWork`, exits, {
+      caught,
+      exitReasons: reasons,
     });
   } finally {
     await scenario.dispose();

@@ -28,5 +28,6 @@ export function expectExactlyOnce(outcome: Outcome): void {
   expect(result.inStream).toBe(result.written);
   expect(outcome.outbox).toMatchObject({ pending: 0, dead: 0 });
   expect(outcome.deadLetters).toEqual([]);
-  expect(outcome.relayExits).toEqual([]);
+  const reasons = (outcome.checks.exitReasons as string[] | undefined) ?? [];
+  expect(outcome.relayExits, `the relay exited on its own: ${reasons.join(' | ')}`).toEqual([]);
 }
