@@ -15,6 +15,10 @@ export interface Scale {
   readonly subjects: number;
   /** Seconds of each producer measurement. */
   readonly producerSeconds: number;
+  /** Time limit of each outboxkit relay drain in the relay suite (seconds); a drain that empties the backlog sooner stops then. */
+  readonly relaySeconds: number;
+  /** Time limit of each drain of the memory suite (seconds). */
+  readonly memorySeconds: number;
   /** Time limit, in seconds, of the baselines that cannot drain a large backlog (naive relay, pg-transactional-outbox). */
   readonly baselineSeconds: number;
   /** Seconds of each latency measurement, after a one-second warm-up. */
@@ -45,12 +49,14 @@ export const FULL_SCALE: Scale = {
   smallBacklog: 20_000,
   memoryBacklog: 1_000_000,
   subjects: 1_000,
-  producerSeconds: 4,
-  baselineSeconds: 8,
-  latencySeconds: 5,
+  producerSeconds: 3,
+  relaySeconds: 15,
+  memorySeconds: 40,
+  baselineSeconds: 5,
+  latencySeconds: 3,
   latencyRates: [500, 1_000, 2_000],
   consumerEvents: 20_000,
-  consumerSeconds: 5,
+  consumerSeconds: 3,
   producerClients: [8, 32],
 };
 
@@ -60,6 +66,8 @@ export const QUICK_SCALE: Scale = {
   memoryBacklog: 10_000,
   subjects: 1_000,
   producerSeconds: 0.5,
+  relaySeconds: 10,
+  memorySeconds: 10,
   baselineSeconds: 1,
   latencySeconds: 1,
   latencyRates: [1_000],

@@ -137,7 +137,7 @@ function relayRatios(all: readonly FigureSummary[], backlog: number): string[] {
     rows.push(
       '',
       `Extrapolated from the time-limited runs, draining the ${fmt(backlog)}-event backlog would take pg-transactional-outbox about ${fmt(backlog / ptxo.median / 3600, 1)} h ` +
-        `and the naive relay about ${fmt(backlog / naive.median / 60, 1)} min; outboxkit's Relay drained it in ${fmt(backlog / relay.median, 1)} s.`,
+        `and the naive relay about ${fmt(backlog / naive.median / 60, 1)} min; at its median rate outboxkit's Relay drains it in ${fmt(backlog / relay.median, 1)} s.`,
     );
   }
   return rows;
@@ -147,7 +147,7 @@ function profileSection(profile: RelayProfile): string[] {
   const rows = [
     `### Where the relay spends its CPU`,
     '',
-    `One extra drain of ${fmt(profile.backlog)} events from PostgreSQL under \`node --cpu-prof\` (not one of the measured runs; ${fmt(profile.rate)} events/s while profiled). Self time, idle excluded.`,
+    `One extra drain of the ${fmt(profile.backlog)}-event PostgreSQL backlog (same time limit) in a relay process started with \`node --cpu-prof\`; not one of the measured runs (${fmt(profile.rate)} events/s while profiled). Self time over the whole process, idle excluded; module loading at start-up is included.`,
     '',
     '| by package | self % |',
     '| --- | ---: |',

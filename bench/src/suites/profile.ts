@@ -26,10 +26,22 @@ interface CpuProfile {
 }
 
 /** Drains a PostgreSQL backlog with one relay worker under `node --cpu-prof`, and names the hottest frames. */
-export async function profileRelayDrain(ctx: SuiteContext, backlog: number, subjects: number): Promise<RelayProfile> {
+export async function profileRelayDrain(
+  ctx: SuiteContext,
+  backlog: number,
+  subjects: number,
+  timeLimitSeconds: number,
+): Promise<RelayProfile> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'outboxkit-bench-prof-'));
   try {
-    const result = await drainWithWorkers(ctx, 'pg', backlog, subjects, 1, false, ['--cpu-prof', '--cpu-prof-dir', dir]);
+    const result = await drainWithWorkers(ctx, {
+      db: 'pg',
+      backlog,
+      subjects,
+      instances: 1,
+      timeLimitSeconds,
+      nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir],
+    });
     const file = (await readdir(dir)).find((name) => name.endsWith('.cpuprofile'));
     if (!file) throw new Error('no .cpuprofile written');
     const profile = JSON.parse(await readFile(path.join(dir, file), 'utf8')) as CpuProfile;

@@ -6,6 +6,8 @@ export interface WorkerConfig {
   readonly stream: string;
   readonly mode: 'drain' | 'run';
   readonly batchSize?: number;
+  /** Drain mode: stop claiming after this long (the in-flight batch still completes). */
+  readonly timeLimitMs?: number;
 }
 
 /** What a relay worker reports back over IPC. */

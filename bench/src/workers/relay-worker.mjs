@@ -79,7 +79,10 @@ async function main() {
 
   const startMs = wallMs();
   if (config.mode === 'drain') {
-    const result = await relay.drain();
+    const limit = new AbortController();
+    const timer = config.timeLimitMs ? setTimeout(() => limit.abort(), config.timeLimitMs) : undefined;
+    const result = await relay.drain({ signal: limit.signal });
+    clearTimeout(timer);
     const endMs = wallMs();
     clearInterval(sampler);
     peakRss = Math.max(peakRss, rssMb());
