@@ -43,7 +43,7 @@ export type RelayEvent =
   | {
       /** The store failed (claim, complete, release); the relay retries after `pauseMs`. */
       readonly type: 'store-error';
-      readonly phase: 'claim' | 'complete' | 'release' | 'dead-letter';
+      readonly phase: 'claim' | 'wait' | 'complete' | 'release' | 'dead-letter';
       readonly error: Error;
       readonly pauseMs: number;
     };

@@ -140,4 +140,25 @@ describe('Relay', () => {
     await relay.stop();
     expect(() => new Relay({ store: new MemoryOutboxStore(), publisher: bus.publisher(), batchSize: -1 })).toThrow(/batchSize/);
   });
+  it('survives a wake-up wait that fails, as when its database connection is terminated', async () => {
+    const store = new MemoryOutboxStore();
+    const bus = new MemoryBus();
+    let failures = 3;
+    const waitForWork = store.waitForWork.bind(store);
+    store.waitForWork = async (options) => {
+      if (failures-- > 0) throw new Error('terminating connection due to administrator command');
+      return waitForWork(options);
+    };
+    const seen: RelayEvent[] = [];
+    const relay = new Relay({ store, publisher: bus.publisher(), pollIntervalMs: 50, onEvent: (event) => seen.push(event) });
+    await relay.start();
+    for (let waited = 0; failures >= 0 && waited < 10_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    await memoryTransaction((tx) => store.enqueue(tx, sampleEvent('a', 1)));
+    for (let waited = 0; bus.messages.length === 0 && waited < 10_000; waited += 10)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(bus.messages).toHaveLength(1);
+    expect(seen.filter((event) => event.type === 'store-error' && event.phase === 'wait')).toHaveLength(3);
+    await relay.stop();
+    expect(await relay.closed()).toBeUndefined();
+  });
 });

@@ -238,7 +238,13 @@ export class Relay {
       if (batch.records.length === 0) {
         if (untilIdle) return;
         if (this.#store.capabilities.wakeUp && this.#store.waitForWork) {
-          await this.#store.waitForWork({ timeoutMs: this.#pollIntervalMs, signal: this.#idle.signal });
+          try {
+            await this.#store.waitForWork({ timeoutMs: this.#pollIntervalMs, signal: this.#idle.signal });
+          } catch (error) {
+            // A lost connection while arming the wake-up is a store fault like a failed claim:
+            // back off and claim again; the relay must not die of it.
+            await this.#storeFailed('wait', error);
+          }
         } else {
           // Adaptive polling: claim again soon after work was seen, back off while idle.
           await sleep(idleMs, this.#idle.signal);
@@ -376,7 +382,7 @@ export class Relay {
     }
   }
 
-  async #storeFailed(phase: 'claim', error: unknown): Promise<void> {
+  async #storeFailed(phase: 'claim' | 'wait', error: unknown): Promise<void> {
     this.#storeErrors++;
     const pauseMs = this.#storeBackoff.delayMs(this.#storeErrors);
     this.#emit({ type: 'store-error', phase, error: error as Error, pauseMs });
