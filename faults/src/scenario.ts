@@ -88,24 +88,37 @@ export class Scenario {
   /** Creates the namespace, the streams and the consumer, and migrates the outbox with `outbox-relay migrate`. */
   static async create(options: ScenarioOptions): Promise<Scenario> {
     const scenario = new Scenario(options);
-    await scenario.db.setup();
-    scenario.metricsPort = await freePort();
-    scenario.nc = await connect({ servers: options.natsUrls.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    try {
+      await scenario.#provision();
+    } catch (error) {
+      // Nobody else holds the scenario yet: drop what was created before rethrowing.
+      await scenario.dispose().catch(() => undefined);
+      throw error;
+    }
+    return scenario;
+  }
+
+  /** Namespace, streams, consumer and the outbox migration. */
+  async #provision(): Promise<void> {
+    const options = this.options;
+    await this.db.setup();
+    this.metricsPort = await freePort();
+    this.nc = await connect({ servers: options.natsUrls.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     const replicas = options.replicas ?? 1;
     // A new cluster elects its meta leader first; until then stream creation fails.
     await waitUntil(
       'the streams to be created',
       async () => {
         try {
-          await ensureStream(scenario.nc, {
-            name: scenario.stream,
-            subjects: [`${scenario.prefix}.>`],
+          await ensureStream(this.nc, {
+            name: this.stream,
+            subjects: [`${this.prefix}.>`],
             duplicateWindowMs: 120_000,
             replicas,
           });
-          await ensureDeadLetterStream(scenario.nc, {
-            name: scenario.deadLetterStream,
-            subjectPrefix: scenario.deadLetterPrefix,
+          await ensureDeadLetterStream(this.nc, {
+            name: this.deadLetterStream,
+            subjectPrefix: this.deadLetterPrefix,
             replicas,
           });
           return true;
@@ -116,15 +129,14 @@ export class Scenario {
       30_000,
       500,
     );
-    await ensureConsumer(scenario.nc, {
-      stream: scenario.stream,
-      name: scenario.consumer,
+    await ensureConsumer(this.nc, {
+      stream: this.stream,
+      name: this.consumer,
       ackWaitMs: options.ackWaitMs ?? 3_000,
       maxDeliver: options.maxDeliver ?? 20,
     });
-    const migrated = await scenario.relayCommand(['migrate']);
+    const migrated = await this.relayCommand(['migrate']);
     if (migrated.code !== 0) throw new Error(`outbox-relay migrate exited ${migrated.code}: ${migrated.stderr}`);
-    return scenario;
   }
 
   /** The relay's environment: only PATH and its settings, nothing inherited. */
