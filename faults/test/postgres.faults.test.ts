@@ -43,9 +43,8 @@ describe('fault suite, PostgreSQL', () => {
     expect(outcome.checks.connectionsKilled).toBeGreaterThanOrEqual(5);
   });
 
-  // Currently fails: see "Known failures" in the README. PgOutboxStore.waitForWork() throws a
-  // retryable StoreError (CONNECTION_LOST) when its connection is terminated, and core's Relay
-  // loop does not retry waitForWork() errors as it does claim() errors: the relay exits 1.
+  // Found a bug, now fixed: the relay exited when its connection was terminated inside
+  // PgOutboxStore.waitForWork() (see "Found by this suite" in the README).
   it("3b. the relay's connections terminated while it waits for work (between batches): the relay carries on", async () => {
     const outcome = await databaseConnectionsKilledWhileWaiting({ events: 2_000, faults: 3, writeMs: 0 });
     report(outcome.result);
