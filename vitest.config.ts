@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // package's test/ folder (they import the packages by name, so they test the built dist/).
 export default defineConfig({
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
+    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'faults/test/*.smoke.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**', '**/test/faults/**'],
     globalSetup: ['./test/global-setup.ts'],
     testTimeout: 60_000,
