@@ -53,7 +53,7 @@ async function finish(
   const [result, outbox, deadLetters] = await Promise.all([
     scenario.result(name, faults),
     scenario.outboxStatus(),
-    readDeadLetters(scenario.nc, scenario.deadLetterStream),
+    readDeadLetters(scenario.nc, scenario.deadLetterStream, scenario.deadLetterPrefix),
   ]);
   return { result, outbox, deadLetters, relayExits, checks } satisfies Outcome;
 }
@@ -277,12 +277,12 @@ export async function poison(kind: DatabaseKind, size: RunSize & { poisoned: num
       120_000,
       250,
     );
-    const dead = await readDeadLetters(scenario.nc, scenario.deadLetterStream);
+    const dead = await readDeadLetters(scenario.nc, scenario.deadLetterStream, scenario.deadLetterPrefix);
     const appliedBeforeFix = (await scenario.db.counts()).applied;
     // The fix ships: the worker restarts with a handler that works, and an operator replays.
     await scenario.worker?.stop();
     await scenario.startWorker({ FAULT_FIXED: '1' });
-    const replayed = await replayDeadLetters(scenario.nc, scenario.deadLetterStream);
+    const replayed = await replayDeadLetters(scenario.nc, scenario.deadLetterStream, scenario.deadLetterPrefix);
     await scenario.settle(120_000);
     const times = await scenario.db.appliedTimes(poisoned.map((event) => event.id));
     const outcome = await finish(

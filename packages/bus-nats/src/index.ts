@@ -9,6 +9,7 @@ export {
   ensureDeadLetterStream,
   MAX_DEAD_ERROR_LENGTH,
 } from './dead-letter.js';
+export { type DeadLetter, type DeadLetterQuery, listDeadLetters, replayDeadLetters } from './dead-letter-admin.js';
 export {
   type EnsureConsumerOptions,
   type EnsureConsumerResult,
