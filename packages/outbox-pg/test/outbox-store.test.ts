@@ -34,6 +34,43 @@ describe('PgOutboxStore', () => {
     }
   };
 
+  it('fills batches from few subjects with long backlogs and from many interleaved subjects, in either order', async () => {
+    await drain();
+    // Few subjects, long backlogs: every claim takes each subject's head.
+    await transaction(db.pool, (client) =>
+      store.enqueue(
+        client,
+        Array.from({ length: 300 }, (_, n) => event(`few-${n % 3}`, { n })),
+      ),
+    );
+    const few = await store.claim({ batchSize: 50, leaseMs: 10_000 });
+    expect(few.records.map((r) => r.subject).sort()).toEqual(['few-0', 'few-1', 'few-2']);
+    expect(few.records.map((r) => (JSON.parse(r.payload) as { n: number }).n)).toEqual([0, 1, 2]);
+    await store.complete(
+      few.token,
+      few.records.map((r) => r.id),
+    );
+    await drain();
+    // Then many subjects: claims fill whole batches again, and every event is claimed once.
+    await transaction(db.pool, (client) =>
+      store.enqueue(
+        client,
+        Array.from({ length: 600 }, (_, n) => event(`many-${n}`, { n })),
+      ),
+    );
+    const claimed: string[] = [];
+    for (let batch = await store.claim({ batchSize: 50, leaseMs: 10_000 }); batch.records.length > 0; ) {
+      expect(batch.records).toHaveLength(Math.min(50, 600 - claimed.length));
+      claimed.push(...batch.records.map((r) => r.id));
+      await store.complete(
+        batch.token,
+        batch.records.map((r) => r.id),
+      );
+      batch = await store.claim({ batchSize: 50, leaseMs: 10_000 });
+    }
+    expect(new Set(claimed).size).toBe(600);
+  });
+
   it('rejects a pool before writing anything', async () => {
     const error = await store.enqueue(db.pool as unknown as PgClientLike, event('a')).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OutboxUsageError);

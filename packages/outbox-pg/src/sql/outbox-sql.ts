@@ -9,6 +9,8 @@ export interface OutboxSql {
   readonly lockForEnqueue: string;
   /** Simple-protocol text (one round trip, an implicit transaction); its last result is the batch. */
   claim(batchSize: number, leaseMs: number, token: string): string;
+  /** The same claim for the heads the bounded walk of `claim` did not reach. */
+  claimBySubject(batchSize: number, leaseMs: number, token: string): string;
   readonly complete: string;
   readonly release: string;
   readonly deadLetter: string;
@@ -33,6 +35,16 @@ const recordColumns = `id, type, source, subject, to_char(time AT TIME ZONE 'UTC
 // compiling took 2.5 s for a statement that runs in under 1 ms (measured).
 const orderedWalk = `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true),
   set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true);`;
+
+/** Leases the `heads` CTE's rows and returns them in write order. */
+function leaseHeads(t: string, leaseMs: number, token: string): string {
+  return `leased AS (
+  UPDATE ${t} o SET locked_until = now() + ${leaseMs} * interval '1 millisecond', claim_token = '${token}'
+  FROM heads WHERE o.id = heads.id
+  RETURNING o.seq, o.id, o.type, o.source, o.subject, o.time, o.payload, o.headers, o.attempts
+)
+SELECT seq, ${recordColumns}, now() + ${leaseMs} * interval '1 millisecond' AS lease_until FROM leased ORDER BY seq`;
+}
 
 /** Builds the statements for one table. */
 export function outboxSql(n: TableNames): OutboxSql {
@@ -89,12 +101,33 @@ WITH heads AS (
   ORDER BY o.seq
   LIMIT ${batchSize}
   FOR UPDATE OF o SKIP LOCKED
-), leased AS (
-  UPDATE ${t} o SET locked_until = now() + ${leaseMs} * interval '1 millisecond', claim_token = '${token}'
-  FROM heads WHERE o.id = heads.id
-  RETURNING o.seq, o.id, o.type, o.source, o.subject, o.time, o.payload, o.headers, o.attempts
-)
-SELECT ${recordColumns}, now() + ${leaseMs} * interval '1 millisecond' AS lease_until FROM leased ORDER BY seq`,
+), ${leaseHeads(t, leaseMs, token)}`,
+
+    // The walk above is cheap while many subjects interleave: it stops after `batchSize` heads. When
+    // few subjects hold the backlog it finds them all and then probes every remaining row, 60 ms
+    // per claim at 10 subjects x 20,000 rows (measured: 167 events/s). This statement finds heads
+    // by jumping from subject to subject through the (subject, seq) index instead: one probe per
+    // pending subject (at most 4 x batchSize of them), whatever the backlog. The store switches
+    // between the two (see PgOutboxStore.claim). The heads are fetched by primary key (= ANY of an
+    // array, not a join: with hash and merge joins off, a join scanned the table once per head).
+    // Conditions stay on the locked row (o), so a lease that another relay committed after our
+    // snapshot is re-checked on the row's latest version.
+    claimBySubject: (batchSize: number, leaseMs: number, token: string) => `${orderedWalk}
+WITH RECURSIVE subjects AS (
+  (SELECT p.subject FROM ${t} p WHERE p.state = 'pending' ORDER BY p.subject LIMIT 1)
+  UNION ALL
+  SELECT (SELECT p.subject FROM ${t} p WHERE p.state = 'pending' AND p.subject > s.subject ORDER BY p.subject LIMIT 1)
+  FROM subjects s WHERE s.subject IS NOT NULL
+), firsts AS (
+  SELECT f.id FROM (SELECT subject FROM subjects WHERE subject IS NOT NULL LIMIT ${batchSize * 4}) s
+  CROSS JOIN LATERAL (SELECT p.id FROM ${t} p WHERE p.state = 'pending' AND p.subject = s.subject ORDER BY p.seq LIMIT 1) f
+), heads AS (
+  SELECT o.id FROM ${t} o
+  WHERE o.id = ANY (ARRAY(SELECT id FROM firsts)) AND ${claimable}
+  ORDER BY o.seq
+  LIMIT ${batchSize}
+  FOR UPDATE OF o SKIP LOCKED
+), ${leaseHeads(t, leaseMs, token)}`,
 
     // Compare-and-set on the token and an unexpired lease: a relay whose lease ran out changes nothing.
     complete: `DELETE FROM ${t} WHERE id = ANY($1::uuid[]) AND claim_token = $2 AND locked_until > now() AND state = 'pending'`,
