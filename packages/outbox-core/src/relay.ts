@@ -36,6 +36,9 @@ export interface RelayOptions {
 
 type State = 'new' | 'running' | 'stopping' | 'stopped';
 
+/** Quick re-claims (5, 10, 20, 40 ms with the default minimum) come before the wake-up is armed. */
+const armAfterIdleMs = 50;
+
 /**
  * Publishes an outbox to the bus: claim a batch with a lease, publish it pipelined, complete what
  * the bus acknowledged, release failures with exponential backoff and jitter, dead-letter an event
@@ -237,7 +240,10 @@ export class Relay {
       }
       if (batch.records.length === 0) {
         if (untilIdle) return;
-        if (this.#store.capabilities.wakeUp && this.#store.waitForWork) {
+        // Arm the store's wake-up only after a short run of quick re-claims found nothing: a relay
+        // that re-armed after every empty claim made producers under steady load take the NOTIFY
+        // path and serialise their commits (bench: 0.33x of the UPDATE-alone tx/s).
+        if (this.#store.capabilities.wakeUp && this.#store.waitForWork && idleMs >= armAfterIdleMs) {
           try {
             await this.#store.waitForWork({ timeoutMs: this.#pollIntervalMs, signal: this.#idle.signal });
           } catch (error) {
