@@ -40,7 +40,7 @@ export interface DeadLetterQuery {
  *
  * @example
  * ```ts
- * for (const letter of await listDeadLetters(nc, { consumer: 'basket' })) console.log(letter.code, letter.error)
+ * const reasons = (await listDeadLetters(nc, { consumer: 'basket' })).map((letter) => `${letter.code}: ${letter.error}`)
  * ```
  */
 export async function listDeadLetters(connection: NatsConnection, query: DeadLetterQuery = {}): Promise<DeadLetter[]> {
