@@ -41,6 +41,8 @@ export interface FaultDatabase {
   /** Enqueues the events in one transaction; with `record`, also one `written` row each. */
   write(events: readonly OutboxEvent[], record?: boolean): Promise<void>;
   counts(): Promise<Counts>;
+  /** Outbox rows not yet published (leased ones included), dead ones not. */
+  pending(): Promise<number>;
   /** Ids of `applied` rows with their `effects` count. */
   appliedTimes(ids: readonly string[]): Promise<Map<string, number>>;
   /** Terminates every connection of the relay's user; returns how many. */
@@ -112,6 +114,10 @@ class PgFaultDatabase implements FaultDatabase {
 
   async counts(): Promise<Counts> {
     return toCounts((await this.#pool.query(countsSql(this.#q))).rows[0]);
+  }
+
+  async pending(): Promise<number> {
+    return (await this.#store.stats()).pending;
   }
 
   async appliedTimes(ids: readonly string[]): Promise<Map<string, number>> {
@@ -218,6 +224,10 @@ class MysqlFaultDatabase implements FaultDatabase {
   async counts(): Promise<Counts> {
     const [rows] = await (this.#pool as MysqlPool).query<RowDataPacket[]>(countsSql(this.#q));
     return toCounts(rows[0] as Record<string, unknown>);
+  }
+
+  async pending(): Promise<number> {
+    return (await (this.#store as MysqlOutboxStore).stats()).pending;
   }
 
   async appliedTimes(ids: readonly string[]): Promise<Map<string, number>> {

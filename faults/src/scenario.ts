@@ -244,9 +244,12 @@ export class Scenario {
     }
   }
 
-  /** Waits until every written event is applied, then until the consumer has nothing pending or unacked. */
+  /** Waits until every written event is applied, the outbox has nothing pending, and the consumer nothing pending or unacked. */
   async settle(timeoutMs: number): Promise<void> {
     await waitUntil('every written event to be applied', async () => (await this.db.counts()).lost === 0, timeoutMs, 100);
+    // A batch the relay published but could not settle (its connection killed) stays leased until
+    // the lease runs out; then it is published again (the bus drops the copies) and completed.
+    await waitUntil('the outbox to have nothing pending', async () => (await this.db.pending()) === 0, timeoutMs, 100);
     const jsm = await jetstreamManager(this.nc);
     await waitUntil(
       'the consumer to have nothing pending or unacked',

@@ -161,4 +161,26 @@ describe('Relay', () => {
     await relay.stop();
     expect(await relay.closed()).toBeUndefined();
   });
+
+  it('settles a batch on a retry when the store fails for a moment, publishing each event once', async () => {
+    const store = new MemoryOutboxStore();
+    const bus = new MemoryBus();
+    const events = Array.from({ length: 10 }, (_, n) => sampleEvent(`s${n}`, n));
+    await memoryTransaction((tx) => store.enqueue(tx, events));
+    let failures = 2;
+    const complete = store.complete.bind(store);
+    store.complete = async (token, ids) => {
+      if (failures-- > 0) throw new Error('Connection lost: The server closed the connection.');
+      return complete(token, ids);
+    };
+    const seen: RelayEvent[] = [];
+    const result = await new Relay({ store, publisher: bus.publisher(), onEvent: (event) => seen.push(event) }).drain();
+    expect(result.published).toBe(10);
+    expect(bus.messages).toHaveLength(10);
+    expect(store.size).toBe(0);
+    expect(seen.filter((event) => event.type === 'store-error').map((event) => event.type === 'store-error' && event.phase)).toEqual([
+      'complete',
+      'complete',
+    ]);
+  });
 });

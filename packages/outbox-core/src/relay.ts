@@ -38,6 +38,8 @@ type State = 'new' | 'running' | 'stopping' | 'stopped';
 
 /** Quick re-claims (5, 10, 20, 40 ms with the default minimum) come before the wake-up is armed. */
 const armAfterIdleMs = 50;
+/** A settle call is retried only if it would still finish this long before the lease ends. */
+const settleLeaseMarginMs = 250;
 
 /**
  * Publishes an outbox to the bus: claim a batch with a lease, publish it pipelined, complete what
@@ -325,9 +327,9 @@ export class Relay {
     }
 
     await Promise.all([
-      completed.length > 0 ? this.#settle('complete', () => this.#store.complete(batch.token, completed)) : undefined,
-      released.length > 0 ? this.#settle('release', () => this.#store.release(batch.token, released)) : undefined,
-      dead.length > 0 ? this.#settle('dead-letter', () => this.#store.deadLetter(batch.token, dead)) : undefined,
+      completed.length > 0 ? this.#settle(batch, 'complete', () => this.#store.complete(batch.token, completed)) : undefined,
+      released.length > 0 ? this.#settle(batch, 'release', () => this.#store.release(batch.token, released)) : undefined,
+      dead.length > 0 ? this.#settle(batch, 'dead-letter', () => this.#store.deadLetter(batch.token, dead)) : undefined,
     ]);
     this.#inFlight = 0;
 
@@ -378,13 +380,28 @@ export class Relay {
     return size > 1 || (error instanceof PublishError && error.code === 'DISCONNECTED');
   }
 
-  /** Runs a settle call; on failure the rows keep their lease and are re-published after it expires. */
-  async #settle(phase: 'complete' | 'release' | 'dead-letter', call: () => Promise<number>): Promise<void> {
-    try {
-      await call();
-    } catch (error) {
-      this.#logger.warn({ err: error, phase }, 'relay could not settle a batch; its rows are retried after the lease');
-      this.#emit({ type: 'store-error', phase, error: error as Error, pauseMs: 0 });
+  /**
+   * Runs a settle call, trying again after 50, 100, 200 ms while the batch's lease still has
+   * room: a dropped connection is usually gone by then, and settling now spares a re-publish.
+   * Settle calls are safe to repeat (they act only on rows still leased by this token). When the
+   * lease runs out first, the rows are re-published after it, and the bus drops the duplicates.
+   */
+  async #settle(batch: ClaimedBatch, phase: 'complete' | 'release' | 'dead-letter', call: () => Promise<number>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await call();
+        return;
+      } catch (error) {
+        const pauseMs = 25 * 2 ** attempt;
+        const retry = attempt <= 3 && Date.now() + pauseMs + settleLeaseMarginMs < batch.leaseUntil.getTime();
+        this.#emit({ type: 'store-error', phase, error: error as Error, pauseMs: retry ? pauseMs : 0 });
+        if (!retry) {
+          this.#logger.warn({ err: error, phase, attempt }, 'relay could not settle a batch; its rows are retried after the lease');
+          return;
+        }
+        this.#logger.warn({ err: error, phase, attempt, pauseMs }, 'relay could not settle a batch; trying again');
+        await sleep(pauseMs);
+      }
     }
   }
 
