@@ -20,6 +20,8 @@ await pool.query(`CREATE TABLE ${schema}.accounts (id int PRIMARY KEY, balance b
 await pool.query(`INSERT INTO ${schema}.accounts (id) SELECT generate_series(1, ${ACCOUNTS})`);
 const store = new PgOutboxStore({ pool, schema });
 await store.migrate();
+// The same outbox with every statement sent unprepared (parsed and planned on each call).
+const unprepared = new PgOutboxStore({ pool, schema, listen: false, preparedStatements: false });
 const channel = `outboxkit.${schema}.outbox`;
 
 const update = (client, id) => client.query(`UPDATE ${schema}.accounts SET balance = balance + 1 WHERE id = $1`, [id]);
@@ -29,12 +31,28 @@ const withEvent = async (client, id) => {
   await update(client, id);
   await store.enqueue(client, eventFor(id));
 };
+const insert = `INSERT INTO ${schema}.outbox (id, type, source, subject, time, payload, headers) VALUES ($1, $2, $3, $4, $5, $6, $7)`;
 // `wait`: how the relay idles. 'listen' arms the wake-up flag (waitForWork); 'poll' sleeps 100 ms
 // without arming, so producers never NOTIFY: the outbox INSERT's own cost.
 const scenarios = {
   'UPDATE alone': { wait: 'listen', body: async (client, id) => update(client, id) },
   'UPDATE + enqueue, relay polling (no NOTIFY)': { wait: 'poll', body: withEvent },
+  'UPDATE + hand-written INSERT, relay polling': {
+    wait: 'poll',
+    body: async (client, id) => {
+      await update(client, id);
+      const e = eventFor(id);
+      await client.query(insert, [e.id, e.type, e.source, e.subject, e.time, JSON.stringify(e.data), '{}']);
+    },
+  },
   'UPDATE + enqueue, coalesced wake-up': { wait: 'listen', body: withEvent },
+  'same, statements unprepared': {
+    wait: 'listen',
+    body: async (client, id) => {
+      await update(client, id);
+      await unprepared.enqueue(client, eventFor(id));
+    },
+  },
   // The transaction check's fallback: a client that cannot report its status costs one LOCK TABLE round trip.
   'same, client without getTransactionStatus': {
     wait: 'listen',

@@ -11,7 +11,8 @@ import { type TableNames, tableNames } from './identifiers.js';
 import { assertSchemaVersion, latestVersion, type MigrationTarget, runMigrations } from './migrate.js';
 import { inboxMigrations } from './migrations/0001-inbox-init.js';
 import { translatePgError } from './pg-errors.js';
-import { absorbClientErrors, type PgClientLike, type PgPoolLike } from './pg-like.js';
+import { absorbClientErrors, type PgClientLike, type PgPoolLike, type PgQueryConfigLike } from './pg-like.js';
+import { preparedStatement } from './prepared.js';
 
 /** Options of {@link PgInboxStore}. */
 export interface PgInboxStoreOptions {
@@ -21,6 +22,8 @@ export interface PgInboxStoreOptions {
   readonly schema?: string;
   /** @defaultValue `'inbox'` */
   readonly table?: string;
+  /** Send the inbox insert as a named prepared statement (see `PgOutboxStoreOptions.preparedStatements`). @defaultValue true */
+  readonly preparedStatements?: boolean;
 }
 
 type PooledClient = Awaited<ReturnType<PgPoolLike['connect']>>;
@@ -42,7 +45,7 @@ export class PgInboxStore implements InboxStore<PgClientLike> {
   readonly #pool: PgPoolLike;
   readonly #names: TableNames;
   readonly #target: MigrationTarget;
-  readonly #record: string;
+  readonly #record: (values: unknown[]) => PgQueryConfigLike;
   readonly #cleanup: string;
 
   /** @throws OutboxConfigError naming `pool`, `schema` or `table` when one is missing or not a plain identifier. */
@@ -55,7 +58,10 @@ export class PgInboxStore implements InboxStore<PgClientLike> {
     this.#target = { names: this.#names, migrations: inboxMigrations, kind: 'inbox' };
     // No row back means the key is there already (committed, or ours earlier in this transaction):
     // a duplicate. A concurrent uncommitted insert of the same key makes this wait for its outcome.
-    this.#record = `INSERT INTO ${this.#names.qualified} (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`;
+    this.#record = preparedStatement(
+      `INSERT INTO ${this.#names.qualified} (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`,
+      options.preparedStatements ?? true,
+    );
     // ctid batches keep each DELETE short and bounded, whatever the backlog.
     this.#cleanup = `DELETE FROM ${this.#names.qualified} WHERE ctid IN (
   SELECT ctid FROM ${this.#names.qualified} WHERE recorded_at < now() - $1 * interval '1 millisecond' LIMIT $2)`;
@@ -64,7 +70,7 @@ export class PgInboxStore implements InboxStore<PgClientLike> {
   async process<T>(consumer: string, messageId: string, fn: (tx: PgClientLike) => Promise<T>): Promise<InboxOutcome<T>> {
     return this.#withClient('process()', async (client) => {
       await this.#query(client, 'BEGIN');
-      const recorded = await this.#query(client, this.#record, [consumer, messageId]);
+      const recorded = await this.#query(client, this.#record([consumer, messageId]));
       if (recorded.rowCount === 0) {
         await this.#query(client, 'ROLLBACK');
         return { status: 'duplicate' };
@@ -95,7 +101,7 @@ export class PgInboxStore implements InboxStore<PgClientLike> {
       const outcomes: InboxOutcome[] = [];
       for (const item of items) {
         await this.#query(client, 'SAVEPOINT outboxkit_item');
-        const recorded = await this.#query(client, this.#record, [consumer, item.messageId]);
+        const recorded = await this.#query(client, this.#record([consumer, item.messageId]));
         if (recorded.rowCount === 0) {
           await this.#query(client, 'RELEASE SAVEPOINT outboxkit_item');
           outcomes.push({ status: 'duplicate' });
@@ -174,8 +180,8 @@ export class PgInboxStore implements InboxStore<PgClientLike> {
     }
   }
 
-  #query(client: PgClientLike, text: string, values?: unknown[]) {
-    return client.query(text, values);
+  #query(client: PgClientLike, statement: string | PgQueryConfigLike) {
+    return client.query(statement);
   }
 }
 

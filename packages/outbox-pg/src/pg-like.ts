@@ -5,11 +5,21 @@ export interface PgQueryResultLike<Row = Record<string, unknown>> {
 }
 
 /**
+ * A statement sent as a query config. With a `name`, pg prepares it once per connection and then
+ * sends only its parameters: PostgreSQL skips parsing and planning it again.
+ */
+export interface PgQueryConfigLike {
+  readonly name?: string;
+  readonly text: string;
+  readonly values?: unknown[];
+}
+
+/**
  * The subset of a `pg.Client` / `pg.PoolClient` outboxkit uses, so a real client passes as is.
  * `getTransactionStatus` (present in recent pg 8 releases) lets `enqueue` check for an open transaction without a round trip.
  */
 export interface PgClientLike {
-  query<Row = Record<string, unknown>>(text: string, values?: unknown[]): Promise<PgQueryResultLike<Row>>;
+  query<Row = Record<string, unknown>>(text: string | PgQueryConfigLike, values?: unknown[]): Promise<PgQueryResultLike<Row>>;
   /** Present on clients checked out of a pool; an error argument destroys the connection. */
   release?(error?: Error | boolean): void;
   /** `'I'` idle, `'T'` in a transaction, `'E'` in a failed transaction, `null` before the first query. */
@@ -18,7 +28,7 @@ export interface PgClientLike {
 
 /** The subset of a `pg.Pool` outboxkit uses. */
 export interface PgPoolLike {
-  query<Row = Record<string, unknown>>(text: string, values?: unknown[]): Promise<PgQueryResultLike<Row>>;
+  query<Row = Record<string, unknown>>(text: string | PgQueryConfigLike, values?: unknown[]): Promise<PgQueryResultLike<Row>>;
   connect(): Promise<PgClientLike & { release(error?: Error | boolean): void }>;
   /** `pg.Pool` keeps its connection settings here; the store opens its LISTEN connection with them. */
   readonly options?: object;

@@ -26,7 +26,8 @@ import { type TableNames, tableNames } from './identifiers.js';
 import { assertSchemaVersion, latestVersion, type MigrationTarget, runMigrations } from './migrate.js';
 import { outboxMigrations } from './migrations/0001-outbox-init.js';
 import { translatePgError } from './pg-errors.js';
-import { isPoolLike, type PgClientLike, type PgPoolLike, type PgQueryResultLike } from './pg-like.js';
+import { isPoolLike, type PgClientLike, type PgPoolLike, type PgQueryConfigLike, type PgQueryResultLike } from './pg-like.js';
+import { preparedStatement } from './prepared.js';
 import { type OutboxSql, outboxSql } from './sql/outbox-sql.js';
 import { type PgListenClientLike, WakeupListener } from './wakeup-listener.js';
 
@@ -44,6 +45,12 @@ export interface PgOutboxStoreOptions {
   readonly listenClient?: () => Promise<PgListenClientLike> | PgListenClientLike;
   /** How long `waitForWork` waits at most before re-checking while a producer transaction that may have missed the wake-up is still open. @defaultValue 50 */
   readonly stragglerPollMs?: number;
+  /**
+   * Send the store's parameterised statements (`enqueue`, complete, release, ...) as named
+   * prepared statements, parsed and planned once per connection. Turn off behind a pooler that
+   * cannot keep them per client (PgBouncer before 1.21 in transaction mode). @defaultValue true
+   */
+  readonly preparedStatements?: boolean;
   /** @defaultValue a no-op logger */
   readonly logger?: Logger;
 }
@@ -83,6 +90,13 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
   readonly #channel: string;
   readonly #stragglerPollMs: number;
   readonly #listener: WakeupListener | undefined;
+  readonly #statements: Record<
+    Exclude<keyof OutboxSql, 'claim' | 'claimBySubject' | 'armWithBarrier' | 'arm'>,
+    (values: unknown[]) => PgQueryConfigLike
+  >;
+  readonly #logger: Logger;
+  /** The disarm sent when `waitForWork` last returned; the next arm waits for it. */
+  #disarming: Promise<void> | undefined;
 
   /** @throws OutboxConfigError naming `schema`, `table`, `pool`, `listenClient` or `stragglerPollMs` when one is invalid. */
   /** The last claim found fewer heads than a batch: start with the subject-by-subject claim. */
@@ -95,6 +109,27 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
     this.#pool = options.pool;
     this.#names = tableNames(options.schema ?? 'public', options.table ?? 'outbox');
     this.#sql = outboxSql(this.#names);
+    const prepared = options.preparedStatements ?? true;
+    const sql = this.#sql;
+    const named = (text: string) => preparedStatement(text, prepared);
+    this.#statements = {
+      enqueue: named(sql.enqueue),
+      lockForEnqueue: named(sql.lockForEnqueue),
+      complete: named(sql.complete),
+      release: named(sql.release),
+      deadLetter: named(sql.deadLetter),
+      listDead: named(sql.listDead),
+      listDeadAfter: named(sql.listDeadAfter),
+      getDead: named(sql.getDead),
+      replayAll: named(sql.replayAll),
+      replayIds: named(sql.replayIds),
+      purgeAll: named(sql.purgeAll),
+      purgeIds: named(sql.purgeIds),
+      stats: named(sql.stats),
+      subjectBacklog: named(sql.subjectBacklog),
+      disarm: named(sql.disarm),
+    };
+    this.#logger = options.logger ?? noopLogger;
     this.#target = { names: this.#names, migrations: outboxMigrations, kind: 'outbox' };
     this.#stragglerPollMs = validateInteger(options.stragglerPollMs ?? 50, 'stragglerPollMs', 1);
     this.#channel = channelName(this.#names);
@@ -145,7 +180,7 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
       columns[6]![i] = e.headers;
     }
     try {
-      await tx.query(this.#sql.enqueue, [...columns, this.#channel]);
+      await tx.query(this.#statements.enqueue([...columns, this.#channel]));
     } catch (error) {
       throw translatePgError(error, { operation: 'enqueue()', expectedVersion: this.schemaVersion });
     }
@@ -165,7 +200,7 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
       throw new OutboxUsageError('enqueue() got a client whose transaction has failed; roll it back and start a new one');
     }
     try {
-      await tx.query(this.#sql.lockForEnqueue);
+      await tx.query(this.#statements.lockForEnqueue([]));
     } catch (error) {
       if ((error as { code?: unknown }).code === '25P01') {
         throw new OutboxUsageError(
@@ -204,25 +239,31 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
 
   async complete(token: string, ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
-    const result = await this.#run('complete()', this.#sql.complete, [ids, token]);
+    const result = await this.#run('complete()', this.#statements.complete([ids, token]));
     return result.rowCount ?? 0;
   }
 
   async release(token: string, entries: readonly ReleaseEntry[]): Promise<number> {
     if (entries.length === 0) return 0;
-    const result = await this.#run('release()', this.#sql.release, [
-      entries.map((e) => e.id),
-      entries.map((e) => e.retryAt),
-      entries.map((e) => e.error),
-      entries.map((e) => e.countAttempt),
-      token,
-    ]);
+    const result = await this.#run(
+      'release()',
+      this.#statements.release([
+        entries.map((e) => e.id),
+        entries.map((e) => e.retryAt),
+        entries.map((e) => e.error),
+        entries.map((e) => e.countAttempt),
+        token,
+      ]),
+    );
     return result.rowCount ?? 0;
   }
 
   async deadLetter(token: string, entries: readonly DeadLetterEntry[]): Promise<number> {
     if (entries.length === 0) return 0;
-    const result = await this.#run('deadLetter()', this.#sql.deadLetter, [entries.map((e) => e.id), entries.map((e) => e.error), token]);
+    const result = await this.#run(
+      'deadLetter()',
+      this.#statements.deadLetter([entries.map((e) => e.id), entries.map((e) => e.error), token]),
+    );
     return result.rowCount ?? 0;
   }
 
@@ -230,13 +271,13 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
     const limit = validateInteger(options.limit ?? 100, 'limit', 1);
     const result =
       options.afterId === undefined
-        ? await this.#run('listDead()', this.#sql.listDead, [limit])
-        : await this.#run('listDead()', this.#sql.listDeadAfter, [limit, options.afterId]);
+        ? await this.#run('listDead()', this.#statements.listDead([limit]))
+        : await this.#run('listDead()', this.#statements.listDeadAfter([limit, options.afterId]));
     return (result.rows as DeadRow[]).map(toDeadRecord);
   }
 
   async getDead(id: string): Promise<DeadRecord | undefined> {
-    const result = await this.#run('getDead()', this.#sql.getDead, [id]);
+    const result = await this.#run('getDead()', this.#statements.getDead([id]));
     const row = result.rows[0] as DeadRow | undefined;
     return row ? toDeadRecord(row) : undefined;
   }
@@ -244,19 +285,23 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
   async replayDead(ids: readonly string[] | 'all'): Promise<number> {
     if (ids !== 'all' && ids.length === 0) return 0;
     const result =
-      ids === 'all' ? await this.#run('replayDead()', this.#sql.replayAll) : await this.#run('replayDead()', this.#sql.replayIds, [ids]);
+      ids === 'all'
+        ? await this.#run('replayDead()', this.#statements.replayAll([]))
+        : await this.#run('replayDead()', this.#statements.replayIds([ids]));
     return result.rowCount ?? 0;
   }
 
   async purgeDead(ids?: readonly string[]): Promise<number> {
     if (ids !== undefined && ids.length === 0) return 0;
     const result =
-      ids === undefined ? await this.#run('purgeDead()', this.#sql.purgeAll) : await this.#run('purgeDead()', this.#sql.purgeIds, [ids]);
+      ids === undefined
+        ? await this.#run('purgeDead()', this.#statements.purgeAll([]))
+        : await this.#run('purgeDead()', this.#statements.purgeIds([ids]));
     return result.rowCount ?? 0;
   }
 
   async stats(): Promise<OutboxStats> {
-    const result = await this.#run('stats()', this.#sql.stats);
+    const result = await this.#run('stats()', this.#statements.stats([]));
     const row = result.rows[0] as { pending: string; oldest_ms: number | null; dead: string };
     return {
       pending: Number(row.pending),
@@ -267,7 +312,7 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
 
   async subjectBacklog(limit: number): Promise<SubjectBacklog[]> {
     validateInteger(limit, 'limit', 1);
-    const result = await this.#run('subjectBacklog()', this.#sql.subjectBacklog, [limit]);
+    const result = await this.#run('subjectBacklog()', this.#statements.subjectBacklog([limit]));
     return (result.rows as { subject: string; pending: string; oldest_ms: number }[]).map((row) => ({
       subject: row.subject,
       pending: Number(row.pending),
@@ -286,7 +331,8 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
   /**
    * Arms the wake-up flag, re-checks for claimable rows (so a row committed between the last empty
    * claim and arming is not missed), then waits for the NOTIFY of the first commit after arming,
-   * or `timeoutMs`. Without a LISTEN connection it waits `timeoutMs` (the poll).
+   * or `timeoutMs`. On the way out it disarms the flag (without waiting for that), so producers
+   * stop notifying while the relay works. Without a LISTEN connection it waits `timeoutMs` (the poll).
    */
   async waitForWork?(options: WaitForWorkOptions): Promise<void> {
     const listener = this.#listener;
@@ -299,13 +345,16 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
       await waiting.promise;
       return;
     }
+    // The last wake-up's disarm must not land after this arm.
+    await this.#disarming;
     let ready: boolean;
     let fenced = true;
     try {
       const results = await this.#pool.query(this.#sql.armWithBarrier);
       ready = (lastResult(results).rows[0] as { ready: boolean } | undefined)?.ready === true;
     } catch (error) {
-      // 55P03: a producer that may have read the flag unarmed is still in its transaction.
+      // 55P03: a transaction that wrote the outbox (a producer that may have read the flag
+      // unarmed, or another relay settling a batch) is still open.
       if ((error as { code?: unknown }).code !== '55P03') {
         waiting.cancel();
         throw translatePgError(error, { operation: 'waitForWork()', expectedVersion: this.schemaVersion });
@@ -314,22 +363,29 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
       const results = await this.#run('waitForWork()', this.#sql.arm);
       ready = (lastResult(results).rows[0] as { ready: boolean } | undefined)?.ready === true;
     }
-    if (ready) {
-      waiting.cancel();
-      return;
+    try {
+      if (ready) {
+        waiting.cancel();
+      } else if (fenced) {
+        await waiting.promise;
+      } else {
+        // Unfenced: a straggler's row may become visible without a NOTIFY, so look again soon.
+        const straggler = listener.wait(Math.min(this.#stragglerPollMs, options.timeoutMs), options.signal);
+        await Promise.race([waiting.promise, straggler.promise]);
+        waiting.cancel();
+        straggler.cancel();
+      }
+    } finally {
+      this.#disarming = this.#run('waitForWork()', this.#statements.disarm([])).then(
+        () => undefined,
+        // Left armed, producers notify on every commit until the next disarm: a cost, not a loss.
+        (error: unknown) => this.#logger.warn({ err: error }, 'could not disarm the outbox wake-up flag'),
+      );
     }
-    if (fenced) {
-      await waiting.promise;
-      return;
-    }
-    // Unfenced: a straggler's row may become visible without a NOTIFY, so look again soon.
-    const straggler = listener.wait(Math.min(this.#stragglerPollMs, options.timeoutMs), options.signal);
-    await Promise.race([waiting.promise, straggler.promise]);
-    waiting.cancel();
-    straggler.cancel();
   }
 
   async close(): Promise<void> {
+    await this.#disarming;
     await this.#listener?.close();
   }
 
@@ -337,9 +393,9 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
     await this.close();
   }
 
-  async #run(operation: string, text: string, values?: unknown[]) {
+  async #run(operation: string, statement: string | PgQueryConfigLike) {
     try {
-      return await this.#pool.query(text, values);
+      return await this.#pool.query(statement);
     } catch (error) {
       throw translatePgError(error, { operation, expectedVersion: this.schemaVersion });
     }

@@ -11,6 +11,9 @@ export interface PgListenClientLike {
   end(): Promise<void>;
 }
 
+/** Why a wait ended. */
+export type WakeReason = 'notified' | 'timeout' | 'cancelled';
+
 /**
  * Holds one LISTEN connection and turns notifications into resolved waits. It reconnects after a
  * drop with backoff; while it is down `wait` still resolves on its timeout (the caller's poll), and
@@ -48,21 +51,26 @@ export class WakeupListener {
     return this.#connecting;
   }
 
-  /** Resolves on the next notification, after `timeoutMs`, or when `signal` aborts. */
-  wait(timeoutMs: number, signal?: AbortSignal): { promise: Promise<void>; cancel: () => void } {
+  /**
+   * Resolves on the next notification (or a reconnect) with `'notified'`, after `timeoutMs` with
+   * `'timeout'`, or when `signal` aborts or the wait is cancelled with `'cancelled'`.
+   */
+  wait(timeoutMs: number, signal?: AbortSignal): { promise: Promise<WakeReason>; cancel: () => void } {
     let cancel = (): void => {};
-    const promise = new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve();
-      const done = (): void => {
+    const promise = new Promise<WakeReason>((resolve) => {
+      if (signal?.aborted) return resolve('cancelled');
+      const done = (reason: WakeReason): void => {
         clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        this.#waiters.delete(done);
-        resolve();
+        signal?.removeEventListener('abort', aborted);
+        this.#waiters.delete(notified);
+        resolve(reason);
       };
-      const timer = setTimeout(done, timeoutMs);
-      signal?.addEventListener('abort', done, { once: true });
-      this.#waiters.add(done);
-      cancel = done;
+      const notified = (): void => done('notified');
+      const aborted = (): void => done('cancelled');
+      const timer = setTimeout(() => done('timeout'), timeoutMs);
+      signal?.addEventListener('abort', aborted, { once: true });
+      this.#waiters.add(notified);
+      cancel = aborted;
     });
     return { promise, cancel };
   }

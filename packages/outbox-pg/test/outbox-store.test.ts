@@ -71,6 +71,30 @@ describe('PgOutboxStore', () => {
     expect(new Set(claimed).size).toBe(600);
   });
 
+  it('sends its statements prepared by default, and unprepared when told (for poolers that cannot keep them)', async () => {
+    await drain();
+    // A connection of its own, so only this enqueue can have prepared anything on it.
+    const preparedOn = async (s: PgOutboxStore) => {
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      try {
+        await client.query('BEGIN');
+        await s.enqueue(client, event('prepared'));
+        const { rows } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'outboxkit_%'");
+        await client.query('COMMIT');
+        return rows[0]?.n;
+      } finally {
+        await client.end();
+      }
+    };
+    expect(await preparedOn(store)).toBe(1);
+    const unprepared = new PgOutboxStore({ pool: db.pool, schema: db.schema, listen: false, preparedStatements: false });
+    expect(await preparedOn(unprepared)).toBe(0);
+    expect(await pending()).toBe(2);
+    await drain(unprepared);
+    expect(await pending()).toBe(0);
+  });
+
   it('rejects a pool before writing anything', async () => {
     const error = await store.enqueue(db.pool as unknown as PgClientLike, event('a')).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OutboxUsageError);

@@ -44,17 +44,20 @@ describe('PgOutboxStore wake-up', { timeout: 20_000 }, () => {
     await drain();
   });
 
-  it('sends one NOTIFY for a burst of commits after the relay armed the flag', async () => {
+  it('wakes on the first commit after arming, then disarms so that later commits send no NOTIFY', async () => {
     const listener = new pg.Client({ connectionString: PG_URL });
     await listener.connect();
     const received: string[] = [];
     listener.on('notification', (message) => received.push(message.payload ?? ''));
     await listener.query(`LISTEN "${channel()}"`);
+    const armed = async () => (await db.pool.query<{ armed: boolean }>(`SELECT armed FROM "${db.schema}".outbox_wakeup`)).rows[0]?.armed;
     try {
       const woken = store.waitForWork!({ timeoutMs: NEVER });
-      await sleep(100);
-      for (let n = 0; n < 5; n++) await transaction(db.pool, (client) => store.enqueue(client, event(`burst${n}`)));
+      while (!(await armed())) await sleep(5);
+      await transaction(db.pool, (client) => store.enqueue(client, event('first')));
       await woken;
+      while (await armed()) await sleep(5);
+      for (let n = 0; n < 5; n++) await transaction(db.pool, (client) => store.enqueue(client, event(`burst${n}`)));
       // A marker sent after the burst arrives after any notification the burst caused.
       await db.pool.query('SELECT pg_notify($1, $2)', [channel(), 'marker']);
       while (!received.includes('marker')) await sleep(10);

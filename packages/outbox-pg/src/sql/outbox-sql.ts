@@ -25,6 +25,7 @@ export interface OutboxSql {
   readonly subjectBacklog: string;
   readonly armWithBarrier: string;
   readonly arm: string;
+  readonly disarm: string;
 }
 
 const recordColumns = `id, type, source, subject, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time, payload, headers, attempts`;
@@ -55,22 +56,21 @@ export function outboxSql(n: TableNames): OutboxSql {
       AND (o.locked_until IS NULL OR o.locked_until <= now())
       AND NOT EXISTS (SELECT 1 FROM ${t} p WHERE p.subject = o.subject AND p.state = 'pending' AND p.seq < o.seq)`;
   return {
-    // One round trip for any number of events. The second CTE is the coalesced wake-up: it only
-    // finds a row when the relay armed the flag before going idle, so only the first commit after
-    // that pays for a NOTIFY (whose commit-time lock serializes committers). Taking the UPDATE's
-    // ROW EXCLUSIVE lock on the flag table even when nothing matches is what lets the relay wait for
-    // in-flight producers (see `armWithBarrier`).
+    // One round trip for any number of events. The outer SELECT is the coalesced wake-up: it only
+    // finds the flag row armed when the relay armed it before going idle, and then NOTIFYs at
+    // commit (whose commit-time lock serializes committers, so only the commits between the relay
+    // arming and its disarming on wake-up pay for it). It only reads the flag: producers never lock
+    // the flag row, so they never wait on each other there. The INSERT's ROW EXCLUSIVE lock on the
+    // outbox table, held until the transaction ends, is what lets the relay wait for in-flight
+    // producers (see `armWithBarrier`).
     enqueue: `WITH inserted AS (
   INSERT INTO ${t} (id, type, source, subject, time, payload, headers)
   SELECT e.id, e.type, e.source, e.subject, e.time, e.payload, e.headers::jsonb
   FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
     WITH ORDINALITY AS e(id, type, source, subject, time, payload, headers, ord)
   ORDER BY e.ord
-  RETURNING 1
-), woken AS (
-  UPDATE ${n.wakeup} SET armed = false WHERE armed RETURNING pg_notify($8, '')
 )
-SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM woken)::int AS woken`,
+SELECT pg_notify($8, '') FROM ${n.wakeup} WHERE armed`,
 
     // Fails with 25P01 outside a transaction block; inside one it takes the lock INSERT takes anyway.
     lockForEnqueue: `LOCK TABLE ${t} IN ROW EXCLUSIVE MODE`,
@@ -163,23 +163,22 @@ WHERE state = 'dead' AND id = ANY($1::uuid[])`,
 FROM ${t} WHERE state = 'pending' GROUP BY subject ORDER BY count(*) DESC, subject LIMIT $1`,
 
     // Sent as one simple-protocol string: an implicit transaction, one round trip. The NOWAIT lock
-    // conflicts with the ROW EXCLUSIVE lock every producer's enqueue statement holds on the flag
-    // table until its transaction ends, so getting it proves no producer that may have read the flag
-    // unarmed is still in flight; the re-check then sees every row they wrote. Producers queued
-    // behind us read the flag after we commit (their snapshot is taken after their locks), see it
-    // armed, and notify. NOWAIT, because waiting would stall every producer behind this lock.
+    // conflicts with the ROW EXCLUSIVE lock every producer's INSERT holds on the outbox table until
+    // its transaction ends, so getting it proves that no producer that may have read the flag
+    // unarmed is still in flight; the re-check then sees every row they wrote. Producers whose
+    // INSERT comes later wait for this transaction, take their snapshot after it commits, see the
+    // flag armed, and notify. NOWAIT, because waiting would stall every producer behind this lock.
+    // (It also fails while another relay settles a batch or a VACUUM runs: the relay then re-checks
+    // on a short poll instead.)
     armWithBarrier: `${orderedWalk}
-LOCK TABLE ${n.wakeup} IN SHARE ROW EXCLUSIVE MODE NOWAIT;
+LOCK TABLE ${t} IN SHARE ROW EXCLUSIVE MODE NOWAIT;
 UPDATE ${n.wakeup} SET armed = true WHERE NOT armed;
 SELECT EXISTS (SELECT 1 FROM ${t} o WHERE ${claimable}) AS ready`,
-    // Without the fence. SKIP LOCKED: a locked flag row means a producer just disarmed it, and its
-    // NOTIFY goes out when it commits; waiting for that commit would only delay the relay.
+    // Without the fence.
     arm: `${orderedWalk}
-WITH armed AS (
-  UPDATE ${n.wakeup} SET armed = true
-  WHERE id IN (SELECT id FROM ${n.wakeup} WHERE NOT armed FOR UPDATE SKIP LOCKED)
-  RETURNING 1
-)
+WITH armed AS (UPDATE ${n.wakeup} SET armed = true WHERE NOT armed RETURNING 1)
 SELECT EXISTS (SELECT 1 FROM ${t} o WHERE ${claimable}) AS ready`,
+    // The relay woke up: producers stop notifying until it is idle again.
+    disarm: `UPDATE ${n.wakeup} SET armed = false WHERE armed`,
   };
 }
