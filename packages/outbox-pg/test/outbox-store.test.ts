@@ -80,7 +80,9 @@ describe('PgOutboxStore', () => {
       try {
         await client.query('BEGIN');
         await s.enqueue(client, event('prepared'));
-        const { rows } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'outboxkit_%'");
+        const { rows } = await client.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'outboxkit_%'",
+        );
         await client.query('COMMIT');
         return rows[0]?.n;
       } finally {
