@@ -26,9 +26,16 @@ import { type TableNames, tableNames } from './identifiers.js';
 import { assertSchemaVersion, latestVersion, type MigrationTarget, runMigrations } from './migrate.js';
 import { outboxMigrations } from './migrations/0001-outbox-init.js';
 import { translatePgError } from './pg-errors.js';
-import { isPoolLike, type PgClientLike, type PgPoolLike, type PgQueryConfigLike, type PgQueryResultLike } from './pg-like.js';
+import {
+  absorbClientErrors,
+  isPoolLike,
+  type PgClientLike,
+  type PgPoolLike,
+  type PgQueryConfigLike,
+  type PgQueryResultLike,
+} from './pg-like.js';
 import { preparedStatement } from './prepared.js';
-import { type OutboxSql, outboxSql } from './sql/outbox-sql.js';
+import { claimParamTypes, type OutboxSql, orderedWalk, outboxSql } from './sql/outbox-sql.js';
 import { type PgListenClientLike, WakeupListener } from './wakeup-listener.js';
 
 /** Options of {@link PgOutboxStore}. */
@@ -95,6 +102,8 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
     (values: unknown[]) => PgQueryConfigLike
   >;
   readonly #logger: Logger;
+  /** The claim statements, PREPAREd per connection; undefined when statements are not prepared. */
+  readonly #claims: Record<ClaimKind, { name: string; text: string }> | undefined;
   /** The disarm sent when `waitForWork` last returned; the next arm waits for it. */
   #disarming: Promise<void> | undefined;
 
@@ -130,6 +139,12 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
       disarm: named(sql.disarm),
     };
     this.#logger = options.logger ?? noopLogger;
+    const claimParams = { batchSize: '$1', leaseMs: '$2', token: '$3' };
+    const claimStatement = (kind: ClaimKind) => {
+      const text = sql[kind](claimParams);
+      return { name: `outboxkit_${kind.toLowerCase()}_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`, text };
+    };
+    this.#claims = prepared ? { claim: claimStatement('claim'), claimBySubject: claimStatement('claimBySubject') } : undefined;
     this.#target = { names: this.#names, migrations: outboxMigrations, kind: 'outbox' };
     this.#stragglerPollMs = validateInteger(options.stragglerPollMs ?? 50, 'stragglerPollMs', 1);
     this.#channel = channelName(this.#names);
@@ -217,18 +232,19 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
     const leaseMs = validateInteger(options.leaseMs, 'leaseMs', 1);
     const token = randomUUID();
     type ClaimRow = RecordRow & { seq: string; lease_until: Date };
-    const claimWith = async (sql: string): Promise<ClaimRow[]> => lastResult(await this.#run('claim()', sql)).rows as ClaimRow[];
+    const claimWith = async (kind: ClaimKind): Promise<ClaimRow[]> =>
+      (await this.#claimRows(kind, batchSize, leaseMs, token)) as ClaimRow[];
     // Two ways to find subject heads (see the SQL): a walk of the oldest rows, cheap when many
     // subjects interleave, and a jump from subject to subject, cheap when few subjects hold the
     // backlog. The store keeps using the one that last filled the batch.
     let rows: ClaimRow[];
     if (this.#fewSubjects) {
-      rows = await claimWith(this.#sql.claimBySubject(batchSize, leaseMs, token));
+      rows = await claimWith('claimBySubject');
       if (rows.length === batchSize) this.#fewSubjects = false;
     } else {
-      rows = await claimWith(this.#sql.claim(batchSize, leaseMs, token));
+      rows = await claimWith('claim');
       if (rows.length < batchSize) {
-        const more = await claimWith(this.#sql.claimBySubject(batchSize - rows.length, leaseMs, token));
+        const more = (await this.#claimRows('claimBySubject', batchSize - rows.length, leaseMs, token)) as ClaimRow[];
         if (more.length > 0) rows = [...rows, ...more].sort((a, b) => Number(BigInt(a.seq) - BigInt(b.seq)));
         this.#fewSubjects = true;
       }
@@ -393,6 +409,38 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
     await this.close();
   }
 
+  /**
+   * Runs one claim statement after `orderedWalk`, in one simple-protocol round trip. Prepared, the
+   * statement is PREPAREd once per connection and EXECUTEd with literal arguments (integers we
+   * validated, a UUID we generated); unprepared, its text carries those literals.
+   */
+  async #claimRows(kind: ClaimKind, batchSize: number, leaseMs: number, token: string): Promise<unknown[]> {
+    const prepared = this.#claims?.[kind];
+    if (!prepared) {
+      const text = this.#sql[kind]({ batchSize: String(batchSize), leaseMs: String(leaseMs), token: `'${token}'` });
+      return lastResult(await this.#run('claim()', `${orderedWalk}\n${text}`)).rows;
+    }
+    let client: Awaited<ReturnType<PgPoolLike['connect']>>;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw translatePgError(error, { operation: 'claim()', expectedVersion: this.schemaVersion });
+    }
+    const stopAbsorbing = absorbClientErrors(client);
+    let broken: Error | undefined;
+    try {
+      await prepareOnce(client, prepared.name, prepared.text);
+      const results = await client.query(`${orderedWalk}\nEXECUTE ${prepared.name}(${batchSize}, ${leaseMs}, '${token}')`);
+      return lastResult(results).rows;
+    } catch (error) {
+      broken = error instanceof Error ? error : new Error(String(error));
+      throw translatePgError(error, { operation: 'claim()', expectedVersion: this.schemaVersion });
+    } finally {
+      stopAbsorbing();
+      client.release(broken);
+    }
+  }
+
   async #run(operation: string, statement: string | PgQueryConfigLike) {
     try {
       return await this.#pool.query(statement);
@@ -407,6 +455,27 @@ function channelName(names: TableNames): string {
   const plain = `outboxkit.${names.schema}.${names.table}`;
   if (plain.length <= 63) return plain;
   return `outboxkit.${createHash('sha256').update(`${names.schema}.${names.table}`).digest('hex').slice(0, 40)}`;
+}
+
+type ClaimKind = 'claim' | 'claimBySubject';
+
+/** The SQL-level prepared statements (PREPARE ... AS) each pooled connection already holds. */
+const preparedOnConnection = new WeakMap<object, Set<string>>();
+
+async function prepareOnce(client: PgClientLike, name: string, text: string): Promise<void> {
+  let names = preparedOnConnection.get(client);
+  if (names?.has(name)) return;
+  try {
+    await client.query(`PREPARE ${name} ${claimParamTypes} AS ${text}`);
+  } catch (error) {
+    // 42P05: this connection has it already (another store on the same table prepared it).
+    if ((error as { code?: unknown }).code !== '42P05') throw error;
+  }
+  if (!names) {
+    names = new Set();
+    preparedOnConnection.set(client, names);
+  }
+  names.add(name);
 }
 
 // A simple-protocol string with several statements resolves to an array of results.

@@ -252,7 +252,7 @@ describe('PgOutboxStore', () => {
     await client.connect();
     const single = {
       query: client.query.bind(client),
-      connect: () => Promise.reject(new Error('single connection')),
+      connect: async () => ({ query: client.query.bind(client), release: () => {} }),
     } as unknown as PgPoolLike;
     const doomed = new PgOutboxStore({ pool: single, schema: db.schema, listen: false });
     const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
