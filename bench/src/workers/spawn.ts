@@ -27,7 +27,9 @@ export async function spawnRelayWorker(config: WorkerConfig, nodeArgs: readonly 
     messages.push(message);
     for (const wake of waiters.splice(0)) wake();
   });
-  child.on('exit', (code) => {
+  // 'close', not 'exit': a large last message (the acks of a run) may still be on its way when
+  // 'exit' fires; 'close' comes after the IPC channel has closed.
+  child.on('close', (code) => {
     exited = new Error(`relay worker exited with code ${code} before reporting`);
     for (const wake of waiters.splice(0)) wake();
   });
