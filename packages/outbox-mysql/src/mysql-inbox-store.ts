@@ -29,6 +29,9 @@ export interface MysqlInboxStoreOptions {
 
 const SAVEPOINT = 'outboxkit_item';
 
+/** Written into a formatted statement as is (mysql2 calls `toSqlString`): the server's UTC clock, as the single-row insert uses. */
+const utcNow = { toSqlString: () => 'UTC_TIMESTAMP(3)' };
+
 /**
  * The consumer's dedup table on MySQL 8 or MariaDB 10.6+: `(consumer, message_id)` inserted in the
  * same local transaction as the handler's writes, so a redelivered message takes effect once.
@@ -51,6 +54,8 @@ export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
   readonly #pool: MysqlPoolLike;
   readonly #table: TableName;
   readonly #insert: string;
+  readonly #insertMany: string;
+  readonly #forget: string;
   readonly #logger: Logger;
 
   /** @throws OutboxConfigError naming `pool`, `table` or `database`. */
@@ -61,6 +66,9 @@ export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
     this.#pool = options.pool;
     this.#table = resolveTableName(options.table ?? 'inbox', options.database);
     this.#insert = `INSERT INTO ${this.#table.quoted} (consumer, message_id, recorded_at) VALUES (?, ?, UTC_TIMESTAMP(3))`;
+    // mysql2 expands the nested array into (?, ?, ?), (?, ?, ?), ... (see `utcNow`).
+    this.#insertMany = `INSERT INTO ${this.#table.quoted} (consumer, message_id, recorded_at) VALUES ?`;
+    this.#forget = `DELETE FROM ${this.#table.quoted} WHERE consumer = ? AND message_id = ?`;
     this.#logger = options.logger ?? noopLogger;
   }
 
@@ -94,18 +102,30 @@ export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
   ): Promise<InboxOutcome[]> {
     if (items.length === 0) return [];
     return this.#withTransaction(async (connection) => {
+      // Usually no item was delivered before: one statement records them all, and each item then
+      // costs one SAVEPOINT round trip. A duplicate anywhere fails that statement alone (InnoDB
+      // rolls back the statement, not the transaction): then each item is recorded on its own.
+      let recorded = true;
+      try {
+        await runStatement(connection, this.#insertMany, [items.map((item) => [consumer, item.messageId, utcNow])]);
+      } catch (error) {
+        if (!isDuplicateKeyError(error)) throw translateMysqlError(error);
+        recorded = false;
+      }
       const outcomes: InboxOutcome[] = [];
       for (const item of items) {
         await runStatement(connection, `SAVEPOINT ${SAVEPOINT}`);
-        try {
-          await runStatement(connection, this.#insert, [consumer, item.messageId]);
-        } catch (error) {
-          // A failed statement is rolled back by itself; the transaction and the savepoint survive.
-          if (isDuplicateKeyError(error)) {
-            outcomes.push({ status: 'duplicate' });
-            continue;
+        if (!recorded) {
+          try {
+            await runStatement(connection, this.#insert, [consumer, item.messageId]);
+          } catch (error) {
+            // A failed statement is rolled back by itself; the transaction and the savepoint survive.
+            if (isDuplicateKeyError(error)) {
+              outcomes.push({ status: 'duplicate' });
+              continue;
+            }
+            throw translateMysqlError(error);
           }
-          throw translateMysqlError(error);
         }
         try {
           await fn(connection, item);
@@ -113,6 +133,8 @@ export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
         } catch (error) {
           try {
             await runStatement(connection, `ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+            // Recorded up front, before the savepoint: forget it, so a redelivery runs the item again.
+            if (recorded) await runStatement(connection, this.#forget, [consumer, item.messageId]);
           } catch {
             // The savepoint is gone: InnoDB rolled the whole transaction back (deadlock) or the
             // connection died. Nothing of the batch survives, so the batch fails as a whole.

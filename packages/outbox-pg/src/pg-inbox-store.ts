@@ -46,6 +46,8 @@ export class PgInboxStore implements InboxStore<PgClientLike> {
   readonly #names: TableNames;
   readonly #target: MigrationTarget;
   readonly #record: (values: unknown[]) => PgQueryConfigLike;
+  readonly #recordMany: (values: unknown[]) => PgQueryConfigLike;
+  readonly #forget: (values: unknown[]) => PgQueryConfigLike;
   readonly #cleanup: string;
 
   /** @throws OutboxConfigError naming `pool`, `schema` or `table` when one is missing or not a plain identifier. */
@@ -58,10 +60,19 @@ export class PgInboxStore implements InboxStore<PgClientLike> {
     this.#target = { names: this.#names, migrations: inboxMigrations, kind: 'inbox' };
     // No row back means the key is there already (committed, or ours earlier in this transaction):
     // a duplicate. A concurrent uncommitted insert of the same key makes this wait for its outcome.
+    const prepared = options.preparedStatements ?? true;
     this.#record = preparedStatement(
       `INSERT INTO ${this.#names.qualified} (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`,
-      options.preparedStatements ?? true,
+      prepared,
     );
+    // An id twice in one batch is inserted once: DO NOTHING skips the second as a conflict.
+    this.#recordMany = preparedStatement(
+      `INSERT INTO ${this.#names.qualified} (consumer, message_id)
+SELECT $1, m FROM unnest($2::text[]) AS m ORDER BY m
+ON CONFLICT DO NOTHING RETURNING message_id`,
+      prepared,
+    );
+    this.#forget = preparedStatement(`DELETE FROM ${this.#names.qualified} WHERE consumer = $1 AND message_id = $2`, prepared);
     // ctid batches keep each DELETE short and bounded, whatever the backlog.
     this.#cleanup = `DELETE FROM ${this.#names.qualified} WHERE ctid IN (
   SELECT ctid FROM ${this.#names.qualified} WHERE recorded_at < now() - $1 * interval '1 millisecond' LIMIT $2)`;
@@ -98,25 +109,31 @@ export class PgInboxStore implements InboxStore<PgClientLike> {
     if (items.length === 0) return [];
     return this.#withClient('processBatch()', async (client) => {
       await this.#query(client, 'BEGIN');
+      // One statement records the whole batch (in key order, so that two batches sharing ids lock
+      // them in the same order); a failed item's row is deleted again below.
+      const recorded = await this.#query(client, this.#recordMany([consumer, items.map((item) => item.messageId)]));
+      const fresh = new Set((recorded.rows as { message_id: string }[]).map((row) => row.message_id));
       const outcomes: InboxOutcome[] = [];
+      let savepoint = false;
       for (const item of items) {
-        await this.#query(client, 'SAVEPOINT outboxkit_item');
-        const recorded = await this.#query(client, this.#record([consumer, item.messageId]));
-        if (recorded.rowCount === 0) {
-          await this.#query(client, 'RELEASE SAVEPOINT outboxkit_item');
+        // Not recorded by us: delivered before (or earlier in this batch).
+        if (!fresh.delete(item.messageId)) {
           outcomes.push({ status: 'duplicate' });
           continue;
         }
+        // One round trip per item: the last item's savepoint is released as the next one is set.
+        await this.#query(client, savepoint ? 'RELEASE SAVEPOINT outboxkit_item; SAVEPOINT outboxkit_item' : 'SAVEPOINT outboxkit_item');
+        savepoint = true;
         try {
           await fn(client, item);
         } catch (error) {
-          // Undoes this item's inbox row and writes only; earlier items stay in the transaction.
+          // Undoes this item's writes (even SQL that aborted the transaction), then its inbox row,
+          // so a redelivery runs it again; earlier items stay in the transaction.
           await this.#query(client, 'ROLLBACK TO SAVEPOINT outboxkit_item');
-          await this.#query(client, 'RELEASE SAVEPOINT outboxkit_item');
+          await this.#query(client, this.#forget([consumer, item.messageId]));
           outcomes.push({ status: 'failed', error });
           continue;
         }
-        await this.#query(client, 'RELEASE SAVEPOINT outboxkit_item');
         outcomes.push({ status: 'applied', value: undefined });
       }
       await this.#query(client, 'COMMIT');

@@ -85,6 +85,23 @@ export function describeInboxStore<Tx>(name: string, makeHarness: () => InboxSto
       expect((await inbox.process('basket', b, (tx) => harness.writeEffect(tx, b))).status).toBe('applied');
     });
 
+    it('forgets a failed message of a batch, so that its redelivery applies it once', async () => {
+      const inbox = await harness.createStore();
+      const [a, b] = [newEventId(), newEventId()];
+      const statuses = (outcomes: readonly { status: string }[]) => outcomes.map((outcome) => outcome.status);
+      const first = await inbox.processBatch('basket', [{ messageId: a }, { messageId: b }], async (tx, item) => {
+        await harness.writeEffect(tx, item.messageId);
+        if (item.messageId === a) throw new Error('bad line');
+      });
+      expect(statuses(first)).toEqual(['failed', 'applied']);
+      expect([await harness.countEffects(a), await harness.countEffects(b)]).toEqual([0, 1]);
+      const again = await inbox.processBatch('basket', [{ messageId: a }, { messageId: b }], (tx, item) =>
+        harness.writeEffect(tx, item.messageId),
+      );
+      expect(statuses(again)).toEqual(['applied', 'duplicate']);
+      expect([await harness.countEffects(a), await harness.countEffects(b)]).toEqual([1, 1]);
+    });
+
     it('removes expired rows in bounded batches and keeps recent ones', async () => {
       const inbox = await harness.createStore();
       const old = Array.from({ length: 25 }, () => newEventId());
