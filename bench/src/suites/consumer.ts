@@ -40,7 +40,7 @@ export async function consumerSuite(ctx: SuiteContext): Promise<void> {
   ctx.note(
     SUITE,
     `A fresh stream is filled with ${scale.consumerEvents.toLocaleString('en-US')} events over ${PRODUCTS.toLocaleString('en-US')} subjects, then core \`Consumer\` applies them: per event, insert (consumer, id) into the inbox and \`UPDATE basket_items SET price = ... WHERE product_id = ...\` in one local transaction, commit, ack. ` +
-      `Fetch size ${FETCH_SIZE}. Batched mode: one transaction per fetch with a savepoint per message; "instances" are Consumers on the same durable consumer, each with its own subscriber. ` +
+      `Fetch size ${FETCH_SIZE}. Batched mode: one transaction per fetch, the inbox rows of the fetch written by one statement, savepoints only once a handler failed; "instances" are Consumers on the same durable consumer, each with its own subscriber. ` +
       `Per-message mode: one transaction per message, up to "concurrency" subjects at once. Each measurement stops when every event is applied or after ${scale.consumerSeconds} s; rate = applied / elapsed.`,
   );
   for (let run = 1; run <= runs; run++) {

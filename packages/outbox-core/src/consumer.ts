@@ -2,7 +2,7 @@ import { sleep } from './abort.js';
 import { type Backoff, type BackoffOptions, createBackoff } from './backoff.js';
 import type { ConsumerEvent } from './consumer-events.js';
 import type { EventDefinition } from './define-event.js';
-import { EventDecodeError, errorMessage, OutboxError, OutboxUsageError } from './errors.js';
+import { BatchRolledBackError, EventDecodeError, errorMessage, OutboxError, OutboxUsageError } from './errors.js';
 import type { OutboxEvent } from './event.js';
 import { checkHorizons } from './horizons.js';
 import { validateInteger } from './identifiers.js';
@@ -19,9 +19,10 @@ export interface ConsumerOptions<Tx> {
   readonly subscriber: Subscriber;
   readonly inbox: InboxStore<Tx>;
   /**
-   * `batch`: the messages of one fetch share one local transaction, a savepoint each, so a failing
-   * handler rolls back only its own message; if the transaction itself fails, each message is
-   * retried in a transaction of its own. `message`: one transaction per message.
+   * `batch`: the messages of one fetch share one local transaction; a failing handler rolls back
+   * only its own message (the batch runs again with a savepoint per message, without handing the
+   * failed one to its handler again); if the transaction itself fails, each message is retried in
+   * a transaction of its own. `message`: one transaction per message.
    * @defaultValue 'batch'
    */
   readonly mode?: 'batch' | 'message';
@@ -244,19 +245,41 @@ export class Consumer<Tx = unknown> {
     }
   }
 
-  /** One transaction for the fetch, a savepoint per message; if it fails as a whole, one transaction per message. */
+  /**
+   * One transaction for the fetch. First without savepoints (one round trip less per message);
+   * a handler that throws rolls back the whole batch, which then runs again with a savepoint per
+   * message: the failed message fails again without its handler running a second time, and only
+   * it and its subject's later messages are held back. If the transaction fails as a whole, one
+   * transaction per message.
+   */
   async #handleBatch(items: readonly Decoded[]): Promise<InboxOutcome[]> {
-    const failedSubjects = new Set<string>();
+    const name = this.#subscriber.name;
+    const run = (savepoints: boolean, failed?: { item: Decoded; error: unknown }): Promise<InboxOutcome[]> => {
+      const failedSubjects = new Set<string>();
+      return this.#inbox.processBatch(
+        name,
+        items,
+        async (tx, item) => {
+          if (failedSubjects.has(item.event.subject)) throw heldBack;
+          try {
+            if (item === failed?.item) throw failed.error;
+            await item.handler(item.event, tx);
+          } catch (error) {
+            failedSubjects.add(item.event.subject);
+            throw error;
+          }
+        },
+        { savepoints },
+      );
+    };
     try {
-      return await this.#inbox.processBatch(this.#subscriber.name, items, async (tx, item) => {
-        if (failedSubjects.has(item.event.subject)) throw heldBack;
-        try {
-          await item.handler(item.event, tx);
-        } catch (error) {
-          failedSubjects.add(item.event.subject);
-          throw error;
-        }
-      });
+      try {
+        return await run(false);
+      } catch (error) {
+        const item = error instanceof BatchRolledBackError ? items[error.index] : undefined;
+        if (!item) throw error;
+        return await run(true, { item, error: (error as BatchRolledBackError).cause });
+      }
     } catch (error) {
       this.#emit({ type: 'batch-fallback', size: items.length, error: error as Error });
       this.#logger.warn({ err: error, size: items.length }, 'batch transaction failed; retrying one message per transaction');

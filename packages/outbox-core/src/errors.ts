@@ -18,7 +18,8 @@ export type OutboxErrorCode =
   | 'DEADLOCK'
   | 'LOCK_TIMEOUT'
   | 'CONNECTION_LOST'
-  | 'DATABASE';
+  | 'DATABASE'
+  | 'BATCH_ROLLED_BACK';
 
 /** Options shared by every outboxkit error. */
 export interface OutboxErrorOptions {
@@ -128,6 +129,20 @@ export class StoreError extends OutboxError {
   constructor(code: OutboxErrorCode, message: string, retryable: boolean, options: OutboxErrorOptions = {}) {
     super(code, message, options);
     this.retryable = retryable;
+  }
+}
+
+/**
+ * An item of an inbox batch run without savepoints threw: the whole batch was rolled back and
+ * nothing of it applied. `index` is the item's position; `cause` is what its handler threw.
+ */
+export class BatchRolledBackError extends OutboxError {
+  override readonly name = 'BatchRolledBackError';
+  readonly index: number;
+
+  constructor(index: number, cause: unknown) {
+    super('BATCH_ROLLED_BACK', `item ${index} of the batch failed (${errorMessage(cause)}); the whole batch was rolled back`, { cause });
+    this.index = index;
   }
 }
 

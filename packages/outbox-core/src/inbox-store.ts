@@ -9,6 +9,15 @@ export type InboxOutcome<T = void> =
   | { readonly status: 'duplicate' }
   | { readonly status: 'failed'; readonly error: unknown };
 
+export interface ProcessBatchOptions {
+  /**
+   * A savepoint per item, so that a throwing item is rolled back alone. Without them the batch
+   * costs one round trip less per item, and the first item that throws rolls back the whole batch:
+   * `processBatch` then throws `BatchRolledBackError` and nothing is applied. @defaultValue true
+   */
+  readonly savepoints?: boolean;
+}
+
 export interface InboxCleanupOptions {
   /** Rows recorded longer ago than this are removed. */
   readonly olderThanMs: number;
@@ -28,7 +37,8 @@ export interface InboxCleanupOptions {
  *   `fn` throwing rolls everything back (the inbox row too) and `process` rethrows;
  * - `processBatch` runs all items in one transaction with a savepoint each: a throwing item rolls
  *   back to its savepoint and is reported `failed` while the others commit; if the commit itself
- *   fails, it throws and nothing is applied;
+ *   fails, it throws and nothing is applied; with `savepoints: false`, a throwing item rolls back
+ *   the whole batch and it throws `BatchRolledBackError`;
  * - only a duplicate-key error counts as a duplicate; any other error propagates.
  */
 export interface InboxStore<Tx = unknown> {
@@ -38,6 +48,7 @@ export interface InboxStore<Tx = unknown> {
     consumer: string,
     items: readonly Item[],
     fn: (tx: Tx, item: Item) => Promise<void>,
+    options?: ProcessBatchOptions,
   ): Promise<InboxOutcome[]>;
 
   /** Removes expired rows in bounded batches; returns how many. */

@@ -5,6 +5,7 @@ export type { ConsumerEvent } from './consumer-events.js';
 export { type CreateOptions, type DefineEventOptions, defineEvent, type EventData, type EventDefinition } from './define-event.js';
 export { type EncodedEvent, encodeEvents } from './encode.js';
 export {
+  BatchRolledBackError,
   EventDecodeError,
   EventValidationError,
   errorMessage,
@@ -28,7 +29,7 @@ export {
 } from './event.js';
 export { checkHorizons, formatMs, type HorizonSettings } from './horizons.js';
 export { validateIdentifier, validateInteger } from './identifiers.js';
-export type { InboxCleanupOptions, InboxItem, InboxOutcome, InboxStore } from './inbox-store.js';
+export type { InboxCleanupOptions, InboxItem, InboxOutcome, InboxStore, ProcessBatchOptions } from './inbox-store.js';
 export { assertJsonSafe } from './json-safety.js';
 export { type Logger, noopLogger } from './logger.js';
 export type {

@@ -1,4 +1,5 @@
 import {
+  BatchRolledBackError,
   type InboxCleanupOptions,
   type InboxItem,
   type InboxOutcome,
@@ -6,6 +7,7 @@ import {
   type Logger,
   noopLogger,
   OutboxConfigError,
+  type ProcessBatchOptions,
   validateInteger,
 } from '@outboxkit/outbox-core';
 import { applyMigrations } from './migrate.js';
@@ -99,8 +101,10 @@ export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
     consumer: string,
     items: readonly Item[],
     fn: (connection: MysqlConnectionLike, item: Item) => Promise<void>,
+    options: ProcessBatchOptions = {},
   ): Promise<InboxOutcome[]> {
     if (items.length === 0) return [];
+    const savepoints = options.savepoints ?? true;
     return this.#withTransaction(async (connection) => {
       // Usually no item was delivered before: one statement records them all, and each item then
       // costs one SAVEPOINT round trip. A duplicate anywhere fails that statement alone (InnoDB
@@ -113,8 +117,8 @@ export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
         recorded = false;
       }
       const outcomes: InboxOutcome[] = [];
-      for (const item of items) {
-        await runStatement(connection, `SAVEPOINT ${SAVEPOINT}`);
+      for (const [index, item] of items.entries()) {
+        if (savepoints) await runStatement(connection, `SAVEPOINT ${SAVEPOINT}`);
         if (!recorded) {
           try {
             await runStatement(connection, this.#insert, [consumer, item.messageId]);
@@ -131,6 +135,8 @@ export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
           await fn(connection, item);
           outcomes.push({ status: 'applied', value: undefined });
         } catch (error) {
+          // Out of the transaction body: it is rolled back as a whole.
+          if (!savepoints) throw new BatchRolledBackError(index, error);
           try {
             await runStatement(connection, `ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
             // Recorded up front, before the savepoint: forget it, so a redelivery runs the item again.

@@ -1,10 +1,12 @@
 import {
+  BatchRolledBackError,
   type InboxCleanupOptions,
   type InboxItem,
   type InboxOutcome,
   type InboxStore,
   type MigrationResult,
   OutboxConfigError,
+  type ProcessBatchOptions,
   validateInteger,
 } from '@outboxkit/outbox-core';
 import { type TableNames, tableNames } from './identifiers.js';
@@ -105,8 +107,10 @@ ON CONFLICT DO NOTHING RETURNING message_id`,
     consumer: string,
     items: readonly Item[],
     fn: (tx: PgClientLike, item: Item) => Promise<void>,
+    options: ProcessBatchOptions = {},
   ): Promise<InboxOutcome[]> {
     if (items.length === 0) return [];
+    const savepoints = options.savepoints ?? true;
     return this.#withClient('processBatch()', async (client) => {
       await this.#query(client, 'BEGIN');
       // One statement records the whole batch (in key order, so that two batches sharing ids lock
@@ -115,18 +119,27 @@ ON CONFLICT DO NOTHING RETURNING message_id`,
       const fresh = new Set((recorded.rows as { message_id: string }[]).map((row) => row.message_id));
       const outcomes: InboxOutcome[] = [];
       let savepoint = false;
-      for (const item of items) {
+      for (const [index, item] of items.entries()) {
         // Not recorded by us: delivered before (or earlier in this batch).
         if (!fresh.delete(item.messageId)) {
           outcomes.push({ status: 'duplicate' });
           continue;
         }
-        // One round trip per item: the last item's savepoint is released as the next one is set.
-        await this.#query(client, savepoint ? 'RELEASE SAVEPOINT outboxkit_item; SAVEPOINT outboxkit_item' : 'SAVEPOINT outboxkit_item');
-        savepoint = true;
+        if (savepoints) {
+          // One round trip per item: the last item's savepoint is released as the next one is set.
+          await this.#query(client, savepoint ? 'RELEASE SAVEPOINT outboxkit_item; SAVEPOINT outboxkit_item' : 'SAVEPOINT outboxkit_item');
+          savepoint = true;
+        }
         try {
           await fn(client, item);
         } catch (error) {
+          if (!savepoints) {
+            const rollbackError = await this.#query(client, 'ROLLBACK').then(
+              () => undefined,
+              (caught: unknown) => caught,
+            );
+            throw new HandlerError(new BatchRolledBackError(index, error), rollbackError);
+          }
           // Undoes this item's writes (even SQL that aborted the transaction), then its inbox row,
           // so a redelivery runs it again; earlier items stay in the transaction.
           await this.#query(client, 'ROLLBACK TO SAVEPOINT outboxkit_item');

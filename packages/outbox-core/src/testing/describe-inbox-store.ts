@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { BatchRolledBackError } from '../errors.js';
 import { newEventId } from '../event.js';
 import type { InboxStore } from '../inbox-store.js';
 
@@ -100,6 +101,32 @@ export function describeInboxStore<Tx>(name: string, makeHarness: () => InboxSto
       );
       expect(statuses(again)).toEqual(['applied', 'duplicate']);
       expect([await harness.countEffects(a), await harness.countEffects(b)]).toEqual([1, 1]);
+    });
+
+    it('without savepoints, rolls a batch back whole when an item throws, naming the item', async () => {
+      const inbox = await harness.createStore();
+      const [a, b, c] = [newEventId(), newEventId(), newEventId()];
+      const items = [a, b, c].map((messageId) => ({ messageId }));
+      const error = await inbox
+        .processBatch(
+          'basket',
+          items,
+          async (tx, item) => {
+            await harness.writeEffect(tx, item.messageId);
+            if (item.messageId === b) throw new Error('bad line');
+          },
+          { savepoints: false },
+        )
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(BatchRolledBackError);
+      expect((error as BatchRolledBackError).index).toBe(1);
+      expect(((error as BatchRolledBackError).cause as Error).message).toBe('bad line');
+      expect([await harness.countEffects(a), await harness.countEffects(b), await harness.countEffects(c)]).toEqual([0, 0, 0]);
+      const again = await inbox.processBatch('basket', items, (tx, item) => harness.writeEffect(tx, item.messageId), {
+        savepoints: false,
+      });
+      expect(again.map((outcome) => outcome.status)).toEqual(['applied', 'applied', 'applied']);
+      expect([await harness.countEffects(a), await harness.countEffects(b), await harness.countEffects(c)]).toEqual([1, 1, 1]);
     });
 
     it('removes expired rows in bounded batches and keeps recent ones', async () => {

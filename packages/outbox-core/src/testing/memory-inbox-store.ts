@@ -1,4 +1,5 @@
-import type { InboxCleanupOptions, InboxItem, InboxOutcome, InboxStore } from '../inbox-store.js';
+import { BatchRolledBackError } from '../errors.js';
+import type { InboxCleanupOptions, InboxItem, InboxOutcome, InboxStore, ProcessBatchOptions } from '../inbox-store.js';
 import { type MemoryTransaction, memoryTransaction } from './memory-outbox-store.js';
 
 /**
@@ -41,11 +42,13 @@ export class MemoryInboxStore implements InboxStore<MemoryTransaction> {
     consumer: string,
     items: readonly Item[],
     fn: (tx: MemoryTransaction, item: Item) => Promise<void>,
+    options: ProcessBatchOptions = {},
   ): Promise<InboxOutcome[]> {
+    const savepoints = options.savepoints ?? true;
     const outcomes: InboxOutcome[] = [];
     await memoryTransaction(async (outer) => {
       const recordedNow = new Set<string>();
-      for (const item of items) {
+      for (const [index, item] of items.entries()) {
         const id = key(consumer, item.messageId);
         if (this.#recorded.has(id) || recordedNow.has(id)) {
           outcomes.push({ status: 'duplicate' });
@@ -66,6 +69,8 @@ export class MemoryInboxStore implements InboxStore<MemoryTransaction> {
           outer.onCommit(() => this.#recorded.set(id, Date.now()));
           outcomes.push({ status: 'applied', value: undefined });
         } catch (error) {
+          // Thrown out of the transaction: none of its writes are applied.
+          if (!savepoints) throw new BatchRolledBackError(index, error);
           outcomes.push({ status: 'failed', error });
         }
       }
