@@ -41,7 +41,7 @@ export async function producerSuite(ctx: SuiteContext): Promise<void> {
   ctx.note(
     SUITE,
     `Each client loops \`BEGIN; UPDATE products SET price = price + 1, version = version + 1 WHERE id = <random of ${PRODUCTS.toLocaleString('en-US')}>; [append]; COMMIT\` for ${scale.producerSeconds} s. ` +
-      'The append is `enqueue(tx, event)` (PostgreSQL: one INSERT ... SELECT unnest statement that also disarms the coalesced wake-up; MariaDB: a `DO 0` transaction probe and one INSERT), ' +
+      'The append is `enqueue(tx, event)` (PostgreSQL: one prepared INSERT ... SELECT unnest statement that also reads the coalesced wake-up flag; MariaDB: a `DO 0` transaction probe and one INSERT), ' +
       'or the same row written by a hand-written single-row INSERT with no checks and no wake-up. ' +
       'A core Relay with a publisher that acknowledges at once drains the outbox meanwhile (its own pool), in every scenario, so the table does not grow and the wake-up is armed as in production. ' +
       'Ratios are computed within each run, then the median is taken. Default server durability (PostgreSQL synchronous_commit on, MariaDB innodb_flush_log_at_trx_commit=1).',

@@ -342,9 +342,9 @@ export class Relay {
       }
     }
 
-    // One settle in flight at a time. Settling overlaps the next claim and publish when several
-    // claimers may share the table: rows still leased by this batch hold back their subjects'
-    // next rows, so order is kept, and the cycle loses a database round trip and commit.
+    // One settle in flight at a time. On stores that allow concurrent claimers it overlaps the next
+    // claim and publish, so the next claim does not wait for its commit; rows still leased by this
+    // batch hold back their subjects' next rows, so per-subject order is kept.
     await this.#settling;
     const oldest = Date.parse(records[0]?.time ?? '');
     const settling = Promise.all([
