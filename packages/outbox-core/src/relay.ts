@@ -78,8 +78,6 @@ export class Relay {
   #loop: Promise<void> | undefined;
   #fatal: Error | undefined;
   #inFlight = 0;
-  /** The last batch's complete/release/dead-letter calls, while they run. */
-  #settling: Promise<void> | undefined;
   #outages = 0;
   #outageSince = 0;
   #storeErrors = 0;
@@ -232,14 +230,6 @@ export class Relay {
   }
 
   async #run(untilIdle: boolean, totals?: Record<keyof RelayDrainResult, number>): Promise<void> {
-    try {
-      await this.#loopBatches(untilIdle, totals);
-    } finally {
-      await this.#settling;
-    }
-  }
-
-  async #loopBatches(untilIdle: boolean, totals?: Record<keyof RelayDrainResult, number>): Promise<void> {
     let idleMs = this.#minPollIntervalMs;
     while (this.#state === 'running') {
       let batch: ClaimedBatch;
@@ -251,12 +241,6 @@ export class Relay {
         continue;
       }
       if (batch.records.length === 0) {
-        if (this.#settling) {
-          // Our own batch, published but not yet settled, may be what hides the next heads of its
-          // subjects: settle it and look again before calling the outbox idle.
-          await this.#settling;
-          continue;
-        }
         if (untilIdle) return;
         // Arm the store's wake-up only after a short run of quick re-claims found nothing: a relay
         // that re-armed after every empty claim made producers under steady load take the NOTIFY
@@ -291,7 +275,7 @@ export class Relay {
   async #publishBatch(batch: ClaimedBatch): Promise<Record<'published' | 'duplicates' | 'failed' | 'dead', number>> {
     const started = performance.now();
     const { records } = batch;
-    this.#inFlight += records.length;
+    this.#inFlight = records.length;
     let results: PublishResult[];
     try {
       results = await this.#publisher.publish(records);
@@ -342,36 +326,29 @@ export class Relay {
       }
     }
 
-    // One settle in flight at a time. On stores that allow concurrent claimers it overlaps the next
-    // claim and publish, so the next claim does not wait for its commit; rows still leased by this
-    // batch hold back their subjects' next rows, so per-subject order is kept.
-    await this.#settling;
-    const oldest = Date.parse(records[0]?.time ?? '');
-    const settling = Promise.all([
+    await Promise.all([
       completed.length > 0 ? this.#settle(batch, 'complete', () => this.#store.complete(batch.token, completed)) : undefined,
       released.length > 0 ? this.#settle(batch, 'release', () => this.#store.release(batch.token, released)) : undefined,
       dead.length > 0 ? this.#settle(batch, 'dead-letter', () => this.#store.deadLetter(batch.token, dead)) : undefined,
-    ]).then(() => {
-      this.#inFlight -= records.length;
-      this.#settling = undefined;
-      this.#emit({
-        type: 'batch',
-        size: records.length,
-        published: completed.length,
-        duplicates,
-        failed: outage ? records.length : released.length,
-        dead: dead.length,
-        durationMs: performance.now() - started,
-        publishMs,
-        lagMs: Number.isNaN(oldest) ? 0 : Math.max(0, now - oldest),
-      });
-      this.#logger.debug(
-        { size: records.length, published: completed.length, duplicates, failed: released.length, dead: dead.length, publishMs },
-        'relay batch',
-      );
+    ]);
+    this.#inFlight = 0;
+
+    const oldest = Date.parse(records[0]?.time ?? '');
+    this.#emit({
+      type: 'batch',
+      size: records.length,
+      published: completed.length,
+      duplicates,
+      failed: outage ? records.length : released.length,
+      dead: dead.length,
+      durationMs: performance.now() - started,
+      publishMs,
+      lagMs: Number.isNaN(oldest) ? 0 : Math.max(0, now - oldest),
     });
-    this.#settling = settling;
-    if (!this.#store.capabilities.concurrentClaimers) await settling;
+    this.#logger.debug(
+      { size: records.length, published: completed.length, duplicates, failed: released.length, dead: dead.length, publishMs },
+      'relay batch',
+    );
 
     if (outage) {
       this.#outages++;
