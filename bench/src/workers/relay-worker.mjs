@@ -20,7 +20,13 @@ const NATS_URL = process.env.OUTBOX_NATS_URL ?? 'nats://127.0.0.1:4222';
 /** @type {import('./protocol.js').WorkerConfig} */
 const config = JSON.parse(process.argv[2] ?? '{}');
 /** @param {import('./protocol.js').WorkerMessage} message */
-const send = (message) => process.send?.(message);
+// Resolves once the message is written to the IPC channel: a large one (the acks of a run) is
+// still queued when send() returns, and disconnecting then loses it.
+const send = (message) =>
+  new Promise((resolve) => {
+    if (!process.send) return resolve(undefined);
+    process.send(message, undefined, undefined, () => resolve(undefined));
+  });
 const rssMb = () => process.memoryUsage.rss() / 2 ** 20;
 const wallMs = () => performance.timeOrigin + performance.now();
 const nextMessage = () => new Promise((resolve) => process.once('message', () => resolve(undefined)));
@@ -86,7 +92,7 @@ async function main() {
     const endMs = wallMs();
     clearInterval(sampler);
     peakRss = Math.max(peakRss, rssMb());
-    send({
+    await send({
       type: 'done',
       published: result.published,
       batches: result.batches,
@@ -102,7 +108,7 @@ async function main() {
     await nextMessage();
     await relay.stop({ timeoutMs: 10_000 });
     clearInterval(sampler);
-    send({ type: 'acks', ids: clock?.ids ?? [], times: clock?.times ?? [] });
+    await send({ type: 'acks', ids: clock?.ids ?? [], times: clock?.times ?? [] });
   }
   await store.close();
   await closePool();
@@ -111,9 +117,9 @@ async function main() {
 
 main().then(
   () => process.disconnect?.(),
-  (error) => {
-    send({ type: 'error', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  async (error) => {
     process.exitCode = 1;
+    await send({ type: 'error', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
     process.disconnect?.();
   },
 );
