@@ -10,22 +10,15 @@ import {
 } from '@outboxkit/bus-nats';
 import { Consumer, defineEvent } from '@outboxkit/outbox-core';
 import { MemoryInboxStore } from '@outboxkit/outbox-core/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { connectNats, deleteStreams, jetstreamManager, readStream, record, uniqueName } from './nats.js';
+import { natsPerFile, readStream, record, uniqueName } from './nats.js';
 
 let nc: NatsConnection;
 let jsm: JetStreamManager;
-const streams: string[] = [];
-
-beforeAll(async () => {
-  nc = await connectNats();
-  jsm = await jetstreamManager(nc);
-});
-
-afterAll(async () => {
-  await deleteStreams(jsm, streams);
-  await nc.close();
+const streams = natsPerFile((connection, manager) => {
+  nc = connection;
+  jsm = manager;
 });
 
 const PriceChanged = defineEvent('catalog.product.price-changed', { schema: z.object({ price: z.number() }) });

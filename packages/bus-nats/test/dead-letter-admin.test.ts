@@ -10,21 +10,14 @@ import {
   NatsSubscriber,
   replayDeadLetters,
 } from '@outboxkit/bus-nats';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, deleteStreams, jetstreamManager, record, uniqueName } from './nats.js';
+import { describe, expect, it } from 'vitest';
+import { natsPerFile, record, uniqueName } from './nats.js';
 
 let nc: NatsConnection;
 let jsm: JetStreamManager;
-const streams: string[] = [];
-
-beforeAll(async () => {
-  nc = await connectNats();
-  jsm = await jetstreamManager(nc);
-});
-
-afterAll(async () => {
-  await deleteStreams(jsm, streams);
-  await nc.close();
+const streams = natsPerFile((connection, manager) => {
+  nc = connection;
+  jsm = manager;
 });
 
 describe('listDeadLetters and replayDeadLetters', () => {

@@ -3,6 +3,7 @@ import { type JetStreamManager, type JsMsg, jetstream, jetstreamManager } from '
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { newEventId, type OutboxRecord } from '@outboxkit/outbox-core';
+import { afterAll, beforeAll } from 'vitest';
 
 /** The server under test: OUTBOX_NATS_URL, or the local one. */
 export const NATS_URL = process.env.OUTBOX_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -24,6 +25,26 @@ export async function deleteStreams(jsm: JetStreamManager, names: Iterable<strin
 }
 
 export { jetstreamManager };
+
+/**
+ * One connection for a test file: opened before its tests (handed to `connected`), closed after
+ * them, once every stream pushed onto the returned list is deleted.
+ */
+export function natsPerFile(connected: (nc: NatsConnection, jsm: JetStreamManager) => void): string[] {
+  const streams: string[] = [];
+  let nc: NatsConnection | undefined;
+  let jsm: JetStreamManager | undefined;
+  beforeAll(async () => {
+    nc = await connectNats();
+    jsm = await jetstreamManager(nc);
+    connected(nc, jsm);
+  });
+  afterAll(async () => {
+    if (jsm) await deleteStreams(jsm, streams);
+    await nc?.close();
+  });
+  return streams;
+}
 
 /** An outbox record as a store would hand it to the relay. */
 export function record(type: string, overrides: Partial<OutboxRecord> = {}): OutboxRecord {

@@ -9,21 +9,14 @@ import {
   redeliveryHorizonMs,
 } from '@outboxkit/bus-nats';
 import { OutboxConfigError } from '@outboxkit/outbox-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, deleteStreams, jetstreamManager, uniqueName } from './nats.js';
+import { describe, expect, it } from 'vitest';
+import { natsPerFile, uniqueName } from './nats.js';
 
 let nc: NatsConnection;
 let jsm: JetStreamManager;
-const streams: string[] = [];
-
-beforeAll(async () => {
-  nc = await connectNats();
-  jsm = await jetstreamManager(nc);
-});
-
-afterAll(async () => {
-  await deleteStreams(jsm, streams);
-  await nc.close();
+const streams = natsPerFile((connection, manager) => {
+  nc = connection;
+  jsm = manager;
 });
 
 function streamName(): string {

@@ -2,21 +2,14 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { CloudEventHeaders, NatsPublisher } from '@outboxkit/bus-nats';
 import { OutboxConfigError, type PublishFailure, type PublishResult } from '@outboxkit/outbox-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, deleteStreams, jetstreamManager, readStream, record, uniqueName } from './nats.js';
+import { describe, expect, it } from 'vitest';
+import { connectNats, natsPerFile, readStream, record, uniqueName } from './nats.js';
 
 let nc: NatsConnection;
 let jsm: JetStreamManager;
-const streams: string[] = [];
-
-beforeAll(async () => {
-  nc = await connectNats();
-  jsm = await jetstreamManager(nc);
-});
-
-afterAll(async () => {
-  await deleteStreams(jsm, streams);
-  await nc.close();
+const streams = natsPerFile((connection, manager) => {
+  nc = connection;
+  jsm = manager;
 });
 
 async function freshStream(): Promise<string> {

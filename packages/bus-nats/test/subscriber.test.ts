@@ -10,23 +10,16 @@ import {
   NatsSubscriber,
 } from '@outboxkit/bus-nats';
 import { EventDecodeError, OutboxConfigError, OutboxUsageError } from '@outboxkit/outbox-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, deleteStreams, jetstreamManager, readStream, record, uniqueName } from './nats.js';
+import { describe, expect, it } from 'vitest';
+import { natsPerFile, readStream, record, uniqueName } from './nats.js';
 
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 let js: JetStreamClient;
-const streams: string[] = [];
-
-beforeAll(async () => {
-  nc = await connectNats();
-  jsm = await jetstreamManager(nc);
-  js = jetstream(nc);
-});
-
-afterAll(async () => {
-  await deleteStreams(jsm, streams);
-  await nc.close();
+const streams = natsPerFile((connection, manager) => {
+  nc = connection;
+  jsm = manager;
+  js = jetstream(connection);
 });
 
 interface Setup {

@@ -1,15 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NATS_URL, PG_URL, PgFixture, randomName, runRelay } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { NATS_URL, PG_URL, pgFixturePerFile, randomName, runRelay } from './helpers.js';
 
-const fixture = new PgFixture();
-
-beforeAll(async () => {
-  await fixture.pool.query(`CREATE SCHEMA "${fixture.schema}"`);
-});
-
-afterAll(async () => {
-  await fixture.dispose();
-});
+const fixture = pgFixturePerFile();
 
 function env(overrides: Record<string, string | undefined>): Record<string, string> {
   const base: Record<string, string | undefined> = {

@@ -1,22 +1,11 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createEvent } from '@outboxkit/outbox-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteStream, killStartedRelays, natsConnect, PgFixture, pgRelaySetup, runRelay, streamCount } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { pgFixtureWithNatsPerFile, pgRelaySetup, runRelay, streamCount } from './helpers.js';
 
-const fixture = new PgFixture();
 let nc: NatsConnection;
-const streams: string[] = [];
-
-beforeAll(async () => {
-  await fixture.pool.query(`CREATE SCHEMA "${fixture.schema}"`);
-  nc = await natsConnect();
-});
-
-afterAll(async () => {
-  killStartedRelays();
-  for (const stream of streams) await deleteStream(nc, stream);
-  await nc.close();
-  await fixture.dispose();
+const { fixture, streams } = pgFixtureWithNatsPerFile((connection) => {
+  nc = connection;
 });
 
 describe('dead-letter admin', { timeout: 120_000 }, () => {

@@ -12,6 +12,7 @@ import { MysqlOutboxStore, transaction as mysqlTransaction } from '@outboxkit/ou
 import { PgOutboxStore, transaction as pgTransaction } from '@outboxkit/outbox-pg';
 import { createPool, type Pool as MysqlPool } from 'mysql2/promise';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 
 export const PG_URL = process.env.OUTBOX_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const MYSQL_URL = process.env.OUTBOX_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
@@ -149,6 +150,46 @@ export class PgFixture {
     await this.pool.query(`DROP SCHEMA IF EXISTS "${this.schema}" CASCADE`);
     await this.pool.end();
   }
+}
+
+/**
+ * The per-file setup of relay tests on PostgreSQL: a schema of the file's own, created before its
+ * tests (then `before` runs); after them every relay they started is killed, `after` runs, and
+ * the schema is dropped.
+ */
+export function pgFixturePerFile(hooks: { before?: () => Promise<void>; after?: () => Promise<void> } = {}): PgFixture {
+  const fixture = new PgFixture();
+  beforeAll(async () => {
+    await fixture.pool.query(`CREATE SCHEMA "${fixture.schema}"`);
+    await hooks.before?.();
+  });
+  afterAll(async () => {
+    killStartedRelays();
+    await hooks.after?.();
+    await fixture.dispose();
+  });
+  return fixture;
+}
+
+/**
+ * `pgFixturePerFile` plus a connection to the shared nats-server (handed to `connected`); the
+ * streams pushed onto the returned list are deleted after the file's tests.
+ */
+export function pgFixtureWithNatsPerFile(connected: (nc: NatsConnection) => void): { fixture: PgFixture; streams: string[] } {
+  const streams: string[] = [];
+  let nc: NatsConnection | undefined;
+  const fixture = pgFixturePerFile({
+    before: async () => {
+      nc = await natsConnect();
+      connected(nc);
+    },
+    after: async () => {
+      if (!nc) return;
+      for (const stream of streams) await deleteStream(nc, stream);
+      await nc.close();
+    },
+  });
+  return { fixture, streams };
 }
 
 /** A MariaDB database of its own for one test file. */

@@ -1,31 +1,19 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  killStartedRelays,
   makeEvents,
   natsConnect,
   OwnNatsServer,
   PG_URL,
-  PgFixture,
+  pgFixturePerFile,
   randomName,
   startRelay,
   streamCount,
   waitUntil,
 } from './helpers.js';
 
-const fixture = new PgFixture();
 const nats = new OwnNatsServer();
-
-beforeAll(async () => {
-  await fixture.pool.query(`CREATE SCHEMA "${fixture.schema}"`);
-  await nats.start();
-});
-
-afterAll(async () => {
-  killStartedRelays();
-  await nats.dispose();
-  await fixture.dispose();
-});
+const fixture = pgFixturePerFile({ before: () => nats.start(), after: () => nats.dispose() });
 
 async function readyz(address: string): Promise<{ status: number; body: string }> {
   const response = await fetch(`http://${address}/readyz`);

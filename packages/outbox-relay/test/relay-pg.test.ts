@@ -1,13 +1,11 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
-  deleteStream,
   idsOf,
   killStartedRelays,
   makeEvents,
-  natsConnect,
-  PgFixture,
   perSubjectSequences,
+  pgFixtureWithNatsPerFile,
   pgRelaySetup,
   readStream,
   runRelay,
@@ -16,23 +14,12 @@ import {
   waitUntil,
 } from './helpers.js';
 
-const fixture = new PgFixture();
 let nc: NatsConnection;
-const streams: string[] = [];
-
-beforeAll(async () => {
-  await fixture.pool.query(`CREATE SCHEMA "${fixture.schema}"`);
-  nc = await natsConnect();
+const { fixture, streams } = pgFixtureWithNatsPerFile((connection) => {
+  nc = connection;
 });
 
 afterEach(() => killStartedRelays());
-
-afterAll(async () => {
-  killStartedRelays();
-  for (const stream of streams) await deleteStream(nc, stream);
-  await nc.close();
-  await fixture.dispose();
-});
 
 function setup(overrides: Record<string, string> = {}): ReturnType<typeof pgRelaySetup> {
   return pgRelaySetup(fixture, streams, overrides);

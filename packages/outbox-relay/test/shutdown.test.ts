@@ -1,19 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killStartedRelays, makeEvents, OwnNatsServer, PG_URL, PgFixture, randomName, startRelay, waitUntil } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { makeEvents, OwnNatsServer, PG_URL, pgFixturePerFile, randomName, startRelay, waitUntil } from './helpers.js';
 
-const fixture = new PgFixture();
 const nats = new OwnNatsServer();
-
-beforeAll(async () => {
-  await fixture.pool.query(`CREATE SCHEMA "${fixture.schema}"`);
-  await nats.start();
-});
-
-afterAll(async () => {
-  killStartedRelays();
-  await nats.dispose();
-  await fixture.dispose();
-});
+const fixture = pgFixturePerFile({ before: () => nats.start(), after: () => nats.dispose() });
 
 /** Starts a relay, freezes NATS, and returns once a batch is leased (so its publishes hang in flight). */
 async function relayWithBatchInFlight(extraEnv: Record<string, string>): Promise<ReturnType<typeof startRelay>> {
