@@ -22,7 +22,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
   let config: RelayCliConfig;
   try {
     const parsed = parseCommandLine(argv, env);
-    if (parsed.kind === 'help') {
+    if (parsed.kind === 'help' || parsed.kind === 'version') {
       streams.stdout.write(parsed.text);
       return ExitCode.ok;
     }

@@ -1,9 +1,9 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { OutboxConfigError, validateIdentifier } from '@outboxkit/outbox-core';
 import { type CommandName, type CommandSpec, commands, findCommand } from './commands.js';
 import { commandHelp, generalHelp } from './help.js';
-import { redactUrl, urlPassword } from './redact.js';
+import { redactUrl, urlSecrets } from './redact.js';
 import type { RawSettings, SettingSpec } from './settings.js';
 
 /** Where the outbox lives. */
@@ -60,9 +60,10 @@ export interface RelayCliConfig {
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-/** What the command line asks for: help text to print, or a command to run. */
+/** What the command line asks for: help or version text to print, or a command to run. */
 export type ParsedCommandLine =
   | { readonly kind: 'help'; readonly text: string }
+  | { readonly kind: 'version'; readonly text: string }
   | { readonly kind: 'command'; readonly config: RelayCliConfig };
 
 /**
@@ -72,6 +73,9 @@ export type ParsedCommandLine =
  * @throws OutboxConfigError with a one-line message naming the setting and the bad value (passwords redacted).
  */
 export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedCommandLine {
+  if (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version') {
+    return { kind: 'version', text: `outbox-relay ${packageVersion()}\n` };
+  }
   const { spec, rest } = pickCommand(argv);
   if (!spec) return { kind: 'help', text: generalHelp() };
 
@@ -102,6 +106,12 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   const name = (key: keyof RawSettings): string => sources.get(key) ?? describe(spec, key);
   return { kind: 'command', config: validate(spec, raw, parsed.positionals, name) };
+}
+
+/** The version in this package's package.json (`../package.json` from both `src/` and `dist/`). */
+export function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
 }
 
 function pickCommand(argv: readonly string[]): { spec: CommandSpec | undefined; rest: readonly string[] } {
@@ -280,10 +290,12 @@ function validate(spec: CommandSpec, raw: RawSettings, positionals: readonly str
   const db = database(raw, name);
   const isRun = spec.name === 'run';
   const natsConfig = isRun ? nats(raw, name) : undefined;
-  const password = urlPassword(db.url);
-  const secrets = [password, natsConfig?.password, natsConfig?.token, ...(natsConfig?.servers ?? []).map(urlPassword)].filter(
-    (s): s is string => s !== undefined && s !== '',
-  );
+  const secrets = [
+    ...urlSecrets(db.url),
+    natsConfig?.password,
+    natsConfig?.token,
+    ...(natsConfig?.servers ?? []).flatMap(urlSecrets),
+  ].filter((s): s is string => s !== undefined && s !== '');
   return {
     command: spec.name,
     database: db,

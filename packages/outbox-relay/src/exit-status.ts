@@ -1,6 +1,7 @@
 import { OutboxConfigError, SchemaVersionError } from '@outboxkit/outbox-core';
 import { ExitCode } from './help.js';
 import { redactText } from './redact.js';
+import { terminalSafe } from './terminal-text.js';
 
 /** What the CLI does with an error that ends a command: the exit code and the one line it prints. */
 export interface ExitStatus {
@@ -25,5 +26,5 @@ export function exitStatusOf(error: unknown, secrets: readonly string[] = []): E
 }
 
 function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
+  return terminalSafe(text.replace(/\s*\n\s*/g, ' ').trim());
 }

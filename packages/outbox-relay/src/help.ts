@@ -48,7 +48,7 @@ export function generalHelp(): string {
     'Commands:',
     ...commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
     '',
-    'Run `outbox-relay <command> --help` for the options of a command.',
+    'Run `outbox-relay <command> --help` for the options of a command, `outbox-relay --version` for the version.',
     exitCodesText,
     '',
   ].join('\n');

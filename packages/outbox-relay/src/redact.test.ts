@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactText, redactUrl, urlPassword } from './redact.js';
+import { redactText, redactUrl, urlPassword, urlSecrets } from './redact.js';
 
 describe('redactUrl', () => {
   it('replaces the password and keeps the rest', () => {
@@ -9,6 +9,45 @@ describe('redactUrl', () => {
     expect(redactUrl('postgres://host:5432/db')).toBe('postgres://host:5432/db');
     expect(redactUrl('nats://a:b@n1:4222,nats://c:d@n2:4222')).toBe('nats://a:***@n1:4222,nats://c:***@n2:4222');
   });
+
+  // Every form a URL can carry a password in; none of them may survive.
+  it.each([
+    ['pg userinfo', 'postgres://app:hunter22@db:5432/orders', 'postgres://app:***@db:5432/orders'],
+    ['postgresql userinfo, percent-encoded', 'postgresql://app:hun%74er22@db/orders', 'postgresql://app:***@db/orders'],
+    ['pg ?password=', 'postgres://app@db/orders?password=hunter22', 'postgres://app@db/orders?password=***'],
+    [
+      'pg &PassWord= (any case)',
+      'postgres://app@db/orders?sslmode=require&PassWord=hunter22',
+      'postgres://app@db/orders?sslmode=require&PassWord=***',
+    ],
+    ['pg percent-encoded parameter name', 'postgres://app@db/orders?pass%77ord=hunter22', 'postgres://app@db/orders?pass%77ord=***'],
+    ['pg percent-encoded value', 'postgres://app@db/orders?password=hun%74er22', 'postgres://app@db/orders?password=***'],
+    [
+      'pg sslpassword',
+      'postgres://app@db/orders?sslpassword=hunter22&sslmode=verify-full',
+      'postgres://app@db/orders?sslpassword=***&sslmode=verify-full',
+    ],
+    ['pg sslkey', 'postgres://app@db/orders?sslkey=hunter22', 'postgres://app@db/orders?sslkey=***'],
+    ['mysql userinfo', 'mysql://root:hunter22@db:3306/shop', 'mysql://root:***@db:3306/shop'],
+    ['mysql ?password=', 'mysql://root@db:3306/shop?password=hunter22', 'mysql://root@db:3306/shop?password=***'],
+    ['mysql ?ssl={"key":...}', 'mysql://root@db/shop?ssl={"key":"hunter22"}', 'mysql://root@db/shop?ssl=***'],
+    ['nats user:pass', 'nats://relay:hunter22@nats:4222', 'nats://relay:***@nats:4222'],
+    ['nats token', 'nats://hunter22@nats:4222', 'nats://***@nats:4222'],
+    ['tls token', 'tls://hunter22@nats:4222', 'tls://***@nats:4222'],
+    ['libpq key=value string', 'host=db user=app password=hunter22 dbname=orders', 'host=db user=app password=*** dbname=orders'],
+  ])('%s', (_form, url, expected) => {
+    expect(redactUrl(url)).toBe(expected);
+    expect(redactUrl(url)).not.toMatch(/hunter22|hun%74er22/);
+    // The secret is found too, so a driver's echo of it is scrubbed.
+    expect(urlSecrets(url)).toContain(url.includes('{') ? '{"key":"hunter22"}' : 'hunter22');
+  });
+
+  it('keeps ordinary parameters and user names', () => {
+    const url = 'postgres://app@db/orders?sslmode=verify-full&application_name=x&ssl=true';
+    expect(redactUrl(url)).toBe(url);
+    expect(urlSecrets(url)).toEqual([]);
+    expect(redactUrl('postgres://app@db/orders')).toBe('postgres://app@db/orders');
+  });
 });
 
 describe('redactText', () => {
@@ -17,6 +56,13 @@ describe('redactText', () => {
     const out = redactText(text, ['s3"cr@t']);
     expect(out).not.toContain('s3');
     expect(out).toContain('postgres://app:***@db/x');
+  });
+
+  it('scrubs a secret inside a serialised JSON log line', () => {
+    const line = JSON.stringify({ database: 'postgres://app@db/x?password=hunter22', err: { message: "ENOENT: open 'hunter22'" } });
+    const out = redactText(line, urlSecrets('postgres://app@db/x?password=hunter22'));
+    expect(out).not.toContain('hunter22');
+    expect(JSON.parse(out).database).toBe('postgres://app@db/x?password=***');
   });
 
   it('finds the password of a URL', () => {

@@ -3,23 +3,84 @@ export const REDACTED = '***';
 
 // scheme://user:password@ — the password ends at the last '@' before the host, so a password
 // containing '@' or ':' is still covered.
-const credentialPattern = /([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:'"]*):([^\s/?#'"]*)@/gi;
+const credentialPattern = /([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:'"\\]*):([^\s/?#'"\\]*)@/gi;
+
+// nats://token@host: for the NATS schemes a user without a password is an auth token.
+const natsTokenPattern = /((?:nats|tls|ws|wss):\/\/)([^\s/?#@:'"\\]+)@/gi;
+
+// name=value in a query string or a key=value connection string. The name may be percent-encoded
+// (`pass%77ord`); the value runs to the next separator.
+const parameterPattern = /([?&;\s]|^)([A-Za-z0-9_.%+-]+)=([^&;\s#'"\\]*)/g;
 
 /**
- * Returns a URL with its password replaced by `***` (`postgres://user:***@host/db`). A value that
- * does not parse as a URL is still scrubbed of anything that looks like `user:password@`.
+ * Query parameters that carry a secret, compared case-insensitively after percent-decoding: the
+ * password pg and mysql2 read from the URL, libpq's `sslpassword` (the client key's passphrase),
+ * `sslkey` (pg-connection-string reads a file path there, but some setups inline the PEM), and
+ * the NATS and generic token names.
+ */
+// mysql2 parses a query value as JSON: `?ssl={"key":"-----BEGIN...","passphrase":"..."}`, raw or
+// percent-encoded. The value ends at its closing brace, so a JSON log line around it stays intact.
+const sslObjectPattern = /([?&]ssl=)(\{[^}]*\}|%7B.*?%7D)/gi;
+
+const secretParameters = new Set([
+  'password',
+  'pass',
+  'passwd',
+  'pwd',
+  'sslpassword',
+  'sslkey',
+  'passphrase',
+  'token',
+  'auth_token',
+  'secret',
+]);
+
+function decodedName(name: string): string {
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' ')).toLowerCase();
+  } catch {
+    return name.toLowerCase();
+  }
+}
+
+function isSecretParameter(name: string, value: string): boolean {
+  const key = decodedName(name);
+  if (secretParameters.has(key)) return true;
+  // mysql2 parses a query value as JSON: `?ssl={"key":"-----BEGIN...","passphrase":"..."}`.
+  if (key === 'ssl') {
+    const text = decodedName(value);
+    return text.includes('key') || text.includes('passphrase') || text.includes('pfx');
+  }
+  return false;
+}
+
+/**
+ * Returns a URL with every secret it can carry replaced by `***`: the password of the userinfo
+ * (`postgres://user:***@host/db`), a NATS token given as the userinfo (`nats://***@host`), and the
+ * values of secret query parameters (`password`, `sslpassword`, `sslkey`, `token`, ... in any
+ * case, percent-encoded or not). Text that does not parse as a URL is scrubbed the same way, so
+ * it is safe on free text too.
  *
  * @example
  * ```ts
  * redactUrl('postgres://app:s3cret@db:5432/orders') // 'postgres://app:***@db:5432/orders'
+ * redactUrl('mysql://app@db/shop?Password=s3cret') // 'mysql://app@db/shop?Password=***'
  * ```
  */
 export function redactUrl(url: string): string {
-  return url.replace(credentialPattern, `$1$2:${REDACTED}@`);
+  return url
+    .replace(credentialPattern, `$1$2:${REDACTED}@`)
+    .replace(natsTokenPattern, `$1${REDACTED}@`)
+    .replace(sslObjectPattern, (match: string, lead: string, value: string) =>
+      isSecretParameter('ssl', value) ? `${lead}${REDACTED}` : match,
+    )
+    .replace(parameterPattern, (match: string, lead: string, name: string, value: string) =>
+      value !== '' && value !== REDACTED && isSecretParameter(name, value) ? `${lead}${name}=${REDACTED}` : match,
+    );
 }
 
 /**
- * Scrubs secrets from free text (an error message, a serialised log line): URL passwords, and
+ * Scrubs secrets from free text (an error message, a serialised log line): URL secrets, and
  * every given secret in its raw, percent-decoded and JSON-escaped spellings, since drivers echo
  * a connection string in any of those forms.
  */
@@ -40,6 +101,7 @@ export function secretForms(secrets: readonly string[]): string[] {
     forms.add(secret);
     forms.add(JSON.stringify(secret).slice(1, -1));
     forms.add(encodeURIComponent(secret));
+    forms.add(encodeURIComponent(secret).replace(/%20/g, '+'));
     try {
       forms.add(decodeURIComponent(secret));
     } catch {
@@ -53,9 +115,40 @@ export function secretForms(secrets: readonly string[]): string[] {
 export function urlPassword(url: string): string | undefined {
   try {
     const parsed = new URL(url);
-    return parsed.password === '' ? undefined : decodeURIComponent(parsed.password);
+    return parsed.password === '' ? undefined : safeDecode(parsed.password);
   } catch {
     const match = /:\/\/[^\s/?#@:]*:([^\s/?#]*)@/.exec(url);
     return match?.[1] || undefined;
+  }
+}
+
+/**
+ * Every secret a URL carries, percent-decoded: its password, a NATS token in the userinfo, and the
+ * values of secret query parameters. The CLI scrubs each from anything a driver echoes back.
+ */
+export function urlSecrets(url: string): string[] {
+  const found: string[] = [];
+  const password = urlPassword(url);
+  if (password) found.push(password);
+  const token = /^(?:nats|tls|ws|wss):\/\/([^\s/?#@:]+)@/i.exec(url.trim());
+  if (token?.[1]) found.push(safeDecode(token[1]));
+  for (const match of url.matchAll(sslObjectPattern)) {
+    const value = match[2] ?? '';
+    if (isSecretParameter('ssl', value)) found.push(value, safeDecode(value));
+  }
+  for (const match of url.matchAll(parameterPattern)) {
+    const [, , name = '', value = ''] = match;
+    if (value !== '' && isSecretParameter(name, value)) {
+      found.push(value, safeDecode(value.replace(/\+/g, ' ')));
+    }
+  }
+  return [...new Set(found)];
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
   }
 }

@@ -3,6 +3,7 @@ import type { RelayCliConfig } from '../config.js';
 import { ExitCode } from '../help.js';
 import type { CliLogger } from '../logger.js';
 import { openStore } from '../store-factory.js';
+import { terminalJson, terminalSafe } from '../terminal-text.js';
 
 /** `outbox-relay dead list | show | retry | purge`: the dead-letter admin. */
 export async function deadCommand(
@@ -18,7 +19,7 @@ export async function deadCommand(
     switch (config.command) {
       case 'dead list': {
         const rows = await store.listDead({ limit: config.limit, ...(config.after ? { afterId: config.after } : {}) });
-        out.write(config.json ? `${JSON.stringify(rows.map(toJson), null, 2)}\n` : renderList(rows));
+        out.write(config.json ? `${terminalJson(rows.map(toJson))}\n` : renderList(rows));
         return ExitCode.ok;
       }
       case 'dead show': {
@@ -28,7 +29,7 @@ export async function deadCommand(
           err.write(`outbox-relay: no dead event with id ${JSON.stringify(id)}\n`);
           return ExitCode.failure;
         }
-        out.write(config.json ? `${JSON.stringify(toJson(row), null, 2)}\n` : renderOne(row));
+        out.write(config.json ? `${terminalJson(toJson(row))}\n` : renderOne(row));
         return ExitCode.ok;
       }
       case 'dead retry':
@@ -65,26 +66,27 @@ function renderList(rows: readonly DeadRecord[]): string {
   if (rows.length === 0) return 'no dead events\n';
   const lines = rows.map(
     (row) =>
-      `${row.id}  ${row.deadAt.toISOString()}  attempts=${row.attempts}  ${row.type}  subject=${row.subject}  ${oneLine(row.lastError).slice(0, 120)}`,
+      `${terminalSafe(row.id)}  ${row.deadAt.toISOString()}  attempts=${row.attempts}  ${terminalSafe(row.type)}  subject=${terminalSafe(row.subject)}  ${oneLine(row.lastError).slice(0, 120)}`,
   );
   return `${lines.join('\n')}\n`;
 }
 
 function renderOne(row: DeadRecord): string {
   return `${[
-    `id:         ${row.id}`,
-    `type:       ${row.type}`,
-    `source:     ${row.source}`,
-    `subject:    ${row.subject}`,
-    `time:       ${row.time}`,
+    `id:         ${terminalSafe(row.id)}`,
+    `type:       ${terminalSafe(row.type)}`,
+    `source:     ${terminalSafe(row.source)}`,
+    `subject:    ${terminalSafe(row.subject)}`,
+    `time:       ${terminalSafe(row.time)}`,
     `attempts:   ${row.attempts}`,
     `dead at:    ${row.deadAt.toISOString()}`,
     `last error: ${oneLine(row.lastError)}`,
-    `headers:    ${JSON.stringify(row.headers)}`,
-    `payload:    ${row.payload}`,
+    `headers:    ${terminalSafe(JSON.stringify(row.headers))}`,
+    `payload:    ${terminalSafe(row.payload)}`,
   ].join('\n')}\n`;
 }
 
+/** An error on one line, escaped: the text is the bus's or a driver's and may echo the event's subject. */
 function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ');
+  return terminalSafe(text.replace(/[ \t\r\n]+/g, ' '));
 }

@@ -2,7 +2,9 @@ import { formatMs, SchemaVersionError } from '@outboxkit/outbox-core';
 import type { RelayCliConfig } from '../config.js';
 import { ExitCode } from '../help.js';
 import type { CliLogger } from '../logger.js';
+import { redactText } from '../redact.js';
 import { type OpenedStore, openStore } from '../store-factory.js';
+import { terminalJson, terminalSafe } from '../terminal-text.js';
 
 /** What `outbox-relay status --json` prints. */
 export interface StatusReport {
@@ -22,7 +24,7 @@ export async function statusCommand(config: RelayCliConfig, logger: CliLogger, o
   const opened = await openStore(config.database, { listen: false, logger, maxConnections: 2 });
   try {
     const report = await collect(opened, config);
-    out.write(config.json ? `${JSON.stringify(report, null, 2)}\n` : render(report));
+    out.write(config.json ? `${terminalJson(report)}\n` : render(report));
     return report.schema.current ? ExitCode.ok : ExitCode.schema;
   } finally {
     await opened.close();
@@ -36,7 +38,10 @@ async function collect(opened: OpenedStore, config: RelayCliConfig): Promise<Sta
     await store.assertSchema();
   } catch (error) {
     if (!(error instanceof SchemaVersionError)) throw error;
-    return { table, schema: { current: false, version: error.found, expected: error.expected, message: error.message } };
+    return {
+      table,
+      schema: { current: false, version: error.found, expected: error.expected, message: redactText(error.message, config.secrets) },
+    };
   }
   const version = opened.schemaVersion;
   const [stats, subjects] = await Promise.all([store.stats(), store.subjectBacklog(10)]);
@@ -62,9 +67,11 @@ function render(report: StatusReport): string {
   lines.push(`dead:               ${report.dead}`);
   const subjects = report.subjects ?? [];
   if (subjects.length > 0) {
-    const width = Math.max(7, ...subjects.map((s) => s.subject.length));
+    // Subjects come from the table: anything a producer wrote, escape sequences included.
+    const shown = subjects.map((s) => ({ ...s, subject: terminalSafe(s.subject) }));
+    const width = Math.max(7, ...shown.map((s) => s.subject.length));
     lines.push('', 'backlog by subject (top 10):', `  ${'subject'.padEnd(width)}  ${'pending'.padStart(8)}  oldest`);
-    for (const s of subjects) lines.push(`  ${s.subject.padEnd(width)}  ${String(s.pending).padStart(8)}  ${age(s.oldestPendingAgeMs)}`);
+    for (const s of shown) lines.push(`  ${s.subject.padEnd(width)}  ${String(s.pending).padStart(8)}  ${age(s.oldestPendingAgeMs)}`);
   }
   return `${lines.join('\n')}\n`;
 }
