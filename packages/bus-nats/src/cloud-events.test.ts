@@ -1,7 +1,7 @@
 import type { headers } from '@nats-io/nats-core';
-import { EventDecodeError } from '@outboxkit/outbox-core';
+import { EventDecodeError, reservedHeaderRule } from '@outboxkit/outbox-core';
 import { describe, expect, it } from 'vitest';
-import { decodeCloudEvent, headerBytesUpperBound, recordHeaders } from './cloud-events.js';
+import { decodeCloudEvent, headerBytesUpperBound, NATS_CONSTRAINTS, recordHeaders } from './cloud-events.js';
 
 const record = {
   id: '0190a5f4-8f8e-7cc1-9a3c-6f0b8f1d2e3a',
@@ -16,9 +16,30 @@ const record = {
 const body = new TextEncoder().encode(record.payload);
 
 describe('recordHeaders / decodeCloudEvent', () => {
+  it('leaves out own headers the binding owns, in any case, and writes the dedup id once', () => {
+    const h = recordHeaders({
+      ...record,
+      headers: { 'nats-msg-id': 'forged', 'NATS-ROLLUP': 'all', 'CE-ID': 'x', 'Content-Type': 'x', keep: 'y' },
+    });
+    const names = [...h].map(([name]) => name);
+    expect(names.filter((name) => name.toLowerCase() === 'nats-msg-id')).toEqual(['Nats-Msg-Id']);
+    expect(names.some((name) => name.toLowerCase() === 'nats-rollup')).toBe(false);
+    expect(names.filter((name) => name.toLowerCase() === 'ce-id')).toEqual(['ce-id']);
+    expect(h.get('ce-id')).toBe(record.id);
+    expect(h.get('content-type')).toBe('application/json');
+    expect(h.get('keep')).toBe('y');
+  });
+
+  it('declares every header it writes as reserved', () => {
+    for (const [name] of recordHeaders({ ...record, headers: {} })) {
+      expect(reservedHeaderRule(name, NATS_CONSTRAINTS), name).toBeDefined();
+    }
+  });
+
   it('round-trips an event; the binding wins over record headers of the same name', () => {
     const h = recordHeaders(record);
     expect(h.get('Nats-Msg-Id')).toBe(record.id);
+    expect(h.values('Nats-Msg-Id')).toEqual([record.id]);
     expect(decodeCloudEvent(h, body, 'events.x')).toEqual({
       id: record.id,
       type: record.type,

@@ -1,5 +1,11 @@
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core';
-import { EventDecodeError, type OutboxEvent, type OutboxRecord } from '@outboxkit/outbox-core';
+import {
+  EventDecodeError,
+  type OutboxEvent,
+  type OutboxRecord,
+  type PublisherConstraints,
+  reservedHeaderRule,
+} from '@outboxkit/outbox-core';
 
 /**
  * The NATS headers of the CloudEvents 1.0 binary binding, as outboxkit writes them. The body is
@@ -24,15 +30,34 @@ export const CLOUD_EVENTS_SPEC_VERSION = '1.0';
 const JSON_CONTENT_TYPE = 'application/json';
 
 /**
+ * The headers this binding writes itself, as `NatsPublisher.constraints` declares them: JetStream's
+ * `Nats-*` (dedup, rollups, expectations, TTLs) and the CloudEvents binding's `ce-*` and
+ * `content-type`. Core's `RESERVED_HEADERS`, which `enqueue` refuses, covers this list.
+ */
+export const NATS_CONSTRAINTS: PublisherConstraints = Object.freeze({
+  reservedHeaderPrefixes: Object.freeze(['nats-', 'ce-']),
+  reservedHeaderNames: Object.freeze([CloudEventHeaders.contentType]),
+});
+
+/** The first of the record's own headers that this binding owns (a row written around `enqueue`), or `undefined`. */
+export function reservedRecordHeader(record: OutboxRecord): string | undefined {
+  for (const name in record.headers) if (reservedHeaderRule(name, NATS_CONSTRAINTS) !== undefined) return name;
+  return undefined;
+}
+
+/**
  * Builds the headers of one record: its own headers first, then the `ce-*` attributes and
- * `Nats-Msg-Id`, so a record header cannot overwrite what dedup and decoding rely on.
+ * `Nats-Msg-Id` last. An own header with a name this binding owns (any case) is left out, so it can
+ * neither overwrite nor sit beside what dedup and decoding rely on (`NatsPublisher` refuses such a
+ * record before it gets here).
+ * @throws the client's `InvalidArgumentError` on a name or value the NATS header format cannot carry (CR, LF).
  */
 export function recordHeaders(record: OutboxRecord): MsgHdrs {
   const h = createHeaders();
   const own = record.headers;
   for (const name in own) {
     const value = own[name];
-    if (value !== undefined) h.set(name, value);
+    if (value !== undefined && reservedHeaderRule(name, NATS_CONSTRAINTS) === undefined) h.set(name, value);
   }
   h.set(CloudEventHeaders.specVersion, CLOUD_EVENTS_SPEC_VERSION);
   h.set(CloudEventHeaders.id, record.id);

@@ -1,5 +1,12 @@
 export { type AckSubjectInfo, parseAckSubject } from './ack-subject.js';
-export { CLOUD_EVENTS_SPEC_VERSION, CloudEventHeaders, decodeCloudEvent, MSG_ID_HEADER, recordHeaders } from './cloud-events.js';
+export {
+  CLOUD_EVENTS_SPEC_VERSION,
+  CloudEventHeaders,
+  decodeCloudEvent,
+  MSG_ID_HEADER,
+  NATS_CONSTRAINTS,
+  recordHeaders,
+} from './cloud-events.js';
 export {
   DEFAULT_DEAD_LETTER_PREFIX,
   DEFAULT_DEAD_LETTER_STREAM,

@@ -7,11 +7,12 @@ import {
   type PublishError,
   PublishError as PublishErrorClass,
   type Publisher,
+  type PublisherConstraints,
   type PublishOptions,
   type PublishResult,
   validateInteger,
 } from '@outboxkit/outbox-core';
-import { headerBytesUpperBound, recordHeaders } from './cloud-events.js';
+import { headerBytesUpperBound, NATS_CONSTRAINTS, recordHeaders, reservedRecordHeader } from './cloud-events.js';
 import { parsePubAck, ReplyInbox } from './reply-inbox.js';
 import { StreamLookup } from './stream-lookup.js';
 import { isPublishableSubject, prefixSubjectMapper, type SubjectMapper } from './subjects.js';
@@ -59,6 +60,8 @@ const encoder = new TextEncoder();
  * ```
  */
 export class NatsPublisher implements Publisher {
+  /** The headers this binding writes itself (`Nats-*`, `ce-*`, `content-type`): an event cannot carry them. */
+  readonly constraints: PublisherConstraints = NATS_CONSTRAINTS;
   readonly #connection: NatsConnection;
   readonly #replies: ReplyInbox;
   readonly #subject: SubjectMapper;
@@ -128,8 +131,33 @@ export class NatsPublisher implements Publisher {
     }
   }
 
-  /** Sends one record; the request is written to the connection before this returns its promise. */
+  /**
+   * Sends one record; the request is written to the connection before this returns its promise.
+   * Never throws: what the client throws for this record's content (a header or subject it cannot
+   * encode) is this record's final failure, and the rest of the batch goes on.
+   */
   #publishOne(record: OutboxRecord, maxPayload: number): Promise<PublishResult> {
+    try {
+      return this.#send(record, maxPayload);
+    } catch (error) {
+      return Promise.resolve(failure(record.id, translatePublishError(error, record.type, record.id)));
+    }
+  }
+
+  #send(record: OutboxRecord, maxPayload: number): Promise<PublishResult> {
+    const reserved = reservedRecordHeader(record);
+    if (reserved !== undefined) {
+      return Promise.resolve(
+        failure(
+          record.id,
+          new PublishErrorClass(
+            'EVENT_INVALID',
+            `event ${record.id} has a header ${JSON.stringify(reserved)} that the NATS binding writes itself (Nats-*, ce-*, content-type); it was written around enqueue's validation and is not published`,
+            false,
+          ),
+        ),
+      );
+    }
     let subject: string;
     try {
       subject = this.#subject(record);

@@ -26,6 +26,8 @@ const MESSAGE_SIZE_EXCEEDS_MAX = 10054;
 /**
  * Translates what the NATS client threw for one publish (or ack) into a `PublishError`, keeping it
  * as `cause`. The one place that knows the client's error shapes:
+ * - a record the client cannot encode (a header or subject with CR/LF, over `max_payload`) ->
+ *   `EVENT_INVALID` or `PAYLOAD_TOO_LARGE`, not retryable: that record fails alone;
  * - no responders (nothing stores the subject) -> `NO_STREAM`, not retryable;
  * - a timeout -> `PUBLISH_TIMEOUT`, retryable (the message may or may not be stored: re-send with the same id);
  * - a closed, draining or broken connection -> `DISCONNECTED`, retryable;
@@ -36,6 +38,18 @@ export function translatePublishError(error: unknown, subject: string, id: strin
   const chain = causeChain(error);
   const names = new Set(chain.map((e) => e.name));
   const what = `publish of ${id} to ${subject}`;
+  // Thrown synchronously by the client for this record's content: final for it alone.
+  if (names.has('InvalidArgumentError') || names.has('InvalidSubjectError') || names.has('TypeError')) {
+    const message = errorMessage(chain.at(-1));
+    if (/max_payload/i.test(message)) {
+      return new PublishError('PAYLOAD_TOO_LARGE', `${what} was refused by the client: ${message} (the server's max_payload)`, false, {
+        cause: error,
+      });
+    }
+    if (!/not available on this server/i.test(message)) {
+      return new PublishError('EVENT_INVALID', `${what} cannot be encoded as a NATS message: ${message}`, false, { cause: error });
+    }
+  }
   if (names.has('NoResponders') || names.has('NoRespondersError') || chain.some((e) => /no responders/i.test(e.message))) {
     return new PublishError(
       'NO_STREAM',

@@ -31,7 +31,7 @@ describe('NatsPublisher', () => {
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     const input = record('catalog.product.price-changed', {
       payload: '{"price":12.5,"items":[1,2]}',
-      headers: { traceparent, 'ce-id': 'forged' },
+      headers: { traceparent },
     });
     const [result] = await publisher.publish([input]);
     expect(result).toMatchObject({ id: input.id, ok: true, duplicate: false, sequence: 1 });
@@ -48,6 +48,38 @@ describe('NatsPublisher', () => {
     expect(h?.get(CloudEventHeaders.time)).toBe(input.time);
     expect(h?.get(CloudEventHeaders.contentType)).toBe('application/json');
     expect(h?.get('traceparent')).toBe(traceparent);
+  });
+
+  it('fails a record the client cannot encode alone and at once; the rest of the batch is published', async () => {
+    const stream = await freshStream();
+    const publisher = new NatsPublisher({ connection: nc, subjectPrefix: stream });
+    const poison = [
+      record('a.changed', { subject: 'bad\nkey' }),
+      record('a.changed', { headers: { 'x-id': 'a\r\nb' } }),
+      record('a.changed', { source: 'cat\nalog' }),
+    ];
+    const healthy = Array.from({ length: 50 }, (_, n) => record('a.changed', { subject: `p${n}` }));
+    const results = await publisher.publish([poison[0]!, ...healthy.slice(0, 25), poison[1]!, poison[2]!, ...healthy.slice(25)]);
+    const failures = results.filter((result): result is PublishFailure => !result.ok);
+    expect(failures.map((f) => f.id)).toEqual(poison.map((r) => r.id));
+    for (const f of failures) expect(f.error).toMatchObject({ code: 'EVENT_INVALID', retryable: false });
+    expect(results.filter((result) => result.ok)).toHaveLength(50);
+    const stored = await readStream(nc, stream);
+    expect(stored.map((m) => m.headers?.get('Nats-Msg-Id'))).toEqual(healthy.map((r) => r.id));
+  });
+
+  it('refuses a record carrying a header the binding owns (written around enqueue), storing the rest once', async () => {
+    const stream = await freshStream();
+    const publisher = new NatsPublisher({ connection: nc, subjectPrefix: stream });
+    const victim = record('a.changed', { subject: 'victim' });
+    const forged = record('a.changed', { subject: 'forger', headers: { 'Nats-Msg-Id': victim.id } });
+    const lower = record('a.changed', { subject: 'forger2', headers: { 'nats-expected-last-sequence': '0' } });
+    const results = await publisher.publish([victim, forged, lower]);
+    expect(results.map((r) => r.ok)).toEqual([true, false, false]);
+    expect(failed(results[1]).error).toMatchObject({ code: 'EVENT_INVALID', retryable: false });
+    expect(failed(results[1]).error.message).toContain('Nats-Msg-Id');
+    expect((await readStream(nc, stream)).map((m) => m.headers?.get('Nats-Msg-Id'))).toEqual([victim.id]);
+    expect(publisher.constraints.reservedHeaderPrefixes).toContain('nats-');
   });
 
   it('stores an event published twice once; the second result is a duplicate success', async () => {

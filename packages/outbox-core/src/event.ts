@@ -1,4 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
+import { reservedHeaderRule } from './bus-constraints.js';
 import { EventValidationError } from './errors.js';
 import { assertJsonSafe } from './json-safety.js';
 
@@ -57,7 +58,14 @@ export function createEvent<TData, TType extends string>(input: CreateEventInput
 }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const typePattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/**
+ * Dot-separated non-empty tokens of letters, digits, `_` and `-`: a valid subject token sequence on
+ * every supported bus (no empty token as in `account..changed`, no `*`, `>` or whitespace, no
+ * leading or trailing dot), since the default NATS mapping publishes on `<prefix>.<type>`.
+ */
+const typePattern = /^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$/;
+/** CR, LF and NUL: a bus's header framing cannot carry them (NATS headers are CRLF-separated lines). */
+const controlPattern = /[\r\n\0]/;
 /** Header names as HTTP and NATS accept them. */
 const headerNamePattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -83,11 +91,13 @@ export function validateEvent(event: OutboxEvent, path = 'event'): void {
   if (!typePattern.test(event.type)) {
     throw new EventValidationError(
       `${path}.type`,
-      `${path}.type must be letters, digits, '.', '_' or '-' (e.g. catalog.product.price-changed); got ${JSON.stringify(event.type)}`,
+      `${path}.type must be dot-separated non-empty tokens of letters, digits, '_' or '-' (e.g. catalog.product.price-changed), valid as a subject on every bus; got ${JSON.stringify(event.type)}`,
     );
   }
   requireString(event.source, `${path}.source`, MAX_ATTRIBUTE_LENGTH);
+  refuseControl(event.source, `${path}.source`);
   requireString(event.subject, `${path}.subject`, MAX_SUBJECT_LENGTH);
+  refuseControl(event.subject, `${path}.subject`);
   requireString(event.time, `${path}.time`, 64);
   if (Number.isNaN(Date.parse(event.time))) {
     throw new EventValidationError(`${path}.time`, `${path}.time must be an ISO 8601 instant; got ${JSON.stringify(event.time)}`);
@@ -98,16 +108,33 @@ export function validateEvent(event: OutboxEvent, path = 'event'): void {
   }
   for (const [name, value] of Object.entries(headers)) {
     if (!headerNamePattern.test(name)) {
-      throw new EventValidationError(`${path}.headers`, `${path}.headers has an invalid header name ${JSON.stringify(name)}`);
-    }
-    if (typeof value !== 'string' || /[\r\n]/.test(value)) {
       throw new EventValidationError(
-        `${path}.headers.${name}`,
-        `${path}.headers.${name} must be a string without line breaks; got ${typeof value}`,
+        `${path}.headers`,
+        `${path}.headers has an invalid header name ${JSON.stringify(name)}: use letters, digits and !#$%&'*+.^_\`|~- (no spaces, CR, LF or NUL)`,
       );
     }
+    const reserved = reservedHeaderRule(name);
+    if (reserved !== undefined) {
+      throw new EventValidationError(
+        `${path}.headers.${name}`,
+        `${path}.headers.${name} is a header the transport writes itself (${reserved.endsWith('-') ? `${reserved}*` : reserved}, any case): it cannot come from an event; rename it`,
+      );
+    }
+    if (typeof value !== 'string') {
+      throw new EventValidationError(`${path}.headers.${name}`, `${path}.headers.${name} must be a string; got ${typeof value}`);
+    }
+    refuseControl(value, `${path}.headers.${name}`);
   }
   assertJsonSafe(event.data, `${path}.data`);
+}
+
+function refuseControl(value: string, path: string): void {
+  if (controlPattern.test(value)) {
+    throw new EventValidationError(
+      path,
+      `${path} must not contain CR, LF or NUL (a bus's headers cannot carry them); got ${JSON.stringify(value)}`,
+    );
+  }
 }
 
 function requireString(value: unknown, path: string, maxLength: number): void {

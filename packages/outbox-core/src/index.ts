@@ -1,5 +1,6 @@
 export { linkedController, sleep } from './abort.js';
 export { type Backoff, type BackoffOptions, createBackoff } from './backoff.js';
+export { type PublisherConstraints, RESERVED_HEADERS, reservedHeaderRule } from './bus-constraints.js';
 export { Consumer, type ConsumerOptions, type EventHandler } from './consumer.js';
 export type { ConsumerEvent } from './consumer-events.js';
 export { type CreateOptions, type DefineEventOptions, defineEvent, type EventData, type EventDefinition } from './define-event.js';

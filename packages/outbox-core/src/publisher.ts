@@ -1,3 +1,4 @@
+import type { PublisherConstraints } from './bus-constraints.js';
 import type { PublishError } from './errors.js';
 import type { OutboxRecord } from './outbox-store.js';
 
@@ -30,6 +31,12 @@ export interface PublishOptions {
  * publishing the same id twice within the dedup window stores it once.
  */
 export interface Publisher {
+  /**
+   * What this bus writes itself and so cannot carry from an event (reserved header names). Core's
+   * `validateEvent` refuses the union of every supported bus's list, `RESERVED_HEADERS`, which must
+   * cover this declaration (`describePublisher` checks it).
+   */
+  readonly constraints?: PublisherConstraints;
   publish(records: readonly OutboxRecord[], options?: PublishOptions): Promise<PublishResult[]>;
   /**
    * Resolves true when the bus answers a round trip now, false (never throws) when it does not.

@@ -15,10 +15,19 @@ export function mysqlOutboxHarness(): OutboxStoreHarness<MysqlConnectionLike> {
     if (!pool) {
       db = await createTestDatabase();
       pool = db.pool(10);
+      await db.admin.query('CREATE TABLE markers (`key` VARCHAR(64) NOT NULL) ENGINE=InnoDB');
     }
     return pool;
   };
   return {
+    async writeMarker(connection, key) {
+      await connection.query('INSERT INTO markers (`key`) VALUES (?)', [key]);
+    },
+    async countMarkers() {
+      await ready();
+      const [rows] = await db!.admin.query('SELECT COUNT(*) AS n FROM markers');
+      return Number((rows as Array<{ n: number }>)[0]?.n);
+    },
     async createStore() {
       const store = new MysqlOutboxStore({ pool: await ready(), table: `outbox_${++tables}` });
       await store.migrate();

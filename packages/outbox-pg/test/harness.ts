@@ -9,7 +9,10 @@ export function pgOutboxHarness(): OutboxStoreHarness<PgClientLike> {
   let database: Awaited<ReturnType<typeof testDatabase>> | undefined;
   const stores: PgOutboxStore[] = [];
   const db = async () => {
-    database ??= await testDatabase({ prefix: 'obx_conf' });
+    if (!database) {
+      database = await testDatabase({ prefix: 'obx_conf' });
+      await database.pool.query(`CREATE TABLE "${database.schema}".markers (key text NOT NULL)`);
+    }
     return database;
   };
   return {
@@ -22,6 +25,13 @@ export function pgOutboxHarness(): OutboxStoreHarness<PgClientLike> {
     },
     async transaction<T>(_store: OutboxStore<PgClientLike>, fn: (tx: PgClientLike) => Promise<T>) {
       return transaction((await db()).pool, fn);
+    },
+    async writeMarker(tx, key) {
+      await tx.query(`INSERT INTO "${(await db()).schema}".markers (key) VALUES ($1)`, [key]);
+    },
+    async countMarkers() {
+      const { pool, schema } = await db();
+      return (await pool.query(`SELECT count(*)::int AS n FROM "${schema}".markers`)).rows[0].n as number;
     },
     notInTransaction() {
       if (!database) throw new Error('createStore() first');

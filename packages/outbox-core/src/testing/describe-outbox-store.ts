@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { EventValidationError, OutboxUsageError } from '../errors.js';
 import { createEvent } from '../event.js';
 import type { OutboxStore } from '../outbox-store.js';
+import { refusedEvents } from './refused-events.js';
 import { sampleEvent } from './sample-events.js';
 
 /** What a driver provides to run `describeOutboxStore` against its real database. */
@@ -10,6 +11,10 @@ export interface OutboxStoreHarness<Tx> {
   createStore(options?: { leaseMsHint?: number }): Promise<OutboxStore<Tx>>;
   /** Begins a transaction, runs fn with its handle, commits (rolls back and rethrows if fn throws). */
   transaction<T>(store: OutboxStore<Tx>, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Writes a business row `key` inside the transaction `tx` (a table of the harness's own). */
+  writeMarker(tx: Tx, key: string): Promise<void>;
+  /** The business rows committed so far. */
+  countMarkers(): Promise<number>;
   /** A handle that is NOT an open transaction (the pool), for the OutboxUsageError test. */
   notInTransaction(): Tx;
   /** Drops everything createStore made and closes what the harness opened. */
@@ -85,6 +90,27 @@ export function describeOutboxStore<Tx>(name: string, makeHarness: () => OutboxS
         );
       expect(error).toBeInstanceOf(EventValidationError);
       expect((error as EventValidationError).path).toBe('events[1].data.items[1].price');
+      expect((await store.stats()).pending).toBe(0);
+    });
+
+    it('refuses every input the door refuses with EventValidationError naming the path; the caller catches it and its transaction commits its own write, no outbox row', async () => {
+      const store = await harness.createStore();
+      const cases = refusedEvents();
+      const before = await harness.countMarkers();
+      for (const refused of cases) {
+        const caught = await harness.transaction(store, async (tx) => {
+          await harness.writeMarker(tx, refused.name);
+          try {
+            await store.enqueue(tx, refused.event);
+            return undefined;
+          } catch (error) {
+            return error;
+          }
+        });
+        expect(caught, refused.name).toBeInstanceOf(EventValidationError);
+        expect((caught as EventValidationError).path, refused.name).toBe(refused.path);
+      }
+      expect(await harness.countMarkers()).toBe(before + cases.length);
       expect((await store.stats()).pending).toBe(0);
     });
 

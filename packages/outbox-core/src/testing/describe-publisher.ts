@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { RESERVED_HEADERS, reservedHeaderRule } from '../bus-constraints.js';
 import type { OutboxRecord } from '../outbox-store.js';
 import type { PublishSuccess } from '../publisher.js';
 import { sampleEvent } from './sample-events.js';
@@ -45,6 +46,13 @@ export function describePublisher(name: string, makeHarness: () => PublisherHarn
       expect(again).toHaveLength(1);
       expect(again[0]).toMatchObject({ id: records[1]!.id, ok: true, duplicate: true } satisfies Partial<PublishSuccess>);
       expect((await harness.stored()).map((message) => message.id)).toEqual(records.map((record) => record.id));
+    });
+
+    it('declares only reserved headers that enqueue already refuses', async () => {
+      const publisher = await harness.createPublisher();
+      const constraints = publisher.constraints ?? { reservedHeaderPrefixes: [], reservedHeaderNames: [] };
+      const samples = [...constraints.reservedHeaderPrefixes.map((prefix) => `${prefix}X`), ...constraints.reservedHeaderNames];
+      for (const name of samples) expect(reservedHeaderRule(name.toUpperCase(), RESERVED_HEADERS), name).toBeDefined();
     });
 
     it('returns no results for no records', async () => {

@@ -6,9 +6,12 @@ import { MemoryInboxStore } from './memory-inbox-store.js';
 import { MemoryOutboxStore, type MemoryTransaction, memoryTransaction } from './memory-outbox-store.js';
 
 // The in-memory fakes are the reference the SQL stores are compared with: they pass the same suites.
+const markers: string[] = [];
 describeOutboxStore<MemoryTransaction>('MemoryOutboxStore', () => ({
   createStore: async () => new MemoryOutboxStore(),
   transaction: (_store, fn) => memoryTransaction(fn),
+  writeMarker: async (tx, key) => tx.onCommit(() => markers.push(key)),
+  countMarkers: async () => markers.length,
   notInTransaction: () => ({ open: false, onCommit: () => {} }),
   dispose: async () => {},
 }));
