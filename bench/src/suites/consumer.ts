@@ -1,4 +1,4 @@
-import { ensureConsumer, NatsPublisher, NatsSubscriber } from '@outboxkit/bus-nats';
+import { ensureConsumer, ensureDeadLetterStream, NatsPublisher, NatsSubscriber } from '@outboxkit/bus-nats';
 import { Consumer, type InboxStore } from '@outboxkit/outbox-core';
 import { type MysqlConnectionLike, MysqlInboxStore } from '@outboxkit/outbox-mysql';
 import { type PgClientLike, PgInboxStore } from '@outboxkit/outbox-pg';
@@ -76,6 +76,8 @@ async function measureConsumer(
       }
     }
     await ensureConsumer(ctx.nc, { stream: stream.name, name: 'basket', maxDeliver: 5, maxAckPending: 10_000 });
+    // NatsSubscriber.create checks that a stream stores the consumer's dead letters.
+    await ensureDeadLetterStream(ctx.nc);
 
     let inbox: InboxStore<unknown>;
     let handler: (productId: string, price: number, tx: unknown) => Promise<void>;

@@ -1,4 +1,4 @@
-import { headers as createHeaders, type Msg } from '@nats-io/nats-core';
+import { headers as createHeaders, type Msg, type MsgHdrs } from '@nats-io/nats-core';
 import { type DeadLetterReason, type Delivery, type OutboxEvent, OutboxUsageError } from '@outboxkit/outbox-core';
 import type { AckSubjectInfo } from './ack-subject.js';
 import { CloudEventHeaders, decodeCloudEvent, MSG_ID_HEADER } from './cloud-events.js';
@@ -13,6 +13,8 @@ export interface DeliveryContext {
   readonly consumer: string;
   readonly deadLetterPrefix: string;
   readonly timeoutMs: number;
+  /** The largest dead letter the server and the dead-letter stream take, in bytes. */
+  readonly maxMessageBytes: () => number;
 }
 
 const ACK = '+ACK';
@@ -96,6 +98,7 @@ export class NatsDelivery implements Delivery {
     if (this.messageId) h.set(DeadLetterHeaders.messageId, this.messageId);
     // One letter per (message, consumer) even when a lost term makes us dead-letter it again.
     h.set(MSG_ID_HEADER, `${this.#info.stream}:${this.#info.streamSequence}:${this.#context.consumer}`);
+    fitErrorHeader(h, original.data.length, this.#context.maxMessageBytes(), oneLine(reason.error));
     const subject = deadLetterSubject(this.#context.deadLetterPrefix, this.#context.consumer, original.subject);
     try {
       parsePubAck(await this.#context.replies.request(subject, original.data, h));
@@ -138,4 +141,28 @@ export class NatsDelivery implements Delivery {
 function oneLine(text: string): string {
   const flat = String(text).replace(/[\r\n]+/g, ' ');
   return flat.length > MAX_DEAD_ERROR_LENGTH ? `${flat.slice(0, MAX_DEAD_ERROR_LENGTH - 3)}...` : flat;
+}
+
+/** Bytes of `h` on the wire: `NATS/1.0\r\n`, `name: value\r\n` each, a closing `\r\n`. */
+function headerBytes(h: MsgHdrs): number {
+  let bytes = 'NATS/1.0\r\n'.length + 2;
+  for (const [name, values] of h) for (const value of values) bytes += Buffer.byteLength(name) + 2 + Buffer.byteLength(value) + 2;
+  return bytes;
+}
+
+/**
+ * Cuts the `outbox-dead-error` text so that the dead letter (payload untouched, every other header
+ * kept) is at most `limit` bytes: a message that fit its stream fits the dead-letter stream too.
+ */
+function fitErrorHeader(h: MsgHdrs, payloadBytes: number, limit: number, error: string): void {
+  h.set(DeadLetterHeaders.error, '');
+  const room = limit - payloadBytes - headerBytes(h);
+  if (Buffer.byteLength(error) <= room) {
+    h.set(DeadLetterHeaders.error, error);
+    return;
+  }
+  if (room < 4) return;
+  let cut = error.slice(0, room);
+  while (Buffer.byteLength(cut) + 3 > room) cut = cut.slice(0, -1);
+  h.set(DeadLetterHeaders.error, `${cut}...`);
 }

@@ -11,7 +11,7 @@ import {
   validateInteger,
 } from '@outboxkit/outbox-core';
 import { parseAckSubject } from './ack-subject.js';
-import { DEFAULT_DEAD_LETTER_PREFIX } from './dead-letter.js';
+import { DEFAULT_DEAD_LETTER_PREFIX, deadLetterSubject } from './dead-letter.js';
 import { msToNanos, nanosToMs } from './durations.js';
 import { redeliveryHorizonMs } from './ensure-consumer.js';
 import { type DeliveryContext, NatsDelivery } from './nats-delivery.js';
@@ -34,12 +34,28 @@ export interface NatsSubscriberOptions {
   readonly apiPrefix?: string;
   /** How long after a first delivery JetStream may still redeliver (see `redeliveryHorizonMs()`); checked by core's `Consumer` against the inbox retention. */
   readonly redeliveryHorizonMs?: number;
+  /** The consumer's `ack_wait`: core's `Consumer` keeps held messages alive well within it. */
+  readonly ackWaitMs?: number;
+  /** The consumer's `max_ack_pending`: core's `Consumer` holds back fewer messages than this. */
+  readonly maxAckPending?: number;
+  /**
+   * Bytes one pull may return (`max_bytes`), so a fetch of large messages stays bounded in memory.
+   * At least the server's `max_payload` (a smaller bound could never deliver a message that size).
+   * @defaultValue fetch size x `max_payload`, at most 16 MiB, at least `max_payload`
+   */
+  readonly maxBytes?: number;
+  /**
+   * The largest message the dead-letter stream takes (its `max_msg_size`); `NatsSubscriber.create`
+   * reads it. The `outbox-dead-error` header is cut so a dead letter fits it and `max_payload`.
+   */
+  readonly deadLetterMaxBytes?: number;
   /** @defaultValue a no-op logger */
   readonly logger?: Logger;
 }
 
 /** Options of {@link NatsSubscriber.create}: `maxDeliver` and the redelivery horizon are read from the consumer. */
-export interface NatsSubscriberCreateOptions extends Omit<NatsSubscriberOptions, 'maxDeliver' | 'redeliveryHorizonMs'> {
+export interface NatsSubscriberCreateOptions
+  extends Omit<NatsSubscriberOptions, 'maxDeliver' | 'redeliveryHorizonMs' | 'ackWaitMs' | 'maxAckPending' | 'deadLetterMaxBytes'> {
   /** The longest delay the consumer loop passes to `nak()`, for the redelivery horizon. @defaultValue 30_000 (core `Consumer`'s default backoff) */
   readonly maxNakDelayMs?: number;
 }
@@ -71,6 +87,9 @@ export class NatsSubscriber implements Subscriber {
   readonly name: string;
   readonly maxDeliver: number;
   readonly redeliveryHorizonMs: number | undefined;
+  readonly ackWaitMs: number | undefined;
+  readonly maxAckPending: number | undefined;
+  readonly #maxBytes: number | undefined;
   readonly #connection: NatsConnection;
   readonly #stream: string;
   readonly #nextSubject: string;
@@ -94,7 +113,19 @@ export class NatsSubscriber implements Subscriber {
     this.name = options.consumer;
     this.maxDeliver = validateInteger(options.maxDeliver, 'maxDeliver', 1);
     this.redeliveryHorizonMs = options.redeliveryHorizonMs;
+    this.ackWaitMs = options.ackWaitMs;
+    this.maxAckPending = options.maxAckPending;
     this.#connection = options.connection;
+    if (options.maxBytes !== undefined) {
+      this.#maxBytes = validateInteger(options.maxBytes, 'maxBytes', 1);
+      const maxPayload = options.connection.info?.max_payload;
+      if (maxPayload !== undefined && this.#maxBytes < maxPayload) {
+        throw new OutboxConfigError(
+          'maxBytes',
+          `maxBytes ${this.#maxBytes} is below the server's max_payload ${maxPayload}: a message that size could never be fetched; set at least ${maxPayload}`,
+        );
+      }
+    }
     this.#stream = options.stream;
     this.#logger = options.logger ?? noopLogger;
     const apiPrefix = options.apiPrefix ?? '$JS.API';
@@ -104,6 +135,11 @@ export class NatsSubscriber implements Subscriber {
       consumer: options.consumer,
       deadLetterPrefix: options.deadLetterPrefix ?? DEFAULT_DEAD_LETTER_PREFIX,
       timeoutMs: validateInteger(options.timeoutMs ?? 5_000, 'timeoutMs', 1),
+      maxMessageBytes: () => {
+        const maxPayload = options.connection.info?.max_payload ?? Number.POSITIVE_INFINITY;
+        const limit = options.deadLetterMaxBytes;
+        return limit !== undefined && limit > 0 ? Math.min(limit, maxPayload) : maxPayload;
+      },
     };
     this.#nextSubject = `${apiPrefix}.CONSUMER.MSG.NEXT.${options.stream}.${options.consumer}`;
     this.#inbox = createInbox((options.connection as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
@@ -113,8 +149,11 @@ export class NatsSubscriber implements Subscriber {
   }
 
   /**
-   * Reads the consumer's `max_deliver` and checks it is a pull consumer with explicit acks.
-   * @throws OutboxConfigError when the consumer is missing, push-based, not explicit-ack or has no `max_deliver` bound.
+   * Reads the consumer's `max_deliver`, `ack_wait` and `max_ack_pending` and checks it is a pull
+   * consumer with explicit acks; checks that a stream stores this consumer's dead letters
+   * (`<deadLetterPrefix>.<consumer>.>`) and reads its `max_msg_size`.
+   * @throws OutboxConfigError when the consumer is missing, push-based, not explicit-ack or has no
+   * `max_deliver` bound, or when no stream stores its dead letters.
    */
   static async create(options: NatsSubscriberCreateOptions): Promise<NatsSubscriber> {
     const jsm = await jetstreamManager(options.connection, options.apiPrefix ? { apiPrefix: options.apiPrefix } : {});
@@ -145,8 +184,16 @@ export class NatsSubscriber implements Subscriber {
       backoffMs: (config.backoff ?? []).map(nanosToMs),
       maxNakDelayMs: options.maxNakDelayMs ?? 30_000,
     });
+    const deadLetterMaxBytes = await deadLetterStreamLimit(jsm, options, where);
     const { maxNakDelayMs: _, ...rest } = options;
-    return new NatsSubscriber({ ...rest, maxDeliver, redeliveryHorizonMs: horizon });
+    return new NatsSubscriber({
+      ...rest,
+      maxDeliver,
+      redeliveryHorizonMs: horizon,
+      ackWaitMs: nanosToMs(config.ack_wait ?? 30_000_000_000),
+      ...(config.max_ack_pending !== undefined && config.max_ack_pending > 0 ? { maxAckPending: config.max_ack_pending } : {}),
+      ...(deadLetterMaxBytes === undefined ? {} : { deadLetterMaxBytes }),
+    });
   }
 
   async fetch(options: FetchOptions): Promise<readonly NatsDelivery[]> {
@@ -159,20 +206,34 @@ export class NatsSubscriber implements Subscriber {
     const expiresMs = Math.max(10, Math.round(options.expiresMs));
     this.#fetching = true;
     try {
+      const maxBytes = this.#pullBytes(max);
       if (this.#buffer.length === 0) {
-        await this.#pull({ batch: max, no_wait: true }, this.#context.timeoutMs, max, options.signal);
+        await this.#pull({ batch: max, no_wait: true, max_bytes: maxBytes }, this.#context.timeoutMs, max, options.signal);
       }
       if (this.#buffer.length === 0 && !options.signal?.aborted) {
         // Wait for one message only: a pull for a whole batch would hold a partial batch back until it expires.
-        await this.#pull({ batch: 1, expires: msToNanos(expiresMs) }, expiresMs + this.#context.timeoutMs, 1, options.signal);
+        await this.#pull(
+          { batch: 1, expires: msToNanos(expiresMs), max_bytes: this.#pullBytes(1) },
+          expiresMs + this.#context.timeoutMs,
+          1,
+          options.signal,
+        );
         if (this.#buffer.length > 0 && max > 1) {
-          await this.#pull({ batch: max - this.#buffer.length, no_wait: true }, this.#context.timeoutMs, max, options.signal);
+          const batch = max - this.#buffer.length;
+          await this.#pull({ batch, no_wait: true, max_bytes: this.#pullBytes(batch) }, this.#context.timeoutMs, max, options.signal);
         }
       }
       return this.#take(max);
     } finally {
       this.#fetching = false;
     }
+  }
+
+  /** `max_bytes` of a pull for `batch` messages (see {@link NatsSubscriberOptions.maxBytes}). */
+  #pullBytes(batch: number): number {
+    if (this.#maxBytes !== undefined) return this.#maxBytes;
+    const maxPayload = this.#connection.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+    return Math.max(maxPayload, Math.min(batch * maxPayload, MAX_DEFAULT_PULL_BYTES));
   }
 
   async close(): Promise<void> {
@@ -271,4 +332,35 @@ export class NatsSubscriber implements Subscriber {
     }
     return deliveries;
   }
+}
+
+/** nats-server's default `max_payload`, for a connection that has not reported its own. */
+const DEFAULT_MAX_PAYLOAD = 1_048_576;
+/** The default `max_bytes` of one pull is at most this (unless `max_payload` alone is larger). */
+const MAX_DEFAULT_PULL_BYTES = 16 * 1_048_576;
+
+/**
+ * Finds the stream that stores `consumer`'s dead letters and returns its `max_msg_size` (undefined
+ * when unlimited). A missing dead-letter stream would make every dead letter fail: refuse to start.
+ */
+async function deadLetterStreamLimit(
+  jsm: Awaited<ReturnType<typeof jetstreamManager>>,
+  options: NatsSubscriberCreateOptions,
+  where: string,
+): Promise<number | undefined> {
+  const subject = deadLetterSubject(options.deadLetterPrefix ?? DEFAULT_DEAD_LETTER_PREFIX, options.consumer, '>');
+  let stream: string | undefined;
+  try {
+    stream = await jsm.streams.find(subject);
+  } catch (error) {
+    if ((error as Error).name !== 'StreamNotFoundError' && !/no stream matches subject/i.test((error as Error).message)) throw error;
+  }
+  if (!stream) {
+    throw new OutboxConfigError(
+      'deadLetterPrefix',
+      `no stream stores the dead letters of ${where} (subject ${subject}): create it with ensureDeadLetterStream({ subjectPrefix }) or set deadLetterPrefix to the prefix of an existing one`,
+    );
+  }
+  const maxMsgSize = (await jsm.streams.info(stream)).config.max_msg_size ?? -1;
+  return maxMsgSize > 0 ? maxMsgSize : undefined;
 }

@@ -23,4 +23,44 @@ export type ConsumerEvent =
       readonly size: number;
       readonly error: Error;
     }
-  | { readonly type: 'fetch-error'; readonly error: Error; readonly pauseMs: number };
+  | { readonly type: 'fetch-error'; readonly error: Error; readonly pauseMs: number }
+  | {
+      /**
+       * The inbox database (or a dependency a handler flagged with `InfrastructureError`) failed: the
+       * consumer stops fetching and keeps the messages in hand, without spending their deliveries,
+       * until an attempt succeeds. Once per outage.
+       */
+      readonly type: 'paused';
+      readonly error: Error;
+      /** Messages kept in hand when the outage began. */
+      readonly inHand: number;
+    }
+  | { /** The first attempt after an outage succeeded; fetching resumes. */ readonly type: 'resumed'; readonly pausedMs: number }
+  | {
+      /** A deadlock or serialization failure: the message's transaction runs again at once (up to a bound). */
+      readonly type: 'conflict-retry';
+      readonly id: string;
+      readonly attempt: number;
+      readonly error: Error;
+    }
+  | {
+      /**
+       * Publishing a dead letter failed (dead-letter stream missing, full, over its size limit): the
+       * message is kept in hand, not terminated, and tried again after `retryInMs`; reported each time.
+       */
+      readonly type: 'dead-letter-failed';
+      readonly id: string | undefined;
+      readonly attempts: number;
+      readonly retryInMs: number;
+      readonly error: Error;
+    }
+  | {
+      /**
+       * A subject waiting for a failed message was released without this instance settling it:
+       * another instance applied it (`applied-elsewhere`), or the wait reached its bound (`timeout`).
+       */
+      readonly type: 'lane-released';
+      readonly subject: string;
+      readonly blockerId: string;
+      readonly reason: 'applied-elsewhere' | 'timeout';
+    };

@@ -2,7 +2,15 @@ import { sleep } from './abort.js';
 import { type Backoff, type BackoffOptions, createBackoff } from './backoff.js';
 import type { ConsumerEvent } from './consumer-events.js';
 import type { EventDefinition } from './define-event.js';
-import { BatchRolledBackError, EventDecodeError, errorMessage, OutboxError, OutboxUsageError } from './errors.js';
+import {
+  BatchRolledBackError,
+  EventDecodeError,
+  errorMessage,
+  isInfrastructureError,
+  isTransactionConflict,
+  OutboxError,
+  OutboxUsageError,
+} from './errors.js';
 import type { OutboxEvent } from './event.js';
 import { checkHorizons } from './horizons.js';
 import { validateInteger } from './identifiers.js';
@@ -34,6 +42,26 @@ export interface ConsumerOptions<Tx> {
   readonly concurrency?: number;
   /** Redelivery delay after a handler error. @defaultValue `{ initialMs: 1_000, maxMs: 30_000 }` */
   readonly backoff?: BackoffOptions;
+  /**
+   * Pause between attempts while the inbox database (or a handler's dependency) is down; the
+   * messages in hand are retried with it, without limit. @defaultValue `{ initialMs: 250, maxMs: 10_000 }`
+   */
+  readonly outageBackoff?: BackoffOptions;
+  /** Delay between attempts to store a dead letter that failed to publish. @defaultValue `{ initialMs: 1_000, maxMs: 30_000 }` */
+  readonly deadLetterBackoff?: BackoffOptions;
+  /** Times a deadlock or serialization failure is retried at once before it counts as an outage. @defaultValue 3 */
+  readonly conflictRetries?: number;
+  /**
+   * How long past the time it is due back a subject waits for a failed message given back to the bus
+   * (another instance may have taken it) before its held messages run anyway.
+   * @defaultValue twice the subscriber's `ackWaitMs`, at least 10_000
+   */
+  readonly laneWaitMs?: number;
+  /**
+   * Messages held behind failed ones at most; beyond it the newest are given back to the bus.
+   * @defaultValue a quarter of the subscriber's `maxAckPending` (at most 1_000), or 250
+   */
+  readonly maxHeld?: number;
   /** How long inbox rows are kept; checked against the bus's redelivery horizon at start. */
   readonly inboxRetentionMs?: number;
   /** How often expired inbox rows are removed (in bounded batches) while running. @defaultValue 60_000 */
@@ -47,13 +75,23 @@ export interface ConsumerOptions<Tx> {
  * transaction, record `(consumer, event id)` in the inbox and run the handler; commit; then ack.
  * A redelivered message finds its inbox row and is acked without running the handler.
  *
- * A handler error rolls back and `nak`s with backoff; at `maxDeliver` the message is dead-lettered.
- * A message that cannot be decoded (no id, bad JSON, unknown type, failed schema) is dead-lettered
- * at once; nothing stops the loop. Messages of one subject are applied in stream order: behind a
- * failed message, later messages of its subject wait in memory (kept from redelivery with
- * `inProgress`) until it is applied or dead-lettered, while other subjects flow. After a consumer
- * restart during such a wait, order is best effort; handlers that must be order-proof compare a
- * version, as the example does.
+ * Failures are classified before they cost anything:
+ * - infrastructure (the inbox database unreachable, a failover, a deadlock or serialization failure
+ *   after `conflictRetries` immediate retries, or a handler's `InfrastructureError`): the consumer
+ *   stops fetching, keeps the messages in hand (`inProgress`, never `nak`, so no delivery is spent),
+ *   reports `paused` and `ready === false`, retries with `outageBackoff` without limit and resumes
+ *   by itself. Such a failure never leads to a dead letter.
+ * - content (no id, bad JSON, unknown type, failed schema): dead-lettered at once.
+ * - handler (anything else): `nak` with backoff; at `maxDeliver` the message is dead-lettered.
+ * A message is terminated only after its dead letter is stored; until then it is kept in hand and
+ * the publish retried (`dead-letter-failed`).
+ *
+ * Messages of one subject are applied in stream order by one instance: behind a failed message,
+ * later messages of its subject wait in memory (kept from redelivery with `inProgress`) until it is
+ * settled, while other subjects flow. With several instances on one durable, the failed message may
+ * come back to another instance: a waiting subject is released once the inbox shows it applied, or
+ * `laneWaitMs` after it was due back, so order across instances is best effort. Handlers that must
+ * be order-proof compare a version, as the example does.
  *
  * @example
  * ```ts
@@ -76,7 +114,18 @@ export class Consumer<Tx = unknown> {
   readonly #onEvent: ((event: ConsumerEvent) => void) | undefined;
   readonly #handlers = new Map<string, (event: OutboxEvent, tx: unknown) => Promise<void>>();
   readonly #stopping = new AbortController();
-  readonly #lanes = new SubjectLanes();
+  readonly #lanes: SubjectLanes;
+  readonly #outageBackoff: Backoff;
+  readonly #deadLetterBackoff: Backoff;
+  readonly #conflictRetries: number;
+  readonly #maxAckPending: number | undefined;
+  readonly #keepAliveMs: number;
+  /** Messages whose attempt failed for infrastructure: kept in hand (never nak'd) until the outage ends. */
+  readonly #stalled: Decoded[] = [];
+  /** Dead letters whose publish failed: kept in hand, not terminated, until the dead-letter stream stores them. */
+  readonly #pendingDeadLetters = new Map<Delivery, PendingDeadLetter>();
+  #pausedAt: number | undefined;
+  #outageAttempts = 0;
   #loop: Promise<void> | undefined;
   #started = false;
   #closed: Promise<Error | undefined>;
@@ -94,6 +143,22 @@ export class Consumer<Tx = unknown> {
     this.#fetchExpiresMs = validateInteger(options.fetchExpiresMs ?? 1_000, 'fetchExpiresMs', 10);
     this.#concurrency = validateInteger(options.concurrency ?? 8, 'concurrency', 1, 1_000);
     this.#backoff = createBackoff({ initialMs: 1_000, maxMs: 30_000, ...options.backoff });
+    this.#outageBackoff = createBackoff({ initialMs: 250, maxMs: 10_000, ...options.outageBackoff });
+    this.#deadLetterBackoff = createBackoff({ initialMs: 1_000, maxMs: 30_000, ...options.deadLetterBackoff });
+    this.#conflictRetries = validateInteger(options.conflictRetries ?? 3, 'conflictRetries', 0, 100);
+    const ackWaitMs = this.#subscriber.ackWaitMs;
+    this.#maxAckPending = this.#subscriber.maxAckPending;
+    // Well within ack_wait, so a held message is never redelivered while we hold it.
+    this.#keepAliveMs = ackWaitMs === undefined ? 5_000 : Math.max(100, Math.min(5_000, Math.floor(ackWaitMs / 3)));
+    this.#lanes = new SubjectLanes({
+      maxWaitMs: validateInteger(options.laneWaitMs ?? Math.max(10_000, 2 * (ackWaitMs ?? 5_000)), 'laneWaitMs', 0),
+      maxHeld: validateInteger(
+        options.maxHeld ?? (this.#maxAckPending === undefined ? 250 : Math.max(1, Math.min(1_000, Math.floor(this.#maxAckPending / 4)))),
+        'maxHeld',
+        1,
+      ),
+      keepAliveMs: this.#keepAliveMs,
+    });
     this.#inboxRetentionMs = options.inboxRetentionMs;
     this.#cleanupIntervalMs = validateInteger(options.cleanupIntervalMs ?? 60_000, 'cleanupIntervalMs', 10);
     this.#logger = options.logger ?? noopLogger;
@@ -160,6 +225,26 @@ export class Consumer<Tx = unknown> {
     return this.#closed;
   }
 
+  /**
+   * Whether the consumer is making progress: started, not stopped, its database reachable and no
+   * dead letter waiting to be stored. Expose it as the service's readiness.
+   */
+  get ready(): boolean {
+    return this.#started && !this.#stopping.signal.aborted && this.#pausedAt === undefined && this.#pendingDeadLetters.size === 0;
+  }
+
+  /** What the consumer holds and why, for health endpoints and tests. */
+  status(): ConsumerStatus {
+    return {
+      ready: this.ready,
+      paused: this.#pausedAt !== undefined,
+      pausedSince: this.#pausedAt,
+      inHandForOutage: this.#stalled.length,
+      held: this.#lanes.heldCount,
+      pendingDeadLetters: this.#pendingDeadLetters.size,
+    };
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
@@ -187,9 +272,20 @@ export class Consumer<Tx = unknown> {
     let failures = 0;
     let nextCleanup = Date.now() + this.#cleanupIntervalMs;
     while (!signal.aborted) {
+      if (this.#stalled.length > 0) {
+        await this.#recover(signal);
+        continue;
+      }
+      const max = this.#fetchRoom();
+      if (max < 1) {
+        // Everything max_ack_pending allows is in hand: settle some before taking more.
+        await sleep(Math.min(this.#fetchExpiresMs, this.#keepAliveMs), signal);
+        await this.#maintain();
+        continue;
+      }
       let deliveries: readonly Delivery[];
       try {
-        deliveries = await this.#subscriber.fetch({ max: this.#fetchSize, expiresMs: this.#fetchExpiresMs, signal });
+        deliveries = await this.#subscriber.fetch({ max, expiresMs: this.#fetchExpiresMs, signal });
         failures = 0;
       } catch (error) {
         if (signal.aborted) break;
@@ -201,7 +297,7 @@ export class Consumer<Tx = unknown> {
         continue;
       }
       await this.#handleAll(deliveries);
-      if (this.#inboxRetentionMs !== undefined && Date.now() >= nextCleanup) {
+      if (this.#inboxRetentionMs !== undefined && this.#pausedAt === undefined && Date.now() >= nextCleanup) {
         nextCleanup = Date.now() + this.#cleanupIntervalMs;
         await this.#inbox
           .cleanup({ olderThanMs: this.#inboxRetentionMs })
@@ -224,7 +320,102 @@ export class Consumer<Tx = unknown> {
       await this.#settleAll(runnable, outcomes);
     }
     await this.#drainReleased();
-    await this.#lanes.keepAlive();
+    await this.#maintain();
+  }
+
+  /** How many messages the next fetch may take without exceeding what max_ack_pending allows. */
+  #fetchRoom(): number {
+    if (this.#maxAckPending === undefined) return this.#fetchSize;
+    const inHand = this.#lanes.heldCount + this.#stalled.length + this.#pendingDeadLetters.size;
+    return Math.min(this.#fetchSize, this.#maxAckPending - inHand);
+  }
+
+  /**
+   * Between fetches: retries due dead letters, releases lanes whose blocker another instance settled
+   * (or that waited their bound), gives back held messages beyond the bound, keeps the rest alive.
+   */
+  async #maintain(): Promise<void> {
+    const now = Date.now();
+    for (const pending of [...this.#pendingDeadLetters.values()]) {
+      if (pending.retryAt <= now) await this.#deadLetter(pending.delivery, pending.cause, pending.item);
+    }
+    if (this.#pausedAt === undefined) {
+      let released = false;
+      for (const lane of this.#lanes.due(now)) {
+        let applied = false;
+        if (this.#inbox.isRecorded) {
+          applied = await this.#inbox.isRecorded(this.#subscriber.name, lane.blocker.messageId).catch(() => false);
+        }
+        if (!applied && !lane.overdue) continue;
+        this.#lanes.release(lane.subject);
+        released = true;
+        const reason = applied ? 'applied-elsewhere' : 'timeout';
+        this.#emit({ type: 'lane-released', subject: lane.subject, blockerId: lane.blocker.messageId, reason });
+        this.#logger.info(
+          { subject: lane.subject, blockerId: lane.blocker.messageId, reason },
+          'released a subject held behind a failed event',
+        );
+      }
+      if (released) await this.#drainReleased();
+    }
+    for (const { item, delayMs } of this.#lanes.overflow(now)) {
+      await item.delivery
+        .nak(delayMs)
+        .catch((error: unknown) => this.#logger.warn({ err: error, id: item.messageId }, 'could not give back a held message'));
+    }
+    await this.#lanes.keepAlive(this.#inHand());
+  }
+
+  /** Deliveries kept in hand outside the lanes: stalled by an outage, or waiting for their dead letter. */
+  *#inHand(): Iterable<Delivery> {
+    for (const item of this.#stalled) yield item.delivery;
+    yield* this.#pendingDeadLetters.keys();
+  }
+
+  /**
+   * While the infrastructure is down: no fetch; wait (keeping what is in hand alive), then try the
+   * oldest stalled message. Once one attempt succeeds, the rest are retried and fetching resumes.
+   */
+  async #recover(signal: AbortSignal): Promise<void> {
+    this.#outageAttempts++;
+    const deadline = Date.now() + this.#outageBackoff.delayMs(this.#outageAttempts);
+    while (!signal.aborted && Date.now() < deadline) {
+      await sleep(Math.min(deadline - Date.now(), this.#keepAliveMs), signal);
+      await this.#maintain();
+    }
+    if (signal.aborted) return;
+    const probe = this.#stalled.shift();
+    if (!probe) return;
+    await this.#settle(probe, await this.#processOne(probe));
+    if (this.#pausedAt !== undefined) return;
+    const rest = this.#stalled.splice(0);
+    const worker = async (): Promise<void> => {
+      for (let item = rest.shift(); item; item = rest.shift()) await this.#settle(item, await this.#processOne(item));
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, rest.length) }, worker));
+    await this.#drainReleased();
+  }
+
+  /** An attempt failed for infrastructure: keep the message in hand and pause, reporting it once. */
+  #stall(item: Decoded, error: Error): void {
+    if (!this.#stalled.includes(item)) this.#stalled.push(item);
+    if (this.#pausedAt !== undefined) return;
+    this.#pausedAt = Date.now();
+    this.#emit({ type: 'paused', error, inHand: this.#stalled.length });
+    this.#logger.warn(
+      { err: error, id: item.messageId },
+      'consumer paused: its database or a dependency is unavailable; holding its messages and retrying without limit',
+    );
+  }
+
+  /** The database answered: end the outage, if there was one. */
+  #available(): void {
+    if (this.#pausedAt === undefined) return;
+    const pausedMs = Date.now() - this.#pausedAt;
+    this.#pausedAt = undefined;
+    this.#outageAttempts = 0;
+    this.#emit({ type: 'resumed', pausedMs });
+    this.#logger.warn({ pausedMs }, 'consumer resumed: its database answers again');
   }
 
   /** Decodes and validates; a message that can never be handled is dead-lettered at once. */
@@ -281,6 +472,8 @@ export class Consumer<Tx = unknown> {
         return await run(true, { item, error: (error as BatchRolledBackError).cause });
       }
     } catch (error) {
+      // The database is down: one transaction per message would fail the same way, one by one.
+      if (isInfrastructureError(error)) return failEachSubject(items, error);
       this.#emit({ type: 'batch-fallback', size: items.length, error: error as Error });
       this.#logger.warn({ err: error, size: items.length }, 'batch transaction failed; retrying one message per transaction');
       return this.#handleBySubject(items);
@@ -342,51 +535,131 @@ export class Consumer<Tx = unknown> {
   async #settle(item: Decoded, outcome: InboxOutcome): Promise<void> {
     const { delivery, event } = item;
     try {
-      if (outcome.status === 'applied') {
-        this.#lanes.settled(item);
-        await delivery.ack();
-        this.#emit({
-          type: 'applied',
-          id: event.id,
-          eventType: event.type,
-          subject: event.subject,
-          latencyMs: Date.now() - Date.parse(event.time),
-        });
-      } else if (outcome.status === 'duplicate') {
-        this.#lanes.settled(item);
-        await delivery.ack();
-        this.#emit({ type: 'duplicate', id: event.id });
-      } else if (isPermanent(outcome.error) || delivery.deliveryCount >= this.#subscriber.maxDeliver) {
-        this.#lanes.settled(item);
-        await this.#deadLetter(delivery, outcome.error);
-      } else {
-        this.#lanes.block(item);
-        const delayMs = this.#backoff.delayMs(delivery.deliveryCount);
-        await delivery.nak(delayMs);
-        const error = toError(outcome.error);
-        this.#emit({ type: 'retry', id: event.id, deliveryCount: delivery.deliveryCount, delayMs, error });
-        this.#logger.warn(
-          { err: error, id: event.id, deliveryCount: delivery.deliveryCount, delayMs },
-          'handler failed; redelivering later',
-        );
+      if (outcome.status !== 'failed') {
+        await this.#succeeded(item, outcome.status);
+        return;
       }
+      // Synchronously, before any await: later messages of the subject in this fetch wait behind it.
+      this.#lanes.block(item, Number.POSITIVE_INFINITY);
+      let error = outcome.error;
+      for (let attempt = 1; attempt <= this.#conflictRetries && isTransactionConflict(error); attempt++) {
+        this.#emit({ type: 'conflict-retry', id: event.id, attempt, error: toError(error) });
+        await sleep(5 + Math.random() * 20 * attempt);
+        const again = await this.#processOne(item);
+        if (again.status !== 'failed') {
+          await this.#succeeded(item, again.status);
+          return;
+        }
+        error = again.error;
+      }
+      if (isInfrastructureError(error)) {
+        this.#stall(item, toError(error));
+        return;
+      }
+      // The transaction ran and the handler failed on its own: the database is up.
+      this.#available();
+      if (isPermanent(error) || delivery.deliveryCount >= this.#subscriber.maxDeliver) {
+        await this.#deadLetter(delivery, error, item);
+        return;
+      }
+      const delayMs = this.#backoff.delayMs(delivery.deliveryCount);
+      this.#lanes.block(item, Date.now() + delayMs);
+      await delivery.nak(delayMs);
+      const failure = toError(error);
+      this.#emit({ type: 'retry', id: event.id, deliveryCount: delivery.deliveryCount, delayMs, error: failure });
+      this.#logger.warn(
+        { err: failure, id: event.id, deliveryCount: delivery.deliveryCount, delayMs },
+        'handler failed; redelivering later',
+      );
     } catch (error) {
       // Settling failed (connection lost): the bus redelivers after ack_wait and the inbox dedups.
       this.#logger.warn({ err: error, id: event.id }, 'could not settle a message; it will be redelivered');
     }
   }
 
-  async #deadLetter(delivery: Delivery, cause: unknown): Promise<void> {
+  async #succeeded(item: Decoded, status: 'applied' | 'duplicate'): Promise<void> {
+    const { delivery, event } = item;
+    this.#available();
+    this.#lanes.settled(item);
+    await delivery.ack();
+    if (status === 'applied') {
+      this.#emit({
+        type: 'applied',
+        id: event.id,
+        eventType: event.type,
+        subject: event.subject,
+        latencyMs: Date.now() - Date.parse(event.time),
+      });
+    } else this.#emit({ type: 'duplicate', id: event.id });
+  }
+
+  /**
+   * Publishes the dead letter; only once the dead-letter stream stored it is the message terminated
+   * and its subject released. Otherwise the message stays in hand (kept alive, not terminated: the
+   * bus would not redeliver it past max_deliver) and the publish is tried again with backoff.
+   */
+  async #deadLetter(delivery: Delivery, cause: unknown, item?: Decoded): Promise<void> {
     const error = toError(cause);
     const code = error instanceof OutboxError ? error.code : 'HANDLER_FAILED';
     try {
       await delivery.deadLetter({ code, error: errorMessage(error), consumer: this.#subscriber.name });
-      this.#emit({ type: 'dead', id: delivery.messageId, code, error });
-      this.#logger.warn({ err: error, id: delivery.messageId, code }, 'message dead-lettered');
     } catch (deadLetterError) {
-      this.#logger.error({ err: deadLetterError, id: delivery.messageId }, 'could not dead-letter a message; it will be redelivered');
+      const pending = this.#pendingDeadLetters.get(delivery) ?? { delivery, cause, item, attempts: 0, retryAt: 0 };
+      pending.attempts++;
+      const retryInMs = this.#deadLetterBackoff.delayMs(pending.attempts);
+      pending.retryAt = Date.now() + retryInMs;
+      this.#pendingDeadLetters.set(delivery, pending);
+      const failure = toError(deadLetterError);
+      this.#emit({ type: 'dead-letter-failed', id: delivery.messageId, attempts: pending.attempts, retryInMs, error: failure });
+      this.#logger.error(
+        { err: failure, id: delivery.messageId, attempts: pending.attempts, retryInMs },
+        'could not store a dead letter; the message is kept and the dead letter retried',
+      );
+      return;
     }
+    this.#pendingDeadLetters.delete(delivery);
+    if (item) this.#lanes.settled(item);
+    this.#emit({ type: 'dead', id: delivery.messageId, code, error });
+    this.#logger.warn({ err: error, id: delivery.messageId, code }, 'message dead-lettered');
   }
+}
+
+/** A dead letter whose publish failed, kept in hand until it is stored. */
+interface PendingDeadLetter {
+  readonly delivery: Delivery;
+  readonly cause: unknown;
+  readonly item: Decoded | undefined;
+  attempts: number;
+  retryAt: number;
+}
+
+/** What {@link Consumer.status} reports. */
+export interface ConsumerStatus {
+  /** See {@link Consumer.ready}. */
+  readonly ready: boolean;
+  /** The database (or a handler's dependency) is down: no fetching until an attempt succeeds. */
+  readonly paused: boolean;
+  /** When the current outage began (epoch ms). */
+  readonly pausedSince: number | undefined;
+  /** Messages kept in hand until the outage ends. */
+  readonly inHandForOutage: number;
+  /** Messages held behind a failed message of their subject. */
+  readonly held: number;
+  /** Dead letters waiting to be stored. */
+  readonly pendingDeadLetters: number;
+}
+
+/**
+ * The outcomes of a batch the database failed as a whole: the first message of each subject failed
+ * with `error`, the later ones held back behind it.
+ */
+function failEachSubject(items: readonly Decoded[], error: unknown): InboxOutcome[] {
+  const seen = new Set<string>();
+  return items.map((item) => {
+    if (seen.has(item.event.subject)) return { status: 'failed', error: heldBack };
+    seen.add(item.event.subject);
+    return { status: 'failed', error };
+  });
 }
 
 /** The outcome of a message not run because an earlier message of its subject failed in the same fetch. */

@@ -18,6 +18,8 @@ export type OutboxErrorCode =
   | 'DEADLOCK'
   | 'LOCK_TIMEOUT'
   | 'CONNECTION_LOST'
+  | 'READ_ONLY'
+  | 'INFRASTRUCTURE'
   | 'DATABASE'
   | 'BATCH_ROLLED_BACK';
 
@@ -118,18 +120,76 @@ export class EventDecodeError extends OutboxError {
   }
 }
 
+/** Options of {@link StoreError}. */
+export interface StoreErrorOptions extends OutboxErrorOptions {
+  /** The database, not the statement, failed (see `StoreError.infrastructure`). @defaultValue `retryable` */
+  readonly infrastructure?: boolean;
+}
+
 /**
  * A database error translated by a driver package. `retryable` is true for serialization failures,
- * deadlocks, lock timeouts and lost connections; `cause` keeps the native error.
+ * deadlocks, lock and statement timeouts and lost connections; `cause` keeps the native error.
+ *
+ * `infrastructure` is true when the database or the transaction failed rather than the statement:
+ * the connection was refused, reset or terminated, a pool timed out, the server is read-only (a
+ * failover), or the transaction lost a deadlock or serialization conflict. The consumer retries
+ * those without limit and never counts them toward dead-lettering.
  */
 export class StoreError extends OutboxError {
   override readonly name = 'StoreError';
   readonly retryable: boolean;
+  readonly infrastructure: boolean;
 
-  constructor(code: OutboxErrorCode, message: string, retryable: boolean, options: OutboxErrorOptions = {}) {
-    super(code, message, options);
+  constructor(code: OutboxErrorCode, message: string, retryable: boolean, options: StoreErrorOptions = {}) {
+    super(code, message, options.cause === undefined ? {} : { cause: options.cause });
     this.retryable = retryable;
+    this.infrastructure = options.infrastructure ?? retryable;
   }
+}
+
+/**
+ * Thrown by a handler when a service it depends on is down (its own database, an HTTP API): the
+ * consumer treats the message as it treats its inbox database being unreachable, retrying it
+ * without limit, pausing its fetches and never dead-lettering it for this.
+ *
+ * @example
+ * ```ts
+ * consumer.on(PriceChanged, async (event, tx) => {
+ *   const response = await fetch(pricingUrl).catch((cause) => { throw new InfrastructureError('pricing API unreachable', { cause }) })
+ * })
+ * ```
+ */
+export class InfrastructureError extends OutboxError {
+  override readonly name = 'InfrastructureError';
+
+  constructor(message: string, options: OutboxErrorOptions = {}) {
+    super('INFRASTRUCTURE', message, options);
+  }
+}
+
+/**
+ * True when `error`, or an error in its `cause` chain, is an {@link InfrastructureError} or a
+ * {@link StoreError} with `infrastructure` set: something outside the message failed.
+ */
+export function isInfrastructureError(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
+    if (current instanceof InfrastructureError) return true;
+    if (current instanceof StoreError) return current.infrastructure;
+  }
+  return false;
+}
+
+/** True for a deadlock, a serialization failure or a lock wait timeout: the transaction may succeed if run again at once. */
+export function isTransactionConflict(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
+    if (current instanceof StoreError) {
+      return (
+        current.infrastructure &&
+        (current.code === 'DEADLOCK' || current.code === 'SERIALIZATION_FAILURE' || current.code === 'LOCK_TIMEOUT')
+      );
+    }
+  }
+  return false;
 }
 
 /**

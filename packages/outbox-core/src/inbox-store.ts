@@ -39,7 +39,10 @@ export interface InboxCleanupOptions {
  *   back to its savepoint and is reported `failed` while the others commit; if the commit itself
  *   fails, it throws and nothing is applied; with `savepoints: false`, a throwing item rolls back
  *   the whole batch and it throws `BatchRolledBackError`;
- * - only a duplicate-key error counts as a duplicate; any other error propagates.
+ * - only a duplicate-key error counts as a duplicate; any other error propagates;
+ * - a handler error caused by the database failing under it (the connection lost, a deadlock or
+ *   serialization failure) is reported as a `StoreError` with `infrastructure: true` and the
+ *   handler's error as `cause`; any other handler error is reported unchanged.
  */
 export interface InboxStore<Tx = unknown> {
   process<T>(consumer: string, messageId: string, fn: (tx: Tx) => Promise<T>): Promise<InboxOutcome<T>>;
@@ -50,6 +53,13 @@ export interface InboxStore<Tx = unknown> {
     fn: (tx: Tx, item: Item) => Promise<void>,
     options?: ProcessBatchOptions,
   ): Promise<InboxOutcome[]>;
+
+  /**
+   * Whether `(consumer, messageId)` is recorded, i.e. the message was applied by any instance. The
+   * consumer asks it to release a subject whose failed message another instance took over; without
+   * it such a subject is released only after its time bound.
+   */
+  isRecorded?(consumer: string, messageId: string): Promise<boolean>;
 
   /** Removes expired rows in bounded batches; returns how many. */
   cleanup(options: InboxCleanupOptions): Promise<number>;

@@ -48,6 +48,10 @@ export interface Subscriber {
   readonly maxDeliver: number;
   /** How long after a first delivery the bus may still redeliver; the inbox must keep rows at least as long. */
   readonly redeliveryHorizonMs?: number;
+  /** How long the bus waits for an ack before redelivering; held messages are kept alive well within it. */
+  readonly ackWaitMs?: number;
+  /** Unacknowledged messages the bus hands out at most; the consumer holds back fewer than this. */
+  readonly maxAckPending?: number;
   fetch(options: FetchOptions): Promise<readonly Delivery[]>;
   /** Stops fetching. It does not close the caller's connection. */
   close(): Promise<void>;

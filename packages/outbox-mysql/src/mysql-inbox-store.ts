@@ -15,7 +15,7 @@ import { inboxMigrations } from './migrations/inbox-migrations.js';
 import { giveBack, isPoolLike, type MysqlConnectionLike, type MysqlPoolLike, runStatement } from './mysql-like.js';
 import { resolveTableName, type TableName } from './table-name.js';
 import { rollbackQuietly } from './transaction.js';
-import { isDuplicateKeyError, translateMysqlError } from './translate-mysql-error.js';
+import { classifyHandlerError, isDuplicateKeyError, translateMysqlError } from './translate-mysql-error.js';
 
 /** Options of {@link MysqlInboxStore}. */
 export interface MysqlInboxStoreOptions {
@@ -136,7 +136,7 @@ export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
           outcomes.push({ status: 'applied', value: undefined });
         } catch (error) {
           // Out of the transaction body: it is rolled back as a whole.
-          if (!savepoints) throw new BatchRolledBackError(index, error);
+          if (!savepoints) throw new BatchRolledBackError(index, classifyHandlerError(error, false));
           try {
             await runStatement(connection, `ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
             // Recorded up front, before the savepoint: forget it, so a redelivery runs the item again.
@@ -144,13 +144,27 @@ export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
           } catch {
             // The savepoint is gone: InnoDB rolled the whole transaction back (deadlock) or the
             // connection died. Nothing of the batch survives, so the batch fails as a whole.
-            throw translateMysqlError(error);
+            const classified = classifyHandlerError(error, false);
+            throw classified !== error ? classified : classifyHandlerError(error, true);
           }
-          outcomes.push({ status: 'failed', error });
+          outcomes.push({ status: 'failed', error: classifyHandlerError(error, false) });
         }
       }
       return { outcome: outcomes, commit: true };
     });
+  }
+
+  /** Whether `(consumer, messageId)` is recorded: the message was applied, here or by another instance. */
+  async isRecorded(consumer: string, messageId: string): Promise<boolean> {
+    try {
+      const [rows] = await this.#pool.query(`SELECT 1 FROM ${this.#table.quoted} WHERE consumer = ? AND message_id = ?`, [
+        consumer,
+        messageId,
+      ]);
+      return Array.isArray(rows) && rows.length > 0;
+    } catch (error) {
+      throw translateMysqlError(error);
+    }
   }
 
   /** Deletes rows older than `olderThanMs`, oldest first, `batchSize` rows per statement, at most `maxBatches` statements. */
@@ -205,7 +219,8 @@ export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
         result = await body(connection);
       } catch (error) {
         clean = await rollbackQuietly(connection);
-        throw error;
+        // A handler's error stays its own unless the database failed under it.
+        throw classifyHandlerError(error, !clean);
       }
       try {
         await runStatement(connection, result.commit ? 'COMMIT' : 'ROLLBACK');

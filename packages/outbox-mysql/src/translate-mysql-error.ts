@@ -19,18 +19,26 @@ const connectionCodes = new Set([
   'ER_CONNECTION_KILLED',
   'ER_QUERY_INTERRUPTED',
   'ER_CON_COUNT_ERROR',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
 ]);
 // 1053 server shutdown, 1317 query interrupted (KILL QUERY), 1927 connection killed (MariaDB),
 // 2006 / 2013 server gone away / lost during query (client errors some proxies forward).
 const connectionErrnos = new Set([1040, 1053, 1317, 1927, 2006, 2013]);
+// 1290 --read-only / --super-read-only, 1792 a read-only transaction: a replica after a failover.
+const readOnlyErrnos = new Set([1290, 1792]);
 
 /**
  * Turns a mysql2 error into the outboxkit error a caller can act on, keeping the native error as
  * `cause`. Used by every statement this package runs, so retry decisions live in one place:
  * - `ER_DUP_ENTRY` (1062) -> `StoreError` `DUPLICATE`, not retryable;
  * - `ER_LOCK_DEADLOCK` (1213) -> `DEADLOCK`, `ER_LOCK_WAIT_TIMEOUT` (1205) -> `LOCK_TIMEOUT`, retryable;
- * - a lost or killed connection (`PROTOCOL_CONNECTION_LOST`, `ECONNRESET`, any `fatal` error) ->
- *   `CONNECTION_LOST`, retryable;
+ * - a lost or killed connection (`PROTOCOL_CONNECTION_LOST`, `ECONNRESET`, any `fatal` error) or a
+ *   pool that timed out -> `CONNECTION_LOST`, retryable;
+ * - a read-only server (1290, 1792: a replica after a failover) -> `READ_ONLY`, retryable;
+ * all the retryable ones are `infrastructure`: the database failed, not the statement;
  * - `ER_NO_SUCH_TABLE` (1146) -> `SCHEMA_VERSION`, saying to run the migrations;
  * - any other server error -> `DATABASE`, not retryable.
  * Anything that is not a mysql2 error (an `OutboxError`, a handler's own error) is returned unchanged.
@@ -62,6 +70,9 @@ export function translateMysqlError(error: unknown): unknown {
   if (native.fatal === true || (code !== undefined && connectionCodes.has(code)) || (errno !== undefined && connectionErrnos.has(errno))) {
     return new StoreError('CONNECTION_LOST', `the database connection was lost; retry on a new connection: ${detail}`, true, options);
   }
+  if (errno !== undefined && readOnlyErrnos.has(errno)) {
+    return new StoreError('READ_ONLY', `the server is read-only (a replica or a failover); retry later: ${detail}`, true, options);
+  }
   if (code === 'ER_NO_SUCH_TABLE' || errno === 1146) {
     return new StoreError(
       'SCHEMA_VERSION',
@@ -71,6 +82,32 @@ export function translateMysqlError(error: unknown): unknown {
     );
   }
   return new StoreError('DATABASE', `database error: ${detail}`, false, options);
+}
+
+/**
+ * What the consumer should see of an error a handler threw inside an inbox transaction: when the
+ * database failed under the handler (the connection was lost, so the rollback failed too, or its
+ * statement lost a deadlock or lock wait) the infrastructure `StoreError`, with the handler's error
+ * as `cause`; anything else, the handler's own error unchanged.
+ */
+export function classifyHandlerError(error: unknown, connectionBroken: boolean): unknown {
+  if (error instanceof OutboxError) return error;
+  if (connectionBroken) {
+    const text = error instanceof Error ? error.message : String(error);
+    return new StoreError('CONNECTION_LOST', `the handler failed and its transaction could not be rolled back: ${text}`, true, {
+      cause: error,
+    });
+  }
+  if (typeof error !== 'object' || error === null) return error;
+  const native = error as MysqlNativeError & { sqlState?: unknown };
+  // A server error carries a SQLSTATE; a client error of mysql2 an ER_ / PROTOCOL_ code or `fatal`.
+  const fromMysql =
+    typeof native.sqlState === 'string' ||
+    native.fatal === true ||
+    (typeof native.code === 'string' && /^(ER_|PROTOCOL_)/.test(native.code));
+  if (!fromMysql) return error;
+  const translated = translateMysqlError(error);
+  return translated instanceof StoreError && translated.infrastructure ? translated : error;
 }
 
 /** True for a native duplicate-key error (`ER_DUP_ENTRY`, 1062), and only for that. */

@@ -12,7 +12,7 @@ import {
 import { type TableNames, tableNames } from './identifiers.js';
 import { assertSchemaVersion, latestVersion, type MigrationTarget, runMigrations } from './migrate.js';
 import { inboxMigrations } from './migrations/0001-inbox-init.js';
-import { translatePgError } from './pg-errors.js';
+import { classifyHandlerError, translatePgError } from './pg-errors.js';
 import { absorbClientErrors, type PgClientLike, type PgPoolLike, type PgQueryConfigLike } from './pg-like.js';
 import { preparedStatement } from './prepared.js';
 
@@ -51,6 +51,7 @@ export class PgInboxStore implements InboxStore<PgClientLike> {
   readonly #recordMany: (values: unknown[]) => PgQueryConfigLike;
   readonly #forget: (values: unknown[]) => PgQueryConfigLike;
   readonly #cleanup: string;
+  readonly #lookup: string;
 
   /** @throws OutboxConfigError naming `pool`, `schema` or `table` when one is missing or not a plain identifier. */
   constructor(options: PgInboxStoreOptions) {
@@ -75,6 +76,7 @@ ON CONFLICT DO NOTHING RETURNING message_id`,
       prepared,
     );
     this.#forget = preparedStatement(`DELETE FROM ${this.#names.qualified} WHERE consumer = $1 AND message_id = $2`, prepared);
+    this.#lookup = `SELECT 1 FROM ${this.#names.qualified} WHERE consumer = $1 AND message_id = $2`;
     // ctid batches keep each DELETE short and bounded, whatever the backlog.
     this.#cleanup = `DELETE FROM ${this.#names.qualified} WHERE ctid IN (
   SELECT ctid FROM ${this.#names.qualified} WHERE recorded_at < now() - $1 * interval '1 millisecond' LIMIT $2)`;
@@ -96,7 +98,7 @@ ON CONFLICT DO NOTHING RETURNING message_id`,
         await this.#query(client, 'ROLLBACK').catch((caught: unknown) => {
           rollbackError = caught;
         });
-        throw new HandlerError(error, rollbackError);
+        throw new HandlerError(classifyHandlerError(error, rollbackError !== undefined), rollbackError);
       }
       await this.#query(client, 'COMMIT');
       return { status: 'applied', value };
@@ -138,13 +140,16 @@ ON CONFLICT DO NOTHING RETURNING message_id`,
               () => undefined,
               (caught: unknown) => caught,
             );
-            throw new HandlerError(new BatchRolledBackError(index, error), rollbackError);
+            throw new HandlerError(
+              new BatchRolledBackError(index, classifyHandlerError(error, rollbackError !== undefined)),
+              rollbackError,
+            );
           }
           // Undoes this item's writes (even SQL that aborted the transaction), then its inbox row,
           // so a redelivery runs it again; earlier items stay in the transaction.
           await this.#query(client, 'ROLLBACK TO SAVEPOINT outboxkit_item');
           await this.#query(client, this.#forget([consumer, item.messageId]));
-          outcomes.push({ status: 'failed', error });
+          outcomes.push({ status: 'failed', error: classifyHandlerError(error, false) });
           continue;
         }
         outcomes.push({ status: 'applied', value: undefined });
@@ -152,6 +157,14 @@ ON CONFLICT DO NOTHING RETURNING message_id`,
       await this.#query(client, 'COMMIT');
       return outcomes;
     });
+  }
+
+  async isRecorded(consumer: string, messageId: string): Promise<boolean> {
+    try {
+      return ((await this.#pool.query(this.#lookup, [consumer, messageId])).rowCount ?? 0) > 0;
+    } catch (error) {
+      throw translatePgError(error, { operation: 'isRecorded()', expectedVersion: latestVersion(this.#target) });
+    }
   }
 
   async cleanup(options: InboxCleanupOptions): Promise<number> {

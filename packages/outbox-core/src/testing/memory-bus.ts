@@ -36,6 +36,8 @@ export class MemoryBus {
   readonly deadLetters: MemoryDeadLetter[] = [];
   /** While true, every publish fails retryably, as when the server is unreachable. */
   down = false;
+  /** While true, every dead-letter publish fails, as when the dead-letter stream is missing. */
+  deadLettersDown = false;
   /** Return an error to fail one record's publish (after dedup, before storing). */
   failPublish: ((record: OutboxRecord) => PublishError | undefined) | undefined;
   readonly #ids = new Set<string>();
@@ -93,6 +95,7 @@ class MemorySubscriber implements Subscriber {
   readonly name: string;
   readonly maxDeliver: number;
   readonly redeliveryHorizonMs: number;
+  readonly ackWaitMs: number;
   readonly #bus: MemoryBus;
   readonly #ackWaitMs: number;
   readonly #cursors: Cursor[] = [];
@@ -103,6 +106,7 @@ class MemorySubscriber implements Subscriber {
     this.name = options.name;
     this.maxDeliver = options.maxDeliver ?? 5;
     this.#ackWaitMs = options.ackWaitMs ?? 30_000;
+    this.ackWaitMs = this.#ackWaitMs;
     this.redeliveryHorizonMs = this.maxDeliver * this.#ackWaitMs;
   }
 
@@ -153,6 +157,7 @@ class MemorySubscriber implements Subscriber {
         if (cursor.deliveries === deliveryCount && cursor.state === 'in-flight') cursor.readyAt = Date.now() + this.#ackWaitMs;
       },
       deadLetter: async (reason) => {
+        if (this.#bus.deadLettersDown) throw new PublishError('NO_STREAM', 'no stream stores the dead letters of the in-memory bus', true);
         this.#bus.deadLetters.push({ message, reason, deliveryCount });
         settle('done');
       },

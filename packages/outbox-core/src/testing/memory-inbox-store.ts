@@ -20,6 +20,10 @@ export class MemoryInboxStore implements InboxStore<MemoryTransaction> {
     return this.#recorded.has(key(consumer, messageId));
   }
 
+  async isRecorded(consumer: string, messageId: string): Promise<boolean> {
+    return this.has(consumer, messageId);
+  }
+
   async process<T>(consumer: string, messageId: string, fn: (tx: MemoryTransaction) => Promise<T>): Promise<InboxOutcome<T>> {
     const id = key(consumer, messageId);
     for (let running = this.#inProgress.get(id); running; running = this.#inProgress.get(id)) {

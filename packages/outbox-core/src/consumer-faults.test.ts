@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { sleep } from './abort.js';
+import { Consumer } from './consumer.js';
+import type { ConsumerEvent } from './consumer-events.js';
+import { defineEvent } from './define-event.js';
+import { InfrastructureError, StoreError } from './errors.js';
+import type { Delivery, Subscriber } from './subscriber.js';
+import { MemoryBus } from './testing/memory-bus.js';
+import { MemoryInboxStore } from './testing/memory-inbox-store.js';
+import type { MemoryTransaction } from './testing/memory-outbox-store.js';
+
+const Changed = defineEvent('test.item.changed', { schema: z.object({ n: z.number() }), source: 'test' });
+
+function records(subject: string, count: number, from = 1) {
+  return Array.from({ length: count }, (_, index) => {
+    const event = Changed.create({ n: from + index }, { subject });
+    return { ...event, payload: JSON.stringify(event.data), attempts: 0 };
+  });
+}
+
+/** Records the delivery count of every delivery the consumer fetched. */
+function counting(subscriber: Subscriber): { subscriber: Subscriber; counts: number[] } {
+  const counts: number[] = [];
+  return {
+    counts,
+    subscriber: {
+      name: subscriber.name,
+      maxDeliver: subscriber.maxDeliver,
+      ...(subscriber.ackWaitMs === undefined ? {} : { ackWaitMs: subscriber.ackWaitMs }),
+      close: () => subscriber.close(),
+      fetch: async (options) => {
+        const deliveries: readonly Delivery[] = await subscriber.fetch(options);
+        for (const delivery of deliveries) counts.push(delivery.deliveryCount);
+        return deliveries;
+      },
+    },
+  };
+}
+
+async function until(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+describe('Consumer under infrastructure faults', () => {
+  for (const mode of ['batch', 'message'] as const) {
+    it(`an outage pauses the consumer and spends no delivery: nothing is dead-lettered at maxDeliver 2 (${mode} mode)`, async () => {
+      const bus = new MemoryBus();
+      await bus.publisher().publish([...records('a', 5), ...records('b', 5)]);
+      const { subscriber, counts } = counting(bus.subscriber({ name: 'basket', maxDeliver: 2, ackWaitMs: 300 }));
+      const events: ConsumerEvent[] = [];
+      const applied: number[] = [];
+      let down = true;
+      let attemptsWhileDown = 0;
+      const consumer = new Consumer<MemoryTransaction>({
+        subscriber,
+        inbox: new MemoryInboxStore(),
+        mode,
+        fetchExpiresMs: 10,
+        outageBackoff: { initialMs: 5, maxMs: 20 },
+        onEvent: (event) => events.push(event),
+      }).on(Changed, async (event, tx) => {
+        if (down) {
+          attemptsWhileDown++;
+          throw new InfrastructureError('the pricing API is unreachable');
+        }
+        tx.onCommit(() => applied.push(event.data.n));
+      });
+      await consumer.start();
+      await until('the consumer to pause', () => consumer.status().paused);
+      expect(consumer.ready).toBe(false);
+      // Many attempts, several ack waits (300 ms) long: none may cost a delivery.
+      await until(
+        'retries across several ack waits',
+        () => attemptsWhileDown >= 30 && Date.now() - (consumer.status().pausedSince ?? 0) > 1_000,
+      );
+      expect(consumer.status().paused).toBe(true);
+      down = false;
+      await until('every event to be applied', () => applied.length === 10);
+      expect(consumer.ready).toBe(true);
+      await consumer.stop();
+      expect(bus.deadLetters).toEqual([]);
+      expect(events.filter((event) => event.type === 'retry' || event.type === 'dead')).toEqual([]);
+      expect(events.filter((event) => event.type === 'paused')).toHaveLength(1);
+      expect(events.filter((event) => event.type === 'resumed')).toHaveLength(1);
+      expect(counts.every((count) => count === 1)).toBe(true);
+      expect(counts).toHaveLength(10);
+    });
+  }
+
+  it('retries a deadlock in place, without a redelivery', async () => {
+    const bus = new MemoryBus();
+    await bus.publisher().publish(records('a', 3));
+    const events: ConsumerEvent[] = [];
+    const applied: number[] = [];
+    let deadlocks = 2;
+    const consumer = new Consumer<MemoryTransaction>({
+      subscriber: bus.subscriber({ name: 'basket', maxDeliver: 1 }),
+      inbox: new MemoryInboxStore(),
+      mode: 'message',
+      fetchExpiresMs: 10,
+      onEvent: (event) => events.push(event),
+    }).on(Changed, async (event, tx) => {
+      if (event.data.n === 1 && deadlocks-- > 0) throw new StoreError('DEADLOCK', 'deadlock detected', true);
+      tx.onCommit(() => applied.push(event.data.n));
+    });
+    await consumer.runOnce();
+    expect(applied).toEqual([1, 2, 3]);
+    expect(events.filter((event) => event.type === 'conflict-retry')).toHaveLength(2);
+    expect(bus.deadLetters).toEqual([]);
+  });
+
+  it('keeps a message whose dead letter cannot be stored, with its subject held, until it can', async () => {
+    const bus = new MemoryBus();
+    bus.deadLettersDown = true;
+    await bus.publisher().publish(records('a', 3));
+    const events: ConsumerEvent[] = [];
+    const applied: number[] = [];
+    const consumer = new Consumer<MemoryTransaction>({
+      subscriber: bus.subscriber({ name: 'basket', maxDeliver: 1, ackWaitMs: 300 }),
+      inbox: new MemoryInboxStore(),
+      fetchExpiresMs: 10,
+      deadLetterBackoff: { initialMs: 20, maxMs: 50 },
+      onEvent: (event) => events.push(event),
+    }).on(Changed, async (event, tx) => {
+      if (event.data.n === 1) throw new Error('poison');
+      tx.onCommit(() => applied.push(event.data.n));
+    });
+    await consumer.start();
+    await until(
+      'the dead letter to fail across ack waits',
+      () => events.filter((event) => event.type === 'dead-letter-failed').length >= 20,
+    );
+    expect(consumer.ready).toBe(false);
+    expect(consumer.status().pendingDeadLetters).toBe(1);
+    // Order: the subject waits behind its failed message until that one is dead-lettered.
+    expect(applied).toEqual([]);
+    bus.deadLettersDown = false;
+    await until('the rest to be applied', () => applied.length === 2);
+    await consumer.stop();
+    expect(applied).toEqual([2, 3]);
+    expect(bus.deadLetters.map((dead) => dead.reason.error)).toEqual(['poison']);
+    expect(events.filter((event) => event.type === 'dead')).toHaveLength(1);
+  });
+});
