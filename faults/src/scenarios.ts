@@ -311,8 +311,9 @@ export async function poison(kind: DatabaseKind, size: RunSize & { poisoned: num
 }
 
 /**
- * 7a. Bad input: messages with no id, invalid JSON, an unknown type and a schema failure on the
- * stream's subjects go to the dead-letter stream at once; an event over the server's max_payload
+ * 7a. Bad input: messages with no id, invalid JSON, a schema failure and a `ce-type` its subject
+ * does not carry (forged) go to the dead-letter stream at once; an unknown type is acked and
+ * counted (the consumer's default `unknownTypes: 'ack'`); an event over the server's max_payload
  * is dead-lettered in the outbox; everything else is applied.
  */
 export async function badInput(kind: DatabaseKind, size: RunSize): Promise<Outcome> {
@@ -331,6 +332,7 @@ export async function badInput(kind: DatabaseKind, size: RunSize): Promise<Outco
       h.set(CloudEventHeaders.time, new Date().toISOString());
       return h;
     };
+    const unknownId = newEventId();
     const bad = [
       { what: 'no id', subject, data: '{"seq":1,"n":1}', headers: undefined },
       { what: 'invalid JSON', subject, data: '{"seq":', headers: ce(newEventId(), 'fault.item.changed') },
@@ -338,9 +340,15 @@ export async function badInput(kind: DatabaseKind, size: RunSize): Promise<Outco
         what: 'unknown type',
         subject: `${scenario.prefix}.fault.unknown.happened`,
         data: '{}',
-        headers: ce(newEventId(), 'fault.unknown.happened'),
+        headers: ce(unknownId, 'fault.unknown.happened'),
       },
       { what: 'schema failure', subject, data: '{"seq":-1,"n":0}', headers: ce(newEventId(), 'fault.item.changed') },
+      {
+        what: 'forged subject',
+        subject: `${scenario.prefix}.fault.unknown.happened`,
+        data: '{"seq":1,"n":1}',
+        headers: ce(newEventId(), 'fault.item.changed'),
+      },
     ];
     for (const message of bad) await js.publish(message.subject, message.data, message.headers ? { headers: message.headers } : {});
     const maxPayload = scenario.nc.info?.max_payload ?? 1_048_576;
@@ -356,11 +364,22 @@ export async function badInput(kind: DatabaseKind, size: RunSize): Promise<Outco
     await scenario.settle(120_000);
     await waitUntil('the outbox to dead-letter the oversized event', async () => (await scenario.outboxStatus()).dead === 1, 30_000, 500);
     const deadList = await scenario.relayCommand(['dead', 'list', '--json']);
-    const outcome = await finish(scenario, '7 bad input', `no id, bad JSON, unknown type, bad schema; 1 event > max_payload`, []);
+    await waitUntil(
+      'the unknown type to be skipped',
+      () => (scenario.worker?.stdout() ?? '').includes(`skipped ${unknownId}`),
+      30_000,
+      100,
+    );
+    const outcome = await finish(
+      scenario,
+      '7 bad input',
+      'no id, bad JSON, bad schema, forged subject, unknown type (acked); 1 event > max_payload',
+      [],
+    );
     return {
       ...outcome,
       result: { ...outcome.result, inStream: outcome.result.inStream - bad.length },
-      checks: { bad: bad.map((m) => m.what), oversizedId: oversized.id, deadList: deadList.stdout, deadListCode: deadList.code },
+      checks: { bad: bad.map((m) => m.what), unknownId, oversizedId: oversized.id, deadList: deadList.stdout, deadListCode: deadList.code },
     };
   } finally {
     await scenario.dispose();

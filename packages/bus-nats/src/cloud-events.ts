@@ -95,6 +95,7 @@ function isReservedHeader(name: string): boolean {
     lower === 'content-type' ||
     lower.startsWith('nats-') ||
     lower.startsWith('outbox-dead-') ||
+    lower.startsWith('outbox-replay-') ||
     lower === 'outbox-delivery-count'
   );
 }

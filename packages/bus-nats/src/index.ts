@@ -16,7 +16,14 @@ export {
   ensureDeadLetterStream,
   MAX_DEAD_ERROR_LENGTH,
 } from './dead-letter.js';
-export { type DeadLetter, type DeadLetterQuery, listDeadLetters, replayDeadLetters } from './dead-letter-admin.js';
+export {
+  type DeadLetter,
+  type DeadLetterQuery,
+  listDeadLetters,
+  purgeDeadLetters,
+  type ReplayOptions,
+  replayDeadLetters,
+} from './dead-letter-admin.js';
 export {
   type EnsureConsumerOptions,
   type EnsureConsumerResult,
@@ -37,5 +44,7 @@ export { type JetStreamManagerSource, serverAtLeast } from './manager.js';
 export type { NatsDelivery } from './nats-delivery.js';
 export { NatsPublisher, type NatsPublisherOptions } from './nats-publisher.js';
 export { NatsSubscriber, type NatsSubscriberCreateOptions, type NatsSubscriberOptions } from './nats-subscriber.js';
+export { REPLAY_FOR_HEADER, replayMessageId } from './replay.js';
+export { checkSubject, type SubjectCheck } from './subject-check.js';
 export { isPublishableSubject, prefixSubjectMapper, type SubjectMapper } from './subjects.js';
 export { translatePublishError } from './translate-error.js';

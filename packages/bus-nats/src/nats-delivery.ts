@@ -4,7 +4,9 @@ import type { AckSubjectInfo } from './ack-subject.js';
 import { CloudEventHeaders, decodeCloudEvent, MSG_ID_HEADER } from './cloud-events.js';
 import { DeadLetterHeaders, deadLetterSubject, MAX_DEAD_ERROR_LENGTH } from './dead-letter.js';
 import { msToNanos } from './durations.js';
+import { REPLAY_FOR_HEADER } from './replay.js';
 import { parsePubAck, type ReplyInbox } from './reply-inbox.js';
+import { checkSubject, type SubjectCheck } from './subject-check.js';
 import { translatePublishError } from './translate-error.js';
 
 /** What a delivery needs from its subscriber. */
@@ -15,6 +17,8 @@ export interface DeliveryContext {
   readonly timeoutMs: number;
   /** The largest dead letter the server and the dead-letter stream take, in bytes. */
   readonly maxMessageBytes: () => number;
+  /** How `decode` checks the message's subject against its `ce-type`. */
+  readonly subjectCheck: SubjectCheck;
 }
 
 const ACK = '+ACK';
@@ -38,7 +42,8 @@ export class NatsDelivery implements Delivery {
     this.#info = info;
     this.#context = context;
     this.deliveryCount = info.deliveryCount;
-    this.messageId = msg.headers?.get(MSG_ID_HEADER) || msg.headers?.get(CloudEventHeaders.id) || undefined;
+    // ce-id first: a dead-letter replay keeps the event id in ce-id under a Nats-Msg-Id of its own.
+    this.messageId = msg.headers?.get(CloudEventHeaders.id) || msg.headers?.get(MSG_ID_HEADER) || undefined;
   }
 
   /** The subject the message was stored under. */
@@ -51,9 +56,18 @@ export class NatsDelivery implements Delivery {
     return this.#info.streamSequence;
   }
 
+  /** The consumer a dead-letter replay is meant for (its `outbox-replay-consumer` header). */
+  get replayFor(): string | undefined {
+    return this.#msg.headers?.get(REPLAY_FOR_HEADER) || undefined;
+  }
+
+  /** @throws EventDecodeError as `decodeCloudEvent` does, and `FORGED_SUBJECT` when the subject is not where `ce-type` is published. */
   decode(): OutboxEvent {
-    this.#event ??= decodeCloudEvent(this.#msg.headers, this.#msg.data, this.#msg.subject);
-    return this.#event;
+    if (this.#event) return this.#event;
+    const event = decodeCloudEvent(this.#msg.headers, this.#msg.data, this.#msg.subject);
+    checkSubject(this.#msg.subject, event.type, this.#context.subjectCheck, event.id);
+    this.#event = event;
+    return event;
   }
 
   ack(): Promise<void> {

@@ -16,6 +16,7 @@ import { msToNanos, nanosToMs } from './durations.js';
 import { redeliveryHorizonMs } from './ensure-consumer.js';
 import { type DeliveryContext, NatsDelivery } from './nats-delivery.js';
 import { ReplyInbox } from './reply-inbox.js';
+import type { SubjectCheck } from './subject-check.js';
 
 /** Options of {@link NatsSubscriber}. */
 export interface NatsSubscriberOptions {
@@ -49,6 +50,13 @@ export interface NatsSubscriberOptions {
    * reads it. The `outbox-dead-error` header is cut so a dead letter fits it and `max_payload`.
    */
   readonly deadLetterMaxBytes?: number;
+  /**
+   * How a message's NATS subject is checked against its `ce-type`; a mismatch is dead-lettered as
+   * `FORGED_SUBJECT`. `'suffix'` fits `NatsPublisher`'s default `<subjectPrefix>.<type>`; with a
+   * custom publisher `subject` mapping pass `(type) => subject`; `'off'` trusts `ce-type`.
+   * @defaultValue 'suffix'
+   */
+  readonly subjectCheck?: SubjectCheck;
   /** @defaultValue a no-op logger */
   readonly logger?: Logger;
 }
@@ -140,6 +148,7 @@ export class NatsSubscriber implements Subscriber {
         const limit = options.deadLetterMaxBytes;
         return limit !== undefined && limit > 0 ? Math.min(limit, maxPayload) : maxPayload;
       },
+      subjectCheck: subjectCheckOption(options.subjectCheck),
     };
     this.#nextSubject = `${apiPrefix}.CONSUMER.MSG.NEXT.${options.stream}.${options.consumer}`;
     this.#inbox = createInbox((options.connection as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
@@ -363,4 +372,10 @@ async function deadLetterStreamLimit(
   }
   const maxMsgSize = (await jsm.streams.info(stream)).config.max_msg_size ?? -1;
   return maxMsgSize > 0 ? maxMsgSize : undefined;
+}
+
+function subjectCheckOption(check: SubjectCheck | undefined): SubjectCheck {
+  if (check === undefined) return 'suffix';
+  if (check === 'suffix' || check === 'off' || typeof check === 'function') return check;
+  throw new OutboxConfigError('subjectCheck', `subjectCheck must be 'suffix', 'off' or a function; got ${JSON.stringify(check)}`);
 }

@@ -63,4 +63,15 @@ export type ConsumerEvent =
       readonly subject: string;
       readonly blockerId: string;
       readonly reason: 'applied-elsewhere' | 'timeout';
+    }
+  | {
+      /**
+       * The message was acked without running a handler: its type has no handler and
+       * `unknownTypes` is `'ack'`, or it is a dead-letter replay meant for another consumer.
+       */
+      readonly type: 'skipped';
+      readonly id: string | undefined;
+      readonly reason: 'unknown-type' | 'replay-for-another-consumer';
+      /** The event's type, when the message could be decoded. */
+      readonly eventType: string | undefined;
     };

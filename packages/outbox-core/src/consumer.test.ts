@@ -37,6 +37,7 @@ describe('Consumer', () => {
         inbox,
         mode,
         fetchExpiresMs: 10,
+        unknownTypes: 'dead-letter',
         onEvent: (event) => events.push(event),
       }).on(PriceChanged, async (event, tx) => tx.onCommit(() => applied.push(event.data.productId)));
       expect(await consumer.runOnce()).toBe(5);

@@ -66,8 +66,25 @@ export interface ConsumerOptions<Tx> {
   readonly inboxRetentionMs?: number;
   /** How often expired inbox rows are removed (in bounded batches) while running. @defaultValue 60_000 */
   readonly cleanupIntervalMs?: number;
+  /**
+   * What to do with an event whose type has no handler on this consumer. `'ack'`: ack it without
+   * running anything, count it (`skipped.unknownType`) and report a `skipped` event: on a shared
+   * stream, a producer that adds a type must not fill the dead-letter stream of every consumer with
+   * a broad filter. `'dead-letter'`: dead-letter it at once (`UNKNOWN_EVENT_TYPE`), for a consumer
+   * that must see every type it is sent.
+   * @defaultValue 'ack'
+   */
+  readonly unknownTypes?: 'ack' | 'dead-letter';
   readonly logger?: Logger;
   readonly onEvent?: (event: ConsumerEvent) => void;
+}
+
+/** Messages a `Consumer` acked without running a handler, by reason, since it was created. */
+export interface ConsumerSkipCounts {
+  /** Events of a type with no handler, with `unknownTypes: 'ack'`. */
+  readonly unknownType: number;
+  /** Dead-letter replays meant for another consumer of the same stream. */
+  readonly replayForAnotherConsumer: number;
 }
 
 /**
@@ -81,7 +98,9 @@ export interface ConsumerOptions<Tx> {
  *   stops fetching, keeps the messages in hand (`inProgress`, never `nak`, so no delivery is spent),
  *   reports `paused` and `ready === false`, retries with `outageBackoff` without limit and resumes
  *   by itself. Such a failure never leads to a dead letter.
- * - content (no id, bad JSON, unknown type, failed schema): dead-lettered at once.
+ * - content (no id, bad JSON, failed schema, a subject its type does not map to): dead-lettered at
+ *   once. An event of a type with no handler is acked and counted (or dead-lettered, see
+ *   `unknownTypes`); a dead-letter replay meant for another consumer is acked unrun.
  * - handler (anything else): `nak` with backoff; at `maxDeliver` the message is dead-lettered.
  * A message is terminated only after its dead letter is stored; until then it is kept in hand and
  * the publish retried (`dead-letter-failed`).
@@ -112,6 +131,8 @@ export class Consumer<Tx = unknown> {
   readonly #cleanupIntervalMs: number;
   readonly #logger: Logger;
   readonly #onEvent: ((event: ConsumerEvent) => void) | undefined;
+  readonly #unknownTypes: 'ack' | 'dead-letter';
+  readonly #skipped = { unknownType: 0, replayForAnotherConsumer: 0 };
   readonly #handlers = new Map<string, (event: OutboxEvent, tx: unknown) => Promise<void>>();
   readonly #stopping = new AbortController();
   readonly #lanes: SubjectLanes;
@@ -163,6 +184,10 @@ export class Consumer<Tx = unknown> {
     this.#cleanupIntervalMs = validateInteger(options.cleanupIntervalMs ?? 60_000, 'cleanupIntervalMs', 10);
     this.#logger = options.logger ?? noopLogger;
     this.#onEvent = options.onEvent;
+    this.#unknownTypes = options.unknownTypes ?? 'ack';
+    if (this.#unknownTypes !== 'ack' && this.#unknownTypes !== 'dead-letter') {
+      throw new OutboxUsageError(`unknownTypes must be 'ack' or 'dead-letter'; got ${JSON.stringify(options.unknownTypes)}`);
+    }
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -218,6 +243,11 @@ export class Consumer<Tx = unknown> {
     ]);
     clearTimeout(timer);
     return { drained };
+  }
+
+  /** How many messages were acked without a handler, by reason (see `unknownTypes` and `Delivery.replayFor`). */
+  get skipped(): ConsumerSkipCounts {
+    return { ...this.#skipped };
   }
 
   /** Resolves when the loop has ended: to the fatal error, or `undefined` after `stop`. */
@@ -418,11 +448,23 @@ export class Consumer<Tx = unknown> {
     this.#logger.warn({ pausedMs }, 'consumer resumed: its database answers again');
   }
 
-  /** Decodes and validates; a message that can never be handled is dead-lettered at once. */
+  /**
+   * Decodes and validates; a message that can never be handled is dead-lettered at once. A replay
+   * meant for another consumer, and an unknown type with `unknownTypes: 'ack'`, are acked unrun.
+   */
   async #decode(delivery: Delivery): Promise<Decoded | undefined> {
+    if (delivery.replayFor !== undefined && delivery.replayFor !== this.#subscriber.name) {
+      // Checked before decoding: another consumer's replay is none of this one's business, even malformed.
+      await this.#skip(delivery, 'replay-for-another-consumer', undefined);
+      return undefined;
+    }
     try {
       const event = delivery.decode();
       const handler = this.#handlers.get(event.type);
+      if (!handler && this.#unknownTypes === 'ack') {
+        await this.#skip(delivery, 'unknown-type', event.type);
+        return undefined;
+      }
       if (!handler) {
         throw new EventDecodeError(
           'UNKNOWN_EVENT_TYPE',
@@ -591,6 +633,20 @@ export class Consumer<Tx = unknown> {
         latencyMs: Date.now() - Date.parse(event.time),
       });
     } else this.#emit({ type: 'duplicate', id: event.id });
+  }
+
+  async #skip(delivery: Delivery, reason: 'unknown-type' | 'replay-for-another-consumer', eventType: string | undefined): Promise<void> {
+    try {
+      await delivery.ack();
+    } catch (error) {
+      // Redelivered after ack_wait and skipped again.
+      this.#logger.warn({ err: error, id: delivery.messageId }, 'could not ack a skipped message; it will be redelivered');
+      return;
+    }
+    if (reason === 'unknown-type') this.#skipped.unknownType++;
+    else this.#skipped.replayForAnotherConsumer++;
+    this.#emit({ type: 'skipped', id: delivery.messageId, reason, eventType });
+    this.#logger.debug({ id: delivery.messageId, reason, eventType }, 'message acked without a handler');
   }
 
   /**

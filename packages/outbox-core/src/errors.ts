@@ -13,6 +13,7 @@ export type OutboxErrorCode =
   | 'DISCONNECTED'
   | 'DECODE_FAILED'
   | 'UNKNOWN_EVENT_TYPE'
+  | 'FORGED_SUBJECT'
   | 'DUPLICATE'
   | 'SERIALIZATION_FAILURE'
   | 'DEADLOCK'
@@ -111,11 +112,18 @@ export class PublishError extends OutboxError {
   }
 }
 
-/** An incoming message could not be turned into an event (no id, bad JSON, unknown type, schema failure). */
+/**
+ * An incoming message could not be turned into an event (no id, bad JSON, unknown type, schema
+ * failure), or it came on a bus subject its type does not map to (`FORGED_SUBJECT`).
+ */
 export class EventDecodeError extends OutboxError {
   override readonly name = 'EventDecodeError';
 
-  constructor(code: 'DECODE_FAILED' | 'UNKNOWN_EVENT_TYPE' | 'EVENT_INVALID', message: string, options: OutboxErrorOptions = {}) {
+  constructor(
+    code: 'DECODE_FAILED' | 'UNKNOWN_EVENT_TYPE' | 'EVENT_INVALID' | 'FORGED_SUBJECT',
+    message: string,
+    options: OutboxErrorOptions = {},
+  ) {
     super(code, message, options);
   }
 }

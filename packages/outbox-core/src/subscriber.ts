@@ -17,6 +17,11 @@ export interface Delivery {
   /** 1 on the first delivery. */
   readonly deliveryCount: number;
   /**
+   * Set on a dead-letter replay: the one consumer the message is meant for (the one that
+   * dead-lettered it). `Consumer` acks a replay meant for another consumer without running a handler.
+   */
+  readonly replayFor?: string | undefined;
+  /**
    * The event carried by the message.
    * @throws EventDecodeError when the message has no id, bad JSON or missing attributes.
    */

@@ -12,6 +12,9 @@ export interface MemoryMessage {
   readonly body: string;
 }
 
+/** The header that marks a message published with `publishRaw` as a replay for one consumer (`Delivery.replayFor`). */
+export const MEMORY_REPLAY_HEADER = 'outbox-replay-consumer';
+
 export interface MemoryDeadLetter {
   readonly message: MemoryMessage;
   readonly reason: DeadLetterReason;
@@ -150,6 +153,7 @@ class MemorySubscriber implements Subscriber {
     return {
       messageId: message.headers['ce-id'],
       deliveryCount,
+      replayFor: message.headers[MEMORY_REPLAY_HEADER],
       decode: () => decodeMemoryMessage(message),
       ack: async () => settle('done'),
       nak: async (delayMs) => settle('ready', Date.now() + delayMs),
@@ -186,6 +190,6 @@ function decodeMemoryMessage(message: MemoryMessage): OutboxEvent {
     throw new EventDecodeError('DECODE_FAILED', `message ${id} has a body that is not JSON`, { cause: error });
   }
   const own: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) if (!name.startsWith('ce-')) own[name] = value;
+  for (const [name, value] of Object.entries(headers)) if (!name.startsWith('ce-') && name !== MEMORY_REPLAY_HEADER) own[name] = value;
   return { id, type, source, subject, time, data, headers: own };
 }
