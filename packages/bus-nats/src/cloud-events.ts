@@ -35,7 +35,8 @@ const JSON_CONTENT_TYPE = 'application/json';
  * `content-type`. Core's `RESERVED_HEADERS`, which `enqueue` refuses, covers this list.
  */
 export const NATS_CONSTRAINTS: PublisherConstraints = Object.freeze({
-  reservedHeaderPrefixes: Object.freeze(['nats-', 'ce-']),
+  // outbox-replay-*: only replayDeadLetters may address a message to one consumer.
+  reservedHeaderPrefixes: Object.freeze(['nats-', 'ce-', 'outbox-replay-']),
   reservedHeaderNames: Object.freeze([CloudEventHeaders.contentType]),
 });
 

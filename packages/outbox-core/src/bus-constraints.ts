@@ -13,11 +13,13 @@ export interface PublisherConstraints {
  * The union over every supported bus, and the one list `validateEvent` checks: an outbox row is
  * written before anyone knows which bus will carry it. NATS JetStream owns `Nats-*` (`Nats-Msg-Id`
  * is the dedup id; `Nats-Rollup`, `Nats-Expected-*`, `Nats-TTL` change what the stream does); the
- * CloudEvents binary binding owns `ce-*` and `content-type`. A bus binding's declaration must be
- * covered by this list (`describePublisher` checks it).
+ * CloudEvents binary binding owns `ce-*` and `content-type`; outboxkit's dead-letter replays own
+ * `outbox-replay-*` (an event carrying `outbox-replay-consumer` would be skipped by every consumer
+ * but the one it names). A bus binding's declaration must be covered by this list
+ * (`describePublisher` checks it).
  */
 export const RESERVED_HEADERS: PublisherConstraints = Object.freeze({
-  reservedHeaderPrefixes: Object.freeze(['nats-', 'ce-']),
+  reservedHeaderPrefixes: Object.freeze(['nats-', 'ce-', 'outbox-replay-']),
   reservedHeaderNames: Object.freeze(['content-type']),
 });
 

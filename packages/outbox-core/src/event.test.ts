@@ -38,7 +38,8 @@ describe('validateEvent at the door', () => {
     expect(reservedHeaderRule('Ce-Source')).toBe('ce-');
     expect(reservedHeaderRule('CONTENT-TYPE')).toBe('content-type');
     expect(reservedHeaderRule('content-types')).toBeUndefined();
-    expect(RESERVED_HEADERS.reservedHeaderPrefixes).toEqual(['nats-', 'ce-']);
+    expect(reservedHeaderRule('Outbox-Replay-Consumer')).toBe('outbox-replay-');
+    expect(RESERVED_HEADERS.reservedHeaderPrefixes).toEqual(['nats-', 'ce-', 'outbox-replay-']);
   });
 });
 

@@ -46,6 +46,7 @@ export function refusedEvents(): RefusedEvent[] {
     ['header ce-id', { 'ce-id': 'forged' }, 'event.headers.ce-id'],
     ['header CE-Type (any case)', { 'CE-Type': 'x' }, 'event.headers.CE-Type'],
     ['header Content-Type', { 'Content-Type': 'text/plain' }, 'event.headers.Content-Type'],
+    ['header outbox-replay-consumer', { 'outbox-replay-consumer': 'basket' }, 'event.headers.outbox-replay-consumer'],
   ];
   return [
     ...cases.map(([name, patch, path]) => ({ name, event: { ...base(), ...patch } as OutboxEvent, path })),
