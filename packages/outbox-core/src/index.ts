@@ -52,8 +52,17 @@ export type {
   SubjectBacklog,
   WaitForWorkOptions,
 } from './outbox-store.js';
-export type { Publisher, PublishFailure, PublishOptions, PublishResult, PublishSuccess } from './publisher.js';
-export { Relay, type RelayOptions } from './relay.js';
+export type {
+  BusHealth,
+  BusOutageReason,
+  ProbeOptions,
+  Publisher,
+  PublishFailure,
+  PublishOptions,
+  PublishResult,
+  PublishSuccess,
+} from './publisher.js';
+export { Relay, type RelayOptions, type RelayOutage } from './relay.js';
 export type { RelayDrainResult, RelayEvent, RelayStopResult } from './relay-events.js';
 export type { StandardSchemaV1 } from './standard-schema.js';
 export type { DeadLetterReason, Delivery, FetchOptions, Subscriber } from './subscriber.js';

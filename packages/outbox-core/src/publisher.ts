@@ -24,6 +24,23 @@ export interface PublishOptions {
 }
 
 /**
+ * Why the bus cannot take events now: `unreachable` (no connection, or the bus does not answer),
+ * `stream-missing` (nothing stores the events' subjects: a deleted or misnamed stream),
+ * `no-leader` (a replicated stream or the cluster has no leader or no quorum), `full` (the stream's
+ * limits are reached and it refuses new messages).
+ */
+export type BusOutageReason = 'unreachable' | 'stream-missing' | 'no-leader' | 'full';
+
+/** What a probe found: healthy, or an outage with its reason and a one-line detail for operators. */
+export type BusHealth = { readonly ok: true } | { readonly ok: false; readonly reason: BusOutageReason; readonly detail: string };
+
+/** Options of `Publisher.probe`. */
+export interface ProbeOptions extends PublishOptions {
+  /** The records whose publish failed: the probe checks where they go (their stream), not only the bus. */
+  readonly records?: readonly OutboxRecord[];
+}
+
+/**
  * Sends outbox records to the bus, using each record's `id` as the bus's dedup id.
  *
  * Contract, checked by `describePublisher`: one result per record, in the records' order; it
@@ -39,9 +56,10 @@ export interface Publisher {
   readonly constraints?: PublisherConstraints;
   publish(records: readonly OutboxRecord[], options?: PublishOptions): Promise<PublishResult[]>;
   /**
-   * Resolves true when the bus answers a round trip now, false (never throws) when it does not.
-   * The relay asks after a batch whose every publish failed retryably, to tell an outage (pause,
-   * count no attempts) from events that fail on their own (count attempts, dead-letter at the limit).
+   * Says whether the bus can take the given records now; never throws. The relay asks after a
+   * batch with a retryable failure, and while paused, to tell an outage (pause claiming, count no
+   * attempts, dead-letter nothing) from events that fail on their own (count attempts). A
+   * `BusHealth` names the reason; a plain boolean (`true` = healthy) is read as `unreachable` when false.
    */
-  probe?(options?: PublishOptions): Promise<boolean>;
+  probe?(options?: ProbeOptions): Promise<BusHealth | boolean>;
 }

@@ -1,3 +1,5 @@
+import type { BusOutageReason } from './publisher.js';
+
 /** What the relay reports as it works: feed these to metrics (the CLI turns them into Prometheus series). */
 export type RelayEvent =
   | {
@@ -33,13 +35,24 @@ export type RelayEvent =
       readonly error: Error;
     }
   | {
-      /** Every publish of a batch failed retryably: the bus looks down. Claiming pauses; no attempt is counted. */
+      /**
+       * The bus cannot take events (the publisher's probe, or every publish of a batch failing
+       * retryably without one): claiming pauses for `pauseMs`; no attempt is counted. Emitted per pause.
+       */
       readonly type: 'outage';
+      readonly reason: BusOutageReason;
+      readonly detail: string;
       readonly error: Error;
       readonly pauseMs: number;
       readonly consecutive: number;
     }
-  | { /** The bus accepted a batch again after an outage. */ readonly type: 'recovered'; readonly afterMs: number }
+  | {
+      /** The bus is healthy again after an outage (the probe says so, or a batch was accepted). */
+      readonly type: 'recovered';
+      readonly afterMs: number;
+      /** The last reason of the outage that ended. */
+      readonly reason: BusOutageReason;
+    }
   | {
       /** The store failed (claim, complete, release); the relay retries after `pauseMs`. */
       readonly type: 'store-error';

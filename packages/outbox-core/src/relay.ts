@@ -5,7 +5,7 @@ import { checkHorizons } from './horizons.js';
 import { validateInteger } from './identifiers.js';
 import { type Logger, noopLogger } from './logger.js';
 import type { ClaimedBatch, DeadLetterEntry, OutboxRecord, OutboxStore, ReleaseEntry } from './outbox-store.js';
-import type { Publisher, PublishResult } from './publisher.js';
+import type { BusHealth, BusOutageReason, Publisher, PublishResult } from './publisher.js';
 import type { RelayDrainResult, RelayEvent, RelayStopResult } from './relay-events.js';
 
 /** Options of `Relay`. */
@@ -36,6 +36,34 @@ export interface RelayOptions {
 
 type State = 'new' | 'running' | 'stopping' | 'stopped';
 
+/** An outage the relay is in: why, since when. */
+export interface RelayOutage {
+  readonly reason: BusOutageReason;
+  /** One line for operators, from the publisher's probe (or the publish error without a probe). */
+  readonly detail: string;
+  readonly since: Date;
+}
+
+interface OutageState {
+  reason: BusOutageReason;
+  detail: string;
+  readonly since: number;
+  pauses: number;
+  /** The failed records, for the next probe: it checks where they go. */
+  records: readonly OutboxRecord[];
+  error: Error;
+}
+
+/** The log line of each outage reason: one `warn` per change of reason. */
+const outageLabels: Record<BusOutageReason, string> = {
+  unreachable: 'bus unreachable',
+  'stream-missing': 'stream missing',
+  'no-leader': 'stream has no leader',
+  full: 'stream full',
+};
+/** Records handed to a probe: enough to find every stream they go to, bounded. */
+const probeRecords = 64;
+
 /** Quick re-claims (5, 10, 20, 40 ms with the default minimum) come before the wake-up is armed. */
 const armAfterIdleMs = 50;
 /** A settle call is retried only if it would still finish this long before the lease ends. */
@@ -47,9 +75,13 @@ const settleLeaseMarginMs = 250;
  * after `maxAttempts`. Any number of relays may run on one table: the store's claim gives each
  * subject's events to one relay at a time, in order.
  *
- * When every publish of a batch fails retryably the bus itself is down: the batch is released
- * without counting attempts and claiming pauses with backoff, so an outage never dead-letters
- * healthy events.
+ * After a batch with a retryable failure the relay asks the publisher's `probe` whether the bus
+ * can take those events (for NATS: does their stream exist, have a leader and quorum, have room).
+ * If not, it is an outage: the failed records are released without counting attempts, claiming
+ * pauses with backoff, and the relay probes again before each claim until the probe says healthy,
+ * so an outage of any length never dead-letters healthy events. A failure of the connection itself
+ * (`DISCONNECTED`) never counts an attempt either. A publisher without a probe: a batch whose every
+ * publish failed retryably is an outage, and a batch that publishes again ends it.
  *
  * @example
  * ```ts
@@ -78,8 +110,7 @@ export class Relay {
   #loop: Promise<void> | undefined;
   #fatal: Error | undefined;
   #inFlight = 0;
-  #outages = 0;
-  #outageSince = 0;
+  #outage: OutageState | undefined;
   #storeErrors = 0;
   #closed: Promise<Error | undefined>;
   #resolveClosed!: (error: Error | undefined) => void;
@@ -111,9 +142,15 @@ export class Relay {
     return this.#leaseMs + this.#backoff.maxMs;
   }
 
-  /** True while the bus looks unreachable (claiming is paused). */
+  /** True while the bus cannot take events (claiming is paused). */
   get outage(): boolean {
-    return this.#outages > 0;
+    return this.#outage !== undefined;
+  }
+
+  /** The current outage with its reason, or `undefined` while the bus is healthy: what `/readyz` reports. */
+  get busOutage(): RelayOutage | undefined {
+    const outage = this.#outage;
+    return outage && { reason: outage.reason, detail: outage.detail, since: new Date(outage.since) };
   }
 
   /**
@@ -232,6 +269,17 @@ export class Relay {
   async #run(untilIdle: boolean, totals?: Record<keyof RelayDrainResult, number>): Promise<void> {
     let idleMs = this.#minPollIntervalMs;
     while (this.#state === 'running') {
+      if (this.#outage && this.#publisher.probe) {
+        // Paused: claim nothing (no row is touched, no attempt counted) until the bus can take events.
+        const outage = this.#outage;
+        const health = await this.#probe(outage.records);
+        if (this.#state !== 'running') break;
+        if (!health.ok) {
+          await this.#pause(health, outage.error, outage.records);
+          continue;
+        }
+        this.#recovered();
+      }
       let batch: ClaimedBatch;
       try {
         batch = await this.#store.claim({ batchSize: this.#batchSize, leaseMs: this.#leaseMs });
@@ -289,11 +337,9 @@ export class Relay {
     const now = Date.now();
 
     const completed: string[] = [];
-    const released: ReleaseEntry[] = [];
-    const dead: DeadLetterEntry[] = [];
+    const failed: { record: OutboxRecord; error: PublishError }[] = [];
     let duplicates = 0;
     let retryableFailures = 0;
-    let firstError: Error | undefined;
     for (let index = 0; index < records.length; index++) {
       const record = records[index] as OutboxRecord;
       const result = results[index];
@@ -303,8 +349,23 @@ export class Relay {
         continue;
       }
       const error = result?.error ?? new PublishError('PUBLISH_FAILED', `the publisher returned no result for event ${record.id}`, true);
-      firstError ??= error;
       if (error.retryable) retryableFailures++;
+      failed.push({ record, error });
+    }
+    const firstError = failed[0]?.error;
+    const health = retryableFailures > 0 ? await this.#batchHealth(records.length, retryableFailures, failed) : undefined;
+    const outage = health !== undefined && !health.ok;
+
+    const released: ReleaseEntry[] = [];
+    const dead: DeadLetterEntry[] = [];
+    for (const { record, error } of failed) {
+      if (outage || (error.retryable && error.code === 'DISCONNECTED')) {
+        // The bus is down, or the connection broke under the publish: not these events' fault.
+        // Hand them back without counting an attempt (the outage pause, or a short delay, paces them).
+        const retryAt = outage ? new Date(now) : new Date(now + this.#outageBackoff.delayMs(1));
+        released.push({ id: record.id, retryAt, error: error.message, countAttempt: false });
+        continue;
+      }
       const attempt = record.attempts + 1;
       if (!error.retryable || attempt >= this.#maxAttempts) {
         dead.push({ id: record.id, error: error.message });
@@ -313,16 +374,6 @@ export class Relay {
         const retryAt = new Date(now + this.#backoff.delayMs(attempt));
         released.push({ id: record.id, retryAt, error: error.message, countAttempt: true });
         this.#emit({ type: 'failed', id: record.id, subject: record.subject, attempt, error, retryAt });
-      }
-    }
-
-    const outage = retryableFailures === records.length && (await this.#busUnreachable(records.length, firstError));
-    if (outage) {
-      // The bus is down, not these events: hand them back untouched and pause claiming.
-      released.length = 0;
-      dead.length = 0;
-      for (const record of records) {
-        released.push({ id: record.id, retryAt: new Date(now), error: errorMessage(firstError), countAttempt: false });
       }
     }
 
@@ -339,7 +390,7 @@ export class Relay {
       size: records.length,
       published: completed.length,
       duplicates,
-      failed: outage ? records.length : released.length,
+      failed: released.length,
       dead: dead.length,
       durationMs: performance.now() - started,
       publishMs,
@@ -350,34 +401,72 @@ export class Relay {
       'relay batch',
     );
 
-    if (outage) {
-      this.#outages++;
-      if (this.#outages === 1) this.#outageSince = Date.now();
-      const pauseMs = this.#outageBackoff.delayMs(this.#outages);
-      const error = firstError as Error;
-      this.#emit({ type: 'outage', error, pauseMs, consecutive: this.#outages });
-      this.#logger.warn({ err: error, pauseMs, consecutive: this.#outages }, 'bus unreachable; pausing the relay');
-      await sleep(pauseMs, this.#idle.signal);
-    } else if (this.#outages > 0) {
-      this.#emit({ type: 'recovered', afterMs: Date.now() - this.#outageSince });
-      this.#logger.info({ afterMs: Date.now() - this.#outageSince }, 'bus reachable again');
-      this.#outages = 0;
+    if (health !== undefined && !health.ok) {
+      await this.#pause(
+        health,
+        firstError as Error,
+        failed.slice(0, probeRecords).map((entry) => entry.record),
+      );
+    } else if (this.#outage && completed.length > 0) {
+      // Only without a probe: with one, the loop ends the outage before it claims again.
+      this.#recovered();
     }
-    return {
-      published: completed.length,
-      duplicates,
-      failed: outage ? records.length : released.length,
-      dead: dead.length,
-    };
+    return { published: completed.length, duplicates, failed: released.length, dead: dead.length };
   }
 
   /**
-   * Every publish of the batch failed retryably: is the bus down, or do these events fail on their
-   * own? The publisher's probe decides; without one, a whole batch failing, or a disconnect, is an outage.
+   * Some publishes of the batch failed retryably: is the bus down, or do these events fail on their
+   * own? The publisher's probe decides, asked about the failed records (their stream). Without a
+   * probe, a whole batch failing retryably, or a disconnect, is an outage.
    */
-  async #busUnreachable(size: number, error: Error | undefined): Promise<boolean> {
-    if (this.#publisher.probe) return !(await this.#publisher.probe().catch(() => false));
-    return size > 1 || (error instanceof PublishError && error.code === 'DISCONNECTED');
+  async #batchHealth(
+    size: number,
+    retryableFailures: number,
+    failed: readonly { record: OutboxRecord; error: PublishError }[],
+  ): Promise<BusHealth> {
+    if (this.#publisher.probe) return this.#probe(failed.slice(0, probeRecords).map((entry) => entry.record));
+    const first = failed[0]?.error;
+    const down = retryableFailures === size && (size > 1 || first?.code === 'DISCONNECTED');
+    return down ? { ok: false, reason: 'unreachable', detail: errorMessage(first) } : { ok: true };
+  }
+
+  /** The publisher's probe, read as a `BusHealth` (a boolean probe says only reachable or not); never throws. */
+  async #probe(records: readonly OutboxRecord[]): Promise<BusHealth> {
+    try {
+      const answer = await (this.#publisher.probe as NonNullable<Publisher['probe']>)({ records, signal: this.#idle.signal });
+      if (typeof answer !== 'boolean') return answer;
+      return answer ? { ok: true } : { ok: false, reason: 'unreachable', detail: 'the publisher probe says the bus does not answer' };
+    } catch (error) {
+      return { ok: false, reason: 'unreachable', detail: `the publisher probe threw: ${errorMessage(error)}` };
+    }
+  }
+
+  /** Enters or continues an outage: one `warn` per change of reason, an `outage` event per pause, then the pause. */
+  async #pause(health: Exclude<BusHealth, { ok: true }>, error: Error, records: readonly OutboxRecord[]): Promise<void> {
+    const previous = this.#outage;
+    const outage: OutageState = previous ?? { reason: health.reason, detail: health.detail, since: Date.now(), pauses: 0, records, error };
+    const changed = previous === undefined || previous.reason !== health.reason;
+    outage.reason = health.reason;
+    outage.detail = health.detail;
+    outage.error = error;
+    if (records.length > 0) outage.records = records;
+    outage.pauses++;
+    this.#outage = outage;
+    const pauseMs = this.#outageBackoff.delayMs(outage.pauses);
+    this.#emit({ type: 'outage', reason: health.reason, detail: health.detail, error, pauseMs, consecutive: outage.pauses });
+    const fields = { reason: health.reason, detail: health.detail, pauseMs, consecutive: outage.pauses, err: error };
+    if (changed) this.#logger.warn(fields, `${outageLabels[health.reason]}; pausing the relay (no attempts are counted)`);
+    else this.#logger.debug(fields, `${outageLabels[health.reason]}; still paused`);
+    await sleep(pauseMs, this.#idle.signal);
+  }
+
+  #recovered(): void {
+    const outage = this.#outage;
+    if (!outage) return;
+    this.#outage = undefined;
+    const afterMs = Date.now() - outage.since;
+    this.#emit({ type: 'recovered', afterMs, reason: outage.reason });
+    this.#logger.info({ afterMs, was: outage.reason }, 'bus healthy again; resuming the relay');
   }
 
   /**

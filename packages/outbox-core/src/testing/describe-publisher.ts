@@ -55,6 +55,14 @@ export function describePublisher(name: string, makeHarness: () => PublisherHarn
       for (const name of samples) expect(reservedHeaderRule(name.toUpperCase(), RESERVED_HEADERS), name).toBeDefined();
     });
 
+    it('probes healthy (when it has a probe) for records its bus can take', async () => {
+      const publisher = await harness.createPublisher();
+      if (!publisher.probe) return;
+      const records = sampleRecords(3);
+      const health = await publisher.probe({ records });
+      expect(health === true || (typeof health === 'object' && health.ok)).toBe(true);
+    });
+
     it('returns no results for no records', async () => {
       const publisher = await harness.createPublisher();
       expect(await publisher.publish([])).toEqual([]);

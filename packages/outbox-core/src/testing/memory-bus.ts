@@ -2,7 +2,7 @@ import { sleep } from '../abort.js';
 import { EventDecodeError, PublishError } from '../errors.js';
 import type { OutboxEvent } from '../event.js';
 import type { OutboxRecord } from '../outbox-store.js';
-import type { Publisher, PublishResult } from '../publisher.js';
+import type { BusOutageReason, Publisher, PublishResult } from '../publisher.js';
 import type { DeadLetterReason, Delivery, FetchOptions, Subscriber } from '../subscriber.js';
 
 /** A message as the in-memory bus stores it: CloudEvents attributes in `ce-*` headers, data as the body. */
@@ -41,6 +41,13 @@ export class MemoryBus {
   down = false;
   /** While true, every dead-letter publish fails, as when the dead-letter stream is missing. */
   deadLettersDown = false;
+  /**
+   * A stream-level fault: while set, every publish fails retryably as JetStream fails it
+   * (`stream-missing`: `NO_STREAM`; `full`, `no-leader`: a 503 `PUBLISH_FAILED`) and the probe names it.
+   */
+  streamFault: Exclude<BusOutageReason, 'unreachable'> | undefined;
+  /** How many times the probe was asked. */
+  probes = 0;
   /** Return an error to fail one record's publish (after dedup, before storing). */
   failPublish: ((record: OutboxRecord) => PublishError | undefined) | undefined;
   readonly #ids = new Set<string>();
@@ -52,7 +59,12 @@ export class MemoryBus {
         await Promise.resolve();
         return records.map((record) => this.#publishOne(record));
       },
-      probe: async () => !this.down,
+      probe: async () => {
+        this.probes++;
+        if (this.down) return { ok: false, reason: 'unreachable', detail: 'the in-memory bus is down' };
+        if (this.streamFault) return { ok: false, reason: this.streamFault, detail: `the in-memory stream: ${this.streamFault}` };
+        return { ok: true };
+      },
     };
   }
 
@@ -68,6 +80,16 @@ export class MemoryBus {
   #publishOne(record: OutboxRecord): PublishResult {
     if (this.down) {
       return { id: record.id, ok: false, error: new PublishError('DISCONNECTED', 'the in-memory bus is down', true) };
+    }
+    if (this.streamFault === 'stream-missing') {
+      return { id: record.id, ok: false, error: new PublishError('NO_STREAM', 'no in-memory stream stores the subject', true) };
+    }
+    if (this.streamFault) {
+      return {
+        id: record.id,
+        ok: false,
+        error: new PublishError('PUBLISH_FAILED', `the in-memory stream is ${this.streamFault} (503)`, true),
+      };
     }
     if (this.#ids.has(record.id)) return { id: record.id, ok: true, duplicate: true };
     const error = this.failPublish?.(record);
