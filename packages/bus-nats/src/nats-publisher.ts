@@ -1,9 +1,11 @@
-import type { NatsConnection } from '@nats-io/nats-core';
+import { errors, type NatsConnection } from '@nats-io/nats-core';
 import {
+  type BusHealth,
   type Logger,
   noopLogger,
   OutboxConfigError,
   type OutboxRecord,
+  type ProbeOptions,
   type PublishError,
   PublishError as PublishErrorClass,
   type Publisher,
@@ -12,8 +14,10 @@ import {
   type PublishResult,
   validateInteger,
 } from '@outboxkit/outbox-core';
+import { BusProbe } from './bus-probe.js';
 import { headerBytesUpperBound, NATS_CONSTRAINTS, recordHeaders, reservedRecordHeader } from './cloud-events.js';
 import { parsePubAck, ReplyInbox } from './reply-inbox.js';
+import { isStreamFullError } from './stream-health.js';
 import { StreamLookup } from './stream-lookup.js';
 import { isPublishableSubject, prefixSubjectMapper, type SubjectMapper } from './subjects.js';
 import { translatePublishError } from './translate-error.js';
@@ -31,6 +35,13 @@ export interface NatsPublisherOptions {
   readonly subject?: SubjectMapper;
   /** How long to wait for each PubAck. @defaultValue 5_000 */
   readonly timeoutMs?: number;
+  /**
+   * The stream the events go to. `probe` then checks this stream (exists, has a leader and quorum,
+   * has room); without it, `probe` finds the streams that store the failed records' subjects.
+   */
+  readonly stream?: string;
+  /** How long `probe` waits for each JetStream API answer. @defaultValue the smaller of `timeoutMs` and 2_000 */
+  readonly probeTimeoutMs?: number;
   /** Publishes in flight at once on the connection (the pipelining window). @defaultValue 256 */
   readonly maxInFlight?: number;
   /** JetStream API prefix, for domains or imported accounts. @defaultValue `'$JS.API'` */
@@ -70,6 +81,8 @@ export class NatsPublisher implements Publisher {
   readonly #logger: Logger;
   readonly #apiPrefix: string;
   readonly #streams: StreamLookup;
+  readonly #stream: string | undefined;
+  readonly #probe: BusProbe;
 
   constructor(options: NatsPublisherOptions) {
     this.#connection = options.connection;
@@ -87,6 +100,36 @@ export class NatsPublisher implements Publisher {
     this.#apiPrefix = options.apiPrefix ?? '$JS.API';
     this.#streams = new StreamLookup(options.connection, this.#apiPrefix, this.#timeoutMs);
     this.#replies = new ReplyInbox(options.connection, this.#timeoutMs);
+    if (options.stream !== undefined && !/^[^\s.*>/\\]{1,255}$/.test(options.stream)) {
+      throw new OutboxConfigError(
+        'stream',
+        `stream ${JSON.stringify(options.stream)} is not a stream name: no spaces, '.', '*', '>', '/' or '\\'`,
+      );
+    }
+    this.#stream = options.stream;
+    const probeTimeoutMs = validateInteger(options.probeTimeoutMs ?? Math.min(this.#timeoutMs, 2_000), 'probeTimeoutMs', 1);
+    this.#probe = new BusProbe(options.connection, this.#apiPrefix, probeTimeoutMs);
+    this.#watchConnection();
+  }
+
+  /**
+   * On a disconnect, the publishes waiting for a PubAck fail at once as `DISCONNECTED` (the server
+   * that had them is gone; their acks will not come) instead of each waiting out `timeoutMs`: the
+   * relay re-publishes them on the reconnected connection with the same `Nats-Msg-Id`.
+   */
+  #watchConnection(): void {
+    const status = (this.#connection as Partial<Pick<NatsConnection, 'status'>>).status?.();
+    if (!status) return;
+    void (async () => {
+      for await (const event of status) {
+        if (event.type === 'disconnect') {
+          this.#probe.connected = false;
+          this.#replies.failPending(new errors.ConnectionError('disconnected; waiting for a PubAck that will not come'));
+        } else if (event.type === 'reconnect') {
+          this.#probe.connected = true;
+        }
+      }
+    })().catch(() => undefined);
   }
 
   async publish(records: readonly OutboxRecord[], options: PublishOptions = {}): Promise<PublishResult[]> {
@@ -118,16 +161,30 @@ export class NatsPublisher implements Publisher {
   }
 
   /**
-   * Resolves true when JetStream answers a round trip now (an account info request), false when
-   * it does not; never throws. The relay uses it to tell an outage from events that fail on their own.
+   * Says whether JetStream can take these records now; never throws. It checks the target stream,
+   * not the account: the `stream` option's, or the streams that store the records' subjects.
+   * `stream-missing` (deleted, misnamed, no stream for a subject), `no-leader` (no stream or meta
+   * leader, no quorum of current replicas, a 503 or a timeout from the JetStream API while
+   * connected), `full` (a `discard: new` stream at its limits, or refusing messages as full until
+   * it changes), `unreachable` (closed or disconnected). Without records or `stream`, it asks the account.
    */
-  async probe(options: PublishOptions = {}): Promise<boolean> {
-    if (this.#connection.isClosed() || options.signal?.aborted) return false;
+  async probe(options: ProbeOptions = {}): Promise<BusHealth> {
+    const subjects = new Set<string>();
+    if (this.#stream === undefined) {
+      for (const record of options.records ?? []) {
+        try {
+          const subject = this.#subject(record);
+          if (isPublishableSubject(subject)) subjects.add(subject);
+        } catch {
+          // A mapping that throws is that record's own failure, not the bus's.
+        }
+        if (subjects.size >= 16) break;
+      }
+    }
     try {
-      await this.#connection.request(`${this.#apiPrefix}.INFO`, undefined, { timeout: this.#timeoutMs });
-      return true;
-    } catch {
-      return false;
+      return await this.#probe.check(this.#stream, [...subjects], options.signal);
+    } catch (error) {
+      return { ok: false, reason: 'unreachable', detail: `the probe failed: ${String(error)}` };
     }
   }
 
@@ -201,8 +258,12 @@ export class NatsPublisher implements Publisher {
       .request(subject, data, recordHeaders(record))
       .then(parsePubAck)
       .then(
-        (ack): PublishResult => ({ id: record.id, ok: true, duplicate: ack.duplicate, sequence: ack.seq }),
+        (ack): PublishResult => {
+          this.#probe.full.accepted();
+          return { id: record.id, ok: true, duplicate: ack.duplicate, sequence: ack.seq };
+        },
         async (error: unknown): Promise<PublishResult> => {
+          if (isStreamFullError(error)) this.#probe.full.refused();
           let translated = translatePublishError(error, subject, record.id);
           if (translated.code === 'NO_STREAM') translated = await this.#confirmNoStream(translated, subject, record.id);
           this.#logger.debug({ id: record.id, subject, code: translated.code, retryable: translated.retryable }, translated.message);

@@ -48,6 +48,11 @@ export class ReplyInbox {
     });
   }
 
+  /** Fails every request still waiting for its reply with `error` (the inbox stays open). */
+  failPending(error: Error): void {
+    this.#failAll(error);
+  }
+
   /** Unsubscribes the inbox and fails what is still waiting. The connection stays open. */
   close(): void {
     this.#subscription?.unsubscribe();

@@ -9,11 +9,11 @@ function translate(error: unknown) {
 }
 
 describe('translatePublishError', () => {
-  it('maps no responders to NO_STREAM, not retryable', () => {
+  it('maps no responders to NO_STREAM, retryable (a missing stream is an outage)', () => {
     const noResponders = new errors.RequestError('no responders', { cause: new errors.NoRespondersError('events.x') });
     expect(translate(new Error('jetstream is not enabled', { cause: noResponders }))).toMatchObject({
       code: 'NO_STREAM',
-      retryable: false,
+      retryable: true,
     });
   });
 

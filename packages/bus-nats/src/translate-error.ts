@@ -28,7 +28,8 @@ const MESSAGE_SIZE_EXCEEDS_MAX = 10054;
  * as `cause`. The one place that knows the client's error shapes:
  * - a record the client cannot encode (a header or subject with CR/LF, over `max_payload`) ->
  *   `EVENT_INVALID` or `PAYLOAD_TOO_LARGE`, not retryable: that record fails alone;
- * - no responders (nothing stores the subject) -> `NO_STREAM`, not retryable;
+ * - no responders (nothing stores the subject) -> `NO_STREAM`, retryable: a deleted or misnamed stream is
+ *   an outage of the bus (the relay's probe says `stream-missing` and it pauses), not the event's fault;
  * - a timeout -> `PUBLISH_TIMEOUT`, retryable (the message may or may not be stored: re-send with the same id);
  * - a closed, draining or broken connection -> `DISCONNECTED`, retryable;
  * - JetStream answering 503 (no quorum, leader election) -> retryable;
@@ -54,7 +55,7 @@ export function translatePublishError(error: unknown, subject: string, id: strin
     return new PublishError(
       'NO_STREAM',
       `no JetStream stream stores the subject ${subject} (no responders; ${what}): create a stream whose subjects match it (ensureStream) or change the subject mapping`,
-      false,
+      true,
       { cause: error },
     );
   }

@@ -2,7 +2,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { ensureStream, NatsPublisher } from '@outboxkit/bus-nats';
-import type { OutboxRecord, PublishError } from '@outboxkit/outbox-core';
+import type { BusHealth, OutboxRecord, PublishError } from '@outboxkit/outbox-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from './cluster.js';
 import { jetstreamManager, readStream, record } from './nats.js';
@@ -37,12 +37,12 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Retries until the cluster has a JetStream meta leader and the R3 stream exists. */
-async function createReplicatedStream(jsmSource: NatsConnection, name: string): Promise<JetStreamManager> {
+async function createReplicatedStream(jsmSource: NatsConnection, name: string, subjects = ['events.>']): Promise<JetStreamManager> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     try {
       const jsm = await jetstreamManager(jsmSource, { timeout: 2_000 });
-      await ensureStream(jsm, { name, subjects: ['events.>'], replicas: 3, duplicateWindowMs: 120_000 });
+      await ensureStream(jsm, { name, subjects, replicas: 3, duplicateWindowMs: 120_000 });
       return jsm;
     } catch (error) {
       if (Date.now() > deadline) throw error;
@@ -106,5 +106,59 @@ describe('NatsPublisher on a 3-node JetStream cluster', () => {
     console.log(
       `cluster test: killed ${victim.name} (stream leader ${leaderName}) after ${killedAt} events; failures retried: ${JSON.stringify([...failureCodes])}; last failure at ${recoveredMs}ms, all acked at ${Date.now() - began}ms`,
     );
+  });
+
+  it('probes no-leader while two of three nodes are down (publishes fail retryably), healthy when they are back', async () => {
+    if (!cluster || !nc) throw new Error('the cluster did not start');
+    await createReplicatedStream(nc, 'QUORUM_R3', ['quorum.>']);
+    const publisher = new NatsPublisher({ connection: nc, subjectPrefix: 'quorum', stream: 'QUORUM_R3', timeoutMs: 1_000 });
+    expect(await publisher.probe()).toEqual({ ok: true });
+    const connectedTo = nc.info?.server_name;
+    const victims = cluster.nodes.filter((node) => node.name !== connectedTo);
+    for (const node of victims) await cluster.kill(node);
+    let health: BusHealth = { ok: true };
+    const seen = new Set<string>();
+    const deadline = Date.now() + 30_000;
+    while (health.ok && Date.now() < deadline) {
+      health = await publisher.probe();
+      if (!health.ok) seen.add(`${health.reason}: ${health.detail}`);
+    }
+    expect(health).toMatchObject({ ok: false, reason: 'no-leader' });
+    const [result] = await publisher.publish([record('x.created')]);
+    expect(result).toMatchObject({ ok: false, error: { retryable: true } });
+    // Still no quorum a while later: the probe does not report healthy on any reply.
+    expect(await publisher.probe()).toMatchObject({ ok: false, reason: 'no-leader' });
+    for (const node of victims) cluster.start(node);
+    const back = Date.now() + 60_000;
+    while (!(await publisher.probe()).ok && Date.now() < back) await sleep(200);
+    expect(await publisher.probe()).toEqual({ ok: true });
+    const [after] = await publisher.publish([record('x.created')]);
+    expect(after?.ok).toBe(true);
+    console.log(`cluster test: probe while 2 of 3 nodes were down: ${[...seen].join(' | ')}`);
+  });
+
+  it('fails publishes waiting for a PubAck at once when the connection drops, not after timeoutMs', async () => {
+    if (!cluster) throw new Error('the cluster did not start');
+    const own = await connect({ servers: cluster.urls, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    try {
+      // A subscriber that never replies: the publishes wait for acks that will not come.
+      own.subscribe('sink.>', { callback: () => undefined });
+      await own.flush();
+      const publisher = new NatsPublisher({ connection: own, subjectPrefix: 'sink', timeoutMs: 20_000 });
+      const victim = cluster.nodes.find((node) => node.name === own.info?.server_name);
+      if (!victim) throw new Error(`no node named ${own.info?.server_name}`);
+      const started = Date.now();
+      const publishing = publisher.publish([record('a.created'), record('b.created'), record('c.created')]);
+      await own.flush();
+      await cluster.kill(victim);
+      const results = await publishing;
+      const elapsedMs = Date.now() - started;
+      cluster.start(victim);
+      expect(results.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual(['DISCONNECTED', 'DISCONNECTED', 'DISCONNECTED']);
+      expect(elapsedMs).toBeLessThan(5_000);
+      console.log(`cluster test: pending publishes failed ${elapsedMs} ms after the kill began (timeoutMs 20,000)`);
+    } finally {
+      await own.close();
+    }
   });
 });

@@ -104,12 +104,12 @@ describe('NatsPublisher', () => {
     expect(stored.map((m) => m.headers?.get('Nats-Msg-Id'))).toEqual(batch.map((r) => r.id));
   });
 
-  it('fails a record with no stream for its subject as NO_STREAM, not retryable, naming the subject', async () => {
+  it('fails a record with no stream for its subject as NO_STREAM, retryable (an outage, not the event), naming the subject', async () => {
     const prefix = uniqueName('nostream');
     const publisher = new NatsPublisher({ connection: nc, subjectPrefix: prefix });
     const error = failed((await publisher.publish([record('x.created')]))[0]).error;
     expect(error.code).toBe('NO_STREAM');
-    expect(error.retryable).toBe(false);
+    expect(error.retryable).toBe(true);
     expect(error.message).toContain(`${prefix}.x.created`);
   });
 
@@ -161,9 +161,9 @@ describe('NatsPublisher', () => {
     const stream = await freshStream();
     const other = await connectNats();
     const publisher = new NatsPublisher({ connection: other, subjectPrefix: stream });
-    expect(await publisher.probe()).toBe(true);
+    expect(await publisher.probe()).toEqual({ ok: true });
     await other.close();
-    expect(await publisher.probe()).toBe(false);
+    expect(await publisher.probe()).toMatchObject({ ok: false, reason: 'unreachable' });
     const results = await publisher.publish([record('a.created'), record('b.created')]);
     expect(results).toHaveLength(2);
     for (const result of results) {
