@@ -110,6 +110,41 @@ describe('Relay during stream-level outages', () => {
     expect(infos[0]?.fields.was).toBe('no-leader');
   });
 
+  it('ends an outage only when a batch publishes: a probe that says healthy too early costs no attempt and logs no recovery', async () => {
+    const { store, maxAttemptsSeen } = watchedStore();
+    const bus = new MemoryBus();
+    const inner = bus.publisher();
+    let probes = 0;
+    // Every other probe is wrong (says healthy while the stream still refuses), as a full stream
+    // whose limits do not show it can be.
+    const publisher: Publisher = {
+      publish: (records) => inner.publish(records),
+      probe: async (options) => (bus.streamFault && probes++ % 2 === 1 ? { ok: true } : (inner.probe?.(options) ?? true)),
+    };
+    await memoryTransaction((tx) => store.enqueue(tx, [sampleEvent('a', 1), sampleEvent('b', 1)]));
+    const { logger, lines } = capturingLogger();
+    const seen: RelayEvent[] = [];
+    bus.streamFault = 'full';
+    const relay = new Relay({
+      store,
+      publisher,
+      logger,
+      maxAttempts: 2,
+      outageBackoff: { initialMs: 1, maxMs: 2 },
+      onEvent: (event) => seen.push(event),
+    });
+    await relay.start();
+    await until('20 probes', () => probes >= 20);
+    expect(relay.busOutage?.reason).toBe('full');
+    bus.streamFault = undefined;
+    await until('both events published', () => bus.messages.length === 2);
+    await relay.stop();
+    expect(maxAttemptsSeen()).toBe(0);
+    expect(seen.filter((event) => event.type === 'recovered')).toHaveLength(1);
+    expect(lines.filter((line) => line.level === 'warn')).toHaveLength(1);
+    expect(await store.listDead()).toEqual([]);
+  });
+
   it('reads a boolean probe (the older contract) as reachable or unreachable', async () => {
     const store = new MemoryOutboxStore();
     const bus = new MemoryBus();

@@ -52,6 +52,8 @@ interface OutageState {
   /** The failed records, for the next probe: it checks where they go. */
   records: readonly OutboxRecord[];
   error: Error;
+  /** The probe said healthy: the next batch is claimed, and the outage ends only when it publishes (or nothing is pending). */
+  trial: boolean;
 }
 
 /** The log line of each outage reason: one `warn` per change of reason. */
@@ -78,8 +80,9 @@ const settleLeaseMarginMs = 250;
  * After a batch with a retryable failure the relay asks the publisher's `probe` whether the bus
  * can take those events (for NATS: does their stream exist, have a leader and quorum, have room).
  * If not, it is an outage: the failed records are released without counting attempts, claiming
- * pauses with backoff, and the relay probes again before each claim until the probe says healthy,
- * so an outage of any length never dead-letters healthy events. A failure of the connection itself
+ * pauses with backoff, and the relay probes again before each claim until the probe says healthy;
+ * then one batch is tried, and the outage ends when it publishes (or nothing is pending). An outage
+ * of any length never dead-letters healthy events. A failure of the connection itself
  * (`DISCONNECTED`) never counts an attempt either. A publisher without a probe: a batch whose every
  * publish failed retryably is an outage, and a batch that publishes again ends it.
  *
@@ -269,7 +272,7 @@ export class Relay {
   async #run(untilIdle: boolean, totals?: Record<keyof RelayDrainResult, number>): Promise<void> {
     let idleMs = this.#minPollIntervalMs;
     while (this.#state === 'running') {
-      if (this.#outage && this.#publisher.probe) {
+      if (this.#outage && !this.#outage.trial && this.#publisher.probe) {
         // Paused: claim nothing (no row is touched, no attempt counted) until the bus can take events.
         const outage = this.#outage;
         const health = await this.#probe(outage.records);
@@ -278,7 +281,8 @@ export class Relay {
           await this.#pause(health, outage.error, outage.records);
           continue;
         }
-        this.#recovered();
+        // Not over yet: a probe can be wrong (a full stream that shows no limit). A batch decides.
+        outage.trial = true;
       }
       let batch: ClaimedBatch;
       try {
@@ -289,6 +293,7 @@ export class Relay {
         continue;
       }
       if (batch.records.length === 0) {
+        if (this.#outage?.trial) this.#recovered();
         if (untilIdle) return;
         // Arm the store's wake-up only after a short run of quick re-claims found nothing: a relay
         // that re-armed after every empty claim made producers under steady load take the NOTIFY
@@ -408,7 +413,6 @@ export class Relay {
         failed.slice(0, probeRecords).map((entry) => entry.record),
       );
     } else if (this.#outage && completed.length > 0) {
-      // Only without a probe: with one, the loop ends the outage before it claims again.
       this.#recovered();
     }
     return { published: completed.length, duplicates, failed: released.length, dead: dead.length };
@@ -444,7 +448,16 @@ export class Relay {
   /** Enters or continues an outage: one `warn` per change of reason, an `outage` event per pause, then the pause. */
   async #pause(health: Exclude<BusHealth, { ok: true }>, error: Error, records: readonly OutboxRecord[]): Promise<void> {
     const previous = this.#outage;
-    const outage: OutageState = previous ?? { reason: health.reason, detail: health.detail, since: Date.now(), pauses: 0, records, error };
+    const outage: OutageState = previous ?? {
+      reason: health.reason,
+      detail: health.detail,
+      since: Date.now(),
+      pauses: 0,
+      records,
+      error,
+      trial: false,
+    };
+    outage.trial = false;
     const changed = previous === undefined || previous.reason !== health.reason;
     outage.reason = health.reason;
     outage.detail = health.detail;

@@ -28,6 +28,8 @@ export interface NatsConfig {
   readonly subjectPrefix: string;
   readonly ensureStream: boolean;
   readonly duplicateWindowMs: number;
+  /** `num_replicas` of a stream the relay creates. */
+  readonly streamReplicas: number;
   readonly publishTimeoutMs: number;
 }
 
@@ -260,6 +262,7 @@ function nats(raw: RawSettings, name: Namer): NatsConfig {
     subjectPrefix,
     ensureStream: boolean(raw, 'ensureStream', name),
     duplicateWindowMs: integer(raw, 'duplicateWindowMs', name, 1_000, 7 * 24 * 3_600_000),
+    streamReplicas: integer(raw, 'streamReplicas', name, 1, 5),
     publishTimeoutMs: integer(raw, 'publishTimeoutMs', name, 100, 600_000),
   };
 }

@@ -1,3 +1,4 @@
+import type { RelayOutage } from '@outboxkit/outbox-core';
 import type { ReadinessCheck } from './http-server.js';
 
 /**
@@ -9,8 +10,13 @@ export class RelayReadiness {
   databaseError: string | undefined = 'not queried yet';
   natsConnected = false;
   schemaChecked = false;
-  /** Reads the relay's outage flag. */
-  outage: () => boolean = () => false;
+  /** Reads the relay's outage: its reason while claiming is paused. */
+  busOutage: () => RelayOutage | undefined = () => undefined;
+
+  /** True while the relay's claiming is paused by a bus outage. */
+  outage(): boolean {
+    return this.busOutage() !== undefined;
+  }
 
   /** The checks, in the order `/readyz` lists their failures. */
   checks(): ReadinessCheck[] {
@@ -18,7 +24,13 @@ export class RelayReadiness {
       { name: 'database', failure: () => (this.databaseError === undefined ? undefined : `database unreachable: ${this.databaseError}`) },
       { name: 'nats', failure: () => (this.natsConnected ? undefined : 'NATS is not connected') },
       { name: 'schema', failure: () => (this.schemaChecked ? undefined : 'the outbox schema version is not checked yet') },
-      { name: 'bus', failure: () => (this.outage() ? 'bus outage: publishes are failing, claiming is paused' : undefined) },
+      {
+        name: 'bus',
+        failure: () => {
+          const outage = this.busOutage();
+          return outage && `bus outage (${outage.reason}) since ${outage.since.toISOString()}: ${outage.detail}; claiming is paused`;
+        },
+      },
     ];
   }
 }

@@ -34,6 +34,7 @@ export interface RawSettings {
   subjectPrefix?: string;
   ensureStream?: string;
   duplicateWindowMs?: string;
+  streamReplicas?: string;
   publishTimeoutMs?: string;
   batchSize?: string;
   pollIntervalMs?: string;
@@ -167,6 +168,14 @@ export const natsSettings: readonly SettingSpec[] = [
     type: 'string',
     defaultValue: '120000',
     description: 'duplicate_window of a stream the relay creates (must be >= lease + 60000 ms of retry delay).',
+  }),
+  spec({
+    key: 'streamReplicas',
+    flag: 'stream-replicas',
+    env: 'OUTBOX_STREAM_REPLICAS',
+    type: 'string',
+    defaultValue: '1',
+    description: 'num_replicas of a stream the relay creates, 1 to 5 (3 on a 3-node cluster). An existing stream is not changed.',
   }),
   spec({
     key: 'publishTimeoutMs',

@@ -71,7 +71,13 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
         logger.warn({ id: event.id, subject: event.subject, attempts: event.attempts, err: event.error }, 'event dead-lettered');
       }
     };
-    const publisher = new NatsPublisher({ connection, subjectPrefix: nats.subjectPrefix, timeoutMs: nats.publishTimeoutMs, logger });
+    const publisher = new NatsPublisher({
+      connection,
+      subjectPrefix: nats.subjectPrefix,
+      stream: nats.stream,
+      timeoutMs: nats.publishTimeoutMs,
+      logger,
+    });
     const relayOptions = {
       store: opened.store,
       publisher,
@@ -86,7 +92,7 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
     const horizonMs = new Relay(relayOptions).republishHorizonMs;
     const duplicateWindowMs = await setUpStream(connection, nats, horizonMs, logger);
     relay = new Relay({ ...relayOptions, duplicateWindowMs });
-    readiness.outage = () => relay?.outage ?? false;
+    readiness.busOutage = () => relay?.busOutage;
 
     shutdown.running = true;
     if (config.once) {
