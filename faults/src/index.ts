@@ -19,3 +19,12 @@ export {
   type RunSize,
   relayKilled,
 } from './scenarios.js';
+export {
+  type ConsumerOutcome,
+  type ConsumerResult,
+  consumerDatabaseDown,
+  consumerReplicas,
+  deadLetterStreamMissing,
+  formatConsumerResult,
+} from './scenarios-consumer.js';
+export { TcpProxy } from './tcp-proxy.js';

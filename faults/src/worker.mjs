@@ -88,6 +88,9 @@ async function main() {
   });
   const delayMs = Number(setting('FAULT_HANDLER_DELAY_MS', '0'));
   const fixed = setting('FAULT_FIXED', '0') === '1';
+  // Transient handler failures: this share of events fails once (per process), then succeeds.
+  const failPercent = Number(setting('FAULT_FAIL_PERCENT', '0'));
+  const failedOnce = new Set();
   const consumer = new Consumer({
     subscriber,
     inbox: database.inbox,
@@ -107,6 +110,10 @@ async function main() {
     .on(ItemChanged, async (event, tx) => {
       // A handler that takes time, so a SIGKILL lands inside one.
       if (delayMs > 0) await sleep(delayMs);
+      if (failPercent > 0 && !failedOnce.has(event.id) && Math.random() * 100 < failPercent) {
+        failedOnce.add(event.id);
+        throw new Error('transient handler failure (FAULT_FAIL_PERCENT)');
+      }
       await database.apply(tx, event);
     })
     .on(ItemPoisoned, async (event, tx) => {

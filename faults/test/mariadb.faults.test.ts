@@ -9,6 +9,7 @@ import {
   relayKilled,
   stopAllProcesses,
 } from '../src/index.js';
+import { consumerFaultTests } from './consumer-faults.js';
 import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
 import { expectExactlyOnce, printSummary, report } from './report.js';
 
@@ -65,4 +66,6 @@ describe('fault suite, MariaDB', () => {
     report(outcome.result);
     expectBadConfigurationRejected(outcome, 'OUTBOX_TABLE');
   });
+
+  consumerFaultTests('mysql');
 });

@@ -11,6 +11,7 @@ import {
   relayKilled,
   stopAllProcesses,
 } from '../src/index.js';
+import { consumerFaultTests } from './consumer-faults.js';
 import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
 import { expectExactlyOnce, printSummary, report } from './report.js';
 
@@ -82,4 +83,6 @@ describe('fault suite, PostgreSQL', () => {
     report(outcome.result);
     expectBadConfigurationRejected(outcome, 'OUTBOX_SCHEMA');
   });
+
+  consumerFaultTests('pg');
 });

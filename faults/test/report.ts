@@ -5,7 +5,11 @@ const lines: string[] = [];
 
 /** Prints the scenario's line at once and keeps it for the file's summary. */
 export function report(result: ScenarioResult): void {
-  const line = formatResult(result);
+  reportLine(formatResult(result));
+}
+
+/** Prints a line a scenario formatted itself and keeps it for the file's summary. */
+export function reportLine(line: string): void {
   lines.push(line);
   process.stdout.write(`[faults] ${line}\n`);
 }
