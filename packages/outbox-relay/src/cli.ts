@@ -1,4 +1,5 @@
 import { parseCommandLine, type RelayCliConfig } from './config.js';
+import type { DlqCliConfig } from './dlq-config.js';
 import { exitStatusOf } from './exit-status.js';
 import { ExitCode } from './help.js';
 
@@ -26,6 +27,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
       streams.stdout.write(parsed.text);
       return ExitCode.ok;
     }
+    if (parsed.kind === 'dlq') return await runDlq(parsed.config, streams);
     config = parsed.config;
   } catch (error) {
     streams.stderr.write(`${exitStatusOf(error).line}\n`);
@@ -56,6 +58,19 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
   } catch (error) {
     const status = exitStatusOf(error, config.secrets);
     if (config.command === 'run') logger.error({ err: error, exitCode: status.code }, 'outbox-relay failed');
+    streams.stderr.write(`${status.line}\n`);
+    return status.code;
+  }
+}
+
+/** `dlq ...`: the consumers' dead-letter stream; logs go to stderr, results to stdout. */
+async function runDlq(config: DlqCliConfig, streams: CliStreams): Promise<number> {
+  const [{ createCliLogger }, { dlqCommand }] = await Promise.all([import('./logger.js'), import('./commands/dlq.js')]);
+  const logger = createCliLogger(config.logLevel, config.secrets, 2);
+  try {
+    return await dlqCommand(config, logger, streams.stdout, streams.stderr);
+  } catch (error) {
+    const status = exitStatusOf(error, config.secrets);
     streams.stderr.write(`${status.line}\n`);
     return status.code;
   }

@@ -1,3 +1,4 @@
+import { dlqCommandSpecs } from './dlq-commands.js';
 import {
   afterSetting,
   allSetting,
@@ -12,7 +13,18 @@ import {
 } from './settings.js';
 
 /** The commands of `outbox-relay`; `dead` has subcommands. */
-export type CommandName = 'run' | 'migrate' | 'status' | 'dead list' | 'dead show' | 'dead retry' | 'dead purge';
+export type CommandName =
+  | 'run'
+  | 'migrate'
+  | 'status'
+  | 'dead list'
+  | 'dead show'
+  | 'dead retry'
+  | 'dead purge'
+  | 'dlq list'
+  | 'dlq show'
+  | 'dlq replay'
+  | 'dlq purge';
 
 /** One command: what `--help` prints for it and which settings it reads. */
 export interface CommandSpec {
@@ -77,6 +89,7 @@ export const commands: readonly CommandSpec[] = [
     settings: [allSetting, ...common],
     positionals: 'many',
   },
+  ...dlqCommandSpecs,
 ];
 
 /** Finds a command by name. */

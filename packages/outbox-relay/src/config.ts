@@ -2,6 +2,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { OutboxConfigError, validateIdentifier } from '@outboxkit/outbox-core';
 import { type CommandName, type CommandSpec, commands, findCommand } from './commands.js';
+import { type DlqCliConfig, validateDlq } from './dlq-config.js';
 import { commandHelp, generalHelp } from './help.js';
 import { redactUrl, urlSecrets } from './redact.js';
 import type { RawSettings, SettingSpec } from './settings.js';
@@ -66,7 +67,8 @@ const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error
 export type ParsedCommandLine =
   | { readonly kind: 'help'; readonly text: string }
   | { readonly kind: 'version'; readonly text: string }
-  | { readonly kind: 'command'; readonly config: RelayCliConfig };
+  | { readonly kind: 'command'; readonly config: RelayCliConfig }
+  | { readonly kind: 'dlq'; readonly config: DlqCliConfig };
 
 /**
  * Reads the command line and the environment (flag, then env var, then default) and validates
@@ -107,6 +109,8 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     }
   }
   const name = (key: keyof RawSettings): string => sources.get(key) ?? describe(spec, key);
+  // The consumer dead-letter commands read NATS only: no database URL.
+  if (spec.name.startsWith('dlq ')) return { kind: 'dlq', config: validateDlq(spec, raw, parsed.positionals, name) };
   return { kind: 'command', config: validate(spec, raw, parsed.positionals, name) };
 }
 
@@ -123,14 +127,17 @@ function pickCommand(argv: readonly string[]): { spec: CommandSpec | undefined; 
     return { spec: findCommand('run'), rest: argv };
   }
   if (first === 'help') {
-    const target = second === 'dead' ? findCommand(`dead ${others[0] ?? 'list'}`) : second ? findCommand(second) : undefined;
+    const group = second === 'dead' || second === 'dlq';
+    const target = group ? findCommand(`${second} ${others[0] ?? 'list'}`) : second ? findCommand(second) : undefined;
     return target ? { spec: target, rest: ['--help'] } : { spec: undefined, rest: [] };
   }
-  if (first === 'dead') {
+  if (first === 'dead' || first === 'dlq') {
     if (second === undefined || second === '--help' || second === '-h') return { spec: undefined, rest: [] };
-    const spec = findCommand(`dead ${second}`);
-    if (!spec)
-      throw new OutboxConfigError('command', `unknown command "dead ${second}"; expected dead list, dead show, dead retry or dead purge`);
+    const spec = findCommand(`${first} ${second}`);
+    if (!spec) {
+      const names = commands.filter((command) => command.name.startsWith(`${first} `)).map((command) => command.name);
+      throw new OutboxConfigError('command', `unknown command "${first} ${second}"; expected ${names.join(', ')}`);
+    }
     return { spec, rest: others };
   }
   const spec = findCommand(first);
@@ -146,7 +153,8 @@ function describe(spec: CommandSpec, key: keyof RawSettings): string {
   return setting.env ? `${setting.env} (--${setting.flag})` : `--${setting.flag}`;
 }
 
-type Namer = (key: keyof RawSettings) => string;
+/** Names a setting as the user gave it (`--flag`, `ENV_VAR` or the default), for error messages. */
+export type Namer = (key: keyof RawSettings) => string;
 
 function fail(setting: string, message: string): never {
   throw new OutboxConfigError(setting, message);
@@ -207,7 +215,38 @@ function database(raw: RawSettings, name: Namer): DatabaseConfig {
   return { driver, url, redactedUrl, schema: identifier(raw, 'schema', name), table: identifier(raw, 'table', name) };
 }
 
+/** The connection part of the NATS settings: servers, credentials, TLS. */
+export type NatsConnectionConfig = Pick<NatsConfig, 'servers' | 'user' | 'password' | 'token' | 'credsFile' | 'tls'>;
+
 function nats(raw: RawSettings, name: Namer): NatsConfig {
+  const connection = natsConnection(raw, name);
+  const subjectPrefix = raw.subjectPrefix as string;
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subjectPrefix)) {
+    fail(
+      name('subjectPrefix'),
+      `invalid ${name('subjectPrefix')}: must be dot-separated tokens of letters, digits, '_' or '-'; got ${JSON.stringify(subjectPrefix)}`,
+    );
+  }
+  const stream = raw.stream as string;
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(stream)) {
+    fail(name('stream'), `invalid ${name('stream')}: must be letters, digits, '_' or '-'; got ${JSON.stringify(stream)}`);
+  }
+  return {
+    ...connection,
+    stream,
+    subjectPrefix,
+    ensureStream: boolean(raw, 'ensureStream', name),
+    duplicateWindowMs: integer(raw, 'duplicateWindowMs', name, 1_000, 7 * 24 * 3_600_000),
+    streamReplicas: integer(raw, 'streamReplicas', name, 1, 5),
+    publishTimeoutMs: integer(raw, 'publishTimeoutMs', name, 100, 600_000),
+  };
+}
+
+/**
+ * Validates the NATS servers, credentials and TLS files.
+ * @throws OutboxConfigError naming the setting (passwords redacted).
+ */
+export function natsConnection(raw: RawSettings, name: Namer): NatsConnectionConfig {
   if (raw.natsUrl === undefined)
     fail(name('natsUrl'), `missing ${name('natsUrl')}: set it to the NATS server URL, e.g. nats://127.0.0.1:4222`);
   const servers = raw.natsUrl
@@ -240,17 +279,6 @@ function nats(raw: RawSettings, name: Namer): NatsConfig {
     const missing = certFile === undefined ? 'natsTlsCert' : 'natsTlsKey';
     fail(name(missing), `missing ${name(missing)}: a TLS client certificate and key go together`);
   }
-  const subjectPrefix = raw.subjectPrefix as string;
-  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subjectPrefix)) {
-    fail(
-      name('subjectPrefix'),
-      `invalid ${name('subjectPrefix')}: must be dot-separated tokens of letters, digits, '_' or '-'; got ${JSON.stringify(subjectPrefix)}`,
-    );
-  }
-  const stream = raw.stream as string;
-  if (!/^[A-Za-z0-9_-]{1,255}$/.test(stream)) {
-    fail(name('stream'), `invalid ${name('stream')}: must be letters, digits, '_' or '-'; got ${JSON.stringify(stream)}`);
-  }
   return {
     servers,
     user: raw.natsUser,
@@ -258,12 +286,6 @@ function nats(raw: RawSettings, name: Namer): NatsConfig {
     token: raw.natsToken,
     credsFile: readableFile(raw, 'natsCreds', name),
     tls: caFile || certFile ? { caFile, certFile, keyFile } : undefined,
-    stream,
-    subjectPrefix,
-    ensureStream: boolean(raw, 'ensureStream', name),
-    duplicateWindowMs: integer(raw, 'duplicateWindowMs', name, 1_000, 7 * 24 * 3_600_000),
-    streamReplicas: integer(raw, 'streamReplicas', name, 1, 5),
-    publishTimeoutMs: integer(raw, 'publishTimeoutMs', name, 100, 600_000),
   };
 }
 

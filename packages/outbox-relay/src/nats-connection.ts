@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
-import type { NatsConfig } from './config.js';
+import type { NatsConnectionConfig } from './config.js';
 
 /** The connection options the relay uses: its own connection, tuned for the publish hot path. */
-export function natsConnectionOptions(config: NatsConfig, options: { waitOnFirstConnect?: boolean } = {}): NodeConnectionOptions {
+export function natsConnectionOptions(config: NatsConnectionConfig, options: { waitOnFirstConnect?: boolean } = {}): NodeConnectionOptions {
   return {
     servers: [...config.servers],
     name: 'outbox-relay',
@@ -23,6 +23,6 @@ export function natsConnectionOptions(config: NatsConfig, options: { waitOnFirst
 }
 
 /** Opens the relay's own NATS connection; the caller drains it on shutdown. */
-export function connectNats(config: NatsConfig, options: { waitOnFirstConnect?: boolean } = {}): Promise<NatsConnection> {
+export function connectNats(config: NatsConnectionConfig, options: { waitOnFirstConnect?: boolean } = {}): Promise<NatsConnection> {
   return connect(natsConnectionOptions(config, options));
 }

@@ -49,6 +49,12 @@ export interface RawSettings {
   all?: string;
   limit?: string;
   after?: string;
+  dlqStream?: string;
+  dlqPrefix?: string;
+  consumer?: string;
+  eventType?: string;
+  eventSubject?: string;
+  code?: string;
 }
 
 const spec = (s: SettingSpec): SettingSpec => s;
