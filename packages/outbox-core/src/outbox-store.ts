@@ -23,6 +23,7 @@ export interface ClaimedBatch {
   readonly token: string;
   /** In the order the rows were written. At most one row per subject (the subject's head). */
   readonly records: readonly OutboxRecord[];
+  /** When the lease ends, on the caller's clock (taken before the claim: never later than the database's lease). */
   readonly leaseUntil: Date;
 }
 
@@ -32,10 +33,14 @@ export interface ClaimOptions {
   readonly signal?: AbortSignal;
 }
 
-/** A row handed back after a failed publish, to be tried again at `retryAt`. */
+/** A row handed back after a failed publish, to be tried again `retryAfterMs` from now. */
 export interface ReleaseEntry {
   readonly id: string;
-  readonly retryAt: Date;
+  /**
+   * Delay before the row is ready again, counted by the store from the database's clock (`now()`
+   * on the server), so a relay whose clock is skewed neither delays nor advances retries. 0: at once.
+   */
+  readonly retryAfterMs: number;
   readonly error: string;
   /** False when the bus itself was unreachable: an outage must not use up an event's attempts. */
   readonly countAttempt: boolean;
@@ -102,7 +107,12 @@ export interface WaitForWorkOptions {
  * - `enqueue` writes inside the caller's transaction and never begins, commits or releases it;
  * - `claim` leases ready rows, at most one per subject and only a subject's oldest pending row,
  *   so that any number of relays publish each subject in the order its rows were written; rows
- *   waiting for a retry hold back their own subject only; dead rows hold back nothing;
+ *   waiting for a retry hold back their own subject only; dead rows hold back nothing, unless the
+ *   store was built with `deadBlocksSubject` (then a dead row holds back the later rows of its
+ *   subject until it is retried or purged);
+ * - lease and retry times are computed on the database's clock (`leaseMs`, `retryAfterMs` are
+ *   added to the server's `now()`); `ClaimedBatch.leaseUntil` is the relay-side deadline, taken
+ *   on the caller's clock before the claim, so it never ends after the database's lease;
  * - `complete`, `release` and `deadLetter` act only on rows still leased under `token`
  *   (a relay whose lease expired changes nothing) and return how many rows they changed;
  * - no method holds a database transaction open across calls.
@@ -123,7 +133,7 @@ export interface OutboxStore<Tx = unknown> {
   /** Removes (or marks) published rows in one statement. */
   complete(token: string, ids: readonly string[]): Promise<number>;
 
-  /** Ends the lease of rows whose publish failed; they become ready again at their `retryAt`. */
+  /** Ends the lease of rows whose publish failed; they become ready again `retryAfterMs` after the database's now. */
   release(token: string, entries: readonly ReleaseEntry[]): Promise<number>;
 
   /** Moves rows to the dead state with their last error. */

@@ -367,8 +367,8 @@ export class Relay {
       if (outage || (error.retryable && error.code === 'DISCONNECTED')) {
         // The bus is down, or the connection broke under the publish: not these events' fault.
         // Hand them back without counting an attempt (the outage pause, or a short delay, paces them).
-        const retryAt = outage ? new Date(now) : new Date(now + this.#outageBackoff.delayMs(1));
-        released.push({ id: record.id, retryAt, error: error.message, countAttempt: false });
+        const retryAfterMs = outage ? 0 : this.#outageBackoff.delayMs(1);
+        released.push({ id: record.id, retryAfterMs, error: error.message, countAttempt: false });
         continue;
       }
       const attempt = record.attempts + 1;
@@ -376,8 +376,10 @@ export class Relay {
         dead.push({ id: record.id, error: error.message });
         this.#emit({ type: 'dead', id: record.id, subject: record.subject, attempts: attempt, error });
       } else {
-        const retryAt = new Date(now + this.#backoff.delayMs(attempt));
-        released.push({ id: record.id, retryAt, error: error.message, countAttempt: true });
+        // The store adds the delay to the database's clock; retryAt in the event is this process's estimate.
+        const retryAfterMs = this.#backoff.delayMs(attempt);
+        const retryAt = new Date(now + retryAfterMs);
+        released.push({ id: record.id, retryAfterMs, error: error.message, countAttempt: true });
         this.#emit({ type: 'failed', id: record.id, subject: record.subject, attempt, error, retryAt });
       }
     }

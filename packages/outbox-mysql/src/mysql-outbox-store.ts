@@ -34,6 +34,13 @@ export interface MysqlOutboxStoreOptions {
   readonly table?: string;
   /** The database holding the table. @defaultValue the pool's current database */
   readonly database?: string;
+  /**
+   * A dead row holds back the later rows of its subject until it is retried or purged: strict
+   * per-subject order at the cost of that subject's availability. By default dead rows hold back
+   * nothing, and a retried dead event reaches the stream after newer events of its subject.
+   * @defaultValue false
+   */
+  readonly deadBlocksSubject?: boolean;
   /** @defaultValue a logger that drops everything */
   readonly logger?: Logger;
 }
@@ -77,7 +84,7 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
     }
     this.#pool = options.pool;
     this.#table = resolveTableName(options.table ?? 'outbox', options.database);
-    this.#sql = outboxSql(this.#table);
+    this.#sql = outboxSql(this.#table, { deadBlocksSubject: options.deadBlocksSubject ?? false });
     this.#logger = options.logger ?? noopLogger;
   }
 
@@ -116,11 +123,11 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
     return this.#affected(this.#sql.complete(ids.length), [...ids, token]);
   }
 
-  /** Ends the lease of rows whose publish failed, due again at their `retryAt`, in one UPDATE; returns how many. */
+  /** Ends the lease of rows whose publish failed, due again `retryAfterMs` after the server's now, in one UPDATE; returns how many. */
   async release(token: string, entries: readonly ReleaseEntry[]): Promise<number> {
     if (entries.length === 0) return 0;
     const values: unknown[] = [];
-    for (const entry of entries) values.push(entry.id, entry.retryAt.getTime());
+    for (const entry of entries) values.push(entry.id, Math.round(entry.retryAfterMs));
     for (const entry of entries) values.push(entry.id, truncate(entry.error));
     for (const entry of entries) values.push(entry.id, entry.countAttempt ? 1 : 0);
     for (const entry of entries) values.push(entry.id);

@@ -109,7 +109,7 @@ describe('claim under InnoDB locking', () => {
         const failed = [];
         for (const record of batch.records) {
           if (Math.random() < 0.03) {
-            failed.push({ id: record.id, retryAt: new Date(Date.now() + 5), error: 'simulated publish failure', countAttempt: true });
+            failed.push({ id: record.id, retryAfterMs: 5, error: 'simulated publish failure', countAttempt: true });
             continue;
           }
           const data = JSON.parse(record.payload) as { version: number };

@@ -28,8 +28,12 @@ export function mysqlOutboxHarness(): OutboxStoreHarness<MysqlConnectionLike> {
       const [rows] = await db!.admin.query('SELECT COUNT(*) AS n FROM markers');
       return Number((rows as Array<{ n: number }>)[0]?.n);
     },
-    async createStore() {
-      const store = new MysqlOutboxStore({ pool: await ready(), table: `outbox_${++tables}` });
+    async createStore(options) {
+      const store = new MysqlOutboxStore({
+        pool: await ready(),
+        table: `outbox_${++tables}`,
+        deadBlocksSubject: options?.deadBlocksSubject ?? false,
+      });
       await store.migrate();
       return store;
     },

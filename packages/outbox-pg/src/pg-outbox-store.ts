@@ -58,6 +58,13 @@ export interface PgOutboxStoreOptions {
    * cannot keep them per client (PgBouncer before 1.21 in transaction mode). @defaultValue true
    */
   readonly preparedStatements?: boolean;
+  /**
+   * A dead row holds back the later rows of its subject until it is retried or purged: strict
+   * per-subject order at the cost of that subject's availability. By default dead rows hold back
+   * nothing, and a retried dead event reaches the stream after newer events of its subject.
+   * @defaultValue false
+   */
+  readonly deadBlocksSubject?: boolean;
   /** @defaultValue a no-op logger */
   readonly logger?: Logger;
 }
@@ -117,7 +124,7 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
     }
     this.#pool = options.pool;
     this.#names = tableNames(options.schema ?? 'public', options.table ?? 'outbox');
-    this.#sql = outboxSql(this.#names);
+    this.#sql = outboxSql(this.#names, { deadBlocksSubject: options.deadBlocksSubject ?? false });
     const prepared = options.preparedStatements ?? true;
     const sql = this.#sql;
     const named = (text: string) => preparedStatement(text, prepared);
@@ -231,7 +238,10 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
     const batchSize = validateInteger(options.batchSize, 'batchSize', 1);
     const leaseMs = validateInteger(options.leaseMs, 'leaseMs', 1);
     const token = randomUUID();
-    type ClaimRow = RecordRow & { seq: string; lease_until: Date };
+    // The lease runs on the server's clock (now() + leaseMs); the relay's deadline is taken on its
+    // own clock before the claim is sent, so it ends before the server's lease whatever the skew.
+    const leaseUntil = new Date(Date.now() + leaseMs);
+    type ClaimRow = RecordRow & { seq: string };
     const claimWith = async (kind: ClaimKind): Promise<ClaimRow[]> =>
       (await this.#claimRows(kind, batchSize, leaseMs, token)) as ClaimRow[];
     // Two ways to find subject heads (see the SQL): a walk of the oldest rows, cheap when many
@@ -249,7 +259,6 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
         this.#fewSubjects = true;
       }
     }
-    const leaseUntil = rows[0]?.lease_until ?? new Date(Date.now() + leaseMs);
     return { token, records: rows.map(toRecord), leaseUntil };
   }
 
@@ -265,7 +274,7 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
       'release()',
       this.#statements.release([
         entries.map((e) => e.id),
-        entries.map((e) => e.retryAt),
+        entries.map((e) => e.retryAfterMs),
         entries.map((e) => e.error),
         entries.map((e) => e.countAttempt),
         token,

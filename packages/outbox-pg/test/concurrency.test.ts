@@ -90,12 +90,12 @@ describe('PgOutboxStore under concurrent writers and claimers', () => {
           continue;
         }
         const done: string[] = [];
-        const failed: { id: string; retryAt: Date; error: string; countAttempt: boolean }[] = [];
+        const failed: { id: string; retryAfterMs: number; error: string; countAttempt: boolean }[] = [];
         for (const record of batch.records) {
           if (Math.random() < 0.05) {
             failed.push({
               id: record.id,
-              retryAt: new Date(Date.now() + Math.random() * 20),
+              retryAfterMs: Math.random() * 20,
               error: 'simulated',
               countAttempt: Math.random() < 0.5,
             });

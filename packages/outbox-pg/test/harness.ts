@@ -16,9 +16,14 @@ export function pgOutboxHarness(): OutboxStoreHarness<PgClientLike> {
     return database;
   };
   return {
-    async createStore() {
+    async createStore(options) {
       const { pool, schema } = await db();
-      const store = new PgOutboxStore({ pool, schema, table: `outbox_${stores.length}` });
+      const store = new PgOutboxStore({
+        pool,
+        schema,
+        table: `outbox_${stores.length}`,
+        deadBlocksSubject: options?.deadBlocksSubject ?? false,
+      });
       stores.push(store);
       await store.migrate();
       return store;

@@ -78,7 +78,8 @@ export const commands: readonly CommandSpec[] = [
   {
     name: 'dead retry',
     usage: 'outbox-relay dead retry <id...> | --all [options]',
-    summary: 'Make dead events pending again with their attempts reset; a running relay publishes them.',
+    summary:
+      'Make dead events pending again with their attempts reset; a running relay publishes them, after the newer events of their subject already published (unless the relays run with --block-subject true).',
     settings: [allSetting, ...common],
     positionals: 'many',
   },

@@ -44,6 +44,8 @@ export interface RelayCliConfig {
   readonly pollIntervalMs: number;
   readonly leaseMs: number;
   readonly maxAttempts: number;
+  /** A dead row holds back the later rows of its subject (`--block-subject`). */
+  readonly blockSubject: boolean;
   /** `undefined` when `OUTBOX_METRICS_ADDR=off`. */
   readonly http?: { readonly host: string; readonly port: number };
   readonly statsIntervalMs: number;
@@ -329,6 +331,7 @@ function validate(spec: CommandSpec, raw: RawSettings, positionals: readonly str
     pollIntervalMs: isRun ? integer(raw, 'pollIntervalMs', name, 1, 3_600_000) : 1_000,
     leaseMs: isRun ? integer(raw, 'leaseMs', name, 100, 3_600_000) : 30_000,
     maxAttempts: isRun ? integer(raw, 'maxAttempts', name, 1, 1_000_000) : 10,
+    blockSubject: isRun ? boolean(raw, 'blockSubject', name) : false,
     http: isRun ? httpAddress(raw, name) : undefined,
     statsIntervalMs: isRun ? integer(raw, 'statsIntervalMs', name, 100, 3_600_000) : 5_000,
     shutdownTimeoutMs: isRun ? integer(raw, 'shutdownTimeoutMs', name, 0, 3_600_000) : 10_000,

@@ -40,6 +40,7 @@ export interface RawSettings {
   pollIntervalMs?: string;
   leaseMs?: string;
   maxAttempts?: string;
+  blockSubject?: string;
   metricsAddr?: string;
   statsIntervalMs?: string;
   logLevel?: string;
@@ -225,6 +226,15 @@ export const relaySettings: readonly SettingSpec[] = [
     type: 'string',
     defaultValue: '10',
     description: 'Failed publishes before an event is dead-lettered.',
+  }),
+  spec({
+    key: 'blockSubject',
+    flag: 'block-subject',
+    env: 'OUTBOX_BLOCK_SUBJECT',
+    type: 'string',
+    defaultValue: 'false',
+    description:
+      'true: a dead-lettered event holds back the later events of its subject until `dead retry` or `dead purge` (strict order). false: the subject goes on without it, and a retried event lands after newer ones.',
   }),
   spec({
     key: 'metricsAddr',

@@ -17,6 +17,8 @@ export interface OpenStoreOptions {
   readonly logger: Logger;
   /** Most connections the pool opens. @defaultValue 4 */
   readonly maxConnections?: number;
+  /** A dead row holds back the later rows of its subject. @defaultValue false */
+  readonly deadBlocksSubject?: boolean;
 }
 
 /**
@@ -30,7 +32,14 @@ export async function openStore(config: DatabaseConfig, options: OpenStoreOption
     const pool = new pg.Pool({ connectionString: config.url, max, application_name: 'outbox-relay' });
     // An idle client's error (the server restarted) is emitted on the pool; without a listener it would crash the process.
     pool.on('error', (error) => options.logger.warn({ err: error }, 'idle PostgreSQL connection failed'));
-    const store = new PgOutboxStore({ pool, schema: config.schema, table: config.table, listen: options.listen, logger: options.logger });
+    const store = new PgOutboxStore({
+      pool,
+      schema: config.schema,
+      table: config.table,
+      listen: options.listen,
+      deadBlocksSubject: options.deadBlocksSubject ?? false,
+      logger: options.logger,
+    });
     return {
       store,
       schemaVersion: store.schemaVersion,
@@ -45,7 +54,12 @@ export async function openStore(config: DatabaseConfig, options: OpenStoreOption
     import('@outboxkit/outbox-mysql'),
   ]);
   const pool = createPool({ uri: config.url, connectionLimit: max, waitForConnections: true });
-  const store = new MysqlOutboxStore({ pool, table: config.table, logger: options.logger });
+  const store = new MysqlOutboxStore({
+    pool,
+    table: config.table,
+    deadBlocksSubject: options.deadBlocksSubject ?? false,
+    logger: options.logger,
+  });
   return {
     store,
     schemaVersion: OUTBOX_SCHEMA_VERSION,

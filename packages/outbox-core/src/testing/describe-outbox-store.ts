@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { EventValidationError, OutboxUsageError } from '../errors.js';
 import { createEvent } from '../event.js';
 import type { OutboxStore } from '../outbox-store.js';
@@ -7,8 +7,11 @@ import { sampleEvent } from './sample-events.js';
 
 /** What a driver provides to run `describeOutboxStore` against its real database. */
 export interface OutboxStoreHarness<Tx> {
-  /** A new store on fresh, migrated tables, isolated from other tests (unique table or schema). */
-  createStore(options?: { leaseMsHint?: number }): Promise<OutboxStore<Tx>>;
+  /**
+   * A new store on fresh, migrated tables, isolated from other tests (unique table or schema),
+   * built with the given `deadBlocksSubject` option (default false).
+   */
+  createStore(options?: { leaseMsHint?: number; deadBlocksSubject?: boolean }): Promise<OutboxStore<Tx>>;
   /** Begins a transaction, runs fn with its handle, commits (rolls back and rethrows if fn throws). */
   transaction<T>(store: OutboxStore<Tx>, fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Writes a business row `key` inside the transaction `tx` (a table of the harness's own). */
@@ -157,7 +160,7 @@ export function describeOutboxStore<Tx>(name: string, makeHarness: () => OutboxS
       const fresh = await store.claim({ batchSize: 10, leaseMs: 10_000 });
       expect(fresh.records.map((record) => record.id)).toEqual([event.id]);
       expect(await store.complete(stale.token, [event.id])).toBe(0);
-      expect(await store.release(stale.token, [{ id: event.id, retryAt: new Date(), error: 'late', countAttempt: true }])).toBe(0);
+      expect(await store.release(stale.token, [{ id: event.id, retryAfterMs: 0, error: 'late', countAttempt: true }])).toBe(0);
       expect(await store.complete(fresh.token, [event.id])).toBe(1);
     });
 
@@ -169,8 +172,7 @@ export function describeOutboxStore<Tx>(name: string, makeHarness: () => OutboxS
       await enqueue(store, [a1, a2, b1]);
       const batch = await store.claim({ batchSize: 1, leaseMs: 10_000 });
       expect(batch.records.map((record) => record.id)).toEqual([a1.id]);
-      const later = new Date(Date.now() + 60_000);
-      expect(await store.release(batch.token, [{ id: a1.id, retryAt: later, error: 'broker said no', countAttempt: true }])).toBe(1);
+      expect(await store.release(batch.token, [{ id: a1.id, retryAfterMs: 60_000, error: 'broker said no', countAttempt: true }])).toBe(1);
       const next = await store.claim({ batchSize: 10, leaseMs: 10_000 });
       expect(next.records.map((record) => record.id)).toEqual([b1.id]);
       await store.complete(next.token, [b1.id]);
@@ -178,10 +180,10 @@ export function describeOutboxStore<Tx>(name: string, makeHarness: () => OutboxS
       const store2 = await harness.createStore();
       await enqueue(store2, [a1]);
       const first = await store2.claim({ batchSize: 1, leaseMs: 10_000 });
-      await store2.release(first.token, [{ id: a1.id, retryAt: new Date(Date.now() - 1), error: 'outage', countAttempt: false }]);
+      await store2.release(first.token, [{ id: a1.id, retryAfterMs: 0, error: 'outage', countAttempt: false }]);
       const again = await store2.claim({ batchSize: 1, leaseMs: 10_000 });
       expect(again.records[0]?.attempts).toBe(0);
-      await store2.release(again.token, [{ id: a1.id, retryAt: new Date(Date.now() - 1), error: 'nack', countAttempt: true }]);
+      await store2.release(again.token, [{ id: a1.id, retryAfterMs: 0, error: 'nack', countAttempt: true }]);
       expect((await store2.claim({ batchSize: 1, leaseMs: 10_000 })).records[0]?.attempts).toBe(1);
     });
 
@@ -210,6 +212,67 @@ export function describeOutboxStore<Tx>(name: string, makeHarness: () => OutboxS
       await store.deadLetter(replayed.token, [{ id: a1.id, error: 'again' }]);
       expect(await store.purgeDead()).toBe(1);
       expect(await store.stats()).toMatchObject({ pending: 0, dead: 0 });
+    });
+
+    it('with deadBlocksSubject, a dead row holds back the later rows of its subject until it is retried or purged', async () => {
+      const store = await harness.createStore({ deadBlocksSubject: true });
+      const a1 = sampleEvent('a', 1);
+      const a2 = sampleEvent('a', 2);
+      const b1 = sampleEvent('b', 1);
+      const c1 = sampleEvent('c', 1);
+      const c2 = sampleEvent('c', 2);
+      await enqueue(store, [a1, a2, b1, c1, c2]);
+      const batch = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(batch.records.map((record) => record.id)).toEqual([a1.id, b1.id, c1.id]);
+      await store.deadLetter(batch.token, [
+        { id: a1.id, error: 'poison' },
+        { id: c1.id, error: 'poison' },
+      ]);
+      await store.complete(batch.token, [b1.id]);
+      // a2 and c2 wait behind their dead heads; other subjects are not held back.
+      expect((await store.claim({ batchSize: 10, leaseMs: 10_000 })).records).toEqual([]);
+      const b2 = sampleEvent('b', 2);
+      await enqueue(store, [b2]);
+      const other = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(other.records.map((record) => record.id)).toEqual([b2.id]);
+      await store.complete(other.token, [b2.id]);
+
+      // Retried: the dead event goes first, then the subject flows again, in order.
+      expect(await store.replayDead([a1.id])).toBe(1);
+      const retried = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(retried.records.map((record) => record.id)).toEqual([a1.id]);
+      await store.complete(retried.token, [a1.id]);
+      const after = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(after.records.map((record) => record.id)).toEqual([a2.id]);
+      await store.complete(after.token, [a2.id]);
+
+      // Purged: the subject flows again without it.
+      expect(await store.purgeDead([c1.id])).toBe(1);
+      const released = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(released.records.map((record) => record.id)).toEqual([c2.id]);
+    });
+
+    it("computes retry times on the database clock, not the caller's", async () => {
+      const store = await harness.createStore();
+      const a1 = sampleEvent('a', 1);
+      const b1 = sampleEvent('b', 1);
+      await enqueue(store, [a1, b1]);
+      const batch = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      // The caller's clock runs an hour ahead: a delay of 0 must still mean "at once" and 60 s
+      // "not now", which a deadline computed on the caller's clock would get wrong.
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 3_600_000 });
+      try {
+        expect(
+          await store.release(batch.token, [
+            { id: a1.id, retryAfterMs: 0, error: 'nack', countAttempt: true },
+            { id: b1.id, retryAfterMs: 60_000, error: 'nack', countAttempt: true },
+          ]),
+        ).toBe(2);
+      } finally {
+        vi.useRealTimers();
+      }
+      const next = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(next.records.map((record) => record.id)).toEqual([a1.id]);
     });
 
     it('pages dead rows and replays them all', async () => {

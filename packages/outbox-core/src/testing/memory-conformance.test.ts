@@ -8,7 +8,7 @@ import { MemoryOutboxStore, type MemoryTransaction, memoryTransaction } from './
 // The in-memory fakes are the reference the SQL stores are compared with: they pass the same suites.
 const markers: string[] = [];
 describeOutboxStore<MemoryTransaction>('MemoryOutboxStore', () => ({
-  createStore: async () => new MemoryOutboxStore(),
+  createStore: async (options) => new MemoryOutboxStore({ deadBlocksSubject: options?.deadBlocksSubject }),
   transaction: (_store, fn) => memoryTransaction(fn),
   writeMarker: async (tx, key) => tx.onCommit(() => markers.push(key)),
   countMarkers: async () => markers.length,

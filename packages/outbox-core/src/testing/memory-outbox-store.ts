@@ -61,6 +61,14 @@ export async function memoryTransaction<T>(fn: (tx: MemoryTransaction) => Promis
 }
 
 /**
+ * The store's own clock for leases and retries, as a database's `now()` is for the SQL stores: the
+ * monotonic clock, so a test that moves the caller's `Date` sees the behaviour of a skewed relay.
+ */
+function storeClock(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
  * An `OutboxStore` in memory, with the same claim rules as the SQL stores: subject heads only,
  * leases fenced by a token, retries that hold back their own subject. For unit tests of code that
  * uses a store, and as the reference the conformance suite is checked against.
@@ -72,9 +80,15 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
   #seq = 0;
   #tokens = 0;
   #migrated: boolean;
+  readonly #deadBlocksSubject: boolean;
 
-  constructor(options: { migrated?: boolean } = {}) {
+  /**
+   * @param options.migrated - false: `assertSchema` throws until `migrate` runs. @defaultValue true
+   * @param options.deadBlocksSubject - a dead row holds back the later rows of its subject until it is retried or purged. @defaultValue false
+   */
+  constructor(options: { migrated?: boolean; deadBlocksSubject?: boolean } = {}) {
     this.#migrated = options.migrated ?? true;
+    this.#deadBlocksSubject = options.deadBlocksSubject ?? false;
   }
 
   /** Every row still in the store, in write order (published rows are gone). */
@@ -107,23 +121,18 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
   }
 
   async claim(options: ClaimOptions): Promise<ClaimedBatch> {
-    const now = Date.now();
+    const callerDeadline = Date.now() + options.leaseMs;
+    const now = storeClock();
     const token = `memory-${++this.#tokens}`;
     const leaseUntil = now + options.leaseMs;
-    const blocked = new Set<string>();
     const records: OutboxRecord[] = [];
-    for (const row of this.#rows) {
+    for (const row of this.#readyHeads(now)) {
       if (records.length >= options.batchSize) break;
-      if (row.state !== 'pending') continue;
-      const subject = row.event.subject;
-      if (blocked.has(subject)) continue;
-      blocked.add(subject);
-      if (row.availableAt > now || row.lockedUntil > now) continue;
       row.token = token;
       row.lockedUntil = leaseUntil;
       records.push(toRecord(row));
     }
-    return { token, records, leaseUntil: new Date(leaseUntil) };
+    return { token, records, leaseUntil: new Date(callerDeadline) };
   }
 
   async complete(token: string, ids: readonly string[]): Promise<number> {
@@ -146,7 +155,7 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
       if (!row || !this.#holds(row, token)) continue;
       row.token = undefined;
       row.lockedUntil = 0;
-      row.availableAt = entry.retryAt.getTime();
+      row.availableAt = storeClock() + entry.retryAfterMs;
       row.lastError = entry.error;
       if (entry.countAttempt) row.attempts++;
       count++;
@@ -264,8 +273,23 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
   }
 
   #hasReady(): boolean {
-    const now = Date.now();
-    return this.#rows.some((row) => row.state === 'pending' && row.availableAt <= now && row.lockedUntil <= now);
+    return !this.#readyHeads(storeClock()).next().done;
+  }
+
+  /** Rows a claim may take, in write order: pending subject heads that are due and not leased. */
+  *#readyHeads(now: number): Generator<Row> {
+    const blocked = new Set<string>();
+    for (const row of this.#rows) {
+      const subject = row.event.subject;
+      if (row.state !== 'pending') {
+        if (this.#deadBlocksSubject) blocked.add(subject);
+        continue;
+      }
+      if (blocked.has(subject)) continue;
+      blocked.add(subject);
+      if (row.availableAt > now || row.lockedUntil > now) continue;
+      yield row;
+    }
   }
 
   #find(id: string): Row | undefined {

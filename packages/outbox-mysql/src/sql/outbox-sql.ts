@@ -35,8 +35,15 @@ export interface DeadRow extends RecordRow {
 }
 
 /** Every statement of the outbox store, with the table name spliced in once. */
-export function outboxSql(table: TableName) {
+export function outboxSql(table: TableName, options: { deadBlocksSubject?: boolean } = {}) {
   const t = table.quoted;
+  // With deadBlocksSubject a head is not a candidate while an earlier dead row of its subject
+  // exists: one dive into <table>_head (state, subject, seq) per candidate.
+  const notBehindDead = (alias: string) =>
+    options.deadBlocksSubject
+      ? `
+         AND NOT EXISTS (SELECT 1 FROM ${t} AS d WHERE d.state = 'dead' AND d.subject = ${alias}.subject AND d.seq < ${alias}.seq)`
+      : '';
   return {
     insert: (rows: number) =>
       `INSERT INTO ${t} (id, type, source, subject, \`time\`, payload, headers, available_at) VALUES ` +
@@ -56,7 +63,7 @@ export function outboxSql(table: TableName) {
          AND (w.locked_until IS NULL OR w.locked_until <= UTC_TIMESTAMP(3))
          AND NOT EXISTS (
            SELECT 1 FROM ${t} AS p WHERE p.state = 'pending' AND p.subject = w.subject AND p.seq < w.seq
-         )
+         )${notBehindDead('w')}
        ORDER BY w.seq
        LIMIT ?`,
 
@@ -70,7 +77,7 @@ export function outboxSql(table: TableName) {
        ) AS heads
        JOIN ${t} AS o ON o.seq = heads.seq
        WHERE o.available_at <= UTC_TIMESTAMP(3)
-         AND (o.locked_until IS NULL OR o.locked_until <= UTC_TIMESTAMP(3))
+         AND (o.locked_until IS NULL OR o.locked_until <= UTC_TIMESTAMP(3))${notBehindDead('o')}
        ORDER BY o.seq
        LIMIT ?`,
 
@@ -100,7 +107,8 @@ export function outboxSql(table: TableName) {
 
     release: (count: number) => {
       const cases = new Array<string>(count).fill('WHEN ? THEN ?').join(' ');
-      const retry = new Array<string>(count).fill(`WHEN ? THEN ${fromEpochMs}`).join(' ');
+      // The retry time is the server's clock plus the delay: the relay's clock never enters it.
+      const retry = new Array<string>(count).fill('WHEN ? THEN TIMESTAMPADD(MICROSECOND, ? * 1000, UTC_TIMESTAMP(3))').join(' ');
       return `UPDATE ${t} SET
          available_at = CASE id ${retry} END,
          last_error = CASE id ${cases} END,

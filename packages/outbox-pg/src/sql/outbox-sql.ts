@@ -61,13 +61,21 @@ SELECT seq, ${recordColumns}, now() + ${leaseMs} * interval '1 millisecond' AS l
 }
 
 /** Builds the statements for one table. */
-export function outboxSql(n: TableNames): OutboxSql {
+export function outboxSql(n: TableNames, options: { deadBlocksSubject?: boolean } = {}): OutboxSql {
   const t = n.qualified;
   // A row is a claimable head when it is pending, due, not leased, and no earlier row of its subject
-  // is still pending. See `claim` below for why the last condition is what keeps order.
+  // is still pending. See `claim` below for why the last condition is what keeps order. With
+  // deadBlocksSubject, no earlier dead row of its subject may exist either: one probe of the
+  // (seq) WHERE state = 'dead' index, which reads the dead rows before this one, so the cost grows
+  // with the dead rows an operator leaves in the table (retry or purge them).
   const claimable = `o.state = 'pending' AND o.available_at <= now()
       AND (o.locked_until IS NULL OR o.locked_until <= now())
-      AND NOT EXISTS (SELECT 1 FROM ${t} p WHERE p.subject = o.subject AND p.state = 'pending' AND p.seq < o.seq)`;
+      AND NOT EXISTS (SELECT 1 FROM ${t} p WHERE p.subject = o.subject AND p.state = 'pending' AND p.seq < o.seq)${
+        options.deadBlocksSubject
+          ? `
+      AND NOT EXISTS (SELECT 1 FROM ${t} d WHERE d.state = 'dead' AND d.subject = o.subject AND d.seq < o.seq)`
+          : ''
+      }`;
   return {
     // One round trip for any number of events. The outer SELECT is the coalesced wake-up: it only
     // finds the flag row armed when the relay armed it before going idle, and then NOTIFYs at
@@ -145,9 +153,11 @@ SELECT pg_notify($8, '') FROM ${n.wakeup} WHERE armed`,
     // Compare-and-set on the token and an unexpired lease: a relay whose lease ran out changes nothing.
     complete: `DELETE FROM ${t} WHERE id = ANY($1::uuid[]) AND claim_token = $2 AND locked_until > now() AND state = 'pending'`,
 
-    release: `UPDATE ${t} o SET locked_until = NULL, claim_token = NULL, available_at = r.retry_at, last_error = r.error,
+    // The retry time is the server's now() plus the delay: the relay's clock never enters it.
+    release: `UPDATE ${t} o SET locked_until = NULL, claim_token = NULL,
+  available_at = now() + r.retry_after_ms * interval '1 millisecond', last_error = r.error,
   attempts = o.attempts + CASE WHEN r.count_attempt THEN 1 ELSE 0 END
-FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::boolean[]) AS r(id, retry_at, error, count_attempt)
+FROM unnest($1::uuid[], $2::float8[], $3::text[], $4::boolean[]) AS r(id, retry_after_ms, error, count_attempt)
 WHERE o.id = r.id AND o.claim_token = $5 AND o.locked_until > now() AND o.state = 'pending'`,
 
     deadLetter: `UPDATE ${t} o SET state = 'dead', dead_at = now(), last_error = r.error, attempts = o.attempts + 1,

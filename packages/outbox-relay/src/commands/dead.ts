@@ -38,6 +38,7 @@ export async function deadCommand(
         const ids = config.all ? undefined : [...config.ids];
         const count = retry ? await store.replayDead(ids ?? 'all') : await store.purgeDead(ids);
         out.write(`${retry ? 'retried' : 'purged'} ${count} dead event${count === 1 ? '' : 's'}\n`);
+        if (retry && count > 0) err.write(`${retryOrderNote}\n`);
         if (ids && count < ids.length) {
           err.write(`outbox-relay: ${ids.length - count} of the ${ids.length} ids given are not dead events\n`);
           return count === 0 ? ExitCode.failure : ExitCode.ok;
@@ -51,6 +52,11 @@ export async function deadCommand(
     await opened.close();
   }
 }
+
+/** What `dead retry` says about order, on stderr so the count on stdout stays machine-readable. */
+export const retryOrderNote =
+  'note: a retried event is published after the newer events of its subject that a relay published while it was dead ' +
+  '(relays running with --block-subject true held those back, so there it is published first)';
 
 function toJson(row: DeadRecord): Record<string, unknown> {
   let data: unknown = row.payload;

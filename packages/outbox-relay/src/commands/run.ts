@@ -46,7 +46,7 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
       http = await startHttpServer({ ...config.http, registry: metrics.registry, checks: readiness.checks() });
       logger.info({ address: http.address }, 'http server listening (/healthz, /readyz, /metrics)');
     }
-    opened = await openStore(config.database, { listen: !config.once, logger });
+    opened = await openStore(config.database, { listen: !config.once, logger, deadBlocksSubject: config.blockSubject });
     logger.info(
       {
         command: config.once ? 'run --once' : 'run',
@@ -115,7 +115,10 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
         },
       });
       poller.start();
-      logger.info({ batchSize: config.batchSize, leaseMs: config.leaseMs, duplicateWindowMs }, 'outbox-relay started');
+      logger.info(
+        { batchSize: config.batchSize, leaseMs: config.leaseMs, duplicateWindowMs, blockSubject: config.blockSubject },
+        'outbox-relay started',
+      );
       const reason = await Promise.race([shutdown.stopped(), relay.closed().then((error: Error | undefined) => error ?? 'relay stopped')]);
       if (reason instanceof Error) throw reason;
       if (typeof reason === 'string' && reason !== 'relay stopped') {
