@@ -24,6 +24,19 @@ describe('translateMysqlError', () => {
     expect(error).toMatchObject({ code, retryable, cause });
   });
 
+  it.each([
+    [{ code: 'ER_LOCK_DEADLOCK', errno: 1213 }, 'DEADLOCK', true],
+    [{ code: 'ER_LOCK_WAIT_TIMEOUT', errno: 1205 }, 'LOCK_TIMEOUT', true],
+    [{ code: 'ECONNREFUSED' }, 'CONNECTION_LOST', true],
+    [{ code: 'ETIMEDOUT' }, 'CONNECTION_LOST', true],
+    [{ code: 'ER_OPTION_PREVENTS_STATEMENT', errno: 1290 }, 'READ_ONLY', true],
+    [{ code: 'ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION', errno: 1792 }, 'READ_ONLY', true],
+    [{ code: 'ER_DUP_ENTRY', errno: 1062 }, 'DUPLICATE', false],
+    [{ code: 'ER_PARSE_ERROR', errno: 1064 }, 'DATABASE', false],
+  ])('%o -> %s, infrastructure: %s', (fields, code, infrastructure) => {
+    expect(translateMysqlError(native(fields))).toMatchObject({ code, infrastructure });
+  });
+
   it('returns outboxkit errors and errors that are not mysql2 errors unchanged', () => {
     const usage = new OutboxUsageError('x');
     const plain = new Error('handler');

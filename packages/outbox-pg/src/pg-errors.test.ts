@@ -24,6 +24,28 @@ describe('translatePgError', () => {
     expect(error.message).toContain('claim()');
   });
 
+  it.each([
+    ['40001', 'SERIALIZATION_FAILURE', true],
+    ['40P01', 'DEADLOCK', true],
+    ['55P03', 'LOCK_TIMEOUT', true],
+    ['25006', 'READ_ONLY', true],
+    ['53300', 'CONNECTION_LOST', true],
+    ['57P03', 'CONNECTION_LOST', true],
+    ['ECONNREFUSED', 'CONNECTION_LOST', true],
+    ['57014', 'LOCK_TIMEOUT', false],
+    ['23505', 'DUPLICATE', false],
+    ['22012', 'DATABASE', false],
+  ])('SQLSTATE %s (%s) is infrastructure: %s', (code, expected, infrastructure) => {
+    const error = translatePgError(native(code)) as StoreError;
+    expect(error.code).toBe(expected);
+    expect(error.infrastructure).toBe(infrastructure);
+  });
+
+  it("counts pg-pool's connection timeout as a lost connection (infrastructure)", () => {
+    const error = translatePgError(new Error('timeout exceeded when trying to connect')) as StoreError;
+    expect(error).toMatchObject({ code: 'CONNECTION_LOST', infrastructure: true });
+  });
+
   it('treats a dropped socket without a code as a lost connection', () => {
     expect(translatePgError(new Error('Connection terminated unexpectedly')).code).toBe('CONNECTION_LOST');
   });
