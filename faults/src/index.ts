@@ -27,4 +27,5 @@ export {
   deadLetterStreamMissing,
   formatConsumerResult,
 } from './scenarios-consumer.js';
+export { replayToOneConsumer } from './scenarios-replay.js';
 export { TcpProxy } from './tcp-proxy.js';

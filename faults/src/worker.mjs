@@ -39,12 +39,15 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 function openDatabase() {
   const url = setting('FAULT_DB_URL');
+  // A second consumer of the same stream writes tables of its own (applied_b, effects_b).
+  const suffix = setting('FAULT_TABLE_SUFFIX', '');
+  if (!/^[a-z0-9_]*$/.test(suffix)) throw new Error(`worker: FAULT_TABLE_SUFFIX must be [a-z0-9_]; got ${JSON.stringify(suffix)}`);
   if (setting('FAULT_DB') === 'pg') {
     const schema = setting('FAULT_SCHEMA');
     const pool = new pg.Pool({ connectionString: url, max: 20 });
     pool.on('error', () => undefined);
     /** @param {string} name */
-    const q = (name) => `"${schema}"."${name}"`;
+    const q = (name) => `"${schema}"."${name}${suffix}"`;
     return {
       inbox: new PgInboxStore({ pool, schema, table: 'inbox' }),
       async apply(tx, event) {
@@ -62,8 +65,12 @@ function openDatabase() {
   return {
     inbox: new MysqlInboxStore({ pool, table: 'inbox' }),
     async apply(tx, event) {
-      await tx.query('INSERT IGNORE INTO applied (event_id, subject, n) VALUES (?, ?, ?)', [event.id, event.subject, event.data.n]);
-      await tx.query('INSERT INTO effects (event_id) VALUES (?)', [event.id]);
+      await tx.query(`INSERT IGNORE INTO applied${suffix} (event_id, subject, n) VALUES (?, ?, ?)`, [
+        event.id,
+        event.subject,
+        event.data.n,
+      ]);
+      await tx.query(`INSERT INTO effects${suffix} (event_id) VALUES (?)`, [event.id]);
     },
     close: () => pool.end(),
   };
@@ -103,7 +110,7 @@ async function main() {
     // Everything but a plain success is worth a line when a scenario fails.
     onEvent: (event) => {
       if (event.type === 'applied' || event.type === 'duplicate') return;
-      const error = 'error' in event ? event.error.message : '';
+      const error = 'error' in event ? event.error.message : 'reason' in event ? event.reason : '';
       process.stdout.write(`${new Date().toISOString()} ${event.type} ${'id' in event ? event.id : ''} ${error}\n`);
     },
   })

@@ -6,9 +6,11 @@ import {
   databaseConnectionsKilled,
   poison,
   relayKilled,
+  replayToOneConsumer,
   stopAllProcesses,
 } from '../src/index.js';
 import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
+import { expectReplayedToOne } from './replay-faults.js';
 import { expectExactlyOnce, printSummary, report } from './report.js';
 
 // The shortened form that runs in the root `npm test`: the same scenarios and assertions as
@@ -43,6 +45,11 @@ describe('fault suite, smoke', { timeout: 120_000 }, () => {
     const outcome = await poison('pg', { events: 200, faults: 0, writeMs: 0, poisoned: 2 });
     report(outcome.result);
     expectPoisonReplayed(outcome, 200, 2);
+  });
+
+  it('R1. MariaDB: a replay reaches only the consumer that dead-lettered it, once, with a second consumer on the stream', async () => {
+    const outcome = await replayToOneConsumer('mysql', { events: 600, poisoned: 2, writeMs: 0 });
+    expectReplayedToOne(outcome, 2);
   });
 
   it('7. PostgreSQL: bad input dead-lettered, bad configuration rejected', async () => {

@@ -11,6 +11,7 @@ import {
 } from '../src/index.js';
 import { consumerFaultTests } from './consumer-faults.js';
 import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
+import { replayFaultTests } from './replay-faults.js';
 import { expectExactlyOnce, printSummary, report } from './report.js';
 
 // The full form on MariaDB: `npm run test:faults`. The 3-node cluster scenario (5) runs on
@@ -68,4 +69,5 @@ describe('fault suite, MariaDB', () => {
   });
 
   consumerFaultTests('mysql');
+  replayFaultTests('mysql');
 });

@@ -13,6 +13,7 @@ import {
 } from '../src/index.js';
 import { consumerFaultTests } from './consumer-faults.js';
 import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
+import { replayFaultTests } from './replay-faults.js';
 import { expectExactlyOnce, printSummary, report } from './report.js';
 
 // The full form on PostgreSQL: `npm run test:faults`.
@@ -85,4 +86,5 @@ describe('fault suite, PostgreSQL', () => {
   });
 
   consumerFaultTests('pg');
+  replayFaultTests('pg');
 });
