@@ -4,10 +4,12 @@ export {
   type DatabaseConfig,
   type LogLevel,
   type NatsConfig,
+  type NatsConnectionConfig,
   type ParsedCommandLine,
   parseCommandLine,
   type RelayCliConfig,
 } from './config.js';
+export type { DlqCliConfig } from './dlq-config.js';
 export { type ExitStatus, exitStatusOf } from './exit-status.js';
 export { commandHelp, ExitCode, generalHelp } from './help.js';
 export { type HttpServerOptions, type ReadinessCheck, type RelayHttpServer, startHttpServer } from './http-server.js';
