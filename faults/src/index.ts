@@ -27,5 +27,6 @@ export {
   deadLetterStreamMissing,
   formatConsumerResult,
 } from './scenarios-consumer.js';
+export { leaderKilledRepeatedly, quorumLost, startedWithoutMetaLeader, streamDeleted, streamFull } from './scenarios-outage.js';
 export { replayToOneConsumer } from './scenarios-replay.js';
 export { TcpProxy } from './tcp-proxy.js';

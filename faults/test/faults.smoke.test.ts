@@ -10,6 +10,7 @@ import {
   stopAllProcesses,
 } from '../src/index.js';
 import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
+import { outageSmokeTests } from './outage-faults.js';
 import { expectReplayedToOne } from './replay-faults.js';
 import { expectExactlyOnce, printSummary, report } from './report.js';
 
@@ -60,4 +61,6 @@ describe('fault suite, smoke', { timeout: 120_000 }, () => {
     report(config.result);
     expectBadConfigurationRejected(config, 'OUTBOX_SCHEMA');
   });
+
+  outageSmokeTests();
 });

@@ -11,6 +11,7 @@ import {
 } from '../src/index.js';
 import { consumerFaultTests } from './consumer-faults.js';
 import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
+import { outageFaultTests } from './outage-faults.js';
 import { replayFaultTests } from './replay-faults.js';
 import { expectExactlyOnce, printSummary, report } from './report.js';
 
@@ -70,4 +71,6 @@ describe('fault suite, MariaDB', () => {
 
   consumerFaultTests('mysql');
   replayFaultTests('mysql');
+
+  outageFaultTests('mysql');
 });

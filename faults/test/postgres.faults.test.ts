@@ -13,6 +13,7 @@ import {
 } from '../src/index.js';
 import { consumerFaultTests } from './consumer-faults.js';
 import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
+import { outageFaultTests } from './outage-faults.js';
 import { replayFaultTests } from './replay-faults.js';
 import { expectExactlyOnce, printSummary, report } from './report.js';
 
@@ -87,4 +88,6 @@ describe('fault suite, PostgreSQL', () => {
 
   consumerFaultTests('pg');
   replayFaultTests('pg');
+
+  outageFaultTests('pg');
 });
