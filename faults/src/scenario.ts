@@ -49,7 +49,8 @@ export function formatResult(r: ScenarioResult): string {
 const RELAY_DEFAULTS: Record<string, string> = {
   OUTBOX_TABLE: 'outbox',
   OUTBOX_LOG_LEVEL: 'info',
-  OUTBOX_LEASE_MS: '3000',
+  // At least OUTBOX_PUBLISH_TIMEOUT_MS x 2 waves of 256 (batch 500) + 1000 ms: the relay's start-up check.
+  OUTBOX_LEASE_MS: '7000',
   OUTBOX_POLL_INTERVAL_MS: '250',
   OUTBOX_STATS_INTERVAL_MS: '500',
   OUTBOX_PUBLISH_TIMEOUT_MS: '3000',

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { OutboxConfigError } from '@outboxkit/outbox-core';
 import { describe, expect, it } from 'vitest';
 import { commands } from './commands.js';
-import { parseCommandLine, type RelayCliConfig } from './config.js';
+import { packageVersion, parseCommandLine, type RelayCliConfig } from './config.js';
 
 const baseEnv = { OUTBOX_DATABASE_URL: 'postgres://app:s3cret@db:5432/orders', OUTBOX_NATS_URL: 'nats://nats:4222' };
 
@@ -91,6 +91,35 @@ describe('parseCommandLine', () => {
     expect(error.setting).toBe(name);
     expect(error.message).toContain(name);
     expect(error.message).toContain(JSON.stringify(value).slice(1, -1));
+  });
+
+  it('refuses a lease that does not cover a batch of publishes, naming the settings and the rule', () => {
+    // 5000 ms x ceil(500 / 256) = 2 waves + 1000 ms = 11000 ms.
+    const error = configError([], { ...baseEnv, OUTBOX_LEASE_MS: '10999' });
+    expect(error.setting).toBe('OUTBOX_LEASE_MS');
+    expect(error.message).toContain('OUTBOX_PUBLISH_TIMEOUT_MS');
+    expect(error.message).toContain('OUTBOX_BATCH_SIZE');
+    expect(error.message).toContain('11000');
+    expect(config([], { ...baseEnv, OUTBOX_LEASE_MS: '11000' }).leaseMs).toBe(11_000);
+    // One wave for 256 events; the flag is named when the value came from it.
+    expect(config(['--lease-ms', '6000', '--batch-size', '256']).leaseMs).toBe(6_000);
+    expect(configError(['--lease-ms', '6000', '--batch-size', '257']).setting).toBe('--lease-ms');
+    expect(configError(['--publish-timeout-ms', '30000']).message).toContain('61000');
+    // Admin commands publish nothing: no check.
+    expect(config(['status'], { ...baseEnv, OUTBOX_LEASE_MS: '100' }).command).toBe('status');
+  });
+
+  it('reads --block-subject (default false)', () => {
+    expect(config([]).blockSubject).toBe(false);
+    expect(config([], { ...baseEnv, OUTBOX_BLOCK_SUBJECT: 'true' }).blockSubject).toBe(true);
+    expect(configError([], { ...baseEnv, OUTBOX_BLOCK_SUBJECT: 'sometimes' }).setting).toBe('OUTBOX_BLOCK_SUBJECT');
+  });
+
+  it('--version and -V print the version, nothing else is parsed', () => {
+    const parsed = parseCommandLine(['--version'], {});
+    expect(parsed).toEqual({ kind: 'version', text: `outbox-relay ${packageVersion()}\n` });
+    expect(parseCommandLine(['-V'], {}).kind).toBe('version');
+    expect(packageVersion()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('names the flag when the bad value came from a flag', () => {

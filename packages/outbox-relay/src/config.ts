@@ -302,6 +302,35 @@ function httpAddress(raw: RawSettings, name: Namer): { host: string; port: numbe
   return { host: match[1] || match[2] || '0.0.0.0', port };
 }
 
+/**
+ * Publishes the relay keeps in flight at once (the `maxInFlight` it gives `NatsPublisher`): a batch
+ * is sent in ceil(batchSize / PUBLISH_WINDOW) waves, each of which can wait `publishTimeoutMs`.
+ */
+export const PUBLISH_WINDOW = 256;
+/** Time the lease must leave after the last wave's timeout for the claim and settle statements. */
+export const LEASE_SETTLE_MARGIN_MS = 1_000;
+
+/**
+ * The lease a batch needs: every wave of publishes may wait out `publishTimeoutMs`, and settling
+ * takes a little more. A shorter lease can expire while its batch is still being published; another
+ * relay then publishes the same events again (the stream drops the copies only within its window).
+ */
+export function requiredLeaseMs(publishTimeoutMs: number, batchSize: number): number {
+  return publishTimeoutMs * Math.ceil(batchSize / PUBLISH_WINDOW) + LEASE_SETTLE_MARGIN_MS;
+}
+
+function checkLease(leaseMs: number, batchSize: number, natsConfig: NatsConfig, name: Namer): void {
+  const needed = requiredLeaseMs(natsConfig.publishTimeoutMs, batchSize);
+  if (leaseMs >= needed) return;
+  const waves = Math.ceil(batchSize / PUBLISH_WINDOW);
+  fail(
+    name('leaseMs'),
+    `invalid ${name('leaseMs')}: ${leaseMs} ms does not cover a batch: ${name('publishTimeoutMs')} (${natsConfig.publishTimeoutMs} ms) x ` +
+      `${waves} wave${waves === 1 ? '' : 's'} of ${PUBLISH_WINDOW} publishes (${name('batchSize')} ${batchSize}) + ${LEASE_SETTLE_MARGIN_MS} ms = ${needed} ms; ` +
+      `raise ${name('leaseMs')} to at least ${needed}, or lower ${name('publishTimeoutMs')} or ${name('batchSize')}`,
+  );
+}
+
 function validate(spec: CommandSpec, raw: RawSettings, positionals: readonly string[], name: Namer): RelayCliConfig {
   if (spec.positionals === 'none' && positionals.length > 0) {
     fail('arguments', `${spec.name}: unexpected argument ${JSON.stringify(positionals[0])} (see outbox-relay ${spec.name} --help)`);
@@ -323,13 +352,16 @@ function validate(spec: CommandSpec, raw: RawSettings, positionals: readonly str
     natsConfig?.token,
     ...(natsConfig?.servers ?? []).flatMap(urlSecrets),
   ].filter((s): s is string => s !== undefined && s !== '');
+  const batchSize = isRun ? integer(raw, 'batchSize', name, 1, 10_000) : 500;
+  const leaseMs = isRun ? integer(raw, 'leaseMs', name, 100, 3_600_000) : 30_000;
+  if (natsConfig) checkLease(leaseMs, batchSize, natsConfig, name);
   return {
     command: spec.name,
     database: db,
     nats: natsConfig,
-    batchSize: isRun ? integer(raw, 'batchSize', name, 1, 10_000) : 500,
+    batchSize,
     pollIntervalMs: isRun ? integer(raw, 'pollIntervalMs', name, 1, 3_600_000) : 1_000,
-    leaseMs: isRun ? integer(raw, 'leaseMs', name, 100, 3_600_000) : 30_000,
+    leaseMs,
     maxAttempts: isRun ? integer(raw, 'maxAttempts', name, 1, 1_000_000) : 10,
     blockSubject: isRun ? boolean(raw, 'blockSubject', name) : false,
     http: isRun ? httpAddress(raw, name) : undefined,

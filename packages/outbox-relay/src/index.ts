@@ -15,7 +15,7 @@ export { commandHelp, ExitCode, generalHelp } from './help.js';
 export { type HttpServerOptions, type ReadinessCheck, type RelayHttpServer, startHttpServer } from './http-server.js';
 export { type CliLogger, createCliLogger } from './logger.js';
 export { createRelayMetrics, type RelayMetrics, type RelayStateSource } from './metrics.js';
-export { connectNats, natsConnectionOptions } from './nats-connection.js';
+export { type ConnectWithRetryOptions, connectNats, connectNatsWithRetry, natsConnectionOptions } from './nats-connection.js';
 export { REDACTED, redactText, redactUrl } from './redact.js';
 export type { RawSettings, SettingSpec } from './settings.js';
 export { type OpenedStore, type OpenStoreOptions, openStore } from './store-factory.js';

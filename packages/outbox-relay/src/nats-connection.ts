@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import type { NatsConnectionConfig } from './config.js';
 
@@ -25,4 +26,46 @@ export function natsConnectionOptions(config: NatsConnectionConfig, options: { w
 /** Opens the relay's own NATS connection; the caller drains it on shutdown. */
 export function connectNats(config: NatsConnectionConfig, options: { waitOnFirstConnect?: boolean } = {}): Promise<NatsConnection> {
   return connect(natsConnectionOptions(config, options));
+}
+
+/** Options of {@link connectNatsWithRetry}. */
+export interface ConnectWithRetryOptions {
+  /** false: one attempt, its error is thrown (`run --once`). */
+  readonly retry: boolean;
+  /**
+   * Called when an attempt fails (with the wait before the next one) and when an attempt has had no
+   * answer for a while (`retryInMs` 0: it is still waiting), so the operator hears of it within 2 s.
+   */
+  readonly onFailure: (error: Error, attempt: number, retryInMs: number) => void;
+}
+
+/** First wait between connection attempts; it doubles up to {@link longestRetryMs}. */
+const firstRetryMs = 500;
+const longestRetryMs = 15_000;
+/** An attempt without an answer for this long is reported while it goes on waiting. */
+const slowAnswerMs = 1_500;
+
+/**
+ * Opens the relay's NATS connection, retrying without limit (0.5 s doubling to 15 s) while no
+ * server answers, and reporting every failed attempt, so a relay started before NATS says why it
+ * is waiting instead of staying silent. Once connected, the client reconnects by itself.
+ */
+export async function connectNatsWithRetry(config: NatsConnectionConfig, options: ConnectWithRetryOptions): Promise<NatsConnection> {
+  const connectOptions = natsConnectionOptions(config, { waitOnFirstConnect: false });
+  for (let attempt = 1; ; attempt++) {
+    const timer = setTimeout(
+      () => options.onFailure(new Error(`no answer from NATS within ${slowAnswerMs} ms; still trying`), attempt, 0),
+      slowAnswerMs,
+    );
+    try {
+      return await connect(connectOptions);
+    } catch (error) {
+      if (!options.retry) throw error;
+      const retryInMs = Math.min(firstRetryMs * 2 ** (attempt - 1), longestRetryMs);
+      options.onFailure(error instanceof Error ? error : new Error(String(error)), attempt, retryInMs);
+      await sleep(retryInMs);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }

@@ -9,6 +9,8 @@ export class RelayReadiness {
   /** The last database failure, `undefined` after a successful query. */
   databaseError: string | undefined = 'not queried yet';
   natsConnected = false;
+  /** Why NATS is not connected yet while the relay starts (`nats unreachable: ...`). */
+  natsError: string | undefined;
   schemaChecked = false;
   /** Reads the relay's outage: its reason while claiming is paused. */
   busOutage: () => RelayOutage | undefined = () => undefined;
@@ -22,7 +24,7 @@ export class RelayReadiness {
   checks(): ReadinessCheck[] {
     return [
       { name: 'database', failure: () => (this.databaseError === undefined ? undefined : `database unreachable: ${this.databaseError}`) },
-      { name: 'nats', failure: () => (this.natsConnected ? undefined : 'NATS is not connected') },
+      { name: 'nats', failure: () => (this.natsConnected ? undefined : (this.natsError ?? 'NATS is not connected')) },
       { name: 'schema', failure: () => (this.schemaChecked ? undefined : 'the outbox schema version is not checked yet') },
       {
         name: 'bus',

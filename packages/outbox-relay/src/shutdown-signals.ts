@@ -2,7 +2,8 @@ import { ExitCode } from './help.js';
 import type { CliLogger } from './logger.js';
 
 /**
- * SIGTERM/SIGINT for the relay. While starting, a signal exits 0 at once (nothing is in flight).
+ * SIGTERM/SIGINT for the relay. While starting, a signal exits 1 at once: nothing is in flight,
+ * but the relay never ran (a supervisor must not read that as a clean stop).
  * Once running, the first signal asks for a graceful stop and arms a hard deadline; a second
  * signal, or the deadline, calls `onForce` (which logs what was still in flight) and exits 1.
  */
@@ -42,8 +43,8 @@ export class ShutdownSignals {
   #signal(signal: NodeJS.Signals): void {
     this.#count++;
     if (!this.running) {
-      this.#logger.info({ signal }, 'signal received while starting: exiting');
-      process.exit(ExitCode.ok);
+      this.#logger.warn({ signal }, 'signal received while starting, before the relay ran: exiting 1');
+      process.exit(ExitCode.failure);
     }
     if (this.#count === 1) {
       this.#logger.info({ signal }, 'signal received: stopping (send it again to force)');

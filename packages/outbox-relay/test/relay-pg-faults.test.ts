@@ -56,8 +56,13 @@ describe('outbox-relay on PostgreSQL: signals and crashes', { timeout: 120_000 }
   });
 
   it('kill -9 mid-backlog, restart: every event once (the dedup window covers the re-publish)', async () => {
-    const leaseMs = 1_000;
-    const { table, stream, env } = setup({ OUTBOX_BATCH_SIZE: '200', OUTBOX_LEASE_MS: String(leaseMs) });
+    const leaseMs = 3_000;
+    const { table, stream, env } = setup({
+      OUTBOX_BATCH_SIZE: '200',
+      OUTBOX_LEASE_MS: String(leaseMs),
+      // The lease must cover a wave's publish timeout + 1 s (the relay's start-up check).
+      OUTBOX_PUBLISH_TIMEOUT_MS: '2000',
+    });
     await fixture.store(table).migrate();
     const events = makeEvents(10_000, 1_000);
     await fixture.enqueue(table, events);

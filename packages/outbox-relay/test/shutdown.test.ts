@@ -17,7 +17,10 @@ async function relayWithBatchInFlight(extraEnv: Record<string, string>): Promise
     OUTBOX_STREAM: stream,
     OUTBOX_SUBJECT_PREFIX: stream.toLowerCase(),
     OUTBOX_METRICS_ADDR: 'off',
-    OUTBOX_PUBLISH_TIMEOUT_MS: '60000',
+    // Long enough that the frozen publishes outlast each test; one wave (batch <= 256), so the
+    // default 30 s lease still covers it (the relay's start-up check).
+    OUTBOX_PUBLISH_TIMEOUT_MS: '20000',
+    OUTBOX_BATCH_SIZE: '100',
     ...extraEnv,
   });
   await relay.waitForLog('outbox-relay started');

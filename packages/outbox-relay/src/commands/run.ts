@@ -1,12 +1,12 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { NatsPublisher } from '@outboxkit/bus-nats';
 import { errorMessage, Relay, type RelayEvent } from '@outboxkit/outbox-core';
-import type { RelayCliConfig } from '../config.js';
+import { PUBLISH_WINDOW, type RelayCliConfig } from '../config.js';
 import { ExitCode } from '../help.js';
 import { type RelayHttpServer, startHttpServer } from '../http-server.js';
 import type { CliLogger } from '../logger.js';
 import { createRelayMetrics } from '../metrics.js';
-import { connectNats } from '../nats-connection.js';
+import { connectNatsWithRetry } from '../nats-connection.js';
 import { RelayReadiness } from '../readiness.js';
 import { redactText, redactUrl } from '../redact.js';
 import { ShutdownSignals } from '../shutdown-signals.js';
@@ -47,6 +47,11 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
       logger.info({ address: http.address }, 'http server listening (/healthz, /readyz, /metrics)');
     }
     opened = await openStore(config.database, { listen: !config.once, logger, deadBlocksSubject: config.blockSubject });
+    // The database first (connect + schema version): a wrong URL or an unmigrated table must stop
+    // the relay before it creates or changes anything on the bus.
+    await opened.store.assertSchema();
+    readiness.schemaChecked = true;
+    readiness.databaseError = undefined;
     logger.info(
       {
         command: config.once ? 'run --once' : 'run',
@@ -56,8 +61,17 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
       },
       'outbox-relay starting',
     );
-    connection = await connectNats(nats, { waitOnFirstConnect: !config.once });
+    // A signal meanwhile exits at once (see ShutdownSignals): the loop needs no abort of its own.
+    connection = await connectNatsWithRetry(nats, {
+      retry: !config.once,
+      onFailure: (error, attempt, retryInMs) => {
+        // /readyz prints this reason: scrub it like a log line.
+        readiness.natsError = `nats unreachable: ${redactText(errorMessage(error), config.secrets)}`;
+        logger.warn({ err: error, attempt, retryInMs, servers: nats.servers.map(redactUrl) }, 'NATS unreachable; retrying');
+      },
+    });
     readiness.natsConnected = true;
+    readiness.natsError = undefined;
     watchConnection(connection, readiness, logger);
 
     const onEvent = (event: RelayEvent): void => {
@@ -76,6 +90,8 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
       subjectPrefix: nats.subjectPrefix,
       stream: nats.stream,
       timeoutMs: nats.publishTimeoutMs,
+      // The window the lease check in config.ts counts on.
+      maxInFlight: PUBLISH_WINDOW,
       logger,
     });
     const relayOptions = {
@@ -102,7 +118,6 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
       logger.info({ ...totals, interrupted: abort.signal.aborted }, 'outbox-relay run --once finished');
     } else {
       await relay.start();
-      readiness.schemaChecked = true;
       poller = new StatsPoller(opened.store, config.statsIntervalMs, {
         ok: (stats) => {
           readiness.databaseError = undefined;

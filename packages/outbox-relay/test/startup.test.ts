@@ -1,0 +1,79 @@
+import { createServer } from 'node:net';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
+import { pgFixtureWithNatsPerFile, pgRelaySetup, runRelay, startRelay, waitUntil } from './helpers.js';
+
+let nc: NatsConnection;
+const { fixture, streams } = pgFixtureWithNatsPerFile((connection) => {
+  nc = connection;
+});
+
+/** A loopback port nothing listens on. */
+function unusedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+async function streamExists(stream: string): Promise<boolean> {
+  const jsm = await jetstreamManager(nc);
+  return jsm.streams.info(stream).then(
+    () => true,
+    () => false,
+  );
+}
+
+describe('run start-up', { timeout: 60_000 }, () => {
+  it('checks the database before it touches the stream: an unmigrated table exits 3, a dead database 1, no stream created', async () => {
+    const unmigrated = pgRelaySetup(fixture, streams);
+    const result = await runRelay(['run'], unmigrated.env);
+    expect(result.code, result.stderr).toBe(3);
+    expect(await streamExists(unmigrated.stream)).toBe(false);
+
+    const port = await unusedPort();
+    const noDatabase = pgRelaySetup(fixture, streams, { OUTBOX_DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/test` });
+    const failed = await runRelay(['run'], noDatabase.env);
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(await streamExists(noDatabase.stream)).toBe(false);
+  });
+
+  it('with NATS unreachable: warns within 2 s and again with backoff, /readyz names NATS, SIGTERM exits 1', async () => {
+    const port = await unusedPort();
+    const { table, env } = pgRelaySetup(fixture, streams, {
+      OUTBOX_NATS_URL: `nats://127.0.0.1:${port}`,
+      OUTBOX_METRICS_ADDR: '127.0.0.1:0',
+    });
+    await fixture.store(table).migrate();
+    const relay = startRelay(['run'], env);
+    const address = String((await relay.waitForLog('http server listening (/healthz, /readyz, /metrics)')).address);
+    const starting = await relay.waitForLog('outbox-relay starting');
+    const firstWarn = await relay.waitForLog('NATS unreachable; retrying', 5_000);
+    expect(firstWarn.level).toBe('warn');
+    expect(Date.parse(String(firstWarn.time)) - Date.parse(String(starting.time))).toBeLessThan(2_000);
+    await waitUntil(
+      'a second warning, after a longer wait',
+      () => relay.logs().filter((l) => l.msg === 'NATS unreachable; retrying').length >= 3,
+      10_000,
+    );
+    const waits = relay
+      .logs()
+      .filter((l) => l.msg === 'NATS unreachable; retrying')
+      .map((l) => Number(l.retryInMs));
+    expect(waits[1]).toBeGreaterThan(waits[0] as number);
+
+    const readyz = await fetch(`http://${address}/readyz`);
+    expect(readyz.status).toBe(503);
+    const body = await readyz.text();
+    expect(body).toContain('nats unreachable: ');
+    expect(body).not.toContain('database unreachable');
+
+    relay.child.kill('SIGTERM');
+    expect((await relay.exited).code).toBe(1);
+  });
+});
