@@ -1,6 +1,7 @@
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import {
   EventDecodeError,
+  MAX_ATTRIBUTE_LENGTH,
   type OutboxEvent,
   type OutboxRecord,
   type PublisherConstraints,
@@ -69,6 +70,31 @@ export function recordHeaders(record: OutboxRecord): MsgHdrs {
   h.set(CloudEventHeaders.contentType, JSON_CONTENT_TYPE);
   h.set(MSG_ID_HEADER, record.id);
   return h;
+}
+
+/**
+ * The most bytes the headers this binding writes itself (`ce-*`, `content-type`, `Nats-Msg-Id`)
+ * take on the wire, for attributes at their longest (`MAX_ATTRIBUTE_LENGTH` characters, 3 bytes
+ * each for `source` and `subject`). An event's own headers are not included: `enqueue` counts them
+ * in `maxEventBytes`, so a message is at most `maxEventBytes` + this.
+ */
+export function bindingHeaderBytesMax(): number {
+  const longest = (char: string) => char.repeat(MAX_ATTRIBUTE_LENGTH);
+  const record: OutboxRecord = {
+    id: '00000000-0000-7000-8000-000000000000',
+    type: longest('t'),
+    source: longest('\u20ac'),
+    subject: longest('\u20ac'),
+    time: '2000-01-01T00:00:00.000Z',
+    payload: '',
+    headers: {},
+    attempts: 0,
+  };
+  let bytes = 'NATS/1.0\r\n'.length + 2;
+  for (const [name, values] of recordHeaders(record)) {
+    for (const value of values) bytes += Buffer.byteLength(name) + 2 + Buffer.byteLength(value) + 2;
+  }
+  return bytes;
 }
 
 /**

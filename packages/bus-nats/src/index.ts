@@ -1,5 +1,6 @@
 export { type AckSubjectInfo, parseAckSubject } from './ack-subject.js';
 export {
+  bindingHeaderBytesMax,
   CLOUD_EVENTS_SPEC_VERSION,
   CloudEventHeaders,
   decodeCloudEvent,

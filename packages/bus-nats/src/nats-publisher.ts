@@ -202,6 +202,18 @@ export class NatsPublisher implements Publisher {
   }
 
   #send(record: OutboxRecord, maxPayload: number): Promise<PublishResult> {
+    if (record.oversizedBytes !== undefined) {
+      return Promise.resolve(
+        failure(
+          record.id,
+          new PublishErrorClass(
+            'PAYLOAD_TOO_LARGE',
+            `event ${record.id} (type ${record.type}) is ${record.oversizedBytes} bytes, over the store's maxEventBytes; the store did not load its payload`,
+            false,
+          ),
+        ),
+      );
+    }
     const reserved = reservedRecordHeader(record);
     if (reserved !== undefined) {
       return Promise.resolve(

@@ -16,6 +16,12 @@ export interface OutboxRecord {
   readonly headers: Readonly<Record<string, string>>;
   /** Failed attempts so far (0 on the first try). */
   readonly attempts: number;
+  /**
+   * Set when the row's payload is over the store's `maxEventBytes` (written before the limit, or
+   * around `enqueue`): its size in bytes. The store left the payload in the database (`payload`
+   * is empty); the relay dead-letters the record as `PAYLOAD_TOO_LARGE` without publishing it.
+   */
+  readonly oversizedBytes?: number;
 }
 
 /** A claim: the rows leased to one relay until `leaseUntil`, fenced by `token`. */
@@ -30,6 +36,12 @@ export interface ClaimedBatch {
 export interface ClaimOptions {
   readonly batchSize: number;
   readonly leaseMs: number;
+  /**
+   * The byte budget: records are added while the payload bytes of those before them are under it,
+   * whatever `batchSize` says (so a batch holds at most this plus one record). Oversized records
+   * count 0. @defaultValue `DEFAULT_MAX_BATCH_BYTES` (8 MiB)
+   */
+  readonly maxBatchBytes?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -119,15 +131,21 @@ export interface WaitForWorkOptions {
  */
 export interface OutboxStore<Tx = unknown> {
   readonly capabilities: OutboxStoreCapabilities;
+  /**
+   * The largest event `enqueue` writes (payload plus headers, UTF-8 bytes); `claim` hands back a
+   * row whose payload is larger with `oversizedBytes` and without its payload.
+   */
+  readonly maxEventBytes?: number;
 
   /**
    * Appends events inside the caller's open transaction, in one round trip.
    * @throws OutboxUsageError when `tx` is a pool or not inside a transaction; nothing is written.
-   * @throws EventValidationError naming the offending path; nothing is written.
+   * @throws EventValidationError naming the offending path, or the event when it is over
+   *   `maxEventBytes`; nothing is written.
    */
   enqueue(tx: Tx, events: OutboxEvent | readonly OutboxEvent[]): Promise<void>;
 
-  /** Leases up to `batchSize` ready subject heads for `leaseMs`. */
+  /** Leases up to `batchSize` ready subject heads for `leaseMs`, within the `maxBatchBytes` budget. */
   claim(options: ClaimOptions): Promise<ClaimedBatch>;
 
   /** Removes (or marks) published rows in one statement. */

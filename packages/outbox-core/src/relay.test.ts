@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { encodeEvents } from './encode.js';
 import { PublishError } from './errors.js';
 import { Relay } from './relay.js';
 import type { RelayEvent } from './relay-events.js';
@@ -16,6 +17,25 @@ function subjectsInStreamOrder(bus: MemoryBus): Map<string, number[]> {
 }
 
 describe('Relay', () => {
+  it('dead-letters a row over maxEventBytes at once, unpublished, and keeps each claim within maxBatchBytes', async () => {
+    const store = new MemoryOutboxStore({ maxEventBytes: 10_000 });
+    const bus = new MemoryBus();
+    const small = Array.from({ length: 20 }, (_, n) => sampleEvent(`s${n}`, n, { blob: 'x'.repeat(1_000) }));
+    const huge = sampleEvent('huge', 1, { blob: 'x'.repeat(50_000) });
+    store.insertUnchecked(encodeEvents([...small.slice(0, 10), huge, ...small.slice(10)], { maxEventBytes: 1e9 }));
+    const events: RelayEvent[] = [];
+    const relay = new Relay({ store, publisher: bus.publisher(), maxBatchBytes: 4_000, onEvent: (event) => events.push(event) });
+    const result = await relay.drain();
+    expect(result).toMatchObject({ published: 20, dead: 1, failed: 0 });
+    expect(bus.messages.map((message) => message.headers['ce-id'])).toEqual(small.map((event) => event.id));
+    const dead = events.find((event) => event.type === 'dead');
+    expect(dead).toMatchObject({ id: huge.id, attempts: 1, error: { code: 'PAYLOAD_TOO_LARGE' } });
+    // ~1,020 bytes each: leased while the bytes before are under 4,000, so 4 per batch.
+    const sizes = events.flatMap((event) => (event.type === 'batch' ? [event.size] : []));
+    expect(Math.max(...sizes)).toBe(4);
+    expect((await store.getDead(huge.id))?.payload).toBe(JSON.stringify(huge.data));
+  });
+
   it('publishes every event once, in per-subject order, and empties the outbox', async () => {
     const store = new MemoryOutboxStore();
     const bus = new MemoryBus();

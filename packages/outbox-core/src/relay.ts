@@ -1,5 +1,6 @@
 import { sleep } from './abort.js';
 import { type Backoff, type BackoffOptions, createBackoff } from './backoff.js';
+import { DEFAULT_MAX_BATCH_BYTES, validateByteLimit } from './byte-budget.js';
 import { errorMessage, OutboxUsageError, PublishError } from './errors.js';
 import { checkHorizons } from './horizons.js';
 import { validateInteger } from './identifiers.js';
@@ -15,6 +16,12 @@ export interface RelayOptions {
   readonly publisher: Publisher;
   /** Most events per claim. @defaultValue 500 */
   readonly batchSize?: number;
+  /**
+   * The byte budget of one claim: a claim stops adding events once their payloads reach it,
+   * whatever `batchSize` says (a batch holds at most this plus one event), which bounds the
+   * relay's memory. @defaultValue `DEFAULT_MAX_BATCH_BYTES` (8 MiB)
+   */
+  readonly maxBatchBytes?: number;
   /** How long a claim is exclusive; a crashed relay's rows are taken over after it. @defaultValue 30_000 */
   readonly leaseMs?: number;
   /** Longest wait when there is nothing to publish (the poll fallback). @defaultValue 1_000 */
@@ -97,6 +104,7 @@ export class Relay {
   readonly #store: OutboxStore<unknown>;
   readonly #publisher: Publisher;
   readonly #batchSize: number;
+  readonly #maxBatchBytes: number;
   readonly #leaseMs: number;
   readonly #pollIntervalMs: number;
   readonly #minPollIntervalMs: number;
@@ -125,6 +133,7 @@ export class Relay {
     this.#store = options.store;
     this.#publisher = options.publisher;
     this.#batchSize = validateInteger(options.batchSize ?? 500, 'batchSize', 1, 10_000);
+    this.#maxBatchBytes = validateByteLimit(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, 'maxBatchBytes');
     this.#leaseMs = validateInteger(options.leaseMs ?? 30_000, 'leaseMs', 100);
     this.#pollIntervalMs = validateInteger(options.pollIntervalMs ?? 1_000, 'pollIntervalMs', 1);
     this.#minPollIntervalMs = validateInteger(options.minPollIntervalMs ?? 5, 'minPollIntervalMs', 1, this.#pollIntervalMs);
@@ -286,7 +295,7 @@ export class Relay {
       }
       let batch: ClaimedBatch;
       try {
-        batch = await this.#store.claim({ batchSize: this.#batchSize, leaseMs: this.#leaseMs });
+        batch = await this.#store.claim({ batchSize: this.#batchSize, leaseMs: this.#leaseMs, maxBatchBytes: this.#maxBatchBytes });
         this.#storeErrors = 0;
       } catch (error) {
         await this.#storeFailed('claim', error);
@@ -314,7 +323,10 @@ export class Relay {
         continue;
       }
       idleMs = this.#minPollIntervalMs;
-      const counts = await this.#publishBatch(batch);
+      const oversized = await this.#deadLetterOversized(batch);
+      const rest = oversized === 0 ? batch : { ...batch, records: batch.records.filter((record) => record.oversizedBytes === undefined) };
+      const counts = rest.records.length > 0 ? await this.#publishBatch(rest) : { published: 0, duplicates: 0, failed: 0, dead: 0 };
+      counts.dead += oversized;
       if (totals) {
         totals.batches++;
         totals.published += counts.published;
@@ -418,6 +430,26 @@ export class Relay {
       this.#recovered();
     }
     return { published: completed.length, duplicates, failed: released.length, dead: dead.length };
+  }
+
+  /**
+   * Dead-letters the records the store handed back without their payload (over its `maxEventBytes`)
+   * as `PAYLOAD_TOO_LARGE`, at once and without publishing: content, not an outage. Returns how many.
+   */
+  async #deadLetterOversized(batch: ClaimedBatch): Promise<number> {
+    const dead: DeadLetterEntry[] = [];
+    for (const record of batch.records) {
+      if (record.oversizedBytes === undefined) continue;
+      const error = new PublishError(
+        'PAYLOAD_TOO_LARGE',
+        `event ${record.id} (type ${record.type}) is ${record.oversizedBytes} bytes, over the store's maxEventBytes (${this.#store.maxEventBytes ?? 'its limit'}): it was dead-lettered without being loaded; carry a reference, not the document`,
+        false,
+      );
+      dead.push({ id: record.id, error: error.message });
+      this.#emit({ type: 'dead', id: record.id, subject: record.subject, attempts: record.attempts + 1, error });
+    }
+    if (dead.length > 0) await this.#settle(batch, 'dead-letter', () => this.#store.deadLetter(batch.token, dead));
+    return dead.length;
   }
 
   /**

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { ClaimedBatch } from '@outboxkit/outbox-core';
+import type { ClaimedBatch, OutboxRecord } from '@outboxkit/outbox-core';
 import { giveBack, type MysqlConnectionLike, type MysqlPoolLike, runStatement, selectRows } from './mysql-like.js';
 import { toRecord } from './records.js';
-import type { OutboxSql, RecordRow } from './sql/outbox-sql.js';
+import type { ClaimRow, OutboxSql } from './sql/outbox-sql.js';
 import { rollbackQuietly } from './transaction.js';
 
 /**
@@ -35,6 +35,7 @@ export async function claimHeads(
   strategy: CandidateStrategy,
   batchSize: number,
   leaseMs: number,
+  budget: ClaimBudget,
 ): Promise<ClaimedBatch> {
   const token = randomUUID();
   const connection = await pool.getConnection();
@@ -50,21 +51,55 @@ export async function claimHeads(
     }
     await runStatement(connection, 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
     await runStatement(connection, 'START TRANSACTION');
-    let rows: RecordRow[];
+    let records: OutboxRecord[];
     try {
-      rows = await selectRows<RecordRow>(connection, sql.lockCandidates(seqs.length), [...seqs, batchSize]);
+      const locked = await selectRows<ClaimRow>(connection, sql.lockCandidates(seqs.length), [...seqs, batchSize]);
+      const rows = withinBudget(locked, budget);
       if (rows.length > 0)
         await runStatement(connection, sql.lease(rows.length), [token, startedMs + leaseMs, ...rows.map((row) => row.seq)]);
+      const wanted = rows.filter((row) => Number(row.payload_bytes) <= budget.maxEventBytes).map((row) => row.seq);
+      const payloads = new Map<string, string>();
+      if (wanted.length > 0) {
+        for (const row of await selectRows<{ seq: number | string; payload: string }>(connection, sql.payloads(wanted.length), wanted)) {
+          payloads.set(String(row.seq), row.payload);
+        }
+      }
+      records = rows.map((row) => {
+        const bytes = Number(row.payload_bytes);
+        if (bytes > budget.maxEventBytes) return { ...toRecord({ ...row, payload: '' }), oversizedBytes: bytes };
+        return toRecord({ ...row, payload: payloads.get(String(row.seq)) ?? '' });
+      });
       await runStatement(connection, 'COMMIT');
     } catch (error) {
       clean = await rollbackQuietly(connection);
       throw error;
     }
     clean = true;
-    return { token, records: rows.map(toRecord), leaseUntil };
+    return { token, records, leaseUntil };
   } finally {
     giveBack(connection, clean);
   }
+}
+
+/** The byte budget of one claim (see `ClaimOptions.maxBatchBytes`) and the store's `maxEventBytes`. */
+export interface ClaimBudget {
+  readonly maxBatchBytes: number;
+  readonly maxEventBytes: number;
+}
+
+/**
+ * The locked candidates (in seq order) to lease: each while the payload bytes before it are under
+ * `maxBatchBytes`, so the first always is. A row over `maxEventBytes` counts 0: its payload is
+ * never read. The rest stay locked until COMMIT, unleased, for the next claim.
+ */
+function withinBudget(rows: readonly ClaimRow[], budget: ClaimBudget): ClaimRow[] {
+  let before = 0;
+  let end = 0;
+  for (; end < rows.length && before < budget.maxBatchBytes; end++) {
+    const bytes = Number((rows[end] as ClaimRow).payload_bytes);
+    if (bytes <= budget.maxEventBytes) before += bytes;
+  }
+  return rows.slice(0, end);
 }
 
 /** Rows of the pending window scanned by the first candidate query. */

@@ -1,6 +1,8 @@
 import {
   type ClaimedBatch,
   type ClaimOptions,
+  DEFAULT_MAX_BATCH_BYTES,
+  DEFAULT_MAX_EVENT_BYTES,
   type DeadLetterEntry,
   type DeadRecord,
   encodeEvents,
@@ -14,6 +16,7 @@ import {
   type OutboxStore,
   type ReleaseEntry,
   type SubjectBacklog,
+  validateByteLimit,
   validateInteger,
 } from '@outboxkit/outbox-core';
 import { assertInTransaction } from './assert-in-transaction.js';
@@ -41,6 +44,12 @@ export interface MysqlOutboxStoreOptions {
    * @defaultValue false
    */
   readonly deadBlocksSubject?: boolean;
+  /**
+   * The largest event `enqueue` writes: `data` plus headers as JSON, in UTF-8 bytes. A row whose
+   * payload is larger (written before the limit, or by hand) is claimed without its payload and
+   * dead-lettered by the relay. @defaultValue `DEFAULT_MAX_EVENT_BYTES` (1 MiB)
+   */
+  readonly maxEventBytes?: number;
   /** @defaultValue a logger that drops everything */
   readonly logger?: Logger;
 }
@@ -76,8 +85,9 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
   readonly #sql: OutboxSql;
   readonly #logger: Logger;
   readonly #strategy: CandidateStrategy = { skipWindow: 0 };
+  readonly maxEventBytes: number;
 
-  /** @throws OutboxConfigError naming `pool`, `table` or `database`. */
+  /** @throws OutboxConfigError naming `pool`, `table`, `database` or `maxEventBytes`. */
   constructor(options: MysqlOutboxStoreOptions) {
     if (!isPoolLike(options?.pool)) {
       throw new OutboxConfigError('pool', 'MysqlOutboxStore needs `pool`: a mysql2/promise pool (createPool(...))');
@@ -86,6 +96,7 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
     this.#table = resolveTableName(options.table ?? 'outbox', options.database);
     this.#sql = outboxSql(this.#table, { deadBlocksSubject: options.deadBlocksSubject ?? false });
     this.#logger = options.logger ?? noopLogger;
+    this.maxEventBytes = validateByteLimit(options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES, 'maxEventBytes');
   }
 
   /**
@@ -97,7 +108,7 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
    * @throws StoreError `DUPLICATE` when an event id is already in the outbox.
    */
   async enqueue(connection: MysqlConnectionLike, events: OutboxEvent | readonly OutboxEvent[]): Promise<void> {
-    const encoded = encodeEvents(events);
+    const encoded = encodeEvents(events, { maxEventBytes: this.maxEventBytes });
     await this.#run(async () => {
       await assertInTransaction(connection);
       if (encoded.length === 0) return;
@@ -113,8 +124,12 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
   async claim(options: ClaimOptions): Promise<ClaimedBatch> {
     const batchSize = validateInteger(options.batchSize, 'batchSize', 1, 10_000);
     const leaseMs = validateInteger(options.leaseMs, 'leaseMs', 1);
+    const budget = {
+      maxBatchBytes: validateByteLimit(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, 'maxBatchBytes'),
+      maxEventBytes: this.maxEventBytes,
+    };
     options.signal?.throwIfAborted();
-    return withRetry(() => claimHeads(this.#pool, this.#sql, this.#strategy, batchSize, leaseMs), this.#logger, 'claim');
+    return withRetry(() => claimHeads(this.#pool, this.#sql, this.#strategy, batchSize, leaseMs, budget), this.#logger, 'claim');
   }
 
   /** Deletes published rows still leased under `token` (unexpired) with one multi-row DELETE; returns how many. */

@@ -1,3 +1,4 @@
+import type { OutboxStore } from '@outboxkit/outbox-core';
 import type { InboxStoreHarness, OutboxStoreHarness } from '@outboxkit/outbox-core/testing';
 import { type MysqlConnectionLike, MysqlInboxStore, MysqlOutboxStore, transaction } from '@outboxkit/outbox-mysql';
 import type mysql from 'mysql2/promise';
@@ -11,6 +12,7 @@ export function mysqlOutboxHarness(): OutboxStoreHarness<MysqlConnectionLike> {
   let db: TestDatabase | undefined;
   let pool: mysql.Pool | undefined;
   let tables = 0;
+  const names = new Map<OutboxStore<MysqlConnectionLike>, string>();
   const ready = async (): Promise<mysql.Pool> => {
     if (!pool) {
       db = await createTestDatabase();
@@ -20,6 +22,23 @@ export function mysqlOutboxHarness(): OutboxStoreHarness<MysqlConnectionLike> {
     return pool;
   };
   return {
+    async writeUnchecked(store, events) {
+      const p = await ready();
+      for (const e of events) {
+        await p.query(
+          `INSERT INTO \`${names.get(store)}\` (id, type, source, subject, \`time\`, payload, headers, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3))`,
+          [
+            e.id,
+            e.type,
+            e.source,
+            e.subject,
+            new Date(e.time).toISOString().slice(0, 23).replace('T', ' '),
+            JSON.stringify(e.data),
+            JSON.stringify(e.headers),
+          ],
+        );
+      }
+    },
     async writeMarker(connection, key) {
       await connection.query('INSERT INTO markers (`key`) VALUES (?)', [key]);
     },
@@ -29,11 +48,14 @@ export function mysqlOutboxHarness(): OutboxStoreHarness<MysqlConnectionLike> {
       return Number((rows as Array<{ n: number }>)[0]?.n);
     },
     async createStore(options) {
+      const table = `outbox_${++tables}`;
       const store = new MysqlOutboxStore({
         pool: await ready(),
-        table: `outbox_${++tables}`,
+        table,
         deadBlocksSubject: options?.deadBlocksSubject ?? false,
+        ...(options?.maxEventBytes ? { maxEventBytes: options.maxEventBytes } : {}),
       });
+      names.set(store, table);
       await store.migrate();
       return store;
     },

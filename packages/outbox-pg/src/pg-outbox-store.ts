@@ -2,6 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import {
   type ClaimedBatch,
   type ClaimOptions,
+  DEFAULT_MAX_BATCH_BYTES,
+  DEFAULT_MAX_EVENT_BYTES,
   type DeadLetterEntry,
   type DeadRecord,
   encodeEvents,
@@ -18,6 +20,7 @@ import {
   OutboxUsageError,
   type ReleaseEntry,
   type SubjectBacklog,
+  validateByteLimit,
   validateInteger,
   type WaitForWorkOptions,
 } from '@outboxkit/outbox-core';
@@ -65,6 +68,12 @@ export interface PgOutboxStoreOptions {
    * @defaultValue false
    */
   readonly deadBlocksSubject?: boolean;
+  /**
+   * The largest event `enqueue` writes: `data` plus headers as JSON, in UTF-8 bytes. A row whose
+   * payload is larger (written before the limit, or by hand) is claimed without its payload and
+   * dead-lettered by the relay. @defaultValue `DEFAULT_MAX_EVENT_BYTES` (1 MiB)
+   */
+  readonly maxEventBytes?: number;
   /** @defaultValue a no-op logger */
   readonly logger?: Logger;
 }
@@ -78,6 +87,9 @@ type RecordRow = {
   payload: string;
   headers: Record<string, string>;
   attempts: number;
+  /** Claims only: the payload's size, and whether it was left out for being over `maxEventBytes`. */
+  payload_bytes?: number | string;
+  oversized?: boolean;
 };
 type DeadRow = RecordRow & { last_error: string | null; dead_at: Date };
 
@@ -117,6 +129,7 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
   /** @throws OutboxConfigError naming `schema`, `table`, `pool`, `listenClient` or `stragglerPollMs` when one is invalid. */
   /** The last claim found fewer heads than a batch: start with the subject-by-subject claim. */
   #fewSubjects = false;
+  readonly maxEventBytes: number;
 
   constructor(options: PgOutboxStoreOptions) {
     if (!options?.pool || typeof options.pool.query !== 'function') {
@@ -146,7 +159,8 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
       disarm: named(sql.disarm),
     };
     this.#logger = options.logger ?? noopLogger;
-    const claimParams = { batchSize: '$1', leaseMs: '$2', token: '$3' };
+    this.maxEventBytes = validateByteLimit(options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES, 'maxEventBytes');
+    const claimParams = { batchSize: '$1', leaseMs: '$2', token: '$3', maxBatchBytes: '$4', maxEventBytes: '$5' };
     const claimStatement = (kind: ClaimKind) => {
       const text = sql[kind](claimParams);
       return { name: `outboxkit_${kind.toLowerCase()}_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`, text };
@@ -178,7 +192,7 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
 
   async enqueue(tx: PgClientLike, events: OutboxEvent | readonly OutboxEvent[]): Promise<void> {
     // Validation first: a bad event must fail before anything reaches the database.
-    const encoded = encodeEvents(events);
+    const encoded = encodeEvents(events, { maxEventBytes: this.maxEventBytes });
     if (isPoolLike(tx)) {
       throw new OutboxUsageError(
         'enqueue() needs the client of an open transaction; got a pg.Pool. Use transaction(pool, (client) => outbox.enqueue(client, event))',
@@ -237,24 +251,27 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
   async claim(options: ClaimOptions): Promise<ClaimedBatch> {
     const batchSize = validateInteger(options.batchSize, 'batchSize', 1);
     const leaseMs = validateInteger(options.leaseMs, 'leaseMs', 1);
+    const maxBatchBytes = validateByteLimit(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, 'maxBatchBytes');
     const token = randomUUID();
     // The lease runs on the server's clock (now() + leaseMs); the relay's deadline is taken on its
     // own clock before the claim is sent, so it ends before the server's lease whatever the skew.
     const leaseUntil = new Date(Date.now() + leaseMs);
     type ClaimRow = RecordRow & { seq: string };
-    const claimWith = async (kind: ClaimKind): Promise<ClaimRow[]> =>
-      (await this.#claimRows(kind, batchSize, leaseMs, token)) as ClaimRow[];
+    const claimWith = async (kind: ClaimKind, size: number, budget: number): Promise<ClaimRow[]> =>
+      (await this.#claimRows(kind, size, leaseMs, token, budget)) as ClaimRow[];
     // Two ways to find subject heads (see the SQL): a walk of the oldest rows, cheap when many
     // subjects interleave, and a jump from subject to subject, cheap when few subjects hold the
     // backlog. The store keeps using the one that last filled the batch.
     let rows: ClaimRow[];
     if (this.#fewSubjects) {
-      rows = await claimWith('claimBySubject');
+      rows = await claimWith('claimBySubject', batchSize, maxBatchBytes);
       if (rows.length === batchSize) this.#fewSubjects = false;
     } else {
-      rows = await claimWith('claim');
-      if (rows.length < batchSize) {
-        const more = (await this.#claimRows('claimBySubject', batchSize - rows.length, leaseMs, token)) as ClaimRow[];
+      rows = await claimWith('claim', batchSize, maxBatchBytes);
+      const left = maxBatchBytes - loadedBytes(rows);
+      // Short of heads (not of budget): top up from the subject-by-subject walk, with what is left of the budget.
+      if (rows.length < batchSize && left > 0) {
+        const more = await claimWith('claimBySubject', batchSize - rows.length, left);
         if (more.length > 0) rows = [...rows, ...more].sort((a, b) => Number(BigInt(a.seq) - BigInt(b.seq)));
         this.#fewSubjects = true;
       }
@@ -423,10 +440,16 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
    * statement is PREPAREd once per connection and EXECUTEd with literal arguments (integers we
    * validated, a UUID we generated); unprepared, its text carries those literals.
    */
-  async #claimRows(kind: ClaimKind, batchSize: number, leaseMs: number, token: string): Promise<unknown[]> {
+  async #claimRows(kind: ClaimKind, batchSize: number, leaseMs: number, token: string, maxBatchBytes: number): Promise<unknown[]> {
     const prepared = this.#claims?.[kind];
     if (!prepared) {
-      const text = this.#sql[kind]({ batchSize: String(batchSize), leaseMs: String(leaseMs), token: `'${token}'` });
+      const text = this.#sql[kind]({
+        batchSize: String(batchSize),
+        leaseMs: String(leaseMs),
+        token: `'${token}'`,
+        maxBatchBytes: String(maxBatchBytes),
+        maxEventBytes: String(this.maxEventBytes),
+      });
       return lastResult(await this.#run('claim()', `${orderedWalk}\n${text}`)).rows;
     }
     let client: Awaited<ReturnType<PgPoolLike['connect']>>;
@@ -439,7 +462,9 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
     let broken: Error | undefined;
     try {
       await prepareOnce(client, prepared.name, prepared.text);
-      const results = await client.query(`${orderedWalk}\nEXECUTE ${prepared.name}(${batchSize}, ${leaseMs}, '${token}')`);
+      const results = await client.query(
+        `${orderedWalk}\nEXECUTE ${prepared.name}(${batchSize}, ${leaseMs}, '${token}', ${maxBatchBytes}, ${this.maxEventBytes})`,
+      );
       return lastResult(results).rows;
     } catch (error) {
       broken = error instanceof Error ? error : new Error(String(error));
@@ -493,7 +518,7 @@ function lastResult(results: PgQueryResultLike | PgQueryResultLike[]): PgQueryRe
 }
 
 function toRecord(row: RecordRow): OutboxRecord {
-  return {
+  const record: OutboxRecord = {
     id: row.id,
     type: row.type,
     source: row.source,
@@ -503,6 +528,14 @@ function toRecord(row: RecordRow): OutboxRecord {
     headers: row.headers ?? {},
     attempts: row.attempts,
   };
+  return row.oversized ? { ...record, oversizedBytes: Number(row.payload_bytes) } : record;
+}
+
+/** The payload bytes a claim brought into memory (oversized rows count 0: their payload stayed behind). */
+function loadedBytes(rows: readonly RecordRow[]): number {
+  let bytes = 0;
+  for (const row of rows) if (!row.oversized) bytes += Number(row.payload_bytes ?? 0);
+  return bytes;
 }
 
 function toDeadRecord(row: DeadRow): DeadRecord {

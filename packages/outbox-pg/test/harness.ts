@@ -8,6 +8,7 @@ import { testDatabase } from './helpers.js';
 export function pgOutboxHarness(): OutboxStoreHarness<PgClientLike> {
   let database: Awaited<ReturnType<typeof testDatabase>> | undefined;
   const stores: PgOutboxStore[] = [];
+  const tables = new Map<OutboxStore<PgClientLike>, string>();
   const db = async () => {
     if (!database) {
       database = await testDatabase({ prefix: 'obx_conf' });
@@ -18,18 +19,30 @@ export function pgOutboxHarness(): OutboxStoreHarness<PgClientLike> {
   return {
     async createStore(options) {
       const { pool, schema } = await db();
+      const table = `outbox_${stores.length}`;
       const store = new PgOutboxStore({
         pool,
         schema,
-        table: `outbox_${stores.length}`,
+        table,
         deadBlocksSubject: options?.deadBlocksSubject ?? false,
+        ...(options?.maxEventBytes ? { maxEventBytes: options.maxEventBytes } : {}),
       });
       stores.push(store);
+      tables.set(store, table);
       await store.migrate();
       return store;
     },
     async transaction<T>(_store: OutboxStore<PgClientLike>, fn: (tx: PgClientLike) => Promise<T>) {
       return transaction((await db()).pool, fn);
+    },
+    async writeUnchecked(store, events) {
+      const { pool, schema } = await db();
+      for (const e of events) {
+        await pool.query(
+          `INSERT INTO "${schema}"."${tables.get(store)}" (id, type, source, subject, time, payload, headers) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)`,
+          [e.id, e.type, e.source, e.subject, e.time, JSON.stringify(e.data), JSON.stringify(e.headers)],
+        );
+      }
     },
     async writeMarker(tx, key) {
       await tx.query(`INSERT INTO "${(await db()).schema}".markers (key) VALUES ($1)`, [key]);

@@ -1,6 +1,6 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { OutboxConfigError, validateIdentifier } from '@outboxkit/outbox-core';
+import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, OutboxConfigError, validateIdentifier } from '@outboxkit/outbox-core';
 import { type CommandName, type CommandSpec, commands, findCommand } from './commands.js';
 import { type DlqCliConfig, validateDlq } from './dlq-config.js';
 import { commandHelp, generalHelp } from './help.js';
@@ -41,6 +41,10 @@ export interface RelayCliConfig {
   /** Present for `run` only. */
   readonly nats?: NatsConfig;
   readonly batchSize: number;
+  /** The byte budget of one claim. */
+  readonly maxBatchBytes: number;
+  /** The stores' `maxEventBytes`. */
+  readonly maxEventBytes: number;
   readonly pollIntervalMs: number;
   readonly leaseMs: number;
   readonly maxAttempts: number;
@@ -360,6 +364,8 @@ function validate(spec: CommandSpec, raw: RawSettings, positionals: readonly str
     database: db,
     nats: natsConfig,
     batchSize,
+    maxBatchBytes: isRun ? integer(raw, 'maxBatchBytes', name, 1_024, Number.MAX_SAFE_INTEGER) : DEFAULT_MAX_BATCH_BYTES,
+    maxEventBytes: isRun ? integer(raw, 'maxEventBytes', name, 1_024, Number.MAX_SAFE_INTEGER) : DEFAULT_MAX_EVENT_BYTES,
     pollIntervalMs: isRun ? integer(raw, 'pollIntervalMs', name, 1, 3_600_000) : 1_000,
     leaseMs,
     maxAttempts: isRun ? integer(raw, 'maxAttempts', name, 1, 1_000_000) : 10,

@@ -37,6 +37,8 @@ export interface RawSettings {
   streamReplicas?: string;
   publishTimeoutMs?: string;
   batchSize?: string;
+  maxBatchBytes?: string;
+  maxEventBytes?: string;
   pollIntervalMs?: string;
   leaseMs?: string;
   maxAttempts?: string;
@@ -202,6 +204,23 @@ export const relaySettings: readonly SettingSpec[] = [
     type: 'string',
     defaultValue: '500',
     description: 'Most events claimed and published per batch (1-10000).',
+  }),
+  spec({
+    key: 'maxBatchBytes',
+    flag: 'max-batch-bytes',
+    env: 'OUTBOX_MAX_BATCH_BYTES',
+    type: 'string',
+    defaultValue: '8388608',
+    description: "A claim stops once its events' payloads reach this many bytes, whatever the batch size (bounds the relay's memory).",
+  }),
+  spec({
+    key: 'maxEventBytes',
+    flag: 'max-event-bytes',
+    env: 'OUTBOX_MAX_EVENT_BYTES',
+    type: 'string',
+    defaultValue: '1048576',
+    description:
+      "The services' enqueue limit: a pending row with a larger payload is dead-lettered (PAYLOAD_TOO_LARGE) without being loaded. Checked against the server's max_payload at start.",
   }),
   spec({
     key: 'pollIntervalMs',

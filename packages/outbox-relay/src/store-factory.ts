@@ -15,6 +15,8 @@ export interface OpenStoreOptions {
   /** PostgreSQL: hold a LISTEN connection for wake-ups (the long-running relay only). */
   readonly listen: boolean;
   readonly logger: Logger;
+  /** The stores' `maxEventBytes`: larger pending rows are claimed without their payload. @defaultValue the stores' default (1 MiB) */
+  readonly maxEventBytes?: number;
   /** Most connections the pool opens. @defaultValue 4 */
   readonly maxConnections?: number;
   /** A dead row holds back the later rows of its subject. @defaultValue false */
@@ -39,6 +41,7 @@ export async function openStore(config: DatabaseConfig, options: OpenStoreOption
       listen: options.listen,
       deadBlocksSubject: options.deadBlocksSubject ?? false,
       logger: options.logger,
+      ...(options.maxEventBytes === undefined ? {} : { maxEventBytes: options.maxEventBytes }),
     });
     return {
       store,
@@ -59,6 +62,7 @@ export async function openStore(config: DatabaseConfig, options: OpenStoreOption
     table: config.table,
     deadBlocksSubject: options.deadBlocksSubject ?? false,
     logger: options.logger,
+    ...(options.maxEventBytes === undefined ? {} : { maxEventBytes: options.maxEventBytes }),
   });
   return {
     store,

@@ -13,8 +13,9 @@ describe('dead-letter admin', { timeout: 120_000 }, () => {
     const { table, stream, env } = pgRelaySetup(fixture, streams);
     const store = fixture.store(table);
     await store.migrate();
-    // Larger than the server's max_payload (1 MB): refused for good, dead at the first attempt.
-    const poison = createEvent({ type: 'test.blob', source: 'relay-test', subject: 'blob-1', data: { blob: 'x'.repeat(1_100_000) } });
+    // Within enqueue's 1 MiB limit, but with the transport's headers over the server's max_payload
+    // (1 MiB): refused for good, dead at the first attempt.
+    const poison = createEvent({ type: 'test.blob', source: 'relay-test', subject: 'blob-1', data: { blob: 'x'.repeat(1_048_480) } });
     const fine = [1, 2].map((n) => createEvent({ type: 'test.item.changed', source: 'relay-test', subject: `item-${n}`, data: { n } }));
     await fixture.enqueue(table, [poison, ...fine]);
 

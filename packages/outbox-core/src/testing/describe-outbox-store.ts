@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { EventValidationError, OutboxUsageError } from '../errors.js';
+import type { OutboxEvent } from '../event.js';
 import { createEvent } from '../event.js';
 import type { OutboxStore } from '../outbox-store.js';
 import { refusedEvents } from './refused-events.js';
@@ -9,9 +10,11 @@ import { sampleEvent } from './sample-events.js';
 export interface OutboxStoreHarness<Tx> {
   /**
    * A new store on fresh, migrated tables, isolated from other tests (unique table or schema),
-   * built with the given `deadBlocksSubject` option (default false).
+   * built with the given `deadBlocksSubject` (default false) and `maxEventBytes` (default the store's) options.
    */
-  createStore(options?: { leaseMsHint?: number; deadBlocksSubject?: boolean }): Promise<OutboxStore<Tx>>;
+  createStore(options?: { leaseMsHint?: number; deadBlocksSubject?: boolean; maxEventBytes?: number }): Promise<OutboxStore<Tx>>;
+  /** Writes rows straight into the store's table, around `enqueue`'s checks (as a hand-written INSERT would). */
+  writeUnchecked(store: OutboxStore<Tx>, events: readonly OutboxEvent[]): Promise<void>;
   /** Begins a transaction, runs fn with its handle, commits (rolls back and rethrows if fn throws). */
   transaction<T>(store: OutboxStore<Tx>, fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Writes a business row `key` inside the transaction `tx` (a table of the harness's own). */
@@ -115,6 +118,68 @@ export function describeOutboxStore<Tx>(name: string, makeHarness: () => OutboxS
       }
       expect(await harness.countMarkers()).toBe(before + cases.length);
       expect((await store.stats()).pending).toBe(0);
+    });
+
+    it("refuses an event over maxEventBytes (data and headers, UTF-8 bytes), writing nothing, the caller's own write committing", async () => {
+      const store = await harness.createStore({ maxEventBytes: 10_000 });
+      expect(store.maxEventBytes).toBe(10_000);
+      const before = await harness.countMarkers();
+      // 4,000 two-byte characters: 8,000 bytes of data, under the limit counted in characters.
+      const fits = sampleEvent('a', 1, { blob: 'é'.repeat(4_000) });
+      const over = sampleEvent('a', 2, { blob: 'é'.repeat(5_000) });
+      const caught = await harness.transaction(store, async (tx) => {
+        await harness.writeMarker(tx, 'over');
+        await store.enqueue(tx, fits);
+        return store.enqueue(tx, [sampleEvent('b', 1), over]).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      });
+      expect(caught).toBeInstanceOf(EventValidationError);
+      expect((caught as EventValidationError).path).toBe('events[1]');
+      expect((caught as Error).message).toContain('10000');
+      expect(await harness.countMarkers()).toBe(before + 1);
+      expect((await store.stats()).pending).toBe(1);
+    });
+
+    it('stops a claim at maxBatchBytes whatever batchSize says; the first record always fits', async () => {
+      const store = await harness.createStore();
+      const events = Array.from({ length: 10 }, (_, n) => sampleEvent(`b${n}`, n, { blob: 'x'.repeat(3_000) }));
+      await enqueue(store, events);
+      const sizes: number[] = [];
+      for (;;) {
+        const batch = await store.claim({ batchSize: 100, leaseMs: 10_000, maxBatchBytes: 10_000 });
+        if (batch.records.length === 0) break;
+        sizes.push(batch.records.length);
+        await store.complete(
+          batch.token,
+          batch.records.map((record) => record.id),
+        );
+      }
+      // ~3,060 bytes each: leased while the bytes before are under 10,000, so 4 per claim.
+      expect(sizes).toEqual([4, 4, 2]);
+      await enqueue(
+        store,
+        events.slice(0, 2).map((event, n) => ({ ...event, id: sampleEvent('c', n).id })),
+      );
+      const tiny = await store.claim({ batchSize: 100, leaseMs: 10_000, maxBatchBytes: 1_024 });
+      expect(tiny.records).toHaveLength(1);
+    });
+
+    it('hands back a row over maxEventBytes that is already in the table without its payload', async () => {
+      const store = await harness.createStore({ maxEventBytes: 10_000 });
+      const small = [sampleEvent('s1', 1), sampleEvent('s2', 2)];
+      const huge = sampleEvent('huge', 1, { blob: 'x'.repeat(50_000) });
+      await harness.writeUnchecked(store, [small[0]!, huge, small[1]!]);
+      const batch = await store.claim({ batchSize: 10, leaseMs: 10_000, maxBatchBytes: 2_000 });
+      expect(batch.records.map((record) => record.id)).toEqual([small[0]!.id, huge.id, small[1]!.id]);
+      const hugeRecord = batch.records[1]!;
+      expect(hugeRecord.payload).toBe('');
+      expect(hugeRecord.oversizedBytes).toBe(JSON.stringify(huge.data).length);
+      expect(batch.records[0]!.oversizedBytes).toBeUndefined();
+      expect(JSON.parse(batch.records[2]!.payload)).toEqual(small[1]!.data);
+      expect(await store.deadLetter(batch.token, [{ id: huge.id, error: 'PAYLOAD_TOO_LARGE' }])).toBe(1);
+      expect((await store.getDead(huge.id))?.payload).toBe(JSON.stringify(huge.data));
     });
 
     it('enqueues a thousand events in one call', async () => {

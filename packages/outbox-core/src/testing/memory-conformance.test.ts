@@ -1,3 +1,4 @@
+import { encodeEvents } from '../encode.js';
 import { describeInboxStore } from './describe-inbox-store.js';
 import { describeOutboxStore } from './describe-outbox-store.js';
 import { describePublisher } from './describe-publisher.js';
@@ -8,7 +9,13 @@ import { MemoryOutboxStore, type MemoryTransaction, memoryTransaction } from './
 // The in-memory fakes are the reference the SQL stores are compared with: they pass the same suites.
 const markers: string[] = [];
 describeOutboxStore<MemoryTransaction>('MemoryOutboxStore', () => ({
-  createStore: async (options) => new MemoryOutboxStore({ deadBlocksSubject: options?.deadBlocksSubject }),
+  createStore: async (options) =>
+    new MemoryOutboxStore({
+      deadBlocksSubject: options?.deadBlocksSubject,
+      ...(options?.maxEventBytes === undefined ? {} : { maxEventBytes: options.maxEventBytes }),
+    }),
+  writeUnchecked: async (store, events) =>
+    (store as MemoryOutboxStore).insertUnchecked(encodeEvents(events, { maxEventBytes: Number.MAX_SAFE_INTEGER })),
   transaction: (_store, fn) => memoryTransaction(fn),
   writeMarker: async (tx, key) => tx.onCommit(() => markers.push(key)),
   countMarkers: async () => markers.length,

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, validateByteLimit } from '../byte-budget.js';
 import { type EncodedEvent, encodeEvents } from '../encode.js';
 import { OutboxUsageError, SchemaVersionError } from '../errors.js';
 import type { OutboxEvent } from '../event.js';
@@ -26,6 +27,8 @@ export interface MemoryTransaction {
 interface Row {
   readonly seq: number;
   readonly event: EncodedEvent;
+  /** UTF-8 bytes of `event.payload`. */
+  readonly payloadBytes: number;
   state: 'pending' | 'dead';
   attempts: number;
   availableAt: number;
@@ -81,14 +84,42 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
   #tokens = 0;
   #migrated: boolean;
   readonly #deadBlocksSubject: boolean;
+  readonly maxEventBytes: number;
 
   /**
    * @param options.migrated - false: `assertSchema` throws until `migrate` runs. @defaultValue true
    * @param options.deadBlocksSubject - a dead row holds back the later rows of its subject until it is retried or purged. @defaultValue false
+   * @param options.maxEventBytes - as on the SQL stores. @defaultValue `DEFAULT_MAX_EVENT_BYTES`
+   * @throws OutboxConfigError on an invalid `maxEventBytes`.
    */
-  constructor(options: { migrated?: boolean; deadBlocksSubject?: boolean } = {}) {
+  constructor(options: { migrated?: boolean; deadBlocksSubject?: boolean | undefined; maxEventBytes?: number } = {}) {
     this.#migrated = options.migrated ?? true;
     this.#deadBlocksSubject = options.deadBlocksSubject ?? false;
+    this.maxEventBytes = validateByteLimit(options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES, 'maxEventBytes');
+  }
+  /**
+   * Appends events without `enqueue`'s checks, as rows written by hand or by an older version
+   * would be: for tests of what the relay does with them. Duplicate ids still throw.
+   */
+  insertUnchecked(rows: readonly EncodedEvent[]): void {
+    for (const event of rows) this.#append(event);
+    for (const wake of this.#waiters) wake();
+  }
+
+  #append(event: EncodedEvent): void {
+    if (this.#rows.some((row) => row.event.id === event.id)) throw new OutboxUsageError(`duplicate event id ${event.id}`);
+    this.#rows.push({
+      seq: ++this.#seq,
+      event,
+      payloadBytes: Buffer.byteLength(event.payload),
+      state: 'pending',
+      attempts: 0,
+      availableAt: 0,
+      lockedUntil: 0,
+      token: undefined,
+      lastError: undefined,
+      deadAt: undefined,
+    });
   }
 
   /** Every row still in the store, in write order (published rows are gone). */
@@ -100,22 +131,9 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
     if (!tx || typeof tx.onCommit !== 'function' || !tx.open) {
       throw new OutboxUsageError('enqueue() needs the handle of an open transaction (memoryTransaction(fn) gives one)');
     }
-    const encoded = encodeEvents(events);
+    const encoded = encodeEvents(events, { maxEventBytes: this.maxEventBytes });
     tx.onCommit(() => {
-      for (const event of encoded) {
-        if (this.#rows.some((row) => row.event.id === event.id)) throw new OutboxUsageError(`duplicate event id ${event.id}`);
-        this.#rows.push({
-          seq: ++this.#seq,
-          event,
-          state: 'pending',
-          attempts: 0,
-          availableAt: 0,
-          lockedUntil: 0,
-          token: undefined,
-          lastError: undefined,
-          deadAt: undefined,
-        });
-      }
+      for (const event of encoded) this.#append(event);
       for (const wake of this.#waiters) wake();
     });
   }
@@ -126,11 +144,18 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
     const token = `memory-${++this.#tokens}`;
     const leaseUntil = now + options.leaseMs;
     const records: OutboxRecord[] = [];
+    const maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+    let bytes = 0;
     for (const row of this.#readyHeads(now)) {
-      if (records.length >= options.batchSize) break;
+      if (records.length >= options.batchSize || bytes >= maxBatchBytes) break;
       row.token = token;
       row.lockedUntil = leaseUntil;
-      records.push(toRecord(row));
+      if (row.payloadBytes > this.maxEventBytes) {
+        records.push({ ...toRecord(row), payload: '', oversizedBytes: row.payloadBytes });
+      } else {
+        bytes += row.payloadBytes;
+        records.push(toRecord(row));
+      }
     }
     return { token, records, leaseUntil: new Date(callerDeadline) };
   }

@@ -14,6 +14,8 @@ export function epochMs(column: string): string {
 export const fromEpochMs = `TIMESTAMPADD(MICROSECOND, ? * 1000, '1970-01-01 00:00:00')`;
 
 const recordColumns = `seq, id, type, source, subject, ${epochMs('`time`')} AS time_ms, payload, headers, attempts`;
+/** A claim's columns: the payload's size instead of the payload, which is read only for the rows leased within the budget. */
+const claimColumns = `seq, id, type, source, subject, ${epochMs('`time`')} AS time_ms, LENGTH(payload) AS payload_bytes, headers, attempts`;
 
 /** The columns a claimed or dead record is built from. */
 export interface RecordRow {
@@ -27,6 +29,9 @@ export interface RecordRow {
   headers: string;
   attempts: number | string;
 }
+
+/** A locked claim candidate: a record without its payload, and the payload's size in bytes. */
+export type ClaimRow = Omit<RecordRow, 'payload'> & { payload_bytes: number | string };
 
 /** A dead row: a record plus its last error and when it died. */
 export interface DeadRow extends RecordRow {
@@ -85,7 +90,7 @@ export function outboxSql(table: TableName, options: { deadBlocksSubject?: boole
     // rows another claimer holds, and re-check readiness on the latest committed version (a locking
     // read does not use the snapshot), so a row leased since step 1 is not leased twice.
     lockCandidates: (count: number) =>
-      `SELECT ${recordColumns} FROM ${t}
+      `SELECT ${claimColumns} FROM ${t}
        WHERE seq IN (${placeholders(count)})
          AND state = 'pending'
          AND available_at <= UTC_TIMESTAMP(3)
@@ -93,6 +98,10 @@ export function outboxSql(table: TableName, options: { deadBlocksSubject?: boole
        ORDER BY seq
        LIMIT ?
        FOR UPDATE SKIP LOCKED`,
+
+    // The payloads of the leased rows within maxEventBytes, read under the claim's row locks.
+    // (LENGTH is the byte length; reading it above does not bring the payloads to the relay.)
+    payloads: (count: number) => `SELECT seq, payload FROM ${t} WHERE seq IN (${placeholders(count)})`,
 
     // The lease runs from the start of the claim on the database clock (now_ms of the candidate
     // query) so it ends when the relay's own deadline does, not one claim duration later.

@@ -36,10 +36,14 @@ export interface ClaimArgs {
   readonly batchSize: string;
   readonly leaseMs: string;
   readonly token: string;
+  /** The byte budget: rows are leased while the payload bytes before them are under it. */
+  readonly maxBatchBytes: string;
+  /** A row whose payload is larger is leased without its payload (`oversized`), to be dead-lettered. */
+  readonly maxEventBytes: string;
 }
 
 /** The claim's parameter types, in `ClaimArgs` order, for `PREPARE`. */
-export const claimParamTypes = '(integer, integer, uuid)';
+export const claimParamTypes = '(integer, integer, uuid, bigint, bigint)';
 
 const recordColumns = `id, type, source, subject, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time, payload, headers, attempts`;
 
@@ -50,14 +54,28 @@ const recordColumns = `id, type, source, subject, to_char(time AT TIME ZONE 'UTC
 export const orderedWalk = `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true),
   set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true);`;
 
-/** Leases the `heads` CTE's rows and returns them in write order. */
-function leaseHeads(t: string, leaseMs: string, token: string): string {
-  return `leased AS (
+/**
+ * Leases the `heads` CTE's rows (id, seq, payload_bytes) that fit the byte budget and returns them
+ * in write order. A head is leased while the payload bytes of the heads before it are under
+ * `maxBatchBytes` (so the first always is, and a batch holds at most the budget plus one row).
+ * `octet_length` of a TOASTed text reads its stored size without detoasting it, and a row over
+ * `maxEventBytes` comes back with an empty payload and `oversized`, counting 0 towards the budget:
+ * its payload never leaves the database (the relay dead-letters it). Heads past the budget were
+ * locked by `heads` but are not leased; the lock ends with this statement's transaction.
+ */
+function leaseHeads(t: string, { leaseMs, token, maxBatchBytes, maxEventBytes }: ClaimArgs): string {
+  return `sized AS (
+  SELECT id, payload_bytes, payload_bytes > ${maxEventBytes} AS oversized,
+    coalesce(sum(CASE WHEN payload_bytes > ${maxEventBytes} THEN 0 ELSE payload_bytes END)
+      OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS bytes_before
+  FROM heads
+), leased AS (
   UPDATE ${t} o SET locked_until = now() + ${leaseMs} * interval '1 millisecond', claim_token = ${token}
-  FROM heads WHERE o.id = heads.id
-  RETURNING o.seq, o.id, o.type, o.source, o.subject, o.time, o.payload, o.headers, o.attempts
+  FROM sized WHERE o.id = sized.id AND sized.bytes_before < ${maxBatchBytes}
+  RETURNING o.seq, o.id, o.type, o.source, o.subject, o.time,
+    CASE WHEN sized.oversized THEN '' ELSE o.payload END AS payload, sized.payload_bytes, sized.oversized, o.headers, o.attempts
 )
-SELECT seq, ${recordColumns}, now() + ${leaseMs} * interval '1 millisecond' AS lease_until FROM leased ORDER BY seq`;
+SELECT seq, ${recordColumns}, payload_bytes, oversized, now() + ${leaseMs} * interval '1 millisecond' AS lease_until FROM leased ORDER BY seq`;
 }
 
 /** Builds the statements for one table. */
@@ -117,13 +135,13 @@ SELECT pg_notify($8, '') FROM ${n.wakeup} WHERE armed`,
     // statement, PREPAREd once per connection, so it is planned under those settings without being
     // parsed again (an empty claim: 175 us per call prepared, 479 us sent as text; `node
     // packages/outbox-pg/bench/claim-cost.mjs`).
-    claim: ({ batchSize, leaseMs, token }: ClaimArgs) => `WITH heads AS (
-  SELECT o.id FROM ${t} o
+    claim: (args: ClaimArgs) => `WITH heads AS (
+  SELECT o.id, o.seq, octet_length(o.payload) AS payload_bytes FROM ${t} o
   WHERE ${claimable}
   ORDER BY o.seq
-  LIMIT ${batchSize}
+  LIMIT ${args.batchSize}
   FOR UPDATE OF o SKIP LOCKED
-), ${leaseHeads(t, leaseMs, token)}`,
+), ${leaseHeads(t, args)}`,
 
     // The walk above is cheap while many subjects interleave: it stops after `batchSize` heads. When
     // few subjects hold the backlog it finds them all and then probes every remaining row, 60 ms
@@ -134,21 +152,21 @@ SELECT pg_notify($8, '') FROM ${n.wakeup} WHERE armed`,
     // array, not a join: with hash and merge joins off, a join scanned the table once per head).
     // Conditions stay on the locked row (o), so a lease that another relay committed after our
     // snapshot is re-checked on the row's latest version.
-    claimBySubject: ({ batchSize, leaseMs, token }: ClaimArgs) => `WITH RECURSIVE subjects AS (
+    claimBySubject: (args: ClaimArgs) => `WITH RECURSIVE subjects AS (
   (SELECT p.subject FROM ${t} p WHERE p.state = 'pending' ORDER BY p.subject LIMIT 1)
   UNION ALL
   SELECT (SELECT p.subject FROM ${t} p WHERE p.state = 'pending' AND p.subject > s.subject ORDER BY p.subject LIMIT 1)
   FROM subjects s WHERE s.subject IS NOT NULL
 ), firsts AS (
-  SELECT f.id FROM (SELECT subject FROM subjects WHERE subject IS NOT NULL LIMIT ${batchSize} * 4) s
+  SELECT f.id FROM (SELECT subject FROM subjects WHERE subject IS NOT NULL LIMIT ${args.batchSize} * 4) s
   CROSS JOIN LATERAL (SELECT p.id FROM ${t} p WHERE p.state = 'pending' AND p.subject = s.subject ORDER BY p.seq LIMIT 1) f
 ), heads AS (
-  SELECT o.id FROM ${t} o
+  SELECT o.id, o.seq, octet_length(o.payload) AS payload_bytes FROM ${t} o
   WHERE o.id = ANY (ARRAY(SELECT id FROM firsts)) AND ${claimable}
   ORDER BY o.seq
-  LIMIT ${batchSize}
+  LIMIT ${args.batchSize}
   FOR UPDATE OF o SKIP LOCKED
-), ${leaseHeads(t, leaseMs, token)}`,
+), ${leaseHeads(t, args)}`,
 
     // Compare-and-set on the token and an unexpired lease: a relay whose lease ran out changes nothing.
     complete: `DELETE FROM ${t} WHERE id = ANY($1::uuid[]) AND claim_token = $2 AND locked_until > now() AND state = 'pending'`,

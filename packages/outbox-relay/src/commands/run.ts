@@ -7,6 +7,7 @@ import { type RelayHttpServer, startHttpServer } from '../http-server.js';
 import type { CliLogger } from '../logger.js';
 import { createRelayMetrics } from '../metrics.js';
 import { connectNatsWithRetry } from '../nats-connection.js';
+import { checkMaxPayload } from '../payload-check.js';
 import { RelayReadiness } from '../readiness.js';
 import { redactText, redactUrl } from '../redact.js';
 import { ShutdownSignals } from '../shutdown-signals.js';
@@ -46,7 +47,12 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
       http = await startHttpServer({ ...config.http, registry: metrics.registry, checks: readiness.checks() });
       logger.info({ address: http.address }, 'http server listening (/healthz, /readyz, /metrics)');
     }
-    opened = await openStore(config.database, { listen: !config.once, logger, deadBlocksSubject: config.blockSubject });
+    opened = await openStore(config.database, {
+      listen: !config.once,
+      logger,
+      deadBlocksSubject: config.blockSubject,
+      maxEventBytes: config.maxEventBytes,
+    });
     // The database first (connect + schema version): a wrong URL or an unmigrated table must stop
     // the relay before it creates or changes anything on the bus.
     await opened.store.assertSchema();
@@ -73,6 +79,7 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
     readiness.natsConnected = true;
     readiness.natsError = undefined;
     watchConnection(connection, readiness, logger);
+    checkMaxPayload(connection.info?.max_payload, config.maxEventBytes, logger);
 
     const onEvent = (event: RelayEvent): void => {
       metrics.observe(event);
@@ -98,6 +105,7 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
       store: opened.store,
       publisher,
       batchSize: config.batchSize,
+      maxBatchBytes: config.maxBatchBytes,
       leaseMs: config.leaseMs,
       pollIntervalMs: config.pollIntervalMs,
       maxAttempts: config.maxAttempts,
