@@ -92,6 +92,37 @@ describe('Consumer under infrastructure faults', () => {
     });
   }
 
+  it('a handler that hangs past ack_wait (a database that does not answer) keeps its fetch alive: no redelivery', async () => {
+    const bus = new MemoryBus();
+    await bus.publisher().publish([...records('a', 3), ...records('b', 3)]);
+    const durable = bus.subscriber({ name: 'basket', maxDeliver: 2, ackWaitMs: 300 });
+    const { subscriber, counts } = counting(durable);
+    const applied: number[] = [];
+    let hang = true;
+    let hanging = 0;
+    const consumer = new Consumer<MemoryTransaction>({ subscriber, inbox: new MemoryInboxStore(), mode: 'message', fetchExpiresMs: 10 }).on(
+      Changed,
+      async (event, tx) => {
+        if (event.data.n === 1 && hang) {
+          hanging++;
+          await until('the test to release the handler', () => !hang, 10_000);
+        }
+        tx.onCommit(() => applied.push(event.data.n));
+      },
+    );
+    await consumer.start();
+    await until('both subjects to hang', () => hanging === 2);
+    const hungAt = Date.now();
+    // Four ack waits later, another puller on the durable (as another instance would) gets nothing.
+    await until('1.2 s to pass', () => Date.now() - hungAt >= 1_200);
+    expect(await durable.fetch({ max: 10, expiresMs: 10 })).toEqual([]);
+    hang = false;
+    await until('every event to be applied', () => applied.length === 6);
+    await consumer.stop();
+    expect(counts).toHaveLength(6);
+    expect(counts.every((count) => count === 1)).toBe(true);
+  });
+
   it('retries a deadlock in place, without a redelivery', async () => {
     const bus = new MemoryBus();
     await bus.publisher().publish(records('a', 3));

@@ -147,6 +147,9 @@ export class Consumer<Tx = unknown> {
   readonly #pendingDeadLetters = new Map<Delivery, PendingDeadLetter>();
   #pausedAt: number | undefined;
   #outageAttempts = 0;
+  /** The messages of the fetch being handled. */
+  #inFlight: readonly Decoded[] = [];
+  #touching = false;
   #loop: Promise<void> | undefined;
   #started = false;
   #closed: Promise<Error | undefined>;
@@ -213,15 +216,29 @@ export class Consumer<Tx = unknown> {
   async start(options: { signal?: AbortSignal } = {}): Promise<void> {
     this.#prepare();
     options.signal?.addEventListener('abort', () => void this.stop(), { once: true });
-    this.#loop = this.#run().then(
-      () => this.#resolveClosed(undefined),
-      (error: unknown) => this.#resolveClosed(error as Error),
-    );
+    // On a timer of its own, so that messages in hand stay alive while a handler or a database call
+    // hangs (a connection attempt to a host that does not answer) for longer than ack_wait.
+    const keepAlive = setInterval(() => void this.#keepAlive(), this.#keepAliveMs);
+    keepAlive.unref();
+    this.#loop = this.#run()
+      .finally(() => clearInterval(keepAlive))
+      .then(
+        () => this.#resolveClosed(undefined),
+        (error: unknown) => this.#resolveClosed(error as Error),
+      );
   }
 
-  /** Fetches and handles one batch: for tests and scripts. Returns how many messages were settled. */
+  /**
+   * Fetches and handles one batch: for tests and scripts. Returns how many messages were fetched.
+   * While messages are kept in hand for an outage, it retries those instead and fetches nothing.
+   */
   async runOnce(): Promise<number> {
     if (!this.#started) this.#prepare();
+    if (this.#stalled.length > 0) {
+      await this.#retryStalled();
+      await this.#maintain();
+      return 0;
+    }
     const deliveries = await this.#subscriber.fetch({ max: this.#fetchSize, expiresMs: this.#fetchExpiresMs });
     await this.#handleAll(deliveries);
     return deliveries.length;
@@ -346,11 +363,28 @@ export class Consumer<Tx = unknown> {
       runnable.push(item);
     }
     if (runnable.length > 0) {
-      const outcomes = this.#mode === 'batch' ? await this.#handleBatch(runnable) : await this.#handleBySubject(runnable);
-      await this.#settleAll(runnable, outcomes);
+      this.#inFlight = runnable;
+      try {
+        const outcomes = this.#mode === 'batch' ? await this.#handleBatch(runnable) : await this.#handleBySubject(runnable);
+        await this.#settleAll(runnable, outcomes);
+      } finally {
+        this.#inFlight = [];
+      }
     }
     await this.#drainReleased();
     await this.#maintain();
+  }
+
+  /** Keeps every message in hand from redelivery: held, stalled, waiting for its dead letter, or being handled. */
+  async #keepAlive(): Promise<void> {
+    if (this.#touching) return;
+    this.#touching = true;
+    try {
+      const inFlight = this.#inFlight.map((item) => item.delivery);
+      await this.#lanes.keepAlive([...this.#inHand(), ...inFlight]);
+    } finally {
+      this.#touching = false;
+    }
   }
 
   /** How many messages the next fetch may take without exceeding what max_ack_pending allows. */
@@ -393,7 +427,7 @@ export class Consumer<Tx = unknown> {
         .nak(delayMs)
         .catch((error: unknown) => this.#logger.warn({ err: error, id: item.messageId }, 'could not give back a held message'));
     }
-    await this.#lanes.keepAlive(this.#inHand());
+    await this.#keepAlive();
   }
 
   /** Deliveries kept in hand outside the lanes: stalled by an outage, or waiting for their dead letter. */
@@ -413,7 +447,11 @@ export class Consumer<Tx = unknown> {
       await sleep(Math.min(deadline - Date.now(), this.#keepAliveMs), signal);
       await this.#maintain();
     }
-    if (signal.aborted) return;
+    if (!signal.aborted) await this.#retryStalled();
+  }
+
+  /** Retries the oldest stalled message; if that attempt reached the database, the rest too. */
+  async #retryStalled(): Promise<void> {
     const probe = this.#stalled.shift();
     if (!probe) return;
     await this.#settle(probe, await this.#processOne(probe));

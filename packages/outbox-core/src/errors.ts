@@ -187,14 +187,14 @@ export function isInfrastructureError(error: unknown): boolean {
   return false;
 }
 
-/** True for a deadlock, a serialization failure or a lock wait timeout: the transaction may succeed if run again at once. */
+/**
+ * True for a deadlock or a serialization failure: the transaction may succeed if run again at once.
+ * (Not a lock wait timeout: it already waited `innodb_lock_wait_timeout` / `lock_timeout`.)
+ */
 export function isTransactionConflict(error: unknown): boolean {
   for (let current = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
     if (current instanceof StoreError) {
-      return (
-        current.infrastructure &&
-        (current.code === 'DEADLOCK' || current.code === 'SERIALIZATION_FAILURE' || current.code === 'LOCK_TIMEOUT')
-      );
+      return current.infrastructure && (current.code === 'DEADLOCK' || current.code === 'SERIALIZATION_FAILURE');
     }
   }
   return false;
