@@ -10,7 +10,7 @@ import {
 import { reportLine } from './report.js';
 
 /** Every written event applied once, nothing healthy dead-lettered, nothing left on the consumer. */
-function expectConsumerClean(outcome: ConsumerOutcome): void {
+export function expectConsumerClean(outcome: ConsumerOutcome): void {
   const { result } = outcome;
   reportLine(formatConsumerResult(result));
   expect(result.written).toBeGreaterThan(0);

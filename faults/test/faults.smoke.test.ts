@@ -3,6 +3,7 @@ import {
   badConfiguration,
   badInput,
   consumerKilled,
+  consumerReplicas,
   databaseConnectionsKilled,
   poison,
   relayKilled,
@@ -12,6 +13,7 @@ import {
 import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
 import { outageSmokeTests } from './outage-faults.js';
 import { expectReplayedToOne } from './replay-faults.js';
+import { expectConsumerClean } from './consumer-faults.js';
 import { expectExactlyOnce, printSummary, report } from './report.js';
 
 // The shortened form that runs in the root `npm test`: the same scenarios and assertions as
@@ -63,4 +65,9 @@ describe('fault suite, smoke', { timeout: 120_000 }, () => {
   });
 
   outageSmokeTests();
+
+  it('C2. PostgreSQL: 3 consumers on one durable, 5% transient failures, one SIGKILLed once', async () => {
+    const outcome = await consumerReplicas('pg', { events: 600, subjects: 20, writeMs: 3_000, kills: 1, failPercent: 5 });
+    expectConsumerClean(outcome);
+  });
 });
