@@ -27,6 +27,7 @@ export {
   deadLetterStreamMissing,
   formatConsumerResult,
 } from './scenarios-consumer.js';
+export { bigRowAmongSmall, msgIdHeader, poisonInBatch } from './scenarios-content.js';
 export { leaderKilledRepeatedly, quorumLost, startedWithoutMetaLeader, streamDeleted, streamFull } from './scenarios-outage.js';
 export { replayToOneConsumer } from './scenarios-replay.js';
 export { TcpProxy } from './tcp-proxy.js';

@@ -10,10 +10,11 @@ import {
   replayToOneConsumer,
   stopAllProcesses,
 } from '../src/index.js';
+import { expectConsumerClean } from './consumer-faults.js';
+import { contentFaultTests } from './content-faults.js';
 import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
 import { outageSmokeTests } from './outage-faults.js';
 import { expectReplayedToOne } from './replay-faults.js';
-import { expectConsumerClean } from './consumer-faults.js';
 import { expectExactlyOnce, printSummary, report } from './report.js';
 
 // The shortened form that runs in the root `npm test`: the same scenarios and assertions as
@@ -70,4 +71,6 @@ describe('fault suite, smoke', { timeout: 120_000 }, () => {
     const outcome = await consumerReplicas('pg', { events: 600, subjects: 20, writeMs: 3_000, kills: 1, failPercent: 5 });
     expectConsumerClean(outcome);
   });
+
+  contentFaultTests(['pg', 'mysql'], 500);
 });

@@ -10,6 +10,7 @@ import {
   stopAllProcesses,
 } from '../src/index.js';
 import { consumerFaultTests } from './consumer-faults.js';
+import { contentFaultTests } from './content-faults.js';
 import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
 import { outageFaultTests } from './outage-faults.js';
 import { replayFaultTests } from './replay-faults.js';
@@ -73,4 +74,5 @@ describe('fault suite, MariaDB', () => {
   replayFaultTests('mysql');
 
   outageFaultTests('mysql');
+  contentFaultTests('mysql', 2_000);
 });

@@ -12,6 +12,7 @@ import {
   stopAllProcesses,
 } from '../src/index.js';
 import { consumerFaultTests } from './consumer-faults.js';
+import { contentFaultTests } from './content-faults.js';
 import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
 import { outageFaultTests } from './outage-faults.js';
 import { replayFaultTests } from './replay-faults.js';
@@ -90,4 +91,5 @@ describe('fault suite, PostgreSQL', () => {
   replayFaultTests('pg');
 
   outageFaultTests('pg');
+  contentFaultTests('pg', 2_000);
 });
