@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { NatsPublisher } from '@outboxkit/bus-nats';
 import { errorMessage, Relay, type RelayEvent } from '@outboxkit/outbox-core';
 import { PUBLISH_WINDOW, type RelayCliConfig } from '../config.js';
+import { describeDatabaseTls, isLocalHost } from '../database-tls.js';
 import { ExitCode } from '../help.js';
 import { type RelayHttpServer, startHttpServer } from '../http-server.js';
 import type { CliLogger } from '../logger.js';
@@ -53,20 +54,27 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
       deadBlocksSubject: config.blockSubject,
       maxEventBytes: config.maxEventBytes,
     });
-    // The database first (connect + schema version): a wrong URL or an unmigrated table must stop
-    // the relay before it creates or changes anything on the bus.
-    await opened.store.assertSchema();
-    readiness.schemaChecked = true;
-    readiness.databaseError = undefined;
     logger.info(
       {
         command: config.once ? 'run --once' : 'run',
         database: config.database.redactedUrl,
+        databaseTls: describeDatabaseTls(config.database.url, config.database.tls),
         table: config.database.table,
         nats: nats.servers.map(redactUrl),
       },
       'outbox-relay starting',
     );
+    if (describeDatabaseTls(config.database.url, config.database.tls) === 'off' && !isLocalHost(config.database.url)) {
+      logger.warn(
+        { database: config.database.redactedUrl },
+        'the database connection is not encrypted; set --db-tls-mode (OUTBOX_DB_TLS_MODE)',
+      );
+    }
+    // The database first (connect + schema version): a wrong URL or an unmigrated table must stop
+    // the relay before it creates or changes anything on the bus.
+    await opened.store.assertSchema();
+    readiness.schemaChecked = true;
+    readiness.databaseError = undefined;
     // A signal meanwhile exits at once (see ShutdownSignals): the loop needs no abort of its own.
     connection = await connectNatsWithRetry(nats, {
       retry: !config.once,
