@@ -109,6 +109,26 @@ describe('parseCommandLine', () => {
     expect(config(['status'], { ...baseEnv, OUTBOX_LEASE_MS: '100' }).command).toBe('status');
   });
 
+  it('reads the database TLS settings and refuses contradictory ones', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-tls-config-'));
+    const ca = join(dir, 'ca.pem');
+    writeFileSync(ca, 'x');
+    expect(config([]).database.tls).toBeUndefined();
+    expect(config(['--db-tls-mode', 'verify-full', '--db-tls-ca', ca]).database.tls).toEqual({ mode: 'verify-full', caFile: ca });
+    expect(config([], { ...baseEnv, OUTBOX_DB_TLS_MODE: 'REQUIRE' }).database.tls?.mode).toBe('require');
+    expect(configError([], { ...baseEnv, OUTBOX_DB_TLS_MODE: 'prefer' }).setting).toBe('OUTBOX_DB_TLS_MODE');
+    expect(configError(['--db-tls-ca', ca]).setting).toBe('--db-tls-ca');
+    expect(configError(['--db-tls-mode', 'require', '--db-tls-ca', ca]).setting).toBe('--db-tls-ca');
+    expect(configError(['--db-tls-mode', 'require', '--db-tls-cert', ca]).setting).toBe('OUTBOX_DB_TLS_KEY (--db-tls-key)');
+    expect(configError(['--db-tls-mode', 'verify-full', '--db-tls-ca', join(dir, 'missing.pem')]).setting).toBe('--db-tls-ca');
+    const both = configError(['--db-tls-mode', 'verify-full'], {
+      ...baseEnv,
+      OUTBOX_DATABASE_URL: 'postgres://app:s3cret@db/x?sslmode=require',
+    });
+    expect(both.message).toContain('sslmode');
+    expect(both.message).not.toContain('s3cret');
+  });
+
   it('reads --block-subject (default false)', () => {
     expect(config([]).blockSubject).toBe(false);
     expect(config([], { ...baseEnv, OUTBOX_BLOCK_SUBJECT: 'true' }).blockSubject).toBe(true);

@@ -15,7 +15,24 @@ export interface DatabaseConfig {
   readonly redactedUrl: string;
   readonly schema: string;
   readonly table: string;
+  /** Set by `--db-tls-mode`; `undefined`: the URL's own TLS parameters (if any) apply. */
+  readonly tls?: DatabaseTlsConfig;
 }
+
+/** The TLS modes of `--db-tls-mode`, named as libpq names them. */
+export type DatabaseTlsMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
+const tlsModes: readonly DatabaseTlsMode[] = ['disable', 'require', 'verify-ca', 'verify-full'];
+
+/** The database connection's TLS settings. */
+export interface DatabaseTlsConfig {
+  readonly mode: DatabaseTlsMode;
+  readonly caFile?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+}
+
+// Connection-string parameters through which pg or mysql2 would set up TLS themselves.
+const urlTlsParameters = ['ssl', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'sslnegotiation'];
 
 /** The relay's NATS connection and stream. */
 export interface NatsConfig {
@@ -218,7 +235,47 @@ function database(raw: RawSettings, name: Namer): DatabaseConfig {
       `invalid ${name('databaseUrl')}: unsupported scheme "${protocol}" (expected postgres://, postgresql:// or mysql://); got ${JSON.stringify(redactedUrl)}`,
     );
   }
-  return { driver, url, redactedUrl, schema: identifier(raw, 'schema', name), table: identifier(raw, 'table', name) };
+  return {
+    driver,
+    url,
+    redactedUrl,
+    schema: identifier(raw, 'schema', name),
+    table: identifier(raw, 'table', name),
+    tls: databaseTls(raw, name, new URL(url)),
+  };
+}
+
+function databaseTls(raw: RawSettings, name: Namer, url: URL): DatabaseTlsConfig | undefined {
+  const caFile = readableFile(raw, 'dbTlsCa', name);
+  const certFile = readableFile(raw, 'dbTlsCert', name);
+  const keyFile = readableFile(raw, 'dbTlsKey', name);
+  if (raw.dbTlsMode === undefined) {
+    const given = caFile ? 'dbTlsCa' : certFile ? 'dbTlsCert' : keyFile ? 'dbTlsKey' : undefined;
+    if (given) fail(name(given), `invalid ${name(given)}: set ${name('dbTlsMode')} too (verify-ca or verify-full use the CA)`);
+    return undefined;
+  }
+  const mode = raw.dbTlsMode.toLowerCase() as DatabaseTlsMode;
+  if (!tlsModes.includes(mode)) {
+    fail(name('dbTlsMode'), `invalid ${name('dbTlsMode')}: expected one of ${tlsModes.join(', ')}; got ${JSON.stringify(raw.dbTlsMode)}`);
+  }
+  const inUrl = [...url.searchParams.keys()].find((key) => urlTlsParameters.includes(key.toLowerCase()));
+  if (inUrl) {
+    fail(
+      name('dbTlsMode'),
+      `invalid ${name('dbTlsMode')}: the database URL sets TLS too (its "${inUrl}" parameter); set TLS in one place only`,
+    );
+  }
+  if (caFile && (mode === 'disable' || mode === 'require')) {
+    fail(name('dbTlsCa'), `invalid ${name('dbTlsCa')}: a CA is only used by ${name('dbTlsMode')} verify-ca or verify-full; got ${mode}`);
+  }
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    const missing = certFile === undefined ? 'dbTlsCert' : 'dbTlsKey';
+    fail(name(missing), `missing ${name(missing)}: a TLS client certificate and key go together`);
+  }
+  if (certFile && mode === 'disable') {
+    fail(name('dbTlsCert'), `invalid ${name('dbTlsCert')}: a client certificate needs TLS; ${name('dbTlsMode')} is disable`);
+  }
+  return { mode, caFile, certFile, keyFile };
 }
 
 /** The connection part of the NATS settings: servers, credentials, TLS. */

@@ -2,6 +2,8 @@ export { type CliStreams, main } from './cli.js';
 export { type CommandName, type CommandSpec, commands } from './commands.js';
 export {
   type DatabaseConfig,
+  type DatabaseTlsConfig,
+  type DatabaseTlsMode,
   type LogLevel,
   type NatsConfig,
   type NatsConnectionConfig,
@@ -9,6 +11,7 @@ export {
   parseCommandLine,
   type RelayCliConfig,
 } from './config.js';
+export { describeDatabaseTls, type MysqlSslOption, mysqlSslOption, pgSslOption } from './database-tls.js';
 export type { DlqCliConfig } from './dlq-config.js';
 export { type ExitStatus, exitStatusOf } from './exit-status.js';
 export { commandHelp, ExitCode, generalHelp } from './help.js';

@@ -20,6 +20,10 @@ export interface SettingSpec {
 /** The raw text of every setting, before validation. */
 export interface RawSettings {
   databaseUrl?: string;
+  dbTlsMode?: string;
+  dbTlsCa?: string;
+  dbTlsCert?: string;
+  dbTlsKey?: string;
   schema?: string;
   table?: string;
   natsUrl?: string;
@@ -79,6 +83,35 @@ export const databaseSettings: readonly SettingSpec[] = [
     description: 'PostgreSQL schema of the outbox table (MySQL: the database comes from the URL).',
   }),
   spec({ key: 'table', flag: 'table', env: 'OUTBOX_TABLE', type: 'string', defaultValue: 'outbox', description: 'Outbox table name.' }),
+  spec({
+    key: 'dbTlsMode',
+    flag: 'db-tls-mode',
+    env: 'OUTBOX_DB_TLS_MODE',
+    type: 'string',
+    description:
+      'Database TLS: disable, require (encrypt, no certificate check), verify-ca (the chain must lead to the CA; any host name) or verify-full (chain and host name). Unset: as the URL says (plaintext unless it asks for TLS).',
+  }),
+  spec({
+    key: 'dbTlsCa',
+    flag: 'db-tls-ca',
+    env: 'OUTBOX_DB_TLS_CA',
+    type: 'string',
+    description: 'Path of the CA certificate (PEM) for verify-ca / verify-full. Unset: the system CAs.',
+  }),
+  spec({
+    key: 'dbTlsCert',
+    flag: 'db-tls-cert',
+    env: 'OUTBOX_DB_TLS_CERT',
+    type: 'string',
+    description: 'Path of a client certificate (PEM), with --db-tls-key, for servers that authenticate clients by certificate.',
+  }),
+  spec({
+    key: 'dbTlsKey',
+    flag: 'db-tls-key',
+    env: 'OUTBOX_DB_TLS_KEY',
+    type: 'string',
+    description: 'Path of the client key (PEM, unencrypted), with --db-tls-cert.',
+  }),
 ];
 
 export const logSettings: readonly SettingSpec[] = [

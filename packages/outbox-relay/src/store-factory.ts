@@ -1,5 +1,6 @@
 import type { Logger, OutboxStore } from '@outboxkit/outbox-core';
 import type { DatabaseConfig } from './config.js';
+import { mysqlSslOption, pgSslOption } from './database-tls.js';
 
 /** An outbox store with the pool the CLI opened for it. */
 export interface OpenedStore {
@@ -31,7 +32,14 @@ export async function openStore(config: DatabaseConfig, options: OpenStoreOption
   const max = options.maxConnections ?? 4;
   if (config.driver === 'pg') {
     const [{ default: pg }, { PgOutboxStore }] = await Promise.all([import('pg'), import('@outboxkit/outbox-pg')]);
-    const pool = new pg.Pool({ connectionString: config.url, max, application_name: 'outbox-relay' });
+    // With --db-tls-mode the URL carries no TLS parameter (config.ts refuses both), so this
+    // `ssl` is the one pg uses.
+    const pool = new pg.Pool({
+      connectionString: config.url,
+      max,
+      application_name: 'outbox-relay',
+      ...(config.tls ? { ssl: pgSslOption(config.tls) } : {}),
+    });
     // An idle client's error (the server restarted) is emitted on the pool; without a listener it would crash the process.
     pool.on('error', (error) => options.logger.warn({ err: error }, 'idle PostgreSQL connection failed'));
     const store = new PgOutboxStore({
@@ -56,7 +64,8 @@ export async function openStore(config: DatabaseConfig, options: OpenStoreOption
     import('mysql2/promise'),
     import('@outboxkit/outbox-mysql'),
   ]);
-  const pool = createPool({ uri: config.url, connectionLimit: max, waitForConnections: true });
+  const ssl = config.tls ? mysqlSslOption(config.tls) : undefined;
+  const pool = createPool({ uri: config.url, connectionLimit: max, waitForConnections: true, ...(ssl ? { ssl } : {}) });
   const store = new MysqlOutboxStore({
     pool,
     table: config.table,
