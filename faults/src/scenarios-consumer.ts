@@ -127,13 +127,13 @@ function proxiedWorkerEnv(scenario: Scenario, proxy: TcpProxy): Record<string, s
  */
 export async function consumerDatabaseDown(
   kind: DatabaseKind,
-  size: { events: number; writeMs: number; outageMs: number },
+  size: { events: number; writeMs: number; outageMs: number; mode?: 'batch' | 'message' },
 ): Promise<ConsumerOutcome> {
   const target = new URL(kind === 'pg' ? PG_URL : MYSQL_URL);
   const proxy = await TcpProxy.start(target.hostname, Number(target.port || (kind === 'pg' ? 5432 : 3306)));
   const scenario = await Scenario.create({ kind, natsUrls: NATS_URL, maxDeliver: 5, ackWaitMs: 3_000 });
   try {
-    const worker = await scenario.startWorker(proxiedWorkerEnv(scenario, proxy));
+    const worker = await scenario.startWorker({ ...proxiedWorkerEnv(scenario, proxy), FAULT_MODE: size.mode ?? 'message' });
     await scenario.startRelay();
     const events = eventsOn(size.events, 200, 'item');
     const writing = writeSpread(scenario, events, size.writeMs);
@@ -152,7 +152,7 @@ export async function consumerDatabaseDown(
       result: await result(
         scenario,
         'C1 consumer database down',
-        `inbox database cut ${size.outageMs / 1000} s (TCP proxy), maxDeliver 5, ack_wait 3 s`,
+        `inbox database cut ${size.outageMs / 1000} s (TCP proxy), ${size.mode ?? 'message'} mode, maxDeliver 5, ack_wait 3 s`,
       ),
       checks: { settled, pausedAfterMs, resumedAfterMs, workerRunning: worker.running },
     };
