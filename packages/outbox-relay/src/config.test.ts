@@ -38,6 +38,8 @@ describe('parseCommandLine', () => {
     });
     expect(c).toMatchObject({
       batchSize: 500,
+      maxBatchBytes: 8_388_608,
+      maxEventBytes: 1_048_576,
       pollIntervalMs: 1_000,
       leaseMs: 30_000,
       maxAttempts: 10,
@@ -53,6 +55,8 @@ describe('parseCommandLine', () => {
     expect(config([], { ...baseEnv, OUTBOX_BATCH_SIZE: '20' }).batchSize).toBe(20);
     expect(config(['run', '--once', '--table=orders_outbox']).database.table).toBe('orders_outbox');
     expect(config(['run', '--once']).once).toBe(true);
+    expect(config(['--max-batch-bytes', '65536'], { ...baseEnv, OUTBOX_MAX_BATCH_BYTES: '2048' }).maxBatchBytes).toBe(65_536);
+    expect(config([], { ...baseEnv, OUTBOX_MAX_EVENT_BYTES: '2048' }).maxEventBytes).toBe(2_048);
   });
 
   it('picks the driver from the URL scheme', () => {
@@ -73,6 +77,8 @@ describe('parseCommandLine', () => {
     ['OUTBOX_BATCH_SIZE', '0'],
     ['OUTBOX_BATCH_SIZE', '10001'],
     ['OUTBOX_BATCH_SIZE', '1.5'],
+    ['OUTBOX_MAX_BATCH_BYTES', '1023'],
+    ['OUTBOX_MAX_EVENT_BYTES', '1.5'],
     ['OUTBOX_LEASE_MS', 'abc'],
     ['OUTBOX_POLL_INTERVAL_MS', '0'],
     ['OUTBOX_MAX_ATTEMPTS', '0'],
