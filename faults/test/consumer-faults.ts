@@ -23,7 +23,7 @@ export function expectConsumerClean(outcome: ConsumerOutcome): void {
   expect(result.applied).toBe(result.written);
 }
 
-/** The consumer scenarios of issue 13 (C1-C3), registered in a fault-suite file's `describe`. */
+/** The consumer fault scenarios (C1-C3), registered in a fault-suite file's `describe`. */
 export function consumerFaultTests(kind: DatabaseKind): void {
   it("C1. the consumer's database cut for 60 s (TCP proxy) at maxDeliver 5: nothing dead-lettered, all applied once", async () => {
     const outcome = await consumerDatabaseDown(kind, { events: 6_000, writeMs: 20_000, outageMs: 60_000 });

@@ -26,9 +26,9 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
 }
 
 describe('several consumer instances on one durable', () => {
-  // The wedge of issue 13: instance A fails v1 once and holds v2 and v3 behind it; v1 comes back to
-  // instance B, which applies it. A must notice (its inbox shows v1 applied) and apply v2 and v3,
-  // within about twice ack_wait, instead of holding them forever.
+  // The wedge of two instances on one durable: instance A fails v1 once and holds v2 and v3 behind
+  // it; v1 comes back to instance B, which applies it. A must notice (its inbox shows v1 applied)
+  // and apply v2 and v3, within about twice ack_wait, instead of holding them forever.
   it('a subject held behind a message another instance applied is released: v2 and v3 applied within 2x ack_wait', async () => {
     const ackWaitMs = 6_000;
     const stream = uniqueName('REPL');
