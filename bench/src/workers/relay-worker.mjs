@@ -53,8 +53,8 @@ class AckClock {
     }
     return results;
   }
-  probe() {
-    return this.inner.probe();
+  probe(options) {
+    return this.inner.probe(options);
   }
 }
 
