@@ -4,7 +4,8 @@ import { createRelayMetrics } from './metrics.js';
 describe('createRelayMetrics', () => {
   it('turns relay events and stats into the documented series', async () => {
     let connected = true;
-    const metrics = createRelayMetrics({ natsConnected: () => connected, outage: () => false });
+    let reason: string | undefined = 'full';
+    const metrics = createRelayMetrics({ natsConnected: () => connected, outage: () => reason !== undefined, outageReason: () => reason });
     const batch = {
       type: 'batch',
       size: 10,
@@ -28,6 +29,11 @@ describe('createRelayMetrics', () => {
     expect(text).toMatch(/^outbox_pending 42$/m);
     expect(text).toMatch(/^outbox_oldest_pending_age_seconds 1.5$/m);
     expect(text).toMatch(/^outbox_dead 3$/m);
+    expect(text).toMatch(/^outbox_bus_outage 1$/m);
+    expect(text).toMatch(/^outbox_bus_outage_reason\{reason="full"\} 1$/m);
+    expect(text).toMatch(/^outbox_bus_outage_reason\{reason="stream-missing"\} 0$/m);
+    reason = undefined;
+    expect(await metrics.registry.metrics()).toMatch(/^outbox_bus_outage_reason\{reason="full"\} 0$/m);
     expect(text).toMatch(/^outbox_batch_size_count 2$/m);
     expect(text).toMatch(/^outbox_publish_latency_seconds_sum 0.01$/m);
     expect(text).toMatch(/^outbox_nats_connected 0$/m);

@@ -14,7 +14,12 @@ export interface RelayMetrics {
 export interface RelayStateSource {
   natsConnected(): boolean;
   outage(): boolean;
+  /** The reason of the current outage (`full`, `stream-missing`, ...), `undefined` when there is none. */
+  outageReason?(): string | undefined;
 }
+
+/** Every reason `outbox_bus_outage_reason` reports, so each series exists (0) before its first outage. */
+const outageReasons = ['unreachable', 'stream-missing', 'no-leader', 'full'] as const;
 
 /**
  * Creates the registry: backlog gauges, publish counters, latency and batch-size histograms, and
@@ -69,10 +74,20 @@ export function createRelayMetrics(state?: RelayStateSource): RelayMetrics {
   });
   new Gauge({
     name: 'outbox_bus_outage',
-    help: '1 while claiming is paused because the bus is unreachable.',
+    help: '1 while claiming is paused because the bus cannot take events.',
     registers: [registry],
     collect() {
       if (state) this.set(state.outage() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'outbox_bus_outage_reason',
+    help: '1 for the reason of the current bus outage (unreachable, stream-missing, no-leader, full), 0 for the others.',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const current = state?.outageReason?.();
+      for (const reason of outageReasons) this.set({ reason }, reason === current ? 1 : 0);
     },
   });
   const storeErrors = new Counter({

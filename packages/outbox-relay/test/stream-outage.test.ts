@@ -37,6 +37,7 @@ describe('outbox-relay run through stream-level outages', { timeout: 120_000 }, 
     await fixture.enqueue(table, makeEvents(20, 4));
     await waitUntil('/readyz 503 for the full stream', async () => (await readyz(address)).status === 503);
     expect((await readyz(address)).body).toMatch(/bus outage \(full\).*max_msgs 5/);
+    expect(await (await fetch(`http://${address}/metrics`)).text()).toMatch(/^outbox_bus_outage_reason\{reason="full"\} 1$/m);
     expect(await streamCount(nc, stream)).toBe(5);
     // Longer than maxAttempts (2) x the first retry delay (1 s): still paused, nothing counted.
     const since = Date.parse(/since (\S+):/.exec((await readyz(address)).body)?.[1] ?? '');

@@ -25,7 +25,11 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
   const nats = config.nats;
   if (!nats) throw new Error('run needs the NATS settings');
   const readiness = new RelayReadiness();
-  const metrics = createRelayMetrics({ natsConnected: () => readiness.natsConnected, outage: () => readiness.outage() });
+  const metrics = createRelayMetrics({
+    natsConnected: () => readiness.natsConnected,
+    outage: () => readiness.outage(),
+    outageReason: () => readiness.busOutage()?.reason,
+  });
   // The relay gets the shutdown timeout; closing NATS and the pool gets a few seconds more.
   const shutdown = new ShutdownSignals(logger, config.shutdownTimeoutMs + 5_000);
   let http: RelayHttpServer | undefined;
