@@ -340,6 +340,26 @@ export function describeOutboxStore<Tx>(name: string, makeHarness: () => OutboxS
       expect(next.records.map((record) => record.id)).toEqual([a1.id]);
     });
 
+    it("leases on the database clock and reports the lease's end on the caller's clock", async () => {
+      const store = await harness.createStore();
+      const a1 = sampleEvent('a', 1);
+      await enqueue(store, [a1]);
+      // The caller's clock runs an hour behind: the lease must still last leaseMs on the server,
+      // and leaseUntil (what the relay compares with its own clock) must be leaseMs after its now.
+      const behind = Date.now() - 3_600_000;
+      vi.useFakeTimers({ toFake: ['Date'], now: behind });
+      let batch: Awaited<ReturnType<typeof store.claim>>;
+      try {
+        batch = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      } finally {
+        vi.useRealTimers();
+      }
+      expect(batch.records.map((record) => record.id)).toEqual([a1.id]);
+      expect(Math.abs(batch.leaseUntil.getTime() - (behind + 10_000))).toBeLessThan(5_000);
+      expect((await store.claim({ batchSize: 10, leaseMs: 10_000 })).records).toEqual([]);
+      expect(await store.complete(batch.token, [a1.id])).toBe(1);
+    });
+
     it('pages dead rows and replays them all', async () => {
       const store = await harness.createStore();
       const events = Array.from({ length: 5 }, (_, n) => sampleEvent(`d${n}`, n));
