@@ -261,28 +261,32 @@ export async function leaderKilledRepeatedly(kind: DatabaseKind, size: RunSize &
 }
 
 /**
- * 12. The relay started while the cluster has no JetStream meta leader (two of three nodes down):
- * it must wait, logging, instead of exiting 1 on its stream check; once the nodes are back it
- * starts and publishes everything.
+ * 12. The relay started while the cluster has no JetStream meta leader (two of three nodes down)
+ * and its stream does not exist yet: it must wait, logging, instead of exiting 1 on its stream
+ * check; once the nodes are back it creates the stream as R3 (`OUTBOX_STREAM_REPLICAS=3`), starts,
+ * and everything written after is published and applied.
  */
 export async function startedWithoutMetaLeader(kind: DatabaseKind, size: RunSize & { downMs: number }): Promise<Outcome> {
   const { servers, scenario } = await onCluster(kind);
   try {
-    await scenario.startWorker();
+    // The relay creates the stream itself; the consumer is created once the stream exists.
+    await (await jetstreamManager(scenario.nc)).streams.delete(scenario.stream);
     const down = servers.nodes.slice(1);
     for (const node of down) await node.stop('SIGKILL');
-    const starting = scenario.startRelay(RELAY_ENV);
+    const starting = scenario.startRelay({ ...RELAY_ENV, OUTBOX_STREAM_REPLICAS: '3' });
     await waitUntil(
       'the relay to wait for JetStream',
       () => relayMessages(scenario).includes('JetStream is not available yet (no meta leader?); waiting to set up the stream'),
       20_000,
       100,
     );
-    const waitedMs = size.downMs;
-    await sleep(waitedMs);
+    await sleep(size.downMs);
     const runningWhileWaiting = scenario.relay?.running ?? false;
     for (const node of down) node.start();
     await starting;
+    const replicas = (await streamConfig(scenario)).num_replicas;
+    await ensureConsumer(scenario.nc, { stream: scenario.stream, name: scenario.consumer, ackWaitMs: 3_000, maxDeliver: 20 });
+    await scenario.startWorker();
     await scenario.write(size.events, size.writeMs);
     await scenario.settle(120_000);
     await waitUntil('/readyz 200', async () => (await scenario.readyz()) === 200, 30_000, 100);
@@ -290,8 +294,8 @@ export async function startedWithoutMetaLeader(kind: DatabaseKind, size: RunSize
     return await outcomeOf(
       scenario,
       '12 started without meta leader',
-      `2 of 3 nodes down for ${waitedMs / 1000} s at relay start; ${waits} waits logged`,
-      { runningWhileWaiting, waits, readyAfter: await scenario.readyz() },
+      `2 of 3 nodes down for ${size.downMs / 1000} s at relay start; ${waits} waits logged; stream created R${replicas}`,
+      { runningWhileWaiting, waits, replicas, readyAfter: await scenario.readyz() },
     );
   } finally {
     await scenario.dispose();

@@ -38,12 +38,13 @@ export function outageFaultTests(kind: DatabaseKind): void {
     expectOutageSurvived(outcome, false);
   });
 
-  it('12. the relay started while the cluster has no meta leader: it waits (logged), then runs', async () => {
+  it('12. the relay started while the cluster has no meta leader: it waits (logged), then creates its R3 stream and runs', async () => {
     const outcome = await startedWithoutMetaLeader(kind, { events: 1_000, faults: 1, writeMs: 1_000, downMs: 10_000 });
     report(outcome.result);
     expectExactlyOnce(outcome);
     expect(outcome.checks.runningWhileWaiting).toBe(true);
     expect(outcome.checks.waits as number).toBeGreaterThanOrEqual(2);
+    expect(outcome.checks.replicas).toBe(3);
   });
 }
 
