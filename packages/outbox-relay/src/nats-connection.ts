@@ -57,15 +57,17 @@ export async function connectNatsWithRetry(config: NatsConnectionConfig, options
       () => options.onFailure(new Error(`no answer from NATS within ${slowAnswerMs} ms; still trying`), attempt, 0),
       slowAnswerMs,
     );
+    let failure: unknown;
     try {
       return await connect(connectOptions);
     } catch (error) {
-      if (!options.retry) throw error;
-      const retryInMs = Math.min(firstRetryMs * 2 ** (attempt - 1), longestRetryMs);
-      options.onFailure(error instanceof Error ? error : new Error(String(error)), attempt, retryInMs);
-      await sleep(retryInMs);
+      failure = error;
     } finally {
       clearTimeout(timer);
     }
+    if (!options.retry) throw failure;
+    const retryInMs = Math.min(firstRetryMs * 2 ** (attempt - 1), longestRetryMs);
+    options.onFailure(failure instanceof Error ? failure : new Error(String(failure)), attempt, retryInMs);
+    await sleep(retryInMs);
   }
 }
