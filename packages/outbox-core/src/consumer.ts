@@ -1,6 +1,8 @@
 import { sleep } from './abort.js';
-import { type Backoff, type BackoffOptions, createBackoff } from './backoff.js';
+import { type Backoff, createBackoff } from './backoff.js';
 import type { ConsumerEvent } from './consumer-events.js';
+import { handleBatch, handleBySubject, heldBack, type InboxRun, processOne } from './consumer-inbox.js';
+import type { ConsumerOptions, ConsumerSkipCounts, ConsumerStatus } from './consumer-options.js';
 import type { EventDefinition } from './define-event.js';
 import {
   BatchRolledBackError,
@@ -19,73 +21,13 @@ import { type Logger, noopLogger } from './logger.js';
 import { type Decoded, SubjectLanes } from './subject-lanes.js';
 import type { Delivery, Subscriber } from './subscriber.js';
 
+// One file for the loop (over ~400 lines): fetching, settling, the lanes, what is kept in hand for an
+// outage or a dead letter, and the keep-alive all act on the same in-hand sets, and the order of
+// their steps is the guarantee. The inbox runs are in consumer-inbox.ts, the options in
+// consumer-options.ts.
+
 /** A handler: runs inside the inbox's local transaction `tx`; its writes commit with the inbox row or not at all. */
 export type EventHandler<TData, TType extends string, Tx> = (event: OutboxEvent<TData, TType>, tx: Tx) => Promise<void>;
-
-/** Options of `Consumer`. */
-export interface ConsumerOptions<Tx> {
-  readonly subscriber: Subscriber;
-  readonly inbox: InboxStore<Tx>;
-  /**
-   * `batch`: the messages of one fetch share one local transaction; a failing handler rolls back
-   * only its own message (the batch runs again with a savepoint per message, without handing the
-   * failed one to its handler again); if the transaction itself fails, each message is retried in
-   * a transaction of its own. `message`: one transaction per message.
-   * @defaultValue 'batch'
-   */
-  readonly mode?: 'batch' | 'message';
-  /** Messages per fetch. @defaultValue 100 */
-  readonly fetchSize?: number;
-  /** How long a fetch waits for messages. @defaultValue 1_000 */
-  readonly fetchExpiresMs?: number;
-  /** In `message` mode, how many subjects are handled at once (each subject stays in order). @defaultValue 8 */
-  readonly concurrency?: number;
-  /** Redelivery delay after a handler error. @defaultValue `{ initialMs: 1_000, maxMs: 30_000 }` */
-  readonly backoff?: BackoffOptions;
-  /**
-   * Pause between attempts while the inbox database (or a handler's dependency) is down; the
-   * messages in hand are retried with it, without limit. @defaultValue `{ initialMs: 250, maxMs: 10_000 }`
-   */
-  readonly outageBackoff?: BackoffOptions;
-  /** Delay between attempts to store a dead letter that failed to publish. @defaultValue `{ initialMs: 1_000, maxMs: 30_000 }` */
-  readonly deadLetterBackoff?: BackoffOptions;
-  /** Times a deadlock or serialization failure is retried at once before it counts as an outage. @defaultValue 3 */
-  readonly conflictRetries?: number;
-  /**
-   * How long past the time it is due back a subject waits for a failed message given back to the bus
-   * (another instance may have taken it) before its held messages run anyway.
-   * @defaultValue twice the subscriber's `ackWaitMs`, at least 10_000
-   */
-  readonly laneWaitMs?: number;
-  /**
-   * Messages held behind failed ones at most; beyond it the newest are given back to the bus.
-   * @defaultValue a quarter of the subscriber's `maxAckPending` (at most 1_000), or 250
-   */
-  readonly maxHeld?: number;
-  /** How long inbox rows are kept; checked against the bus's redelivery horizon at start. */
-  readonly inboxRetentionMs?: number;
-  /** How often expired inbox rows are removed (in bounded batches) while running. @defaultValue 60_000 */
-  readonly cleanupIntervalMs?: number;
-  /**
-   * What to do with an event whose type has no handler on this consumer. `'ack'`: ack it without
-   * running anything, count it (`skipped.unknownType`) and report a `skipped` event: on a shared
-   * stream, a producer that adds a type must not fill the dead-letter stream of every consumer with
-   * a broad filter. `'dead-letter'`: dead-letter it at once (`UNKNOWN_EVENT_TYPE`), for a consumer
-   * that must see every type it is sent.
-   * @defaultValue 'ack'
-   */
-  readonly unknownTypes?: 'ack' | 'dead-letter';
-  readonly logger?: Logger;
-  readonly onEvent?: (event: ConsumerEvent) => void;
-}
-
-/** Messages a `Consumer` acked without running a handler, by reason, since it was created. */
-export interface ConsumerSkipCounts {
-  /** Events of a type with no handler, with `unknownTypes: 'ack'`. */
-  readonly unknownType: number;
-  /** Dead-letter replays meant for another consumer of the same stream. */
-  readonly replayForAnotherConsumer: number;
-}
 
 /**
  * Applies events from a `Subscriber` exactly once in effect: for each message, in one local
@@ -365,7 +307,8 @@ export class Consumer<Tx = unknown> {
     if (runnable.length > 0) {
       this.#inFlight = runnable;
       try {
-        const outcomes = this.#mode === 'batch' ? await this.#handleBatch(runnable) : await this.#handleBySubject(runnable);
+        const run = this.#inboxRun();
+        const outcomes = this.#mode === 'batch' ? await handleBatch(run, runnable) : await handleBySubject(run, runnable);
         await this.#settleAll(runnable, outcomes);
       } finally {
         this.#inFlight = [];
@@ -516,79 +459,20 @@ export class Consumer<Tx = unknown> {
     }
   }
 
-  /**
-   * One transaction for the fetch. First without savepoints (one round trip less per message);
-   * a handler that throws rolls back the whole batch, which then runs again with a savepoint per
-   * message: the failed message fails again without its handler running a second time, and only
-   * it and its subject's later messages are held back. If the transaction fails as a whole, one
-   * transaction per message.
-   */
-  async #handleBatch(items: readonly Decoded[]): Promise<InboxOutcome[]> {
-    const name = this.#subscriber.name;
-    const run = (savepoints: boolean, failed?: { item: Decoded; error: unknown }): Promise<InboxOutcome[]> => {
-      const failedSubjects = new Set<string>();
-      return this.#inbox.processBatch(
-        name,
-        items,
-        async (tx, item) => {
-          if (failedSubjects.has(item.event.subject)) throw heldBack;
-          try {
-            if (item === failed?.item) throw failed.error;
-            await item.handler(item.event, tx);
-          } catch (error) {
-            failedSubjects.add(item.event.subject);
-            throw error;
-          }
-        },
-        { savepoints },
-      );
+  #inboxRun(): InboxRun {
+    return {
+      inbox: this.#inbox as InboxStore<unknown>,
+      consumer: this.#subscriber.name,
+      concurrency: this.#concurrency,
+      onBatchFallback: (size, error) => {
+        this.#emit({ type: 'batch-fallback', size, error });
+        this.#logger.warn({ err: error, size }, 'batch transaction failed; retrying one message per transaction');
+      },
     };
-    try {
-      try {
-        return await run(false);
-      } catch (error) {
-        const item = error instanceof BatchRolledBackError ? items[error.index] : undefined;
-        if (!item) throw error;
-        return await run(true, { item, error: (error as BatchRolledBackError).cause });
-      }
-    } catch (error) {
-      // The database is down: one transaction per message would fail the same way, one by one.
-      if (isInfrastructureError(error)) return failEachSubject(items, error);
-      this.#emit({ type: 'batch-fallback', size: items.length, error: error as Error });
-      this.#logger.warn({ err: error, size: items.length }, 'batch transaction failed; retrying one message per transaction');
-      return this.#handleBySubject(items);
-    }
   }
 
-  /** One transaction per message; subjects concurrently up to `concurrency`, each subject in order. */
-  async #handleBySubject(items: readonly Decoded[]): Promise<InboxOutcome[]> {
-    const outcomes: InboxOutcome[] = new Array(items.length);
-    const lanes = new Map<string, number[]>();
-    items.forEach((item, index) => {
-      const lane = lanes.get(item.event.subject);
-      if (lane) lane.push(index);
-      else lanes.set(item.event.subject, [index]);
-    });
-    const queue = [...lanes.values()];
-    const worker = async (): Promise<void> => {
-      for (let lane = queue.shift(); lane; lane = queue.shift()) {
-        let failed = false;
-        for (const index of lane) {
-          outcomes[index] = failed ? { status: 'failed', error: heldBack } : await this.#processOne(items[index] as Decoded);
-          failed ||= outcomes[index]?.status === 'failed';
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.#concurrency, queue.length) }, worker));
-    return outcomes;
-  }
-
-  async #processOne(item: Decoded): Promise<InboxOutcome> {
-    try {
-      return await this.#inbox.process(this.#subscriber.name, item.messageId, (tx) => item.handler(item.event, tx));
-    } catch (error) {
-      return { status: 'failed', error };
-    }
+  #processOne(item: Decoded): Promise<InboxOutcome> {
+    return processOne(this.#inboxRun(), item);
   }
 
   /** Settles in message order, so a subject is blocked by its first failure before its later messages are held. */
@@ -726,38 +610,6 @@ interface PendingDeadLetter {
   attempts: number;
   retryAt: number;
 }
-
-/** What {@link Consumer.status} reports. */
-export interface ConsumerStatus {
-  /** See {@link Consumer.ready}. */
-  readonly ready: boolean;
-  /** The database (or a handler's dependency) is down: no fetching until an attempt succeeds. */
-  readonly paused: boolean;
-  /** When the current outage began (epoch ms). */
-  readonly pausedSince: number | undefined;
-  /** Messages kept in hand until the outage ends. */
-  readonly inHandForOutage: number;
-  /** Messages held behind a failed message of their subject. */
-  readonly held: number;
-  /** Dead letters waiting to be stored. */
-  readonly pendingDeadLetters: number;
-}
-
-/**
- * The outcomes of a batch the database failed as a whole: the first message of each subject failed
- * with `error`, the later ones held back behind it.
- */
-function failEachSubject(items: readonly Decoded[], error: unknown): InboxOutcome[] {
-  const seen = new Set<string>();
-  return items.map((item) => {
-    if (seen.has(item.event.subject)) return { status: 'failed', error: heldBack };
-    seen.add(item.event.subject);
-    return { status: 'failed', error };
-  });
-}
-
-/** The outcome of a message not run because an earlier message of its subject failed in the same fetch. */
-const heldBack = new Error('held back behind a failed event of the same subject');
 
 /** A schema failure on receipt never passes on a retry. */
 function isPermanent(error: unknown): boolean {

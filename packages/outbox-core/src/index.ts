@@ -2,8 +2,9 @@ export { linkedController, sleep } from './abort.js';
 export { type Backoff, type BackoffOptions, createBackoff } from './backoff.js';
 export { type PublisherConstraints, RESERVED_HEADERS, reservedHeaderRule } from './bus-constraints.js';
 export { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, validateByteLimit } from './byte-budget.js';
-export { Consumer, type ConsumerOptions, type ConsumerSkipCounts, type ConsumerStatus, type EventHandler } from './consumer.js';
+export { Consumer, type EventHandler } from './consumer.js';
 export type { ConsumerEvent } from './consumer-events.js';
+export type { ConsumerOptions, ConsumerSkipCounts, ConsumerStatus } from './consumer-options.js';
 export { type CreateOptions, type DefineEventOptions, defineEvent, type EventData, type EventDefinition } from './define-event.js';
 export { type EncodedEvent, type EncodeOptions, encodeEvents } from './encode.js';
 export {
