@@ -129,6 +129,24 @@ describe('dead letters are never dropped', () => {
     expect((await jsm.consumers.info(stream, 'basket')).num_ack_pending).toBe(0);
     await consumer.stop();
   });
+
+  it("cuts the error text to the dead-letter stream's max_msg_size, read at create", async () => {
+    const { stream, dlqStream, dlqPrefix, publisher } = await setup({ dlq: false, maxDeliver: 1 });
+    await jsm.streams.add({ name: dlqStream, subjects: [`${dlqPrefix}.>`], max_msg_size: 4_000 });
+    const payload = JSON.stringify({ v: 1, filler: 'x'.repeat(2_000) });
+    await publisher.publish([record(Changed.type, { subject: 'product-1', payload })]);
+    const subscriber = await NatsSubscriber.create({ connection: nc, stream, consumer: 'basket', deadLetterPrefix: dlqPrefix });
+    const consumer = new Consumer({ subscriber, inbox: new MemoryInboxStore(), fetchExpiresMs: 100 }).on(Changed, async () => {
+      throw new Error(`handler bug: ${'e'.repeat(1_900)}`);
+    });
+    await consumer.runOnce();
+    const [letter] = await listDeadLetters(nc, { stream: dlqStream, subjectPrefix: dlqPrefix });
+    expect(letter?.data).toBe(payload);
+    expect(letter?.error?.endsWith('...')).toBe(true);
+    expect(letter?.error?.length).toBeLessThan(1_900);
+    expect(consumer.status().pendingDeadLetters).toBe(0);
+    await consumer.stop();
+  });
 });
 
 describe('bounded fetches', () => {
