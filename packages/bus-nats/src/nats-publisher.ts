@@ -83,6 +83,8 @@ export class NatsPublisher implements Publisher {
   readonly #streams: StreamLookup;
   readonly #stream: string | undefined;
   readonly #probe: BusProbe;
+  /** The connection's status iterator (`stop()` removes it from the connection's listeners). */
+  #status: (AsyncIterable<{ type: string }> & { stop?: () => void }) | undefined;
 
   constructor(options: NatsPublisherOptions) {
     this.#connection = options.connection;
@@ -120,6 +122,7 @@ export class NatsPublisher implements Publisher {
   #watchConnection(): void {
     const status = (this.#connection as Partial<Pick<NatsConnection, 'status'>>).status?.();
     if (!status) return;
+    this.#status = status;
     void (async () => {
       for await (const event of status) {
         if (event.type === 'disconnect') {
@@ -149,10 +152,11 @@ export class NatsPublisher implements Publisher {
   }
 
   /**
-   * Unsubscribes the PubAck inbox; publishes still waiting fail as `DISCONNECTED`. It does not
+   * Unsubscribes the PubAck inbox and stops watching the connection's status; publishes still waiting fail as `DISCONNECTED`. It does not
    * close the connection. Optional: the inbox also ends with the connection.
    */
   async close(): Promise<void> {
+    this.#status?.stop?.();
     this.#replies.close();
   }
 
