@@ -18,7 +18,10 @@ export type RelayEvent =
       readonly lagMs: number;
     }
   | {
-      /** An event's publish failed; it will be tried again at `retryAt`. */
+      /**
+       * An event's publish failed; it will be tried again at about `retryAt` (this process's
+       * estimate: the store counts the delay on the database's clock).
+       */
       readonly type: 'failed';
       readonly id: string;
       readonly subject: string;
