@@ -75,7 +75,7 @@ function leaseHeads(t: string, { leaseMs, token, maxBatchBytes, maxEventBytes }:
   RETURNING o.seq, o.id, o.type, o.source, o.subject, o.time,
     CASE WHEN sized.oversized THEN '' ELSE o.payload END AS payload, sized.payload_bytes, sized.oversized, o.headers, o.attempts
 )
-SELECT seq, ${recordColumns}, payload_bytes, oversized, now() + ${leaseMs} * interval '1 millisecond' AS lease_until FROM leased ORDER BY seq`;
+SELECT seq, ${recordColumns}, payload_bytes, oversized FROM leased ORDER BY seq`;
 }
 
 /** Builds the statements for one table. */
