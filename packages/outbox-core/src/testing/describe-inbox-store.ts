@@ -35,6 +35,29 @@ export function describeInboxStore<Tx>(name: string, makeHarness: () => InboxSto
       expect(await harness.countEffects(id)).toBe(1);
     });
 
+    it('isRecorded tells whether a message was applied, per consumer, and not before its transaction commits', async () => {
+      const inbox = await harness.createStore();
+      expect(typeof inbox.isRecorded).toBe('function');
+      const isRecorded = (consumer: string, id: string) =>
+        (inbox.isRecorded as NonNullable<typeof inbox.isRecorded>).call(inbox, consumer, id);
+      const id = newEventId();
+      const failed = newEventId();
+      let duringTransaction: boolean | undefined;
+      await inbox.process('basket', id, async (tx) => {
+        duringTransaction = await isRecorded('basket', id);
+        await harness.writeEffect(tx, id);
+      });
+      await inbox
+        .process('basket', failed, async () => {
+          throw new Error('handler bug');
+        })
+        .catch(() => undefined);
+      expect(duringTransaction).toBe(false);
+      expect(await isRecorded('basket', id)).toBe(true);
+      expect(await isRecorded('ordering', id)).toBe(false);
+      expect(await isRecorded('basket', failed)).toBe(false);
+    });
+
     it('keeps one inbox per consumer', async () => {
       const inbox = await harness.createStore();
       const id = newEventId();
