@@ -22,4 +22,12 @@ describe('exitStatusOf', () => {
     expect(status.line).not.toContain('\n');
     expect(status.line).toContain('postgres://app:***@db/x');
   });
+
+  it('adds what to check when a TLS certificate did not verify, by code or by message', () => {
+    const byCode = Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+    expect(exitStatusOf(new StoreError('CONNECTION_LOST', 'gone', true, { cause: byCode })).line).toContain('check OUTBOX_DB_TLS_CA');
+    const byMessage = new Error("Hostname/IP does not match certificate's altnames: Host: db. is not in the cert's altnames: DNS:x");
+    expect(exitStatusOf(byMessage).line).toContain('check OUTBOX_DB_TLS_CA');
+    expect(exitStatusOf(new StoreError('CONNECTION_LOST', 'gone', true)).line).not.toContain('TLS');
+  });
 });

@@ -22,7 +22,35 @@ export function exitStatusOf(error: unknown, secrets: readonly string[] = []): E
   if (error instanceof OutboxConfigError || (error as { code?: unknown })?.code === 'CONFIG') {
     return { code: ExitCode.config, line: `outbox-relay: configuration error: ${message}` };
   }
-  return { code: ExitCode.failure, line: `outbox-relay: error: ${message}` };
+  const hint = isCertificateError(error)
+    ? '; the server certificate did not verify: check OUTBOX_DB_TLS_CA (--db-tls-ca) and OUTBOX_DB_TLS_MODE (--db-tls-mode)'
+    : '';
+  return { code: ExitCode.failure, line: `outbox-relay: error: ${message}${hint}` };
+}
+
+// Node's codes for a certificate that does not verify (chain or host name).
+const certificateCodes = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * True when the error, or one of its causes, is a TLS certificate check that failed. Drivers do not
+ * always keep Node's code (mysql2 passes on the host-name error's message), so the message counts too.
+ */
+function isCertificateError(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    if (certificateCodes.has(String((current as { code?: unknown }).code))) return true;
+    if (/certificate|cert's altnames/i.test(current.message)) return true;
+  }
+  return false;
 }
 
 function oneLine(text: string): string {

@@ -220,6 +220,7 @@ describe('database TLS', { timeout: 120_000 }, () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
     expect(wrong.stderr).toMatch(/certificate/);
+    expect(wrong.stderr).toContain('check OUTBOX_DB_TLS_CA');
     expect(`${wrong.stdout}${wrong.stderr}`).not.toContain(secret);
   });
 
@@ -236,6 +237,7 @@ describe('database TLS', { timeout: 120_000 }, () => {
     const full = await runRelay(['status'], { ...env, OUTBOX_DB_TLS_MODE: 'verify-full' });
     expect(full.code).toBe(1);
     expect(full.stderr.trim().split('\n')).toHaveLength(1);
+    expect(full.stderr).toContain('check OUTBOX_DB_TLS_CA');
     const plain = await runRelay(['status'], { OUTBOX_DATABASE_URL: env.OUTBOX_DATABASE_URL });
     expect(plain.code).toBe(1);
   });
