@@ -73,6 +73,8 @@ const encoder = new TextEncoder();
 export class NatsPublisher implements Publisher {
   /** The headers this binding writes itself (`Nats-*`, `ce-*`, `content-type`): an event cannot carry them. */
   readonly constraints: PublisherConstraints = NATS_CONSTRAINTS;
+  /** OpenTelemetry's `messaging.system` of the relay's spans and metrics. */
+  readonly messagingSystem = 'nats';
   readonly #connection: NatsConnection;
   readonly #replies: ReplyInbox;
   readonly #subject: SubjectMapper;
@@ -133,6 +135,15 @@ export class NatsPublisher implements Publisher {
         }
       }
     })().catch(() => undefined);
+  }
+
+  /** The subject a record is published on, or `undefined` when the mapping throws: the relay span's destination. */
+  destinationOf(record: OutboxRecord): string | undefined {
+    try {
+      return this.#subject(record);
+    } catch {
+      return undefined;
+    }
   }
 
   async publish(records: readonly OutboxRecord[], options: PublishOptions = {}): Promise<PublishResult[]> {

@@ -93,6 +93,8 @@ interface Pull {
  */
 export class NatsSubscriber implements Subscriber {
   readonly name: string;
+  /** OpenTelemetry's `messaging.system` of the consumer's spans and metrics. */
+  readonly messagingSystem = 'nats';
   readonly maxDeliver: number;
   readonly redeliveryHorizonMs: number | undefined;
   readonly ackWaitMs: number | undefined;

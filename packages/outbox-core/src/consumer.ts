@@ -20,6 +20,7 @@ import type { InboxOutcome, InboxStore } from './inbox-store.js';
 import { type Logger, noopLogger } from './logger.js';
 import { type Decoded, SubjectLanes } from './subject-lanes.js';
 import type { Delivery, Subscriber } from './subscriber.js';
+import { type ConsumerTelemetry, consumerTelemetry } from './telemetry/consumer-telemetry.js';
 
 // One file for the loop (over ~400 lines): fetching, settling, the lanes, what is kept in hand for an
 // outage or a dead letter, and the keep-alive all act on the same in-hand sets, and the order of
@@ -73,6 +74,8 @@ export class Consumer<Tx = unknown> {
   readonly #cleanupIntervalMs: number;
   readonly #logger: Logger;
   readonly #onEvent: ((event: ConsumerEvent) => void) | undefined;
+  /** OpenTelemetry spans and metrics, when `@opentelemetry/api` is installed (see telemetry/). */
+  readonly #telemetry: ConsumerTelemetry | undefined;
   readonly #unknownTypes: 'ack' | 'dead-letter';
   readonly #skipped = { unknownType: 0, replayForAnotherConsumer: 0 };
   readonly #handlers = new Map<string, (event: OutboxEvent, tx: unknown) => Promise<void>>();
@@ -129,6 +132,7 @@ export class Consumer<Tx = unknown> {
     this.#cleanupIntervalMs = validateInteger(options.cleanupIntervalMs ?? 60_000, 'cleanupIntervalMs', 10);
     this.#logger = options.logger ?? noopLogger;
     this.#onEvent = options.onEvent;
+    this.#telemetry = consumerTelemetry(this.#subscriber);
     this.#unknownTypes = options.unknownTypes ?? 'ack';
     if (this.#unknownTypes !== 'ack' && this.#unknownTypes !== 'dead-letter') {
       throw new OutboxUsageError(`unknownTypes must be 'ack' or 'dead-letter'; got ${JSON.stringify(options.unknownTypes)}`);
@@ -249,6 +253,7 @@ export class Consumer<Tx = unknown> {
   }
 
   #emit(event: ConsumerEvent): void {
+    this.#telemetry?.record(event);
     try {
       this.#onEvent?.(event);
     } catch (error) {
@@ -452,7 +457,8 @@ export class Consumer<Tx = unknown> {
           `no handler for event type '${event.type}' on consumer '${this.#subscriber.name}'`,
         );
       }
-      return { delivery, event, handler, messageId: event.id };
+      // With OpenTelemetry, the handler runs inside a `process` span of this delivery.
+      return { delivery, event, handler: this.#telemetry?.wrap(handler, delivery, event) ?? handler, messageId: event.id };
     } catch (error) {
       await this.#deadLetter(delivery, error);
       return undefined;

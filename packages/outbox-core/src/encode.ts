@@ -1,6 +1,7 @@
 import { DEFAULT_MAX_EVENT_BYTES } from './byte-budget.js';
 import { EventValidationError, OutboxUsageError } from './errors.js';
 import { type OutboxEvent, validateEvent } from './event.js';
+import { headersWithTraceContext } from './telemetry/enqueue-context.js';
 
 /**
  * An event ready for an outbox row: validated, with `data` and `headers` serialised once.
@@ -47,7 +48,8 @@ export function encodeEvents(events: OutboxEvent | readonly OutboxEvent[], optio
     }
     seen.add(event.id);
     const payload = JSON.stringify(event.data);
-    const headers = JSON.stringify(event.headers);
+    // With an active OpenTelemetry span, the event's creation context (see enqueue-context.ts).
+    const headers = JSON.stringify(headersWithTraceContext(event));
     // UTF-8 takes at most 3 bytes per UTF-16 unit: count exactly only what could be over.
     if (3 * (payload.length + headers.length) > maxEventBytes) {
       const bytes = Buffer.byteLength(payload) + Buffer.byteLength(headers);

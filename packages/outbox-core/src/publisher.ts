@@ -54,6 +54,10 @@ export interface Publisher {
    * cover this declaration (`describePublisher` checks it).
    */
   readonly constraints?: PublisherConstraints;
+  /** The bus, as OpenTelemetry's `messaging.system` names it (`'nats'`): an attribute of the relay's spans and metrics. */
+  readonly messagingSystem?: string;
+  /** Where a record goes (for NATS, its subject): the `messaging.destination.name` of the relay's span. Never throws. */
+  destinationOf?(record: OutboxRecord): string | undefined;
   publish(records: readonly OutboxRecord[], options?: PublishOptions): Promise<PublishResult[]>;
   /**
    * Says whether the bus can take the given records now; never throws. The relay asks after a

@@ -8,6 +8,7 @@ import { type Logger, noopLogger } from './logger.js';
 import type { ClaimedBatch, DeadLetterEntry, OutboxRecord, OutboxStore, ReleaseEntry } from './outbox-store.js';
 import type { BusHealth, BusOutageReason, Publisher, PublishResult } from './publisher.js';
 import type { RelayDrainResult, RelayEvent, RelayStopResult } from './relay-events.js';
+import { type RelayTelemetry, relayTelemetry } from './telemetry/relay-telemetry.js';
 
 /** Options of `Relay`. */
 export interface RelayOptions {
@@ -115,6 +116,8 @@ export class Relay {
   readonly #duplicateWindowMs: number | undefined;
   readonly #logger: Logger;
   readonly #onEvent: ((event: RelayEvent) => void) | undefined;
+  /** OpenTelemetry spans and metrics, when `@opentelemetry/api` is installed (see telemetry/). */
+  readonly #telemetry: RelayTelemetry | undefined;
 
   #state: State = 'new';
   #idle = new AbortController();
@@ -144,6 +147,7 @@ export class Relay {
     this.#duplicateWindowMs = options.duplicateWindowMs;
     this.#logger = options.logger ?? noopLogger;
     this.#onEvent = options.onEvent;
+    this.#telemetry = relayTelemetry(this.#publisher, this.#store);
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -266,10 +270,12 @@ export class Relay {
   #finish(error: Error | undefined): void {
     this.#state = 'stopped';
     this.#fatal ??= error;
+    this.#telemetry?.close();
     this.#resolveClosed(this.#fatal);
   }
 
   #emit(event: RelayEvent): void {
+    this.#telemetry?.record(event);
     if (!this.#onEvent) return;
     try {
       this.#onEvent(event);
@@ -343,7 +349,9 @@ export class Relay {
     this.#inFlight = records.length;
     let results: PublishResult[];
     try {
-      results = await this.#publisher.publish(records);
+      results = await (this.#telemetry
+        ? this.#telemetry.send(records, () => this.#publisher.publish(records))
+        : this.#publisher.publish(records));
     } catch (error) {
       // The contract says a publisher reports failures per record; a throw means it broke as a
       // whole, which is an outage as far as these records are concerned.

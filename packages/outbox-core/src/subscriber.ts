@@ -16,6 +16,8 @@ export interface Delivery {
   readonly messageId: string | undefined;
   /** 1 on the first delivery. */
   readonly deliveryCount: number;
+  /** Where the message was delivered from (for NATS, its subject): the `messaging.destination.name` of the `process` span. */
+  readonly subject?: string;
   /**
    * Set on a dead-letter replay: the one consumer the message is meant for (the one that
    * dead-lettered it). `Consumer` acks a replay meant for another consumer without running a handler.
@@ -49,6 +51,8 @@ export interface FetchOptions {
 export interface Subscriber {
   /** The consumer's name, recorded in the inbox and in dead letters. */
   readonly name: string;
+  /** The bus, as OpenTelemetry's `messaging.system` names it (`'nats'`): an attribute of the consumer's spans and metrics. */
+  readonly messagingSystem?: string;
   /** Deliveries before the bus gives up on a message; the consumer dead-letters at this count. */
   readonly maxDeliver: number;
   /** How long after a first delivery the bus may still redeliver; the inbox must keep rows at least as long. */
