@@ -109,6 +109,12 @@ export function evaluateGoals(figures: readonly FigureSummary[]): GoalResult[] {
     ),
     goal('... per-subject order kept with 2 instances, MariaDB', '0 violations', order('mysql'), (v) => v === 0),
     goal(
+      'enqueue with @opentelemetry/api installed and no SDK vs without it (PostgreSQL, 8 clients)',
+      'within 2% (>= 0.98x)',
+      ratio(get, 'otel.enqueue.api', 'otel.enqueue.absent', 'tx/s'),
+      (v) => v >= 0.98,
+    ),
+    goal(
       'Producer: enqueue vs a hand-written INSERT (PostgreSQL, 8 clients)',
       'within 5% (>= 0.95x)',
       ratio(get, 'producer.pg.c8.enqueue', 'producer.pg.c8.insert', 'tx/s'),

@@ -18,6 +18,7 @@ import { renderJson, renderMarkdown } from './report.js';
 import { consumerSuite } from './suites/consumer.js';
 import { latencySuite } from './suites/latency.js';
 import { memorySuite } from './suites/memory.js';
+import { otelSuite } from './suites/otel.js';
 import { producerSuite } from './suites/producer.js';
 import { relaySuite } from './suites/relay.js';
 
@@ -27,6 +28,7 @@ const suites: Record<SuiteName, (ctx: SuiteContext) => Promise<void>> = {
   latency: latencySuite,
   consumer: consumerSuite,
   memory: memorySuite,
+  otel: otelSuite,
 };
 
 async function main(): Promise<void> {

@@ -1,7 +1,7 @@
 /** Command-line options of `npm run bench`. */
-export type SuiteName = 'producer' | 'relay' | 'latency' | 'consumer' | 'memory';
+export type SuiteName = 'producer' | 'relay' | 'latency' | 'consumer' | 'memory' | 'otel';
 
-export const ALL_SUITES: readonly SuiteName[] = ['producer', 'relay', 'latency', 'consumer', 'memory'];
+export const ALL_SUITES: readonly SuiteName[] = ['producer', 'relay', 'latency', 'consumer', 'memory', 'otel'];
 
 /** Sizes and durations of one bench run: `--quick` shrinks every one of them to a smoke test. */
 export interface Scale {
@@ -31,6 +31,8 @@ export interface Scale {
   readonly consumerSeconds: number;
   /** Producer client counts. */
   readonly producerClients: readonly number[];
+  /** Seconds of each measure of the otel suite (one child process per variant and measure). */
+  readonly otelSeconds: number;
 }
 
 export interface BenchOptions {
@@ -58,6 +60,7 @@ export const FULL_SCALE: Scale = {
   consumerEvents: 20_000,
   consumerSeconds: 3,
   producerClients: [8, 32],
+  otelSeconds: 3,
 };
 
 export const QUICK_SCALE: Scale = {
@@ -74,6 +77,7 @@ export const QUICK_SCALE: Scale = {
   consumerEvents: 1_000,
   consumerSeconds: 2,
   producerClients: [8],
+  otelSeconds: 0.3,
 };
 
 const USAGE = `usage: npm run bench -- [options]
