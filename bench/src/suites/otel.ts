@@ -32,7 +32,7 @@ export async function otelSuite(ctx: SuiteContext): Promise<void> {
   const seconds = scale.otelSeconds;
   ctx.note(
     SUITE,
-    `Each variant runs in a child process of its own (plain node on the built dist/), ${seconds} s per measure, the four variants in turn within each run. ` +
+    `Each variant runs in a child process of its own (plain node on the built dist/), ${seconds} s per measure, the four variants in turn within each run, each run starting at the next variant. ` +
       '`without`: the API hidden by a --require hook, as if not installed. `api, no SDK`: installed, nothing registered, no span. ' +
       '`SDK` variants: BasicTracerProvider with a BatchSpanProcessor whose exporter drops the spans, AsyncLocalStorageContextManager, each operation inside an active span; ' +
       "in `caller's traceparent` the event already carries one, so core captures nothing (the SDK's own cost); in `captured` core starts a create span and stores its context. " +
@@ -41,7 +41,9 @@ export async function otelSuite(ctx: SuiteContext): Promise<void> {
   for (let r = 1; r <= runs; r++) {
     const rates: Partial<Record<`${'encode' | 'enqueue'}.${Variant}`, number>> = {};
     const cpu: Partial<Record<`${'encode' | 'enqueue'}.${Variant}`, number>> = {};
-    for (const variant of VARIANTS) {
+    // Each run starts at another variant, so none is always measured first (or right after another).
+    const order = VARIANTS.map((_, index) => VARIANTS[(index + r - 1) % VARIANTS.length] as Variant);
+    for (const variant of order) {
       progress(`otel run ${r}/${runs}: encode, ${LABELS[variant]}`);
       const { rate, cpuUsPerOp } = await measure({ variant, mode: 'encode', seconds });
       rates[`encode.${variant}`] = rate;
@@ -51,7 +53,7 @@ export async function otelSuite(ctx: SuiteContext): Promise<void> {
     }
     const fixture = await pgFixture({ poolSize: 1, products: PRODUCTS });
     try {
-      for (const variant of VARIANTS) {
+      for (const variant of order) {
         progress(`otel run ${r}/${runs}: enqueue on PostgreSQL, ${LABELS[variant]}`);
         const { rate, cpuUsPerOp } = await measure({
           variant,
@@ -105,6 +107,22 @@ export async function otelSuite(ctx: SuiteContext): Promise<void> {
         `${what}: recording SDK, captured / without the API`,
         'ratio',
         of('sdk') / of('absent'),
+      );
+      // CPU per operation of the worker process: steadier than the rates on a busy machine.
+      const cpuOf = (variant: Variant) => cpu[`${mode}.${variant}`] as number;
+      ctx.book.record(
+        `otel.${mode}-cpu.api-vs-absent`,
+        SUITE,
+        `${what}, CPU per operation: API installed, no SDK / without the API`,
+        'ratio',
+        cpuOf('api') / cpuOf('absent'),
+      );
+      ctx.book.record(
+        `otel.${mode}-cpu.sdk-vs-sdk-own`,
+        SUITE,
+        `${what}, CPU per operation: context captured / caller's traceparent`,
+        'ratio',
+        cpuOf('sdk') / cpuOf('sdk-own'),
       );
     }
   }

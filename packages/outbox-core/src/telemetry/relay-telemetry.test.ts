@@ -28,7 +28,8 @@ describe("the relay's send span", () => {
       span.end();
     });
     const poison = events[1]?.id;
-    bus.failPublish = (record) => (record.id === poison ? new PublishError('PAYLOAD_TOO_LARGE', 'the message is too large', false) : undefined);
+    bus.failPublish = (record) =>
+      record.id === poison ? new PublishError('PAYLOAD_TOO_LARGE', 'the message is too large', false) : undefined;
 
     expect(await new Relay({ store, publisher: bus.publisher() }).drain()).toMatchObject({ published: 2, dead: 1 });
 
