@@ -114,6 +114,8 @@ export class NatsSubscriber implements Subscriber {
   #wake: (() => void) | null = null;
   #fetching = false;
   #closed = false;
+  readonly #apiPrefix: string | undefined;
+  #manager: ReturnType<typeof jetstreamManager> | undefined;
 
   /**
    * Subscribes to the reply inbox at once; no request is sent until `fetch`.
@@ -126,6 +128,7 @@ export class NatsSubscriber implements Subscriber {
     this.ackWaitMs = options.ackWaitMs;
     this.maxAckPending = options.maxAckPending;
     this.#connection = options.connection;
+    this.#apiPrefix = options.apiPrefix;
     if (options.maxBytes !== undefined) {
       this.#maxBytes = validateInteger(options.maxBytes, 'maxBytes', 1);
       const maxPayload = options.connection.info?.max_payload;
@@ -245,6 +248,16 @@ export class NatsSubscriber implements Subscriber {
     if (this.#maxBytes !== undefined) return this.#maxBytes;
     const maxPayload = this.#connection.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
     return Math.max(maxPayload, Math.min(batch * maxPayload, MAX_DEFAULT_PULL_BYTES));
+  }
+
+  /** The durable's `num_pending`: messages of the stream it has not been delivered yet. */
+  async pending(): Promise<number> {
+    this.#manager ??= jetstreamManager(this.#connection, this.#apiPrefix ? { apiPrefix: this.#apiPrefix } : {});
+    const manager = await this.#manager.catch((error: unknown) => {
+      this.#manager = undefined;
+      throw error;
+    });
+    return (await manager.consumers.info(this.#stream, this.name)).num_pending;
   }
 
   async close(): Promise<void> {

@@ -193,6 +193,7 @@ export class Consumer<Tx = unknown> {
   /** Stops fetching, finishes the messages in hand, and resolves; it does not close the subscriber's connection. */
   async stop(options: { timeoutMs?: number } = {}): Promise<{ drained: boolean }> {
     this.#stopping.abort();
+    this.#telemetry?.close();
     if (!this.#loop) {
       this.#resolveClosed(undefined);
       return { drained: true };

@@ -62,6 +62,8 @@ export interface Subscriber {
   /** Unacknowledged messages the bus hands out at most; the consumer holds back fewer than this. */
   readonly maxAckPending?: number;
   fetch(options: FetchOptions): Promise<readonly Delivery[]>;
+  /** Messages of the stream not yet delivered to this consumer (JetStream `num_pending`): its lag, for metrics. */
+  pending?(): Promise<number>;
   /** Stops fetching. It does not close the caller's connection. */
   close(): Promise<void>;
 }

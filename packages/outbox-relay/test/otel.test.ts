@@ -99,7 +99,7 @@ const mysqlDialect = (): Dialect => {
  * consumed by the Consumer (maxDeliver 2) whose handler opens a span of its own and queries its
  * transaction.
  */
-async function pipeline(dialect: Dialect) {
+async function pipeline(dialect: Dialect, beforeStart: () => Promise<void> = async () => undefined) {
   const tracer = trace.getTracer('otel-test');
   const stream = randomName('OTEL').toUpperCase();
   const dlqStream = randomName('OTELDLQ').toUpperCase();
@@ -151,6 +151,7 @@ async function pipeline(dialect: Dialect) {
     });
     if (event.data.price < 0) throw new Error('price must not be negative');
   });
+  await beforeStart();
   await consumer.start();
   await waitUntil('three events applied and the poison dead-lettered', () => applied === 3 && dead === 1, 30_000);
   await consumer.stop({ timeoutMs: 5_000 });
@@ -190,7 +191,16 @@ describe('OpenTelemetry: one trace from the producer through the relay to the co
       const sdk = registerSdk();
       try {
         const dialect = make();
-        const r = await pipeline(dialect);
+        // The durable's lag, read before the consumer starts: the four events are in the stream, none delivered.
+        let lag: number[] = [];
+        const r = await pipeline(dialect, async () => {
+          const before = (await sdk.reader.collect()).resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics);
+          lag =
+            before
+              .find((metric) => metric.descriptor.name === 'outboxkit.consumer.pending')
+              ?.dataPoints.map((point) => point.value as number) ?? [];
+        });
+        expect(lag).toEqual([4]);
         const spans = sdk.spans.getFinishedSpans();
         const traceId = r.request.traceId;
 

@@ -1,4 +1,4 @@
-import type { Attributes, Counter, Histogram, Span, Tracer } from '@opentelemetry/api';
+import type { Attributes, Counter, Histogram, ObservableResult, Span, Tracer } from '@opentelemetry/api';
 import type { ConsumerEvent } from '../consumer-events.js';
 import { isInfrastructureError, isTransactionConflict, OutboxError } from '../errors.js';
 import type { OutboxEvent } from '../event.js';
@@ -10,6 +10,8 @@ type Handler = (event: OutboxEvent, tx: unknown) => Promise<void>;
 
 /** Failed `process` spans kept open until the consumer settles their message, at most. */
 const maxOpen = 1_000;
+/** How long a lag read for the `outboxkit.consumer.pending` gauge is reused. */
+const statsTtlMs = 5_000;
 
 /**
  * The consumer's spans and metrics through `@opentelemetry/api`, or `undefined` without it.
@@ -37,6 +39,7 @@ export class ConsumerTelemetry {
   readonly #latency: Histogram;
   /** Failed spans waiting for their message's outcome, by event id, oldest first. */
   readonly #open = new Map<string, Span>();
+  #removeCallbacks: (() => void) | undefined;
 
   constructor(otel: Otel, subscriber: Subscriber) {
     this.#otel = otel;
@@ -59,6 +62,32 @@ export class ConsumerTelemetry {
       unit: 's',
       description: "From the event's time to its handler's commit: end-to-end latency.",
     });
+    if (subscriber.pending) {
+      const lag = meter.createObservableGauge('outboxkit.consumer.pending', {
+        unit: '{message}',
+        description: 'Messages of the stream not yet delivered to the durable: its lag.',
+      });
+      let cached: { at: number; pending: number } | undefined;
+      const observe = async (result: ObservableResult): Promise<void> => {
+        if (!cached || Date.now() - cached.at > statsTtlMs) {
+          try {
+            cached = { at: Date.now(), pending: await (subscriber.pending as () => Promise<number>).call(subscriber) };
+          } catch {
+            // The bus is unreachable: the consumer reports that itself; no figure this time.
+            return;
+          }
+        }
+        result.observe(cached.pending, this.#base);
+      };
+      lag.addCallback(observe);
+      this.#removeCallbacks = () => lag.removeCallback(observe);
+    }
+  }
+
+  /** Stops observing this consumer's gauge (its connection may be closed after it stopped). */
+  close(): void {
+    this.#removeCallbacks?.();
+    this.#removeCallbacks = undefined;
   }
 
   /** The handler, run inside a `process` span of this delivery. */
