@@ -251,6 +251,7 @@ export class Consumer<Tx = unknown> {
       ...(this.#subscriber.redeliveryHorizonMs === undefined ? {} : { redeliveryHorizonMs: this.#subscriber.redeliveryHorizonMs }),
     });
     this.#started = true;
+    this.#telemetry?.start();
   }
 
   #emit(event: ConsumerEvent): void {

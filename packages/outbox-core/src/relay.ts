@@ -251,6 +251,7 @@ export class Relay {
       throw new OutboxUsageError(`the relay was already started (state: ${this.#state}); create a new Relay to start again`);
     }
     this.#state = 'running';
+    this.#telemetry?.start();
     try {
       await this.#store.assertSchema();
       if (this.#duplicateWindowMs !== undefined) {

@@ -5,6 +5,7 @@ import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, Periodic
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ensureConsumer, ensureDeadLetterStream, ensureStream, NatsPublisher, NatsSubscriber } from '@outboxkit/bus-nats';
 import { Consumer, defineEvent, type InboxStore, type OutboxEvent, type OutboxStore, Relay } from '@outboxkit/outbox-core';
+import { MemoryInboxStore } from '@outboxkit/outbox-core/testing';
 import { MysqlInboxStore, MysqlOutboxStore, transaction as mysqlTransaction } from '@outboxkit/outbox-mysql';
 import { PgInboxStore, PgOutboxStore, transaction as pgTransaction } from '@outboxkit/outbox-pg';
 import { createPool } from 'mysql2/promise';
@@ -99,7 +100,7 @@ const mysqlDialect = (): Dialect => {
  * consumed by the Consumer (maxDeliver 2) whose handler opens a span of its own and queries its
  * transaction.
  */
-async function pipeline(dialect: Dialect, beforeStart: () => Promise<void> = async () => undefined) {
+async function pipeline(dialect: Dialect) {
   const tracer = trace.getTracer('otel-test');
   const stream = randomName('OTEL').toUpperCase();
   const dlqStream = randomName('OTELDLQ').toUpperCase();
@@ -151,7 +152,6 @@ async function pipeline(dialect: Dialect, beforeStart: () => Promise<void> = asy
     });
     if (event.data.price < 0) throw new Error('price must not be negative');
   });
-  await beforeStart();
   await consumer.start();
   await waitUntil('three events applied and the poison dead-lettered', () => applied === 3 && dead === 1, 30_000);
   await consumer.stop({ timeoutMs: 5_000 });
@@ -166,6 +166,7 @@ async function pipeline(dialect: Dialect, beforeStart: () => Promise<void> = asy
     prefix,
     durable,
     stream,
+    dlqPrefix,
     store,
     publisher: new NatsPublisher({ connection: nc, subjectPrefix: prefix }),
   };
@@ -191,16 +192,7 @@ describe('OpenTelemetry: one trace from the producer through the relay to the co
       const sdk = registerSdk();
       try {
         const dialect = make();
-        // The durable's lag, read before the consumer starts: the four events are in the stream, none delivered.
-        let lag: number[] = [];
-        const r = await pipeline(dialect, async () => {
-          const before = (await sdk.reader.collect()).resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics);
-          lag =
-            before
-              .find((metric) => metric.descriptor.name === 'outboxkit.consumer.pending')
-              ?.dataPoints.map((point) => point.value as number) ?? [];
-        });
-        expect(lag).toEqual([4]);
+        const r = await pipeline(dialect);
         const spans = sdk.spans.getFinishedSpans();
         const traceId = r.request.traceId;
 
@@ -309,6 +301,33 @@ describe('OpenTelemetry: one trace from the producer through the relay to the co
         expect(gauge('outboxkit.outbox.pending')?.descriptor.unit).toBe('{message}');
         expect(gauge('outboxkit.outbox.pending')?.dataPoints.map((point) => point.value)).toEqual([0]);
         expect(gauge('outboxkit.outbox.oldest_pending_age')?.dataPoints.map((point) => point.value)).toEqual([0]);
+
+        // The durable's lag, observed while a consumer runs: a new durable on the four events, one fetched.
+        const lagDurable = `lag_${dialect.name}`;
+        await ensureConsumer(nc, { stream: r.stream, name: lagDurable, maxDeliver: 2, ackWaitMs: 5_000 });
+        const lagSubscriber = await NatsSubscriber.create({
+          connection: nc,
+          stream: r.stream,
+          consumer: lagDurable,
+          deadLetterPrefix: r.dlqPrefix,
+        });
+        const lagConsumer = new Consumer({
+          subscriber: lagSubscriber,
+          inbox: new MemoryInboxStore(),
+          fetchSize: 1,
+          fetchExpiresMs: 200,
+        }).on(PriceChanged, async () => undefined);
+        const lagOf = async () =>
+          (await sdk.reader.collect()).resourceMetrics.scopeMetrics
+            .flatMap((scope) => scope.metrics)
+            .find((metric) => metric.descriptor.name === 'outboxkit.consumer.pending')
+            ?.dataPoints.filter((point) => point.attributes['messaging.consumer.group.name'] === lagDurable)
+            .map((point) => point.value);
+        expect(await lagOf()).toBeUndefined();
+        expect(await lagConsumer.runOnce()).toBe(1);
+        expect(await lagOf()).toEqual([3]);
+        await lagConsumer.stop();
+        await lagSubscriber.close();
         await dialect.dispose();
       } finally {
         sdk.dispose();

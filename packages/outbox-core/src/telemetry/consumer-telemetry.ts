@@ -39,6 +39,7 @@ export class ConsumerTelemetry {
   readonly #latency: Histogram;
   /** Failed spans waiting for their message's outcome, by event id, oldest first. */
   readonly #open = new Map<string, Span>();
+  #addCallbacks: (() => () => void) | undefined;
   #removeCallbacks: (() => void) | undefined;
 
   constructor(otel: Otel, subscriber: Subscriber) {
@@ -79,9 +80,17 @@ export class ConsumerTelemetry {
         }
         result.observe(cached.pending, this.#base);
       };
-      lag.addCallback(observe);
-      this.#removeCallbacks = () => lag.removeCallback(observe);
+      this.#addCallbacks = () => {
+        lag.addCallback(observe);
+        return () => lag.removeCallback(observe);
+      };
     }
+  }
+
+  /** Observes the durable's lag from now on: called when the consumer starts (one only constructed reports none). */
+  start(): void {
+    if (this.#removeCallbacks) return;
+    this.#removeCallbacks = this.#addCallbacks?.();
   }
 
   /** Stops observing this consumer's gauge (its connection may be closed after it stopped). */

@@ -31,7 +31,9 @@ export class RelayTelemetry {
   readonly #sent: Counter;
   readonly #publishDuration: Histogram;
   readonly #batchDuration: Histogram;
+  readonly #addCallbacks: () => void;
   readonly #removeCallbacks: () => void;
+  #observing = false;
   #lagSeconds = 0;
 
   constructor(otel: Otel, publisher: Publisher, store: OutboxStore<unknown>) {
@@ -57,7 +59,6 @@ export class RelayTelemetry {
       description: 'Age of the oldest event of the last batch when it was published.',
     });
     const observeLag = (result: ObservableResult): void => result.observe(this.#lagSeconds, this.#base);
-    lag.addCallback(observeLag);
     let cached: { at: number; pending: number; oldestSeconds: number } | undefined;
     const pending = meter.createObservableGauge('outboxkit.outbox.pending', {
       unit: '{message}',
@@ -80,15 +81,27 @@ export class RelayTelemetry {
       result.observe(pending, cached.pending, this.#base);
       result.observe(oldest, cached.oldestSeconds, this.#base);
     };
-    meter.addBatchObservableCallback(observeStats, [pending, oldest]);
+    this.#addCallbacks = () => {
+      lag.addCallback(observeLag);
+      meter.addBatchObservableCallback(observeStats, [pending, oldest]);
+    };
     this.#removeCallbacks = () => {
       lag.removeCallback(observeLag);
       meter.removeBatchObservableCallback(observeStats, [pending, oldest]);
     };
   }
 
+  /** Observes this relay's gauges from now on: called when it starts (a Relay only constructed reports none). */
+  start(): void {
+    if (this.#observing) return;
+    this.#observing = true;
+    this.#addCallbacks();
+  }
+
   /** Stops observing this relay's gauges (its store may be closed after it stopped). */
   close(): void {
+    if (!this.#observing) return;
+    this.#observing = false;
     this.#removeCallbacks();
   }
 
