@@ -8,6 +8,7 @@ import { type RelayHttpServer, startHttpServer } from '../http-server.js';
 import type { CliLogger } from '../logger.js';
 import { createRelayMetrics } from '../metrics.js';
 import { connectNatsWithRetry } from '../nats-connection.js';
+import { type OtlpExport, startOtlpExport } from '../otlp-export.js';
 import { checkMaxPayload } from '../payload-check.js';
 import { RelayReadiness } from '../readiness.js';
 import { redactText, redactUrl } from '../redact.js';
@@ -37,6 +38,7 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
   let connection: NatsConnection | undefined;
   let poller: StatsPoller | undefined;
   let relay: Relay | undefined;
+  let otlp: OtlpExport | undefined;
   let code: number = ExitCode.ok;
   shutdown.onForce = async () => {
     // stop() with no time left reports how many events the unfinished batch holds.
@@ -48,6 +50,8 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
   };
 
   try {
+    // Before the Relay exists: core makes its OpenTelemetry instruments when it is created.
+    otlp = await startOtlpExport(process.env, logger);
     if (config.http && !config.once) {
       http = await startHttpServer({ ...config.http, registry: metrics.registry, checks: readiness.checks() });
       logger.info({ address: http.address }, 'http server listening (/healthz, /readyz, /metrics)');
@@ -173,6 +177,7 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
     await closeQuietly(logger, 'http server', () => http?.close());
     await closeQuietly(logger, 'NATS connection', () => connection?.drain());
     await closeQuietly(logger, 'database pool', () => opened?.close());
+    await closeQuietly(logger, 'OpenTelemetry export', () => otlp?.shutdown());
     shutdown.dispose();
   }
   logger.info({ exitCode: code }, 'outbox-relay stopped');
