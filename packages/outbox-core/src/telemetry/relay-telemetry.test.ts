@@ -47,4 +47,22 @@ describe("the relay's send span", () => {
     expect(send?.status.message).toContain('the message is too large');
     expect(send?.events.map((event) => event.name)).toEqual(['exception']);
   });
+
+  it('makes the send span of a batch of one the child of its creation context: one trace from producer to bus', async () => {
+    spans.reset();
+    const store = new MemoryOutboxStore();
+    const bus = new MemoryBus();
+    const event = createEvent({ type: 'test.thing.happened', source: 'tests', subject: 'a', data: {} });
+    await otel.trace.getTracer('t').startActiveSpan('request', async (span) => {
+      await memoryTransaction((tx) => store.enqueue(tx, event));
+      span.end();
+    });
+    expect(await new Relay({ store, publisher: bus.publisher() }).drain()).toMatchObject({ published: 1 });
+    const finished = spans.getFinishedSpans();
+    const create = finished.find((span) => span.name === 'create');
+    const send = finished.find((span) => span.name === 'send');
+    expect(send?.spanContext().traceId).toBe(create?.spanContext().traceId);
+    expect(send?.parentSpanContext?.spanId).toBe(create?.spanContext().spanId);
+    expect(send?.links.map((link) => link.context.spanId)).toEqual([create?.spanContext().spanId]);
+  });
 });

@@ -3,7 +3,7 @@ import type { OutboxRecord, OutboxStore } from '../outbox-store.js';
 import type { Publisher, PublishResult } from '../publisher.js';
 import type { RelayEvent } from '../relay-events.js';
 import { type Otel, otelApi, scopeName } from './otel-api.js';
-import { creationLinks } from './trace-context.js';
+import { creationLinks, parseTraceparent } from './trace-context.js';
 
 /** Links of a `send` span at most (the SDK's default span link limit is 128). */
 const maxLinks = 128;
@@ -121,11 +121,14 @@ export class RelayTelemetry {
       attributes['messaging.message.id'] = record.id;
       attributes['outboxkit.event.subject'] = record.subject;
     }
-    // A new trace: the relay works for many producers at once; each event's creation context is a link.
+    // A batch of several events serves many producers at once: a trace of its own, each event's
+    // creation context a link. A batch of one (the usual case at low load) is also the child of its
+    // event's creation context, so that event's producer, relay and consumer share one trace.
+    const single = records.length === 1 ? parseTraceparent(otel, (records[0] as OutboxRecord).headers) : undefined;
     const span = this.#tracer.startSpan(
       destination === undefined ? 'send' : `send ${destination}`,
-      { kind: otel.SpanKind.CLIENT, attributes, root: true },
-      otel.ROOT_CONTEXT,
+      { kind: otel.SpanKind.CLIENT, attributes, ...(single ? {} : { root: true }) },
+      single ? otel.trace.setSpanContext(otel.ROOT_CONTEXT, single) : otel.ROOT_CONTEXT,
     );
     if (!span.isRecording()) {
       span.end();
