@@ -14,15 +14,18 @@ import { AppliedEvents } from './demo/applied-events.js';
 import { findMissingService } from './demo/preflight.js';
 import { bold, type ChangeTable, changeHeader, changeRow, dim, red, seconds, step } from './demo/report.js';
 import { describe, type OutputLine, ServiceProcess } from './demo/service-process.js';
+import { type ReceivedSpan, TraceReceiver, traceTree } from './demo/trace-receiver.js';
 import { relayBinPath } from './relay-bin.js';
 import { demoProductIds, nextPrice, seedProducts } from './seed-data.js';
 import { setUp } from './setup.js';
 
 const START_TIMEOUT_MS = 30_000;
 const APPLY_TIMEOUT_MS = 15_000;
+const TRACE_TIMEOUT_MS = 10_000;
 
 const startedAt = performance.now();
 const children: ServiceProcess[] = [];
+let traces: TraceReceiver | undefined;
 
 async function main(): Promise<number> {
   // Port 0: each service takes a free port and prints it, so the demo never collides with anything.
@@ -49,7 +52,9 @@ async function main(): Promise<number> {
   const setup = await setUp(config);
   step('setup', `${setup.outbox}; seeded ${setup.productsInserted} products, ${setup.linesInserted} basket lines`);
 
-  const env = { ...process.env, ...configEnv(config) };
+  // Every service sends its spans over OTLP/HTTP to a receiver of the demo's own, which prints the first change's trace.
+  traces = await TraceReceiver.start();
+  const env = { ...process.env, ...configEnv(config), OTEL_EXPORTER_OTLP_ENDPOINT: traces.endpoint };
   const tsx = ['--import', import.meta.resolve('tsx')];
   const relay = start('relay', [relayBinPath(), 'run'], {
     ...env,
@@ -60,9 +65,18 @@ async function main(): Promise<number> {
     OUTBOX_METRICS_ADDR: 'off',
     OUTBOX_LOG_LEVEL: 'info',
     OUTBOX_SHUTDOWN_TIMEOUT_MS: '5000',
+    OTEL_SERVICE_NAME: 'relay',
+    OTEL_METRICS_EXPORTER: 'none',
+    OTEL_BSP_SCHEDULE_DELAY: '100',
   });
-  const catalog = start('catalog', [...tsx, fileURLToPath(new URL('./catalog/main.ts', import.meta.url))], env);
-  const basket = start('basket', [...tsx, fileURLToPath(new URL('./basket/main.ts', import.meta.url))], env);
+  const catalog = start('catalog', [...tsx, fileURLToPath(new URL('./catalog/main.ts', import.meta.url))], {
+    ...env,
+    OTEL_SERVICE_NAME: 'catalog',
+  });
+  const basket = start('basket', [...tsx, fileURLToPath(new URL('./basket/main.ts', import.meta.url))], {
+    ...env,
+    OTEL_SERVICE_NAME: 'basket',
+  });
   const applied = new AppliedEvents(basket);
   const isListening = ({ json }: OutputLine) => json?.event === 'listening';
   const [catalogUp, basketUp] = await Promise.all([
@@ -107,9 +121,13 @@ async function main(): Promise<number> {
         });
       }),
     );
+    // The first change travels alone, so its trace is one event's whole path; the relay's batch of
+    // several events would start a trace of its own, linked to each.
+    if (propagated.length === 1) await propagated[0];
   }
   await Promise.all(propagated);
   console.log();
+  failures += await showTrace(traces, demoProductIds[0] as string);
 
   const products = await call<Product[]>('GET', `${catalogUrl}/products`);
   const baskets = await call<Basket[]>('GET', `${basketUrl}/baskets`);
@@ -130,6 +148,42 @@ async function main(): Promise<number> {
 
   failures += await showRejections(catalogUrl, products);
   return failures === 0 ? 0 : 1;
+}
+
+/**
+ * Prints the trace of one price change as a tree, with each span's process and duration: Catalog's
+ * request -> UPDATE + enqueue (`create`) -> the relay's `send` -> Basket's `process` -> its handler
+ * -> the MariaDB UPDATE. Waits for the last span to arrive. Returns 1 if the tree is incomplete.
+ */
+async function showTrace(receiver: TraceReceiver, productId: string): Promise<number> {
+  const deadline = Date.now() + TRACE_TIMEOUT_MS;
+  let root: ReceivedSpan | undefined;
+  let complete = false;
+  while (Date.now() < deadline) {
+    root = receiver.spans.find((span) => span.name.startsWith('PATCH') && span.attributes['product.id'] === productId);
+    const lines = root ? traceTree(receiver.spans, root) : [];
+    complete =
+      ['relay', 'basket'].every((service) => lines.some((line) => line.span.service === service)) &&
+      lines.some((line) => line.span.name === 'UPDATE basket_lines');
+    if (complete) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  console.log(bold('The first change as one trace (OpenTelemetry spans the three processes sent over OTLP):'));
+  const lines = root ? traceTree(receiver.spans, root) : [];
+  for (const { span, depth, linked } of lines) {
+    const ms = Number(span.endNs - span.startNs) / 1e6;
+    const name = `${'  '.repeat(depth)}${span.name}${linked ? dim(' (a batch of several events: its own trace, linked)') : ''}`;
+    console.log(`  ${span.service.padEnd(8)} ${name.padEnd(60)} ${ms.toFixed(1).padStart(7)} ms`);
+  }
+  const traceIds = new Set(lines.filter((line) => !line.linked).map((line) => line.span.traceId));
+  const services = [...new Set(lines.filter((line) => !line.linked).map((line) => line.span.service))];
+  if (!complete || !root) {
+    step('traced', red(`the trace is incomplete after ${TRACE_TIMEOUT_MS / 1000} s (${lines.length} spans)`));
+    return 1;
+  }
+  step('traced', `${traceIds.size === 1 ? 'one trace id' : `${traceIds.size} trace ids`} ${root.traceId} across ${services.join(', ')}`);
+  console.log();
+  return traceIds.size === 1 ? 0 : 1;
 }
 
 /** Bad input changes nothing: a negative price gets 400, an unknown product 404. */
@@ -200,5 +254,6 @@ try {
   code = 1;
 }
 code = Math.max(code, await stopChildren());
+await traces?.close();
 console.log(code === 0 ? bold(`Done in ${seconds(startedAt)}.`) : red(`Failed after ${seconds(startedAt)}.`));
 process.exit(code);

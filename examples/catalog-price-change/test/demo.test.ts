@@ -32,6 +32,19 @@ const affected: Record<string, string[]> = {
   '.NET Black & White Mug': ['alice', 'carol', 'dave'],
   'Prism White T-Shirt': ['alice', 'carol'],
 };
+/** A span of the printed trace: `  <process, 8 wide> <two spaces a level><name> ... <duration> ms`. */
+const traceLine = /^ {2}(catalog|relay|basket) +\S.*\s\d+\.\d ms$/;
+
+function traceTree(stdout: string): [string, number, string][] {
+  return stdout
+    .split('\n')
+    .filter((line) => traceLine.test(line))
+    .map((line) => {
+      const body = line.slice(11);
+      const name = body.trim().replace(/\s+\d+\.\d ms$/, '');
+      return [line.slice(2, 10).trim(), (body.length - body.trimStart().length) / 2, name];
+    });
+}
 const changeLine = /^ {2}(\S.*?)\s+(\d+\.\d\d) ->\s+(\d+\.\d\d)\s+v(\d+)\s+(\d+) \(([^)]*)\)\s+(\d+) ms\s+ok$/;
 
 interface DemoRun {
@@ -127,6 +140,19 @@ describe('npm run demo', () => {
       expect(run.stdout).toContain("every basket line has Catalog's price and version (10 lines in 4 baskets)");
       expect(run.stdout).toMatch(/-> 400 invalid_price, unknown product -> 404 product_not_found; nothing changed/);
       expect(run.stdout).toMatch(/stopped +relay \(exit code 0\), catalog \(exit code 0\), basket \(exit code 0\)/);
+      // The first change's trace, from the spans the three processes sent to the demo's OTLP receiver.
+      const tree = traceTree(run.stdout);
+      const destination = `${names.DEMO_SUBJECT_PREFIX}.catalog.product.price-changed`;
+      expect(tree).toEqual([
+        ['catalog', 0, 'PATCH /products/:id/price'],
+        ['catalog', 1, 'UPDATE products'],
+        ['catalog', 1, 'create'],
+        ['relay', 2, `send ${destination}`],
+        ['basket', 2, `process ${destination}`],
+        ['basket', 3, 'apply price change'],
+        ['basket', 4, 'UPDATE basket_lines'],
+      ]);
+      expect(run.stdout).toMatch(/traced +one trace id [0-9a-f]{32} across catalog, relay, basket/);
     });
   }
 

@@ -2,6 +2,7 @@ import type { EventData } from '@outboxkit/outbox-core';
 import type { MysqlConnectionLike } from '@outboxkit/outbox-mysql';
 import type { Pool } from 'mysql2/promise';
 import type { ProductPriceChanged } from '../events.js';
+import { inSpan } from '../tracing.js';
 
 /** A line of a basket: Basket's own copy of the product's name and price. */
 export interface BasketLine {
@@ -89,10 +90,12 @@ export class BasketStore {
       change.productId,
     ]);
     const lines = rows as { basket_id: string; price_version: number }[];
-    await tx.query(
-      `UPDATE ${this.#lines} SET old_unit_price = unit_price, unit_price = ?, price_version = ?
+    await inSpan('UPDATE basket_lines', { 'db.system.name': 'mariadb' }, () =>
+      tx.query(
+        `UPDATE ${this.#lines} SET old_unit_price = unit_price, unit_price = ?, price_version = ?
        WHERE product_id = ? AND price_version < ?`,
-      [change.newPrice, change.version, change.productId, change.version],
+        [change.newPrice, change.version, change.productId, change.version],
+      ),
     );
     return {
       basketIds: lines.filter((line) => line.price_version < change.version).map((line) => line.basket_id),

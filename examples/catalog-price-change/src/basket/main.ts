@@ -10,6 +10,7 @@ import { readConfig } from '../config.js';
 import { closeServer, listen } from '../http-util.js';
 import { jsonLog } from '../json-log.js';
 import { failStartup, onShutdown } from '../shutdown.js';
+import { startTracing } from '../tracing.js';
 import { basketServer } from './basket-server.js';
 import { BasketStore } from './basket-store.js';
 import { startPriceConsumer } from './price-consumer.js';
@@ -18,6 +19,8 @@ const log = jsonLog('basket');
 
 async function main(): Promise<void> {
   const config = readConfig();
+  // Before anything that makes spans (outboxkit's consumer makes its instruments when created).
+  const stopTracing = await startTracing('basket');
   // Every statement names the database, so the URL's default database does not matter. The tables,
   // the inbox and the durable consumer are made by the setup step (`npm run setup`), not here.
   const pool = createPool({ uri: config.mysqlUrl, connectionLimit: 5, decimalNumbers: true });
@@ -41,6 +44,7 @@ async function main(): Promise<void> {
     await subscriber.close();
     await nats.drain();
     await pool.end();
+    await stopTracing();
   });
 }
 

@@ -5,6 +5,7 @@ import type { MysqlConnectionLike, MysqlInboxStore } from '@outboxkit/outbox-mys
 import type { ExampleConfig } from '../config.js';
 import { ProductPriceChanged } from '../events.js';
 import type { JsonLog } from '../json-log.js';
+import { inSpan } from '../tracing.js';
 import type { BasketStore, PriceApplyResult } from './basket-store.js';
 
 /** How long inbox rows are kept: far beyond the consumer's redelivery horizon (checked at start). */
@@ -89,7 +90,8 @@ export async function startPriceConsumer(
     logger: log,
     onEvent,
   }).on(ProductPriceChanged, async (event, tx) => {
-    const result = await store.applyPriceChange(tx, event.data);
+    // Inside the consumer's `process` span: the handler's own span, and the UPDATE's inside it.
+    const result = await inSpan('apply price change', { 'product.id': event.data.productId }, () => store.applyPriceChange(tx, event.data));
     results.set(event.id, { data: event.data, result });
   });
   await consumer.start();

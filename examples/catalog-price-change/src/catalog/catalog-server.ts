@@ -1,5 +1,7 @@
 import { createServer, type Server } from 'node:http';
+import { SpanKind } from '@opentelemetry/api';
 import { HttpError, readJson, router } from '../http-util.js';
+import { inSpan } from '../tracing.js';
 import type { CatalogStore } from './catalog-store.js';
 
 /** Highest price accepted: numeric(10, 2) holds less than 10^8. */
@@ -22,7 +24,13 @@ export function catalogServer(store: CatalogStore, onError: (error: unknown) => 
           path: '/products/:id/price',
           handler: async (request, [id]) => {
             const price = parsePrice(await readJson(request));
-            const result = await store.changePrice(id as string, price);
+            // The request's span: the event enqueued inside it carries its trace to the relay and Basket.
+            const result = await inSpan(
+              'PATCH /products/:id/price',
+              { 'http.request.method': 'PATCH', 'http.route': '/products/:id/price', 'product.id': id as string },
+              () => store.changePrice(id as string, price),
+              SpanKind.SERVER,
+            );
             const committedAt = Date.now();
             if (result.status === 'not-found') throw new HttpError(404, 'product_not_found', `no product with id ${JSON.stringify(id)}`);
             if (result.status === 'unchanged') return { ...result.product, changed: false };

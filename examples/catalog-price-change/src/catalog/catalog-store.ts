@@ -1,6 +1,7 @@
 import { type PgOutboxStore, transaction } from '@outboxkit/outbox-pg';
 import type pg from 'pg';
 import { ProductPriceChanged } from '../events.js';
+import { inSpan } from '../tracing.js';
 
 /** A product as Catalog shows it. */
 export interface Product {
@@ -50,12 +51,14 @@ export class CatalogStore {
     return transaction(this.#pool, async (client) => {
       // The sub-select locks the row and reads the price before the change; the outer UPDATE
       // bumps the version. Under READ COMMITTED a concurrent change makes this wait, then see its result.
-      const { rows } = await client.query<ChangedRow>(
-        `UPDATE ${this.#products} AS p SET price = $2, version = p.version + 1
+      const { rows } = await inSpan('UPDATE products', { 'db.system.name': 'postgresql' }, () =>
+        client.query<ChangedRow>(
+          `UPDATE ${this.#products} AS p SET price = $2, version = p.version + 1
          FROM (SELECT id, price FROM ${this.#products} WHERE id = $1 FOR UPDATE) AS old
          WHERE p.id = old.id AND old.price <> $2
          RETURNING p.id, p.name, p.price, p.version, old.price AS old_price`,
-        [productId, price],
+          [productId, price],
+        ),
       );
       const row = rows[0];
       if (!row) {

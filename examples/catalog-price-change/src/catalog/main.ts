@@ -9,6 +9,7 @@ import { readConfig } from '../config.js';
 import { closeServer, listen } from '../http-util.js';
 import { jsonLog } from '../json-log.js';
 import { failStartup, onShutdown } from '../shutdown.js';
+import { startTracing } from '../tracing.js';
 import { assertCatalogSchema } from './catalog-schema.js';
 import { catalogServer } from './catalog-server.js';
 import { CatalogStore } from './catalog-store.js';
@@ -17,6 +18,8 @@ const log = jsonLog('catalog');
 
 async function main(): Promise<void> {
   const config = readConfig();
+  // Before anything that makes spans (outboxkit's consumer makes its instruments when created).
+  const stopTracing = await startTracing('catalog');
   const pool = new pg.Pool({ connectionString: config.pgUrl, max: 5, application_name: 'catalog' });
   pool.on('error', (error) => log.warn({ err: error }, 'idle PostgreSQL connection failed'));
   // Catalog only enqueues: the relay holds the LISTEN connection, not this service.
@@ -32,6 +35,7 @@ async function main(): Promise<void> {
     await closeServer(server);
     await outbox.close();
     await pool.end();
+    await stopTracing();
   });
 }
 
