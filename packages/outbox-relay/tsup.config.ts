@@ -1,3 +1,4 @@
+import { cpSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
@@ -10,4 +11,8 @@ export default defineConfig({
   clean: true,
   // The shebang makes dist/bin.js executable as `outbox-relay`; on index.js it is a harmless comment line.
   banner: { js: '#!/usr/bin/env node' },
+  // The console's page is static: served from dist/console/ next to the code that reads it.
+  onSuccess: async () => {
+    cpSync('src/console/static', 'dist/console', { recursive: true });
+  },
 });

@@ -35,15 +35,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
   }
 
   // Loaded only now: a bad configuration exits before pino, prom-client, NATS or a driver is loaded.
-  const [{ createCliLogger }, { runCommand }, { migrateCommand }, { statusCommand }, { deadCommand }] = await Promise.all([
-    import('./logger.js'),
-    import('./commands/run.js'),
-    import('./commands/migrate.js'),
-    import('./commands/status.js'),
-    import('./commands/dead.js'),
-  ]);
+  const [{ createCliLogger }, { runCommand }, { migrateCommand }, { statusCommand }, { deadCommand }, { consoleCommand }] =
+    await Promise.all([
+      import('./logger.js'),
+      import('./commands/run.js'),
+      import('./commands/migrate.js'),
+      import('./commands/status.js'),
+      import('./commands/dead.js'),
+      import('./commands/console.js'),
+    ]);
   // `run` logs JSON to stdout; the admin commands print their results there, so their logs go to stderr.
-  const logger = createCliLogger(config.logLevel, config.secrets, config.command === 'run' ? 1 : 2);
+  const logger = createCliLogger(config.logLevel, config.secrets, config.command === 'run' || config.command === 'console' ? 1 : 2);
   try {
     switch (config.command) {
       case 'run':
@@ -52,12 +54,15 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
         return await migrateCommand(config, logger, streams.stdout);
       case 'status':
         return await statusCommand(config, logger, streams.stdout);
+      case 'console':
+        return await consoleCommand(config, logger);
       default:
         return await deadCommand(config, logger, streams.stdout, streams.stderr);
     }
   } catch (error) {
     const status = exitStatusOf(error, config.secrets);
-    if (config.command === 'run') logger.error({ err: error, exitCode: status.code }, 'outbox-relay failed');
+    if (config.command === 'run' || config.command === 'console')
+      logger.error({ err: error, exitCode: status.code }, 'outbox-relay failed');
     streams.stderr.write(`${status.line}\n`);
     return status.code;
   }

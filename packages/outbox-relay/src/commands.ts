@@ -1,4 +1,5 @@
-import { dlqCommandSpecs } from './dlq-commands.js';
+import { consoleSettings, consoleSwitchSetting } from './console/console-settings.js';
+import { dlqCommandSpecs, dlqStreamSettings } from './dlq-commands.js';
 import {
   afterSetting,
   allSetting,
@@ -17,6 +18,7 @@ export type CommandName =
   | 'run'
   | 'migrate'
   | 'status'
+  | 'console'
   | 'dead list'
   | 'dead show'
   | 'dead retry'
@@ -44,7 +46,7 @@ export const commands: readonly CommandSpec[] = [
     name: 'run',
     usage: 'outbox-relay [run] [--once] [options]',
     summary: 'Publish the outbox to NATS JetStream until SIGTERM/SIGINT (the default command). --once publishes the backlog and exits.',
-    settings: [onceSetting, ...common, ...natsSettings, ...relaySettings],
+    settings: [onceSetting, ...common, ...natsSettings, ...relaySettings, consoleSwitchSetting, ...consoleSettings, ...dlqStreamSettings],
     positionals: 'none',
   },
   {
@@ -59,6 +61,20 @@ export const commands: readonly CommandSpec[] = [
     usage: 'outbox-relay status [--json] [options]',
     summary: 'Print the schema version, pending count, oldest pending age, dead count and the 10 subjects with the largest backlog.',
     settings: [jsonSetting, ...common],
+    positionals: 'none',
+  },
+  {
+    name: 'console',
+    usage: 'outbox-relay console [--console-host H] [--console-port P] [options]',
+    summary:
+      "Serve the operator console (a web page: backlog, lag, publish rate, outbox dead events, the consumers' dead-letter stream) until SIGTERM/SIGINT, without publishing.",
+    // The console reads the stream's state: the connection settings and the stream name only.
+    settings: [
+      ...common,
+      ...natsSettings.filter((s) => s.key.startsWith('nats') || s.key === 'stream'),
+      ...consoleSettings,
+      ...dlqStreamSettings,
+    ],
     positionals: 'none',
   },
   {

@@ -2,6 +2,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, OutboxConfigError, validateIdentifier } from '@outboxkit/outbox-core';
 import { type CommandName, type CommandSpec, commands, findCommand } from './commands.js';
+import { type ConsoleConfig, validateConsole } from './console/console-settings.js';
 import { type DlqCliConfig, validateDlq } from './dlq-config.js';
 import { commandHelp, generalHelp } from './help.js';
 import { redactUrl, urlSecrets } from './redact.js';
@@ -81,6 +82,8 @@ export interface RelayCliConfig {
   readonly ids: readonly string[];
   /** Every secret in the configuration, to scrub from logs and errors. */
   readonly secrets: readonly string[];
+  /** The operator console: `console`, or `run --console`. */
+  readonly console?: ConsoleConfig;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -305,6 +308,23 @@ function nats(raw: RawSettings, name: Namer): NatsConfig {
   };
 }
 
+/** `console` only reads the stream's state: its connection and the stream name; the rest are the defaults, unused. */
+function consoleNats(raw: RawSettings, name: Namer): NatsConfig {
+  const stream = raw.stream ?? 'EVENTS';
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(stream)) {
+    fail(name('stream'), `invalid ${name('stream')}: must be letters, digits, '_' or '-'; got ${JSON.stringify(stream)}`);
+  }
+  return {
+    ...natsConnection(raw, name),
+    stream,
+    subjectPrefix: 'events',
+    ensureStream: false,
+    duplicateWindowMs: 120_000,
+    streamReplicas: 1,
+    publishTimeoutMs: 5_000,
+  };
+}
+
 /**
  * Validates the NATS servers, credentials and TLS files.
  * @throws OutboxConfigError naming the setting (passwords redacted).
@@ -406,8 +426,13 @@ function validate(spec: CommandSpec, raw: RawSettings, positionals: readonly str
     fail(name('logLevel'), `invalid ${name('logLevel')}: expected one of ${logLevels.join(', ')}; got ${JSON.stringify(raw.logLevel)}`);
   const db = database(raw, name);
   const isRun = spec.name === 'run';
-  const natsConfig = isRun ? nats(raw, name) : undefined;
+  const natsConfig = isRun ? nats(raw, name) : spec.name === 'console' ? consoleNats(raw, name) : undefined;
+  const consoleConfig = spec.name === 'console' || (isRun && boolean(raw, 'console', name)) ? validateConsole(raw, name) : undefined;
+  if (consoleConfig && isRun && boolean(raw, 'once', name)) {
+    fail(name('console'), `invalid ${name('console')}: the console needs a long-running relay; drop --once`);
+  }
   const secrets = [
+    consoleConfig?.token,
     ...urlSecrets(db.url),
     natsConfig?.password,
     natsConfig?.token,
@@ -438,5 +463,6 @@ function validate(spec: CommandSpec, raw: RawSettings, positionals: readonly str
     after: raw.after,
     ids: positionals,
     secrets,
+    ...(consoleConfig ? { console: consoleConfig } : {}),
   };
 }

@@ -62,6 +62,10 @@ export interface RawSettings {
   eventType?: string;
   eventSubject?: string;
   code?: string;
+  console?: string;
+  consoleHost?: string;
+  consolePort?: string;
+  consoleToken?: string;
 }
 
 const spec = (s: SettingSpec): SettingSpec => s;

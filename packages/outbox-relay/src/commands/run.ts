@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { NatsPublisher } from '@outboxkit/bus-nats';
 import { errorMessage, Relay, type RelayEvent } from '@outboxkit/outbox-core';
 import { PUBLISH_WINDOW, type RelayCliConfig } from '../config.js';
+import { type RunningConsole, startConsole } from '../console/start-console.js';
 import { describeDatabaseTls, isLocalHost } from '../database-tls.js';
 import { ExitCode } from '../help.js';
 import { type RelayHttpServer, startHttpServer } from '../http-server.js';
@@ -39,6 +40,7 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
   let poller: StatsPoller | undefined;
   let relay: Relay | undefined;
   let otlp: OtlpExport | undefined;
+  let operatorConsole: RunningConsole | undefined;
   let code: number = ExitCode.ok;
   shutdown.onForce = async () => {
     // stop() with no time left reports how many events the unfinished batch holds.
@@ -99,6 +101,7 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
 
     const onEvent = (event: RelayEvent): void => {
       metrics.observe(event);
+      operatorConsole?.observe(event);
       if (event.type === 'failed') {
         logger.warn(
           { id: event.id, subject: event.subject, attempt: event.attempt, retryAt: event.retryAt, err: event.error },
@@ -154,6 +157,21 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
         },
       });
       poller.start();
+      if (config.console) {
+        const { database } = config;
+        operatorConsole = await startConsole({
+          config: config.console,
+          store: opened.store,
+          connection,
+          labels: {
+            driver: database.driver,
+            table: `${database.driver === 'pg' ? `${database.schema}.` : ''}${database.table}`,
+            stream: nats.stream,
+          },
+          logger,
+          secrets: config.secrets,
+        });
+      }
       logger.info(
         { batchSize: config.batchSize, leaseMs: config.leaseMs, duplicateWindowMs, blockSubject: config.blockSubject },
         'outbox-relay started',
@@ -174,6 +192,7 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
     }
   } finally {
     poller?.stop();
+    await closeQuietly(logger, 'console', () => operatorConsole?.close());
     await closeQuietly(logger, 'http server', () => http?.close());
     await closeQuietly(logger, 'NATS connection', () => connection?.drain());
     await closeQuietly(logger, 'database pool', () => opened?.close());
