@@ -21,10 +21,23 @@ export interface EnsureStreamOptions {
   /** `max_age`; 0 keeps messages until other limits apply. @defaultValue 0 on create */
   readonly maxAgeMs?: number;
   /**
+   * Where a clustered JetStream puts the stream's replicas: a cluster name and/or server tags
+   * (`server_tags` in the servers' configuration), all of which a server must have. Applied on
+   * create only: an existing stream stays where it is. A single server ignores it.
+   * @defaultValue none (the server picks)
+   */
+  readonly placement?: StreamPlacementOptions;
+  /**
    * The relay's re-publish horizon (`leaseMs` + its longest retry delay). A stream whose
    * `duplicate_window` is shorter could store a re-published event twice: that throws.
    */
   readonly requiredDuplicateWindowMs?: RequiredDuplicateWindow;
+}
+
+/** `placement` of a stream: the cluster, and tags every replica's server must carry. */
+export interface StreamPlacementOptions {
+  readonly cluster?: string;
+  readonly tags?: readonly string[];
 }
 
 /** What {@link ensureStream} found and did. */
@@ -68,6 +81,8 @@ export async function ensureStream(source: JetStreamManagerSource, options: Ensu
       duplicate_window: msToNanos(options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS),
       max_age: msToNanos(options.maxAgeMs ?? 0),
     };
+    const placement = placementConfig(options.placement);
+    if (placement) config.placement = placement;
     const info = await refused('stream', name, () => jsm.streams.add(config));
     checkDuplicateWindow(nanosToMs(info.config.duplicate_window), options.requiredDuplicateWindowMs);
     return { info, action: 'created', changed: [] };
@@ -139,6 +154,7 @@ function validateStreamOptions(options: EnsureStreamOptions): { name: string; su
   if (options.duplicateWindowMs !== undefined) validateInteger(options.duplicateWindowMs, 'duplicateWindowMs', 1);
   if (options.maxAgeMs !== undefined) validateInteger(options.maxAgeMs, 'maxAgeMs', 0);
   if (options.replicas !== undefined) validateInteger(options.replicas, 'replicas', 1, 5);
+  validatePlacement(options.placement);
   const window = options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
   if (options.maxAgeMs && window > options.maxAgeMs) {
     throw new OutboxConfigError(
@@ -147,6 +163,37 @@ function validateStreamOptions(options: EnsureStreamOptions): { name: string; su
     );
   }
   return { name: options.name, subjects: options.subjects };
+}
+
+/** A cluster name or server tag: JetStream matches them as plain strings; whitespace and control characters are refused. */
+const placementTokenPattern = /^[^\s\p{Cc}]{1,255}$/u;
+
+function validatePlacement(placement: StreamPlacementOptions | undefined): void {
+  if (placement === undefined) return;
+  if (placement.cluster !== undefined && (typeof placement.cluster !== 'string' || !placementTokenPattern.test(placement.cluster))) {
+    throw new OutboxConfigError(
+      'placement.cluster',
+      `placement.cluster must be a cluster name without spaces or control characters; got ${JSON.stringify(placement.cluster)}`,
+    );
+  }
+  if (placement.tags !== undefined) {
+    if (!Array.isArray(placement.tags)) throw new OutboxConfigError('placement.tags', 'placement.tags must be an array of strings');
+    for (const tag of placement.tags) {
+      if (typeof tag !== 'string' || !placementTokenPattern.test(tag)) {
+        throw new OutboxConfigError(
+          'placement.tags',
+          `placement.tags has an invalid tag ${JSON.stringify(tag)}: tags are server_tags values, without spaces or control characters`,
+        );
+      }
+    }
+  }
+}
+
+function placementConfig(placement: StreamPlacementOptions | undefined): StreamConfig['placement'] | undefined {
+  if (placement === undefined) return undefined;
+  const tags = placement.tags ?? [];
+  if (placement.cluster === undefined && tags.length === 0) return undefined;
+  return { cluster: placement.cluster ?? '', tags: [...tags] };
 }
 
 /** Runs a stream or consumer change, turning the server's refusal into a config error naming the setting. */

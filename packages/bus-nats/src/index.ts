@@ -39,6 +39,7 @@ export {
   ensureStream,
   type RequiredDuplicateWindow,
   readDuplicateWindowMs,
+  type StreamPlacementOptions,
   streamInfoOrNull,
 } from './ensure-stream.js';
 export { type JetStreamManagerSource, serverAtLeast } from './manager.js';

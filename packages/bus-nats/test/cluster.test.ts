@@ -2,7 +2,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { ensureStream, NatsPublisher } from '@outboxkit/bus-nats';
-import type { BusHealth, OutboxRecord, PublishError } from '@outboxkit/outbox-core';
+import { type BusHealth, OutboxConfigError, type OutboxRecord, type PublishError } from '@outboxkit/outbox-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from './cluster.js';
 import { jetstreamManager, readStream, record } from './nats.js';
@@ -14,7 +14,8 @@ let cluster: TestCluster | undefined;
 let nc: NatsConnection | undefined;
 
 beforeAll(async () => {
-  cluster = await startCluster(3);
+  // One availability-zone tag per node, for the placement test.
+  cluster = await startCluster(3, [['az:a'], ['az:b'], ['az:c']]);
   const deadline = Date.now() + 20_000;
   while (!nc) {
     try {
@@ -160,5 +161,35 @@ describe('NatsPublisher on a 3-node JetStream cluster', () => {
     } finally {
       await own.close();
     }
+  });
+
+  it('places a new stream on the server whose server_tags carry its placement tags, and refuses tags no server has', async () => {
+    if (!cluster || !nc) throw new Error('the cluster did not start');
+    const connection = nc;
+    const deadline = Date.now() + 20_000;
+    const create = async (name: string, tags: string[]) => {
+      for (;;) {
+        try {
+          return await ensureStream(await jetstreamManager(connection, { timeout: 2_000 }), {
+            name,
+            subjects: [`${name.toLowerCase()}.>`],
+            placement: { tags },
+          });
+        } catch (error) {
+          // Only a cluster still electing its meta leader is retried; a refusal is the answer.
+          if (error instanceof OutboxConfigError || Date.now() > deadline) throw error;
+          await sleep(250);
+        }
+      }
+    };
+    const placed = await create('PLACED_B', ['az:b']);
+    expect(placed.info.config.placement?.tags).toEqual(['az:b']);
+    expect(placed.info.cluster?.leader).toBe('n1');
+    const refused = await create('PLACED_NOWHERE', ['az:nowhere']).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(OutboxConfigError);
+    expect(String((refused as Error).message)).toMatch(/PLACED_NOWHERE/);
   });
 });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,8 +39,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Starts `size` nodes routed to each other, with JetStream on a temp store each. */
-export async function startCluster(size: number): Promise<TestCluster> {
+/**
+ * Starts `size` nodes routed to each other, with JetStream on a temp store each. `serverTags[i]`
+ * become node i's `server_tags` (there is no command-line flag for them: a one-line config file).
+ */
+export async function startCluster(size: number, serverTags: readonly (readonly string[])[] = []): Promise<TestCluster> {
   const root = await mkdtemp(join(tmpdir(), 'outboxkit-nats-cluster-'));
   const clusterName = `outboxkit_${process.pid}`;
   const nodes: ClusterNode[] = [];
@@ -53,9 +56,13 @@ export async function startCluster(size: number): Promise<TestCluster> {
       process: undefined,
     });
   }
+  for (const [index, tags] of serverTags.entries()) {
+    await writeFile(join(root, `n${index}.conf`), `server_tags: ${JSON.stringify(tags)}\n`);
+  }
   const routes = nodes.map((node) => `nats://127.0.0.1:${node.clusterPort}`).join(',');
   const start = (node: ClusterNode): void => {
-    const args = ['-a', '127.0.0.1', '-p', String(node.clientPort), '-n', node.name, '-js', '-sd', node.storeDir];
+    const args = serverTags[nodes.indexOf(node)] ? ['-c', join(root, `${node.name}.conf`)] : [];
+    args.push('-a', '127.0.0.1', '-p', String(node.clientPort), '-n', node.name, '-js', '-sd', node.storeDir);
     args.push('--cluster_name', clusterName, '--cluster', `nats://127.0.0.1:${node.clusterPort}`, '--routes', routes);
     args.push('-l', join(root, `${node.name}.log`));
     node.process = spawn(NATS_SERVER_BIN, args, { stdio: 'ignore' });

@@ -141,6 +141,17 @@ describe('parseCommandLine', () => {
     expect(configError([], { ...baseEnv, OUTBOX_BLOCK_SUBJECT: 'sometimes' }).setting).toBe('OUTBOX_BLOCK_SUBJECT');
   });
 
+  it('reads the stream placement (unset by default) and refuses tags with spaces', () => {
+    expect(config([]).nats?.streamPlacement).toBeUndefined();
+    expect(config(['--stream-placement-tags', 'az:1, ssd', '--stream-placement-cluster', 'east']).nats?.streamPlacement).toEqual({
+      cluster: 'east',
+      tags: ['az:1', 'ssd'],
+    });
+    expect(config([], { ...baseEnv, OUTBOX_STREAM_PLACEMENT_TAGS: 'az:2' }).nats?.streamPlacement).toEqual({ tags: ['az:2'] });
+    expect(configError(['--stream-placement-tags', 'az 1']).setting).toBe('--stream-placement-tags');
+    expect(configError([], { ...baseEnv, OUTBOX_STREAM_PLACEMENT_CLUSTER: 'a\nb' }).setting).toBe('OUTBOX_STREAM_PLACEMENT_CLUSTER');
+  });
+
   it('--version and -V print the version, nothing else is parsed', () => {
     const parsed = parseCommandLine(['--version'], {});
     expect(parsed).toEqual({ kind: 'version', text: `outbox-relay ${packageVersion()}\n` });

@@ -49,6 +49,8 @@ export interface NatsConfig {
   readonly duplicateWindowMs: number;
   /** `num_replicas` of a stream the relay creates. */
   readonly streamReplicas: number;
+  /** `placement` of a stream the relay creates; `undefined` lets the server pick. */
+  readonly streamPlacement?: { readonly cluster?: string; readonly tags?: readonly string[] };
   readonly publishTimeoutMs: number;
 }
 
@@ -195,6 +197,33 @@ function integer(raw: RawSettings, key: keyof RawSettings, name: Namer, min: num
   return value;
 }
 
+/** A cluster name or server tag as JetStream matches it: no whitespace, comma or control character. */
+const placementToken = /^[^\s,\p{Cc}]{1,255}$/u;
+
+function placement(raw: RawSettings, name: Namer): Pick<NatsConfig, 'streamPlacement'> {
+  const cluster = raw.streamPlacementCluster?.trim() || undefined;
+  if (cluster !== undefined && !placementToken.test(cluster)) {
+    fail(
+      name('streamPlacementCluster'),
+      `invalid ${name('streamPlacementCluster')}: a cluster name without spaces, commas or control characters; got ${JSON.stringify(cluster)}`,
+    );
+  }
+  const tags = (raw.streamPlacementTags ?? '')
+    .split(',')
+    .map((tag) => tag.trim())
+    .filter((tag) => tag.length > 0);
+  for (const tag of tags) {
+    if (!placementToken.test(tag)) {
+      fail(
+        name('streamPlacementTags'),
+        `invalid ${name('streamPlacementTags')}: comma-separated server tags without spaces or control characters; got ${JSON.stringify(tag)}`,
+      );
+    }
+  }
+  if (cluster === undefined && tags.length === 0) return {};
+  return { streamPlacement: { ...(cluster === undefined ? {} : { cluster }), ...(tags.length === 0 ? {} : { tags }) } };
+}
+
 function boolean(raw: RawSettings, key: keyof RawSettings, name: Namer): boolean {
   const text = (raw[key] ?? 'false').toLowerCase();
   if (['true', '1', 'yes', 'on'].includes(text)) return true;
@@ -304,6 +333,7 @@ function nats(raw: RawSettings, name: Namer): NatsConfig {
     ensureStream: boolean(raw, 'ensureStream', name),
     duplicateWindowMs: integer(raw, 'duplicateWindowMs', name, 1_000, 7 * 24 * 3_600_000),
     streamReplicas: integer(raw, 'streamReplicas', name, 1, 5),
+    ...placement(raw, name),
     publishTimeoutMs: integer(raw, 'publishTimeoutMs', name, 100, 600_000),
   };
 }

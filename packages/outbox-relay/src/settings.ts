@@ -39,6 +39,8 @@ export interface RawSettings {
   ensureStream?: string;
   duplicateWindowMs?: string;
   streamReplicas?: string;
+  streamPlacementCluster?: string;
+  streamPlacementTags?: string;
   publishTimeoutMs?: string;
   batchSize?: string;
   maxBatchBytes?: string;
@@ -222,6 +224,22 @@ export const natsSettings: readonly SettingSpec[] = [
     type: 'string',
     defaultValue: '1',
     description: 'num_replicas of a stream the relay creates, 1 to 5 (3 on a 3-node cluster). An existing stream is not changed.',
+  }),
+  spec({
+    key: 'streamPlacementCluster',
+    flag: 'stream-placement-cluster',
+    env: 'OUTBOX_STREAM_PLACEMENT_CLUSTER',
+    type: 'string',
+    description:
+      'placement.cluster of a stream the relay creates: the JetStream cluster (of a super-cluster) to put it in. Unset: the server picks.',
+  }),
+  spec({
+    key: 'streamPlacementTags',
+    flag: 'stream-placement-tags',
+    env: 'OUTBOX_STREAM_PLACEMENT_TAGS',
+    type: 'string',
+    description:
+      'placement.tags of a stream the relay creates, comma-separated (az:1,ssd): every replica goes to a server whose server_tags has them all.',
   }),
   spec({
     key: 'publishTimeoutMs',

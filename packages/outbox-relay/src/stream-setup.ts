@@ -10,11 +10,11 @@ const longestWaitMs = 10_000;
 
 /**
  * Makes sure the relay's stream exists and captures `<prefix>.>`, and returns its
- * `duplicate_window` in ms for the relay's startup check (DESIGN guarantee 8).
+ * `duplicate_window` in ms for the relay's startup check (the coherent windows of the README).
  *
- * With `ensureStream` a missing stream is created with `duplicateWindowMs` and `streamReplicas`; an
- * existing stream's window and replicas are left as its owner set them (the window is checked),
- * missing subjects are added. Without it, the stream must exist.
+ * With `ensureStream` a missing stream is created with `duplicateWindowMs`, `streamReplicas` and
+ * `streamPlacement`; an existing stream's window, replicas and placement are left as its owner set
+ * them (the window is checked), missing subjects are added. Without it, the stream must exist.
  *
  * While JetStream cannot answer (a cluster that has no meta leader yet: requests time out or get
  * a 503), it waits with backoff and a `warn` per attempt instead of failing: a relay started with
@@ -49,7 +49,9 @@ async function setUpOnce(connection: NatsConnection, config: NatsConfig, republi
   const result = await ensureStream(connection, {
     name: config.stream,
     subjects: [`${config.subjectPrefix}.>`],
-    ...(existing ? {} : { duplicateWindowMs: config.duplicateWindowMs, replicas: config.streamReplicas }),
+    ...(existing
+      ? {}
+      : { duplicateWindowMs: config.duplicateWindowMs, replicas: config.streamReplicas, placement: config.streamPlacement }),
     requiredDuplicateWindowMs: republishHorizonMs,
   });
   const windowMs = Math.round(result.info.config.duplicate_window / 1_000_000);

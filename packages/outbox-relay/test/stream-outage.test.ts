@@ -76,4 +76,15 @@ describe('outbox-relay run through stream-level outages', { timeout: 120_000 }, 
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--stream-replicas');
   });
+
+  it('creates its stream with --stream-placement-tags and --stream-placement-cluster', async () => {
+    const { table, stream, env } = pgRelaySetup(fixture, streams);
+    await fixture.store(table).migrate();
+    const result = await runRelay(['run', '--once', '--stream-placement-tags', 'az:1,ssd', '--stream-placement-cluster', 'local'], env);
+    expect(result.code, result.stderr).toBe(0);
+    // A single server keeps the placement in the stream's configuration (a cluster also enforces it:
+    // bus-nats cluster.test.ts).
+    const info = await (await jetstreamManager(nc)).streams.info(stream);
+    expect(info.config.placement).toEqual({ cluster: 'local', tags: ['az:1', 'ssd'] });
+  });
 });
