@@ -33,6 +33,8 @@ export interface Scale {
   readonly producerClients: readonly number[];
   /** Seconds of each measure of the otel suite (one child process per variant and measure). */
   readonly otelSeconds: number;
+  /** Backlog each relay drain of the otel suite publishes (events). */
+  readonly otelRelayBacklog: number;
 }
 
 export interface BenchOptions {
@@ -61,6 +63,7 @@ export const FULL_SCALE: Scale = {
   consumerSeconds: 3,
   producerClients: [8, 32],
   otelSeconds: 3,
+  otelRelayBacklog: 50_000,
 };
 
 export const QUICK_SCALE: Scale = {
@@ -78,6 +81,7 @@ export const QUICK_SCALE: Scale = {
   consumerSeconds: 2,
   producerClients: [8],
   otelSeconds: 0.3,
+  otelRelayBacklog: 2_000,
 };
 
 const USAGE = `usage: npm run bench -- [options]

@@ -21,6 +21,14 @@ const LABELS: Record<Variant, string> = {
   sdk: 'recording SDK, active span, context captured (create span + headers)',
 };
 
+/** In the relay drain there is no request span: `sdk-own` and `sdk` are the same (a recording SDK, send spans with links). */
+const RELAY_LABELS: Record<Variant, string> = {
+  absent: 'without @opentelemetry/api',
+  api: '@opentelemetry/api installed, no SDK',
+  'sdk-own': 'recording SDK (send span per batch, links)',
+  sdk: 'recording SDK (send span per batch, links), again',
+};
+
 /**
  * What the OpenTelemetry integration costs `enqueue`: each variant in a process of its own (the API
  * is resolved once per process), the four taking turns within each run. Two measures: `encode`,
@@ -36,11 +44,12 @@ export async function otelSuite(ctx: SuiteContext): Promise<void> {
       '`without`: the API hidden by a --require hook, as if not installed. `api, no SDK`: installed, nothing registered, no span. ' +
       '`SDK` variants: BasicTracerProvider with a BatchSpanProcessor whose exporter drops the spans, AsyncLocalStorageContextManager, each operation inside an active span; ' +
       "in `caller's traceparent` the event already carries one, so core captures nothing (the SDK's own cost); in `captured` core starts a create span and stores its context. " +
-      `encode: encodeEvents() on one event in a loop (one thread). enqueue: ${CLIENTS} clients loop BEGIN; UPDATE products; enqueue; COMMIT on PostgreSQL, no relay (the table is emptied between variants).`,
+      `encode: encodeEvents() on one event in a loop (one thread). enqueue: ${CLIENTS} clients loop BEGIN; UPDATE products; enqueue; COMMIT on PostgreSQL, no relay (the table is emptied between variants). ` +
+      `relay: Relay.drain() of a ${scale.otelRelayBacklog.toLocaleString('en-US')}-event backlog (each with a traceparent) on PostgreSQL, batches of 500, to a publisher that acknowledges at once: the relay's own cost.`,
   );
   for (let r = 1; r <= runs; r++) {
-    const rates: Partial<Record<`${'encode' | 'enqueue'}.${Variant}`, number>> = {};
-    const cpu: Partial<Record<`${'encode' | 'enqueue'}.${Variant}`, number>> = {};
+    const rates: Partial<Record<`${'encode' | 'enqueue' | 'relay'}.${Variant}`, number>> = {};
+    const cpu: Partial<Record<`${'encode' | 'enqueue' | 'relay'}.${Variant}`, number>> = {};
     // Each run starts at another variant, so none is always measured first (or right after another).
     const order = VARIANTS.map((_, index) => VARIANTS[(index + r - 1) % VARIANTS.length] as Variant);
     for (const variant of order) {
@@ -84,6 +93,49 @@ export async function otelSuite(ctx: SuiteContext): Promise<void> {
     } finally {
       await fixture.drop();
     }
+    for (const variant of order) {
+      progress(`otel run ${r}/${runs}: relay drain of ${scale.otelRelayBacklog.toLocaleString('en-US')} events, ${LABELS[variant]}`);
+      const fixture = await pgFixture({ products: 1 });
+      try {
+        await ctx.backlogs.fillPg(fixture, scale.otelRelayBacklog, scale.subjects);
+        const { rate, cpuUsPerOp } = await measure({ variant, mode: 'relay', schema: fixture.schema });
+        rates[`relay.${variant}`] = rate;
+        cpu[`relay.${variant}`] = cpuUsPerOp;
+        ctx.book.record(`otel.relay.${variant}`, SUITE, `Relay.drain, PostgreSQL: ${RELAY_LABELS[variant]}`, 'events/s', rate);
+        ctx.book.record(`otel.relay-cpu.${variant}`, SUITE, `Relay.drain, CPU per event: ${RELAY_LABELS[variant]}`, 'µs/event', cpuUsPerOp);
+      } finally {
+        await fixture.drop();
+      }
+    }
+    const relayOf = (variant: Variant, of: typeof rates) => of[`relay.${variant}`] as number;
+    ctx.book.record(
+      'otel.relay.api-vs-absent',
+      SUITE,
+      'Relay.drain events/s: API installed, no SDK / without the API',
+      'ratio',
+      relayOf('api', rates) / relayOf('absent', rates),
+    );
+    ctx.book.record(
+      'otel.relay.sdk-vs-absent',
+      SUITE,
+      'Relay.drain events/s: recording SDK / without the API',
+      'ratio',
+      relayOf('sdk', rates) / relayOf('absent', rates),
+    );
+    ctx.book.record(
+      'otel.relay-cpu.api-vs-absent',
+      SUITE,
+      'Relay.drain CPU per event: API installed, no SDK / without the API',
+      'ratio',
+      relayOf('api', cpu) / relayOf('absent', cpu),
+    );
+    ctx.book.record(
+      'otel.relay-cpu.sdk-vs-absent',
+      SUITE,
+      'Relay.drain CPU per event: recording SDK / without the API',
+      'ratio',
+      relayOf('sdk', cpu) / relayOf('absent', cpu),
+    );
     for (const mode of ['encode', 'enqueue'] as const) {
       const what = mode === 'encode' ? 'encodeEvents' : 'UPDATE + enqueue';
       const of = (variant: Variant) => rates[`${mode}.${variant}`] as number;

@@ -8,11 +8,12 @@
 //   sdk       the same, without a traceparent: core starts a `create` span and stores its context
 //
 // `encode` loops encodeEvents() (the step that captures the context) on one event for `seconds`;
-// `enqueue` runs `clients` loops of BEGIN; UPDATE; enqueue; COMMIT on PostgreSQL for `seconds`.
+// `enqueue` runs `clients` loops of BEGIN; UPDATE; enqueue; COMMIT on PostgreSQL for `seconds`;
+// `relay` drains the backlog of `schema`'s outbox with Relay.drain() to a publisher that acks at once.
 // It prints one JSON line: { rate, cpuUsPerOp, apiLoaded }.
 
 import { createRequire } from 'node:module';
-import { createEvent, encodeEvents } from '@outboxkit/outbox-core';
+import { createEvent, encodeEvents, Relay } from '@outboxkit/outbox-core';
 import { PgOutboxStore, transaction } from '@outboxkit/outbox-pg';
 import pg from 'pg';
 
@@ -76,6 +77,18 @@ if (mode === 'encode') {
   }
   rate = done / ((performance.now() - started) / 1000);
   ops = done;
+} else if (mode === 'relay') {
+  // Relay.drain() of the backlog the parent copied in, to a publisher that acknowledges at once:
+  // the relay's own CPU (with an SDK: a send span per batch, a link per event up to 128).
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
+  const store = new PgOutboxStore({ pool, schema, listen: false });
+  const publisher = { publish: async (records) => records.map((record) => ({ id: record.id, ok: true, duplicate: false })) };
+  const started = performance.now();
+  const totals = await new Relay({ store, publisher, batchSize: 500 }).drain();
+  rate = totals.published / ((performance.now() - started) / 1000);
+  ops = totals.published;
+  await store.close();
+  await pool.end();
 } else {
   const pool = new pg.Pool({ connectionString: PG_URL, max: clients });
   const store = new PgOutboxStore({ pool, schema, listen: false });
