@@ -176,11 +176,10 @@
       return node;
     };
     attrs(svg, { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'chart-title chart-desc', class: 'rate-chart' });
-    const minutes = Math.max(1, Math.round(span / 60000));
     const now = points.length ? points[points.length - 1].publishedPerSecond : null;
     const min = points.length ? Math.min(...points.map((s) => s.publishedPerSecond)) : null;
     const title = attrs(document.createElementNS(ns, 'title'), { id: 'chart-title' });
-    title.textContent = `Publish rate over the last ${minutes} min`;
+    title.textContent = `Publish rate over the last ${formatDuration(span)}`;
     const desc = attrs(document.createElementNS(ns, 'desc'), { id: 'chart-desc' });
     const summary = points.length
       ? `Messages stored in the stream per second: now ${now}, lowest ${min}, highest ${Math.max(...points.map((s) => s.publishedPerSecond))}, over ${points.length} samples.`
@@ -195,7 +194,7 @@
       svg.append(label);
     }
     const startLabel = attrs(document.createElementNS(ns, 'text'), { x: pad.left, y: height - 6, class: 'axis' });
-    startLabel.textContent = `-${minutes} min`;
+    startLabel.textContent = `-${formatDuration(span)}`;
     const endLabel = attrs(document.createElementNS(ns, 'text'), {
       x: width - pad.right,
       y: height - 6,
@@ -551,8 +550,8 @@
       selection,
       (n) =>
         action === 'retry'
-          ? `Retry ${plural(n, 'dead event')}? They become pending again with their attempts reset, and a running relay publishes them.`
-          : `Purge ${plural(n, 'dead event')} for good? They are deleted from the outbox and never published.`,
+          ? `Retry ${plural(n, 'dead event')}? ${n === 1 ? 'It becomes pending again with its attempts reset, and a running relay publishes it.' : 'They become pending again with their attempts reset, and a running relay publishes them.'}`
+          : `Purge ${plural(n, 'dead event')} for good? ${n === 1 ? 'It is' : 'They are'} deleted from the outbox and never published.`,
       verb,
     );
     if (changed) {
