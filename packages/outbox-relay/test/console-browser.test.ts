@@ -28,6 +28,9 @@ if (skip) {
     `console-browser.test.ts SKIPPED: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set OUTBOX_CHROMIUM); CI is not set\n`,
   );
 }
+/** The page refreshes every 2 s and CI machines are busy: every wait on the page gets 20 s. */
+const poll = <T>(read: () => T | Promise<T>, options: { timeout?: number } = {}) => expect.poll(read, { timeout: 20_000, ...options });
+
 /** Screenshots of the main views, kept as CI artefacts (git-ignored). */
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/console/', import.meta.url));
 
@@ -112,12 +115,12 @@ describe.skipIf(skip)('the operator console in a real browser (Chromium, Postgre
 
   it('shows the backlog held behind a dead event and the dead events, hostile text as text', async () => {
     await page.goto(`${relay.base}/console/`);
-    await expect.poll(() => page.locator('#pending').textContent(), { timeout: 20_000 }).toBe('3');
-    await expect.poll(() => page.locator('#dead-count').textContent()).toBe('4');
+    await poll(() => page.locator('#pending').textContent()).toBe('3');
+    await poll(() => page.locator('#dead-count').textContent()).toBe('4');
     const deadRows = page.locator('#dead-table tbody tr');
-    await expect.poll(() => deadRows.count()).toBe(4);
+    await poll(() => deadRows.count()).toBe(4);
     // The subject is a cell's text, exactly; the backlog and waiting tables show it the same way.
-    await expect.poll(() => page.locator('#dead-table td', { hasText: HOSTILE_SUBJECT }).count()).toBe(1);
+    await poll(() => page.locator('#dead-table td', { hasText: HOSTILE_SUBJECT }).count()).toBe(1);
     expect(await page.locator('#backlog-table td', { hasText: HOSTILE_SUBJECT }).count()).toBe(1);
     expect(await page.locator('#waiting-table td', { hasText: HOSTILE_SUBJECT }).count()).toBe(1);
     // The last error's escape character is shown as \x1b, not sent to the page raw.
@@ -138,20 +141,20 @@ describe.skipIf(skip)('the operator console in a real browser (Chromium, Postgre
   it('shows a <script> payload and a 1 MB payload as text, the big one cut with a "Show all"', async () => {
     await page.getByRole('button', { name: `Show dead event ${seeded.dead.script.id}` }).click();
     const payload = page.locator('#detail pre[aria-label="Payload"]');
-    await expect.poll(() => payload.textContent()).toContain('<script>window.__pwned=2</script>');
+    await poll(() => payload.textContent()).toContain('<script>window.__pwned=2</script>');
     // JSON escapes the C0 controls itself; the page escapes what JSON leaves raw (the bidi override).
     expect(await payload.textContent()).toContain('bell\\u0007 esc\\u001b[2J rtl\\u202eevil');
     expect(await payload.textContent()).not.toContain('\u202e');
     expect(await page.locator('#detail td', { hasText: '<b>bold</b>' }).count()).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, 'console-dead-event.png') });
     await page.keyboard.press('Escape');
-    await expect.poll(() => page.locator('#detail').evaluate((node) => (node as unknown as { open: boolean }).open)).toBe(false);
+    await poll(() => page.locator('#detail').evaluate((node) => (node as unknown as { open: boolean }).open)).toBe(false);
 
     await page.getByRole('button', { name: `Show dead event ${seeded.dead.big.id}` }).click();
     const big = page.locator('#detail pre[aria-label="Payload"]');
-    await expect.poll(async () => (await big.textContent())?.length).toBe(4096);
+    await poll(async () => (await big.textContent())?.length).toBe(4096);
     await page.getByRole('button', { name: /^Show all \(/ }).click();
-    await expect.poll(async () => (await big.textContent())?.length).toBe(JSON.stringify({ blob: 'x'.repeat(1_000_000) }).length);
+    await poll(async () => (await big.textContent())?.length).toBe(JSON.stringify({ blob: 'x'.repeat(1_000_000) }).length);
     await page.locator('#detail-close').click();
     await expectNothingRan();
   });
@@ -161,13 +164,13 @@ describe.skipIf(skip)('the operator console in a real browser (Chromium, Postgre
       createEvent({ type: 'test.item.changed', source: 'console-test', subject: HOSTILE_SUBJECT, data: { more: n } }),
     );
     await fixture.enqueue(table, more);
-    await expect.poll(() => page.locator('#pending').textContent(), { timeout: 20_000 }).toBe('5');
+    await poll(() => page.locator('#pending').textContent()).toBe('5');
   });
 
   it('refuses a mutation without the token (the page asks for it; the API answers 401)', async () => {
     await page.getByRole('checkbox', { name: `Select dead event ${seeded.dead.hostile.id}` }).check();
     await page.locator('#dead-retry-selected').click();
-    await expect.poll(() => page.locator('#status').textContent()).toContain('Enter the console token above first');
+    await poll(() => page.locator('#status').textContent()).toContain('Enter the console token above first');
     const status = await page.evaluate(async (id) => {
       const response = await fetch('api/dead/retry', {
         method: 'POST',
@@ -184,29 +187,29 @@ describe.skipIf(skip)('the operator console in a real browser (Chromium, Postgre
     await page.locator('#token').fill(TOKEN);
     await page.locator('#operator').fill('browser test');
     await page.locator('#session button[type="submit"]').click();
-    await expect.poll(() => page.locator('#status').textContent()).toContain('Token set');
+    await poll(() => page.locator('#status').textContent()).toContain('Token set');
     const box = page.getByRole('checkbox', { name: `Select dead event ${seeded.dead.hostile.id}` });
     if (!(await box.isChecked())) await box.check();
     await page.locator('#dead-retry-selected').click();
     const dialog = page.locator('#confirm');
-    await expect.poll(() => dialog.evaluate((node) => (node as unknown as { open: boolean }).open)).toBe(true);
+    await poll(() => dialog.evaluate((node) => (node as unknown as { open: boolean }).open)).toBe(true);
     expect(await page.locator('#confirm-text').textContent()).toContain('Retry 1 dead event?');
     await page.screenshot({ path: join(ARTIFACTS, 'console-confirm.png') });
     await page.locator('#confirm-ok').click();
-    await expect.poll(() => page.locator('#status').textContent()).toContain('Retry: 1 done');
+    await poll(() => page.locator('#status').textContent()).toContain('Retry: 1 done');
     // Published: the event is in the stream under its id, and the 4 events it held back follow.
     await waitUntil('the retried event in the stream', async () =>
       (await readStream(nc, stream)).some((message) => message.msgId === seeded.dead.hostile.id),
     );
-    await expect.poll(() => page.locator('#pending').textContent(), { timeout: 20_000 }).toBe('0');
-    await expect.poll(() => page.locator('#dead-count').textContent()).toBe('3');
+    await poll(() => page.locator('#pending').textContent()).toBe('0');
+    await poll(() => page.locator('#dead-count').textContent()).toBe('3');
     const line = await relay.relay.waitForLog('console: dead events retried');
     expect(line).toMatchObject({ count: 1, requested: 1, who: { operator: 'browser test' } });
   });
 
   it('reaches the actions by keyboard, and opens and closes a detail with Enter and Escape', async () => {
     await page.reload();
-    await expect.poll(() => page.locator('#dead-table tbody tr').count()).toBe(3);
+    await poll(() => page.locator('#dead-table tbody tr').count()).toBe(3);
     const reached = new Set<string>();
     for (let i = 0; i < 80 && !reached.has('dlq-purge-all'); i++) {
       await page.keyboard.press('Tab');
@@ -229,15 +232,15 @@ describe.skipIf(skip)('the operator console in a real browser (Chromium, Postgre
     }
     await page.getByRole('button', { name: `Show dead event ${seeded.dead.script.id}` }).focus();
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.locator('#detail').evaluate((node) => (node as unknown as { open: boolean }).open)).toBe(true);
+    await poll(() => page.locator('#detail').evaluate((node) => (node as unknown as { open: boolean }).open)).toBe(true);
     await page.keyboard.press('Escape');
-    await expect.poll(() => page.locator('#detail').evaluate((node) => (node as unknown as { open: boolean }).open)).toBe(false);
+    await poll(() => page.locator('#detail').evaluate((node) => (node as unknown as { open: boolean }).open)).toBe(false);
   });
 
   it('shows the consumers dead letters and the stream state, hostile subject as text', async () => {
-    await expect.poll(() => page.locator('#dlq-table tbody tr').count()).toBe(2);
+    await poll(() => page.locator('#dlq-table tbody tr').count()).toBe(2);
     expect(await page.locator('#dlq-table td', { hasText: HOSTILE_SUBJECT }).count()).toBe(1);
-    await expect.poll(() => page.locator('#consumers-table td', { hasText: 'basket' }).count()).toBe(1);
+    await poll(() => page.locator('#consumers-table td', { hasText: 'basket' }).count()).toBe(1);
     expect(await page.locator('#stream-summary').textContent()).toContain(stream);
     await page.locator('#dlq').scrollIntoViewIfNeeded();
     await page.locator('#dlq').screenshot({ path: join(ARTIFACTS, 'console-dead-letters.png') });
@@ -246,16 +249,16 @@ describe.skipIf(skip)('the operator console in a real browser (Chromium, Postgre
 
   it('purges only after the confirmation, which shows the count', async () => {
     await page.locator('#dead-purge-all').click();
-    await expect.poll(() => page.locator('#confirm-text').textContent()).toContain('Purge 3 dead events for good?');
+    await poll(() => page.locator('#confirm-text').textContent()).toContain('Purge 3 dead events for good?');
     await page.locator('#confirm-cancel').click();
-    await expect.poll(() => page.locator('#status').textContent()).toContain('Cancelled');
+    await poll(() => page.locator('#status').textContent()).toContain('Cancelled');
     expect(await fixture.store(table).stats()).toMatchObject({ dead: 3 });
     await page.locator('#dead-purge-all').click();
-    await expect.poll(() => page.locator('#confirm-text').textContent()).toContain('Purge 3 dead events for good?');
+    await poll(() => page.locator('#confirm-text').textContent()).toContain('Purge 3 dead events for good?');
     await page.locator('#confirm-ok').click();
-    await expect.poll(() => page.locator('#status').textContent()).toContain('Purge: 3 done');
+    await poll(() => page.locator('#status').textContent()).toContain('Purge: 3 done');
     expect(await fixture.store(table).stats()).toMatchObject({ dead: 0 });
-    await expect.poll(() => page.locator('#dead-table tbody').textContent()).toContain('No dead events.');
+    await poll(() => page.locator('#dead-table tbody').textContent()).toContain('No dead events.');
     await expectNothingRan();
   });
 });

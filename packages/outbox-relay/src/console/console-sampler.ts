@@ -1,4 +1,4 @@
-import { jetstreamManager } from '@nats-io/jetstream';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { errorMessage, type OutboxStats, type OutboxStore, type RelayEvent } from '@outboxkit/outbox-core';
 
@@ -48,6 +48,7 @@ export class ConsoleSampler {
   #running: Promise<void> | undefined;
   #lastError: string | undefined;
   #latestStats: OutboxStats | undefined;
+  #jsm: JetStreamManager | undefined;
 
   constructor(options: ConsoleSamplerOptions) {
     this.#options = options;
@@ -118,8 +119,8 @@ export class ConsoleSampler {
       errors.push(`outbox stats: ${errorMessage(error)}`);
     }
     try {
-      const jsm = await jetstreamManager(this.#options.connection);
-      lastSeq = (await jsm.streams.info(this.#options.stream)).state.last_seq;
+      this.#jsm ??= await jetstreamManager(this.#options.connection);
+      lastSeq = (await this.#jsm.streams.info(this.#options.stream)).state.last_seq;
     } catch (error) {
       errors.push(`stream ${this.#options.stream}: ${errorMessage(error)}`);
     }

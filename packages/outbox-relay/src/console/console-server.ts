@@ -119,8 +119,6 @@ async function handle(options: ConsoleServerOptions, request: IncomingMessage, r
     else if (route.startsWith('dead/')) read = () => api.getDead(decodeSegment(route.slice(5)));
     else if (route === 'dlq') read = () => api.listLetters(url.searchParams);
     else if (/^dlq\/\d{1,15}$/.test(route)) read = () => api.getLetter(Number(route.slice(4)));
-    else if (route === 'session')
-      read = async () => ({ mutations: options.token !== undefined, authorized, tokenForReads: !isLoopback(options.host) });
     else {
       sendJson(options, response, 404, { error: `no API ${JSON.stringify(route).slice(0, 80)}` });
       return;
