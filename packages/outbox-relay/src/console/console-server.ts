@@ -166,7 +166,10 @@ async function handle(options: ConsoleServerOptions, request: IncomingMessage, r
   } catch (error) {
     const status = statusOf(error);
     if (status === 500) options.logger.warn({ err: error, console: true, route, who: actor }, 'console: mutation failed');
-    else options.logger.warn({ console: true, route, who: actor, status, reason: errorMessage(error) }, 'console: mutation refused');
+    else if (status === 409 && (parsed as { confirm?: unknown }).confirm === -1) {
+      // `confirm: -1` is the page asking how many an "all" would touch, before its dialog: not a refusal.
+      options.logger.debug({ console: true, route, who: actor }, 'console: count asked before a confirmation');
+    } else options.logger.warn({ console: true, route, who: actor, status, reason: errorMessage(error) }, 'console: mutation refused');
     sendJson(options, response, status, { error: errorMessage(error), ...(error instanceof ConsoleRequestError ? error.extra : {}) });
   }
 }
