@@ -60,7 +60,7 @@ describe.skipIf(skip)('the operator console in a real browser (Chromium, Postgre
     const url = new URL(PG_URL);
     url.username = url.username || 'postgres';
     url.password = DB_PASSWORD;
-    relay = await startConsoleProcess(['run', '--console', 'true'], {
+    relay = await startConsoleProcess(['run', '--console'], {
       OUTBOX_DATABASE_URL: url.toString(),
       OUTBOX_SCHEMA: fixture.schema,
       OUTBOX_TABLE: table,

@@ -25,17 +25,15 @@ describe('console settings', () => {
     });
   });
 
-  it('run reads the console settings only with --console true, never with --once, and scrubs the token', () => {
+  it('run reads the console settings only with --console, never with --once, and scrubs the token', () => {
     const env = { OUTBOX_DATABASE_URL: 'postgres://app:pw@db/app', OUTBOX_NATS_URL: 'nats://127.0.0.1:4222' };
     const plain = parseCommandLine(['run'], env);
     expect(plain.kind === 'command' && plain.config.console).toBeUndefined();
     const token = 'a-console-token-of-32-characters';
-    const withConsole = parseCommandLine(['run', '--console', 'true'], { ...env, OUTBOX_CONSOLE_TOKEN: token });
+    const withConsole = parseCommandLine(['run', '--console'], { ...env, OUTBOX_CONSOLE_TOKEN: token });
     expect(withConsole.kind === 'command' && withConsole.config.console).toMatchObject({ host: '127.0.0.1', port: 9465, token });
     expect(withConsole.kind === 'command' && withConsole.config.secrets).toContain(token);
-    expect(() => parseCommandLine(['run', '--once', '--console', 'true'], env)).toThrow(
-      /the console needs a long-running relay; drop --once/,
-    );
+    expect(() => parseCommandLine(['run', '--once', '--console'], env)).toThrow(/the console needs a long-running relay; drop --once/);
     expect(() => parseCommandLine(['console', '--console-host', '10.0.0.5'], env)).toThrow(/refusing to serve the console on "10.0.0.5"/);
   });
 });

@@ -20,9 +20,9 @@ export const consoleSwitchSetting = spec({
   key: 'console',
   flag: 'console',
   env: 'OUTBOX_CONSOLE',
-  type: 'string',
+  type: 'boolean',
   defaultValue: 'false',
-  description: 'true: also serve the operator console (see --console-host, --console-port).',
+  description: 'Also serve the operator console (see --console-host, --console-port); the env var takes true or false.',
 });
 
 /** Where the console listens and the token that guards it. */
