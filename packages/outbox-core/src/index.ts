@@ -44,6 +44,7 @@ export type {
   ClaimOptions,
   DeadLetterEntry,
   DeadRecord,
+  FailingRecord,
   ListDeadOptions,
   MigrationResult,
   OutboxRecord,

@@ -91,6 +91,18 @@ export interface SubjectBacklog {
   readonly oldestPendingAgeMs: number;
 }
 
+/** A pending row whose publish failed and that waits for its retry (`listFailing`). */
+export interface FailingRecord {
+  readonly id: string;
+  readonly subject: string;
+  readonly type: string;
+  /** Failed attempts so far. */
+  readonly attempts: number;
+  readonly lastError: string | null;
+  /** How long until it is tried again, on the database's clock (0 when due). */
+  readonly retryInMs: number;
+}
+
 export interface MigrationResult {
   /** The schema version now in the database. */
   readonly version: number;
@@ -167,6 +179,12 @@ export interface OutboxStore<Tx = unknown> {
   stats(): Promise<OutboxStats>;
   /** The subjects with the most pending rows, largest first. */
   subjectBacklog(limit: number): Promise<SubjectBacklog[]>;
+  /**
+   * Pending rows that failed at least once and wait for their retry, most attempts first: the
+   * heads that hold back their subjects. Reads every pending row, like `subjectBacklog`: for
+   * operators' pages and tools, not for a hot path. Optional for third-party stores.
+   */
+  listFailing?(limit: number): Promise<FailingRecord[]>;
 
   /** Applies the outbox migrations under a database lock; safe to run from several processes at once. */
   migrate(): Promise<MigrationResult>;

@@ -15,6 +15,7 @@ import {
   type OutboxStats,
   type OutboxStore,
   type ReleaseEntry,
+  type FailingRecord,
   type SubjectBacklog,
   validateByteLimit,
   validateInteger,
@@ -214,6 +215,26 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
       subject: row.subject,
       pending: Number(row.pending),
       oldestPendingAgeMs: Math.max(0, Math.floor(Number(row.oldest_age_us) / 1000)),
+    }));
+  }
+
+  /** Pending rows that failed at least once, most attempts first (reads every pending row). */
+  async listFailing(limit: number): Promise<FailingRecord[]> {
+    validateInteger(limit, 'limit', 1, 100_000);
+    const rows = await this.#run(() =>
+      selectRows<{ id: string; subject: string; type: string; attempts: number; last_error: string | null; retry_in_us: number | string }>(
+        this.#pool,
+        this.#sql.listFailing,
+        [limit],
+      ),
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      subject: row.subject,
+      type: row.type,
+      attempts: Number(row.attempts),
+      lastError: row.last_error,
+      retryInMs: Math.max(0, Math.round(Number(row.retry_in_us) / 1000)),
     }));
   }
 

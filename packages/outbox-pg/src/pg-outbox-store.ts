@@ -19,6 +19,7 @@ import {
   type OutboxStoreCapabilities,
   OutboxUsageError,
   type ReleaseEntry,
+  type FailingRecord,
   type SubjectBacklog,
   validateByteLimit,
   validateInteger,
@@ -156,6 +157,7 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
       purgeIds: named(sql.purgeIds),
       stats: named(sql.stats),
       subjectBacklog: named(sql.subjectBacklog),
+      listFailing: named(sql.listFailing),
       disarm: named(sql.disarm),
     };
     this.#logger = options.logger ?? noopLogger;
@@ -359,6 +361,22 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
       subject: row.subject,
       pending: Number(row.pending),
       oldestPendingAgeMs: Math.max(0, Math.round(row.oldest_ms)),
+    }));
+  }
+
+  /** Pending rows that failed at least once, most attempts first (reads every pending row). */
+  async listFailing(limit: number): Promise<FailingRecord[]> {
+    validateInteger(limit, 'limit', 1, 100_000);
+    const result = await this.#run('listFailing()', this.#statements.listFailing([limit]));
+    return (
+      result.rows as { id: string; subject: string; type: string; attempts: number; last_error: string | null; retry_in_ms: number }[]
+    ).map((row) => ({
+      id: row.id,
+      subject: row.subject,
+      type: row.type,
+      attempts: row.attempts,
+      lastError: row.last_error,
+      retryInMs: Math.round(row.retry_in_ms),
     }));
   }
 

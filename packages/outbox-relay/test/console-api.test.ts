@@ -115,6 +115,20 @@ describe('outbox-relay console API on PostgreSQL + NATS', { timeout: 120_000 }, 
     expect(body.dlq).toMatchObject({ name: names.dlqStream, messages: 3 });
   });
 
+  it('shows a subject whose head failed and waits for its retry, read from the outbox (no relay in this process)', async () => {
+    const store = fixture.store(table);
+    const batch = await store.claim({ batchSize: 1, leaseMs: 30_000 });
+    const head = batch.records[0]!;
+    await store.release(batch.token, [{ id: head.id, retryAfterMs: 600_000, error: 'stream refused <b>it</b>', countAttempt: true }]);
+    const body = (await call(consoleProcess.base, 'overview')).json<Overview>();
+    const failed = (body.waiting as Array<{ subject: string; state: string; error: string; id?: string; retryAt?: string }>).filter(
+      (row) => row.state === 'failed',
+    );
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ subject: head.subject, id: head.id, error: 'stream refused <b>it</b>' });
+    expect(Date.parse(failed[0]!.retryAt ?? '') - Date.now()).toBeGreaterThan(500_000);
+  });
+
   it('returns hostile, control-character and 1 MB payloads as data, exactly, and pages dead events', async () => {
     const list = await call(consoleProcess.base, 'dead?limit=2');
     expect(list.status).toBe(200);

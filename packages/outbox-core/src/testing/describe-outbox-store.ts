@@ -392,6 +392,33 @@ export function describeOutboxStore<Tx>(name: string, makeHarness: () => OutboxS
       expect((await harness.createStore().then((empty) => empty.stats())).oldestPendingAgeMs).toBeNull();
     });
 
+    it('lists the pending rows that failed, most attempts first, with their error and retry time on its clock', async () => {
+      const store = await harness.createStore();
+      const [a1, a2, b1, c1] = [sampleEvent('a', 1), sampleEvent('a', 2), sampleEvent('b', 1), sampleEvent('c', 1)];
+      await enqueue(store, [a1!, a2!, b1!, c1!]);
+      expect(await store.listFailing?.(10)).toEqual([]);
+      const first = await store.claim({ batchSize: 10, leaseMs: 30_000 });
+      await store.release(first.token, [
+        { id: a1!.id, retryAfterMs: 0, error: 'a failed', countAttempt: true },
+        { id: b1!.id, retryAfterMs: 60_000, error: '<b> failed', countAttempt: true },
+        { id: c1!.id, retryAfterMs: 0, error: 'outage', countAttempt: false },
+      ]);
+      await store.complete(first.token, [a2!.id]);
+      const second = await store.claim({ batchSize: 10, leaseMs: 30_000 });
+      expect(second.records.map((record) => record.id)).toEqual(expect.arrayContaining([a1!.id]));
+      await store.release(second.token, [{ id: a1!.id, retryAfterMs: 0, error: 'a failed again', countAttempt: true }]);
+      if (!store.listFailing) return;
+      const failing = await store.listFailing(10);
+      expect(failing.map((row) => [row.id, row.subject, row.attempts, row.lastError])).toEqual([
+        [a1!.id, 'a', 2, 'a failed again'],
+        [b1!.id, 'b', 1, '<b> failed'],
+      ]);
+      expect(failing[0]!.retryInMs).toBe(0);
+      expect(failing[1]!.retryInMs).toBeGreaterThan(50_000);
+      expect(failing[1]!.retryInMs).toBeLessThanOrEqual(60_000);
+      expect(await store.listFailing(1)).toHaveLength(1);
+    });
+
     it('migrates idempotently and accepts its own schema', async () => {
       const store = await harness.createStore();
       const again = await store.migrate();

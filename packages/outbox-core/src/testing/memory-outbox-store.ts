@@ -7,6 +7,7 @@ import type {
   ClaimOptions,
   DeadLetterEntry,
   DeadRecord,
+  FailingRecord,
   ListDeadOptions,
   MigrationResult,
   OutboxRecord,
@@ -265,6 +266,22 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
       .sort((a, b) => b[1].pending - a[1].pending)
       .slice(0, limit)
       .map(([subject, entry]) => ({ subject, pending: entry.pending, oldestPendingAgeMs: Math.max(0, Date.now() - entry.oldest) }));
+  }
+
+  async listFailing(limit: number): Promise<FailingRecord[]> {
+    const now = storeClock();
+    return this.#rows
+      .filter((row) => row.state === 'pending' && row.attempts > 0)
+      .sort((a, b) => b.attempts - a.attempts || a.seq - b.seq)
+      .slice(0, limit)
+      .map((row) => ({
+        id: row.event.id,
+        subject: row.event.subject,
+        type: row.event.type,
+        attempts: row.attempts,
+        lastError: row.lastError ?? null,
+        retryInMs: Math.max(0, row.availableAt - now),
+      }));
   }
 
   async migrate(): Promise<MigrationResult> {

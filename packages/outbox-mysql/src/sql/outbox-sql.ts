@@ -157,6 +157,9 @@ export function outboxSql(table: TableName, options: { deadBlocksSubject?: boole
          TIMESTAMPDIFF(MICROSECOND, MIN(\`time\`), UTC_TIMESTAMP(3)) AS oldest_age_us
        FROM ${t} WHERE state = 'pending'
        GROUP BY subject ORDER BY pending DESC, subject LIMIT ?`,
+    listFailing: `SELECT id, subject, type, attempts, last_error,
+         GREATEST(0, TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), available_at)) AS retry_in_us
+       FROM ${t} WHERE state = 'pending' AND attempts > 0 ORDER BY attempts DESC, seq LIMIT ?`,
   };
 }
 

@@ -23,6 +23,7 @@ export interface OutboxSql {
   readonly purgeIds: string;
   readonly stats: string;
   readonly subjectBacklog: string;
+  readonly listFailing: string;
   readonly armWithBarrier: string;
   readonly arm: string;
   readonly disarm: string;
@@ -207,6 +208,10 @@ WHERE state = 'dead' AND id = ANY($1::uuid[])`,
   (SELECT count(*) FROM ${t} WHERE state = 'dead')::bigint AS dead`,
     subjectBacklog: `SELECT subject, count(*)::bigint AS pending, (extract(epoch FROM now() - min(time)) * 1000)::float8 AS oldest_ms
 FROM ${t} WHERE state = 'pending' GROUP BY subject ORDER BY count(*) DESC, subject LIMIT $1`,
+
+    listFailing: `SELECT id, subject, type, attempts, last_error,
+  greatest(0, extract(epoch FROM available_at - now()) * 1000)::float8 AS retry_in_ms
+FROM ${t} WHERE state = 'pending' AND attempts > 0 ORDER BY attempts DESC, seq LIMIT $1`,
 
     // Sent as one simple-protocol string: an implicit transaction, one round trip. The NOWAIT lock
     // conflicts with the ROW EXCLUSIVE lock every producer's INSERT holds on the outbox table until

@@ -127,8 +127,13 @@ export class ConsoleApi {
   /** Live figures, the history for the chart, the largest backlogs, the stuck subjects and the streams' state. */
   async overview(): Promise<Record<string, unknown>> {
     const { store, sampler, labels } = this.#options;
-    const [backlog, dead, stream, dlq] = await Promise.all([
+    const [backlog, failing, dead, stream, dlq] = await Promise.all([
       store.subjectBacklog(10).then(
+        (rows) => ({ rows }),
+        (error: unknown) => ({ error: errorMessage(error) }),
+      ),
+      // The failed heads as the outbox holds them, so a standalone console shows them too.
+      (store.listFailing ? store.listFailing(50) : Promise.resolve([])).then(
         (rows) => ({ rows }),
         (error: unknown) => ({ error: errorMessage(error) }),
       ),
@@ -155,8 +160,9 @@ export class ConsoleApi {
         });
     }
     const history = sampler.history();
+    const now = Date.now();
     return {
-      now: Date.now(),
+      now,
       labels,
       mutations: this.#options.mutations,
       latest: history[history.length - 1] ?? null,
@@ -165,7 +171,17 @@ export class ConsoleApi {
       backlog: 'rows' in backlog ? backlog.rows : [],
       backlogError: 'error' in backlog ? backlog.error : null,
       waiting: [
-        ...sampler.failing().map((entry) => ({
+        ...('rows' in failing ? failing.rows : []).map((row) => ({
+          state: 'failed',
+          subject: row.subject,
+          id: row.id,
+          attempts: row.attempts,
+          error: preview(row.lastError ?? '', 500).text,
+          since: null,
+          retryAt: new Date(now + row.retryInMs).toISOString(),
+        })),
+        // Without listFailing (a third-party store), what this process's relay saw fail.
+        ...(store.listFailing ? [] : sampler.failing()).map((entry) => ({
           state: 'failed',
           subject: entry.subject,
           id: entry.id,
@@ -176,7 +192,7 @@ export class ConsoleApi {
         })),
         ...[...waitingDead.values()].slice(0, 50).map((entry) => ({ state: 'dead', ...entry })),
       ],
-      waitingError: 'error' in dead ? dead.error : null,
+      waitingError: [dead, failing].flatMap((answer) => ('error' in answer ? [answer.error] : [])).join('; ') || null,
       stream,
       dlq,
     };

@@ -258,7 +258,7 @@
             }),
           ),
           el('td', { class: 'num', text: formatNumber(row.attempts) }),
-          el('td', { text: formatTime(row.since) }),
+          el('td', { text: row.since || row.state !== 'failed' ? formatTime(row.since) : `retry ${formatTime(row.retryAt)}` }),
           el('td', { class: 'wrap error-text', text: oneLine(row.error) }),
         ),
       ),
