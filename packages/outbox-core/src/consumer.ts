@@ -4,15 +4,7 @@ import type { ConsumerEvent } from './consumer-events.js';
 import { handleBatch, handleBySubject, heldBack, type InboxRun, processOne } from './consumer-inbox.js';
 import type { ConsumerOptions, ConsumerSkipCounts, ConsumerStatus } from './consumer-options.js';
 import type { EventDefinition } from './define-event.js';
-import {
-  BatchRolledBackError,
-  EventDecodeError,
-  errorMessage,
-  isInfrastructureError,
-  isTransactionConflict,
-  OutboxError,
-  OutboxUsageError,
-} from './errors.js';
+import { EventDecodeError, errorMessage, isInfrastructureError, isTransactionConflict, OutboxError, OutboxUsageError } from './errors.js';
 import type { OutboxEvent } from './event.js';
 import { checkHorizons } from './horizons.js';
 import { validateInteger } from './identifiers.js';

@@ -117,7 +117,7 @@ export function traceTree(spans: readonly ReceivedSpan[], root: ReceivedSpan): T
         candidate.traceId !== span.traceId && candidate.links.some((link) => link.spanId === span.spanId && link.traceId === span.traceId),
     );
     for (const child of [...children, ...linking].sort((a, b) => (a.startNs < b.startNs ? -1 : 1))) {
-      visit(child, depth + 1, children.includes(child) ? false : true);
+      visit(child, depth + 1, !children.includes(child));
     }
   };
   visit(root, 0, false);
