@@ -36,17 +36,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Relay
   });
   // A scrape that hangs must not keep the process from exiting on shutdown.
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = server.address();
-  const address =
-    typeof bound === 'object' && bound ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);
-  return { address, close: () => closeServer(server) };
+  return listen(server, options.host, options.port);
 }
 
 async function handle(options: HttpServerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -80,9 +70,26 @@ async function handle(options: HttpServerOptions, request: IncomingMessage, resp
   response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: try /healthz, /readyz or /metrics\n');
 }
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
+/**
+ * Starts `server` on `host:port` (port 0: any free one) and resolves once it listens, with the
+ * address it got (`[::1]:9464` for IPv6) and a `close` that also ends kept-alive connections.
+ * Shared by the metrics server and the console.
+ */
+export async function listen(server: Server, host: string, port: number): Promise<{ address: string; close(): Promise<void> }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
+  const bound = server.address();
+  const address =
+    typeof bound === 'object' && bound ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);
+  const close = (): Promise<void> =>
+    new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  return { address, close };
 }

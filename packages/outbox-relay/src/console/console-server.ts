@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { errorMessage, type Logger } from '@outboxkit/outbox-core';
+import { listen } from '../http-server.js';
 import { redactText } from '../redact.js';
 import { type ConsoleActor, type ConsoleApi, ConsoleRequestError, statusOf } from './console-api.js';
 import { isLoopback } from './console-settings.js';
@@ -68,17 +69,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     });
   });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = server.address();
-  const address =
-    typeof bound === 'object' && bound ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : String(bound);
-  return { address, close: () => closeServer(server) };
+  return listen(server, options.host, options.port);
 }
 
 async function handle(options: ConsoleServerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -241,11 +232,4 @@ function methodNotAllowed(response: ServerResponse, allow: string): void {
 
 function etagOf(body: Buffer): string {
   return `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`;
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
 }
