@@ -13,7 +13,7 @@ import { Consumer, type ConsumerEvent, defineEvent, OutboxConfigError } from '@o
 import { MemoryInboxStore } from '@outboxkit/outbox-core/testing';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { natsPerFile, record, uniqueName } from './nats.js';
+import { natsPerFile, record, uniqueName, until } from './nats.js';
 
 let nc: NatsConnection;
 let jsm: JetStreamManager;
@@ -23,14 +23,6 @@ const streams = natsPerFile((connection, manager) => {
 });
 
 const Changed = defineEvent('catalog.product.changed', { schema: z.object({ v: z.number() }).passthrough() });
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 async function setup(options: { dlq?: boolean; maxDeliver?: number } = {}) {
   const stream = uniqueName('DLS');

@@ -17,7 +17,7 @@ import { Consumer, type ConsumerEvent, defineEvent, newEventId } from '@outboxki
 import { MemoryInboxStore } from '@outboxkit/outbox-core/testing';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { natsPerFile, readStream, record, uniqueName } from './nats.js';
+import { natsPerFile, readStream, record, uniqueName, until } from './nats.js';
 
 let nc: NatsConnection;
 const streams = natsPerFile((connection) => {
@@ -26,14 +26,6 @@ const streams = natsPerFile((connection) => {
 
 const PriceChanged = defineEvent('catalog.product.price-changed', { schema: z.object({ price: z.number() }) });
 const Discontinued = defineEvent('catalog.product.discontinued', { schema: z.object({ price: z.number() }) });
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 interface Running {
   readonly consumer: Consumer;

@@ -4,7 +4,7 @@ import { Consumer, type ConsumerEvent, defineEvent } from '@outboxkit/outbox-cor
 import { MemoryInboxStore, type MemoryTransaction } from '@outboxkit/outbox-core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { connectNats, natsPerFile, record, uniqueName } from './nats.js';
+import { connectNats, natsPerFile, record, uniqueName, until } from './nats.js';
 
 let nc: NatsConnection;
 const streams = natsPerFile((connection) => {
@@ -16,14 +16,6 @@ afterAll(async () => {
 });
 
 const Changed = defineEvent('catalog.product.changed', { schema: z.object({ v: z.number() }) });
-
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('several consumer instances on one durable', () => {
   // The wedge of two instances on one durable: instance A fails v1 once and holds v2 and v3 behind
