@@ -32,8 +32,12 @@ export interface ScenarioResult extends Counts {
   readonly faults: string;
 }
 
-/** `scenario | db | written | applied | lost | applied twice | duration | faults`, fixed columns. */
-export function formatResult(r: ScenarioResult): string {
+/**
+ * `scenario | db | written | applied | lost | applied twice | <extra> | duration | faults`, fixed
+ * columns; `extra` holds a suite's own columns (the consumer scenarios' dead-lettered healthy and
+ * still pending), already padded.
+ */
+export function formatResult(r: Omit<ScenarioResult, 'inStream'>, extra: readonly string[] = []): string {
   return [
     r.scenario.padEnd(30),
     r.database.padEnd(10),
@@ -41,9 +45,24 @@ export function formatResult(r: ScenarioResult): string {
     `applied ${r.applied}`.padEnd(14),
     `lost ${r.lost}`.padEnd(7),
     `applied twice ${r.twice}`.padEnd(16),
+    ...extra,
     `${(r.durationMs / 1000).toFixed(1)} s`.padStart(8),
     `  ${r.faults}`,
   ].join(' ');
+}
+
+/** What the scenario's relay logged: its JSON lines' `msg`. */
+export function relayMessages(scenario: Scenario): string[] {
+  const messages: string[] = [];
+  for (const line of (scenario.relay?.stdout() ?? '').split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      messages.push(String((JSON.parse(line) as { msg?: unknown }).msg));
+    } catch {
+      // A line cut by the capture limit.
+    }
+  }
+  return messages;
 }
 
 const RELAY_DEFAULTS: Record<string, string> = {

@@ -6,7 +6,7 @@ import { readDeadLetters } from './dead-letters.js';
 import { MYSQL_URL, NATS_URL, PG_URL, sleep, waitUntil } from './env.js';
 import { ItemChanged, ItemPoisoned } from './events.js';
 import type { ManagedProcess } from './processes.js';
-import { Scenario } from './scenario.js';
+import { formatResult, Scenario } from './scenario.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 /**
@@ -36,18 +36,7 @@ export interface ConsumerOutcome {
 
 /** `scenario | db | written | applied | lost | applied twice | dead-lettered healthy | still pending | duration | faults`. */
 export function formatConsumerResult(r: ConsumerResult): string {
-  return [
-    r.scenario.padEnd(30),
-    r.database.padEnd(10),
-    `written ${r.written}`.padEnd(14),
-    `applied ${r.applied}`.padEnd(14),
-    `lost ${r.lost}`.padEnd(7),
-    `applied twice ${r.twice}`.padEnd(16),
-    `dead-lettered healthy ${r.deadHealthy}`.padEnd(24),
-    `still pending ${r.stillPending}`.padEnd(16),
-    `${(r.durationMs / 1000).toFixed(1)} s`.padStart(8),
-    `  ${r.faults}`,
-  ].join(' ');
+  return formatResult(r, [`dead-lettered healthy ${r.deadHealthy}`.padEnd(24), `still pending ${r.stillPending}`.padEnd(16)]);
 }
 
 /** `count` ordinary events over `subjects` aggregate keys. */

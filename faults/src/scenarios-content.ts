@@ -3,7 +3,7 @@ import type { DatabaseKind } from './databases.js';
 import { readDeadLetters } from './dead-letters.js';
 import { NATS_URL, waitUntil } from './env.js';
 import { ItemChanged } from './events.js';
-import { Scenario } from './scenario.js';
+import { relayMessages, Scenario } from './scenario.js';
 import type { Outcome, RunSize } from './scenarios.js';
 
 /**
@@ -21,20 +21,6 @@ interface BadRows {
   rows(healthy: readonly OutboxEvent[]): OutboxEvent[];
   /** A text each bad row's `last_error` contains. */
   readonly error: string;
-}
-
-/** The relay's JSON log lines' `msg`. */
-function relayMessages(scenario: Scenario): string[] {
-  const messages: string[] = [];
-  for (const line of (scenario.relay?.stdout() ?? '').split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      messages.push(String((JSON.parse(line) as { msg?: unknown }).msg));
-    } catch {
-      // A line cut by the capture limit.
-    }
-  }
-  return messages;
 }
 
 let forgedSeq = 1_000_000;

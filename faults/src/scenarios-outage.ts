@@ -4,7 +4,7 @@ import type { DatabaseKind } from './databases.js';
 import { readDeadLetters } from './dead-letters.js';
 import { NATS_URL, sleep, waitUntil } from './env.js';
 import { type NatsNode, type NatsServers, startNatsServers } from './nats-servers.js';
-import { Scenario } from './scenario.js';
+import { relayMessages, Scenario } from './scenario.js';
 import type { Outcome, RunSize } from './scenarios.js';
 
 /**
@@ -17,20 +17,6 @@ import type { Outcome, RunSize } from './scenarios.js';
 
 /** The relay's settings in these scenarios: few attempts, so counted failures would show at once. */
 const RELAY_ENV = { OUTBOX_MAX_ATTEMPTS: '3', OUTBOX_PUBLISH_TIMEOUT_MS: '2000', OUTBOX_STATS_INTERVAL_MS: '250' };
-
-/** What the relay logged: its JSON lines' `msg`. */
-function relayMessages(scenario: Scenario): string[] {
-  const messages: string[] = [];
-  for (const line of (scenario.relay?.stdout() ?? '').split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      messages.push(String((JSON.parse(line) as { msg?: unknown }).msg));
-    } catch {
-      // A line cut by the capture limit.
-    }
-  }
-  return messages;
-}
 
 /** Samples `/readyz` every 200 ms until `done()` is true, and returns the statuses seen. */
 async function sampleReadyz(scenario: Scenario, done: () => Promise<boolean> | boolean, timeoutMs: number): Promise<Set<number>> {
