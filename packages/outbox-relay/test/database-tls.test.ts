@@ -4,10 +4,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type DatabaseTlsConfig, mysqlSslOption, pgSslOption } from '@outboxkit/outbox-relay';
 import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// The package is a CLI without a library entry: the TLS options it builds are checked here below the CLI.
+import type { DatabaseTlsConfig } from '../src/config.js';
+import { mysqlSslOption, pgSslOption } from '../src/database-tls.js';
 import { PG_URL, pgFixtureWithNatsPerFile, pgRelaySetup, runRelay, startRelay, waitUntil } from './helpers.js';
 
 const setupScript = fileURLToPath(new URL('../../../.ci/tls-setup.sh', import.meta.url));
