@@ -1,6 +1,6 @@
-export { type TranslateContext, translatePgError } from './pg-errors.js';
 export { PgInboxStore, type PgInboxStoreOptions } from './pg-inbox-store.js';
 export { isPoolLike, type PgClientLike, type PgPoolLike, type PgQueryResultLike } from './pg-like.js';
 export { PgOutboxStore, type PgOutboxStoreOptions } from './pg-outbox-store.js';
 export { transaction } from './transaction.js';
+export { type TranslateContext, translatePgError } from './translate-pg-error.js';
 export type { PgListenClientLike } from './wakeup-listener.js';

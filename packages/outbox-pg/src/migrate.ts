@@ -1,8 +1,14 @@
 import { type MigrationResult, SchemaVersionError } from '@outboxkit/outbox-core';
-import type { TableNames } from './identifiers.js';
-import type { Migration } from './migrations/migration.js';
-import { translatePgError } from './pg-errors.js';
 import { absorbClientErrors, type PgPoolLike } from './pg-like.js';
+import type { TableNames } from './table-name.js';
+import { translatePgError } from './translate-pg-error.js';
+
+/** One numbered schema change. `sql` gets the store's quoted names and may hold several statements. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  sql(names: TableNames): string;
+}
 
 /** What one store's schema is: its tables and the migrations that build them. */
 export interface MigrationTarget {

@@ -9,12 +9,12 @@ import {
   type ProcessBatchOptions,
   validateInteger,
 } from '@outboxkit/outbox-core';
-import { type TableNames, tableNames } from './identifiers.js';
 import { assertSchemaVersion, latestVersion, type MigrationTarget, runMigrations } from './migrate.js';
-import { inboxMigrations } from './migrations/0001-inbox-init.js';
-import { classifyHandlerError, translatePgError } from './pg-errors.js';
+import { inboxMigrations } from './migrations/inbox-migrations.js';
 import { absorbClientErrors, type PgClientLike, type PgPoolLike, type PgQueryConfigLike } from './pg-like.js';
 import { preparedStatement } from './prepared.js';
+import { type TableNames, tableNames } from './table-name.js';
+import { classifyHandlerError, translatePgError } from './translate-pg-error.js';
 
 /** Options of {@link PgInboxStore}. */
 export interface PgInboxStoreOptions {

@@ -62,3 +62,8 @@ export function absorbClientErrors(client: unknown): () => void {
   emitter.on('error', ignore);
   return () => emitter.off?.('error', ignore);
 }
+
+/** A simple-protocol string with several statements resolves to an array of results: the last one. */
+export function lastResult(results: PgQueryResultLike | PgQueryResultLike[]): PgQueryResultLike {
+  return Array.isArray(results) ? (results.at(-1) as PgQueryResultLike) : results;
+}

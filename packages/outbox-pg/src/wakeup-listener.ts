@@ -1,5 +1,5 @@
 import { createBackoff, errorMessage, type Logger } from '@outboxkit/outbox-core';
-import { quoteIdent } from './identifiers.js';
+import { quoteIdent } from './table-name.js';
 
 /** The subset of a dedicated `pg.Client` the LISTEN connection needs. */
 export interface PgListenClientLike {

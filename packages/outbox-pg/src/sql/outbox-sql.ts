@@ -1,4 +1,23 @@
-import type { TableNames } from '../identifiers.js';
+import type { TableNames } from '../table-name.js';
+
+/** A row as the claim and the dead-letter reads return it. */
+export type RecordRow = {
+  id: string;
+  type: string;
+  source: string;
+  subject: string;
+  time: string;
+  payload: string;
+  headers: Record<string, string>;
+  attempts: number;
+  /** Claims only: the payload's size, and whether it was left out for being over `maxEventBytes`. */
+  payload_bytes?: number | string;
+  oversized?: boolean;
+};
+/** A claimed row: a record and its write order. */
+export type ClaimRow = RecordRow & { seq: string };
+/** A dead row: a record, its last error and when it died. */
+export type DeadRow = RecordRow & { last_error: string | null; dead_at: Date };
 
 /**
  * Every outbox statement, built once per store from validated, quoted names.

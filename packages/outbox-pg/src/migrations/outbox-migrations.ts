@@ -1,5 +1,5 @@
-import { quoteIdent, type TableNames } from '../identifiers.js';
-import type { Migration } from './migration.js';
+import type { Migration } from '../migrate.js';
+import { quoteIdent, type TableNames } from '../table-name.js';
 
 /**
  * The outbox table. `seq` is the write order the relay publishes in; `payload` is `text` so the

@@ -1,5 +1,5 @@
-import { quoteIdent, type TableNames } from '../identifiers.js';
-import type { Migration } from './migration.js';
+import type { Migration } from '../migrate.js';
+import { quoteIdent, type TableNames } from '../table-name.js';
 
 /** The inbox table: one row per (consumer, message id) applied; `recorded_at` drives cleanup. */
 export const inboxInit: Migration = {

@@ -1,6 +1,6 @@
 import { OutboxUsageError, SchemaVersionError, StoreError } from '@outboxkit/outbox-core';
 import { describe, expect, it } from 'vitest';
-import { translatePgError } from './pg-errors.js';
+import { translatePgError } from './translate-pg-error.js';
 
 const native = (code: string, message = 'boom') => Object.assign(new Error(message), { code });
 
