@@ -37,6 +37,17 @@ export class FigureBook {
     if (note) figure.note = note;
   }
 
+  /**
+   * Records the CPU seconds per 10,000 events of each process a figure involves, as figures
+   * `cpu.<key>.client|db|nats` (the report shows them in a table of their own, beside the rates).
+   */
+  recordCpu(key: string, suite: string, cpu: { client?: number; db?: number; nats?: number }): void {
+    for (const process of ['client', 'db', 'nats'] as const) {
+      const value = cpu[process];
+      if (value !== undefined) this.record(`cpu.${key}.${process}`, suite, `${key} ${process}`, 'CPU s / 10k events', value);
+    }
+  }
+
   get(key: string): Figure | undefined {
     return this.#figures.get(key);
   }

@@ -8,10 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SuiteContext } from './context.js';
-import { describeEnvironment } from './env.js';
+import { ServerCpu } from './cpu.js';
+import { describeEnvironment, MYSQL_URL, NATS_URL, PG_URL } from './env.js';
 import { FigureBook } from './figures.js';
 import { natsConnect } from './fixtures/nats.js';
 import { BacklogTemplates } from './fixtures/templates.js';
+import { prepareGoCeiling } from './go-ceiling.js';
 import { parseOptions, type SuiteName } from './options.js';
 import { progress, progressDone } from './progress.js';
 import { renderJson, renderMarkdown } from './report.js';
@@ -50,12 +52,18 @@ async function main(): Promise<void> {
   const timings: Record<string, number> = {};
   const nc = await natsConnect();
   const backlogs = new BacklogTemplates();
+  if (options.suites.includes('relay'))
+    progress(`relay: finding${options.quick ? '' : ' (or installing)'} Go and nats.go for the Go ceiling`);
+  const goCeiling = options.suites.includes('relay') ? prepareGoCeiling(!options.quick) : { skipped: 'the relay suite was not run' };
+  if ('skipped' in goCeiling) process.stderr.write(`bench: the Go ceiling is skipped: ${goCeiling.skipped}\n`);
   const ctx: SuiteContext = {
     options,
     book,
     nc,
     backlogs,
     extras,
+    cpu: new ServerCpu({ pg: PG_URL, mysql: MYSQL_URL, nats: NATS_URL }),
+    goCeiling,
     note: (suite, text) => {
       notes[suite] ??= [];
       notes[suite].push(text);

@@ -51,8 +51,8 @@ export function renderMarkdown(report: Report): string {
   lines.push('');
 
   lines.push('## Goals', '');
-  lines.push('| goal | target | measured: median (min-max) | met |', '| --- | --- | --- | --- |');
-  for (const g of goals) lines.push(`| ${g.goal} | ${g.target} | ${g.measured} | ${verdict(g)} |`);
+  lines.push('| goal | target | measured: median (min-max) | met | CPU s / 10k events (median) |', '| --- | --- | --- | --- | --- |');
+  for (const g of goals) lines.push(`| ${g.goal} | ${g.target} | ${g.measured} | ${verdict(g)} | ${g.cpu ?? ''} |`);
   lines.push('');
   const missed = goals.filter((g) => g.met === false);
   lines.push(
@@ -63,12 +63,16 @@ export function renderMarkdown(report: Report): string {
   );
 
   for (const suite of options.suites) {
-    const figures = report.figures.filter((f) => f.suite === suite);
+    const all = report.figures.filter((f) => f.suite === suite);
+    const figures = all.filter((f) => !f.key.startsWith('cpu.') && !f.key.startsWith('claims.'));
     if (figures.length === 0) continue;
     lines.push(`## ${TITLES[suite] ?? suite}`, '');
     for (const note of report.notes[suite] ?? []) lines.push(`${note}`, '');
     if (suite === 'latency') lines.push(...latencyTable(figures), '');
     else lines.push(...figureTable(figures), '');
+    const cpu = cpuTable(figures, all, suite === 'consumer' ? 'consumer' : 'relay');
+    if (cpu.length > 0) lines.push(...cpu, '');
+    if (suite === 'relay') lines.push(...claimsTable(figures, all), '');
     if (suite === 'relay') lines.push(...relayRatios(report.figures, options.scale.relayBacklog), '');
     if (suite === 'relay' && report.extras.relayProfile) lines.push(...profileSection(report.extras.relayProfile as RelayProfile), '');
   }
@@ -86,6 +90,56 @@ function figureTable(figures: readonly FigureSummary[]): string[] {
     rows.push(`| ${f.label} | ${fmt(f.median, digits)} | ${fmt(f.min, digits)} - ${fmt(f.max, digits)} | ${f.unit} | ${f.note ?? ''} |`);
   }
   return rows;
+}
+
+/** CPU seconds per 10,000 events of each process, beside the figure's rate, for every figure that has them. */
+function cpuTable(figures: readonly FigureSummary[], all: readonly FigureSummary[], client: string): string[] {
+  const byKey = new Map(all.map((f) => [f.key, f]));
+  const cell = (key: string) => {
+    const f = byKey.get(key);
+    return f ? `${fmt(f.median, 2)} (${fmt(f.min, 2)}-${fmt(f.max, 2)})` : '';
+  };
+  const rows: string[] = [];
+  for (const f of figures) {
+    if (![`client`, 'db', 'nats'].some((p) => byKey.has(`cpu.${f.key}.${p}`))) continue;
+    const who = f.key === 'relay.go' ? 'Go client' : f.key === 'relay.raw' ? 'node (NatsPublisher)' : client;
+    rows.push(
+      `| ${f.label} | ${fmt(f.median)} | ${who}: ${cell(`cpu.${f.key}.client`)} | ${cell(`cpu.${f.key}.db`)} | ${cell(`cpu.${f.key}.nats`)} |`,
+    );
+  }
+  if (rows.length === 0) return [];
+  return [
+    'CPU seconds per 10,000 events (median (min-max) of the runs), per process; see the note above for what each column holds.',
+    '',
+    '| figure | events/s | client process | database | nats-server |',
+    '| --- | ---: | --- | --- | --- |',
+    ...rows,
+  ];
+}
+
+/** What the relays' claims counted, per drain figure: the waste of several relays on one table shows here. */
+function claimsTable(figures: readonly FigureSummary[], all: readonly FigureSummary[]): string[] {
+  const byKey = new Map(all.map((f) => [f.key, f]));
+  const cell = (key: string, digits = 1) => {
+    const f = byKey.get(key);
+    return f ? `${fmt(f.median, digits)} (${fmt(f.min, digits)}-${fmt(f.max, digits)})` : '';
+  };
+  const rows: string[] = [];
+  for (const f of figures) {
+    const k = `claims.${f.key}`;
+    if (!byKey.has(`${k}.claims`)) continue;
+    rows.push(
+      `| ${f.label} | ${fmt(f.median)} | ${cell(`${k}.claims`)} | ${cell(`${k}.empty`)} | ${cell(`${k}.short`)} | ${cell(`${k}.claim-ms`, 2)} | ${cell(`${k}.complete-ms`, 2)} | ${cell(`${k}.index-reads`)} |`,
+    );
+  }
+  if (rows.length === 0) return [];
+  return [
+    'What the relays\' claims counted (all processes of a drain together; median (min-max) of the runs). A batch is 500 rows, so one relay needs 20 claims per 10,000 events; a claim is "short" when it leased fewer rows than a batch. Index entries read: `pg_stat_user_indexes.idx_tup_read` on the outbox table over the drain, per event published.',
+    '',
+    '| drain | events/s | claims / 10k events | empty / 10k | short / 10k | ms per claim | ms per complete | index entries read / event |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+  ];
 }
 
 function latencyTable(figures: readonly FigureSummary[]): string[] {
@@ -121,13 +175,20 @@ function latencyTable(figures: readonly FigureSummary[]): string[] {
 function relayRatios(all: readonly FigureSummary[], backlog: number): string[] {
   const byKey = new Map(all.map((f) => [f.key, f]));
   const pairs: [string, string, string][] = [
-    ['relay.pg.outboxkit-1', 'relay.raw', 'PostgreSQL Relay / raw ceiling'],
-    ['relay.mysql.outboxkit-1', 'relay.raw', 'MariaDB Relay / raw ceiling'],
+    ['relay.raw', 'relay.go', 'NatsPublisher alone / Go ceiling'],
+    ['relay.pg.outboxkit-1', 'relay.go', 'PostgreSQL Relay, 1 process / Go ceiling'],
+    ['relay.pg.outboxkit-2', 'relay.go', 'PostgreSQL Relay, 2 processes / Go ceiling'],
+    ['relay.pg.outboxkit-4', 'relay.go', 'PostgreSQL Relay, 4 processes / Go ceiling'],
+    ['relay.mysql.outboxkit-1', 'relay.go', 'MariaDB Relay, 1 process / Go ceiling'],
+    ['relay.mysql.outboxkit-2', 'relay.go', 'MariaDB Relay, 2 processes / Go ceiling'],
+    ['relay.pg.outboxkit-1', 'relay.raw', 'PostgreSQL Relay / NatsPublisher alone'],
+    ['relay.mysql.outboxkit-1', 'relay.raw', 'MariaDB Relay / NatsPublisher alone'],
     ['relay.pg.outboxkit-1', 'relay.pg.naive', 'PostgreSQL Relay / naive relay'],
     ['relay.mysql.outboxkit-1', 'relay.mysql.naive', 'MariaDB Relay / naive relay'],
     ['relay.pg.outboxkit-1-small', 'relay.pg.ptxo-small', 'PostgreSQL Relay / pg-transactional-outbox, small backlog'],
     ['relay.pg.outboxkit-1', 'relay.pg.ptxo-large', 'PostgreSQL Relay / pg-transactional-outbox, large backlog'],
     ['relay.pg.outboxkit-2', 'relay.pg.outboxkit-1', 'PostgreSQL 2 processes / 1'],
+    ['relay.pg.outboxkit-4', 'relay.pg.outboxkit-1', 'PostgreSQL 4 processes / 1'],
     ['relay.mysql.outboxkit-2', 'relay.mysql.outboxkit-1', 'MariaDB 2 processes / 1'],
   ];
   const rows = ['| ratio (per run, then median) | median | min - max |', '| --- | ---: | ---: |'];

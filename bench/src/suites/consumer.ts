@@ -3,12 +3,14 @@ import { Consumer, type InboxStore } from '@outboxkit/outbox-core';
 import { type MysqlConnectionLike, MysqlInboxStore } from '@outboxkit/outbox-mysql';
 import { type PgClientLike, PgInboxStore } from '@outboxkit/outbox-pg';
 import type { SuiteContext } from '../context.js';
+import { type CpuSeconds, per10k } from '../cpu.js';
 import { memoryRecords, PriceChangedEvent } from '../events.js';
 import { mysqlFixture } from '../fixtures/mysql.js';
 import { natsConnect, streamFixture } from '../fixtures/nats.js';
 import { pgFixture } from '../fixtures/pg.js';
 import { sleepMs, wallMs } from '../names.js';
 import { progress } from '../progress.js';
+import { cpuFigures } from './relay-drain.js';
 
 const SUITE = 'consumer';
 const PRODUCTS = 1_000;
@@ -41,15 +43,17 @@ export async function consumerSuite(ctx: SuiteContext): Promise<void> {
     SUITE,
     `A fresh stream is filled with ${scale.consumerEvents.toLocaleString('en-US')} events over ${PRODUCTS.toLocaleString('en-US')} subjects, then core \`Consumer\` applies them: per event, insert (consumer, id) into the inbox and \`UPDATE basket_items SET price = ... WHERE product_id = ...\` in one local transaction, commit, ack. ` +
       `Fetch size ${FETCH_SIZE}. Batched mode: one transaction per fetch, the inbox rows of the fetch written by one statement, savepoints only once a handler failed; "instances" are Consumers on the same durable consumer, each with its own subscriber. ` +
-      `Per-message mode: one transaction per message, up to "concurrency" subjects at once. Each measurement stops when every event is applied or after ${scale.consumerSeconds} s; rate = applied / elapsed.`,
+      `Per-message mode: one transaction per message, up to "concurrency" subjects at once. Each measurement stops when every event is applied or after ${scale.consumerSeconds} s; rate = applied / elapsed. ` +
+      'CPU s / 10k events: the consumer is the bench process itself (`process.cpuUsage()` over the measurement, its 5 ms polling of the count included); the database and nats-server are read from /proc as in the relay suite.',
   );
   for (let run = 1; run <= runs; run++) {
     for (const db of ['pg', 'mysql'] as const) {
       for (const scenario of SCENARIOS) {
         const name = db === 'pg' ? 'PostgreSQL' : 'MariaDB';
         progress(`consumer run ${run}/${runs}: ${name}, ${scenario.label}`);
-        const rate = await measureConsumer(ctx, db, scenario, scale.consumerEvents, scale.consumerSeconds);
+        const { rate, cpu } = await measureConsumer(ctx, db, scenario, scale.consumerEvents, scale.consumerSeconds);
         ctx.book.record(`consumer.${db}.${scenario.key}`, SUITE, `${name}: ${scenario.label}`, 'events/s', rate);
+        ctx.book.recordCpu(`consumer.${db}.${scenario.key}`, SUITE, cpu);
       }
     }
   }
@@ -61,7 +65,7 @@ async function measureConsumer(
   scenario: Scenario,
   events: number,
   seconds: number,
-): Promise<number> {
+): Promise<{ rate: number; cpu: CpuSeconds }> {
   const stream = await streamFixture(ctx.nc);
   const pgDb = db === 'pg' ? await pgFixture({ poolSize: 36, products: 1, outbox: false }) : undefined;
   const myDb = db === 'mysql' ? await mysqlFixture({ poolSize: 36, products: 1, outbox: false }) : undefined;
@@ -133,14 +137,23 @@ async function measureConsumer(
       }).on(PriceChangedEvent, (event, tx) => handler(event.data.productId, event.data.newPrice, tx));
       consumers.push(consumer);
     }
+    const before = ctx.cpu.sample(db);
+    const cpuAtStart = process.cpuUsage();
     const started = wallMs();
     await Promise.all(consumers.map((consumer) => consumer.start()));
     const deadline = started + seconds * 1000;
     while (applied < events && wallMs() < deadline) await sleepMs(5);
     const elapsed = (wallMs() - started) / 1000;
     const count = applied;
+    const own = process.cpuUsage(cpuAtStart);
+    const after = ctx.cpu.sample(db);
     if (failures > 0) throw new Error(`consumer ${scenario.key} on ${db}: ${failures} retries, dead letters or batch fallbacks`);
-    return count / elapsed;
+    const cpu = cpuFigures({
+      client: per10k(0, (own.user + own.system) / 1e6, count),
+      db: per10k(before.db, after.db, count),
+      nats: per10k(before.nats, after.nats, count),
+    });
+    return { rate: count / elapsed, cpu };
   } finally {
     await Promise.all(consumers.map((consumer) => consumer.stop({ timeoutMs: 10_000 })));
     await nc.drain();

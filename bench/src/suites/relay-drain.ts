@@ -1,8 +1,9 @@
 import type { SuiteContext } from '../context.js';
+import { type CpuSeconds, per10k } from '../cpu.js';
 import { mysqlFixture, mysqlPending } from '../fixtures/mysql.js';
 import { checkSubjectOrder, type OrderCheck, streamFixture } from '../fixtures/nats.js';
 import { pgFixture, pgPending } from '../fixtures/pg.js';
-import type { DoneMessage } from '../workers/protocol.js';
+import type { ClaimCounts, DoneMessage } from '../workers/protocol.js';
 import { exited, spawnRelayWorker } from '../workers/spawn.js';
 
 export interface DrainResult {
@@ -14,6 +15,12 @@ export interface DrainResult {
   readonly emptied: boolean;
   readonly reports: readonly DoneMessage[];
   readonly order?: OrderCheck;
+  /** CPU seconds per 10,000 events published: the relay processes together, the database, nats-server. */
+  readonly cpu: CpuSeconds;
+  /** The claims of all instances together (see ClaimCounts). */
+  readonly counts: ClaimCounts;
+  /** PostgreSQL only: index entries the drain read (pg_stat_user_indexes.idx_tup_read on the outbox table), per event published. */
+  readonly indexReadsPerEvent?: number;
 }
 
 export interface DrainOptions {
@@ -52,11 +59,14 @@ export async function drainWithWorkers(ctx: SuiteContext, options: DrainOptions)
       ...(myDb ? { database: myDb.database } : {}),
     };
     const workers = await Promise.all(Array.from({ length: instances }, () => spawnRelayWorker(config, options.nodeArgs)));
+    const before = ctx.cpu.sample(db);
     for (const worker of workers) worker.go();
     const reports = await Promise.all(workers.map((worker) => worker.done()));
+    const after = ctx.cpu.sample(db);
     await Promise.all(workers.map((worker) => exited(worker.child)));
     const published = reports.reduce((sum, r) => sum + r.published, 0);
     const seconds = (Math.max(...reports.map((r) => r.endMs)) - Math.min(...reports.map((r) => r.startMs))) / 1000;
+    const counts = sumCounts(reports.map((r) => r.counts));
     const left = pgDb ? await pgPending(pgDb.pool, pgDb.schema) : await mysqlPending((myDb as NonNullable<typeof myDb>).pool);
     const stored = await stream.messages();
     if (published + left !== backlog || stored !== published) {
@@ -64,10 +74,56 @@ export async function drainWithWorkers(ctx: SuiteContext, options: DrainOptions)
     }
     const order = options.checkOrder ? await checkSubjectOrder(ctx.nc, stream.name, published) : undefined;
     if (order && order.messages !== published) throw new Error(`order check read ${order.messages} of ${published} messages`);
-    return { rate: published / seconds, seconds, published, emptied: left === 0, reports, ...(order ? { order } : {}) };
+    // Read last: the workers' backends flush their statistics as they exit, which follows the workers' own exit.
+    const indexReads = pgDb ? await pgIndexReads(pgDb.pool, pgDb.schema) : undefined;
+    const relayCpu = reports.reduce((sum, r) => sum + r.cpuSeconds, 0);
+    const cpu = cpuFigures({
+      client: per10k(0, relayCpu, published),
+      db: per10k(before.db, after.db, published),
+      nats: per10k(before.nats, after.nats, published),
+    });
+    return {
+      rate: published / seconds,
+      seconds,
+      published,
+      emptied: left === 0,
+      reports,
+      cpu,
+      counts,
+      ...(indexReads !== undefined && published > 0 ? { indexReadsPerEvent: indexReads / published } : {}),
+      ...(order ? { order } : {}),
+    };
   } finally {
     await stream.drop();
     await pgDb?.drop();
     await myDb?.drop();
+  }
+}
+
+/** Drops the processes whose CPU could not be read. */
+export function cpuFigures(values: { client?: number | undefined; db?: number | undefined; nats?: number | undefined }): CpuSeconds {
+  const out: { client?: number; db?: number; nats?: number } = {};
+  if (values.client !== undefined) out.client = values.client;
+  if (values.db !== undefined) out.db = values.db;
+  if (values.nats !== undefined) out.nats = values.nats;
+  return out;
+}
+
+function sumCounts(all: readonly ClaimCounts[]): ClaimCounts {
+  const sum = { claims: 0, emptyClaims: 0, shortClaims: 0, claimedRows: 0, claimMs: 0, completes: 0, completeMs: 0 };
+  for (const c of all) for (const key of Object.keys(sum) as (keyof ClaimCounts)[]) sum[key] += c[key];
+  return sum;
+}
+
+/** Index entries read on the outbox table's indexes since it was created (the copy of the backlog reads none). */
+async function pgIndexReads(pool: import('pg').Pool, schema: string): Promise<number | undefined> {
+  try {
+    const { rows } = await pool.query(
+      `SELECT coalesce(sum(idx_tup_read), 0)::float8 AS n FROM pg_stat_user_indexes WHERE schemaname = $1 AND relname = 'outbox'`,
+      [schema],
+    );
+    return (rows[0] as { n: number }).n;
+  } catch {
+    return undefined;
   }
 }

@@ -2,18 +2,23 @@ import { NatsPublisher } from '@outboxkit/bus-nats';
 import { naiveMysqlRelay, naivePgRelay } from '../baselines/naive-relay.js';
 import { PTXO_BATCH_SIZE, PTXO_POLL_MS, runPgTransactionalOutbox } from '../baselines/pg-transactional-outbox.js';
 import type { SuiteContext } from '../context.js';
+import { type CpuSeconds, per10k } from '../cpu.js';
+import { NATS_URL } from '../env.js';
 import { memoryRecords } from '../events.js';
 import { mysqlFixture, mysqlPending } from '../fixtures/mysql.js';
 import { checkSubjectOrder, streamFixture } from '../fixtures/nats.js';
 import { pgFixture, pgPending } from '../fixtures/pg.js';
+import { runGoCeiling } from '../go-ceiling.js';
 import { wallMs } from '../names.js';
 import { progress } from '../progress.js';
 import { fmt } from '../stats.js';
 import { profileRelayDrain } from './profile.js';
-import { type DrainResult, drainWithWorkers } from './relay-drain.js';
+import { cpuFigures, type DrainResult, drainWithWorkers } from './relay-drain.js';
 
 const SUITE = 'relay';
 const RELAY_BATCH = 500;
+/** Relay processes on one PostgreSQL table: a second (and fourth) relay must not slow the system down. */
+const PG_INSTANCES = [1, 2, 4] as const;
 
 /**
  * Relay throughput on a backlog: outboxkit's Relay (1 and 2 processes), a naive relay,
@@ -36,21 +41,34 @@ export async function relaySuite(ctx: SuiteContext): Promise<void> {
     `Naive relay and pg-transactional-outbox cannot drain a large backlog in reasonable time: each is stopped after ${scale.baselineSeconds} s and its rate is events published / elapsed time; the time to drain the whole backlog is extrapolated from it. ` +
       `pg-transactional-outbox ${'0.5'} polling listener: batch size ${PTXO_BATCH_SIZE}, polling interval ${PTXO_POLL_MS} ms, segment = subject (per-subject order, as outboxkit), max-attempts and poison protections off, cleanup off; its handler publishes one message and awaits the PubAck.`,
   );
+  ctx.note(
+    SUITE,
+    'binary' in ctx.goCeiling
+      ? `JetStream ceiling, Go client: \`bench/go/ceiling.go\` (${ctx.goCeiling.version}) publishes the same records as the relay (same subject, \`traceparent\` + the 6 \`ce-*\` headers + \`content-type\` + \`Nats-Msg-Id\`, the same JSON payload) from memory with \`PublishMsgAsync\` (at most 4,000 awaiting their PubAck, the client's default) into a fresh file-storage stream, and waits for every PubAck: the most this machine's nats-server takes. Every relay figure is also given as a share of it, same run.`
+      : `JetStream ceiling, Go client: skipped in this run (${ctx.goCeiling.skipped}).`,
+  );
+  ctx.note(
+    SUITE,
+    "CPU s / 10k events: CPU seconds (user + system) per 10,000 events published, per process, over the measurement: the relay processes together (`process.cpuUsage()`, the counters of /proc/<pid>/stat), or the publishing process for the ceilings; PostgreSQL = the postmaster and every process under it (backends that exited meanwhile included, from its cutime/cstime), MariaDB = mariadbd, nats-server: from /proc, found by the port each listens on. Server figures are whole processes: on a shared machine they include other clients' work, so compare them within a run.",
+  );
   // Warms the client and the server's file store once, so the first run's ceiling is not a cold start.
   await rawCeiling(ctx, Math.min(backlog, 10_000), subjects);
   for (let run = 1; run <= runs; run++) {
     const tag = (what: string) => progress(`relay run ${run}/${runs}: ${what}`);
 
-    tag(`raw JetStream ceiling, ${k(backlog)} from memory`);
-    ctx.book.record(
-      'relay.raw',
-      SUITE,
-      'raw JetStream publish ceiling (NatsPublisher, no database)',
-      'events/s',
-      await rawCeiling(ctx, backlog, subjects),
-    );
+    if ('binary' in ctx.goCeiling) {
+      tag(`JetStream ceiling with the Go client, ${k(backlog)} from memory`);
+      const go = await goCeiling(ctx, ctx.goCeiling.binary, backlog, subjects);
+      ctx.book.record('relay.go', SUITE, 'JetStream ceiling, Go client (async publish, no database)', 'events/s', go.rate);
+      ctx.book.recordCpu('relay.go', SUITE, go.cpu);
+    }
 
-    for (const instances of [1, 2]) {
+    tag(`raw JetStream ceiling, ${k(backlog)} from memory`);
+    const raw = await rawCeiling(ctx, backlog, subjects);
+    ctx.book.record('relay.raw', SUITE, 'NatsPublisher alone (no database)', 'events/s', raw.rate);
+    ctx.book.recordCpu('relay.raw', SUITE, raw.cpu);
+
+    for (const instances of PG_INSTANCES) {
       tag(`PostgreSQL, outboxkit Relay x${instances}, ${k(backlog)}`);
       const result = await drainWithWorkers(ctx, {
         db: 'pg',
@@ -58,15 +76,14 @@ export async function relaySuite(ctx: SuiteContext): Promise<void> {
         subjects,
         instances,
         timeLimitSeconds: scale.relaySeconds,
-        checkOrder: instances === 2,
+        checkOrder: instances > 1,
       });
-      ctx.book.record(
+      recordDrain(
+        ctx,
         `relay.pg.outboxkit-${instances}`,
-        SUITE,
         `PostgreSQL: outboxkit Relay, ${instances} process${instances > 1 ? 'es' : ''}`,
-        'events/s',
-        result.rate,
-        drainNote(result, backlog),
+        result,
+        backlog,
       );
       if (result.order)
         ctx.book.record(
@@ -99,12 +116,12 @@ export async function relaySuite(ctx: SuiteContext): Promise<void> {
     }
     tag(`PostgreSQL, outboxkit Relay x1, ${k(scale.smallBacklog)}`);
     const small = await drainWithWorkers(ctx, { db: 'pg', backlog: scale.smallBacklog, subjects, instances: 1 });
-    ctx.book.record(
+    recordDrain(
+      ctx,
       'relay.pg.outboxkit-1-small',
-      SUITE,
       `PostgreSQL: outboxkit Relay, 1 process, ${fmt(scale.smallBacklog)} backlog`,
-      'events/s',
-      small.rate,
+      small,
+      scale.smallBacklog,
     );
 
     for (const instances of [1, 2]) {
@@ -117,13 +134,12 @@ export async function relaySuite(ctx: SuiteContext): Promise<void> {
         timeLimitSeconds: scale.relaySeconds,
         checkOrder: instances === 2,
       });
-      ctx.book.record(
+      recordDrain(
+        ctx,
         `relay.mysql.outboxkit-${instances}`,
-        SUITE,
         `MariaDB: outboxkit Relay, ${instances} process${instances > 1 ? 'es' : ''}`,
-        'events/s',
-        result.rate,
-        drainNote(result, backlog),
+        result,
+        backlog,
       );
       if (result.order)
         ctx.book.record(
@@ -149,6 +165,21 @@ export async function relaySuite(ctx: SuiteContext): Promise<void> {
   }
 }
 
+/** A drain's rate, its CPU per 10,000 events, and what its claims counted. */
+function recordDrain(ctx: SuiteContext, key: string, label: string, result: DrainResult, backlog: number): void {
+  ctx.book.record(key, SUITE, label, 'events/s', result.rate, drainNote(result, backlog));
+  ctx.book.recordCpu(key, SUITE, result.cpu);
+  const c = result.counts;
+  const per = (n: number) => (n / Math.max(1, result.published)) * 10_000;
+  ctx.book.record(`claims.${key}.claims`, SUITE, 'claims', 'per 10k events', per(c.claims));
+  ctx.book.record(`claims.${key}.empty`, SUITE, 'empty claims', 'per 10k events', per(c.emptyClaims));
+  ctx.book.record(`claims.${key}.short`, SUITE, 'short claims (fewer rows than a batch)', 'per 10k events', per(c.shortClaims));
+  ctx.book.record(`claims.${key}.claim-ms`, SUITE, 'time in claim()', 'ms per claim', c.claimMs / Math.max(1, c.claims));
+  ctx.book.record(`claims.${key}.complete-ms`, SUITE, 'time in complete()', 'ms per complete', c.completeMs / Math.max(1, c.completes));
+  if (result.indexReadsPerEvent !== undefined)
+    ctx.book.record(`claims.${key}.index-reads`, SUITE, 'index entries read (idx_tup_read)', 'per event', result.indexReadsPerEvent);
+}
+
 /** Says in the report when a drain was stopped by its time limit, with how much it published. */
 function drainNote(result: DrainResult, backlog: number): string | undefined {
   return result.emptied
@@ -156,18 +187,47 @@ function drainNote(result: DrainResult, backlog: number): string | undefined {
     : `time limit hit (last run: ${fmt(result.published)} of ${fmt(backlog)} in ${fmt(result.seconds, 1)} s)`;
 }
 
-/** The same records published from memory in the relay's batch size: what JetStream and the client allow. */
-async function rawCeiling(ctx: SuiteContext, count: number, subjects: number): Promise<number> {
+/** A ceiling's rate and the CPU seconds per 10,000 events of its client and of nats-server. */
+interface Ceiling {
+  readonly rate: number;
+  readonly cpu: CpuSeconds;
+}
+
+/** The same records published from memory in the relay's batch size through NatsPublisher (in this process). */
+async function rawCeiling(ctx: SuiteContext, count: number, subjects: number): Promise<Ceiling> {
   const records = memoryRecords(count, subjects);
   return withStream(ctx, async (publisher) => {
+    const before = ctx.cpu.sample(undefined);
+    const cpuAtStart = process.cpuUsage();
     const started = wallMs();
     for (let start = 0; start < records.length; start += RELAY_BATCH) {
       for (const result of await publisher.publish(records.slice(start, start + RELAY_BATCH))) {
         if (!result.ok) throw new Error(`raw publish failed: ${result.error.message}`);
       }
     }
-    return count / ((wallMs() - started) / 1000);
+    const rate = count / ((wallMs() - started) / 1000);
+    const own = process.cpuUsage(cpuAtStart);
+    const after = ctx.cpu.sample(undefined);
+    return {
+      rate,
+      cpu: cpuFigures({ client: per10k(0, (own.user + own.system) / 1e6, count), nats: per10k(before.nats, after.nats, count) }),
+    };
   });
+}
+
+/** The same records published by the Go client (bench/go/ceiling.go) into a fresh stream; checks the stream holds them all. */
+async function goCeiling(ctx: SuiteContext, binary: string, count: number, subjects: number): Promise<Ceiling> {
+  const stream = await streamFixture(ctx.nc);
+  try {
+    const before = ctx.cpu.sample(undefined);
+    const run = await runGoCeiling(binary, NATS_URL, stream.name, count, subjects);
+    const after = ctx.cpu.sample(undefined);
+    const stored = await stream.messages();
+    if (stored !== count) throw new Error(`Go ceiling: ${stored} of ${count} messages in the stream`);
+    return { rate: run.rate, cpu: cpuFigures({ client: per10k(0, run.cpuSeconds, count), nats: per10k(before.nats, after.nats, count) }) };
+  } finally {
+    await stream.drop();
+  }
 }
 
 async function naive(ctx: SuiteContext, db: 'pg' | 'mysql', backlog: number, subjects: number): Promise<number> {

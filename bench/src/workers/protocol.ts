@@ -23,8 +23,23 @@ export type WorkerMessage =
       readonly idleRssMb: number;
       readonly peakRssMb: number;
       readonly maxRssMb: number;
+      /** The worker's user + system CPU seconds from `go` to the end of the drain. */
+      readonly cpuSeconds: number;
+      /** The relay's claims: how many, how many came back empty or short of a batch, rows, and time spent. */
+      readonly counts: ClaimCounts;
     }
   | { readonly type: 'acks'; readonly ids: string[]; readonly times: number[] }
   | { readonly type: 'error'; readonly message: string };
 
 export type DoneMessage = Extract<WorkerMessage, { type: 'done' }>;
+
+/** What a relay worker counted around its store (see relay-worker.mjs). */
+export interface ClaimCounts {
+  readonly claims: number;
+  readonly emptyClaims: number;
+  readonly shortClaims: number;
+  readonly claimedRows: number;
+  readonly claimMs: number;
+  readonly completes: number;
+  readonly completeMs: number;
+}

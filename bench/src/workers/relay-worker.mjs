@@ -58,6 +58,44 @@ class AckClock {
   }
 }
 
+/**
+ * The store with its claims and completions counted and timed: what two relays on one table waste
+ * shows up as more, shorter or slower claims than one relay makes for the same events.
+ * @template {object} T
+ * @param {T} store
+ */
+function countClaims(store) {
+  const counts = { claims: 0, emptyClaims: 0, shortClaims: 0, claimedRows: 0, claimMs: 0, completes: 0, completeMs: 0 };
+  const counted = new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'claim') {
+        return async (options) => {
+          const started = performance.now();
+          const batch = await target.claim(options);
+          counts.claimMs += performance.now() - started;
+          counts.claims++;
+          counts.claimedRows += batch.records.length;
+          if (batch.records.length === 0) counts.emptyClaims++;
+          else if (batch.records.length < options.batchSize) counts.shortClaims++;
+          return batch;
+        };
+      }
+      if (prop === 'complete') {
+        return async (token, ids) => {
+          const started = performance.now();
+          const done = await target.complete(token, ids);
+          counts.completeMs += performance.now() - started;
+          counts.completes++;
+          return done;
+        };
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { counted, counts };
+}
+
 async function main() {
   const nc = await connect({ servers: NATS_URL, noAsyncTraces: true });
   let store;
@@ -73,7 +111,8 @@ async function main() {
   }
   const nats = new NatsPublisher({ connection: nc, subjectPrefix: config.stream });
   const clock = config.mode === 'run' ? new AckClock(nats) : undefined;
-  const relay = new Relay({ store, publisher: clock ?? nats, ...(config.batchSize ? { batchSize: config.batchSize } : {}) });
+  const { counted, counts } = countClaims(store);
+  const relay = new Relay({ store: counted, publisher: clock ?? nats, ...(config.batchSize ? { batchSize: config.batchSize } : {}) });
 
   let peakRss = rssMb();
   const sampler = setInterval(() => {
@@ -84,12 +123,14 @@ async function main() {
   await nextMessage();
 
   const startMs = wallMs();
+  const cpuAtStart = process.cpuUsage();
   if (config.mode === 'drain') {
     const limit = new AbortController();
     const timer = config.timeLimitMs ? setTimeout(() => limit.abort(), config.timeLimitMs) : undefined;
     const result = await relay.drain({ signal: limit.signal });
     clearTimeout(timer);
     const endMs = wallMs();
+    const cpu = process.cpuUsage(cpuAtStart);
     clearInterval(sampler);
     peakRss = Math.max(peakRss, rssMb());
     await send({
@@ -102,6 +143,8 @@ async function main() {
       idleRssMb,
       peakRssMb: peakRss,
       maxRssMb: process.resourceUsage().maxRSS / 1024,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      counts,
     });
   } else {
     await relay.start();
