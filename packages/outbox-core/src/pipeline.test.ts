@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Consumer } from './consumer.js';
-import { defineEvent } from './define-event.js';
+import { Consumer } from './consumer/consumer.js';
 import { PublishError } from './errors.js';
-import { Relay } from './relay.js';
-import type { StandardSchemaV1 } from './standard-schema.js';
+import { defineEvent } from './event/define-event.js';
+import type { StandardSchemaV1 } from './event/standard-schema.js';
+import { Relay } from './relay/relay.js';
 import { MemoryBus } from './testing/memory-bus.js';
 import { MemoryInboxStore } from './testing/memory-inbox-store.js';
 import { MemoryOutboxStore, type MemoryTransaction, memoryTransaction } from './testing/memory-outbox-store.js';

@@ -1,8 +1,8 @@
 import type { Attributes, Counter, Histogram, ObservableResult, Span, Tracer } from '@opentelemetry/api';
-import type { ConsumerEvent } from '../consumer-events.js';
+import type { ConsumerEvent } from '../consumer/consumer-events.js';
+import type { Delivery, Subscriber } from '../contracts/subscriber.js';
 import { isInfrastructureError, isTransactionConflict, OutboxError } from '../errors.js';
-import type { OutboxEvent } from '../event.js';
-import type { Delivery, Subscriber } from '../subscriber.js';
+import type { OutboxEvent } from '../event/event.js';
 import { type Otel, otelApi, scopeName } from './otel-api.js';
 import { parseTraceparent, withBaggage } from './trace-context.js';
 

@@ -1,4 +1,4 @@
-import type { OutboxEvent } from '../event.js';
+import type { OutboxEvent } from '../event/event.js';
 import { type Otel, otelApi, scopeName } from './otel-api.js';
 import { formatBaggage, formatTraceparent } from './trace-context.js';
 

@@ -3,8 +3,8 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PublishError } from '../errors.js';
-import { createEvent } from '../event.js';
-import { Relay } from '../relay.js';
+import { createEvent } from '../event/event.js';
+import { Relay } from '../relay/relay.js';
 import { MemoryBus } from '../testing/memory-bus.js';
 import { MemoryOutboxStore, memoryTransaction } from '../testing/memory-outbox-store.js';
 

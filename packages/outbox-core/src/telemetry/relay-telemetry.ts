@@ -1,7 +1,7 @@
 import type { Attributes, BatchObservableCallback, Counter, Histogram, ObservableResult, Span, Tracer } from '@opentelemetry/api';
-import type { OutboxRecord, OutboxStore } from '../outbox-store.js';
-import type { Publisher, PublishResult } from '../publisher.js';
-import type { RelayEvent } from '../relay-events.js';
+import type { OutboxRecord, OutboxStore } from '../contracts/outbox-store.js';
+import type { Publisher, PublishResult } from '../contracts/publisher.js';
+import type { RelayEvent } from '../relay/relay-events.js';
 import { type Otel, otelApi, scopeName } from './otel-api.js';
 import { creationLinks, parseTraceparent } from './trace-context.js';
 

@@ -2,7 +2,7 @@ import * as otel from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEvent } from '../event.js';
+import { createEvent } from '../event/event.js';
 import { headersWithTraceContext } from './enqueue-context.js';
 import { formatBaggage, MAX_BAGGAGE_LENGTH, parseTraceparent, withBaggage } from './trace-context.js';
 

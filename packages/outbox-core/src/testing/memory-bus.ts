@@ -1,9 +1,9 @@
-import { sleep } from '../abort.js';
+import type { OutboxRecord } from '../contracts/outbox-store.js';
+import type { BusOutageReason, Publisher, PublishResult } from '../contracts/publisher.js';
+import type { DeadLetterReason, Delivery, FetchOptions, Subscriber } from '../contracts/subscriber.js';
 import { EventDecodeError, PublishError } from '../errors.js';
-import type { OutboxEvent } from '../event.js';
-import type { OutboxRecord } from '../outbox-store.js';
-import type { BusOutageReason, Publisher, PublishResult } from '../publisher.js';
-import type { DeadLetterReason, Delivery, FetchOptions, Subscriber } from '../subscriber.js';
+import type { OutboxEvent } from '../event/event.js';
+import { sleep } from '../util/abort.js';
 
 /** A message as the in-memory bus stores it: CloudEvents attributes in `ce-*` headers, data as the body. */
 export interface MemoryMessage {

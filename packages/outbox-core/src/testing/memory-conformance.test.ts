@@ -1,7 +1,7 @@
-import { encodeEvents } from '../encode.js';
-import { describeInboxStore } from './describe-inbox-store.js';
-import { describeOutboxStore } from './describe-outbox-store.js';
-import { describePublisher } from './describe-publisher.js';
+import { describeInboxStore } from '../conformance/describe-inbox-store.js';
+import { describeOutboxStore } from '../conformance/describe-outbox-store.js';
+import { describePublisher } from '../conformance/describe-publisher.js';
+import { encodeEvents } from '../event/encode.js';
 import { MemoryBus } from './memory-bus.js';
 import { MemoryInboxStore } from './memory-inbox-store.js';
 import { MemoryOutboxStore, type MemoryTransaction, memoryTransaction } from './memory-outbox-store.js';

@@ -1,5 +1,5 @@
+import type { InboxCleanupOptions, InboxItem, InboxOutcome, InboxStore, ProcessBatchOptions } from '../contracts/inbox-store.js';
 import { BatchRolledBackError } from '../errors.js';
-import type { InboxCleanupOptions, InboxItem, InboxOutcome, InboxStore, ProcessBatchOptions } from '../inbox-store.js';
 import { type MemoryTransaction, memoryTransaction } from './memory-outbox-store.js';
 
 /**

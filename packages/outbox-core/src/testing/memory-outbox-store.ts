@@ -1,7 +1,3 @@
-import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, validateByteLimit } from '../byte-budget.js';
-import { type EncodedEvent, encodeEvents } from '../encode.js';
-import { OutboxUsageError, SchemaVersionError } from '../errors.js';
-import type { OutboxEvent } from '../event.js';
 import type {
   ClaimedBatch,
   ClaimOptions,
@@ -16,7 +12,11 @@ import type {
   ReleaseEntry,
   SubjectBacklog,
   WaitForWorkOptions,
-} from '../outbox-store.js';
+} from '../contracts/outbox-store.js';
+import { OutboxUsageError, SchemaVersionError } from '../errors.js';
+import { type EncodedEvent, encodeEvents } from '../event/encode.js';
+import type { OutboxEvent } from '../event/event.js';
+import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, validateByteLimit } from '../settings/byte-budget.js';
 
 /** The transaction handle of the in-memory stores: writes become visible on commit. */
 export interface MemoryTransaction {

@@ -1,0 +1,442 @@
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import type { OutboxStore } from '../contracts/outbox-store.js';
+import { EventValidationError, OutboxUsageError } from '../errors.js';
+import type { OutboxEvent } from '../event/event.js';
+import { createEvent } from '../event/event.js';
+import { refusedEvents } from './refused-events.js';
+import { sampleEvent } from './sample-events.js';
+
+/** What a driver provides to run `describeOutboxStore` against its real database. */
+export interface OutboxStoreHarness<Tx> {
+  /**
+   * A new store on fresh, migrated tables, isolated from other tests (unique table or schema),
+   * built with the given `deadBlocksSubject` (default false) and `maxEventBytes` (default the store's) options.
+   */
+  createStore(options?: { leaseMsHint?: number; deadBlocksSubject?: boolean; maxEventBytes?: number }): Promise<OutboxStore<Tx>>;
+  /** Writes rows straight into the store's table, around `enqueue`'s checks (as a hand-written INSERT would). */
+  writeUnchecked(store: OutboxStore<Tx>, events: readonly OutboxEvent[]): Promise<void>;
+  /** Begins a transaction, runs fn with its handle, commits (rolls back and rethrows if fn throws). */
+  transaction<T>(store: OutboxStore<Tx>, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Writes a business row `key` inside the transaction `tx` (a table of the harness's own). */
+  writeMarker(tx: Tx, key: string): Promise<void>;
+  /** The business rows committed so far. */
+  countMarkers(): Promise<number>;
+  /** A handle that is NOT an open transaction (the pool), for the OutboxUsageError test. */
+  notInTransaction(): Tx;
+  /** Drops everything createStore made and closes what the harness opened. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * The `OutboxStore` contract as tests: every driver runs it against its real database.
+ *
+ * @example
+ * ```ts
+ * describeOutboxStore('PgOutboxStore', () => pgHarness())
+ * ```
+ */
+export function describeOutboxStore<Tx>(name: string, makeHarness: () => OutboxStoreHarness<Tx>): void {
+  describe(`${name} (OutboxStore conformance)`, () => {
+    const harness = makeHarness();
+    const enqueue = (store: OutboxStore<Tx>, events: Parameters<OutboxStore<Tx>['enqueue']>[1]) =>
+      harness.transaction(store, (tx) => store.enqueue(tx, events));
+    afterAll(() => harness.dispose());
+
+    it('claims what was enqueued, in write order, with payload and headers intact', async () => {
+      const store = await harness.createStore();
+      const events = [sampleEvent('a', 1, { price: 12.5, note: 'é"\\' }), sampleEvent('b', 1), sampleEvent('c', 1)];
+      await enqueue(store, events);
+      const batch = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(batch.records.map((record) => record.id)).toEqual(events.map((event) => event.id));
+      const first = batch.records[0]!;
+      expect(JSON.parse(first.payload)).toEqual(events[0]!.data);
+      expect(first).toMatchObject({
+        type: events[0]!.type,
+        source: events[0]!.source,
+        subject: 'a',
+        headers: events[0]!.headers,
+        attempts: 0,
+      });
+      expect(Date.parse(first.time)).toBe(Date.parse(events[0]!.time));
+      expect(
+        await store.complete(
+          batch.token,
+          batch.records.map((record) => record.id),
+        ),
+      ).toBe(3);
+      expect((await store.claim({ batchSize: 10, leaseMs: 10_000 })).records).toEqual([]);
+      expect((await store.stats()).pending).toBe(0);
+    });
+
+    it('writes nothing when the transaction rolls back', async () => {
+      const store = await harness.createStore();
+      await expect(
+        harness.transaction(store, async (tx) => {
+          await store.enqueue(tx, sampleEvent('a', 1));
+          throw new Error('business rule failed');
+        }),
+      ).rejects.toThrow('business rule failed');
+      expect((await store.stats()).pending).toBe(0);
+    });
+
+    it('rejects a handle that is not an open transaction, writing nothing', async () => {
+      const store = await harness.createStore();
+      await expect(store.enqueue(harness.notInTransaction(), sampleEvent('a', 1))).rejects.toBeInstanceOf(OutboxUsageError);
+      expect((await store.stats()).pending).toBe(0);
+    });
+
+    it('rejects a whole call when one event is not JSON, naming the path, writing nothing', async () => {
+      const store = await harness.createStore();
+      const bad = { ...sampleEvent('a', 2), data: { items: [{ price: 1 }, { price: 2n }] } };
+      const error = await harness
+        .transaction(store, (tx) => store.enqueue(tx, [sampleEvent('a', 1), bad]))
+        .then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+      expect(error).toBeInstanceOf(EventValidationError);
+      expect((error as EventValidationError).path).toBe('events[1].data.items[1].price');
+      expect((await store.stats()).pending).toBe(0);
+    });
+
+    it('refuses every input the door refuses with EventValidationError naming the path; the caller catches it and its transaction commits its own write, no outbox row', async () => {
+      const store = await harness.createStore();
+      const cases = refusedEvents();
+      const before = await harness.countMarkers();
+      for (const refused of cases) {
+        const caught = await harness.transaction(store, async (tx) => {
+          await harness.writeMarker(tx, refused.name);
+          try {
+            await store.enqueue(tx, refused.event);
+            return undefined;
+          } catch (error) {
+            return error;
+          }
+        });
+        expect(caught, refused.name).toBeInstanceOf(EventValidationError);
+        expect((caught as EventValidationError).path, refused.name).toBe(refused.path);
+      }
+      expect(await harness.countMarkers()).toBe(before + cases.length);
+      expect((await store.stats()).pending).toBe(0);
+    });
+
+    it("refuses an event over maxEventBytes (data and headers, UTF-8 bytes), writing nothing, the caller's own write committing", async () => {
+      const store = await harness.createStore({ maxEventBytes: 10_000 });
+      expect(store.maxEventBytes).toBe(10_000);
+      const before = await harness.countMarkers();
+      // 4,000 two-byte characters: 8,000 bytes of data, under the limit counted in characters.
+      const fits = sampleEvent('a', 1, { blob: 'é'.repeat(4_000) });
+      const over = sampleEvent('a', 2, { blob: 'é'.repeat(5_000) });
+      const caught = await harness.transaction(store, async (tx) => {
+        await harness.writeMarker(tx, 'over');
+        await store.enqueue(tx, fits);
+        return store.enqueue(tx, [sampleEvent('b', 1), over]).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      });
+      expect(caught).toBeInstanceOf(EventValidationError);
+      expect((caught as EventValidationError).path).toBe('events[1]');
+      expect((caught as Error).message).toContain('10000');
+      expect(await harness.countMarkers()).toBe(before + 1);
+      expect((await store.stats()).pending).toBe(1);
+    });
+
+    it('stops a claim at maxBatchBytes whatever batchSize says; the first record always fits', async () => {
+      const store = await harness.createStore();
+      const events = Array.from({ length: 10 }, (_, n) => sampleEvent(`b${n}`, n, { blob: 'x'.repeat(3_000) }));
+      await enqueue(store, events);
+      const sizes: number[] = [];
+      for (;;) {
+        const batch = await store.claim({ batchSize: 100, leaseMs: 10_000, maxBatchBytes: 10_000 });
+        if (batch.records.length === 0) break;
+        sizes.push(batch.records.length);
+        await store.complete(
+          batch.token,
+          batch.records.map((record) => record.id),
+        );
+      }
+      // ~3,060 bytes each: leased while the bytes before are under 10,000, so 4 per claim.
+      expect(sizes).toEqual([4, 4, 2]);
+      await enqueue(
+        store,
+        events.slice(0, 2).map((event, n) => ({ ...event, id: sampleEvent('c', n).id })),
+      );
+      const tiny = await store.claim({ batchSize: 100, leaseMs: 10_000, maxBatchBytes: 1_024 });
+      expect(tiny.records).toHaveLength(1);
+    });
+
+    it('hands back a row over maxEventBytes that is already in the table without its payload', async () => {
+      const store = await harness.createStore({ maxEventBytes: 10_000 });
+      const small = [sampleEvent('s1', 1), sampleEvent('s2', 2)];
+      const huge = sampleEvent('huge', 1, { blob: 'x'.repeat(50_000) });
+      await harness.writeUnchecked(store, [small[0]!, huge, small[1]!]);
+      const batch = await store.claim({ batchSize: 10, leaseMs: 10_000, maxBatchBytes: 2_000 });
+      expect(batch.records.map((record) => record.id)).toEqual([small[0]!.id, huge.id, small[1]!.id]);
+      const hugeRecord = batch.records[1]!;
+      expect(hugeRecord.payload).toBe('');
+      expect(hugeRecord.oversizedBytes).toBe(JSON.stringify(huge.data).length);
+      expect(batch.records[0]!.oversizedBytes).toBeUndefined();
+      expect(JSON.parse(batch.records[2]!.payload)).toEqual(small[1]!.data);
+      expect(await store.deadLetter(batch.token, [{ id: huge.id, error: 'PAYLOAD_TOO_LARGE' }])).toBe(1);
+      expect((await store.getDead(huge.id))?.payload).toBe(JSON.stringify(huge.data));
+    });
+
+    it('enqueues a thousand events in one call', async () => {
+      const store = await harness.createStore();
+      const events = Array.from({ length: 1000 }, (_, n) => sampleEvent(`s${n % 50}`, n));
+      await enqueue(store, events);
+      expect((await store.stats()).pending).toBe(1000);
+    });
+
+    it('claims only the head of each subject, so a subject is published in order', async () => {
+      const store = await harness.createStore();
+      const a1 = sampleEvent('a', 1);
+      const a2 = sampleEvent('a', 2);
+      const b1 = sampleEvent('b', 1);
+      await enqueue(store, [a1, a2, b1]);
+      const first = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(first.records.map((record) => record.id)).toEqual([a1.id, b1.id]);
+      expect((await store.claim({ batchSize: 10, leaseMs: 10_000 })).records).toEqual([]);
+      await store.complete(first.token, [a1.id, b1.id]);
+      const second = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(second.records.map((record) => record.id)).toEqual([a2.id]);
+    });
+
+    it('never gives one row, or two rows of one subject, to concurrent claimers', async () => {
+      const store = await harness.createStore();
+      const events = Array.from({ length: 400 }, (_, n) => sampleEvent(`s${n % 40}`, n));
+      await enqueue(store, events);
+      const batches = await Promise.all(Array.from({ length: 6 }, () => store.claim({ batchSize: 30, leaseMs: 10_000 })));
+      const claimed = batches.flatMap((batch) => batch.records);
+      expect(new Set(claimed.map((record) => record.id)).size).toBe(claimed.length);
+      expect(new Set(claimed.map((record) => record.subject)).size).toBe(claimed.length);
+      expect(claimed.length).toBe(40);
+    });
+
+    it('hands a row to another claimer once its lease expires, and fences the old claimer', async () => {
+      const store = await harness.createStore({ leaseMsHint: 300 });
+      const event = sampleEvent('a', 1);
+      await enqueue(store, event);
+      const stale = await store.claim({ batchSize: 10, leaseMs: 300 });
+      expect(stale.records).toHaveLength(1);
+      expect((await store.claim({ batchSize: 10, leaseMs: 300 })).records).toEqual([]);
+      await new Promise((resolve) => setTimeout(resolve, 450));
+      const fresh = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(fresh.records.map((record) => record.id)).toEqual([event.id]);
+      expect(await store.complete(stale.token, [event.id])).toBe(0);
+      expect(await store.release(stale.token, [{ id: event.id, retryAfterMs: 0, error: 'late', countAttempt: true }])).toBe(0);
+      expect(await store.complete(fresh.token, [event.id])).toBe(1);
+    });
+
+    it('holds back only the subject of a row waiting for its retry, counting attempts when asked', async () => {
+      const store = await harness.createStore();
+      const a1 = sampleEvent('a', 1);
+      const a2 = sampleEvent('a', 2);
+      const b1 = sampleEvent('b', 1);
+      await enqueue(store, [a1, a2, b1]);
+      const batch = await store.claim({ batchSize: 1, leaseMs: 10_000 });
+      expect(batch.records.map((record) => record.id)).toEqual([a1.id]);
+      expect(await store.release(batch.token, [{ id: a1.id, retryAfterMs: 60_000, error: 'broker said no', countAttempt: true }])).toBe(1);
+      const next = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(next.records.map((record) => record.id)).toEqual([b1.id]);
+      await store.complete(next.token, [b1.id]);
+
+      const store2 = await harness.createStore();
+      await enqueue(store2, [a1]);
+      const first = await store2.claim({ batchSize: 1, leaseMs: 10_000 });
+      await store2.release(first.token, [{ id: a1.id, retryAfterMs: 0, error: 'outage', countAttempt: false }]);
+      const again = await store2.claim({ batchSize: 1, leaseMs: 10_000 });
+      expect(again.records[0]?.attempts).toBe(0);
+      await store2.release(again.token, [{ id: a1.id, retryAfterMs: 0, error: 'nack', countAttempt: true }]);
+      expect((await store2.claim({ batchSize: 1, leaseMs: 10_000 })).records[0]?.attempts).toBe(1);
+    });
+
+    it('dead-letters a row without blocking its subject, and lists, replays and purges dead rows', async () => {
+      const store = await harness.createStore();
+      const a1 = sampleEvent('a', 1);
+      const a2 = sampleEvent('a', 2);
+      const b1 = sampleEvent('b', 1);
+      await enqueue(store, [a1, a2, b1]);
+      const batch = await store.claim({ batchSize: 1, leaseMs: 10_000 });
+      expect(await store.deadLetter(batch.token, [{ id: a1.id, error: 'NO_STREAM: no stream for subject' }])).toBe(1);
+      const next = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(next.records.map((record) => record.id)).toEqual([a2.id, b1.id]);
+      await store.complete(next.token, [a2.id, b1.id]);
+
+      expect(await store.stats()).toMatchObject({ pending: 0, dead: 1 });
+      const dead = await store.listDead();
+      expect(dead.map((record) => record.id)).toEqual([a1.id]);
+      expect(dead[0]?.lastError).toContain('NO_STREAM');
+      expect((await store.getDead(a1.id))?.payload).toBe(JSON.stringify(a1.data));
+      expect(await store.getDead(b1.id)).toBeUndefined();
+
+      expect(await store.replayDead([a1.id])).toBe(1);
+      const replayed = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(replayed.records.map((record) => ({ id: record.id, attempts: record.attempts }))).toEqual([{ id: a1.id, attempts: 0 }]);
+      await store.deadLetter(replayed.token, [{ id: a1.id, error: 'again' }]);
+      expect(await store.purgeDead()).toBe(1);
+      expect(await store.stats()).toMatchObject({ pending: 0, dead: 0 });
+    });
+
+    it('with deadBlocksSubject, a dead row holds back the later rows of its subject until it is retried or purged', async () => {
+      const store = await harness.createStore({ deadBlocksSubject: true });
+      const a1 = sampleEvent('a', 1);
+      const a2 = sampleEvent('a', 2);
+      const b1 = sampleEvent('b', 1);
+      const c1 = sampleEvent('c', 1);
+      const c2 = sampleEvent('c', 2);
+      await enqueue(store, [a1, a2, b1, c1, c2]);
+      const batch = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(batch.records.map((record) => record.id)).toEqual([a1.id, b1.id, c1.id]);
+      await store.deadLetter(batch.token, [
+        { id: a1.id, error: 'poison' },
+        { id: c1.id, error: 'poison' },
+      ]);
+      await store.complete(batch.token, [b1.id]);
+      // a2 and c2 wait behind their dead heads; other subjects are not held back.
+      expect((await store.claim({ batchSize: 10, leaseMs: 10_000 })).records).toEqual([]);
+      const b2 = sampleEvent('b', 2);
+      await enqueue(store, [b2]);
+      const other = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(other.records.map((record) => record.id)).toEqual([b2.id]);
+      await store.complete(other.token, [b2.id]);
+
+      // Retried: the dead event goes first, then the subject flows again, in order.
+      expect(await store.replayDead([a1.id])).toBe(1);
+      const retried = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(retried.records.map((record) => record.id)).toEqual([a1.id]);
+      await store.complete(retried.token, [a1.id]);
+      const after = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(after.records.map((record) => record.id)).toEqual([a2.id]);
+      await store.complete(after.token, [a2.id]);
+
+      // Purged: the subject flows again without it.
+      expect(await store.purgeDead([c1.id])).toBe(1);
+      const released = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(released.records.map((record) => record.id)).toEqual([c2.id]);
+    });
+
+    it("computes retry times on the database clock, not the caller's", async () => {
+      const store = await harness.createStore();
+      const a1 = sampleEvent('a', 1);
+      const b1 = sampleEvent('b', 1);
+      await enqueue(store, [a1, b1]);
+      const batch = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      // The caller's clock runs an hour ahead: a delay of 0 must still mean "at once" and 60 s
+      // "not now", which a deadline computed on the caller's clock would get wrong.
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 3_600_000 });
+      try {
+        expect(
+          await store.release(batch.token, [
+            { id: a1.id, retryAfterMs: 0, error: 'nack', countAttempt: true },
+            { id: b1.id, retryAfterMs: 60_000, error: 'nack', countAttempt: true },
+          ]),
+        ).toBe(2);
+      } finally {
+        vi.useRealTimers();
+      }
+      const next = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(next.records.map((record) => record.id)).toEqual([a1.id]);
+    });
+
+    it("leases on the database clock and reports the lease's end on the caller's clock", async () => {
+      const store = await harness.createStore();
+      const a1 = sampleEvent('a', 1);
+      await enqueue(store, [a1]);
+      // The caller's clock runs an hour behind: the lease must still last leaseMs on the server,
+      // and leaseUntil (what the relay compares with its own clock) must be leaseMs after its now.
+      const behind = Date.now() - 3_600_000;
+      vi.useFakeTimers({ toFake: ['Date'], now: behind });
+      let batch: Awaited<ReturnType<typeof store.claim>>;
+      try {
+        batch = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      } finally {
+        vi.useRealTimers();
+      }
+      expect(batch.records.map((record) => record.id)).toEqual([a1.id]);
+      expect(Math.abs(batch.leaseUntil.getTime() - (behind + 10_000))).toBeLessThan(5_000);
+      expect((await store.claim({ batchSize: 10, leaseMs: 10_000 })).records).toEqual([]);
+      expect(await store.complete(batch.token, [a1.id])).toBe(1);
+    });
+
+    it('pages dead rows and replays them all', async () => {
+      const store = await harness.createStore();
+      const events = Array.from({ length: 5 }, (_, n) => sampleEvent(`d${n}`, n));
+      await enqueue(store, events);
+      const batch = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+      await store.deadLetter(
+        batch.token,
+        batch.records.map((record) => ({ id: record.id, error: 'poison' })),
+      );
+      const page1 = await store.listDead({ limit: 2 });
+      const page2 = await store.listDead({ limit: 10, afterId: page1[1]!.id });
+      expect([...page1, ...page2].map((record) => record.id)).toEqual(events.map((event) => event.id));
+      expect(await store.replayDead('all')).toBe(5);
+      expect(await store.stats()).toMatchObject({ pending: 5, dead: 0 });
+    });
+
+    it('reports pending, lag and the largest subject backlogs', async () => {
+      const store = await harness.createStore();
+      const old = createEvent({ type: 'test.old', source: 'tests', subject: 'x', data: {}, time: new Date(Date.now() - 60_000) });
+      await enqueue(store, [old, sampleEvent('x', 1), sampleEvent('y', 1)]);
+      const stats = await store.stats();
+      expect(stats.pending).toBe(3);
+      expect(stats.dead).toBe(0);
+      expect(stats.oldestPendingAgeMs).toBeGreaterThanOrEqual(59_000);
+      const backlog = await store.subjectBacklog(10);
+      expect(backlog.map((entry) => [entry.subject, entry.pending])).toEqual([
+        ['x', 2],
+        ['y', 1],
+      ]);
+      expect((await harness.createStore().then((empty) => empty.stats())).oldestPendingAgeMs).toBeNull();
+    });
+
+    it('lists the pending rows that failed, most attempts first, with their error and retry time on its clock', async () => {
+      const store = await harness.createStore();
+      const [a1, a2, b1, c1] = [sampleEvent('a', 1), sampleEvent('a', 2), sampleEvent('b', 1), sampleEvent('c', 1)];
+      await enqueue(store, [a1!, a2!, b1!, c1!]);
+      expect(await store.listFailing?.(10)).toEqual([]);
+      const first = await store.claim({ batchSize: 10, leaseMs: 30_000 });
+      await store.release(first.token, [
+        { id: a1!.id, retryAfterMs: 0, error: 'a failed', countAttempt: true },
+        { id: b1!.id, retryAfterMs: 60_000, error: '<b> failed', countAttempt: true },
+        { id: c1!.id, retryAfterMs: 0, error: 'outage', countAttempt: false },
+      ]);
+      await store.complete(first.token, [a2!.id]);
+      const second = await store.claim({ batchSize: 10, leaseMs: 30_000 });
+      expect(second.records.map((record) => record.id)).toEqual(expect.arrayContaining([a1!.id]));
+      await store.release(second.token, [{ id: a1!.id, retryAfterMs: 0, error: 'a failed again', countAttempt: true }]);
+      if (!store.listFailing) return;
+      const failing = await store.listFailing(10);
+      expect(failing.map((row) => [row.id, row.subject, row.attempts, row.lastError])).toEqual([
+        [a1!.id, 'a', 2, 'a failed again'],
+        [b1!.id, 'b', 1, '<b> failed'],
+      ]);
+      expect(failing[0]!.retryInMs).toBe(0);
+      expect(failing[1]!.retryInMs).toBeGreaterThan(50_000);
+      expect(failing[1]!.retryInMs).toBeLessThanOrEqual(60_000);
+      expect(await store.listFailing(1)).toHaveLength(1);
+    });
+
+    it('migrates idempotently and accepts its own schema', async () => {
+      const store = await harness.createStore();
+      const again = await store.migrate();
+      expect(again.applied).toEqual([]);
+      await expect(store.assertSchema()).resolves.toBeUndefined();
+    });
+
+    it('wakes a waiting relay when a transaction commits', async () => {
+      const store = await harness.createStore();
+      if (!store.capabilities.wakeUp || !store.waitForWork) {
+        expect(store.waitForWork).toBeUndefined();
+        return;
+      }
+      const woken = store.waitForWork({ timeoutMs: 60_000 });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await enqueue(store, sampleEvent('w', 1));
+      await woken; // the test's timeout fails it if the wake-up never comes
+      expect((await store.claim({ batchSize: 10, leaseMs: 10_000 })).records).toHaveLength(1);
+    });
+  });
+}

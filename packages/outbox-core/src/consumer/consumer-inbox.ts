@@ -1,0 +1,103 @@
+import type { InboxOutcome, InboxStore } from '../contracts/inbox-store.js';
+import { BatchRolledBackError, isInfrastructureError } from '../errors.js';
+import type { Decoded } from './subject-lanes.js';
+
+/** What the consumer's inbox runs need: the store, the consumer's name, and where to report a batch fallback. */
+export interface InboxRun {
+  readonly inbox: InboxStore<unknown>;
+  readonly consumer: string;
+  /** Subjects handled at once, one transaction per message. */
+  readonly concurrency: number;
+  onBatchFallback(size: number, error: Error): void;
+}
+
+/** The outcome of a message not run because an earlier message of its subject failed in the same fetch. */
+export const heldBack = new Error('held back behind a failed event of the same subject');
+
+/**
+ * One transaction for the fetch. First without savepoints (one round trip less per message);
+ * a handler that throws rolls back the whole batch, which then runs again with a savepoint per
+ * message: the failed message fails again without its handler running a second time, and only
+ * it and its subject's later messages are held back. If the transaction fails as a whole, one
+ * transaction per message.
+ */
+export async function handleBatch(run: InboxRun, items: readonly Decoded[]): Promise<InboxOutcome[]> {
+  const name = run.consumer;
+  const attempt = (savepoints: boolean, failed?: { item: Decoded; error: unknown }): Promise<InboxOutcome[]> => {
+    const failedSubjects = new Set<string>();
+    return run.inbox.processBatch(
+      name,
+      items,
+      async (tx, item) => {
+        if (failedSubjects.has(item.event.subject)) throw heldBack;
+        try {
+          if (item === failed?.item) throw failed.error;
+          await item.handler(item.event, tx);
+        } catch (error) {
+          failedSubjects.add(item.event.subject);
+          throw error;
+        }
+      },
+      { savepoints },
+    );
+  };
+  try {
+    try {
+      return await attempt(false);
+    } catch (error) {
+      const item = error instanceof BatchRolledBackError ? items[error.index] : undefined;
+      if (!item) throw error;
+      return await attempt(true, { item, error: (error as BatchRolledBackError).cause });
+    }
+  } catch (error) {
+    // The database is down: one transaction per message would fail the same way, one by one.
+    if (isInfrastructureError(error)) return failEachSubject(items, error);
+    run.onBatchFallback(items.length, error as Error);
+    return handleBySubject(run, items);
+  }
+}
+
+/** One transaction per message; subjects concurrently up to `concurrency`, each subject in order. */
+export async function handleBySubject(run: InboxRun, items: readonly Decoded[]): Promise<InboxOutcome[]> {
+  const outcomes: InboxOutcome[] = new Array(items.length);
+  const lanes = new Map<string, number[]>();
+  items.forEach((item, index) => {
+    const lane = lanes.get(item.event.subject);
+    if (lane) lane.push(index);
+    else lanes.set(item.event.subject, [index]);
+  });
+  const queue = [...lanes.values()];
+  const worker = async (): Promise<void> => {
+    for (let lane = queue.shift(); lane; lane = queue.shift()) {
+      let failed = false;
+      for (const index of lane) {
+        outcomes[index] = failed ? { status: 'failed', error: heldBack } : await processOne(run, items[index] as Decoded);
+        failed ||= outcomes[index]?.status === 'failed';
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(run.concurrency, queue.length) }, worker));
+  return outcomes;
+}
+
+/** One message in a transaction of its own; what it threw becomes its `failed` outcome. */
+export async function processOne(run: InboxRun, item: Decoded): Promise<InboxOutcome> {
+  try {
+    return await run.inbox.process(run.consumer, item.messageId, (tx) => item.handler(item.event, tx));
+  } catch (error) {
+    return { status: 'failed', error };
+  }
+}
+
+/**
+ * The outcomes of a batch the database failed as a whole: the first message of each subject failed
+ * with `error`, the later ones held back behind it.
+ */
+function failEachSubject(items: readonly Decoded[], error: unknown): InboxOutcome[] {
+  const seen = new Set<string>();
+  return items.map((item) => {
+    if (seen.has(item.event.subject)) return { status: 'failed', error: heldBack };
+    seen.add(item.event.subject);
+    return { status: 'failed', error };
+  });
+}

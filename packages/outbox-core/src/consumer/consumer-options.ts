@@ -1,0 +1,86 @@
+import type { InboxStore } from '../contracts/inbox-store.js';
+import type { Logger } from '../contracts/logger.js';
+import type { Subscriber } from '../contracts/subscriber.js';
+import type { BackoffOptions } from '../util/backoff.js';
+import type { ConsumerEvent } from './consumer-events.js';
+
+/** Options of `Consumer`. */
+export interface ConsumerOptions<Tx> {
+  readonly subscriber: Subscriber;
+  readonly inbox: InboxStore<Tx>;
+  /**
+   * `batch`: the messages of one fetch share one local transaction; a failing handler rolls back
+   * only its own message (the batch runs again with a savepoint per message, without handing the
+   * failed one to its handler again); if the transaction itself fails, each message is retried in
+   * a transaction of its own. `message`: one transaction per message.
+   * @defaultValue 'batch'
+   */
+  readonly mode?: 'batch' | 'message';
+  /** Messages per fetch. @defaultValue 100 */
+  readonly fetchSize?: number;
+  /** How long a fetch waits for messages. @defaultValue 1_000 */
+  readonly fetchExpiresMs?: number;
+  /** In `message` mode, how many subjects are handled at once (each subject stays in order). @defaultValue 8 */
+  readonly concurrency?: number;
+  /** Redelivery delay after a handler error. @defaultValue `{ initialMs: 1_000, maxMs: 30_000 }` */
+  readonly backoff?: BackoffOptions;
+  /**
+   * Pause between attempts while the inbox database (or a handler's dependency) is down; the
+   * messages in hand are retried with it, without limit. @defaultValue `{ initialMs: 250, maxMs: 10_000 }`
+   */
+  readonly outageBackoff?: BackoffOptions;
+  /** Delay between attempts to store a dead letter that failed to publish. @defaultValue `{ initialMs: 1_000, maxMs: 30_000 }` */
+  readonly deadLetterBackoff?: BackoffOptions;
+  /** Times a deadlock or serialization failure is retried at once before it counts as an outage. @defaultValue 3 */
+  readonly conflictRetries?: number;
+  /**
+   * How long past the time it is due back a subject waits for a failed message given back to the bus
+   * (another instance may have taken it) before its held messages run anyway.
+   * @defaultValue twice the subscriber's `ackWaitMs`, at least 10_000
+   */
+  readonly laneWaitMs?: number;
+  /**
+   * Messages held behind failed ones at most; beyond it the newest are given back to the bus.
+   * @defaultValue a quarter of the subscriber's `maxAckPending` (at most 1_000), or 250
+   */
+  readonly maxHeld?: number;
+  /** How long inbox rows are kept; checked against the bus's redelivery horizon at start. */
+  readonly inboxRetentionMs?: number;
+  /** How often expired inbox rows are removed (in bounded batches) while running. @defaultValue 60_000 */
+  readonly cleanupIntervalMs?: number;
+  /**
+   * What to do with an event whose type has no handler on this consumer. `'ack'`: ack it without
+   * running anything, count it (`skipped.unknownType`) and report a `skipped` event: on a shared
+   * stream, a producer that adds a type must not fill the dead-letter stream of every consumer with
+   * a broad filter. `'dead-letter'`: dead-letter it at once (`UNKNOWN_EVENT_TYPE`), for a consumer
+   * that must see every type it is sent.
+   * @defaultValue 'ack'
+   */
+  readonly unknownTypes?: 'ack' | 'dead-letter';
+  readonly logger?: Logger;
+  readonly onEvent?: (event: ConsumerEvent) => void;
+}
+
+/** Messages a `Consumer` acked without running a handler, by reason, since it was created. */
+export interface ConsumerSkipCounts {
+  /** Events of a type with no handler, with `unknownTypes: 'ack'`. */
+  readonly unknownType: number;
+  /** Dead-letter replays meant for another consumer of the same stream. */
+  readonly replayForAnotherConsumer: number;
+}
+
+/** What `Consumer.status()` reports. */
+export interface ConsumerStatus {
+  /** See `Consumer.ready`. */
+  readonly ready: boolean;
+  /** The database (or a handler's dependency) is down: no fetching until an attempt succeeds. */
+  readonly paused: boolean;
+  /** When the current outage began (epoch ms). */
+  readonly pausedSince: number | undefined;
+  /** Messages kept in hand until the outage ends. */
+  readonly inHandForOutage: number;
+  /** Messages held behind a failed message of their subject. */
+  readonly held: number;
+  /** Dead letters waiting to be stored. */
+  readonly pendingDeadLetters: number;
+}

@@ -1,0 +1,621 @@
+import type { InboxOutcome, InboxStore } from '../contracts/inbox-store.js';
+import { type Logger, noopLogger } from '../contracts/logger.js';
+import type { Delivery, Subscriber } from '../contracts/subscriber.js';
+import { EventDecodeError, errorMessage, isInfrastructureError, isTransactionConflict, OutboxError, OutboxUsageError } from '../errors.js';
+import type { EventDefinition } from '../event/define-event.js';
+import type { OutboxEvent } from '../event/event.js';
+import { checkHorizons } from '../settings/horizons.js';
+import { validateInteger } from '../settings/identifiers.js';
+import { type ConsumerTelemetry, consumerTelemetry } from '../telemetry/consumer-telemetry.js';
+import { sleep } from '../util/abort.js';
+import { type Backoff, createBackoff } from '../util/backoff.js';
+import type { ConsumerEvent } from './consumer-events.js';
+import { handleBatch, handleBySubject, heldBack, type InboxRun, processOne } from './consumer-inbox.js';
+import type { ConsumerOptions, ConsumerSkipCounts, ConsumerStatus } from './consumer-options.js';
+import { type Decoded, SubjectLanes } from './subject-lanes.js';
+
+// One file for the loop (over ~400 lines): fetching, settling, the lanes, what is kept in hand for an
+// outage or a dead letter, and the keep-alive all act on the same in-hand sets, and the order of
+// their steps is the guarantee. The inbox runs are in consumer-inbox.ts, the options in
+// consumer-options.ts.
+
+/** A handler: runs inside the inbox's local transaction `tx`; its writes commit with the inbox row or not at all. */
+export type EventHandler<TData, TType extends string, Tx> = (event: OutboxEvent<TData, TType>, tx: Tx) => Promise<void>;
+
+/**
+ * Applies events from a `Subscriber` exactly once in effect: for each message, in one local
+ * transaction, record `(consumer, event id)` in the inbox and run the handler; commit; then ack.
+ * A redelivered message finds its inbox row and is acked without running the handler.
+ *
+ * Failures are classified before they cost anything:
+ * - infrastructure (the inbox database unreachable, a failover, a deadlock or serialization failure
+ *   after `conflictRetries` immediate retries, or a handler's `InfrastructureError`): the consumer
+ *   stops fetching, keeps the messages in hand (`inProgress`, never `nak`, so no delivery is spent),
+ *   reports `paused` and `ready === false`, retries with `outageBackoff` without limit and resumes
+ *   by itself. Such a failure never leads to a dead letter.
+ * - content (no id, bad JSON, failed schema, a subject its type does not map to): dead-lettered at
+ *   once. An event of a type with no handler is acked and counted (or dead-lettered, see
+ *   `unknownTypes`); a dead-letter replay meant for another consumer is acked unrun.
+ * - handler (anything else): `nak` with backoff; at `maxDeliver` the message is dead-lettered.
+ * A message is terminated only after its dead letter is stored; until then it is kept in hand and
+ * the publish retried (`dead-letter-failed`).
+ *
+ * Messages of one subject are applied in stream order by one instance: behind a failed message,
+ * later messages of its subject wait in memory (kept from redelivery with `inProgress`) until it is
+ * settled, while other subjects flow. With several instances on one durable, the failed message may
+ * come back to another instance: a waiting subject is released once the inbox shows it applied, or
+ * `laneWaitMs` after it was due back, so order across instances is best effort. Handlers that must
+ * be order-proof compare a version, as the example does.
+ *
+ * @example
+ * ```ts
+ * const consumer = new Consumer({ subscriber, inbox, inboxRetentionMs: 7 * 86_400_000 })
+ *   .on(PriceChanged, async (event, tx) => { await tx.query('UPDATE ...', [event.data.newPrice]) })
+ * await consumer.start()
+ * ```
+ */
+export class Consumer<Tx = unknown> {
+  readonly #subscriber: Subscriber;
+  readonly #inbox: InboxStore<Tx>;
+  readonly #mode: 'batch' | 'message';
+  readonly #fetchSize: number;
+  readonly #fetchExpiresMs: number;
+  readonly #concurrency: number;
+  readonly #backoff: Backoff;
+  readonly #inboxRetentionMs: number | undefined;
+  readonly #cleanupIntervalMs: number;
+  readonly #logger: Logger;
+  readonly #onEvent: ((event: ConsumerEvent) => void) | undefined;
+  /** OpenTelemetry spans and metrics, when `@opentelemetry/api` is installed (see telemetry/). */
+  readonly #telemetry: ConsumerTelemetry | undefined;
+  readonly #unknownTypes: 'ack' | 'dead-letter';
+  readonly #skipped = { unknownType: 0, replayForAnotherConsumer: 0 };
+  readonly #handlers = new Map<string, (event: OutboxEvent, tx: unknown) => Promise<void>>();
+  readonly #stopping = new AbortController();
+  readonly #lanes: SubjectLanes;
+  readonly #outageBackoff: Backoff;
+  readonly #deadLetterBackoff: Backoff;
+  readonly #conflictRetries: number;
+  readonly #maxAckPending: number | undefined;
+  readonly #keepAliveMs: number;
+  /** Messages whose attempt failed for infrastructure: kept in hand (never nak'd) until the outage ends. */
+  readonly #stalled: Decoded[] = [];
+  /** Dead letters whose publish failed: kept in hand, not terminated, until the dead-letter stream stores them. */
+  readonly #pendingDeadLetters = new Map<Delivery, PendingDeadLetter>();
+  #pausedAt: number | undefined;
+  #outageAttempts = 0;
+  /** The messages of the fetch being handled. */
+  #inFlight: readonly Decoded[] = [];
+  #touching = false;
+  #loop: Promise<void> | undefined;
+  #started = false;
+  #closed: Promise<Error | undefined>;
+  #resolveClosed!: (error: Error | undefined) => void;
+
+  constructor(options: ConsumerOptions<Tx>) {
+    if (!options?.subscriber || !options.inbox) throw new OutboxUsageError('new Consumer() needs { subscriber, inbox }');
+    this.#subscriber = options.subscriber;
+    this.#inbox = options.inbox;
+    this.#mode = options.mode ?? 'batch';
+    if (this.#mode !== 'batch' && this.#mode !== 'message') {
+      throw new OutboxUsageError(`mode must be 'batch' or 'message'; got ${JSON.stringify(options.mode)}`);
+    }
+    this.#fetchSize = validateInteger(options.fetchSize ?? 100, 'fetchSize', 1, 10_000);
+    this.#fetchExpiresMs = validateInteger(options.fetchExpiresMs ?? 1_000, 'fetchExpiresMs', 10);
+    this.#concurrency = validateInteger(options.concurrency ?? 8, 'concurrency', 1, 1_000);
+    this.#backoff = createBackoff({ initialMs: 1_000, maxMs: 30_000, ...options.backoff });
+    this.#outageBackoff = createBackoff({ initialMs: 250, maxMs: 10_000, ...options.outageBackoff });
+    this.#deadLetterBackoff = createBackoff({ initialMs: 1_000, maxMs: 30_000, ...options.deadLetterBackoff });
+    this.#conflictRetries = validateInteger(options.conflictRetries ?? 3, 'conflictRetries', 0, 100);
+    const ackWaitMs = this.#subscriber.ackWaitMs;
+    this.#maxAckPending = this.#subscriber.maxAckPending;
+    // Well within ack_wait, so a held message is never redelivered while we hold it.
+    this.#keepAliveMs = ackWaitMs === undefined ? 5_000 : Math.max(100, Math.min(5_000, Math.floor(ackWaitMs / 3)));
+    this.#lanes = new SubjectLanes({
+      maxWaitMs: validateInteger(options.laneWaitMs ?? Math.max(10_000, 2 * (ackWaitMs ?? 5_000)), 'laneWaitMs', 0),
+      maxHeld: validateInteger(
+        options.maxHeld ?? (this.#maxAckPending === undefined ? 250 : Math.max(1, Math.min(1_000, Math.floor(this.#maxAckPending / 4)))),
+        'maxHeld',
+        1,
+      ),
+      keepAliveMs: this.#keepAliveMs,
+    });
+    this.#inboxRetentionMs = options.inboxRetentionMs;
+    this.#cleanupIntervalMs = validateInteger(options.cleanupIntervalMs ?? 60_000, 'cleanupIntervalMs', 10);
+    this.#logger = options.logger ?? noopLogger;
+    this.#onEvent = options.onEvent;
+    this.#telemetry = consumerTelemetry(this.#subscriber);
+    this.#unknownTypes = options.unknownTypes ?? 'ack';
+    if (this.#unknownTypes !== 'ack' && this.#unknownTypes !== 'dead-letter') {
+      throw new OutboxUsageError(`unknownTypes must be 'ack' or 'dead-letter'; got ${JSON.stringify(options.unknownTypes)}`);
+    }
+    this.#closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+  }
+
+  /** Registers the handler of one event type; the definition's schema validates each received event. */
+  on<TType extends string, TData>(definition: EventDefinition<TType, TData>, handler: EventHandler<TData, TType, Tx>): this {
+    if (this.#started) throw new OutboxUsageError('register handlers before start()');
+    if (this.#handlers.has(definition.type)) {
+      throw new OutboxUsageError(`a handler for '${definition.type}' is already registered on this consumer`);
+    }
+    this.#handlers.set(definition.type, async (event, tx) => {
+      await handler(definition.parse(event), tx as Tx);
+    });
+    return this;
+  }
+
+  /**
+   * Checks the inbox retention against the bus's redelivery horizon, then consumes in the background
+   * until `stop` (or until `signal` aborts).
+   * @throws OutboxConfigError when the inbox would forget a message the bus may still redeliver.
+   */
+  async start(options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.#prepare();
+    options.signal?.addEventListener('abort', () => void this.stop(), { once: true });
+    // On a timer of its own, so that messages in hand stay alive while a handler or a database call
+    // hangs (a connection attempt to a host that does not answer) for longer than ack_wait.
+    const keepAlive = setInterval(() => void this.#keepAlive(), this.#keepAliveMs);
+    keepAlive.unref();
+    this.#loop = this.#run()
+      .finally(() => clearInterval(keepAlive))
+      .then(
+        () => this.#resolveClosed(undefined),
+        (error: unknown) => this.#resolveClosed(error as Error),
+      );
+  }
+
+  /**
+   * Fetches and handles one batch: for tests and scripts. Returns how many messages were fetched.
+   * While messages are kept in hand for an outage, it retries those instead and fetches nothing.
+   */
+  async runOnce(): Promise<number> {
+    if (!this.#started) this.#prepare();
+    if (this.#stalled.length > 0) {
+      await this.#retryStalled();
+      await this.#maintain();
+      return 0;
+    }
+    const deliveries = await this.#subscriber.fetch({ max: this.#fetchSize, expiresMs: this.#fetchExpiresMs });
+    await this.#handleAll(deliveries);
+    return deliveries.length;
+  }
+
+  /** Stops fetching, finishes the messages in hand, and resolves; it does not close the subscriber's connection. */
+  async stop(options: { timeoutMs?: number } = {}): Promise<{ drained: boolean }> {
+    this.#stopping.abort();
+    this.#telemetry?.close();
+    if (!this.#loop) {
+      this.#resolveClosed(undefined);
+      return { drained: true };
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      this.#loop.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), options.timeoutMs ?? 30_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    return { drained };
+  }
+
+  /** How many messages were acked without a handler, by reason (see `unknownTypes` and `Delivery.replayFor`). */
+  get skipped(): ConsumerSkipCounts {
+    return { ...this.#skipped };
+  }
+
+  /** Resolves when the loop has ended: to the fatal error, or `undefined` after `stop`. */
+  closed(): Promise<Error | undefined> {
+    return this.#closed;
+  }
+
+  /**
+   * Whether the consumer is making progress: started, not stopped, its database reachable and no
+   * dead letter waiting to be stored. Expose it as the service's readiness.
+   */
+  get ready(): boolean {
+    return this.#started && !this.#stopping.signal.aborted && this.#pausedAt === undefined && this.#pendingDeadLetters.size === 0;
+  }
+
+  /** What the consumer holds and why, for health endpoints and tests. */
+  status(): ConsumerStatus {
+    return {
+      ready: this.ready,
+      paused: this.#pausedAt !== undefined,
+      pausedSince: this.#pausedAt,
+      inHandForOutage: this.#stalled.length,
+      held: this.#lanes.heldCount,
+      pendingDeadLetters: this.#pendingDeadLetters.size,
+    };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  #prepare(): void {
+    if (this.#started) throw new OutboxUsageError('the consumer was already started');
+    if (this.#handlers.size === 0) throw new OutboxUsageError('the consumer has no handlers: call consumer.on(definition, handler) first');
+    checkHorizons({
+      ...(this.#inboxRetentionMs === undefined ? {} : { inboxRetentionMs: this.#inboxRetentionMs }),
+      ...(this.#subscriber.redeliveryHorizonMs === undefined ? {} : { redeliveryHorizonMs: this.#subscriber.redeliveryHorizonMs }),
+    });
+    this.#started = true;
+    this.#telemetry?.start();
+  }
+
+  #emit(event: ConsumerEvent): void {
+    this.#telemetry?.record(event);
+    try {
+      this.#onEvent?.(event);
+    } catch (error) {
+      this.#logger.warn({ err: error, event: event.type }, 'consumer onEvent hook threw');
+    }
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#stopping.signal;
+    let failures = 0;
+    let nextCleanup = Date.now() + this.#cleanupIntervalMs;
+    while (!signal.aborted) {
+      if (this.#stalled.length > 0) {
+        await this.#recover(signal);
+        continue;
+      }
+      const max = this.#fetchRoom();
+      if (max < 1) {
+        // Everything max_ack_pending allows is in hand: settle some before taking more.
+        await sleep(Math.min(this.#fetchExpiresMs, this.#keepAliveMs), signal);
+        await this.#maintain();
+        continue;
+      }
+      let deliveries: readonly Delivery[];
+      try {
+        deliveries = await this.#subscriber.fetch({ max, expiresMs: this.#fetchExpiresMs, signal });
+        failures = 0;
+      } catch (error) {
+        if (signal.aborted) break;
+        failures++;
+        const pauseMs = Math.min(10_000, 100 * 2 ** Math.min(failures, 7));
+        this.#emit({ type: 'fetch-error', error: error as Error, pauseMs });
+        this.#logger.warn({ err: error, pauseMs }, 'consumer fetch failed; retrying');
+        await sleep(pauseMs, signal);
+        continue;
+      }
+      await this.#handleAll(deliveries);
+      if (this.#inboxRetentionMs !== undefined && this.#pausedAt === undefined && Date.now() >= nextCleanup) {
+        nextCleanup = Date.now() + this.#cleanupIntervalMs;
+        await this.#inbox
+          .cleanup({ olderThanMs: this.#inboxRetentionMs })
+          .catch((error: unknown) => this.#logger.warn({ err: error }, 'inbox cleanup failed'));
+      }
+    }
+  }
+
+  async #handleAll(deliveries: readonly Delivery[]): Promise<void> {
+    const runnable: Decoded[] = [];
+    for (const delivery of deliveries) {
+      const item = await this.#decode(delivery);
+      if (!item) continue;
+      // Behind a failed event of its subject: wait in memory, in order, until that event is settled.
+      if (this.#lanes.hold(item)) continue;
+      runnable.push(item);
+    }
+    if (runnable.length > 0) {
+      this.#inFlight = runnable;
+      try {
+        const run = this.#inboxRun();
+        const outcomes = this.#mode === 'batch' ? await handleBatch(run, runnable) : await handleBySubject(run, runnable);
+        await this.#settleAll(runnable, outcomes);
+      } finally {
+        this.#inFlight = [];
+      }
+    }
+    await this.#drainReleased();
+    await this.#maintain();
+  }
+
+  /** Keeps every message in hand from redelivery: held, stalled, waiting for its dead letter, or being handled. */
+  async #keepAlive(): Promise<void> {
+    if (this.#touching) return;
+    this.#touching = true;
+    try {
+      const inFlight = this.#inFlight.map((item) => item.delivery);
+      await this.#lanes.keepAlive([...this.#inHand(), ...inFlight]);
+    } finally {
+      this.#touching = false;
+    }
+  }
+
+  /** How many messages the next fetch may take without exceeding what max_ack_pending allows. */
+  #fetchRoom(): number {
+    if (this.#maxAckPending === undefined) return this.#fetchSize;
+    const inHand = this.#lanes.heldCount + this.#stalled.length + this.#pendingDeadLetters.size;
+    return Math.min(this.#fetchSize, this.#maxAckPending - inHand);
+  }
+
+  /**
+   * Between fetches: retries due dead letters, releases lanes whose blocker another instance settled
+   * (or that waited their bound), gives back held messages beyond the bound, keeps the rest alive.
+   */
+  async #maintain(): Promise<void> {
+    const now = Date.now();
+    for (const pending of [...this.#pendingDeadLetters.values()]) {
+      if (pending.retryAt <= now) await this.#deadLetter(pending.delivery, pending.cause, pending.item);
+    }
+    if (this.#pausedAt === undefined) {
+      let released = false;
+      for (const lane of this.#lanes.due(now)) {
+        let applied = false;
+        if (this.#inbox.isRecorded) {
+          applied = await this.#inbox.isRecorded(this.#subscriber.name, lane.blocker.messageId).catch(() => false);
+        }
+        if (!applied && !lane.overdue) continue;
+        this.#lanes.release(lane.subject);
+        released = true;
+        const reason = applied ? 'applied-elsewhere' : 'timeout';
+        this.#emit({ type: 'lane-released', subject: lane.subject, blockerId: lane.blocker.messageId, reason });
+        this.#logger.info(
+          { subject: lane.subject, blockerId: lane.blocker.messageId, reason },
+          'released a subject held behind a failed event',
+        );
+      }
+      if (released) await this.#drainReleased();
+    }
+    for (const { item, delayMs } of this.#lanes.overflow(now)) {
+      await item.delivery
+        .nak(delayMs)
+        .catch((error: unknown) => this.#logger.warn({ err: error, id: item.messageId }, 'could not give back a held message'));
+    }
+    await this.#keepAlive();
+  }
+
+  /** Deliveries kept in hand outside the lanes: stalled by an outage, or waiting for their dead letter. */
+  *#inHand(): Iterable<Delivery> {
+    for (const item of this.#stalled) yield item.delivery;
+    yield* this.#pendingDeadLetters.keys();
+  }
+
+  /**
+   * While the infrastructure is down: no fetch; wait (keeping what is in hand alive), then try the
+   * oldest stalled message. Once one attempt succeeds, the rest are retried and fetching resumes.
+   */
+  async #recover(signal: AbortSignal): Promise<void> {
+    this.#outageAttempts++;
+    const deadline = Date.now() + this.#outageBackoff.delayMs(this.#outageAttempts);
+    while (!signal.aborted && Date.now() < deadline) {
+      await sleep(Math.min(deadline - Date.now(), this.#keepAliveMs), signal);
+      await this.#maintain();
+    }
+    if (!signal.aborted) await this.#retryStalled();
+  }
+
+  /** Retries the oldest stalled message; if that attempt reached the database, the rest too. */
+  async #retryStalled(): Promise<void> {
+    const probe = this.#stalled.shift();
+    if (!probe) return;
+    await this.#settle(probe, await this.#processOne(probe));
+    if (this.#pausedAt !== undefined) return;
+    const rest = this.#stalled.splice(0);
+    const worker = async (): Promise<void> => {
+      for (let item = rest.shift(); item; item = rest.shift()) await this.#settle(item, await this.#processOne(item));
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, rest.length) }, worker));
+    await this.#drainReleased();
+  }
+
+  /** An attempt failed for infrastructure: keep the message in hand and pause, reporting it once. */
+  #stall(item: Decoded, error: Error): void {
+    if (!this.#stalled.includes(item)) this.#stalled.push(item);
+    if (this.#pausedAt !== undefined) return;
+    this.#pausedAt = Date.now();
+    this.#emit({ type: 'paused', error, inHand: this.#stalled.length });
+    this.#logger.warn(
+      { err: error, id: item.messageId },
+      'consumer paused: its database or a dependency is unavailable; holding its messages and retrying without limit',
+    );
+  }
+
+  /** The database answered: end the outage, if there was one. */
+  #available(): void {
+    if (this.#pausedAt === undefined) return;
+    const pausedMs = Date.now() - this.#pausedAt;
+    this.#pausedAt = undefined;
+    this.#outageAttempts = 0;
+    this.#emit({ type: 'resumed', pausedMs });
+    this.#logger.warn({ pausedMs }, 'consumer resumed: its database answers again');
+  }
+
+  /**
+   * Decodes and validates; a message that can never be handled is dead-lettered at once. A replay
+   * meant for another consumer, and an unknown type with `unknownTypes: 'ack'`, are acked unrun.
+   */
+  async #decode(delivery: Delivery): Promise<Decoded | undefined> {
+    if (delivery.replayFor !== undefined && delivery.replayFor !== this.#subscriber.name) {
+      // Checked before decoding: another consumer's replay is none of this one's business, even malformed.
+      await this.#skip(delivery, 'replay-for-another-consumer', undefined);
+      return undefined;
+    }
+    try {
+      const event = delivery.decode();
+      const handler = this.#handlers.get(event.type);
+      if (!handler && this.#unknownTypes === 'ack') {
+        await this.#skip(delivery, 'unknown-type', event.type);
+        return undefined;
+      }
+      if (!handler) {
+        throw new EventDecodeError(
+          'UNKNOWN_EVENT_TYPE',
+          `no handler for event type '${event.type}' on consumer '${this.#subscriber.name}'`,
+        );
+      }
+      // With OpenTelemetry, the handler runs inside a `process` span of this delivery.
+      return { delivery, event, handler: this.#telemetry?.wrap(handler, delivery, event) ?? handler, messageId: event.id };
+    } catch (error) {
+      await this.#deadLetter(delivery, error);
+      return undefined;
+    }
+  }
+
+  #inboxRun(): InboxRun {
+    return {
+      inbox: this.#inbox as InboxStore<unknown>,
+      consumer: this.#subscriber.name,
+      concurrency: this.#concurrency,
+      onBatchFallback: (size, error) => {
+        this.#emit({ type: 'batch-fallback', size, error });
+        this.#logger.warn({ err: error, size }, 'batch transaction failed; retrying one message per transaction');
+      },
+    };
+  }
+
+  #processOne(item: Decoded): Promise<InboxOutcome> {
+    return processOne(this.#inboxRun(), item);
+  }
+
+  /** Settles in message order, so a subject is blocked by its first failure before its later messages are held. */
+  async #settleAll(items: readonly Decoded[], outcomes: readonly InboxOutcome[]): Promise<void> {
+    const settling: Promise<void>[] = [];
+    items.forEach((item, index) => {
+      const outcome = outcomes[index] ?? { status: 'failed', error: new Error('no outcome') };
+      if (outcome.status === 'failed' && outcome.error === heldBack) {
+        this.#lanes.hold(item, true);
+        return;
+      }
+      settling.push(this.#settle(item, outcome));
+    });
+    await Promise.all(settling);
+  }
+
+  /** Runs the messages held behind events that have now been applied or dead-lettered, in order. */
+  async #drainReleased(): Promise<void> {
+    for (let next = this.#lanes.nextReleased(); next; next = this.#lanes.nextReleased()) {
+      await this.#settle(next, await this.#processOne(next));
+    }
+  }
+
+  async #settle(item: Decoded, outcome: InboxOutcome): Promise<void> {
+    const { delivery, event } = item;
+    try {
+      if (outcome.status !== 'failed') {
+        await this.#succeeded(item, outcome.status);
+        return;
+      }
+      // Synchronously, before any await: later messages of the subject in this fetch wait behind it.
+      this.#lanes.block(item, Number.POSITIVE_INFINITY);
+      let error = outcome.error;
+      for (let attempt = 1; attempt <= this.#conflictRetries && isTransactionConflict(error); attempt++) {
+        this.#emit({ type: 'conflict-retry', id: event.id, attempt, error: toError(error) });
+        await sleep(5 + Math.random() * 20 * attempt);
+        const again = await this.#processOne(item);
+        if (again.status !== 'failed') {
+          await this.#succeeded(item, again.status);
+          return;
+        }
+        error = again.error;
+      }
+      if (isInfrastructureError(error)) {
+        this.#stall(item, toError(error));
+        return;
+      }
+      // The transaction ran and the handler failed on its own: the database is up.
+      this.#available();
+      if (isPermanent(error) || delivery.deliveryCount >= this.#subscriber.maxDeliver) {
+        await this.#deadLetter(delivery, error, item);
+        return;
+      }
+      const delayMs = this.#backoff.delayMs(delivery.deliveryCount);
+      this.#lanes.block(item, Date.now() + delayMs);
+      await delivery.nak(delayMs);
+      const failure = toError(error);
+      this.#emit({ type: 'retry', id: event.id, deliveryCount: delivery.deliveryCount, delayMs, error: failure });
+      this.#logger.warn(
+        { err: failure, id: event.id, deliveryCount: delivery.deliveryCount, delayMs },
+        'handler failed; redelivering later',
+      );
+    } catch (error) {
+      // Settling failed (connection lost): the bus redelivers after ack_wait and the inbox dedups.
+      this.#logger.warn({ err: error, id: event.id }, 'could not settle a message; it will be redelivered');
+    }
+  }
+
+  async #succeeded(item: Decoded, status: 'applied' | 'duplicate'): Promise<void> {
+    const { delivery, event } = item;
+    this.#available();
+    this.#lanes.settled(item);
+    await delivery.ack();
+    if (status === 'applied') {
+      this.#emit({
+        type: 'applied',
+        id: event.id,
+        eventType: event.type,
+        subject: event.subject,
+        latencyMs: Date.now() - Date.parse(event.time),
+      });
+    } else this.#emit({ type: 'duplicate', id: event.id });
+  }
+
+  async #skip(delivery: Delivery, reason: 'unknown-type' | 'replay-for-another-consumer', eventType: string | undefined): Promise<void> {
+    try {
+      await delivery.ack();
+    } catch (error) {
+      // Redelivered after ack_wait and skipped again.
+      this.#logger.warn({ err: error, id: delivery.messageId }, 'could not ack a skipped message; it will be redelivered');
+      return;
+    }
+    if (reason === 'unknown-type') this.#skipped.unknownType++;
+    else this.#skipped.replayForAnotherConsumer++;
+    this.#emit({ type: 'skipped', id: delivery.messageId, reason, eventType });
+    this.#logger.debug({ id: delivery.messageId, reason, eventType }, 'message acked without a handler');
+  }
+
+  /**
+   * Publishes the dead letter; only once the dead-letter stream stored it is the message terminated
+   * and its subject released. Otherwise the message stays in hand (kept alive, not terminated: the
+   * bus would not redeliver it past max_deliver) and the publish is tried again with backoff.
+   */
+  async #deadLetter(delivery: Delivery, cause: unknown, item?: Decoded): Promise<void> {
+    const error = toError(cause);
+    const code = error instanceof OutboxError ? error.code : 'HANDLER_FAILED';
+    try {
+      await delivery.deadLetter({ code, error: errorMessage(error), consumer: this.#subscriber.name });
+    } catch (deadLetterError) {
+      const pending = this.#pendingDeadLetters.get(delivery) ?? { delivery, cause, item, attempts: 0, retryAt: 0 };
+      pending.attempts++;
+      const retryInMs = this.#deadLetterBackoff.delayMs(pending.attempts);
+      pending.retryAt = Date.now() + retryInMs;
+      this.#pendingDeadLetters.set(delivery, pending);
+      const failure = toError(deadLetterError);
+      this.#emit({ type: 'dead-letter-failed', id: delivery.messageId, attempts: pending.attempts, retryInMs, error: failure });
+      this.#logger.error(
+        { err: failure, id: delivery.messageId, attempts: pending.attempts, retryInMs },
+        'could not store a dead letter; the message is kept and the dead letter retried',
+      );
+      return;
+    }
+    this.#pendingDeadLetters.delete(delivery);
+    if (item) this.#lanes.settled(item);
+    this.#emit({ type: 'dead', id: delivery.messageId, code, error });
+    this.#logger.warn({ err: error, id: delivery.messageId, code }, 'message dead-lettered');
+  }
+}
+
+/** A dead letter whose publish failed, kept in hand until it is stored. */
+interface PendingDeadLetter {
+  readonly delivery: Delivery;
+  readonly cause: unknown;
+  readonly item: Decoded | undefined;
+  attempts: number;
+  retryAt: number;
+}
+
+/** A schema failure on receipt never passes on a retry. */
+function isPermanent(error: unknown): boolean {
+  return error instanceof EventDecodeError;
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}

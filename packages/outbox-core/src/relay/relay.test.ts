@@ -1,0 +1,206 @@
+import { describe, expect, it } from 'vitest';
+import { sampleEvent } from '../conformance/sample-events.js';
+import { PublishError } from '../errors.js';
+import { encodeEvents } from '../event/encode.js';
+import { MemoryBus } from '../testing/memory-bus.js';
+import { MemoryOutboxStore, memoryTransaction } from '../testing/memory-outbox-store.js';
+import { Relay } from './relay.js';
+import type { RelayEvent } from './relay-events.js';
+
+function subjectsInStreamOrder(bus: MemoryBus): Map<string, number[]> {
+  const order = new Map<string, number[]>();
+  for (const message of bus.messages) {
+    const subject = message.headers['ce-subject']!;
+    order.set(subject, [...(order.get(subject) ?? []), (JSON.parse(message.body) as { n: number }).n]);
+  }
+  return order;
+}
+
+describe('Relay', () => {
+  it('dead-letters a row over maxEventBytes at once, unpublished, and keeps each claim within maxBatchBytes', async () => {
+    const store = new MemoryOutboxStore({ maxEventBytes: 10_000 });
+    const bus = new MemoryBus();
+    const small = Array.from({ length: 20 }, (_, n) => sampleEvent(`s${n}`, n, { blob: 'x'.repeat(1_000) }));
+    const huge = sampleEvent('huge', 1, { blob: 'x'.repeat(50_000) });
+    store.insertUnchecked(encodeEvents([...small.slice(0, 10), huge, ...small.slice(10)], { maxEventBytes: 1e9 }));
+    const events: RelayEvent[] = [];
+    const relay = new Relay({ store, publisher: bus.publisher(), maxBatchBytes: 4_000, onEvent: (event) => events.push(event) });
+    const result = await relay.drain();
+    expect(result).toMatchObject({ published: 20, dead: 1, failed: 0 });
+    expect(bus.messages.map((message) => message.headers['ce-id'])).toEqual(small.map((event) => event.id));
+    const dead = events.find((event) => event.type === 'dead');
+    expect(dead).toMatchObject({ id: huge.id, attempts: 1, error: { code: 'PAYLOAD_TOO_LARGE' } });
+    // ~1,020 bytes each: leased while the bytes before are under 4,000, so 4 per batch.
+    const sizes = events.flatMap((event) => (event.type === 'batch' ? [event.size] : []));
+    expect(Math.max(...sizes)).toBe(4);
+    expect((await store.getDead(huge.id))?.payload).toBe(JSON.stringify(huge.data));
+  });
+
+  it('publishes every event once, in per-subject order, and empties the outbox', async () => {
+    const store = new MemoryOutboxStore();
+    const bus = new MemoryBus();
+    const events = Array.from({ length: 1_000 }, (_, n) => sampleEvent(`s${n % 20}`, n));
+    await memoryTransaction((tx) => store.enqueue(tx, events));
+    const result = await new Relay({ store, publisher: bus.publisher(), batchSize: 64 }).drain();
+    expect(result.published).toBe(1_000);
+    expect(bus.messages.map((message) => message.headers['ce-id']).sort()).toEqual(events.map((event) => event.id).sort());
+    for (const [, ns] of subjectsInStreamOrder(bus)) expect(ns).toEqual([...ns].sort((a, b) => a - b));
+    expect(store.size).toBe(0);
+  });
+
+  it('retries a failed event later, holding back only its own subject', async () => {
+    const store = new MemoryOutboxStore();
+    const bus = new MemoryBus();
+    const a1 = sampleEvent('a', 1);
+    const a2 = sampleEvent('a', 2);
+    const b1 = sampleEvent('b', 1);
+    await memoryTransaction((tx) => store.enqueue(tx, [a1, a2, b1]));
+    let failures = 1;
+    bus.failPublish = (record) =>
+      record.id === a1.id && failures-- > 0 ? new PublishError('PUBLISH_TIMEOUT', 'timed out', true) : undefined;
+    const events: RelayEvent[] = [];
+    const relay = new Relay({
+      store,
+      publisher: bus.publisher(),
+      backoff: { initialMs: 400, maxMs: 400, jitter: 0 },
+      onEvent: (event) => events.push(event),
+    });
+    await relay.drain();
+    expect(bus.messages.map((message) => message.headers['ce-id'])).toEqual([b1.id]);
+    expect(events.find((event) => event.type === 'failed')).toMatchObject({ id: a1.id, attempt: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    const relay2 = new Relay({ store, publisher: bus.publisher() });
+    await relay2.drain();
+    expect(bus.messages.map((message) => message.headers['ce-id'])).toEqual([b1.id, a1.id, a2.id]);
+  });
+
+  it('dead-letters an event after maxAttempts, and a non-retryable failure at once', async () => {
+    const store = new MemoryOutboxStore();
+    const bus = new MemoryBus();
+    const poison = sampleEvent('p', 1);
+    const huge = sampleEvent('h', 1);
+    const fine = sampleEvent('f', 1);
+    await memoryTransaction((tx) => store.enqueue(tx, [poison, huge, fine]));
+    bus.failPublish = (record) => {
+      if (record.id === poison.id) return new PublishError('PUBLISH_TIMEOUT', 'always times out', true);
+      if (record.id === huge.id) return new PublishError('PAYLOAD_TOO_LARGE', 'payload 2 MB over max_payload 1 MB', false);
+      return undefined;
+    };
+    // drain() returns at the first empty claim (the poison waits for its retry): drain until it is dead.
+    for (let round = 0; round < 20 && (await store.stats()).pending > 0; round++) {
+      await new Relay({ store, publisher: bus.publisher(), maxAttempts: 3, backoff: { initialMs: 1, maxMs: 1, jitter: 0 } }).drain();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(bus.messages.map((message) => message.headers['ce-id'])).toEqual([fine.id]);
+    const dead = await store.listDead();
+    expect(dead.map((record) => [record.id, record.attempts])).toEqual([
+      [poison.id, 3],
+      [huge.id, 1],
+    ]);
+    expect(dead[1]?.lastError).toContain('max_payload');
+  });
+
+  it('pauses during a bus outage without using up attempts, then resumes', async () => {
+    const store = new MemoryOutboxStore();
+    const bus = new MemoryBus();
+    const events = Array.from({ length: 30 }, (_, n) => sampleEvent(`s${n % 3}`, n));
+    await memoryTransaction((tx) => store.enqueue(tx, events));
+    bus.down = true;
+    const seen: RelayEvent[] = [];
+    const relay = new Relay({
+      store,
+      publisher: bus.publisher(),
+      maxAttempts: 2,
+      pollIntervalMs: 20,
+      outageBackoff: { initialMs: 10, maxMs: 20 },
+      onEvent: (event) => seen.push(event),
+    });
+    await relay.start();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(relay.outage).toBe(true);
+    expect(seen.filter((event) => event.type === 'outage').length).toBeGreaterThan(2);
+    bus.down = false;
+    for (let waited = 0; bus.messages.length < 30 && waited < 5_000; waited += 10) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(await relay.stop({ timeoutMs: 1_000 })).toEqual({ drained: true, inFlight: 0 });
+    expect(await relay.closed()).toBeUndefined();
+    expect(bus.messages).toHaveLength(30);
+    expect(await store.listDead()).toEqual([]);
+    expect(seen.some((event) => event.type === 'recovered')).toBe(true);
+  });
+
+  it('wakes up on a commit instead of waiting for the poll interval', async () => {
+    const store = new MemoryOutboxStore();
+    const bus = new MemoryBus();
+    const relay = new Relay({ store, publisher: bus.publisher(), pollIntervalMs: 60_000 });
+    await relay.start();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await memoryTransaction((tx) => store.enqueue(tx, sampleEvent('a', 1)));
+    for (let waited = 0; bus.messages.length === 0 && waited < 10_000; waited += 5) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(bus.messages).toHaveLength(1);
+    await relay.stop();
+  });
+
+  it('refuses an unmigrated store, a second start and a short dedup window, with typed errors', async () => {
+    const bus = new MemoryBus();
+    await expect(
+      new Relay({ store: new MemoryOutboxStore({ migrated: false }), publisher: bus.publisher() }).start(),
+    ).rejects.toMatchObject({
+      code: 'SCHEMA_VERSION',
+    });
+    await expect(
+      new Relay({ store: new MemoryOutboxStore(), publisher: bus.publisher(), leaseMs: 30_000, duplicateWindowMs: 60_000 }).start(),
+    ).rejects.toMatchObject({ code: 'CONFIG', setting: 'duplicate_window' });
+    const relay = new Relay({ store: new MemoryOutboxStore(), publisher: bus.publisher() });
+    await relay.start();
+    await expect(relay.start()).rejects.toMatchObject({ code: 'USAGE' });
+    await relay.stop();
+    expect(() => new Relay({ store: new MemoryOutboxStore(), publisher: bus.publisher(), batchSize: -1 })).toThrow(/batchSize/);
+  });
+  it('survives a wake-up wait that fails, as when its database connection is terminated', async () => {
+    const store = new MemoryOutboxStore();
+    const bus = new MemoryBus();
+    let failures = 3;
+    const waitForWork = store.waitForWork.bind(store);
+    store.waitForWork = async (options) => {
+      if (failures-- > 0) throw new Error('terminating connection due to administrator command');
+      return waitForWork(options);
+    };
+    const seen: RelayEvent[] = [];
+    const relay = new Relay({ store, publisher: bus.publisher(), pollIntervalMs: 50, onEvent: (event) => seen.push(event) });
+    await relay.start();
+    for (let waited = 0; failures >= 0 && waited < 10_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    await memoryTransaction((tx) => store.enqueue(tx, sampleEvent('a', 1)));
+    for (let waited = 0; bus.messages.length === 0 && waited < 10_000; waited += 10)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(bus.messages).toHaveLength(1);
+    expect(seen.filter((event) => event.type === 'store-error' && event.phase === 'wait')).toHaveLength(3);
+    await relay.stop();
+    expect(await relay.closed()).toBeUndefined();
+  });
+
+  it('settles a batch on a retry when the store fails for a moment, publishing each event once', async () => {
+    const store = new MemoryOutboxStore();
+    const bus = new MemoryBus();
+    const events = Array.from({ length: 10 }, (_, n) => sampleEvent(`s${n}`, n));
+    await memoryTransaction((tx) => store.enqueue(tx, events));
+    let failures = 2;
+    const complete = store.complete.bind(store);
+    store.complete = async (token, ids) => {
+      if (failures-- > 0) throw new Error('Connection lost: The server closed the connection.');
+      return complete(token, ids);
+    };
+    const seen: RelayEvent[] = [];
+    const result = await new Relay({ store, publisher: bus.publisher(), onEvent: (event) => seen.push(event) }).drain();
+    expect(result.published).toBe(10);
+    expect(bus.messages).toHaveLength(10);
+    expect(store.size).toBe(0);
+    expect(seen.filter((event) => event.type === 'store-error').map((event) => event.type === 'store-error' && event.phase)).toEqual([
+      'complete',
+      'complete',
+    ]);
+  });
+});
