@@ -13,7 +13,8 @@
 // It prints one JSON line: { rate, cpuUsPerOp, apiLoaded }.
 
 import { createRequire } from 'node:module';
-import { createEvent, encodeEvents, Relay } from '@outboxkit/outbox-core';
+import { createEvent, Relay } from '@outboxkit/outbox-core';
+import { encodeEvents } from '@outboxkit/outbox-core/driver';
 import { PgOutboxStore, transaction } from '@outboxkit/outbox-pg';
 import pg from 'pg';
 

@@ -1,4 +1,4 @@
-import { validateIdentifier } from '@outboxkit/outbox-core';
+import { validateIdentifier } from '@outboxkit/outbox-core/driver';
 
 /**
  * Everything the three processes read from the environment, with the defaults of the machines

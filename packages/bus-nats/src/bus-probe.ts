@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { type BusHealth, errorMessage } from '@outboxkit/outbox-core';
+import type { BusHealth } from '@outboxkit/outbox-core';
+import { errorMessage } from '@outboxkit/outbox-core/driver';
 import { type BusOutage, FullSignal, type StreamInfoLike, streamInfoHealth } from './stream-health.js';
 
 /** Streams checked by one probe, at most: a batch rarely goes to more than one. */

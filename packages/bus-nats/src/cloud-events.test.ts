@@ -1,5 +1,6 @@
 import type { headers } from '@nats-io/nats-core';
-import { EventDecodeError, reservedHeaderRule } from '@outboxkit/outbox-core';
+import { EventDecodeError } from '@outboxkit/outbox-core';
+import { reservedHeaderRule } from '@outboxkit/outbox-core/driver';
 import { describe, expect, it } from 'vitest';
 import { decodeCloudEvent, headerBytesUpperBound, NATS_CONSTRAINTS, recordHeaders } from './cloud-events.js';
 

@@ -1,12 +1,6 @@
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core';
-import {
-  EventDecodeError,
-  MAX_ATTRIBUTE_LENGTH,
-  type OutboxEvent,
-  type OutboxRecord,
-  type PublisherConstraints,
-  reservedHeaderRule,
-} from '@outboxkit/outbox-core';
+import { EventDecodeError, type OutboxEvent, type OutboxRecord, type PublisherConstraints } from '@outboxkit/outbox-core';
+import { MAX_ATTRIBUTE_LENGTH, reservedHeaderRule } from '@outboxkit/outbox-core/driver';
 
 /**
  * The NATS headers of the CloudEvents 1.0 binary binding, as outboxkit writes them. The body is

@@ -1,6 +1,7 @@
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers as createHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
-import { OutboxConfigError, validateInteger } from '@outboxkit/outbox-core';
+import { OutboxConfigError } from '@outboxkit/outbox-core';
+import { validateInteger } from '@outboxkit/outbox-core/driver';
 import { CloudEventHeaders, MSG_ID_HEADER } from './cloud-events.js';
 import { DEFAULT_DEAD_LETTER_PREFIX, DEFAULT_DEAD_LETTER_STREAM, DeadLetterHeaders } from './dead-letter.js';
 import { REPLAY_FOR_HEADER, replayMessageId } from './replay.js';

@@ -1,5 +1,6 @@
 import type { ConsumerConfig, ConsumerInfo } from '@nats-io/jetstream';
-import { OutboxConfigError, validateInteger } from '@outboxkit/outbox-core';
+import { OutboxConfigError } from '@outboxkit/outbox-core';
+import { validateInteger } from '@outboxkit/outbox-core/driver';
 import { msToNanos } from './durations.js';
 import { refused } from './ensure-stream.js';
 import { connectionOf, type JetStreamManagerSource, serverAtLeast, toManager } from './manager.js';

@@ -1,5 +1,6 @@
 import type { StreamConfig, StreamInfo } from '@nats-io/jetstream';
-import { checkHorizons, errorMessage, formatMs, OutboxConfigError, validateInteger } from '@outboxkit/outbox-core';
+import { OutboxConfigError } from '@outboxkit/outbox-core';
+import { checkHorizons, errorMessage, formatMs, validateInteger } from '@outboxkit/outbox-core/driver';
 import { msToNanos, nanosToMs } from './durations.js';
 import { type JetStreamManagerSource, toManager } from './manager.js';
 

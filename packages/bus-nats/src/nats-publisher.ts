@@ -2,7 +2,6 @@ import { errors, type NatsConnection } from '@nats-io/nats-core';
 import {
   type BusHealth,
   type Logger,
-  noopLogger,
   OutboxConfigError,
   type OutboxRecord,
   type ProbeOptions,
@@ -12,8 +11,8 @@ import {
   type PublisherConstraints,
   type PublishOptions,
   type PublishResult,
-  validateInteger,
 } from '@outboxkit/outbox-core';
+import { noopLogger, validateInteger } from '@outboxkit/outbox-core/driver';
 import { BusProbe } from './bus-probe.js';
 import { headerBytesUpperBound, NATS_CONSTRAINTS, recordHeaders, reservedRecordHeader } from './cloud-events.js';
 import { parsePubAck, ReplyInbox } from './reply-inbox.js';

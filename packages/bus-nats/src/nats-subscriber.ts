@@ -1,15 +1,7 @@
 import { type ConsumerConfig, jetstreamManager } from '@nats-io/jetstream';
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
-import {
-  type FetchOptions,
-  type Logger,
-  noopLogger,
-  OutboxConfigError,
-  OutboxError,
-  OutboxUsageError,
-  type Subscriber,
-  validateInteger,
-} from '@outboxkit/outbox-core';
+import { type FetchOptions, type Logger, OutboxConfigError, OutboxError, OutboxUsageError, type Subscriber } from '@outboxkit/outbox-core';
+import { noopLogger, validateInteger } from '@outboxkit/outbox-core/driver';
 import { parseAckSubject } from './ack-subject.js';
 import { DEFAULT_DEAD_LETTER_PREFIX, deadLetterSubject } from './dead-letter.js';
 import { msToNanos, nanosToMs } from './durations.js';

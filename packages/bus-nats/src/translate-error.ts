@@ -1,4 +1,5 @@
-import { errorMessage, PublishError } from '@outboxkit/outbox-core';
+import { PublishError } from '@outboxkit/outbox-core';
+import { errorMessage } from '@outboxkit/outbox-core/driver';
 
 /** The NATS client's error classes, matched by `name` so two copies of the client still match. */
 function causeChain(error: unknown): Error[] {

@@ -1,4 +1,4 @@
-import { describePublisher } from '@outboxkit/outbox-core/testing';
+import { describePublisher } from '@outboxkit/outbox-core/conformance';
 import { createNatsPublisherHarness } from './harness.js';
 
 describePublisher('NatsPublisher', () => createNatsPublisherHarness());

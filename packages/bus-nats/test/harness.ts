@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { NatsPublisher, type NatsPublisherOptions } from '@outboxkit/bus-nats';
-import type { PublisherHarness } from '@outboxkit/outbox-core/testing';
+import type { PublisherHarness } from '@outboxkit/outbox-core/conformance';
 import { connectNats, readStream, uniqueName } from './nats.js';
 
 /**

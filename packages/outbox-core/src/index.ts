@@ -1,9 +1,17 @@
+/**
+ * The user API: events and their definitions, the relay and consumer loops, the errors a caller
+ * acts on, and the contracts' types that stores and buses implement. Drivers import their shared
+ * helpers from `@outboxkit/outbox-core/driver`; tests use `./testing` and `./conformance`.
+ * @packageDocumentation
+ */
+
 export { Consumer, type EventHandler } from './consumer/consumer.js';
 export type { ConsumerEvent } from './consumer/consumer-events.js';
 export type { ConsumerOptions, ConsumerSkipCounts, ConsumerStatus } from './consumer/consumer-options.js';
-export { type PublisherConstraints, RESERVED_HEADERS, reservedHeaderRule } from './contracts/bus-constraints.js';
+export { type PublisherConstraints, RESERVED_HEADERS } from './contracts/bus-constraints.js';
 export type { InboxCleanupOptions, InboxItem, InboxOutcome, InboxStore, ProcessBatchOptions } from './contracts/inbox-store.js';
-export { type Logger, noopLogger } from './contracts/logger.js';
+export type { Logger } from './contracts/logger.js';
+// Contracts: what a store, a bus binding and a logger implement.
 export type {
   ClaimedBatch,
   ClaimOptions,
@@ -31,14 +39,11 @@ export type {
   PublishSuccess,
 } from './contracts/publisher.js';
 export type { DeadLetterReason, Delivery, FetchOptions, Subscriber } from './contracts/subscriber.js';
+// Errors.
 export {
-  BatchRolledBackError,
   EventDecodeError,
   EventValidationError,
-  errorMessage,
   InfrastructureError,
-  isInfrastructureError,
-  isTransactionConflict,
   OutboxConfigError,
   OutboxError,
   type OutboxErrorCode,
@@ -50,22 +55,15 @@ export {
   type StoreErrorOptions,
 } from './errors.js';
 export { type CreateOptions, type DefineEventOptions, defineEvent, type EventData, type EventDefinition } from './event/define-event.js';
-export { type EncodedEvent, type EncodeOptions, encodeEvents } from './event/encode.js';
+// Events.
 export {
   type CreateEventInput,
   createEvent,
-  MAX_ATTRIBUTE_LENGTH,
-  MAX_SUBJECT_LENGTH,
   newEventId,
   type OutboxEvent,
   validateEvent,
 } from './event/event.js';
-export { assertJsonSafe } from './event/json-safety.js';
 export type { StandardSchemaV1 } from './event/standard-schema.js';
+// The loops.
 export { Relay, type RelayOptions, type RelayOutage } from './relay/relay.js';
 export type { RelayDrainResult, RelayEvent, RelayStopResult } from './relay/relay-events.js';
-export { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, validateByteLimit } from './settings/byte-budget.js';
-export { checkHorizons, formatMs, type HorizonSettings } from './settings/horizons.js';
-export { validateIdentifier, validateInteger } from './settings/identifiers.js';
-export { linkedController, sleep } from './util/abort.js';
-export { type Backoff, type BackoffOptions, createBackoff } from './util/backoff.js';

@@ -1,15 +1,13 @@
 import {
-  BatchRolledBackError,
   type InboxCleanupOptions,
   type InboxItem,
   type InboxOutcome,
   type InboxStore,
   type Logger,
-  noopLogger,
   OutboxConfigError,
   type ProcessBatchOptions,
-  validateInteger,
 } from '@outboxkit/outbox-core';
+import { BatchRolledBackError, noopLogger, validateInteger } from '@outboxkit/outbox-core/driver';
 import { applyMigrations } from './migrate.js';
 import { inboxMigrations } from './migrations/inbox-migrations.js';
 import { giveBack, isPoolLike, type MysqlConnectionLike, type MysqlPoolLike, runStatement } from './mysql-like.js';

@@ -1,25 +1,27 @@
 import {
   type ClaimedBatch,
   type ClaimOptions,
-  DEFAULT_MAX_BATCH_BYTES,
-  DEFAULT_MAX_EVENT_BYTES,
   type DeadLetterEntry,
   type DeadRecord,
-  encodeEvents,
   type FailingRecord,
   type ListDeadOptions,
   type Logger,
   type MigrationResult,
-  noopLogger,
   OutboxConfigError,
   type OutboxEvent,
   type OutboxStats,
   type OutboxStore,
   type ReleaseEntry,
   type SubjectBacklog,
+} from '@outboxkit/outbox-core';
+import {
+  DEFAULT_MAX_BATCH_BYTES,
+  DEFAULT_MAX_EVENT_BYTES,
+  encodeEvents,
+  noopLogger,
   validateByteLimit,
   validateInteger,
-} from '@outboxkit/outbox-core';
+} from '@outboxkit/outbox-core/driver';
 import { assertInTransaction } from './assert-in-transaction.js';
 import { type CandidateStrategy, claimHeads } from './claim.js';
 import { applyMigrations, checkSchemaVersion } from './migrate.js';

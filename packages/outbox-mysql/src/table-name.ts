@@ -1,4 +1,4 @@
-import { validateIdentifier } from '@outboxkit/outbox-core';
+import { validateIdentifier } from '@outboxkit/outbox-core/driver';
 
 /** MySQL's identifier limit is 64; `_migrations` is appended to a table name for its version table. */
 const MAX_TABLE_LENGTH = 64 - '_migrations'.length;

@@ -1,5 +1,5 @@
 import type { OutboxStore } from '@outboxkit/outbox-core';
-import type { InboxStoreHarness, OutboxStoreHarness } from '@outboxkit/outbox-core/testing';
+import type { InboxStoreHarness, OutboxStoreHarness } from '@outboxkit/outbox-core/conformance';
 import { type MysqlConnectionLike, MysqlInboxStore, MysqlOutboxStore, transaction } from '@outboxkit/outbox-mysql';
 import type mysql from 'mysql2/promise';
 import { createTestDatabase, type TestDatabase } from './database.js';

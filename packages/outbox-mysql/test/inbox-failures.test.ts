@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
-import { isInfrastructureError, isTransactionConflict, newEventId, StoreError } from '@outboxkit/outbox-core';
+import { newEventId, StoreError } from '@outboxkit/outbox-core';
+import { isInfrastructureError, isTransactionConflict } from '@outboxkit/outbox-core/driver';
 import { MysqlInboxStore } from '@outboxkit/outbox-mysql';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

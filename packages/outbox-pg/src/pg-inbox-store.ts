@@ -1,5 +1,4 @@
 import {
-  BatchRolledBackError,
   type InboxCleanupOptions,
   type InboxItem,
   type InboxOutcome,
@@ -7,8 +6,8 @@ import {
   type MigrationResult,
   OutboxConfigError,
   type ProcessBatchOptions,
-  validateInteger,
 } from '@outboxkit/outbox-core';
+import { BatchRolledBackError, validateInteger } from '@outboxkit/outbox-core/driver';
 import { assertSchemaVersion, latestVersion, type MigrationTarget, runMigrations } from './migrate.js';
 import { inboxMigrations } from './migrations/inbox-migrations.js';
 import { absorbClientErrors, type PgClientLike, type PgPoolLike, type PgQueryConfigLike } from './pg-like.js';

@@ -1,16 +1,12 @@
 import {
   type ClaimedBatch,
   type ClaimOptions,
-  DEFAULT_MAX_BATCH_BYTES,
-  DEFAULT_MAX_EVENT_BYTES,
   type DeadLetterEntry,
   type DeadRecord,
-  encodeEvents,
   type FailingRecord,
   type ListDeadOptions,
   type Logger,
   type MigrationResult,
-  noopLogger,
   OutboxConfigError,
   type OutboxEvent,
   type OutboxStats,
@@ -18,10 +14,16 @@ import {
   type OutboxStoreCapabilities,
   type ReleaseEntry,
   type SubjectBacklog,
-  validateByteLimit,
-  validateInteger,
   type WaitForWorkOptions,
 } from '@outboxkit/outbox-core';
+import {
+  DEFAULT_MAX_BATCH_BYTES,
+  DEFAULT_MAX_EVENT_BYTES,
+  encodeEvents,
+  noopLogger,
+  validateByteLimit,
+  validateInteger,
+} from '@outboxkit/outbox-core/driver';
 import pg from 'pg';
 import { assertClient, assertInTransaction, failedTransaction } from './assert-in-transaction.js';
 import { type ClaimStrategy, type ClaimTarget, claimHeads, prepareClaims } from './claim.js';

@@ -1,4 +1,4 @@
-import { validateIdentifier } from '@outboxkit/outbox-core';
+import { validateIdentifier } from '@outboxkit/outbox-core/driver';
 
 /** Quotes an identifier already checked by `validateIdentifier` (so it holds no `"`). */
 export function quoteIdent(name: string): string {

@@ -1,4 +1,5 @@
-import { createBackoff, errorMessage, type Logger } from '@outboxkit/outbox-core';
+import type { Logger } from '@outboxkit/outbox-core';
+import { createBackoff, errorMessage } from '@outboxkit/outbox-core/driver';
 import { quoteIdent } from './table-name.js';
 
 /** The subset of a dedicated `pg.Client` the LISTEN connection needs. */

@@ -1,4 +1,4 @@
-import { describeInboxStore, describeOutboxStore } from '@outboxkit/outbox-core/testing';
+import { describeInboxStore, describeOutboxStore } from '@outboxkit/outbox-core/conformance';
 import { pgInboxHarness, pgOutboxHarness } from './harness.js';
 
 describeOutboxStore('PgOutboxStore', pgOutboxHarness);

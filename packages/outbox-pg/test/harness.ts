@@ -1,5 +1,5 @@
 import type { InboxStore, OutboxStore } from '@outboxkit/outbox-core';
-import type { InboxStoreHarness, OutboxStoreHarness } from '@outboxkit/outbox-core/testing';
+import type { InboxStoreHarness, OutboxStoreHarness } from '@outboxkit/outbox-core/conformance';
 import { type PgClientLike, PgInboxStore, PgOutboxStore, transaction } from '@outboxkit/outbox-pg';
 import type pg from 'pg';
 import { testDatabase } from './helpers.js';

@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
-import { isInfrastructureError, isTransactionConflict, newEventId, StoreError } from '@outboxkit/outbox-core';
+import { newEventId, StoreError } from '@outboxkit/outbox-core';
+import { isInfrastructureError, isTransactionConflict } from '@outboxkit/outbox-core/driver';
 import { PgInboxStore } from '@outboxkit/outbox-pg';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,6 +1,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, OutboxConfigError, validateIdentifier } from '@outboxkit/outbox-core';
+import { OutboxConfigError } from '@outboxkit/outbox-core';
+import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, validateIdentifier } from '@outboxkit/outbox-core/driver';
 import { type CommandName, type CommandSpec, commands, findCommand } from './commands.js';
 import { type ConsoleConfig, validateConsole } from './console/console-settings.js';
 import { type DlqCliConfig, validateDlq } from './dlq-config.js';

@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { NatsPublisher } from '@outboxkit/bus-nats';
-import { errorMessage, Relay, type RelayEvent } from '@outboxkit/outbox-core';
+import { Relay, type RelayEvent } from '@outboxkit/outbox-core';
+import { errorMessage } from '@outboxkit/outbox-core/driver';
 import { PUBLISH_WINDOW, type RelayCliConfig } from '../config.js';
 import { type RunningConsole, startConsole } from '../console/start-console.js';
 import { describeDatabaseTls, isLocalHost } from '../database-tls.js';

@@ -1,4 +1,5 @@
-import { formatMs, SchemaVersionError } from '@outboxkit/outbox-core';
+import { SchemaVersionError } from '@outboxkit/outbox-core';
+import { formatMs } from '@outboxkit/outbox-core/driver';
 import type { RelayCliConfig } from '../config.js';
 import { ExitCode } from '../help.js';
 import type { CliLogger } from '../logger.js';

@@ -1,7 +1,8 @@
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type DeadLetter, type DeadLetterQuery, listDeadLetters, purgeDeadLetters, replayDeadLetters } from '@outboxkit/bus-nats';
-import { type DeadRecord, errorMessage, type Logger, OutboxConfigError, type OutboxStore } from '@outboxkit/outbox-core';
+import { type DeadRecord, type Logger, OutboxConfigError, type OutboxStore } from '@outboxkit/outbox-core';
+import { errorMessage } from '@outboxkit/outbox-core/driver';
 import type { ConsoleSampler } from './console-sampler.js';
 
 /** Characters of a payload, data or error shown in a list; the full text is in the detail. */

@@ -1,6 +1,7 @@
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { errorMessage, type OutboxStats, type OutboxStore, type RelayEvent } from '@outboxkit/outbox-core';
+import type { OutboxStats, OutboxStore, RelayEvent } from '@outboxkit/outbox-core';
+import { errorMessage } from '@outboxkit/outbox-core/driver';
 
 /** One point of the console's history. */
 export interface ConsoleSample {

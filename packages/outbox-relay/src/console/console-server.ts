@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { errorMessage, type Logger } from '@outboxkit/outbox-core';
+import type { Logger } from '@outboxkit/outbox-core';
+import { errorMessage } from '@outboxkit/outbox-core/driver';
 import { listen } from '../http-server.js';
 import { redactText } from '../redact.js';
 import { type ConsoleActor, type ConsoleApi, ConsoleRequestError, statusOf } from './console-api.js';
