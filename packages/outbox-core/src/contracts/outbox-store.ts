@@ -127,7 +127,7 @@ export interface WaitForWorkOptions {
  * The outbox table of one service. `Tx` is the driver's transaction handle (a `pg` client inside
  * `BEGIN`, a mysql2 connection inside `START TRANSACTION`).
  *
- * Contract, checked by `describeOutboxStore` in `@outboxkit/outbox-core/testing`:
+ * Contract, checked by `describeOutboxStore` in `@outboxkit/outbox-core/conformance`:
  * - `enqueue` writes inside the caller's transaction and never begins, commits or releases it;
  * - `claim` leases ready rows, at most one per subject and only a subject's oldest pending row,
  *   so that any number of relays publish each subject in the order its rows were written; rows

@@ -1,8 +1,8 @@
-export { describeInboxStore, type InboxStoreHarness } from '../conformance/describe-inbox-store.js';
-export { describeOutboxStore, type OutboxStoreHarness } from '../conformance/describe-outbox-store.js';
-export { describePublisher, type PublisherHarness, sampleRecords } from '../conformance/describe-publisher.js';
-export { type RefusedEvent, refusedEvents } from '../conformance/refused-events.js';
-export { sampleEvent } from '../conformance/sample-events.js';
+/**
+ * In-memory fakes for unit tests of code that uses outboxkit: an outbox store, an inbox store and
+ * a bus. They pass the same conformance suites as the real stores and bus, and need no test runner.
+ * @packageDocumentation
+ */
 export { MemoryBus, type MemoryDeadLetter, type MemoryMessage, type MemorySubscriberOptions } from './memory-bus.js';
 export { MemoryInboxStore } from './memory-inbox-store.js';
 export { MemoryOutboxStore, type MemoryTransaction, memoryTransaction } from './memory-outbox-store.js';
