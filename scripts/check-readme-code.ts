@@ -99,7 +99,13 @@ function compilerOptions(): ts.CompilerOptions {
   const configPath = join(repoRoot, 'tsconfig.base.json');
   const { config, error } = ts.readConfigFile(configPath, ts.sys.readFile);
   if (error) throw new Error(ts.flattenDiagnosticMessageText(error.messageText, '\n'));
-  const parsed = ts.parseJsonConfigFileContent(config, ts.sys, repoRoot, { noEmit: true, declaration: false, sourceMap: false }, configPath);
+  const parsed = ts.parseJsonConfigFileContent(
+    config,
+    ts.sys,
+    repoRoot,
+    { noEmit: true, declaration: false, sourceMap: false },
+    configPath,
+  );
   return { ...parsed.options, noEmit: true };
 }
 
