@@ -1,5 +1,5 @@
-import { parseCommandLine, type RelayCliConfig } from './config.js';
-import type { DlqCliConfig } from './dlq-config.js';
+import type { CliConfig } from './cli-config.js';
+import { parseCommandLine } from './config.js';
 import { exitStatusOf } from './exit-status.js';
 import { ExitCode } from './help.js';
 
@@ -20,14 +20,13 @@ export interface CliStreams {
  * ```
  */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, streams: CliStreams = process): Promise<number> {
-  let config: RelayCliConfig;
+  let config: CliConfig;
   try {
     const parsed = parseCommandLine(argv, env);
     if (parsed.kind === 'help' || parsed.kind === 'version') {
       streams.stdout.write(parsed.text);
       return ExitCode.ok;
     }
-    if (parsed.kind === 'dlq') return await runDlq(parsed.config, streams);
     config = parsed.config;
   } catch (error) {
     streams.stderr.write(`${exitStatusOf(error).line}\n`);
@@ -35,47 +34,31 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
   }
 
   // Loaded only now: a bad configuration exits before pino, prom-client, NATS or a driver is loaded.
-  const [{ createCliLogger }, { runCommand }, { migrateCommand }, { statusCommand }, { deadCommand }, { consoleCommand }] =
-    await Promise.all([
-      import('./logger.js'),
-      import('./commands/run.js'),
-      import('./commands/migrate.js'),
-      import('./commands/status.js'),
-      import('./commands/dead.js'),
-      import('./commands/console.js'),
-    ]);
-  // `run` logs JSON to stdout; the admin commands print their results there, so their logs go to stderr.
-  const logger = createCliLogger(config.logLevel, config.secrets, config.command === 'run' || config.command === 'console' ? 1 : 2);
+  const { createCliLogger } = await import('./logger.js');
+  // `run` and `console` log JSON to stdout; the admin commands print their results there, so their logs go to stderr.
+  const longRunning = config.command === 'run' || config.command === 'console';
+  const logger = createCliLogger(config.logLevel, config.secrets, longRunning ? 1 : 2);
   try {
     switch (config.command) {
       case 'run':
-        return await runCommand(config, logger);
+        return await (await import('./commands/run.js')).runCommand(config, logger);
       case 'migrate':
-        return await migrateCommand(config, logger, streams.stdout);
+        return await (await import('./commands/migrate.js')).migrateCommand(config, logger, streams.stdout);
       case 'status':
-        return await statusCommand(config, logger, streams.stdout);
+        return await (await import('./commands/status.js')).statusCommand(config, logger, streams.stdout);
       case 'console':
-        return await consoleCommand(config, logger);
+        return await (await import('./commands/console.js')).consoleCommand(config, logger);
+      case 'dead list':
+      case 'dead show':
+      case 'dead retry':
+      case 'dead purge':
+        return await (await import('./commands/dead.js')).deadCommand(config, logger, streams.stdout, streams.stderr);
       default:
-        return await deadCommand(config, logger, streams.stdout, streams.stderr);
+        return await (await import('./commands/dlq.js')).dlqCommand(config, logger, streams.stdout, streams.stderr);
     }
   } catch (error) {
     const status = exitStatusOf(error, config.secrets);
-    if (config.command === 'run' || config.command === 'console')
-      logger.error({ err: error, exitCode: status.code }, 'outbox-relay failed');
-    streams.stderr.write(`${status.line}\n`);
-    return status.code;
-  }
-}
-
-/** `dlq ...`: the consumers' dead-letter stream; logs go to stderr, results to stdout. */
-async function runDlq(config: DlqCliConfig, streams: CliStreams): Promise<number> {
-  const [{ createCliLogger }, { dlqCommand }] = await Promise.all([import('./logger.js'), import('./commands/dlq.js')]);
-  const logger = createCliLogger(config.logLevel, config.secrets, 2);
-  try {
-    return await dlqCommand(config, logger, streams.stdout, streams.stderr);
-  } catch (error) {
-    const status = exitStatusOf(error, config.secrets);
+    if (longRunning) logger.error({ err: error, exitCode: status.code }, 'outbox-relay failed');
     streams.stderr.write(`${status.line}\n`);
     return status.code;
   }

@@ -1,44 +1,37 @@
-import { consoleSettings, consoleSwitchSetting } from './console/console-settings.js';
-import { dlqCommandSpecs, dlqStreamSettings } from './dlq-commands.js';
+import { readDeadChangeConfig, readDeadListConfig, readDeadShowConfig, readMigrateConfig, readStatusConfig } from './admin-config.js';
+import type { CliConfig, CommandName } from './cli-config.js';
+import { readConsoleCommandConfig } from './console/console-settings.js';
+import { readDlqChangeConfig, readDlqListConfig, readDlqShowConfig } from './dlq-config.js';
+import { readRunConfig } from './run-config.js';
+import type { SettingValues } from './setting-values.js';
 import {
-  afterSetting,
-  allSetting,
+  consoleSettings,
   databaseSettings,
-  jsonSetting,
-  limitSetting,
-  logSettings,
+  dlqSettings,
+  invocationSettings,
+  logLevelSetting,
   natsSettings,
-  onceSetting,
   relaySettings,
   type SettingSpec,
+  streamSettings,
 } from './settings.js';
 
-/** The commands of `outbox-relay`; `dead` has subcommands. */
-export type CommandName =
-  | 'run'
-  | 'migrate'
-  | 'status'
-  | 'console'
-  | 'dead list'
-  | 'dead show'
-  | 'dead retry'
-  | 'dead purge'
-  | 'dlq list'
-  | 'dlq show'
-  | 'dlq replay'
-  | 'dlq purge';
-
-/** One command: what `--help` prints for it and which settings it reads. */
+/** One command: what `--help` prints for it, the settings it reads (and only those) and how. */
 export interface CommandSpec {
   readonly name: CommandName;
   readonly usage: string;
   readonly summary: string;
   readonly settings: readonly SettingSpec[];
-  /** How many positional arguments (event ids) it takes. */
-  readonly positionals: 'none' | 'one' | 'many';
+  /** Validates the command's settings and arguments into its configuration. */
+  readonly read: (values: SettingValues, positionals: readonly string[]) => CliConfig;
 }
 
-const common = [...databaseSettings, ...logSettings];
+const { json, once, limit, after, all } = invocationSettings;
+const database = [...Object.values(databaseSettings), logLevelSetting];
+const nats = Object.values(natsSettings);
+const { consumer, type, subject, code, listLimit, changeLimit } = dlqSettings;
+const dlqStream = [dlqSettings.stream, dlqSettings.prefix];
+const dlqCommon = [...dlqStream, ...nats, logLevelSetting];
 
 /** Every command, in the order `--help` lists them. */
 export const commands: readonly CommandSpec[] = [
@@ -46,22 +39,30 @@ export const commands: readonly CommandSpec[] = [
     name: 'run',
     usage: 'outbox-relay [run] [--once] [options]',
     summary: 'Publish the outbox to NATS JetStream until SIGTERM/SIGINT (the default command). --once publishes the backlog and exits.',
-    settings: [onceSetting, ...common, ...natsSettings, ...relaySettings, consoleSwitchSetting, ...consoleSettings, ...dlqStreamSettings],
-    positionals: 'none',
+    settings: [
+      once,
+      ...database,
+      ...nats,
+      ...Object.values(streamSettings),
+      ...Object.values(relaySettings),
+      ...Object.values(consoleSettings),
+      ...dlqStream,
+    ],
+    read: readRunConfig,
   },
   {
     name: 'migrate',
     usage: 'outbox-relay migrate [options]',
     summary: "Apply the outbox table's migrations (safe to run from several processes).",
-    settings: common,
-    positionals: 'none',
+    settings: database,
+    read: readMigrateConfig,
   },
   {
     name: 'status',
     usage: 'outbox-relay status [--json] [options]',
     summary: 'Print the schema version, pending count, oldest pending age, dead count and the 10 subjects with the largest backlog.',
-    settings: [jsonSetting, ...common],
-    positionals: 'none',
+    settings: [json, ...database],
+    read: readStatusConfig,
   },
   {
     name: 'console',
@@ -69,44 +70,67 @@ export const commands: readonly CommandSpec[] = [
     summary:
       "Serve the operator console (a web page: backlog, lag, publish rate, outbox dead events, the consumers' dead-letter stream) until SIGTERM/SIGINT, without publishing.",
     // The console reads the stream's state: the connection settings and the stream name only.
-    settings: [
-      ...common,
-      ...natsSettings.filter((s) => s.key.startsWith('nats') || s.key === 'stream'),
-      ...consoleSettings,
-      ...dlqStreamSettings,
-    ],
-    positionals: 'none',
+    settings: [...database, ...nats, streamSettings.name, consoleSettings.host, consoleSettings.port, consoleSettings.token, ...dlqStream],
+    read: readConsoleCommandConfig,
   },
   {
     name: 'dead list',
     usage: 'outbox-relay dead list [--limit N] [--after ID] [--json] [options]',
     summary: 'List dead-lettered events, oldest first.',
-    settings: [jsonSetting, limitSetting, afterSetting, ...common],
-    positionals: 'none',
+    settings: [json, limit, after, ...database],
+    read: readDeadListConfig,
   },
   {
     name: 'dead show',
     usage: 'outbox-relay dead show <id> [--json] [options]',
     summary: 'Print one dead event with its payload and last error.',
-    settings: [jsonSetting, ...common],
-    positionals: 'one',
+    settings: [json, ...database],
+    read: readDeadShowConfig,
   },
   {
     name: 'dead retry',
     usage: 'outbox-relay dead retry <id...> | --all [options]',
     summary:
       'Make dead events pending again with their attempts reset; a running relay publishes them, after the newer events of their subject already published (unless the relays run with --block-subject true).',
-    settings: [allSetting, ...common],
-    positionals: 'many',
+    settings: [all, ...database],
+    read: readDeadChangeConfig('dead retry'),
   },
   {
     name: 'dead purge',
     usage: 'outbox-relay dead purge <id...> | --all [options]',
     summary: 'Delete dead events for good.',
-    settings: [allSetting, ...common],
-    positionals: 'many',
+    settings: [all, ...database],
+    read: readDeadChangeConfig('dead purge'),
   },
-  ...dlqCommandSpecs,
+  {
+    name: 'dlq list',
+    usage: 'outbox-relay dlq list [--consumer NAME] [--type T] [--subject S] [--code C] [--limit N] [--json] [options]',
+    summary: "List the consumers' dead letters (NATS), oldest first, with their sequence, consumer, reason and error.",
+    settings: [json, consumer, type, subject, code, listLimit, ...dlqCommon],
+    read: readDlqListConfig,
+  },
+  {
+    name: 'dlq show',
+    usage: 'outbox-relay dlq show <sequence> [--json] [options]',
+    summary: 'Print one dead letter with its headers and data.',
+    settings: [json, ...dlqCommon],
+    read: readDlqShowConfig,
+  },
+  {
+    name: 'dlq replay',
+    usage: 'outbox-relay dlq replay <sequence...> | --all [--consumer NAME] [--type T] [--subject S] [--code C] [options]',
+    summary:
+      'Republish dead letters to the one consumer that dead-lettered each, then delete them; a replay is stored after newer events of its subject. Replaying twice applies once.',
+    settings: [all, consumer, type, subject, code, changeLimit, ...dlqCommon],
+    read: readDlqChangeConfig('dlq replay'),
+  },
+  {
+    name: 'dlq purge',
+    usage: 'outbox-relay dlq purge <sequence...> | --all [--consumer NAME] [--type T] [--subject S] [--code C] [options]',
+    summary: 'Delete dead letters for good.',
+    settings: [all, consumer, type, subject, code, changeLimit, ...dlqCommon],
+    read: readDlqChangeConfig('dlq purge'),
+  },
 ];
 
 /** Finds a command by name. */

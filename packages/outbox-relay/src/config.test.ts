@@ -3,15 +3,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OutboxConfigError } from '@outboxkit/outbox-core';
 import { describe, expect, it } from 'vitest';
+import type { CliConfig } from './cli-config.js';
 import { commands } from './commands.js';
-import { packageVersion, parseCommandLine, type RelayCliConfig } from './config.js';
+import { packageVersion, parseCommandLine } from './config.js';
+import type { RunConfig } from './run-config.js';
 
 const baseEnv = { OUTBOX_DATABASE_URL: 'postgres://app:s3cret@db:5432/orders', OUTBOX_NATS_URL: 'nats://nats:4222' };
 
-function config(argv: string[], env: NodeJS.ProcessEnv = baseEnv): RelayCliConfig {
+function config(argv: string[], env: NodeJS.ProcessEnv = baseEnv): CliConfig {
   const parsed = parseCommandLine(argv, env);
   if (parsed.kind !== 'command') throw new Error('expected a command');
   return parsed.config;
+}
+
+function run(argv: string[], env: NodeJS.ProcessEnv = baseEnv): RunConfig {
+  const parsed = config(argv, env);
+  if (parsed.command !== 'run') throw new Error(`expected run; got ${parsed.command}`);
+  return parsed;
 }
 
 function configError(argv: string[], env: NodeJS.ProcessEnv = baseEnv): OutboxConfigError {
@@ -26,7 +34,7 @@ function configError(argv: string[], env: NodeJS.ProcessEnv = baseEnv): OutboxCo
 
 describe('parseCommandLine', () => {
   it('runs `run` by default with the documented defaults', () => {
-    const c = config([]);
+    const c = run([]);
     expect(c.command).toBe('run');
     expect(c.database).toMatchObject({ driver: 'pg', schema: 'public', table: 'outbox', redactedUrl: 'postgres://app:***@db:5432/orders' });
     expect(c.nats).toMatchObject({
@@ -51,17 +59,17 @@ describe('parseCommandLine', () => {
   });
 
   it('takes a flag over the env var over the default', () => {
-    expect(config(['--batch-size', '50'], { ...baseEnv, OUTBOX_BATCH_SIZE: '20' }).batchSize).toBe(50);
-    expect(config([], { ...baseEnv, OUTBOX_BATCH_SIZE: '20' }).batchSize).toBe(20);
-    expect(config(['run', '--once', '--table=orders_outbox']).database.table).toBe('orders_outbox');
-    expect(config(['run', '--once']).once).toBe(true);
-    expect(config(['--max-batch-bytes', '65536'], { ...baseEnv, OUTBOX_MAX_BATCH_BYTES: '2048' }).maxBatchBytes).toBe(65_536);
-    expect(config([], { ...baseEnv, OUTBOX_MAX_EVENT_BYTES: '2048' }).maxEventBytes).toBe(2_048);
+    expect(run(['--batch-size', '50'], { ...baseEnv, OUTBOX_BATCH_SIZE: '20' }).batchSize).toBe(50);
+    expect(run([], { ...baseEnv, OUTBOX_BATCH_SIZE: '20' }).batchSize).toBe(20);
+    expect(run(['run', '--once', '--table=orders_outbox']).database.table).toBe('orders_outbox');
+    expect(run(['run', '--once']).once).toBe(true);
+    expect(run(['--max-batch-bytes', '65536'], { ...baseEnv, OUTBOX_MAX_BATCH_BYTES: '2048' }).maxBatchBytes).toBe(65_536);
+    expect(run([], { ...baseEnv, OUTBOX_MAX_EVENT_BYTES: '2048' }).maxEventBytes).toBe(2_048);
   });
 
   it('picks the driver from the URL scheme', () => {
-    expect(config([], { ...baseEnv, OUTBOX_DATABASE_URL: 'postgresql://h/db' }).database.driver).toBe('pg');
-    expect(config([], { ...baseEnv, OUTBOX_DATABASE_URL: 'mysql://root@h:3306/shop' }).database.driver).toBe('mysql');
+    expect(run([], { ...baseEnv, OUTBOX_DATABASE_URL: 'postgresql://h/db' }).database.driver).toBe('pg');
+    expect(run([], { ...baseEnv, OUTBOX_DATABASE_URL: 'mysql://root@h:3306/shop' }).database.driver).toBe('mysql');
   });
 
   it('rejects an unknown scheme naming the setting, without the password', () => {
@@ -106,9 +114,9 @@ describe('parseCommandLine', () => {
     expect(error.message).toContain('OUTBOX_PUBLISH_TIMEOUT_MS');
     expect(error.message).toContain('OUTBOX_BATCH_SIZE');
     expect(error.message).toContain('11000');
-    expect(config([], { ...baseEnv, OUTBOX_LEASE_MS: '11000' }).leaseMs).toBe(11_000);
+    expect(run([], { ...baseEnv, OUTBOX_LEASE_MS: '11000' }).leaseMs).toBe(11_000);
     // One wave for 256 events; the flag is named when the value came from it.
-    expect(config(['--lease-ms', '6000', '--batch-size', '256']).leaseMs).toBe(6_000);
+    expect(run(['--lease-ms', '6000', '--batch-size', '256']).leaseMs).toBe(6_000);
     expect(configError(['--lease-ms', '6000', '--batch-size', '257']).setting).toBe('--lease-ms');
     expect(configError(['--publish-timeout-ms', '30000']).message).toContain('61000');
     // Admin commands publish nothing: no check.
@@ -119,9 +127,9 @@ describe('parseCommandLine', () => {
     const dir = mkdtempSync(join(tmpdir(), 'relay-tls-config-'));
     const ca = join(dir, 'ca.pem');
     writeFileSync(ca, 'x');
-    expect(config([]).database.tls).toBeUndefined();
-    expect(config(['--db-tls-mode', 'verify-full', '--db-tls-ca', ca]).database.tls).toEqual({ mode: 'verify-full', caFile: ca });
-    expect(config([], { ...baseEnv, OUTBOX_DB_TLS_MODE: 'REQUIRE' }).database.tls?.mode).toBe('require');
+    expect(run([]).database.tls).toBeUndefined();
+    expect(run(['--db-tls-mode', 'verify-full', '--db-tls-ca', ca]).database.tls).toEqual({ mode: 'verify-full', caFile: ca });
+    expect(run([], { ...baseEnv, OUTBOX_DB_TLS_MODE: 'REQUIRE' }).database.tls?.mode).toBe('require');
     expect(configError([], { ...baseEnv, OUTBOX_DB_TLS_MODE: 'prefer' }).setting).toBe('OUTBOX_DB_TLS_MODE');
     expect(configError(['--db-tls-ca', ca]).setting).toBe('--db-tls-ca');
     expect(configError(['--db-tls-mode', 'require', '--db-tls-ca', ca]).setting).toBe('--db-tls-ca');
@@ -136,18 +144,18 @@ describe('parseCommandLine', () => {
   });
 
   it('reads --block-subject (default false)', () => {
-    expect(config([]).blockSubject).toBe(false);
-    expect(config([], { ...baseEnv, OUTBOX_BLOCK_SUBJECT: 'true' }).blockSubject).toBe(true);
+    expect(run([]).blockSubject).toBe(false);
+    expect(run([], { ...baseEnv, OUTBOX_BLOCK_SUBJECT: 'true' }).blockSubject).toBe(true);
     expect(configError([], { ...baseEnv, OUTBOX_BLOCK_SUBJECT: 'sometimes' }).setting).toBe('OUTBOX_BLOCK_SUBJECT');
   });
 
   it('reads the stream placement (unset by default) and refuses tags with spaces', () => {
-    expect(config([]).nats?.streamPlacement).toBeUndefined();
-    expect(config(['--stream-placement-tags', 'az:1, ssd', '--stream-placement-cluster', 'east']).nats?.streamPlacement).toEqual({
+    expect(run([]).nats?.streamPlacement).toBeUndefined();
+    expect(run(['--stream-placement-tags', 'az:1, ssd', '--stream-placement-cluster', 'east']).nats?.streamPlacement).toEqual({
       cluster: 'east',
       tags: ['az:1', 'ssd'],
     });
-    expect(config([], { ...baseEnv, OUTBOX_STREAM_PLACEMENT_TAGS: 'az:2' }).nats?.streamPlacement).toEqual({ tags: ['az:2'] });
+    expect(run([], { ...baseEnv, OUTBOX_STREAM_PLACEMENT_TAGS: 'az:2' }).nats?.streamPlacement).toEqual({ tags: ['az:2'] });
     expect(configError(['--stream-placement-tags', 'az 1']).setting).toBe('--stream-placement-tags');
     expect(configError([], { ...baseEnv, OUTBOX_STREAM_PLACEMENT_CLUSTER: 'a\nb' }).setting).toBe('OUTBOX_STREAM_PLACEMENT_CLUSTER');
   });
@@ -169,18 +177,21 @@ describe('parseCommandLine', () => {
     expect(configError([], { OUTBOX_NATS_URL: 'nats://n:4222' }).setting).toBe('OUTBOX_DATABASE_URL (--database-url)');
     expect(configError(['run'], { OUTBOX_DATABASE_URL: baseEnv.OUTBOX_DATABASE_URL }).setting).toBe('OUTBOX_NATS_URL (--nats-url)');
     expect(config(['migrate'], { OUTBOX_DATABASE_URL: baseEnv.OUTBOX_DATABASE_URL }).command).toBe('migrate');
-    expect(config(['status', '--json'], { OUTBOX_DATABASE_URL: baseEnv.OUTBOX_DATABASE_URL }).json).toBe(true);
+    expect(config(['status', '--json'], { OUTBOX_DATABASE_URL: baseEnv.OUTBOX_DATABASE_URL })).toMatchObject({
+      command: 'status',
+      json: true,
+    });
   });
 
   it('disables the HTTP server with off and parses host:port forms', () => {
-    expect(config([], { ...baseEnv, OUTBOX_METRICS_ADDR: 'off' }).http).toBeUndefined();
-    expect(config([], { ...baseEnv, OUTBOX_METRICS_ADDR: '127.0.0.1:9464' }).http).toEqual({ host: '127.0.0.1', port: 9464 });
-    expect(config([], { ...baseEnv, OUTBOX_METRICS_ADDR: ':8080' }).http).toEqual({ host: '0.0.0.0', port: 8080 });
-    expect(config([], { ...baseEnv, OUTBOX_METRICS_ADDR: '[::1]:9464' }).http).toEqual({ host: '::1', port: 9464 });
+    expect(run([], { ...baseEnv, OUTBOX_METRICS_ADDR: 'off' }).http).toBeUndefined();
+    expect(run([], { ...baseEnv, OUTBOX_METRICS_ADDR: '127.0.0.1:9464' }).http).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(run([], { ...baseEnv, OUTBOX_METRICS_ADDR: ':8080' }).http).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(run([], { ...baseEnv, OUTBOX_METRICS_ADDR: '[::1]:9464' }).http).toEqual({ host: '::1', port: 9464 });
   });
 
   it('checks NATS auth settings and collects every secret for redaction', () => {
-    const c = config([], { ...baseEnv, OUTBOX_NATS_USER: 'relay', OUTBOX_NATS_PASSWORD: 'natspw' });
+    const c = run([], { ...baseEnv, OUTBOX_NATS_USER: 'relay', OUTBOX_NATS_PASSWORD: 'natspw' });
     expect(c.nats).toMatchObject({ user: 'relay', password: 'natspw' });
     expect(c.secrets).toEqual(expect.arrayContaining(['s3cret', 'natspw']));
     expect(configError([], { ...baseEnv, OUTBOX_NATS_USER: 'relay' }).setting).toContain('OUTBOX_NATS_PASSWORD');
@@ -194,7 +205,7 @@ describe('parseCommandLine', () => {
     const dir = mkdtempSync(join(tmpdir(), 'outbox-relay-config-'));
     const ca = join(dir, 'ca.pem');
     writeFileSync(ca, 'pem');
-    expect(config([], { ...baseEnv, OUTBOX_NATS_TLS_CA: ca }).nats?.tls).toEqual({ caFile: ca, certFile: undefined, keyFile: undefined });
+    expect(run([], { ...baseEnv, OUTBOX_NATS_TLS_CA: ca }).nats?.tls).toEqual({ caFile: ca, certFile: undefined, keyFile: undefined });
     expect(configError([], { ...baseEnv, OUTBOX_NATS_TLS_CERT: ca }).setting).toContain('OUTBOX_NATS_TLS_KEY');
   });
 

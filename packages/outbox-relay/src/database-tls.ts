@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import type { DatabaseTlsConfig } from './config.js';
+import type { DatabaseTlsConfig } from './database-config.js';
 
 function files(config: DatabaseTlsConfig): { ca?: string; cert?: string; key?: string } {
   return {

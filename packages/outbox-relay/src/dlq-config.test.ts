@@ -1,14 +1,14 @@
 import { OutboxConfigError } from '@outboxkit/outbox-core';
 import { describe, expect, it } from 'vitest';
 import { parseCommandLine } from './config.js';
-import type { DlqCliConfig } from './dlq-config.js';
+import type { DlqConfig } from './dlq-config.js';
 
 const env = { OUTBOX_NATS_URL: 'nats://app:s3cret@nats:4222' };
 
-function dlq(argv: string[], environment: NodeJS.ProcessEnv = env): DlqCliConfig {
+function dlq(argv: string[], environment: NodeJS.ProcessEnv = env): DlqConfig {
   const parsed = parseCommandLine(argv, environment);
-  if (parsed.kind !== 'dlq') throw new Error(`expected a dlq command; got ${parsed.kind}`);
-  return parsed.config;
+  if (parsed.kind !== 'command' || !parsed.config.command.startsWith('dlq ')) throw new Error(`expected a dlq command; got ${parsed.kind}`);
+  return parsed.config as DlqConfig;
 }
 
 function dlqError(argv: string[], environment: NodeJS.ProcessEnv = env): OutboxConfigError {
@@ -24,7 +24,8 @@ function dlqError(argv: string[], environment: NodeJS.ProcessEnv = env): OutboxC
 describe('outbox-relay dlq settings', () => {
   it('needs NATS only, with the dead-letter stream defaults of bus-nats and the NATS password kept secret', () => {
     const c = dlq(['dlq', 'list']);
-    expect(c).toMatchObject({ command: 'dlq list', stream: 'DEAD_LETTERS', subjectPrefix: 'dlq', limit: 100, all: false, json: false });
+    expect(c).toMatchObject({ command: 'dlq list', stream: 'DEAD_LETTERS', subjectPrefix: 'dlq', limit: 100, json: false });
+    expect(c).not.toHaveProperty('all');
     expect(c.nats.servers).toEqual(['nats://app:s3cret@nats:4222']);
     expect(c.secrets).toContain('s3cret');
   });
@@ -69,5 +70,6 @@ describe('outbox-relay dlq settings', () => {
     expect(dlqError(['dlq', 'replay', '0']).message).toContain('not a dead-letter sequence');
     expect(dlqError(['dlq', 'purge']).message).toContain('--all');
     expect(dlqError(['dlq', 'list', '--database-url', 'postgres://x']).setting).toBe('arguments');
+    expect(dlqError(['dlq', 'list', '--all']).setting).toBe('arguments');
   });
 });

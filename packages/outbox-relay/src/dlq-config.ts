@@ -1,118 +1,129 @@
-import { OutboxConfigError } from '@outboxkit/outbox-core';
-import type { CommandName, CommandSpec } from './commands.js';
-import { type LogLevel, type Namer, type NatsConnectionConfig, natsConnection } from './config.js';
-import { urlSecrets } from './redact.js';
-import type { RawSettings } from './settings.js';
+import { type CommonConfig, noArguments, readCommon } from './cli-config.js';
+import { type NatsConnectionConfig, readNatsConnection } from './nats-config.js';
+import { fail, type SettingValues, streamName, subjectTokens } from './setting-values.js';
+import { dlqSettings, invocationSettings } from './settings.js';
 
-/** A validated `outbox-relay dlq ...` invocation: NATS only, no database. */
-export interface DlqCliConfig {
-  readonly command: Extract<CommandName, `dlq ${string}`>;
+/** What every `dlq` command reads: NATS only, no database. */
+interface DlqCommonConfig extends CommonConfig {
   readonly nats: NatsConnectionConfig;
+  /** The dead-letter stream and its subject prefix. */
   readonly stream: string;
   readonly subjectPrefix: string;
+}
+
+/** The filters of bus-nats's `DeadLetterQuery`: every one given must match. */
+export interface DlqFilters {
   readonly consumer?: string;
   readonly type?: string;
   readonly subject?: string;
   readonly code?: string;
+}
+
+/** `outbox-relay dlq list [filters] [--limit N] [--json]`. */
+export interface DlqListConfig extends DlqCommonConfig, DlqFilters {
+  readonly command: 'dlq list';
   readonly limit: number;
-  readonly all: boolean;
   readonly json: boolean;
-  /** Dead-letter stream sequences given as arguments (`show`, `replay`, `purge`). */
+}
+
+/** `outbox-relay dlq show <sequence> [--json]`. */
+export interface DlqShowConfig extends DlqCommonConfig {
+  readonly command: 'dlq show';
+  readonly json: boolean;
+  /** The one dead-letter stream sequence given. */
+  readonly sequences: readonly [number];
+}
+
+/** `outbox-relay dlq replay | purge <sequence...> | --all [filters] [--limit N]`. */
+export interface DlqChangeConfig extends DlqCommonConfig, DlqFilters {
+  readonly command: 'dlq replay' | 'dlq purge';
+  readonly limit: number;
+  /** Every letter the filters match; `sequences` is empty then. */
+  readonly all: boolean;
   readonly sequences: readonly number[];
-  readonly logLevel: LogLevel;
-  /** Every secret in the configuration, to scrub from logs and errors. */
-  readonly secrets: readonly string[];
 }
 
-const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+export type DlqConfig = DlqListConfig | DlqShowConfig | DlqChangeConfig;
 
-function fail(setting: string, message: string): never {
-  throw new OutboxConfigError(setting, message);
+export function readDlqListConfig(values: SettingValues, positionals: readonly string[]): DlqListConfig {
+  noArguments('dlq list', positionals);
+  return {
+    command: 'dlq list',
+    ...readDlqCommon(values),
+    ...readFilters(values),
+    limit: values.integer(dlqSettings.listLimit),
+    json: values.boolean(invocationSettings.json),
+  };
 }
 
-/** A stream name or subject token: what a consumer name or the prefix may hold. */
-function token(raw: RawSettings, key: keyof RawSettings, name: Namer, pattern: RegExp, what: string): string | undefined {
-  const value = raw[key];
-  if (value === undefined) return undefined;
-  if (!pattern.test(value)) fail(name(key), `invalid ${name(key)}: ${what}; got ${JSON.stringify(value)}`);
-  return value;
+export function readDlqShowConfig(values: SettingValues, positionals: readonly string[]): DlqShowConfig {
+  if (positionals.length !== 1) fail('arguments', 'dlq show: expects exactly one dead-letter sequence');
+  const [sequence] = sequencesOf('dlq show', positionals) as [number];
+  return { command: 'dlq show', ...readDlqCommon(values), json: values.boolean(invocationSettings.json), sequences: [sequence] };
 }
 
-/** A filter compared with a header value: one line of printable text. */
-function filter(raw: RawSettings, key: keyof RawSettings, name: Namer): string | undefined {
-  const value = raw[key];
-  if (value === undefined) return undefined;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-  if (value === '' || value.length > 1_000 || /[\u0000-\u001f\u007f]/.test(value)) {
-    fail(name(key), `invalid ${name(key)}: must be 1 to 1000 characters without control characters; got ${JSON.stringify(value)}`);
-  }
-  return value;
+export function readDlqChangeConfig(command: DlqChangeConfig['command']) {
+  return (values: SettingValues, positionals: readonly string[]): DlqChangeConfig => {
+    const all = values.boolean(invocationSettings.all);
+    if (positionals.length > 0 === all) {
+      fail('arguments', `${command}: give dead-letter sequences or --all (not both); --all acts on every letter the filters match`);
+    }
+    const sequences = sequencesOf(command, positionals);
+    return {
+      command,
+      ...readDlqCommon(values),
+      ...readFilters(values),
+      limit: values.integer(dlqSettings.changeLimit),
+      all,
+      sequences,
+    };
+  };
 }
 
-function flag(raw: RawSettings, key: keyof RawSettings, name: Namer): boolean {
-  const text = (raw[key] ?? 'false').toLowerCase();
-  if (text === 'true') return true;
-  if (text === 'false') return false;
-  return fail(name(key), `invalid ${name(key)}: must be true or false; got ${JSON.stringify(raw[key])}`);
-}
-
-/**
- * Validates a `dlq` command: its NATS connection, the dead-letter stream and prefix, the filters and
- * the sequences given.
- * @throws OutboxConfigError naming the setting and the bad value (passwords redacted).
- */
-export function validateDlq(spec: CommandSpec, raw: RawSettings, positionals: readonly string[], name: Namer): DlqCliConfig {
-  const command = spec.name as DlqCliConfig['command'];
-  const all = flag(raw, 'all', name);
-  if (spec.positionals === 'none' && positionals.length > 0) {
-    fail('arguments', `${command}: unexpected argument ${JSON.stringify(positionals[0])} (see outbox-relay ${command} --help)`);
-  }
-  if (spec.positionals === 'one' && positionals.length !== 1) fail('arguments', `${command}: expects exactly one dead-letter sequence`);
-  if (spec.positionals === 'many' && positionals.length > 0 === all) {
-    fail('arguments', `${command}: give dead-letter sequences or --all (not both); --all acts on every letter the filters match`);
-  }
-  const sequences = positionals.map((text) => {
+function sequencesOf(command: DlqConfig['command'], positionals: readonly string[]): number[] {
+  return positionals.map((text) => {
     const value = /^\d{1,15}$/.test(text) ? Number(text) : 0;
     if (value < 1)
       fail('arguments', `${command}: ${JSON.stringify(text)} is not a dead-letter sequence (a positive integer, see dlq list)`);
     return value;
   });
-  const logLevel = (raw.logLevel ?? 'info').toLowerCase() as LogLevel;
-  if (!logLevels.includes(logLevel)) {
-    fail(name('logLevel'), `invalid ${name('logLevel')}: expected one of ${logLevels.join(', ')}; got ${JSON.stringify(raw.logLevel)}`);
-  }
-  let limit = command === 'dlq list' ? 100 : 100_000;
-  if (raw.limit !== undefined) {
-    limit = /^\d{1,6}$/.test(raw.limit.trim()) ? Number(raw.limit) : 0;
-    if (limit < 1 || limit > 100_000)
-      fail(name('limit'), `invalid ${name('limit')}: must be an integer from 1 to 100000; got ${JSON.stringify(raw.limit)}`);
-  }
-  const nats = natsConnection(raw, name);
-  const secrets = [nats.password, nats.token, ...nats.servers.flatMap(urlSecrets)].filter((s): s is string => s !== undefined && s !== '');
-  const consumer = token(raw, 'consumer', name, /^[A-Za-z0-9_-]{1,255}$/, "must be a consumer name: letters, digits, '_' or '-'");
-  const type = filter(raw, 'eventType', name);
-  const subject = filter(raw, 'eventSubject', name);
-  const code = filter(raw, 'code', name);
+}
+
+function readDlqCommon(values: SettingValues): DlqCommonConfig {
+  const common = readCommon(values);
+  const nats = readNatsConnection(values);
   return {
-    command,
+    ...common,
     nats,
-    stream: token(raw, 'dlqStream', name, /^[A-Za-z0-9_-]{1,255}$/, "must be letters, digits, '_' or '-'") as string,
-    subjectPrefix: token(
-      raw,
-      'dlqPrefix',
-      name,
-      /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
+    stream: values.matching(dlqSettings.stream, streamName, "must be letters, digits, '_' or '-'") as string,
+    subjectPrefix: values.matching(
+      dlqSettings.prefix,
+      subjectTokens,
       "must be dot-separated tokens of letters, digits, '_' or '-'",
     ) as string,
+  };
+}
+
+function readFilters(values: SettingValues): DlqFilters {
+  const consumer = values.matching(dlqSettings.consumer, streamName, "must be a consumer name: letters, digits, '_' or '-'");
+  const type = readFilter(values, dlqSettings.type);
+  const subject = readFilter(values, dlqSettings.subject);
+  const code = readFilter(values, dlqSettings.code);
+  return {
     ...(consumer === undefined ? {} : { consumer }),
     ...(type === undefined ? {} : { type }),
     ...(subject === undefined ? {} : { subject }),
     ...(code === undefined ? {} : { code }),
-    limit,
-    all,
-    json: flag(raw, 'json', name),
-    sequences,
-    logLevel,
-    secrets,
   };
+}
+
+/** A filter compared with a header value: one line of printable text. */
+function readFilter(values: SettingValues, setting: (typeof dlqSettings)['type' | 'subject' | 'code']): string | undefined {
+  const value = values.text(setting);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (value !== undefined && (value === '' || value.length > 1_000 || /[\u0000-\u001f\u007f]/.test(value))) {
+    const name = values.name(setting);
+    fail(name, `invalid ${name}: must be 1 to 1000 characters without control characters; got ${JSON.stringify(value)}`);
+  }
+  return value;
 }

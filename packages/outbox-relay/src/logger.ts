@@ -1,5 +1,5 @@
 import { type Logger as PinoLogger, pino, destination as pinoDestination, stdTimeFunctions } from 'pino';
-import type { LogLevel } from './config.js';
+import type { LogLevel } from './cli-config.js';
 import { redactText, secretForms } from './redact.js';
 
 /** The pino logger the CLI writes with (pino's methods fit core's `Logger`). */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
-import type { NatsConnectionConfig } from './config.js';
+import type { NatsConnectionConfig } from './nats-config.js';
 
 /** The connection options the relay uses: its own connection, tuned for the publish hot path. */
 export function natsConnectionOptions(config: NatsConnectionConfig, options: { waitOnFirstConnect?: boolean } = {}): NodeConnectionOptions {

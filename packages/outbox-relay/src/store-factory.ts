@@ -1,5 +1,5 @@
 import type { Logger, OutboxStore } from '@outboxkit/outbox-core';
-import type { DatabaseConfig } from './config.js';
+import type { DatabaseConfig } from './database-config.js';
 import { mysqlSslOption, pgSslOption } from './database-tls.js';
 
 /** An outbox store with the pool the CLI opened for it. */

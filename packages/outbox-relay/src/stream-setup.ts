@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ensureStream, readDuplicateWindowMs, streamInfoOrNull } from '@outboxkit/bus-nats';
 import type { Logger } from '@outboxkit/outbox-core';
-import type { NatsConfig } from './config.js';
+import type { NatsConfig } from './nats-config.js';
 
 /** Waits between stream set-up attempts while JetStream has no leader: 0.5 s doubling to 10 s. */
 const firstWaitMs = 500;

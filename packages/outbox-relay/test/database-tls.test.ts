@@ -8,7 +8,7 @@ import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The package is a CLI without a library entry: the TLS options it builds are checked here below the CLI.
-import type { DatabaseTlsConfig } from '../src/config.js';
+import type { DatabaseTlsConfig } from '../src/database-config.js';
 import { mysqlSslOption, pgSslOption } from '../src/database-tls.js';
 import { PG_URL, pgFixtureWithNatsPerFile, pgRelaySetup, runRelay, startRelay, waitUntil } from './helpers.js';
 

@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { RelayCliConfig } from '../config.js';
+import type { ConsoleCommandConfig } from '../console/console-settings.js';
 import { type RunningConsole, startConsole } from '../console/start-console.js';
+import { tableLabel } from '../database-config.js';
 import { ExitCode } from '../help.js';
 import type { CliLogger } from '../logger.js';
 import { connectNats } from '../nats-connection.js';
@@ -11,10 +12,8 @@ import { type OpenedStore, openStore } from '../store-factory.js';
  * `outbox-relay console`: serves the operator console until SIGTERM/SIGINT, on a small pool and a
  * NATS connection of its own; it publishes nothing. Returns the exit code.
  */
-export async function consoleCommand(config: RelayCliConfig, logger: CliLogger): Promise<number> {
-  const consoleConfig = config.console;
-  const nats = config.nats;
-  if (!consoleConfig || !nats) throw new Error('console needs the console and NATS settings');
+export async function consoleCommand(config: ConsoleCommandConfig, logger: CliLogger): Promise<number> {
+  const { console: consoleConfig, nats } = config;
   const shutdown = new ShutdownSignals(logger, 5_000);
   let opened: OpenedStore | undefined;
   let connection: NatsConnection | undefined;
@@ -29,7 +28,7 @@ export async function consoleCommand(config: RelayCliConfig, logger: CliLogger):
       connection,
       labels: {
         driver: config.database.driver,
-        table: `${config.database.driver === 'pg' ? `${config.database.schema}.` : ''}${config.database.table}`,
+        table: tableLabel(config.database),
         stream: nats.stream,
       },
       logger,

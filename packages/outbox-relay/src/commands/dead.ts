@@ -1,5 +1,5 @@
 import type { DeadRecord } from '@outboxkit/outbox-core';
-import type { RelayCliConfig } from '../config.js';
+import type { DeadChangeConfig, DeadListConfig, DeadShowConfig } from '../admin-config.js';
 import { ExitCode } from '../help.js';
 import type { CliLogger } from '../logger.js';
 import { openStore } from '../store-factory.js';
@@ -7,7 +7,7 @@ import { terminalJson, terminalSafe } from '../terminal-text.js';
 
 /** `outbox-relay dead list | show | retry | purge`: the dead-letter admin. */
 export async function deadCommand(
-  config: RelayCliConfig,
+  config: DeadListConfig | DeadShowConfig | DeadChangeConfig,
   logger: CliLogger,
   out: NodeJS.WritableStream,
   err: NodeJS.WritableStream,
@@ -23,7 +23,7 @@ export async function deadCommand(
         return ExitCode.ok;
       }
       case 'dead show': {
-        const id = config.ids[0] as string;
+        const [id] = config.ids;
         const row = await store.getDead(id);
         if (!row) {
           err.write(`outbox-relay: no dead event with id ${JSON.stringify(id)}\n`);
@@ -45,8 +45,6 @@ export async function deadCommand(
         }
         return ExitCode.ok;
       }
-      default:
-        throw new Error(`not a dead-letter command: ${config.command}`);
     }
   } finally {
     await opened.close();

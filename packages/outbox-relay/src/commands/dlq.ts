@@ -1,5 +1,5 @@
 import { type DeadLetter, type DeadLetterQuery, listDeadLetters, purgeDeadLetters, replayDeadLetters } from '@outboxkit/bus-nats';
-import type { DlqCliConfig } from '../dlq-config.js';
+import type { DlqChangeConfig, DlqConfig } from '../dlq-config.js';
 import { ExitCode } from '../help.js';
 import type { CliLogger } from '../logger.js';
 import { connectNats } from '../nats-connection.js';
@@ -15,23 +15,14 @@ export const REPLAY_ORDER_NOTE =
  * of its own that it closes.
  */
 export async function dlqCommand(
-  config: DlqCliConfig,
+  config: DlqConfig,
   logger: CliLogger,
   out: NodeJS.WritableStream,
   err: NodeJS.WritableStream,
 ): Promise<number> {
   const connection = await connectNats(config.nats);
   try {
-    const query: DeadLetterQuery = {
-      stream: config.stream,
-      subjectPrefix: config.subjectPrefix,
-      limit: config.limit,
-      ...(config.consumer === undefined ? {} : { consumer: config.consumer }),
-      ...(config.type === undefined ? {} : { type: config.type }),
-      ...(config.subject === undefined ? {} : { subject: config.subject }),
-      ...(config.code === undefined ? {} : { code: config.code }),
-      ...(config.sequences.length > 0 ? { sequences: config.sequences } : {}),
-    };
+    const query = queryOf(config);
     switch (config.command) {
       case 'dlq list': {
         const letters = await listDeadLetters(connection, query);
@@ -39,7 +30,7 @@ export async function dlqCommand(
         return ExitCode.ok;
       }
       case 'dlq show': {
-        const [letter] = await listDeadLetters(connection, { ...query, limit: 1 });
+        const [letter] = await listDeadLetters(connection, query);
         if (!letter) {
           err.write(`outbox-relay: no dead letter at sequence ${config.sequences[0]} of ${config.stream}\n`);
           return ExitCode.failure;
@@ -75,16 +66,29 @@ export async function dlqCommand(
         out.write(`purged ${count} dead letter${count === 1 ? '' : 's'}\n`);
         return missing(config, count, err);
       }
-      default:
-        throw new Error(`not a dlq command: ${config.command as string}`);
     }
   } finally {
     await connection.close();
   }
 }
 
+/** The bus-nats query of a command: its stream, filters, limit and sequences. */
+function queryOf(config: DlqConfig): DeadLetterQuery {
+  const stream = { stream: config.stream, subjectPrefix: config.subjectPrefix };
+  if (config.command === 'dlq show') return { ...stream, sequences: config.sequences, limit: 1 };
+  return {
+    ...stream,
+    limit: config.limit,
+    ...(config.consumer === undefined ? {} : { consumer: config.consumer }),
+    ...(config.type === undefined ? {} : { type: config.type }),
+    ...(config.subject === undefined ? {} : { subject: config.subject }),
+    ...(config.code === undefined ? {} : { code: config.code }),
+    ...(config.command !== 'dlq list' && config.sequences.length > 0 ? { sequences: config.sequences } : {}),
+  };
+}
+
 /** Sequences given that matched nothing: reported, and a failure when none did. */
-function missing(config: DlqCliConfig, count: number, err: NodeJS.WritableStream): number {
+function missing(config: DlqChangeConfig, count: number, err: NodeJS.WritableStream): number {
   const given = config.sequences.length;
   if (given === 0 || count >= given) return ExitCode.ok;
   err.write(`outbox-relay: ${given - count} of the ${given} sequences given are not dead letters matching the filters\n`);

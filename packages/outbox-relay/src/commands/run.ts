@@ -2,8 +2,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { NatsPublisher } from '@outboxkit/bus-nats';
 import { Relay, type RelayEvent } from '@outboxkit/outbox-core';
 import { errorMessage } from '@outboxkit/outbox-core/driver';
-import { PUBLISH_WINDOW, type RelayCliConfig } from '../config.js';
 import { type RunningConsole, startConsole } from '../console/start-console.js';
+import { tableLabel } from '../database-config.js';
 import { describeDatabaseTls, isLocalHost } from '../database-tls.js';
 import { ExitCode } from '../help.js';
 import { type RelayHttpServer, startHttpServer } from '../http-server.js';
@@ -14,6 +14,7 @@ import { type OtlpExport, startOtlpExport } from '../otlp-export.js';
 import { checkMaxPayload } from '../payload-check.js';
 import { RelayReadiness } from '../readiness.js';
 import { redactText, redactUrl } from '../redact.js';
+import { PUBLISH_WINDOW, type RunConfig } from '../run-config.js';
 import { ShutdownSignals } from '../shutdown-signals.js';
 import { StatsPoller } from '../stats-poller.js';
 import { type OpenedStore, openStore } from '../store-factory.js';
@@ -24,9 +25,8 @@ import { setUpStream } from '../stream-setup.js';
  * own, with `noAsyncTraces`), the HTTP server, and runs the core `Relay` until a signal; then
  * finishes the in-flight batch, drains NATS and closes the pool. Returns the exit code.
  */
-export async function runCommand(config: RelayCliConfig, logger: CliLogger): Promise<number> {
-  const nats = config.nats;
-  if (!nats) throw new Error('run needs the NATS settings');
+export async function runCommand(config: RunConfig, logger: CliLogger): Promise<number> {
+  const { nats } = config;
   const readiness = new RelayReadiness();
   const metrics = createRelayMetrics({
     natsConnected: () => readiness.natsConnected,
@@ -117,7 +117,7 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
       subjectPrefix: nats.subjectPrefix,
       stream: nats.stream,
       timeoutMs: nats.publishTimeoutMs,
-      // The window the lease check in config.ts counts on.
+      // The window the lease check in run-config.ts counts on.
       maxInFlight: PUBLISH_WINDOW,
       logger,
     });
@@ -159,14 +159,13 @@ export async function runCommand(config: RelayCliConfig, logger: CliLogger): Pro
       });
       poller.start();
       if (config.console) {
-        const { database } = config;
         operatorConsole = await startConsole({
           config: config.console,
           store: opened.store,
           connection,
           labels: {
-            driver: database.driver,
-            table: `${database.driver === 'pg' ? `${database.schema}.` : ''}${database.table}`,
+            driver: config.database.driver,
+            table: tableLabel(config.database),
             stream: nats.stream,
           },
           logger,

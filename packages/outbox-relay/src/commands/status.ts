@@ -1,6 +1,7 @@
 import { SchemaVersionError } from '@outboxkit/outbox-core';
 import { formatMs } from '@outboxkit/outbox-core/driver';
-import type { RelayCliConfig } from '../config.js';
+import type { StatusConfig } from '../admin-config.js';
+import { tableLabel } from '../database-config.js';
 import { ExitCode } from '../help.js';
 import type { CliLogger } from '../logger.js';
 import { redactText } from '../redact.js';
@@ -21,7 +22,7 @@ export interface StatusReport {
  * `outbox-relay status`: the schema version, the backlog and its 10 largest subjects. Exits 3
  * (after printing what it knows) when the schema is not migrated.
  */
-export async function statusCommand(config: RelayCliConfig, logger: CliLogger, out: NodeJS.WritableStream): Promise<number> {
+export async function statusCommand(config: StatusConfig, logger: CliLogger, out: NodeJS.WritableStream): Promise<number> {
   const opened = await openStore(config.database, { listen: false, logger, maxConnections: 2 });
   try {
     const report = await collect(opened, config);
@@ -32,9 +33,9 @@ export async function statusCommand(config: RelayCliConfig, logger: CliLogger, o
   }
 }
 
-async function collect(opened: OpenedStore, config: RelayCliConfig): Promise<StatusReport> {
+async function collect(opened: OpenedStore, config: StatusConfig): Promise<StatusReport> {
   const { store } = opened;
-  const table = config.database.driver === 'pg' ? `${config.database.schema}.${config.database.table}` : config.database.table;
+  const table = tableLabel(config.database);
   try {
     await store.assertSchema();
   } catch (error) {

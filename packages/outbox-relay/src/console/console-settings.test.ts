@@ -1,8 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommandLine } from '../config.js';
-import { isLoopback, validateConsole } from './console-settings.js';
+import { type ConsoleConfig, isLoopback } from './console-settings.js';
 
-const name = (key: string): string => key;
+const env = { OUTBOX_DATABASE_URL: 'postgres://app:pw@db/app', OUTBOX_NATS_URL: 'nats://127.0.0.1:4222' };
+
+/** The console settings of `outbox-relay console` (or `run --console`) with these arguments. */
+function consoleOf(argv: string[], environment: NodeJS.ProcessEnv = env): ConsoleConfig | undefined {
+  const parsed = parseCommandLine(argv, environment);
+  if (parsed.kind !== 'command' || (parsed.config.command !== 'console' && parsed.config.command !== 'run')) {
+    throw new Error('expected console or run');
+  }
+  return parsed.config.console;
+}
 
 describe('console settings', () => {
   it('knows the loopback addresses', () => {
@@ -12,26 +21,28 @@ describe('console settings', () => {
   });
 
   it('defaults to 127.0.0.1:9465, read-only', () => {
-    expect(validateConsole({}, name)).toEqual({ host: '127.0.0.1', port: 9465, dlqStream: 'DEAD_LETTERS', dlqPrefix: 'dlq' });
+    expect(consoleOf(['console'])).toEqual({ host: '127.0.0.1', port: 9465, dlqStream: 'DEAD_LETTERS', dlqPrefix: 'dlq' });
   });
 
   it('refuses a non-loopback address without a token, a short token and a bad port', () => {
-    expect(() => validateConsole({ consoleHost: '0.0.0.0' }, name)).toThrow(/refusing to serve the console on "0.0.0.0" without a token/);
-    expect(() => validateConsole({ consoleToken: 'short' }, name)).toThrow(/at least 16 characters/);
-    expect(() => validateConsole({ consolePort: '70000' }, name)).toThrow(/from 0 to 65535/);
-    expect(validateConsole({ consoleHost: '0.0.0.0', consoleToken: 'a'.repeat(16) }, name)).toMatchObject({
+    expect(() => consoleOf(['console', '--console-host', '0.0.0.0'])).toThrow(/refusing to serve the console on "0.0.0.0" without a token/);
+    expect(() => consoleOf(['console', '--console-token', 'short'])).toThrow(/at least 16 characters/);
+    expect(() => consoleOf(['console', '--console-port', '70000'])).toThrow(/from 0 to 65535/);
+    expect(consoleOf(['console', '--console-host', '0.0.0.0', '--console-token', 'a'.repeat(16)])).toMatchObject({
       host: '0.0.0.0',
       token: 'a'.repeat(16),
     });
   });
 
   it('run reads the console settings only with --console, never with --once, and scrubs the token', () => {
-    const env = { OUTBOX_DATABASE_URL: 'postgres://app:pw@db/app', OUTBOX_NATS_URL: 'nats://127.0.0.1:4222' };
-    const plain = parseCommandLine(['run'], env);
-    expect(plain.kind === 'command' && plain.config.console).toBeUndefined();
+    expect(consoleOf(['run'])).toBeUndefined();
     const token = 'a-console-token-of-32-characters';
     const withConsole = parseCommandLine(['run', '--console'], { ...env, OUTBOX_CONSOLE_TOKEN: token });
-    expect(withConsole.kind === 'command' && withConsole.config.console).toMatchObject({ host: '127.0.0.1', port: 9465, token });
+    expect(withConsole.kind === 'command' && withConsole.config.command === 'run' && withConsole.config.console).toMatchObject({
+      host: '127.0.0.1',
+      port: 9465,
+      token,
+    });
     expect(withConsole.kind === 'command' && withConsole.config.secrets).toContain(token);
     expect(() => parseCommandLine(['run', '--once', '--console'], env)).toThrow(/the console needs a long-running relay; drop --once/);
     expect(() => parseCommandLine(['console', '--console-host', '10.0.0.5'], env)).toThrow(/refusing to serve the console on "10.0.0.5"/);
