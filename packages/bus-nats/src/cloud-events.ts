@@ -1,6 +1,7 @@
-import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core';
+import type { MsgHdrs } from '@nats-io/nats-core';
 import { EventDecodeError, type OutboxEvent, type OutboxRecord, type PublisherConstraints } from '@outboxkit/outbox-core';
 import { MAX_ATTRIBUTE_LENGTH, reservedHeaderRule } from '@outboxkit/outbox-core/driver';
+import { EncodedHeaders, headerLine } from './encoded-headers.js';
 
 /**
  * The NATS headers of the CloudEvents 1.0 binary binding, as outboxkit writes them. The body is
@@ -23,6 +24,8 @@ export const MSG_ID_HEADER = 'Nats-Msg-Id';
 export const CLOUD_EVENTS_SPEC_VERSION = '1.0';
 
 const JSON_CONTENT_TYPE = 'application/json';
+const FIXED_SPEC_VERSION_LINE = `\r\n${CloudEventHeaders.specVersion}: ${CLOUD_EVENTS_SPEC_VERSION}`;
+const FIXED_CONTENT_TYPE_LINE = `\r\n${CloudEventHeaders.contentType}: ${JSON_CONTENT_TYPE}`;
 
 /**
  * The headers this binding writes itself, as `NatsPublisher.constraints` declares them: JetStream's
@@ -45,25 +48,34 @@ export function reservedRecordHeader(record: OutboxRecord): string | undefined {
  * Builds the headers of one record: its own headers first, then the `ce-*` attributes and
  * `Nats-Msg-Id` last. An own header with a name this binding owns (any case) is left out, so it can
  * neither overwrite nor sit beside what dedup and decoding rely on (`NatsPublisher` refuses such a
- * record before it gets here).
+ * record before it gets here). The headers are encoded once, here, into the bytes a publish sends
+ * (see `EncodedHeaders`): the same bytes the client's own headers would encode to.
  * @throws the client's `InvalidArgumentError` on a name or value the NATS header format cannot carry (CR, LF).
  */
 export function recordHeaders(record: OutboxRecord): MsgHdrs {
-  const h = createHeaders();
+  return encodeRecordHeaders(record);
+}
+
+const encoder = new TextEncoder();
+
+/** {@link recordHeaders} with the encoded bytes at hand (`encode()`), for the publisher's size check. */
+export function encodeRecordHeaders(record: OutboxRecord): EncodedHeaders {
+  let block = 'NATS/1.0';
   const own = record.headers;
   for (const name in own) {
     const value = own[name];
-    if (value !== undefined && reservedHeaderRule(name, NATS_CONSTRAINTS) === undefined) h.set(name, value);
+    if (value !== undefined && reservedHeaderRule(name, NATS_CONSTRAINTS) === undefined) block += headerLine(name, value);
   }
-  h.set(CloudEventHeaders.specVersion, CLOUD_EVENTS_SPEC_VERSION);
-  h.set(CloudEventHeaders.id, record.id);
-  h.set(CloudEventHeaders.type, record.type);
-  h.set(CloudEventHeaders.source, record.source);
-  h.set(CloudEventHeaders.subject, record.subject);
-  h.set(CloudEventHeaders.time, record.time);
-  h.set(CloudEventHeaders.contentType, JSON_CONTENT_TYPE);
-  h.set(MSG_ID_HEADER, record.id);
-  return h;
+  block +=
+    FIXED_SPEC_VERSION_LINE +
+    headerLine(CloudEventHeaders.id, record.id) +
+    headerLine(CloudEventHeaders.type, record.type) +
+    headerLine(CloudEventHeaders.source, record.source) +
+    headerLine(CloudEventHeaders.subject, record.subject) +
+    headerLine(CloudEventHeaders.time, record.time) +
+    FIXED_CONTENT_TYPE_LINE +
+    headerLine(MSG_ID_HEADER, record.id);
+  return new EncodedHeaders(encoder.encode(`${block}\r\n\r\n`));
 }
 
 /**
@@ -89,23 +101,6 @@ export function bindingHeaderBytesMax(): number {
     for (const value of values) bytes += Buffer.byteLength(name) + 2 + Buffer.byteLength(value) + 2;
   }
   return bytes;
-}
-
-/**
- * An upper bound of the bytes `recordHeaders(record)` takes on the wire, without encoding them:
- * UTF-8 needs at most 3 bytes per UTF-16 unit, and each header line adds `: ` and CRLF.
- */
-export function headerBytesUpperBound(record: OutboxRecord): number {
-  let chars = 0;
-  let lines = 0;
-  const own = record.headers;
-  for (const name in own) {
-    chars += name.length + (own[name]?.length ?? 0);
-    lines++;
-  }
-  chars += record.id.length * 2 + record.type.length + record.source.length + record.subject.length + record.time.length;
-  // 'NATS/1.0\r\n' + the fixed names and values + the blank line.
-  return 3 * chars + 4 * (lines + 8) + 160;
 }
 
 /** Headers that are transport or CloudEvents attributes, not the event's own headers. */

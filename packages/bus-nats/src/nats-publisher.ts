@@ -14,7 +14,7 @@ import {
 } from '@outboxkit/outbox-core';
 import { noopLogger, validateInteger } from '@outboxkit/outbox-core/driver';
 import { BusProbe } from './bus-probe.js';
-import { headerBytesUpperBound, NATS_CONSTRAINTS, recordHeaders, reservedRecordHeader } from './cloud-events.js';
+import { encodeRecordHeaders, NATS_CONSTRAINTS, reservedRecordHeader } from './cloud-events.js';
 import { parsePubAck, ReplyInbox } from './reply-inbox.js';
 import { isStreamFullError } from './stream-health.js';
 import { StreamLookup } from './stream-lookup.js';
@@ -265,23 +265,23 @@ export class NatsPublisher implements Publisher {
       );
     }
     const data = encoder.encode(record.payload);
-    if (data.length + headerBytesUpperBound(record) > maxPayload) {
-      const headerBytes = exactHeaderBytes(record);
-      if (data.length + headerBytes > maxPayload) {
-        return Promise.resolve(
-          failure(
-            record.id,
-            new PublishErrorClass(
-              'PAYLOAD_TOO_LARGE',
-              `event ${record.id} (type ${record.type}) is ${data.length + headerBytes} bytes (payload ${data.length} + headers ${headerBytes}) but the server's max_payload is ${maxPayload} bytes: make the event smaller (carry a reference, not the document) or raise max_payload`,
-              false,
-            ),
+    // Encoded once: the size check and the publish use the same bytes.
+    const headers = encodeRecordHeaders(record);
+    const headerBytes = headers.encode().length;
+    if (data.length + headerBytes > maxPayload) {
+      return Promise.resolve(
+        failure(
+          record.id,
+          new PublishErrorClass(
+            'PAYLOAD_TOO_LARGE',
+            `event ${record.id} (type ${record.type}) is ${data.length + headerBytes} bytes (payload ${data.length} + headers ${headerBytes}) but the server's max_payload is ${maxPayload} bytes: make the event smaller (carry a reference, not the document) or raise max_payload`,
+            false,
           ),
-        );
-      }
+        ),
+      );
     }
     return this.#replies
-      .request(subject, data, recordHeaders(record))
+      .request(subject, data, headers)
       .then(parsePubAck)
       .then(
         (ack): PublishResult => {
@@ -323,16 +323,6 @@ function failure(id: string, error: PublishError): PublishResult {
 
 function abortedError(id: string): PublishError {
   return new PublishErrorClass('PUBLISH_FAILED', `publish of ${id} was not sent: the publish was aborted`, true);
-}
-
-/** The exact encoded header size, computed only for records near the limit. */
-function exactHeaderBytes(record: OutboxRecord): number {
-  let bytes = 'NATS/1.0\r\n'.length + 2;
-  const h = recordHeaders(record);
-  for (const [name, values] of h) {
-    for (const value of values) bytes += Buffer.byteLength(name) + 2 + Buffer.byteLength(value) + 2;
-  }
-  return bytes;
 }
 
 /**
