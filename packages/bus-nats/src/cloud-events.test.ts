@@ -1,4 +1,4 @@
-import { headers as clientHeaders, type headers } from '@nats-io/nats-core';
+import { type headers, MsgHdrsImpl } from '@nats-io/nats-core';
 import { EventDecodeError } from '@outboxkit/outbox-core';
 import { reservedHeaderRule } from '@outboxkit/outbox-core/driver';
 import { describe, expect, it } from 'vitest';
@@ -65,7 +65,7 @@ describe('recordHeaders / decodeCloudEvent', () => {
       },
     ],
   ])("encodes to the bytes the client's own headers encode to: %s", (_, r) => {
-    const client = clientHeaders();
+    const client = new MsgHdrsImpl();
     for (const [name, value] of Object.entries(r.headers))
       if (reservedHeaderRule(name, NATS_CONSTRAINTS) === undefined) client.set(name, value);
     client.set('ce-specversion', '1.0');

@@ -23,7 +23,8 @@ export class EncodedHeaders implements MsgHdrs {
     return this.#decoded === undefined ? this.#bytes : this.#decoded.encode();
   }
 
-  #map(): MsgHdrsImpl {
+  /** The decoded headers, typed as the interface (the class's own signatures narrow `match`). */
+  #map(): MsgHdrs {
     this.#decoded ??= MsgHdrsImpl.decode(this.#bytes);
     return this.#decoded;
   }
@@ -64,7 +65,7 @@ export class EncodedHeaders implements MsgHdrs {
   last(k: string, match?: Match): string {
     return this.#map().last(k, match);
   }
-  [Symbol.iterator](): IterableIterator<[string, string[]]> {
+  [Symbol.iterator](): Iterator<[string, string[]]> {
     return this.#map()[Symbol.iterator]();
   }
 }
