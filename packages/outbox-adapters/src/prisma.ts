@@ -49,6 +49,10 @@ export interface PrismaAdapterOptions {
  * Statements run through `tx.$queryRawUnsafe` (those that return rows: SELECT, WITH, RETURNING)
  * or `tx.$executeRawUnsafe` (the others, which report the rows they changed).
  *
+ * A failed statement rejects with Prisma's own error, given a `cause` that carries the database's
+ * code as its driver reports it (`code` SQLSTATE on PostgreSQL, `errno` on MySQL), so the stores
+ * classify it as they classify the raw drivers' errors.
+ *
  * @throws OutboxUsageError for the root client (each of its statements commits on its own), or
  * a provider other than PostgreSQL and MySQL without `options.dialect`.
  *
@@ -75,11 +79,15 @@ export function prismaExecutor(tx: PrismaTransactionLike, options: PrismaAdapter
   return {
     dialect,
     async query<Row>(sql: string, params: readonly unknown[] = []): Promise<SqlResult<Row>> {
-      if (returnsRows(sql)) {
-        const rows = await tx.$queryRawUnsafe<Row[]>(sql, ...params);
-        return { rows, affectedRows: rows.length };
+      try {
+        if (returnsRows(sql)) {
+          const rows = await tx.$queryRawUnsafe<Row[]>(sql, ...params);
+          return { rows, affectedRows: rows.length };
+        }
+        return { rows: [], affectedRows: await tx.$executeRawUnsafe(sql, ...params) };
+      } catch (error) {
+        throw withNativeCause(error, dialect);
       }
-      return { rows: [], affectedRows: await tx.$executeRawUnsafe(sql, ...params) };
     },
     // Prisma hands out a tx only inside `$transaction`, and refuses it with an error of its own once that is over.
     inTransaction: () => true,
@@ -126,4 +134,38 @@ export function returnsRows(sql: string): boolean {
   if (first === 'select' || first === 'with' || first === 'values' || first === 'show' || first === 'table' || first === 'explain')
     return true;
   return /\breturning\b/i.test(sql);
+}
+
+/** What Prisma's driver adapters report under `meta.driverAdapterError.cause`. */
+interface DriverAdapterCause {
+  readonly kind?: string;
+  readonly originalCode?: string;
+  readonly originalMessage?: string;
+  readonly code?: string | number;
+  readonly message?: string;
+}
+
+// Prisma reports a failed raw statement as P2010 and keeps the database's code deep in `meta`;
+// the stores look for it where the raw drivers put it. A lost connection has no code of the
+// database's: it gets the one the raw driver's error would carry.
+function withNativeCause(error: unknown, dialect: SqlDialect): unknown {
+  const meta = (error as { meta?: { driverAdapterError?: { cause?: DriverAdapterCause } } } | null)?.meta;
+  const cause = meta?.driverAdapterError?.cause;
+  if (!cause || (error as { cause?: unknown }).cause !== undefined) return error;
+  const code = cause.originalCode ?? (cause.kind === 'postgres' || cause.kind === 'mysql' ? cause.code : undefined);
+  const native = Object.assign(new Error(cause.originalMessage ?? cause.message ?? cause.kind ?? 'database error'), { kind: cause.kind });
+  const lost = cause.kind === 'ConnectionClosed' || cause.kind === 'SocketTimeout' || cause.kind === 'DatabaseNotReachable';
+  if (dialect === 'postgres') {
+    const sqlState = code !== undefined ? String(code) : lost ? '08006' : cause.kind === 'TooManyConnections' ? '53300' : undefined;
+    if (sqlState === undefined) return error;
+    // A server's error carries a severity; a dropped socket does not.
+    Object.assign(native, code !== undefined ? { code: sqlState, severity: 'ERROR' } : { code: sqlState });
+  } else {
+    const errno = code !== undefined ? Number(code) : undefined;
+    if (errno !== undefined && Number.isInteger(errno)) Object.assign(native, { errno });
+    else if (lost) Object.assign(native, { code: 'PROTOCOL_CONNECTION_LOST', fatal: true });
+    else return error;
+  }
+  Object.defineProperty(error, 'cause', { value: native, configurable: true, writable: true, enumerable: false });
+  return error;
 }

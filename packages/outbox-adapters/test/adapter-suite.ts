@@ -81,6 +81,19 @@ export function describeAdapter<Tx>(harness: AdapterHarness<Tx>): { db(): TestDa
       });
     });
 
+    it("rejects a failed statement with the database's code where the stores look for it", async () => {
+      await db.query(harness.dialect === 'postgres' ? 'INSERT INTO items VALUES ($1, 1)' : 'INSERT INTO items VALUES (?, 1)', ['exec-dup']);
+      const error = await harness
+        .transaction((tx) => harness.executor(tx).query(`INSERT INTO ${items} VALUES (${p(1)}, 1)`, ['exec-dup']))
+        .then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+      const native = innermostCoded(error) as { code?: unknown; errno?: unknown };
+      if (harness.dialect === 'postgres') expect(native.code).toBe('23505');
+      else expect(native.errno).toBe(1062);
+    });
+
     if (harness.dialect === 'postgres') {
       it('binds arrays, repeated placeholders and literal ? and $ in strings', async () => {
         const rows = await harness.transaction(async (tx) =>
@@ -148,4 +161,14 @@ export function describeAdapter<Tx>(harness: AdapterHarness<Tx>): { db(): TestDa
   });
 
   return { db: () => db };
+}
+
+// As the stores find a driver's error behind an ORM's: the innermost of the cause chain with a code or errno.
+function innermostCoded(error: unknown): unknown {
+  let found: unknown = error;
+  for (let current = error; typeof current === 'object' && current !== null; current = (current as { cause?: unknown }).cause) {
+    const candidate = current as { code?: unknown; errno?: unknown };
+    if (typeof candidate.code === 'string' || typeof candidate.errno === 'number') found = current;
+  }
+  return found;
 }
