@@ -1,7 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ConsoleCommandConfig } from '../console/console-settings.js';
 import { type RunningConsole, startConsole } from '../console/start-console.js';
-import { tableLabel } from '../database-config.js';
 import { ExitCode } from '../help.js';
 import type { CliLogger } from '../logger.js';
 import { connectNats } from '../nats-connection.js';
@@ -26,11 +25,8 @@ export async function consoleCommand(config: ConsoleCommandConfig, logger: CliLo
       config: consoleConfig,
       store: opened.store,
       connection,
-      labels: {
-        driver: config.database.driver,
-        table: tableLabel(config.database),
-        stream: nats.stream,
-      },
+      database: config.database,
+      stream: nats.stream,
       logger,
       secrets: config.secrets,
     });

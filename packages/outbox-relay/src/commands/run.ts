@@ -3,7 +3,6 @@ import { NatsPublisher } from '@outboxkit/bus-nats';
 import { Relay, type RelayEvent } from '@outboxkit/outbox-core';
 import { errorMessage } from '@outboxkit/outbox-core/driver';
 import { type RunningConsole, startConsole } from '../console/start-console.js';
-import { tableLabel } from '../database-config.js';
 import { describeDatabaseTls, isLocalHost } from '../database-tls.js';
 import { ExitCode } from '../help.js';
 import { type RelayHttpServer, startHttpServer } from '../http-server.js';
@@ -163,11 +162,8 @@ export async function runCommand(config: RunConfig, logger: CliLogger): Promise<
           config: config.console,
           store: opened.store,
           connection,
-          labels: {
-            driver: config.database.driver,
-            table: tableLabel(config.database),
-            stream: nats.stream,
-          },
+          database: config.database,
+          stream: nats.stream,
           logger,
           secrets: config.secrets,
         });

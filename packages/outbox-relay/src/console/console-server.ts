@@ -5,7 +5,8 @@ import type { Logger } from '@outboxkit/outbox-core';
 import { errorMessage } from '@outboxkit/outbox-core/driver';
 import { listen } from '../http-server.js';
 import { redactText } from '../redact.js';
-import { type ConsoleActor, type ConsoleApi, ConsoleRequestError, statusOf } from './console-api.js';
+import type { ConsoleApi } from './console-api.js';
+import { type ConsoleActor, ConsoleRequestError, statusOf } from './console-request.js';
 import { isLoopback } from './console-settings.js';
 
 /** Options of {@link startConsoleServer}. */
@@ -107,10 +108,10 @@ async function handle(options: ConsoleServerOptions, request: IncomingMessage, r
     const api = options.api;
     let read: () => Promise<Record<string, unknown>>;
     if (route === 'overview') read = () => api.overview();
-    else if (route === 'dead') read = () => api.listDead(url.searchParams);
-    else if (route.startsWith('dead/')) read = () => api.getDead(decodeSegment(route.slice(5)));
-    else if (route === 'dlq') read = () => api.listLetters(url.searchParams);
-    else if (/^dlq\/\d{1,15}$/.test(route)) read = () => api.getLetter(Number(route.slice(4)));
+    else if (route === 'dead') read = () => api.deadEvents.list(url.searchParams);
+    else if (route.startsWith('dead/')) read = () => api.deadEvents.get(decodeSegment(route.slice(5)));
+    else if (route === 'dlq') read = () => api.deadLetters.list(url.searchParams);
+    else if (/^dlq\/\d{1,15}$/.test(route)) read = () => api.deadLetters.get(Number(route.slice(4)));
     else {
       sendJson(options, response, 404, { error: `no API ${JSON.stringify(route).slice(0, 80)}` });
       return;
@@ -146,10 +147,10 @@ async function handle(options: ConsoleServerOptions, request: IncomingMessage, r
   }
   const api = options.api;
   const actions: Record<string, () => Promise<Record<string, unknown>>> = {
-    'dead/retry': () => api.mutateDead('retry', parsed, actor),
-    'dead/purge': () => api.mutateDead('purge', parsed, actor),
-    'dlq/replay': () => api.mutateLetters('replay', parsed, actor),
-    'dlq/purge': () => api.mutateLetters('purge', parsed, actor),
+    'dead/retry': () => api.deadEvents.mutate('retry', parsed, actor),
+    'dead/purge': () => api.deadEvents.mutate('purge', parsed, actor),
+    'dlq/replay': () => api.deadLetters.mutate('replay', parsed, actor),
+    'dlq/purge': () => api.deadLetters.mutate('purge', parsed, actor),
   };
   const action = actions[route];
   if (!action) return refuse(404, 'no such action');

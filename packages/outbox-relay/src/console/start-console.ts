@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger, OutboxStore, RelayEvent } from '@outboxkit/outbox-core';
+import { type DatabaseConfig, tableLabel } from '../database-config.js';
 import { ConsoleApi } from './console-api.js';
 import { ConsoleSampler } from './console-sampler.js';
 import { type ConsoleServer, startConsoleServer } from './console-server.js';
@@ -10,7 +11,10 @@ export interface StartConsoleOptions {
   readonly config: ConsoleConfig;
   readonly store: OutboxStore<unknown>;
   readonly connection: NatsConnection;
-  readonly labels: { readonly driver: 'pg' | 'mysql'; readonly table: string; readonly stream: string };
+  /** The outbox's database: the page names its driver and table (never its URL). */
+  readonly database: DatabaseConfig;
+  /** The stream the relay publishes to. */
+  readonly stream: string;
   readonly logger: Logger;
   readonly secrets: readonly string[];
   /** @defaultValue 2000 */
@@ -32,7 +36,7 @@ export async function startConsole(options: StartConsoleOptions): Promise<Runnin
   const sampler = new ConsoleSampler({
     store: options.store,
     connection: options.connection,
-    stream: options.labels.stream,
+    stream: options.stream,
     intervalMs: options.sampleIntervalMs ?? 2_000,
   });
   await sampler.start();
@@ -41,7 +45,7 @@ export async function startConsole(options: StartConsoleOptions): Promise<Runnin
     connection: options.connection,
     sampler,
     logger: options.logger,
-    labels: options.labels,
+    labels: { driver: options.database.driver, table: tableLabel(options.database), stream: options.stream },
     dlqStream: config.dlqStream,
     dlqPrefix: config.dlqPrefix,
     mutations: config.token !== undefined,
