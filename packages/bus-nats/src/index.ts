@@ -1,22 +1,21 @@
-export { type AckSubjectInfo, parseAckSubject } from './ack-subject.js';
-export {
-  bindingHeaderBytesMax,
-  CLOUD_EVENTS_SPEC_VERSION,
-  CloudEventHeaders,
-  decodeCloudEvent,
-  MSG_ID_HEADER,
-  NATS_CONSTRAINTS,
-  recordHeaders,
-} from './cloud-events.js';
+/**
+ * The NATS JetStream binding: the publisher and subscriber that implement core's contracts,
+ * idempotent provisioning of the stream, the consumer and the dead-letter stream, the dead-letter
+ * administration, and the header names a message carries. What the binding uses only inside
+ * (ack-subject parsing, error translation, subject checks, server version checks) is not exported.
+ * @packageDocumentation
+ */
+
+// What a message carries, and what the binding adds to it.
+export { bindingHeaderBytesMax, CloudEventHeaders, MSG_ID_HEADER, NATS_CONSTRAINTS, recordHeaders } from './cloud-events.js';
 export {
   DEFAULT_DEAD_LETTER_PREFIX,
   DEFAULT_DEAD_LETTER_STREAM,
   DeadLetterHeaders,
-  deadLetterSubject,
   type EnsureDeadLetterStreamOptions,
   ensureDeadLetterStream,
-  MAX_DEAD_ERROR_LENGTH,
 } from './dead-letter.js';
+// Dead letters: list, replay, purge.
 export {
   type DeadLetter,
   type DeadLetterQuery,
@@ -42,11 +41,11 @@ export {
   type StreamPlacementOptions,
   streamInfoOrNull,
 } from './ensure-stream.js';
-export { type JetStreamManagerSource, serverAtLeast } from './manager.js';
+// Provisioning.
+export type { JetStreamManagerSource } from './manager.js';
 export type { NatsDelivery } from './nats-delivery.js';
+// Publishing and consuming.
 export { NatsPublisher, type NatsPublisherOptions } from './nats-publisher.js';
 export { NatsSubscriber, type NatsSubscriberCreateOptions, type NatsSubscriberOptions } from './nats-subscriber.js';
 export { REPLAY_FOR_HEADER, replayMessageId } from './replay.js';
-export { checkSubject, type SubjectCheck } from './subject-check.js';
-export { isPublishableSubject, prefixSubjectMapper, type SubjectMapper } from './subjects.js';
-export { translatePublishError } from './translate-error.js';
+export { prefixSubjectMapper, type SubjectMapper } from './subjects.js';
