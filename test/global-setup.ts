@@ -1,4 +1,4 @@
-import { answers, type Service, services } from './services.js';
+import { answers, type Service, services } from '@outboxkit/test-services';
 
 type Stop = () => Promise<void>;
 
@@ -11,6 +11,7 @@ type Stop = () => Promise<void>;
 export default async function setup(): Promise<Stop> {
   const stops: Stop[] = [];
   for (const service of services) {
+    // Set and not empty: the same rule as everything that reads these variables.
     if (process.env[service.variable]) continue;
     if (await answers(service.defaultUrl)) {
       process.env[service.variable] = service.defaultUrl;

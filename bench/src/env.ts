@@ -1,12 +1,11 @@
 import os from 'node:os';
 import { connect } from '@nats-io/transport-node';
+import { MYSQL_URL, NATS_URL, PG_URL } from '@outboxkit/test-services';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 
-/** Server addresses, from the same env vars the tests read. */
-export const PG_URL = process.env.OUTBOX_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const MYSQL_URL = process.env.OUTBOX_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
-export const NATS_URL = process.env.OUTBOX_NATS_URL ?? 'nats://127.0.0.1:4222';
+/** Server addresses, from the same env vars and defaults the tests read. */
+export { MYSQL_URL, NATS_URL, PG_URL };
 
 /** The machine and the versions the figures were measured on; the servers are asked, not assumed. */
 export interface Environment {

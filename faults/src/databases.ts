@@ -1,9 +1,10 @@
 import type { OutboxEvent } from '@outboxkit/outbox-core';
 import { MysqlOutboxStore, transaction as mysqlTransaction } from '@outboxkit/outbox-mysql';
 import { PgOutboxStore, transaction as pgTransaction } from '@outboxkit/outbox-pg';
+import { MYSQL_URL, PG_URL } from '@outboxkit/test-services';
 import { createPool, type Pool as MysqlPool, type RowDataPacket } from 'mysql2/promise';
 import pg from 'pg';
-import { MYSQL_URL, PG_URL, uniqueName } from './env.js';
+import { uniqueName } from './env.js';
 
 export type DatabaseKind = 'pg' | 'mysql';
 

@@ -3,13 +3,6 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The servers under test, from the same env vars as every other outboxkit test. */
-export const PG_URL = process.env.OUTBOX_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const MYSQL_URL = process.env.OUTBOX_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
-export const NATS_URL = process.env.OUTBOX_NATS_URL ?? 'nats://127.0.0.1:4222';
-/** The nats-server binary the suite starts its own servers from. */
-export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
-
 const require = createRequire(import.meta.url);
 /** The built `outbox-relay` CLI: the suite runs exactly what users run. */
 export const RELAY_BIN = join(dirname(require.resolve('@outboxkit/outbox-relay/package.json')), 'dist', 'bin.js');

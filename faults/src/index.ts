@@ -1,6 +1,6 @@
 export { type Counts, createFaultDatabase, type DatabaseKind, type FaultDatabase } from './databases.js';
 export { type DeadLetter, readDeadLetters, replayDeadLetters } from './dead-letters.js';
-export { MYSQL_URL, NATS_SERVER_BIN, NATS_URL, PG_URL, RELAY_BIN, sleep, uniqueName, waitUntil } from './env.js';
+export { RELAY_BIN, sleep, uniqueName, waitUntil } from './env.js';
 export { ItemChanged, ItemPoisoned } from './events.js';
 export { freePort, type NatsNode, type NatsServers, startNatsServers } from './nats-servers.js';
 export { ManagedProcess, runToCompletion, stopAllProcesses } from './processes.js';

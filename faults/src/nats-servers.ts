@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { NATS_SERVER_BIN, waitUntil } from './env.js';
+import { NATS_SERVER_BIN } from '@outboxkit/test-services';
+import { waitUntil } from './env.js';
 import { ManagedProcess } from './processes.js';
 
 /** A free TCP port on loopback (bound, read, released). */

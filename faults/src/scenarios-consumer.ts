@@ -1,9 +1,10 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { ensureDeadLetterStream } from '@outboxkit/bus-nats';
 import type { OutboxEvent } from '@outboxkit/outbox-core';
+import { MYSQL_URL, NATS_URL, PG_URL } from '@outboxkit/test-services';
 import type { DatabaseKind } from './databases.js';
 import { readDeadLetters } from './dead-letters.js';
-import { MYSQL_URL, NATS_URL, PG_URL, sleep, waitUntil } from './env.js';
+import { sleep, waitUntil } from './env.js';
 import { ItemChanged, ItemPoisoned } from './events.js';
 import type { ManagedProcess } from './processes.js';
 import { formatResult, Scenario } from './scenario.js';

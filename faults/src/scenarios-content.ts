@@ -1,7 +1,8 @@
 import type { OutboxEvent } from '@outboxkit/outbox-core';
+import { NATS_URL } from '@outboxkit/test-services';
 import type { DatabaseKind } from './databases.js';
 import { readDeadLetters } from './dead-letters.js';
-import { NATS_URL, waitUntil } from './env.js';
+import { waitUntil } from './env.js';
 import { ItemChanged } from './events.js';
 import { relayMessages, Scenario } from './scenario.js';
 import type { Outcome, RunSize } from './scenarios.js';

@@ -1,8 +1,9 @@
 import { jetstreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { ensureConsumer, ensureStream } from '@outboxkit/bus-nats';
+import { NATS_URL } from '@outboxkit/test-services';
 import type { DatabaseKind } from './databases.js';
 import { readDeadLetters } from './dead-letters.js';
-import { NATS_URL, sleep, waitUntil } from './env.js';
+import { sleep, waitUntil } from './env.js';
 import { type NatsNode, type NatsServers, startNatsServers } from './nats-servers.js';
 import { relayMessages, Scenario } from './scenario.js';
 import type { Outcome, RunSize } from './scenarios.js';

@@ -1,11 +1,12 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers as createHeaders } from '@nats-io/transport-node';
 import { ensureConsumer, MSG_ID_HEADER, replayDeadLetters } from '@outboxkit/bus-nats';
+import { MYSQL_URL, NATS_URL, PG_URL } from '@outboxkit/test-services';
 import { createPool, type Pool as MysqlPool, type RowDataPacket } from 'mysql2/promise';
 import pg from 'pg';
 import type { DatabaseKind } from './databases.js';
 import { readDeadLetters } from './dead-letters.js';
-import { MYSQL_URL, NATS_URL, PG_URL, sleep, waitUntil } from './env.js';
+import { sleep, waitUntil } from './env.js';
 import { ItemChanged, ItemPoisoned } from './events.js';
 import type { ManagedProcess } from './processes.js';
 import { Scenario } from './scenario.js';

@@ -16,9 +16,9 @@ import { createRequire } from 'node:module';
 import { createEvent, Relay } from '@outboxkit/outbox-core';
 import { encodeEvents } from '@outboxkit/outbox-core/driver';
 import { PgOutboxStore, transaction } from '@outboxkit/outbox-pg';
+import { PG_URL } from '@outboxkit/test-services';
 import pg from 'pg';
 
-const PG_URL = process.env.OUTBOX_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 const config = JSON.parse(process.argv[2] ?? '{}');
 const { variant, mode, seconds, clients = 8, schema, products = 10_000 } = config;

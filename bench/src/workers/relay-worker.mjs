@@ -10,12 +10,9 @@ import { NatsPublisher } from '@outboxkit/bus-nats';
 import { Relay } from '@outboxkit/outbox-core';
 import { MysqlOutboxStore } from '@outboxkit/outbox-mysql';
 import { PgOutboxStore } from '@outboxkit/outbox-pg';
+import { MYSQL_URL, NATS_URL, PG_URL } from '@outboxkit/test-services';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-
-const PG_URL = process.env.OUTBOX_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const MYSQL_URL = process.env.OUTBOX_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
-const NATS_URL = process.env.OUTBOX_NATS_URL ?? 'nats://127.0.0.1:4222';
 
 /** @type {import('./protocol.js').WorkerConfig} */
 const config = JSON.parse(process.argv[2] ?? '{}');

@@ -30,7 +30,12 @@ export interface ExampleConfig {
   readonly basketPort: number;
 }
 
-/** Reads the configuration; throws a one-line error naming a bad variable. */
+/**
+ * Reads the configuration; throws a one-line error naming a bad variable. The example reads its
+ * own env (rather than the repository's private test-services module, which its tests use) because
+ * it is the code a user copies into a service of theirs; the defaults are the same local servers
+ * and an empty variable counts as unset there too.
+ */
 export function readConfig(env: NodeJS.ProcessEnv = process.env): ExampleConfig {
   return {
     pgUrl: env.OUTBOX_PG_URL || 'postgres://postgres@127.0.0.1:5432/test',

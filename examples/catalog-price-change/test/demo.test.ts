@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { MYSQL_URL, NATS_URL, PG_URL } from '@outboxkit/test-services';
 import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,9 +13,6 @@ import { findMissingService } from '../src/demo/preflight.js';
 
 // The demo as a user runs it: a child process with its own three children. Each test file gets
 // its own schema, database and streams, dropped at the end.
-const pgUrl = process.env.OUTBOX_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
-const mysqlUrl = process.env.OUTBOX_MYSQL_URL || 'mysql://root@127.0.0.1:3306/test';
-const natsUrl = process.env.OUTBOX_NATS_URL || 'nats://127.0.0.1:4222';
 const suffix = `${process.pid}_${randomBytes(3).toString('hex')}`;
 const names = {
   DEMO_PG_SCHEMA: `catalog_test_${suffix}`,
@@ -60,7 +58,7 @@ function runDemo(env: Record<string, string>): Promise<DemoRun> {
       ['--import', 'tsx', 'src/demo.ts'],
       {
         cwd: exampleDir,
-        env: { ...process.env, OUTBOX_PG_URL: pgUrl, OUTBOX_MYSQL_URL: mysqlUrl, OUTBOX_NATS_URL: natsUrl, ...names, ...env },
+        env: { ...process.env, OUTBOX_PG_URL: PG_URL, OUTBOX_MYSQL_URL: MYSQL_URL, OUTBOX_NATS_URL: NATS_URL, ...names, ...env },
         timeout: 50_000,
       },
       (_error, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }),
@@ -93,14 +91,14 @@ async function freePort(): Promise<number> {
 }
 
 afterAll(async () => {
-  const pgClient = new pg.Client({ connectionString: pgUrl });
+  const pgClient = new pg.Client({ connectionString: PG_URL });
   await pgClient.connect();
   await pgClient.query(`DROP SCHEMA IF EXISTS "${names.DEMO_PG_SCHEMA}" CASCADE`);
   await pgClient.end();
-  const mysql = await createConnection({ uri: mysqlUrl });
+  const mysql = await createConnection({ uri: MYSQL_URL });
   await mysql.query(`DROP DATABASE IF EXISTS \`${names.DEMO_MYSQL_DATABASE}\``);
   await mysql.end();
-  const nats = await connect({ servers: natsUrl });
+  const nats = await connect({ servers: NATS_URL });
   const jsm = await jetstreamManager(nats);
   for (const stream of [names.DEMO_STREAM, names.DEMO_DEAD_LETTER_STREAM]) await jsm.streams.delete(stream).catch(() => false);
   await nats.close();
@@ -110,7 +108,12 @@ describe('npm run demo', () => {
   // The check the demo runs first (it prints this sentence and exits 1), in-process: starting the demo costs seconds.
   it('says in one sentence which server is missing', async () => {
     const port = await freePort();
-    const config = readConfig({ ...names, OUTBOX_PG_URL: pgUrl, OUTBOX_MYSQL_URL: mysqlUrl, OUTBOX_NATS_URL: `nats://127.0.0.1:${port}` });
+    const config = readConfig({
+      ...names,
+      OUTBOX_PG_URL: PG_URL,
+      OUTBOX_MYSQL_URL: MYSQL_URL,
+      OUTBOX_NATS_URL: `nats://127.0.0.1:${port}`,
+    });
     const sentence = await findMissingService(config);
     expect(sentence).toMatch(
       new RegExp(
@@ -119,7 +122,7 @@ describe('npm run demo', () => {
     );
     expect(sentence).not.toContain('\n');
     expect(
-      await findMissingService(readConfig({ ...names, OUTBOX_PG_URL: pgUrl, OUTBOX_MYSQL_URL: mysqlUrl, OUTBOX_NATS_URL: natsUrl })),
+      await findMissingService(readConfig({ ...names, OUTBOX_PG_URL: PG_URL, OUTBOX_MYSQL_URL: MYSQL_URL, OUTBOX_NATS_URL: NATS_URL })),
     ).toBeUndefined();
   });
 
@@ -157,13 +160,13 @@ describe('npm run demo', () => {
   }
 
   it('leaves every basket line at the price and version Catalog has, each event applied once', async () => {
-    const pgClient = new pg.Client({ connectionString: pgUrl });
+    const pgClient = new pg.Client({ connectionString: PG_URL });
     await pgClient.connect();
     const { rows: products } = await pgClient.query<{ id: string; price: string; version: number }>(
       `SELECT id, price, version FROM "${names.DEMO_PG_SCHEMA}".products`,
     );
     await pgClient.end();
-    const mysql = await createConnection({ uri: mysqlUrl, decimalNumbers: true });
+    const mysql = await createConnection({ uri: MYSQL_URL, decimalNumbers: true });
     const [lineRows] = await mysql.query(
       `SELECT basket_id, product_id, unit_price, price_version FROM \`${names.DEMO_MYSQL_DATABASE}\`.basket_lines`,
     );

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MysqlInboxStore, transaction as mysqlTransaction } from '@outboxkit/outbox-mysql';
 import { PgOutboxStore } from '@outboxkit/outbox-pg';
+import { MYSQL_URL, PG_URL } from '@outboxkit/test-services';
 import { createPool } from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,9 +14,9 @@ import { CatalogStore } from '../src/catalog/catalog-store.js';
 const suffix = `${process.pid}_${randomBytes(3).toString('hex')}`;
 const schema = `catalog_order_${suffix}`;
 const database = `basket_order_${suffix}`;
-const pgPool = new pg.Pool({ connectionString: process.env.OUTBOX_PG_URL || 'postgres://postgres@127.0.0.1:5432/test', max: 8 });
+const pgPool = new pg.Pool({ connectionString: PG_URL, max: 8 });
 const mysqlPool = createPool({
-  uri: process.env.OUTBOX_MYSQL_URL || 'mysql://root@127.0.0.1:3306/test',
+  uri: MYSQL_URL,
   connectionLimit: 4,
   decimalNumbers: true,
 });

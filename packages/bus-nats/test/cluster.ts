@@ -3,9 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-/** The nats-server binary the fault tests start: NATS_SERVER_BIN, or the Debian package's. */
-export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+import { NATS_SERVER_BIN } from '@outboxkit/test-services';
 
 /** One node of a test cluster: it can be killed and started again on the same ports and store. */
 export interface ClusterNode {

@@ -3,10 +3,8 @@ import { type JetStreamManager, type JsMsg, jetstream, jetstreamManager } from '
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { newEventId, type OutboxRecord } from '@outboxkit/outbox-core';
+import { NATS_URL } from '@outboxkit/test-services';
 import { afterAll, beforeAll } from 'vitest';
-
-/** The server under test: OUTBOX_NATS_URL, or the local one. */
-export const NATS_URL = process.env.OUTBOX_NATS_URL ?? 'nats://127.0.0.1:4222';
 
 export function connectNats(): Promise<NatsConnection> {
   return connect({ servers: NATS_URL, noAsyncTraces: true }).catch((error: Error) => {

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { MYSQL_URL } from '@outboxkit/test-services';
 import mysql from 'mysql2/promise';
-
-/** The server the tests use: `OUTBOX_MYSQL_URL`, or the local MariaDB. */
-export const mysqlUrl = process.env.OUTBOX_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 
 /** A fresh database for one test file, with pools on it; `dispose()` drops it and ends every pool. */
 export interface TestDatabase {
@@ -17,8 +15,8 @@ export interface TestDatabase {
 /** Creates `outboxkit_<random>` on the test server. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `outboxkit_${randomBytes(6).toString('hex')}`;
-  const admin = await mysql.createConnection({ uri: mysqlUrl }).catch((error: unknown) => {
-    throw new Error(`cannot reach MySQL/MariaDB at ${mysqlUrl}: set OUTBOX_MYSQL_URL to a server the tests may create databases on`, {
+  const admin = await mysql.createConnection({ uri: MYSQL_URL }).catch((error: unknown) => {
+    throw new Error(`cannot reach MySQL/MariaDB at ${MYSQL_URL}: set OUTBOX_MYSQL_URL to a server the tests may create databases on`, {
       cause: error,
     });
   });
@@ -29,7 +27,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     name,
     admin,
     pool(connectionLimit = 10) {
-      const pool = mysql.createPool({ uri: mysqlUrl, database: name, connectionLimit, maxIdle: connectionLimit });
+      const pool = mysql.createPool({ uri: MYSQL_URL, database: name, connectionLimit, maxIdle: connectionLimit });
       pools.push(pool);
       return pool;
     },

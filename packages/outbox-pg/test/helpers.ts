@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { PG_URL } from '@outboxkit/test-services';
 import pg from 'pg';
-
-/** The server under test: set OUTBOX_PG_URL to point the tests at another PostgreSQL. */
-export const PG_URL = process.env.OUTBOX_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** A fresh schema name, so each test file is isolated from the others. */
 export function freshSchemaName(prefix = 'obx'): string {

@@ -1,8 +1,9 @@
 import { createEvent, OutboxConfigError, OutboxUsageError, SchemaVersionError, StoreError } from '@outboxkit/outbox-core';
 import { type PgClientLike, PgOutboxStore, type PgPoolLike, transaction } from '@outboxkit/outbox-pg';
+import { PG_URL } from '@outboxkit/test-services';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshSchemaName, PG_URL, testDatabase } from './helpers.js';
+import { freshSchemaName, testDatabase } from './helpers.js';
 
 const event = (subject: string, data: unknown = { n: 1 }) => createEvent({ type: 'test.thing.happened', source: 'tests', subject, data });
 

@@ -1,7 +1,8 @@
 import { isPoolLike, PgOutboxStore, transaction } from '@outboxkit/outbox-pg';
+import { PG_URL } from '@outboxkit/test-services';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PG_URL, testDatabase } from './helpers.js';
+import { testDatabase } from './helpers.js';
 
 describe('transaction() and the pool checks', () => {
   let db: Awaited<ReturnType<typeof testDatabase>>;

@@ -1,8 +1,9 @@
 import { createEvent } from '@outboxkit/outbox-core';
 import { PgOutboxStore, transaction } from '@outboxkit/outbox-pg';
+import { PG_URL } from '@outboxkit/test-services';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PG_URL, testDatabase } from './helpers.js';
+import { testDatabase } from './helpers.js';
 
 // Waits use timeoutMs far beyond the test timeout: a wait that returns proves a wake-up, not a poll.
 const NEVER = 120_000;

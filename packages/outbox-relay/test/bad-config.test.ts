@@ -1,5 +1,6 @@
+import { NATS_URL, PG_URL } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
-import { NATS_URL, PG_URL, pgFixturePerFile, randomName, runRelay } from './helpers.js';
+import { pgFixturePerFile, randomName, runRelay } from './helpers.js';
 
 const fixture = pgFixturePerFile();
 

@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { MysqlOutboxStore } from '@outboxkit/outbox-mysql';
+import { NATS_URL, PG_URL } from '@outboxkit/test-services';
 import { createPool, type Pool as MysqlPool } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,7 +18,7 @@ import {
   startConsoleProcess,
   TOKEN,
 } from './console-fixture.js';
-import { deleteStream, MysqlFixture, NATS_URL, natsConnect, PG_URL, pgFixtureWithNatsPerFile, runRelay, waitUntil } from './helpers.js';
+import { deleteStream, MysqlFixture, natsConnect, pgFixtureWithNatsPerFile, runRelay, waitUntil } from './helpers.js';
 
 let nc: NatsConnection;
 const { fixture, streams } = pgFixtureWithNatsPerFile((connection) => {

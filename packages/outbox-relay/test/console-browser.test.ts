@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createEvent } from '@outboxkit/outbox-core';
+import { CHROMIUM, NATS_URL, PG_URL } from '@outboxkit/test-services';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -16,10 +17,9 @@ import {
   startConsoleProcess,
   TOKEN,
 } from './console-fixture.js';
-import { NATS_URL, PG_URL, pgFixtureWithNatsPerFile, readStream, waitUntil } from './helpers.js';
+import { pgFixtureWithNatsPerFile, readStream, waitUntil } from './helpers.js';
 
 /** Debian's Chromium (`apt-get install -y chromium`; `.ci/run` installs it). Playwright downloads no browser here. */
-const CHROMIUM = process.env.OUTBOX_CHROMIUM ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 // Skipped only on a developer machine without Chromium; in CI a missing browser fails the launch.
 const skip = !haveChromium && !process.env.CI;

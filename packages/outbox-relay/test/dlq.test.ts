@@ -11,8 +11,9 @@ import {
   REPLAY_FOR_HEADER,
 } from '@outboxkit/bus-nats';
 import { createEvent } from '@outboxkit/outbox-core';
+import { NATS_URL } from '@outboxkit/test-services';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteStream, NATS_URL, natsConnect, randomName, runRelay } from './helpers.js';
+import { deleteStream, natsConnect, randomName, runRelay } from './helpers.js';
 
 /** True when the text holds a raw ESC or a bidi override: what a terminal would act on. */
 const hasRawControl = (text: string): boolean => text.includes('\u001b') || text.includes('\u202e');

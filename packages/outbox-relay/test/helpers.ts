@@ -10,13 +10,11 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createEvent, type OutboxEvent } from '@outboxkit/outbox-core';
 import { MysqlOutboxStore, transaction as mysqlTransaction } from '@outboxkit/outbox-mysql';
 import { PgOutboxStore, transaction as pgTransaction } from '@outboxkit/outbox-pg';
+import { MYSQL_URL, NATS_SERVER_BIN, NATS_URL, PG_URL } from '@outboxkit/test-services';
 import { createPool, type Pool as MysqlPool } from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 
-export const PG_URL = process.env.OUTBOX_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const MYSQL_URL = process.env.OUTBOX_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
-export const NATS_URL = process.env.OUTBOX_NATS_URL ?? 'nats://127.0.0.1:4222';
 /** The real built CLI. */
 export const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 
@@ -305,7 +303,6 @@ export function pgRelaySetup(
 
 /** A nats-server of the test's own, with JetStream, on a free port and a temp store dir; stopped by pid. */
 export class OwnNatsServer {
-  readonly #bin = process.env.OUTBOX_NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
   readonly #storeDir = mkdtempSync(join(tmpdir(), 'outbox-relay-nats-'));
   #child: ChildProcess | undefined;
   port = 0;
@@ -317,7 +314,7 @@ export class OwnNatsServer {
   /** Starts it (on the same port as before when restarted) and waits until it accepts clients. */
   async start(): Promise<void> {
     if (this.port === 0) this.port = await freePort();
-    this.#child = spawn(this.#bin, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.#storeDir], { stdio: 'ignore' });
+    this.#child = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.#storeDir], { stdio: 'ignore' });
     await waitUntil('nats-server to accept connections', async () => {
       try {
         const nc = await natsConnect(this.url);

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { NATS_URL, PG_URL } from '@outboxkit/test-services';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deleteStream, NATS_URL, natsConnect, PG_URL, randomName } from './helpers.js';
+import { deleteStream, natsConnect, randomName } from './helpers.js';
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));

@@ -1,16 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import { PG_URL } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
-import {
-  makeEvents,
-  natsConnect,
-  OwnNatsServer,
-  PG_URL,
-  pgFixturePerFile,
-  randomName,
-  startRelay,
-  streamCount,
-  waitUntil,
-} from './helpers.js';
+import { makeEvents, natsConnect, OwnNatsServer, pgFixturePerFile, randomName, startRelay, streamCount, waitUntil } from './helpers.js';
 
 const nats = new OwnNatsServer();
 const fixture = pgFixturePerFile({ before: () => nats.start(), after: () => nats.dispose() });

@@ -1,4 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import { NATS_URL } from '@outboxkit/test-services';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   deleteStream,
@@ -6,7 +7,6 @@ import {
   killStartedRelays,
   MysqlFixture,
   makeEvents,
-  NATS_URL,
   natsConnect,
   perSubjectSequences,
   randomName,

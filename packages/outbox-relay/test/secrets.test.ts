@@ -1,5 +1,6 @@
+import { MYSQL_URL, NATS_URL, PG_URL } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
-import { MYSQL_URL, NATS_URL, PG_URL, pgFixturePerFile, randomName, runRelay, startRelay, waitUntil } from './helpers.js';
+import { pgFixturePerFile, randomName, runRelay, startRelay, waitUntil } from './helpers.js';
 
 const fixture = pgFixturePerFile();
 const secret = 'hunter22';

@@ -1,5 +1,6 @@
+import { PG_URL } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
-import { makeEvents, OwnNatsServer, PG_URL, pgFixturePerFile, randomName, startRelay, waitUntil } from './helpers.js';
+import { makeEvents, OwnNatsServer, pgFixturePerFile, randomName, startRelay, waitUntil } from './helpers.js';
 
 const nats = new OwnNatsServer();
 const fixture = pgFixturePerFile({ before: () => nats.start(), after: () => nats.dispose() });

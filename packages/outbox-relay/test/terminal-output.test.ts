@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { PG_URL } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
-import { PG_URL, pgFixturePerFile, randomName, runRelay } from './helpers.js';
+import { pgFixturePerFile, randomName, runRelay } from './helpers.js';
 
 const fixture = pgFixturePerFile();
 
