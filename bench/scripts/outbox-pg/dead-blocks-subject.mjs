@@ -1,13 +1,14 @@
 // What `deadBlocksSubject` costs a drain: 20,000 pending rows over 2,000 subjects, with 0 or 1,000
 // dead rows (on subjects of their own) left in the table, claimed and completed in batches of 500.
 // Run from the repository root after a build:
-//   npx turbo run build --filter=@outboxkit/outbox-pg... && node packages/outbox-pg/bench/dead-blocks-subject.mjs
+//   npx turbo run build --filter=@outboxkit/outbox-pg... && node bench/scripts/outbox-pg/dead-blocks-subject.mjs
 // Env: OUTBOX_PG_URL.
 import { createEvent } from '@outboxkit/outbox-core';
 import { PgOutboxStore, transaction } from '@outboxkit/outbox-pg';
+import { PG_URL } from '@outboxkit/test-services';
 import pg from 'pg';
 
-const url = process.env.OUTBOX_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const url = PG_URL;
 const pool = new pg.Pool({ connectionString: url, max: 4 });
 const schema = `bench_dead_${process.pid}`;
 await pool.query(`CREATE SCHEMA ${schema}`);

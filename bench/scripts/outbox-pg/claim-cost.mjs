@@ -1,11 +1,12 @@
 // What an empty claim costs, with the claim PREPAREd per connection and sent as text each time.
 // Run from the repository root after a build:
-//   npx turbo run build --filter=@outboxkit/outbox-pg... && node packages/outbox-pg/bench/claim-cost.mjs
+//   npx turbo run build --filter=@outboxkit/outbox-pg... && node bench/scripts/outbox-pg/claim-cost.mjs
 // Env: OUTBOX_PG_URL, BENCH_CALLS (2000), BENCH_RUNS (3).
 import { PgOutboxStore } from '@outboxkit/outbox-pg';
+import { PG_URL } from '@outboxkit/test-services';
 import pg from 'pg';
 
-const url = process.env.OUTBOX_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const url = PG_URL;
 const calls = Number(process.env.BENCH_CALLS ?? 2_000);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 

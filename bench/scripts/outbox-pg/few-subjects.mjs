@@ -1,20 +1,19 @@
 // Relay drain rate on a backlog spread over few or many subjects (PostgreSQL -> NATS).
-// Usage: node packages/outbox-pg/bench/few-subjects.mjs [subjects...]   (after npm run build)
+// Usage: node bench/scripts/outbox-pg/few-subjects.mjs [subjects...]   (after npm run build)
 // Env: OUTBOX_PG_URL, OUTBOX_NATS_URL. Creates and drops its own schema and stream.
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { ensureStream, NatsPublisher } from '@outboxkit/bus-nats';
 import { createEvent, Relay } from '@outboxkit/outbox-core';
 import { PgOutboxStore, transaction } from '@outboxkit/outbox-pg';
+import { NATS_URL, PG_URL } from '@outboxkit/test-services';
 import pg from 'pg';
 
 const total = Number(process.env.EVENTS ?? 20_000);
-const pgUrl = process.env.OUTBOX_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const natsUrl = process.env.OUTBOX_NATS_URL ?? 'nats://127.0.0.1:4222';
 const counts = process.argv.slice(2).map(Number);
 
 for (const subjects of counts.length > 0 ? counts : [1_000, 100, 10]) {
-  const pool = new pg.Pool({ connectionString: pgUrl, max: 4 });
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
   const schema = `few_subjects_${subjects}_${Date.now()}`;
   const store = new PgOutboxStore({ pool, schema, listen: false });
   await store.migrate();
@@ -24,7 +23,7 @@ for (const subjects of counts.length > 0 ? counts : [1_000, 100, 10]) {
     );
     await transaction(pool, (client) => store.enqueue(client, events));
   }
-  const nc = await connect({ servers: natsUrl, noAsyncTraces: true });
+  const nc = await connect({ servers: NATS_URL, noAsyncTraces: true });
   const stream = `FEW_SUBJECTS_${subjects}_${Date.now()}`;
   await ensureStream(nc, { name: stream, subjects: [`${stream}.>`] });
   const relay = new Relay({ store, publisher: new NatsPublisher({ connection: nc, subjectPrefix: stream }), batchSize: 500 });

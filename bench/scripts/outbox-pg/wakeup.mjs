@@ -1,12 +1,13 @@
 // Producer throughput with and without the outbox, and what the wake-up costs producers.
 // Run from the repository root after a build:
-//   npx turbo run build --filter=@outboxkit/outbox-pg... && node packages/outbox-pg/bench/wakeup.mjs
+//   npx turbo run build --filter=@outboxkit/outbox-pg... && node bench/scripts/outbox-pg/wakeup.mjs
 // Env: OUTBOX_PG_URL, BENCH_CLIENTS (8), BENCH_SECONDS (4), BENCH_RUNS (3).
 import { createEvent } from '@outboxkit/outbox-core';
 import { PgOutboxStore, transaction } from '@outboxkit/outbox-pg';
+import { PG_URL } from '@outboxkit/test-services';
 import pg from 'pg';
 
-const url = process.env.OUTBOX_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const url = PG_URL;
 const clients = Number(process.env.BENCH_CLIENTS ?? 8);
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
@@ -140,7 +141,6 @@ for (let run = 0; run < runs; run++) {
   for (const [name, scenario] of Object.entries(scenarios)) results[name].push(await measure(scenario));
 }
 
-// Plain stdout: the lint rule against console covers this folder too.
 const print = (line) => process.stdout.write(`${line}\n`);
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const base = median(results['UPDATE alone'].map((r) => r.txPerSecond));

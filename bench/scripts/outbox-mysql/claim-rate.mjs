@@ -1,13 +1,14 @@
 // Claim + complete rate of MysqlOutboxStore on a 20,000-row backlog, on the built dist/.
 //   npx turbo run build --filter=@outboxkit/outbox-mysql...
-//   node packages/outbox-mysql/bench/claim-rate.mjs [subjects=200] [claimers=1,4] [batchSize=100]
+//   node bench/scripts/outbox-mysql/claim-rate.mjs [subjects=200] [claimers=1,4] [batchSize=100]
 // Uses OUTBOX_MYSQL_URL (default the local MariaDB); creates and drops its own database.
 import { randomBytes } from 'node:crypto';
 import { createEvent } from '@outboxkit/outbox-core';
 import { MysqlOutboxStore, transaction } from '@outboxkit/outbox-mysql';
+import { MYSQL_URL } from '@outboxkit/test-services';
 import mysql from 'mysql2/promise';
 
-const url = process.env.OUTBOX_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+const url = MYSQL_URL;
 const subjects = Number(process.argv[2] ?? 200);
 const claimerCounts = (process.argv[3] ?? '1,4').split(',').map(Number);
 const batchSize = Number(process.argv[4] ?? 100);

@@ -1,16 +1,17 @@
 // Raw JetStream publish throughput through NatsPublisher, with and without the client's
 // `noAsyncTraces`, side by side; and, as the baseline, the client's own `js.publish()` (its request
 // path, where `noAsyncTraces` applies) with the same records and headers, one batch in flight at a
-// time. Runs on the built dist: `npx tsup` in packages/bus-nats first.
+// time. Runs on the built dist: `npx turbo run build --filter=@outboxkit/bus-nats...` first.
 //
-//   node packages/bus-nats/bench/raw-publish.mjs            (50,000 records, 3 runs per mode)
-//   EVENTS=100000 RUNS=5 BATCH=1000 STORAGE=memory node packages/bus-nats/bench/raw-publish.mjs
+//   node bench/scripts/bus-nats/raw-publish.mjs            (50,000 records, 3 runs per mode)
+//   EVENTS=100000 RUNS=5 BATCH=1000 STORAGE=memory node bench/scripts/bus-nats/raw-publish.mjs
 import { randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { NatsPublisher, recordHeaders } from '@outboxkit/bus-nats';
+import { NATS_URL } from '@outboxkit/test-services';
 
-const url = process.env.OUTBOX_NATS_URL ?? 'nats://127.0.0.1:4222';
+const url = NATS_URL;
 const events = Number(process.env.EVENTS ?? 50_000);
 const runs = Number(process.env.RUNS ?? 3);
 const batchSize = Number(process.env.BATCH ?? 1_000);
@@ -71,7 +72,6 @@ async function run(mode, noAsyncTraces) {
   return { rate: events / seconds, cpuMicros: (cpu.user + cpu.system) / events };
 }
 
-// The root lint config allows console in the top-level bench/ only; print through stdout here.
 const print = (line) => process.stdout.write(`${line}\n`);
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const format = (value) => Math.round(value).toLocaleString('en-US');
