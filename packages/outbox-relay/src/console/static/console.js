@@ -11,8 +11,10 @@
     operator: localStorage.getItem('outbox-console-operator') || '',
     mutations: false,
     latestDead: null,
+    // Each list: its filters, the page shown (cursor null: the first; dead events page by id, dead
+    // letters by offset), the next page's cursor (null: none), the rows shown and the selection.
     dead: { filters: {}, cursor: null, next: null, page: 1, items: [], selected: new Set() },
-    dlq: { filters: {}, offset: 0, next: null, items: [], selected: new Set() },
+    dlq: { filters: {}, cursor: null, next: null, page: 1, items: [], selected: new Set() },
     ticks: 0,
   };
 
@@ -322,53 +324,46 @@
     });
   }
 
-  async function refreshDead() {
-    const d = state.dead;
+  /** A row's last cell: the button that opens its detail. */
+  function showCell(label, onclick) {
+    return el('td', {}, el('button', { type: 'button', class: 'link', text: 'Show', 'aria-label': label, onclick }));
+  }
+
+  /**
+   * Fetches and renders one page of a list (see `lists`): its rows with a checkbox each, the
+   * selection kept to the rows still shown, and the paging controls.
+   */
+  async function refreshList(list) {
+    const d = state[list.name];
     let data;
     try {
-      data = await api(`dead${query({ ...d.filters, after: d.cursor, limit: 25 })}`);
+      data = await api(`${list.name}${query({ ...d.filters, ...list.pageQuery(d.cursor), limit: 25 })}`);
     } catch (error) {
-      fillBody($('dead-table'), [], `Could not list dead events: ${oneLine(error.message)}`, 8);
+      fillBody($(`${list.name}-table`), [], `Could not list ${list.nouns}: ${oneLine(error.message)}`, list.columns);
       return;
     }
     d.items = data.items;
-    d.next = data.next;
-    const present = new Set(d.items.map((row) => row.id));
-    for (const id of d.selected) if (!present.has(id)) d.selected.delete(id);
+    d.next = data.next ?? null;
+    const present = new Set(d.items.map(list.key));
+    for (const key of d.selected) if (!present.has(key)) d.selected.delete(key);
     fillBody(
-      $('dead-table'),
+      $(`${list.name}-table`),
       d.items.map((row) =>
         el(
           'tr',
           {},
-          el('td', {}, selectBox(d.selected, row.id, `Select dead event ${row.id}`)),
-          el('td', { text: formatTime(row.deadAt) }),
-          el('td', { class: 'mono wrap', text: oneLine(row.subject) }),
-          el('td', { class: 'mono wrap', text: oneLine(row.type) }),
-          el('td', { class: 'num', text: formatNumber(row.attempts) }),
-          el('td', { class: 'wrap error-text', text: oneLine(row.lastError.text).slice(0, 200) }),
-          previewCell(row.payload),
-          el(
-            'td',
-            {},
-            el('button', {
-              type: 'button',
-              class: 'link',
-              text: 'Show',
-              'aria-label': `Show dead event ${row.id}`,
-              onclick: () => showDead(row.id),
-            }),
-          ),
+          el('td', {}, selectBox(d.selected, list.key(row), `Select ${list.noun} ${list.key(row)}`)),
+          ...list.cells(row),
+          showCell(`Show ${list.noun} ${list.key(row)}`, () => showItem(list, list.key(row))),
         ),
       ),
-      Object.keys(d.filters).length ? 'No dead event matches the filters.' : 'No dead events.',
-      8,
+      Object.keys(d.filters).length ? `No ${list.noun} matches the filters.` : `No ${list.nouns}.`,
+      list.columns,
     );
-    $('dead-select-page').checked = d.items.length > 0 && d.items.every((row) => d.selected.has(row.id));
-    $('dead-next').disabled = !d.next;
-    $('dead-first').disabled = !d.cursor;
-    $('dead-page').textContent =
-      `page ${d.page}, ${d.items.length} shown${data.scanned > d.items.length ? ` (${data.scanned} scanned)` : ''}`;
+    $(`${list.name}-select-page`).checked = d.items.length > 0 && d.items.every((row) => d.selected.has(list.key(row)));
+    $(`${list.name}-next`).disabled = d.next === null;
+    $(`${list.name}-first`).disabled = d.cursor === null;
+    $(`${list.name}-page`).textContent = list.pageText(d, data);
   }
 
   function field(label, value, options = {}) {
@@ -431,47 +426,19 @@
     }
   }
 
-  function showDead(id) {
-    const actions = [
+  /** The detail dialog of one row, with its two actions (retry or replay, and purge). */
+  function showItem(list, key) {
+    const actions = list.actions.map(({ action, one, danger }) =>
       el('button', {
         type: 'button',
         'data-mutation': true,
+        class: danger ? 'danger' : undefined,
         disabled: !state.mutations,
-        text: 'Retry this event',
-        onclick: () => mutateDead('retry', [id]),
+        text: one,
+        onclick: () => mutateList(list, action, [key]),
       }),
-      el('button', {
-        type: 'button',
-        'data-mutation': true,
-        class: 'danger',
-        disabled: !state.mutations,
-        text: 'Purge this event',
-        onclick: () => mutateDead('purge', [id]),
-      }),
-    ];
-    return openDetail(
-      'Dead event',
-      async () => {
-        const row = await api(`dead/${encodeURIComponent(id)}`);
-        return [
-          el(
-            'dl',
-            { class: 'fields' },
-            field('Id', oneLine(row.id), { mono: true }),
-            field('Type', oneLine(row.type), { mono: true }),
-            field('Source', oneLine(row.source), { mono: true }),
-            field('Subject', oneLine(row.subject), { mono: true }),
-            field('Time', oneLine(row.time)),
-            field('Dead at', formatTime(row.deadAt)),
-            field('Attempts', formatNumber(row.attempts)),
-          ),
-          longText('Last error', row.lastError),
-          headersTable(row.headers),
-          longText('Payload', row.payload),
-        ];
-      },
-      actions,
     );
+    return openDetail(list.title(key), () => list.detail(key), actions);
   }
 
   // ---------- confirmation and mutations ----------
@@ -541,97 +508,96 @@
     }
   }
 
-  async function mutateDead(action, ids) {
-    const verb = action === 'retry' ? 'Retry' : 'Purge';
-    const all = ids === 'all';
-    const selection = all ? { all: true, body: {} } : { items: ids, body: { ids } };
-    const changed = await mutate(
-      `dead/${action}`,
-      selection,
-      (n) =>
-        action === 'retry'
-          ? `Retry ${plural(n, 'dead event')}? ${n === 1 ? 'It becomes pending again with its attempts reset, and a running relay publishes it.' : 'They become pending again with their attempts reset, and a running relay publishes them.'}`
-          : `Purge ${plural(n, 'dead event')} for good? ${n === 1 ? 'It is' : 'They are'} deleted from the outbox and never published.`,
-      verb,
-    );
+  /** Retries, replays or purges the given rows of a list, or every row (`'all'`), after the confirmation. */
+  async function mutateList(list, action, keys) {
+    const { verb, describe } = list.actions.find((entry) => entry.action === action);
+    const selection = keys === 'all' ? { all: true, body: list.allBody() } : { items: keys, body: list.keysBody(keys) };
+    const changed = await mutate(`${list.name}/${action}`, selection, describe, verb);
     if (changed) {
-      state.dead.selected.clear();
+      state[list.name].selected.clear();
       if ($('detail').open) $('detail').close();
     }
   }
 
-  // ---------- consumer dead letters ----------
+  // ---------- the two lists ----------
 
-  async function refreshDlq() {
-    const d = state.dlq;
-    let data;
-    try {
-      data = await api(`dlq${query({ ...d.filters, offset: d.offset, limit: 25 })}`);
-    } catch (error) {
-      fillBody($('dlq-table'), [], `Could not list dead letters: ${oneLine(error.message)}`, 9);
-      return;
-    }
-    d.items = data.items;
-    d.next = data.next;
-    const present = new Set(d.items.map((row) => row.sequence));
-    for (const seq of d.selected) if (!present.has(seq)) d.selected.delete(seq);
-    fillBody(
-      $('dlq-table'),
-      d.items.map((row) =>
-        el(
-          'tr',
-          {},
-          el('td', {}, selectBox(d.selected, row.sequence, `Select dead letter ${row.sequence}`)),
-          el('td', { class: 'num', text: String(row.sequence) }),
-          el('td', { text: formatTime(row.deadAt) }),
-          el('td', { class: 'mono', text: oneLine(row.consumer ?? '–') }),
-          el('td', { class: 'mono', text: oneLine(row.code ?? '–') }),
-          el('td', { class: 'mono wrap', text: oneLine(row.subject ?? '–') }),
-          el('td', { class: 'mono wrap', text: oneLine(row.type ?? '–') }),
-          el('td', { class: 'wrap error-text', text: oneLine(row.error.text).slice(0, 200) }),
+  /** What differs between the outbox's dead events and the consumers' dead letters. */
+  const lists = {
+    dead: {
+      name: 'dead',
+      noun: 'dead event',
+      nouns: 'dead events',
+      columns: 8,
+      key: (row) => row.id,
+      pageQuery: (cursor) => ({ after: cursor }),
+      pageText: (d, data) => `page ${d.page}, ${d.items.length} shown${data.scanned > d.items.length ? ` (${data.scanned} scanned)` : ''}`,
+      cells: (row) => [
+        el('td', { text: formatTime(row.deadAt) }),
+        el('td', { class: 'mono wrap', text: oneLine(row.subject) }),
+        el('td', { class: 'mono wrap', text: oneLine(row.type) }),
+        el('td', { class: 'num', text: formatNumber(row.attempts) }),
+        el('td', { class: 'wrap error-text', text: oneLine(row.lastError.text).slice(0, 200) }),
+        previewCell(row.payload),
+      ],
+      title: () => 'Dead event',
+      async detail(id) {
+        const row = await api(`dead/${encodeURIComponent(id)}`);
+        return [
           el(
-            'td',
-            {},
-            el('button', {
-              type: 'button',
-              class: 'link',
-              text: 'Show',
-              'aria-label': `Show dead letter ${row.sequence}`,
-              onclick: () => showLetter(row.sequence),
-            }),
+            'dl',
+            { class: 'fields' },
+            field('Id', oneLine(row.id), { mono: true }),
+            field('Type', oneLine(row.type), { mono: true }),
+            field('Source', oneLine(row.source), { mono: true }),
+            field('Subject', oneLine(row.subject), { mono: true }),
+            field('Time', oneLine(row.time)),
+            field('Dead at', formatTime(row.deadAt)),
+            field('Attempts', formatNumber(row.attempts)),
           ),
-        ),
-      ),
-      Object.keys(d.filters).length ? 'No dead letter matches the filters.' : 'No dead letters.',
-      9,
-    );
-    $('dlq-select-page').checked = d.items.length > 0 && d.items.every((row) => d.selected.has(row.sequence));
-    $('dlq-next').disabled = d.next === null;
-    $('dlq-first').disabled = d.offset === 0;
-    $('dlq-page').textContent = d.items.length ? `letters ${d.offset + 1}–${d.offset + d.items.length}` : '';
-  }
-
-  function showLetter(sequence) {
-    const actions = [
-      el('button', {
-        type: 'button',
-        'data-mutation': true,
-        disabled: !state.mutations,
-        text: 'Replay this letter',
-        onclick: () => mutateLetters('replay', [sequence]),
-      }),
-      el('button', {
-        type: 'button',
-        'data-mutation': true,
-        class: 'danger',
-        disabled: !state.mutations,
-        text: 'Purge this letter',
-        onclick: () => mutateLetters('purge', [sequence]),
-      }),
-    ];
-    return openDetail(
-      `Dead letter ${sequence}`,
-      async () => {
+          longText('Last error', row.lastError),
+          headersTable(row.headers),
+          longText('Payload', row.payload),
+        ];
+      },
+      keysBody: (ids) => ({ ids }),
+      allBody: () => ({}),
+      actions: [
+        {
+          action: 'retry',
+          verb: 'Retry',
+          one: 'Retry this event',
+          describe: (n) =>
+            `Retry ${plural(n, 'dead event')}? ${n === 1 ? 'It becomes pending again with its attempts reset, and a running relay publishes it.' : 'They become pending again with their attempts reset, and a running relay publishes them.'}`,
+        },
+        {
+          action: 'purge',
+          verb: 'Purge',
+          one: 'Purge this event',
+          danger: true,
+          describe: (n) =>
+            `Purge ${plural(n, 'dead event')} for good? ${n === 1 ? 'It is' : 'They are'} deleted from the outbox and never published.`,
+        },
+      ],
+    },
+    dlq: {
+      name: 'dlq',
+      noun: 'dead letter',
+      nouns: 'dead letters',
+      columns: 9,
+      key: (row) => row.sequence,
+      pageQuery: (cursor) => ({ offset: cursor ?? 0 }),
+      pageText: (d) => (d.items.length ? `letters ${(d.cursor ?? 0) + 1}–${(d.cursor ?? 0) + d.items.length}` : ''),
+      cells: (row) => [
+        el('td', { class: 'num', text: String(row.sequence) }),
+        el('td', { text: formatTime(row.deadAt) }),
+        el('td', { class: 'mono', text: oneLine(row.consumer ?? '–') }),
+        el('td', { class: 'mono', text: oneLine(row.code ?? '–') }),
+        el('td', { class: 'mono wrap', text: oneLine(row.subject ?? '–') }),
+        el('td', { class: 'mono wrap', text: oneLine(row.type ?? '–') }),
+        el('td', { class: 'wrap error-text', text: oneLine(row.error.text).slice(0, 200) }),
+      ],
+      title: (sequence) => `Dead letter ${sequence}`,
+      async detail(sequence) {
         const letter = await api(`dlq/${sequence}`);
         return [
           el(
@@ -652,29 +618,26 @@
           longText('Data', letter.data),
         ];
       },
-      actions,
-    );
-  }
-
-  async function mutateLetters(action, sequences) {
-    const verb = action === 'replay' ? 'Replay' : 'Purge';
-    const all = sequences === 'all';
-    const filters = state.dlq.filters;
-    const selection = all ? { all: true, body: { filters } } : { items: sequences, body: { sequences } };
-    const changed = await mutate(
-      `dlq/${action}`,
-      selection,
-      (n) =>
-        action === 'replay'
-          ? `Replay ${plural(n, 'dead letter')} to the consumer that dead-lettered each? A replay is stored after newer events of its subject.`
-          : `Purge ${plural(n, 'dead letter')} for good?`,
-      verb,
-    );
-    if (changed) {
-      state.dlq.selected.clear();
-      if ($('detail').open) $('detail').close();
-    }
-  }
+      keysBody: (sequences) => ({ sequences }),
+      allBody: () => ({ filters: state.dlq.filters }),
+      actions: [
+        {
+          action: 'replay',
+          verb: 'Replay',
+          one: 'Replay this letter',
+          describe: (n) =>
+            `Replay ${plural(n, 'dead letter')} to the consumer that dead-lettered each? A replay is stored after newer events of its subject.`,
+        },
+        {
+          action: 'purge',
+          verb: 'Purge',
+          one: 'Purge this letter',
+          danger: true,
+          describe: (n) => `Purge ${plural(n, 'dead letter')} for good?`,
+        },
+      ],
+    },
+  };
 
   // ---------- wiring ----------
 
@@ -685,7 +648,46 @@
   }
 
   async function refreshAll() {
-    await Promise.all([refreshOverview(), refreshDead(), refreshDlq()]);
+    await Promise.all([refreshOverview(), refreshList(lists.dead), refreshList(lists.dlq)]);
+  }
+
+  /** The filter form, paging, page selection and bulk buttons of a list. */
+  function wireList(list) {
+    const d = state[list.name];
+    const refresh = () => refreshList(list);
+    const firstPage = (filters) => {
+      Object.assign(d, { filters, cursor: null, page: 1 });
+      d.selected.clear();
+    };
+    $(`${list.name}-filter`).addEventListener('submit', (event) => {
+      event.preventDefault();
+      firstPage(formFilters(event.target));
+      refresh();
+    });
+    $(`${list.name}-filter`).addEventListener('reset', () => {
+      firstPage({});
+      setTimeout(refresh);
+    });
+    $(`${list.name}-next`).addEventListener('click', () => {
+      if (d.next === null) return;
+      Object.assign(d, { cursor: d.next, page: d.page + 1 });
+      refresh();
+    });
+    $(`${list.name}-first`).addEventListener('click', () => {
+      Object.assign(d, { cursor: null, page: 1 });
+      refresh();
+    });
+    $(`${list.name}-select-page`).addEventListener('change', (event) => {
+      for (const row of d.items) event.target.checked ? d.selected.add(list.key(row)) : d.selected.delete(list.key(row));
+      refresh();
+    });
+    for (const { action } of list.actions) {
+      $(`${list.name}-${action}-selected`).addEventListener('click', () => {
+        if (d.selected.size === 0) setStatus(`Select ${list.nouns} first (the checkboxes in the table).`, 'error');
+        else mutateList(list, action, [...d.selected]);
+      });
+      $(`${list.name}-${action}-all`).addEventListener('click', () => mutateList(list, action, 'all'));
+    }
   }
 
   function wire() {
@@ -703,83 +705,7 @@
       setStatus(state.token ? 'Token set for this tab.' : 'Token cleared.', 'ok');
       refreshAll();
     });
-    $('dead-filter').addEventListener('submit', (event) => {
-      event.preventDefault();
-      Object.assign(state.dead, { filters: formFilters(event.target), cursor: null, page: 1 });
-      state.dead.selected.clear();
-      refreshDead();
-    });
-    $('dead-filter').addEventListener('reset', () => {
-      Object.assign(state.dead, { filters: {}, cursor: null, page: 1 });
-      state.dead.selected.clear();
-      setTimeout(refreshDead);
-    });
-    $('dead-next').addEventListener('click', () => {
-      if (!state.dead.next) return;
-      Object.assign(state.dead, { cursor: state.dead.next, page: state.dead.page + 1 });
-      refreshDead();
-    });
-    $('dead-first').addEventListener('click', () => {
-      Object.assign(state.dead, { cursor: null, page: 1 });
-      refreshDead();
-    });
-    $('dead-select-page').addEventListener('change', (event) => {
-      for (const row of state.dead.items) event.target.checked ? state.dead.selected.add(row.id) : state.dead.selected.delete(row.id);
-      refreshDead();
-    });
-    const selectedOrSay = (set, what) => {
-      if (set.size === 0) {
-        setStatus(`Select ${what} first (the checkboxes in the table).`, 'error');
-        return undefined;
-      }
-      return [...set];
-    };
-    $('dead-retry-selected').addEventListener('click', () => {
-      const ids = selectedOrSay(state.dead.selected, 'dead events');
-      if (ids) mutateDead('retry', ids);
-    });
-    $('dead-purge-selected').addEventListener('click', () => {
-      const ids = selectedOrSay(state.dead.selected, 'dead events');
-      if (ids) mutateDead('purge', ids);
-    });
-    $('dead-retry-all').addEventListener('click', () => mutateDead('retry', 'all'));
-    $('dead-purge-all').addEventListener('click', () => mutateDead('purge', 'all'));
-
-    $('dlq-filter').addEventListener('submit', (event) => {
-      event.preventDefault();
-      Object.assign(state.dlq, { filters: formFilters(event.target), offset: 0 });
-      state.dlq.selected.clear();
-      refreshDlq();
-    });
-    $('dlq-filter').addEventListener('reset', () => {
-      Object.assign(state.dlq, { filters: {}, offset: 0 });
-      state.dlq.selected.clear();
-      setTimeout(refreshDlq);
-    });
-    $('dlq-next').addEventListener('click', () => {
-      if (state.dlq.next === null) return;
-      state.dlq.offset = state.dlq.next;
-      refreshDlq();
-    });
-    $('dlq-first').addEventListener('click', () => {
-      state.dlq.offset = 0;
-      refreshDlq();
-    });
-    $('dlq-select-page').addEventListener('change', (event) => {
-      for (const row of state.dlq.items)
-        event.target.checked ? state.dlq.selected.add(row.sequence) : state.dlq.selected.delete(row.sequence);
-      refreshDlq();
-    });
-    $('dlq-replay-selected').addEventListener('click', () => {
-      const seqs = selectedOrSay(state.dlq.selected, 'dead letters');
-      if (seqs) mutateLetters('replay', seqs);
-    });
-    $('dlq-purge-selected').addEventListener('click', () => {
-      const seqs = selectedOrSay(state.dlq.selected, 'dead letters');
-      if (seqs) mutateLetters('purge', seqs);
-    });
-    $('dlq-replay-all').addEventListener('click', () => mutateLetters('replay', 'all'));
-    $('dlq-purge-all').addEventListener('click', () => mutateLetters('purge', 'all'));
+    for (const list of Object.values(lists)) wireList(list);
     $('detail-close').addEventListener('click', () => $('detail').close());
   }
 
@@ -788,7 +714,7 @@
     // Nor while the keyboard focus is in a list: rebuilding its rows would lose the focus.
     const busy = $('detail').open || $('confirm').open || ['dead-table', 'dlq-table'].some((id) => $(id).contains(document.activeElement));
     const work = [refreshOverview()];
-    if (state.ticks % 3 === 0 && !busy) work.push(refreshDead(), refreshDlq());
+    if (state.ticks % 3 === 0 && !busy) work.push(refreshList(lists.dead), refreshList(lists.dlq));
     state.ticks++;
     await Promise.allSettled(work);
     setTimeout(loop, POLL_MS);
