@@ -26,7 +26,7 @@ export interface ScenarioResult extends Counts {
   readonly scenario: string;
   readonly database: string;
   readonly durationMs: number;
-  /** Messages in the event stream at the end (each event once: guarantee 2). */
+  /** Messages in the event stream at the end (each event once: docs/guarantees.md#2-at-least-once-to-the-stream-once-in-it). */
   readonly inStream: number;
   /** What was injected, e.g. `relay SIGKILL x5`. */
   readonly faults: string;

@@ -111,7 +111,7 @@ export async function ensureStream(source: JetStreamManagerSource, options: Ensu
 }
 
 /**
- * The stream's `duplicate_window` in ms, for the relay's startup check (DESIGN guarantee 8).
+ * The stream's `duplicate_window` in ms, for the relay's startup check (docs/guarantees.md#8-coherent-windows).
  * @throws OutboxConfigError (setting `stream`) when the stream does not exist.
  */
 export async function readDuplicateWindowMs(source: JetStreamManagerSource, stream: string): Promise<number> {

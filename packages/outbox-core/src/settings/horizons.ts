@@ -15,7 +15,7 @@ export interface HorizonSettings {
 }
 
 /**
- * Checks DESIGN guarantee 8 at start, throwing the first mismatch as a startup error that names
+ * Checks the coherent windows of docs/guarantees.md#8-coherent-windows at start, throwing the first mismatch as a startup error that names
  * the setting to change:
  * - `duplicate_window` must cover a re-publish: `leaseMs + maxRetryDelayMs`;
  * - the inbox must remember a message as long as the bus may redeliver it.
