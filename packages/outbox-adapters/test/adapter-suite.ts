@@ -72,6 +72,20 @@ export function describeAdapter<Tx>(harness: AdapterHarness<Tx>): { db(): TestDa
       expect(() => harness.executorOfRoot()).toThrow(OutboxUsageError);
     });
 
+    it('runs SAVEPOINT and ROLLBACK TO SAVEPOINT, as the inbox does around each message of a batch', async () => {
+      await harness.transaction(async (tx) => {
+        const sql = harness.executor(tx);
+        await sql.query('SAVEPOINT outboxkit_test');
+        await sql.query(`INSERT INTO ${items} VALUES (${p(1)}, 1)`, ['exec-savepoint-undone']);
+        await sql.query('ROLLBACK TO SAVEPOINT outboxkit_test');
+        await sql.query(`INSERT INTO ${items} VALUES (${p(1)}, 1)`, ['exec-savepoint-kept']);
+        await sql.query('RELEASE SAVEPOINT outboxkit_test');
+      });
+      const keys = await db.items();
+      expect(keys).toContain('exec-savepoint-kept');
+      expect(keys).not.toContain('exec-savepoint-undone');
+    });
+
     it('reports the rows a write changed', async () => {
       await harness.transaction(async (tx) => {
         const sql = harness.executor(tx);

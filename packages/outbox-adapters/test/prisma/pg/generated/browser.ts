@@ -22,3 +22,13 @@ export * from './enums.js';
  * 
  */
 export type Item = Prisma.ItemModel
+/**
+ * Model Product
+ * 
+ */
+export type Product = Prisma.ProductModel
+/**
+ * Model BasketItem
+ * 
+ */
+export type BasketItem = Prisma.BasketItemModel

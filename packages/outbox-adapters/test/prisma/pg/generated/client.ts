@@ -46,3 +46,13 @@ export { Prisma }
  * 
  */
 export type Item = Prisma.ItemModel
+/**
+ * Model Product
+ * 
+ */
+export type Product = Prisma.ProductModel
+/**
+ * Model BasketItem
+ * 
+ */
+export type BasketItem = Prisma.BasketItemModel

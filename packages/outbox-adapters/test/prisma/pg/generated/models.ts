@@ -9,4 +9,6 @@
  * 🟢 You can import this file directly.
  */
 export type * from './models/Item.js'
+export type * from './models/Product.js'
+export type * from './models/BasketItem.js'
 export type * from './commonInputTypes.js'

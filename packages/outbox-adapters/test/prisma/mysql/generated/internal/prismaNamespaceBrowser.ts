@@ -51,7 +51,9 @@ export const AnyNull = runtime.AnyNull
 
 
 export const ModelName = {
-  Item: 'Item'
+  Item: 'Item',
+  Product: 'Product',
+  BasketItem: 'BasketItem'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -78,6 +80,22 @@ export const ItemScalarFieldEnum = {
 export type ItemScalarFieldEnum = (typeof ItemScalarFieldEnum)[keyof typeof ItemScalarFieldEnum]
 
 
+export const ProductScalarFieldEnum = {
+  id: 'id',
+  price: 'price'
+} as const
+
+export type ProductScalarFieldEnum = (typeof ProductScalarFieldEnum)[keyof typeof ProductScalarFieldEnum]
+
+
+export const BasketItemScalarFieldEnum = {
+  productId: 'productId',
+  price: 'price'
+} as const
+
+export type BasketItemScalarFieldEnum = (typeof BasketItemScalarFieldEnum)[keyof typeof BasketItemScalarFieldEnum]
+
+
 export const SortOrder = {
   asc: 'asc',
   desc: 'desc'
@@ -91,4 +109,18 @@ export const ItemOrderByRelevanceFieldEnum = {
 } as const
 
 export type ItemOrderByRelevanceFieldEnum = (typeof ItemOrderByRelevanceFieldEnum)[keyof typeof ItemOrderByRelevanceFieldEnum]
+
+
+export const ProductOrderByRelevanceFieldEnum = {
+  id: 'id'
+} as const
+
+export type ProductOrderByRelevanceFieldEnum = (typeof ProductOrderByRelevanceFieldEnum)[keyof typeof ProductOrderByRelevanceFieldEnum]
+
+
+export const BasketItemOrderByRelevanceFieldEnum = {
+  productId: 'productId'
+} as const
+
+export type BasketItemOrderByRelevanceFieldEnum = (typeof BasketItemOrderByRelevanceFieldEnum)[keyof typeof BasketItemOrderByRelevanceFieldEnum]
 
