@@ -17,6 +17,7 @@ import { prepareGoCeiling } from './go-ceiling.js';
 import { parseOptions, type SuiteName } from './options.js';
 import { progress, progressDone } from './progress.js';
 import { renderJson, renderMarkdown } from './report.js';
+import { clusterSuite } from './suites/cluster.js';
 import { consumerSuite } from './suites/consumer.js';
 import { latencySuite } from './suites/latency.js';
 import { memorySuite } from './suites/memory.js';
@@ -31,6 +32,7 @@ const suites: Record<SuiteName, (ctx: SuiteContext) => Promise<void>> = {
   consumer: consumerSuite,
   memory: memorySuite,
   otel: otelSuite,
+  cluster: clusterSuite,
 };
 
 async function main(): Promise<void> {
@@ -52,9 +54,9 @@ async function main(): Promise<void> {
   const timings: Record<string, number> = {};
   const nc = await natsConnect();
   const backlogs = new BacklogTemplates();
-  if (options.suites.includes('relay'))
-    progress(`relay: finding${options.quick ? '' : ' (or installing)'} Go and nats.go for the Go ceiling`);
-  const goCeiling = options.suites.includes('relay') ? prepareGoCeiling(!options.quick) : { skipped: 'the relay suite was not run' };
+  const needsGo = options.suites.includes('relay') || options.suites.includes('cluster');
+  if (needsGo) progress(`finding${options.quick ? '' : ' (or installing)'} Go and nats.go for the Go ceiling`);
+  const goCeiling = needsGo ? prepareGoCeiling(!options.quick) : { skipped: 'neither the relay nor the cluster suite runs' };
   if ('skipped' in goCeiling) process.stderr.write(`bench: the Go ceiling is skipped: ${goCeiling.skipped}\n`);
   const ctx: SuiteContext = {
     options,

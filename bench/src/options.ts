@@ -1,7 +1,7 @@
 /** Command-line options of `npm run bench`. */
-export type SuiteName = 'producer' | 'relay' | 'latency' | 'consumer' | 'memory' | 'otel';
+export type SuiteName = 'producer' | 'relay' | 'latency' | 'consumer' | 'memory' | 'otel' | 'cluster';
 
-export const ALL_SUITES: readonly SuiteName[] = ['producer', 'relay', 'latency', 'consumer', 'memory', 'otel'];
+export const ALL_SUITES: readonly SuiteName[] = ['producer', 'relay', 'latency', 'consumer', 'memory', 'otel', 'cluster'];
 
 /** Sizes and durations of one bench run: `--quick` shrinks every one of them to a smoke test. */
 export interface Scale {
@@ -35,6 +35,8 @@ export interface Scale {
   readonly otelSeconds: number;
   /** Backlog each relay drain of the otel suite publishes (events). */
   readonly otelRelayBacklog: number;
+  /** Records per measure of the cluster suite (3-node JetStream on loopback, R1 and R3). */
+  readonly clusterMessages: number;
 }
 
 export interface BenchOptions {
@@ -64,6 +66,7 @@ export const FULL_SCALE: Scale = {
   producerClients: [8, 32],
   otelSeconds: 3,
   otelRelayBacklog: 50_000,
+  clusterMessages: 100_000,
 };
 
 export const QUICK_SCALE: Scale = {
@@ -82,6 +85,7 @@ export const QUICK_SCALE: Scale = {
   producerClients: [8],
   otelSeconds: 0.3,
   otelRelayBacklog: 2_000,
+  clusterMessages: 2_000,
 };
 
 const USAGE = `usage: npm run bench -- [options]

@@ -25,6 +25,8 @@ const TITLES: Record<string, string> = {
   latency: 'Latency, commit -> PubAck',
   consumer: 'Consumer throughput with inbox dedup',
   memory: 'Relay memory',
+  otel: 'OpenTelemetry cost',
+  cluster: 'JetStream cluster (3 nodes on loopback): R1 vs R3',
 };
 
 export function renderMarkdown(report: Report): string {
@@ -74,6 +76,16 @@ export function renderMarkdown(report: Report): string {
     if (cpu.length > 0) lines.push(...cpu, '');
     if (suite === 'relay') lines.push(...claimsTable(figures, all), '');
     if (suite === 'relay') lines.push(...relayRatios(report.figures, options.scale.relayBacklog), '');
+    if (suite === 'cluster')
+      lines.push(
+        ...ratioTable(report.figures, [
+          ['cluster.go.r3', 'cluster.go.r1', 'Go client, R3 / R1'],
+          ['cluster.raw.r3', 'cluster.raw.r1', 'NatsPublisher, R3 / R1'],
+          ['cluster.raw.r1', 'cluster.go.r1', 'NatsPublisher / Go client, R1'],
+          ['cluster.raw.r3', 'cluster.go.r3', 'NatsPublisher / Go client, R3'],
+        ]),
+        '',
+      );
     if (suite === 'relay' && report.extras.relayProfile) lines.push(...profileSection(report.extras.relayProfile as RelayProfile), '');
   }
   return `${lines.join('\n')}\n`;
@@ -102,7 +114,7 @@ function cpuTable(figures: readonly FigureSummary[], all: readonly FigureSummary
   const rows: string[] = [];
   for (const f of figures) {
     if (![`client`, 'db', 'nats'].some((p) => byKey.has(`cpu.${f.key}.${p}`))) continue;
-    const who = f.key === 'relay.go' ? 'Go client' : f.key === 'relay.raw' ? 'node (NatsPublisher)' : client;
+    const who = /\.go(\.|$)/.test(f.key) ? 'Go client' : /\.raw(\.|$)/.test(f.key) ? 'node (NatsPublisher)' : client;
     rows.push(
       `| ${f.label} | ${fmt(f.median)} | ${who}: ${cell(`cpu.${f.key}.client`)} | ${cell(`cpu.${f.key}.db`)} | ${cell(`cpu.${f.key}.nats`)} |`,
     );
@@ -170,6 +182,19 @@ function latencyTable(figures: readonly FigureSummary[]): string[] {
     );
   }
   return rows;
+}
+
+function ratioTable(all: readonly FigureSummary[], pairs: readonly [string, string, string][]): string[] {
+  const byKey = new Map(all.map((f) => [f.key, f]));
+  const rows = ['| ratio (per run, then median) | median | min - max |', '| --- | ---: | ---: |'];
+  for (const [a, b, label] of pairs) {
+    const fa = byKey.get(a);
+    const fb = byKey.get(b);
+    if (!fa || !fb) continue;
+    const r = pairedRatio(fa, fb);
+    rows.push(`| ${label} | ${fmt(r.median, 2)}x | ${fmt(r.min, 2)} - ${fmt(r.max, 2)} |`);
+  }
+  return rows.length > 2 ? rows : [];
 }
 
 function relayRatios(all: readonly FigureSummary[], backlog: number): string[] {
