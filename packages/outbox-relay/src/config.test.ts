@@ -7,6 +7,7 @@ import type { CliConfig } from './cli-config.js';
 import { commands } from './commands.js';
 import { packageVersion, parseCommandLine } from './config.js';
 import type { RunConfig } from './run-config.js';
+import { rangeText } from './settings.js';
 
 const baseEnv = { OUTBOX_DATABASE_URL: 'postgres://app:s3cret@db:5432/orders', OUTBOX_NATS_URL: 'nats://nats:4222' };
 
@@ -227,7 +228,7 @@ describe('parseCommandLine', () => {
     expect(configError(['migrate', 'now']).setting).toBe('arguments');
   });
 
-  it('prints help for every command, listing every flag with its env var and default', () => {
+  it('prints help for every command, listing every flag with its env var, default and range', () => {
     for (const command of commands) {
       const argv = [...command.name.split(' '), '--help'];
       const parsed = parseCommandLine(argv, {});
@@ -237,6 +238,8 @@ describe('parseCommandLine', () => {
         expect(text).toContain(`--${setting.flag}`);
         if (setting.env) expect(text).toContain(setting.env);
         if (setting.defaultValue !== undefined) expect(text).toContain(`default ${setting.defaultValue}`);
+        const range = rangeText(setting);
+        if (range) expect(text).toContain(range);
       }
     }
     expect(parseCommandLine(['--help'], {}).kind).toBe('help');

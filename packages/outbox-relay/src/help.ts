@@ -1,5 +1,5 @@
 import { type CommandSpec, commands } from './commands.js';
-import type { SettingSpec } from './settings.js';
+import { rangeText, type SettingSpec } from './settings.js';
 
 /** Exit codes of `outbox-relay`, as documented in the README and `--help`. */
 export const ExitCode = {
@@ -18,7 +18,8 @@ function settingLine(setting: SettingSpec): string {
   const flag = setting.type === 'boolean' ? `--${setting.flag}` : `--${setting.flag} <value>`;
   const env = setting.env ? `env ${setting.env}` : 'no env var';
   const def = setting.defaultValue === undefined ? '' : `, default ${setting.defaultValue}`;
-  return `  ${flag}\n      ${setting.description} (${env}${def})`;
+  const range = rangeText(setting);
+  return `  ${flag}\n      ${setting.description} (${env}${def}${range ? `, ${range}` : ''})`;
 }
 
 /** The `--help` text of one command: usage, every flag with its env var and default, exit codes. */

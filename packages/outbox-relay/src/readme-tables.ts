@@ -5,6 +5,7 @@ import {
   invocationSettings,
   logLevelSetting,
   natsSettings,
+  rangeText,
   relaySettings,
   type SettingSpec,
   streamSettings,
@@ -38,7 +39,7 @@ export function markdownTable(settings: readonly SettingSpec[]): string {
     `\`--${setting.flag}${setting.type === 'string' ? ' <value>' : ''}\``,
     setting.env ? `\`${setting.env}\`` : '-',
     setting.defaultValue === undefined ? '-' : `\`${setting.defaultValue}\``,
-    setting.description,
+    rangeText(setting) ? `${setting.description} Integer, ${rangeText(setting)}.` : setting.description,
   ]);
   const header = ['flag', 'env var', 'default', 'meaning'];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] as string).length)));

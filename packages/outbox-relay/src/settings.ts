@@ -24,6 +24,13 @@ export interface SettingSpec {
   readonly secret?: 'value' | 'url' | 'url-list';
 }
 
+/** The values an integer setting accepts, as `--help` and the README say them: `1 to 10000`, `1024 or more`. */
+export function rangeText(setting: SettingSpec): string | undefined {
+  if (!setting.range) return undefined;
+  const [min, max] = setting.range;
+  return max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `${min} to ${max}`;
+}
+
 /** The database every command but `dlq` reads. */
 export const databaseSettings = {
   url: {
@@ -160,7 +167,7 @@ export const streamSettings = {
     type: 'string',
     defaultValue: '1',
     range: [1, 5],
-    description: 'num_replicas of a stream the relay creates, 1 to 5 (3 on a 3-node cluster). An existing stream is not changed.',
+    description: 'num_replicas of a stream the relay creates (3 on a 3-node cluster). An existing stream is not changed.',
   },
   placementCluster: {
     flag: 'stream-placement-cluster',
@@ -194,7 +201,7 @@ export const relaySettings = {
     type: 'string',
     defaultValue: '500',
     range: [1, 10_000],
-    description: 'Most events claimed and published per batch (1-10000).',
+    description: 'Most events claimed and published per batch.',
   },
   maxBatchBytes: {
     flag: 'max-batch-bytes',
