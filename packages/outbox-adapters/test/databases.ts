@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { MYSQL_URL, PG_URL } from '@outboxkit/test-services';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-
-export const pgUrl = process.env.OUTBOX_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const mysqlUrl = process.env.OUTBOX_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
-export const natsUrl = process.env.OUTBOX_NATS_URL ?? 'nats://127.0.0.1:4222';
 
 export type Dialect = 'postgres' | 'mysql';
 
@@ -28,7 +25,7 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
 }
 
 async function createPgSchema(name: string): Promise<TestDatabase> {
-  const url = new URL(pgUrl);
+  const url = new URL(PG_URL);
   url.searchParams.set('options', `-c search_path=${name}`);
   const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
   await pool.query(`CREATE SCHEMA "${name}"`);
@@ -50,11 +47,11 @@ async function createPgSchema(name: string): Promise<TestDatabase> {
 }
 
 async function createMysqlDatabase(name: string): Promise<TestDatabase> {
-  const admin = await mysql.createConnection({ uri: mysqlUrl });
+  const admin = await mysql.createConnection({ uri: MYSQL_URL });
   await admin.query(`CREATE DATABASE \`${name}\``);
   await admin.query(`USE \`${name}\``);
   await admin.query('CREATE TABLE items (`key` varchar(64) PRIMARY KEY, value int NOT NULL) ENGINE=InnoDB');
-  const url = new URL(mysqlUrl);
+  const url = new URL(MYSQL_URL);
   url.pathname = `/${name}`;
   const query = async <Row>(sql: string, params?: unknown[]) => (await admin.query(sql, params))[0] as Row[];
   return {
