@@ -34,3 +34,15 @@ export declare function setting(variable: string, fallback: string): string;
 
 /** True when something accepts a TCP connection at the URL's host and port within `timeoutMs`. */
 export declare function answers(url: string, timeoutMs?: number): Promise<boolean>;
+
+/**
+ * Polls `check` every `intervalMs` until it holds; throws naming `what` after `timeoutMs`. Tests
+ * wait on observable state with it (a row, a log line, a counter), never on a fixed sleep.
+ * @defaultValue timeoutMs 30_000, intervalMs 25
+ */
+export declare function waitUntil(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs?: number,
+  intervalMs?: number,
+): Promise<void>;

@@ -3,6 +3,8 @@
 // types are in index.d.ts.
 import { connect } from 'node:net';
 
+export { waitUntil } from './wait-until.js';
+
 /**
  * The value of the env var `variable`, or `fallback` when it is unset or empty (an empty value
  * means "unset" everywhere, as in `OUTBOX_PG_URL= npm test`).
