@@ -1,6 +1,8 @@
 import { NATS_URL, PG_URL } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
-import { pgFixturePerFile, randomName, runRelay } from './helpers.js';
+import { pgFixturePerFile } from './pg-fixture.js';
+import { randomName } from './random-name.js';
+import { runRelay } from './relay-process.js';
 
 const fixture = pgFixturePerFile();
 

@@ -1,7 +1,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createEvent } from '@outboxkit/outbox-core';
 import { describe, expect, it } from 'vitest';
-import { perSubjectSequences, pgFixtureWithNatsPerFile, pgRelaySetup, readStream, runRelay } from './helpers.js';
+import { perSubjectSequences, readStream } from './nats-stream.js';
+import { pgFixtureWithNatsPerFile, pgRelaySetup } from './pg-fixture.js';
+import { runRelay } from './relay-process.js';
 
 let nc: NatsConnection;
 const { fixture, streams } = pgFixtureWithNatsPerFile((connection) => {

@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
-import { makeEvents, pgFixtureWithNatsPerFile, pgRelaySetup, readStream, startRelay } from './helpers.js';
+import { makeEvents } from './make-events.js';
+import { readStream } from './nats-stream.js';
+import { pgFixtureWithNatsPerFile, pgRelaySetup } from './pg-fixture.js';
+import { startRelay } from './relay-process.js';
 
 let nc: NatsConnection;
 const { fixture, streams } = pgFixtureWithNatsPerFile((connection) => {

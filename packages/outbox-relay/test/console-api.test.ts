@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { MysqlOutboxStore } from '@outboxkit/outbox-mysql';
-import { NATS_URL, PG_URL } from '@outboxkit/test-services';
+import { NATS_URL, PG_URL, waitUntil } from '@outboxkit/test-services';
 import { createPool, type Pool as MysqlPool } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -18,7 +18,10 @@ import {
   startConsoleProcess,
   TOKEN,
 } from './console-fixture.js';
-import { deleteStream, MysqlFixture, natsConnect, pgFixtureWithNatsPerFile, runRelay, waitUntil } from './helpers.js';
+import { MysqlFixture } from './mysql-fixture.js';
+import { deleteStream, natsConnect } from './nats-stream.js';
+import { pgFixtureWithNatsPerFile } from './pg-fixture.js';
+import { runRelay } from './relay-process.js';
 
 let nc: NatsConnection;
 const { fixture, streams } = pgFixtureWithNatsPerFile((connection) => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createEvent } from '@outboxkit/outbox-core';
-import { CHROMIUM, NATS_URL, PG_URL } from '@outboxkit/test-services';
+import { CHROMIUM, NATS_URL, PG_URL, waitUntil } from '@outboxkit/test-services';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,7 +17,8 @@ import {
   startConsoleProcess,
   TOKEN,
 } from './console-fixture.js';
-import { pgFixtureWithNatsPerFile, readStream, waitUntil } from './helpers.js';
+import { readStream } from './nats-stream.js';
+import { pgFixtureWithNatsPerFile } from './pg-fixture.js';
 
 /** Debian's Chromium (`apt-get install -y chromium`; `.ci/run` installs it). Playwright downloads no browser here. */
 const haveChromium = existsSync(CHROMIUM);

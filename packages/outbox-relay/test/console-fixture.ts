@@ -1,7 +1,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ensureConsumer, ensureDeadLetterStream, ensureStream, NatsPublisher, NatsSubscriber } from '@outboxkit/bus-nats';
 import { createEvent, type OutboxEvent, type OutboxStore } from '@outboxkit/outbox-core';
-import { type RelayProcess, randomName, startRelay } from './helpers.js';
+import { randomName } from './random-name.js';
+import { type RelayProcess, startRelay } from './relay-process.js';
 
 /** What the console tests plant in the data: each must come back as data and show as text. */
 export const HOSTILE_SUBJECT = '<img src=x onerror="window.__pwned=1">';

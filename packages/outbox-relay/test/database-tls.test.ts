@@ -4,14 +4,15 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MARIADBD_BIN, PG_URL } from '@outboxkit/test-services';
+import { MARIADBD_BIN, PG_URL, waitUntil } from '@outboxkit/test-services';
 import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The package is a CLI without a library entry: the TLS options it builds are checked here below the CLI.
 import type { DatabaseTlsConfig } from '../src/database-config.js';
 import { mysqlSslOption, pgSslOption } from '../src/database-tls.js';
-import { pgFixtureWithNatsPerFile, pgRelaySetup, runRelay, startRelay, waitUntil } from './helpers.js';
+import { pgFixtureWithNatsPerFile, pgRelaySetup } from './pg-fixture.js';
+import { runRelay, startRelay } from './relay-process.js';
 
 const setupScript = fileURLToPath(new URL('../../../.ci/tls-setup.sh', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'outbox-relay-tls-'));

@@ -1,7 +1,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createEvent } from '@outboxkit/outbox-core';
 import { describe, expect, it } from 'vitest';
-import { pgFixtureWithNatsPerFile, pgRelaySetup, runRelay, streamCount } from './helpers.js';
+import { streamCount } from './nats-stream.js';
+import { pgFixtureWithNatsPerFile, pgRelaySetup } from './pg-fixture.js';
+import { runRelay } from './relay-process.js';
 
 let nc: NatsConnection;
 const { fixture, streams } = pgFixtureWithNatsPerFile((connection) => {

@@ -13,7 +13,9 @@ import {
 import { createEvent } from '@outboxkit/outbox-core';
 import { NATS_URL } from '@outboxkit/test-services';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteStream, natsConnect, randomName, runRelay } from './helpers.js';
+import { deleteStream, natsConnect } from './nats-stream.js';
+import { randomName } from './random-name.js';
+import { runRelay } from './relay-process.js';
 
 /** True when the text holds a raw ESC or a bidi override: what a terminal would act on. */
 const hasRawControl = (text: string): boolean => text.includes('\u001b') || text.includes('\u202e');

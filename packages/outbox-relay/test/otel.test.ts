@@ -8,10 +8,13 @@ import { Consumer, defineEvent, type InboxStore, type OutboxEvent, type OutboxSt
 import { MemoryInboxStore } from '@outboxkit/outbox-core/testing';
 import { MysqlInboxStore, MysqlOutboxStore, transaction as mysqlTransaction } from '@outboxkit/outbox-mysql';
 import { PgInboxStore, PgOutboxStore, transaction as pgTransaction } from '@outboxkit/outbox-pg';
+import { waitUntil } from '@outboxkit/test-services';
 import { createPool } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { MysqlFixture, pgFixtureWithNatsPerFile, randomName, waitUntil } from './helpers.js';
+import { MysqlFixture } from './mysql-fixture.js';
+import { pgFixtureWithNatsPerFile } from './pg-fixture.js';
+import { randomName } from './random-name.js';
 
 let nc: NatsConnection;
 const { fixture: pgFixture, streams } = pgFixtureWithNatsPerFile((connection) => {

@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createEvent } from '@outboxkit/outbox-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pgFixtureWithNatsPerFile, pgRelaySetup, runRelay } from './helpers.js';
+import { pgFixtureWithNatsPerFile, pgRelaySetup } from './pg-fixture.js';
+import { runRelay } from './relay-process.js';
 
 // The relay child connects to NATS itself; the file's connection only deletes its streams afterwards.
 const { fixture, streams } = pgFixtureWithNatsPerFile(() => undefined);

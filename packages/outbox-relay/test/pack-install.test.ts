@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { NATS_URL, PG_URL } from '@outboxkit/test-services';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deleteStream, natsConnect, randomName } from './helpers.js';
+import { deleteStream, natsConnect } from './nats-stream.js';
+import { randomName } from './random-name.js';
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));

@@ -5,7 +5,11 @@ import { type OutboxError, type OutboxEvent, type OutboxStore, Relay, type Relay
 import { MysqlOutboxStore } from '@outboxkit/outbox-mysql';
 import { createPool } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MysqlFixture, makeEvents, pgFixtureWithNatsPerFile, randomName, readStream } from './helpers.js';
+import { makeEvents } from './make-events.js';
+import { MysqlFixture } from './mysql-fixture.js';
+import { readStream } from './nats-stream.js';
+import { pgFixtureWithNatsPerFile } from './pg-fixture.js';
+import { randomName } from './random-name.js';
 
 // Rows written around enqueue's validation (by hand, or by an older version): each must fail
 // alone and at once, and never cost the healthy rows of its batch an attempt.

@@ -1,19 +1,11 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { NATS_URL } from '@outboxkit/test-services';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  deleteStream,
-  idsOf,
-  killStartedRelays,
-  MysqlFixture,
-  makeEvents,
-  natsConnect,
-  perSubjectSequences,
-  randomName,
-  readStream,
-  runRelay,
-  streamCount,
-} from './helpers.js';
+import { makeEvents } from './make-events.js';
+import { MysqlFixture } from './mysql-fixture.js';
+import { deleteStream, idsOf, natsConnect, perSubjectSequences, readStream, streamCount } from './nats-stream.js';
+import { randomName } from './random-name.js';
+import { killStartedRelays, runRelay } from './relay-process.js';
 
 const fixture = new MysqlFixture();
 let nc: NatsConnection;

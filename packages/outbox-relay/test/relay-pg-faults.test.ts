@@ -1,18 +1,10 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import { waitUntil } from '@outboxkit/test-services';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  idsOf,
-  killStartedRelays,
-  makeEvents,
-  pgFixtureWithNatsPerFile,
-  pgRelaySetup,
-  readStream,
-  runRelay,
-  sleep,
-  startRelay,
-  streamCount,
-  waitUntil,
-} from './helpers.js';
+import { makeEvents } from './make-events.js';
+import { idsOf, readStream, streamCount } from './nats-stream.js';
+import { pgFixtureWithNatsPerFile, pgRelaySetup } from './pg-fixture.js';
+import { killStartedRelays, runRelay, startRelay } from './relay-process.js';
 
 let nc: NatsConnection;
 const { fixture, streams } = pgFixtureWithNatsPerFile((connection) => {
@@ -72,7 +64,14 @@ describe('outbox-relay on PostgreSQL: signals and crashes', { timeout: 120_000 }
     relay.child.kill('SIGKILL');
     expect((await relay.exited).signal).toBe('SIGKILL');
     // The killed relay's lease must run out before another relay can take its rows.
-    await sleep(leaseMs + 200);
+    await waitUntil(
+      'the killed relay to hold no lease',
+      async () => {
+        const held = await fixture.pool.query(`SELECT count(*)::int AS n FROM "${fixture.schema}"."${table}" WHERE locked_until > now()`);
+        return held.rows[0].n === 0;
+      },
+      leaseMs * 4,
+    );
 
     const restarted = await runRelay(['run', '--once'], env);
     expect(restarted.code).toBe(0);

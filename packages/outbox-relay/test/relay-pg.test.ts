@@ -1,18 +1,10 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import { waitUntil } from '@outboxkit/test-services';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  idsOf,
-  killStartedRelays,
-  makeEvents,
-  perSubjectSequences,
-  pgFixtureWithNatsPerFile,
-  pgRelaySetup,
-  readStream,
-  runRelay,
-  startRelay,
-  streamCount,
-  waitUntil,
-} from './helpers.js';
+import { makeEvents } from './make-events.js';
+import { idsOf, perSubjectSequences, readStream, streamCount } from './nats-stream.js';
+import { pgFixtureWithNatsPerFile, pgRelaySetup } from './pg-fixture.js';
+import { killStartedRelays, runRelay, startRelay } from './relay-process.js';
 
 let nc: NatsConnection;
 const { fixture, streams } = pgFixtureWithNatsPerFile((connection) => {

@@ -1,6 +1,8 @@
-import { MYSQL_URL, NATS_URL, PG_URL } from '@outboxkit/test-services';
+import { MYSQL_URL, NATS_URL, PG_URL, waitUntil } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
-import { pgFixturePerFile, randomName, runRelay, startRelay, waitUntil } from './helpers.js';
+import { pgFixturePerFile } from './pg-fixture.js';
+import { randomName } from './random-name.js';
+import { runRelay, startRelay } from './relay-process.js';
 
 const fixture = pgFixturePerFile();
 const secret = 'hunter22';

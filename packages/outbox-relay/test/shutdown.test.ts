@@ -1,6 +1,10 @@
-import { PG_URL } from '@outboxkit/test-services';
+import { PG_URL, waitUntil } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
-import { makeEvents, OwnNatsServer, pgFixturePerFile, randomName, startRelay, waitUntil } from './helpers.js';
+import { makeEvents } from './make-events.js';
+import { OwnNatsServer } from './own-nats-server.js';
+import { pgFixturePerFile } from './pg-fixture.js';
+import { randomName } from './random-name.js';
+import { startRelay } from './relay-process.js';
 
 const nats = new OwnNatsServer();
 const fixture = pgFixturePerFile({ before: () => nats.start(), after: () => nats.dispose() });

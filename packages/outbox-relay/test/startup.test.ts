@@ -1,8 +1,10 @@
 import { createServer } from 'node:net';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { waitUntil } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
-import { pgFixtureWithNatsPerFile, pgRelaySetup, runRelay, startRelay, waitUntil } from './helpers.js';
+import { pgFixtureWithNatsPerFile, pgRelaySetup } from './pg-fixture.js';
+import { runRelay, startRelay } from './relay-process.js';
 
 let nc: NatsConnection;
 const { fixture, streams } = pgFixtureWithNatsPerFile((connection) => {

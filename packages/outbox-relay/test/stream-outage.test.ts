@@ -1,7 +1,11 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { waitUntil } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
-import { makeEvents, pgFixtureWithNatsPerFile, pgRelaySetup, runRelay, startRelay, streamCount, waitUntil } from './helpers.js';
+import { makeEvents } from './make-events.js';
+import { streamCount } from './nats-stream.js';
+import { pgFixtureWithNatsPerFile, pgRelaySetup } from './pg-fixture.js';
+import { runRelay, startRelay } from './relay-process.js';
 
 let nc: NatsConnection;
 const { fixture, streams } = pgFixtureWithNatsPerFile((connection) => {

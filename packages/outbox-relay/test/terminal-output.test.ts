@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PG_URL } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
-import { pgFixturePerFile, randomName, runRelay } from './helpers.js';
+import { pgFixturePerFile } from './pg-fixture.js';
+import { randomName } from './random-name.js';
+import { runRelay } from './relay-process.js';
 
 const fixture = pgFixturePerFile();
 
