@@ -80,7 +80,10 @@ interface Pull {
  * ```ts
  * await ensureConsumer(nc, { stream: 'EVENTS', name: 'basket', maxDeliver: 5 });
  * const subscriber = await NatsSubscriber.create({ connection: nc, stream: 'EVENTS', consumer: 'basket' });
- * for (const delivery of await subscriber.fetch({ max: 100, expiresMs: 5_000 })) { ... await delivery.ack(); }
+ * for (const delivery of await subscriber.fetch({ max: 100, expiresMs: 5_000 })) {
+ *   const event = delivery.decode(); // then apply it, in a transaction with the inbox
+ *   await delivery.ack();
+ * }
  * ```
  */
 export class NatsSubscriber implements Subscriber {

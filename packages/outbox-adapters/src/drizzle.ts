@@ -30,7 +30,7 @@ export type DrizzleTransactionOf<DB extends DrizzleDatabase> = Parameters<Parame
  * ```ts
  * await db.transaction(async (tx) => {
  *   await tx.update(products).set({ price }).where(eq(products.id, id));
- *   await outbox.enqueue(drizzleExecutor(tx), priceChanged.create({ source: 'catalog', subject: id, data: { price } }));
+ *   await outbox.enqueue(drizzleExecutor(tx), PriceChanged.create({ productId: id, newPrice: price, version }, { subject: id }));
  * });
  * ```
  */

@@ -16,7 +16,7 @@ import type { SqlDialect, SqlExecutor, SqlResult, TransactionRunner } from './sq
  * ```ts
  * await db.transaction(async (trx) => {
  *   await trx('products').update({ price }).where({ id });
- *   await outbox.enqueue(knexExecutor(trx), priceChanged.create({ source: 'catalog', subject: id, data: { price } }));
+ *   await outbox.enqueue(knexExecutor(trx), PriceChanged.create({ productId: id, newPrice: price, version }, { subject: id }));
  * });
  * ```
  */

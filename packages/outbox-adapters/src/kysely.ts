@@ -26,7 +26,7 @@ export interface KyselyTransactionLike {
  * ```ts
  * await db.transaction().execute(async (trx) => {
  *   await trx.updateTable('products').set({ price }).where('id', '=', id).execute();
- *   await outbox.enqueue(kyselyExecutor(trx), priceChanged.create({ source: 'catalog', subject: id, data: { price } }));
+ *   await outbox.enqueue(kyselyExecutor(trx), PriceChanged.create({ productId: id, newPrice: price, version }, { subject: id }));
  * });
  * ```
  */

@@ -60,7 +60,7 @@ export interface PrismaAdapterOptions {
  * ```ts
  * await prisma.$transaction(async (tx) => {
  *   await tx.product.update({ where: { id }, data: { price } });
- *   await outbox.enqueue(prismaExecutor(tx), priceChanged.create({ source: 'catalog', subject: id, data: { price } }));
+ *   await outbox.enqueue(prismaExecutor(tx), PriceChanged.create({ productId: id, newPrice: price, version }, { subject: id }));
  * });
  * ```
  */

@@ -16,7 +16,7 @@ import type { SqlDialect, SqlExecutor, SqlResult, TransactionRunner } from './sq
  * ```ts
  * await dataSource.transaction(async (manager) => {
  *   await manager.update(Product, { id }, { price });
- *   await outbox.enqueue(typeormExecutor(manager), priceChanged.create({ source: 'catalog', subject: id, data: { price } }));
+ *   await outbox.enqueue(typeormExecutor(manager), PriceChanged.create({ productId: id, newPrice: price, version }, { subject: id }));
  * });
  * ```
  */

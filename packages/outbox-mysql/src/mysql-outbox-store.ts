@@ -76,7 +76,7 @@ const PURGE_BATCH = 5000;
  * await outbox.migrate();
  * await transaction(pool, async (connection) => {
  *   await connection.query('UPDATE products SET price = ? WHERE id = ?', [price, id]);
- *   await outbox.enqueue(connection, priceChanged.create({ source: 'catalog', subject: id, data: { price } }));
+ *   await outbox.enqueue(connection, PriceChanged.create({ productId: id, newPrice: price, version }, { subject: id }));
  * });
  * ```
  */

@@ -11,7 +11,7 @@ import { translateMysqlError } from './translate-mysql-error.js';
  * ```ts
  * await transaction(pool, async (connection) => {
  *   await connection.query('UPDATE products SET price = ? WHERE id = ?', [price, id]);
- *   await outbox.enqueue(connection, priceChanged.create({ subject: id, data: { price } }));
+ *   await outbox.enqueue(connection, PriceChanged.create({ productId: id, newPrice: price, version }, { subject: id }));
  * });
  * ```
  */

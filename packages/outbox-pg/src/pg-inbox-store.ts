@@ -37,7 +37,7 @@ type PooledClient = Awaited<ReturnType<PgPoolLike['connect']>>;
  * @example
  * ```ts
  * const inbox = new PgInboxStore({ pool });
- * await inbox.process('basket', message.id, async (client) => {
+ * await inbox.process('basket', event.id, async (client) => {
  *   await client.query('UPDATE basket_items SET price = $1 WHERE product_id = $2', [price, productId]);
  * });
  * ```

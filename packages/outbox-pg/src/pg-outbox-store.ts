@@ -85,7 +85,7 @@ export interface PgOutboxStoreOptions {
  * await outbox.migrate();
  * await transaction(pool, async (client) => {
  *   await client.query('UPDATE products SET price = $1 WHERE id = $2', [price, id]);
- *   await outbox.enqueue(client, priceChanged.create({ source: 'catalog', subject: id, data: { price } }));
+ *   await outbox.enqueue(client, PriceChanged.create({ productId: id, newPrice: price, version }, { subject: id }));
  * });
  * ```
  */

@@ -9,7 +9,7 @@ import { absorbClientErrors, type PgClientLike, type PgPoolLike } from './pg-lik
  * ```ts
  * await transaction(pool, async (client) => {
  *   await client.query('UPDATE products SET price = $1 WHERE id = $2', [price, id]);
- *   await outbox.enqueue(client, priceChanged.create({ ... }));
+ *   await outbox.enqueue(client, PriceChanged.create({ productId: id, newPrice: price, version }, { subject: id }));
  * });
  * ```
  */
