@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { ensureStream, NatsPublisher } from '@outboxkit/bus-nats';
 import { type BusHealth, OutboxConfigError, type OutboxRecord, type PublishError } from '@outboxkit/outbox-core';
+import { waitUntil } from '@outboxkit/test-services';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from './cluster.js';
 import { jetstreamManager, readStream, record } from './nats.js';
@@ -16,15 +17,18 @@ let nc: NatsConnection | undefined;
 beforeAll(async () => {
   // One availability-zone tag per node, for the placement test.
   cluster = await startCluster(3, [['az:a'], ['az:b'], ['az:c']]);
-  const deadline = Date.now() + 20_000;
-  while (!nc) {
-    try {
-      nc = await connect({ servers: cluster.urls, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 100, timeout: 2_000 });
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(100);
-    }
-  }
+  const urls = cluster.urls;
+  await waitUntil(
+    'a connection to the cluster',
+    async () => {
+      nc = await connect({ servers: urls, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 100, timeout: 2_000 }).catch(
+        () => undefined,
+      );
+      return nc !== undefined;
+    },
+    20_000,
+    100,
+  );
 });
 
 afterAll(async () => {
@@ -33,23 +37,27 @@ afterAll(async () => {
   await cluster?.dispose();
 });
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+// sleep-ok: used only where the time is the test's subject (an outage's length, a relay's retry pause)
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Retries until the cluster has a JetStream meta leader and the R3 stream exists. */
 async function createReplicatedStream(jsmSource: NatsConnection, name: string, subjects = ['events.>']): Promise<JetStreamManager> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      const jsm = await jetstreamManager(jsmSource, { timeout: 2_000 });
-      await ensureStream(jsm, { name, subjects, replicas: 3, duplicateWindowMs: 120_000 });
-      return jsm;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(250);
-    }
-  }
+  let jsm: JetStreamManager | undefined;
+  await waitUntil(
+    `the R3 stream ${name} to be created`,
+    async () => {
+      jsm = await jetstreamManager(jsmSource, { timeout: 2_000 })
+        .then(async (manager) => {
+          await ensureStream(manager, { name, subjects, replicas: 3, duplicateWindowMs: 120_000 });
+          return manager;
+        })
+        .catch(() => undefined);
+      return jsm !== undefined;
+    },
+    20_000,
+    250,
+  );
+  return jsm!;
 }
 
 describe('NatsPublisher on a 3-node JetStream cluster', () => {
@@ -73,6 +81,7 @@ describe('NatsPublisher on a 3-node JetStream cluster', () => {
       if (killedAt < 0 && start >= EVENTS / 4) {
         killedAt = start;
         await cluster.kill(victim);
+        // sleep-ok: the node stays down for 2 s while the publishes go on: the outage is what is tested
         restarted = sleep(2_000).then(() => cluster?.start(victim));
       }
       // What a relay does: re-publish the failed records of the batch, with the same ids.
@@ -91,6 +100,7 @@ describe('NatsPublisher on a 3-node JetStream cluster', () => {
         if (failed.size > 0) recoveredMs = Date.now() - began;
         if (pending.length > 0) {
           if (Date.now() > deadline) throw new Error(`still failing after 25s: ${JSON.stringify([...failureCodes])}`);
+          // sleep-ok: a relay's pause before it re-publishes a failed batch, part of the load under test
           await sleep(200);
         }
       }
@@ -130,8 +140,7 @@ describe('NatsPublisher on a 3-node JetStream cluster', () => {
     // Still no quorum a while later: the probe does not report healthy on any reply.
     expect(await publisher.probe()).toMatchObject({ ok: false, reason: 'no-leader' });
     for (const node of victims) cluster.start(node);
-    const back = Date.now() + 60_000;
-    while (!(await publisher.probe()).ok && Date.now() < back) await sleep(200);
+    await waitUntil('a healthy probe with the nodes back', async () => (await publisher.probe()).ok, 60_000, 200).catch(() => undefined);
     expect(await publisher.probe()).toEqual({ ok: true });
     const [after] = await publisher.publish([record('x.created')]);
     expect(after?.ok).toBe(true);
@@ -166,21 +175,24 @@ describe('NatsPublisher on a 3-node JetStream cluster', () => {
   it('places a new stream on the server whose server_tags carry its placement tags, and refuses tags no server has', async () => {
     if (!cluster || !nc) throw new Error('the cluster did not start');
     const connection = nc;
-    const deadline = Date.now() + 20_000;
     const create = async (name: string, tags: string[]) => {
-      for (;;) {
+      let created: Awaited<ReturnType<typeof ensureStream>> | undefined;
+      const attempt = async () => {
         try {
-          return await ensureStream(await jetstreamManager(connection, { timeout: 2_000 }), {
+          created = await ensureStream(await jetstreamManager(connection, { timeout: 2_000 }), {
             name,
             subjects: [`${name.toLowerCase()}.>`],
             placement: { tags },
           });
+          return true;
         } catch (error) {
           // Only a cluster still electing its meta leader is retried; a refusal is the answer.
-          if (error instanceof OutboxConfigError || Date.now() > deadline) throw error;
-          await sleep(250);
+          if (error instanceof OutboxConfigError) throw error;
+          return false;
         }
-      }
+      };
+      await waitUntil(`stream ${name} to be created`, attempt, 20_000, 250);
+      return created!;
     };
     const placed = await create('PLACED_B', ['az:b']);
     expect(placed.info.config.placement?.tags).toEqual(['az:b']);

@@ -10,6 +10,7 @@ import {
 } from '@outboxkit/bus-nats';
 import { Consumer, defineEvent } from '@outboxkit/outbox-core';
 import { MemoryInboxStore } from '@outboxkit/outbox-core/testing';
+import { waitUntil } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { natsPerFile, readStream, record, uniqueName } from './nats.js';
@@ -58,8 +59,13 @@ describe("core's Consumer on NatsSubscriber", () => {
       applied.push(event.data.price);
     });
     await consumer.start();
-    const deadline = Date.now() + 20_000;
-    while ((applied.length < good.length || dead.length < 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    // On timeout the assertions below say what is missing.
+    await waitUntil(
+      'every good event applied and both bad ones dead',
+      () => applied.length >= good.length && dead.length >= 2,
+      20_000,
+      50,
+    ).catch(() => undefined);
     await consumer.stop({ timeoutMs: 5_000 });
     await subscriber.close();
 

@@ -11,9 +11,10 @@ import {
 } from '@outboxkit/bus-nats';
 import { Consumer, type ConsumerEvent, defineEvent, OutboxConfigError } from '@outboxkit/outbox-core';
 import { MemoryInboxStore } from '@outboxkit/outbox-core/testing';
+import { waitUntil } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { natsPerFile, record, uniqueName, until } from './nats.js';
+import { natsPerFile, record, uniqueName } from './nats.js';
 
 let nc: NatsConnection;
 let jsm: JetStreamManager;
@@ -69,19 +70,19 @@ describe('dead letters are never dropped', () => {
       // Failed dead-letterings over more than an ack wait (2 s; 10 attempts at least 100, 200, then 250 ms apart take
       // longer): the message at max_deliver is kept alive, not dropped by the server.
       const failures = () => events.filter((event) => event.type === 'dead-letter-failed');
-      await until('10 failed dead-letterings', () => failures().length >= 10, 20_000);
+      await waitUntil('10 failed dead-letterings', () => failures().length >= 10, 20_000);
       expect(consumer.ready).toBe(false);
       expect(consumer.status().pendingDeadLetters).toBe(1);
       expect(applied).toEqual([]);
       const info = await jsm.consumers.info(stream, 'basket');
       expect(info.num_ack_pending).toBe(2);
       await ensureDeadLetterStream(nc, { name: dlqStream, subjectPrefix: dlqPrefix });
-      await until('the dead letter stored and v2 applied', () => applied.length === 1, 15_000);
+      await waitUntil('the dead letter stored and v2 applied', () => applied.length === 1, 15_000);
       const letters = await listDeadLetters(nc, { stream: dlqStream, subjectPrefix: dlqPrefix });
       expect(letters.map((letter) => [letter.code, letter.error, letter.deliveryCount])).toEqual([['HANDLER_FAILED', 'handler bug', 2]]);
       expect(events.filter((event) => event.type === 'dead')).toHaveLength(1);
       expect(consumer.ready).toBe(true);
-      await until(
+      await waitUntil(
         'nothing pending on the consumer',
         async () => (await jsm.consumers.info(stream, 'basket')).num_ack_pending === 0,
         10_000,
@@ -105,7 +106,7 @@ describe('dead letters are never dropped', () => {
     });
     const dead: string[] = [];
     await consumer.runOnce();
-    await until(
+    await waitUntil(
       'the dead letter',
       async () => {
         dead.push(...(await listDeadLetters(nc, { stream: dlqStream, subjectPrefix: dlqPrefix })).map((letter) => letter.data));

@@ -75,15 +75,3 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<Js
   }
   return messages;
 }
-
-/**
- * Polls `check` every 20 ms until it holds; throws naming `what` after `timeoutMs`. Tests wait on
- * observable state with it, never on a fixed sleep.
- */
-export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

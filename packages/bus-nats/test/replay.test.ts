@@ -15,9 +15,10 @@ import {
 } from '@outboxkit/bus-nats';
 import { Consumer, type ConsumerEvent, defineEvent, newEventId } from '@outboxkit/outbox-core';
 import { MemoryInboxStore } from '@outboxkit/outbox-core/testing';
+import { waitUntil } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { natsPerFile, readStream, record, uniqueName, until } from './nats.js';
+import { natsPerFile, readStream, record, uniqueName } from './nats.js';
 
 let nc: NatsConnection;
 const streams = natsPerFile((connection) => {
@@ -94,12 +95,12 @@ describe('replayDeadLetters on a stream with two durable consumers', () => {
     const basket = await run(stream, 'basket', dlqPrefix, () => !fixed);
     const ordering = await run(stream, 'ordering', dlqPrefix, () => false);
     try {
-      await until('basket to apply the newer event and dead-letter the poisoned one', async () => {
+      await waitUntil('basket to apply the newer event and dead-letter the poisoned one', async () => {
         return (
           basket.applied.includes(newer.id) && (await listDeadLetters(nc, { stream: dlqStream, subjectPrefix: dlqPrefix })).length === 1
         );
       });
-      await until('ordering to apply both', () => ordering.applied.length === 2);
+      await waitUntil('ordering to apply both', () => ordering.applied.length === 2);
       const [letter] = await listDeadLetters(nc, { stream: dlqStream, subjectPrefix: dlqPrefix });
       expect(letter).toMatchObject({ messageId: poison.id, consumer: 'basket', type: Discontinued.type, subject: 'product-1' });
 
@@ -112,8 +113,8 @@ describe('replayDeadLetters on a stream with two durable consumers', () => {
       expect(outcomes).toEqual([false, true]);
       expect(await listDeadLetters(nc, { stream: dlqStream, subjectPrefix: dlqPrefix })).toEqual([]);
 
-      await until('basket to apply the replay', () => basket.applied.includes(poison.id));
-      await until('ordering to skip the replay', () => ordering.consumer.skipped.replayForAnotherConsumer === 1);
+      await waitUntil('basket to apply the replay', () => basket.applied.includes(poison.id));
+      await waitUntil('ordering to skip the replay', () => ordering.consumer.skipped.replayForAnotherConsumer === 1);
       const stored = await readStream(nc, stream);
       expect(stored).toHaveLength(3); // the two events, and one replay: the second was dropped by duplicate_window
       const replay = stored[2];
@@ -193,8 +194,8 @@ describe('NatsSubscriber subject check and unknown types', () => {
 
     const basket = await run(stream, 'basket', dlqPrefix, () => false);
     try {
-      await until('the genuine event to be applied', () => basket.applied.length === 1);
-      await until(
+      await waitUntil('the genuine event to be applied', () => basket.applied.length === 1);
+      await waitUntil(
         'the forged one to be dead-lettered',
         async () => (await listDeadLetters(nc, { stream: dlqStream, subjectPrefix: dlqPrefix })).length === 1,
       );
@@ -202,7 +203,7 @@ describe('NatsSubscriber subject check and unknown types', () => {
       expect(letter).toMatchObject({ code: 'FORGED_SUBJECT', messageId: forged.get(CloudEventHeaders.id), deliveryCount: 1 });
       expect(letter?.error).toContain(`${stream}.catalog.product.renamed`);
       expect(basket.applied).toEqual([genuine.id]);
-      await until('the unknown type to be skipped', () => basket.consumer.skipped.unknownType === 1);
+      await waitUntil('the unknown type to be skipped', () => basket.consumer.skipped.unknownType === 1);
       expect(basket.events.filter((event) => event.type === 'skipped')).toEqual([
         { type: 'skipped', id: unknown.get(CloudEventHeaders.id), reason: 'unknown-type', eventType: 'catalog.product.renamed' },
       ]);

@@ -2,9 +2,10 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { ensureConsumer, ensureDeadLetterStream, ensureStream, NatsPublisher, NatsSubscriber } from '@outboxkit/bus-nats';
 import { Consumer, type ConsumerEvent, defineEvent } from '@outboxkit/outbox-core';
 import { MemoryInboxStore, type MemoryTransaction } from '@outboxkit/outbox-core/testing';
+import { waitUntil } from '@outboxkit/test-services';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { connectNats, natsPerFile, record, uniqueName, until } from './nats.js';
+import { connectNats, natsPerFile, record, uniqueName } from './nats.js';
 
 let nc: NatsConnection;
 const streams = natsPerFile((connection) => {
@@ -68,7 +69,7 @@ describe('several consumer instances on one durable', () => {
       expect(a.status().held).toBe(2);
       // Only B fetches now: it gets v1 once its nak delay is over, and applies it.
       await b.start();
-      await until('B to apply v1', () => applied.some((entry) => entry.v === 1), ackWaitMs);
+      await waitUntil('B to apply v1', () => applied.some((entry) => entry.v === 1), ackWaitMs);
       const v1At = Date.now();
       await b.stop();
       for (let deadline = v1At + 2 * ackWaitMs; applied.length < 3 && Date.now() < deadline; ) await a.runOnce();
