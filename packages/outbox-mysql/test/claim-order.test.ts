@@ -19,6 +19,7 @@ function event(subject: string, data: unknown = {}): OutboxEvent {
   return createEvent({ type: 'test.aggregate.changed', source: 'tests', subject, data });
 }
 
+// sleep-ok: the claim loop's idle pause, as a relay's poll interval; no step of the test waits on it
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('claim under InnoDB locking', () => {
@@ -102,6 +103,7 @@ describe('claim under InnoDB locking', () => {
         if (Date.now() > deadline) throw new Error(`claim loop gave up with ${published.length} of ${committed.size} published`);
         const batch = await store.claim({ batchSize: 50, leaseMs: 30_000 });
         if (batch.records.length === 0) {
+          // sleep-ok: idle poll of the claim loop (as a relay's), not a wait for another step
           await sleep(5);
           continue;
         }

@@ -86,6 +86,7 @@ describe('a claimer whose connection is killed', () => {
     await db.admin.query(`KILL ${(rows as Array<{ id: number }>)[0]!.id}`);
     // Leased to the dead claimer: nothing for anyone else yet, and nothing published twice.
     expect((await survivor.claim({ batchSize: 50, leaseMs: 10_000 })).records).toEqual([]);
+    // sleep-ok: the dead claimer's lease runs out in real time; that expiry is what frees its rows
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, leased.leaseUntil.getTime() - Date.now()) + 200));
     const batch = await survivor.claim({ batchSize: 50, leaseMs: 10_000 });
     expect(batch.records.map((record) => record.id)).toEqual(written.map((event) => event.id));

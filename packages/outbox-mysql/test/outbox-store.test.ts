@@ -37,6 +37,7 @@ function event(subject: string, data: unknown = { n: 1 }): OutboxEvent {
 
 /** Waits until the relay-side deadline of a lease has passed (the database's ends at the same instant). */
 async function leaseEnd(leaseUntil: Date): Promise<void> {
+  // sleep-ok: a lease runs out in real time; its expiry is what the callers test
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, leaseUntil.getTime() - Date.now()) + 200));
 }
 
@@ -268,6 +269,7 @@ describe('claims and leases', () => {
     await transaction(pool, (connection) =>
       store.enqueue(connection, [event('a'), event('a'), event('a'), event('b'), event('c'), event('c')]),
     );
+    // sleep-ok: the backlog's age grows with real time, and that is what oldestPendingAgeMs reports
     await new Promise((resolve) => setTimeout(resolve, 30));
     const stats = await store.stats();
     expect(stats.pending).toBe(6);

@@ -274,7 +274,8 @@ describe('PgOutboxStore', () => {
 
     // Nothing is stuck: the rows stay leased until the lease runs out, then another claimer takes them.
     expect((await store.claim({ batchSize: 100, leaseMs: 10_000 })).records).toEqual([]);
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    // sleep-ok: the dead claimer's lease runs out in real time; that expiry is what frees its rows
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, batch.leaseUntil.getTime() - Date.now()) + 200));
     const retaken = await store.claim({ batchSize: 100, leaseMs: 10_000 });
     expect(retaken.records.map((r) => r.id).sort()).toEqual(events.map((e) => e.id).sort());
     expect(await store.complete(batch.token, [events[0]!.id])).toBe(0);

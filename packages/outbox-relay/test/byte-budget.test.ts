@@ -45,6 +45,7 @@ async function runWithBigBacklog(rows: number, extraEnv: Record<string, string>)
   await fixture.enqueue(table, small.slice(10));
   const relay = startRelay(['run', '--once', '--log-level', 'warn'], { ...env, NODE_OPTIONS: '--max-old-space-size=256' });
   let peak = 0;
+  // sleep-ok: a memory sampler running beside the relay, not a wait: the test waits on the relay's exit
   const sampler = setInterval(() => {
     if (relay.child.pid !== undefined) peak = Math.max(peak, peakRss(relay.child.pid));
   }, 20);
