@@ -4,7 +4,7 @@ import { PgOutboxStore, transaction as pgTransaction } from '@outboxkit/outbox-p
 import { MYSQL_URL, PG_URL } from '@outboxkit/test-services';
 import { createPool, type Pool as MysqlPool, type RowDataPacket } from 'mysql2/promise';
 import pg from 'pg';
-import { uniqueName } from './env.js';
+import { uniqueName, waitUntil } from './env.js';
 
 export type DatabaseKind = 'pg' | 'mysql';
 
@@ -156,16 +156,17 @@ class PgFaultDatabase implements FaultDatabase {
     try {
       await client.query('BEGIN');
       await client.query(`LOCK TABLE ${this.#q('outbox_wakeup')} IN ACCESS EXCLUSIVE MODE`);
-      const deadline = Date.now() + timeoutMs;
-      let caught = false;
-      while (!caught && Date.now() < deadline) {
+      const waitingOnLock = async () => {
         const waiting = await this.#pool.query(
           "SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND state = 'active' AND wait_event_type = 'Lock'",
           [this.#role],
         );
-        caught = (waiting.rowCount ?? 0) > 0;
-        if (!caught) await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+        return (waiting.rowCount ?? 0) > 0;
+      };
+      const caught = await waitUntil('a relay connection waiting on the wake-up lock', waitingOnLock, timeoutMs, 20).then(
+        () => true,
+        () => false,
+      );
       if (caught) await this.killRelayConnections();
       return caught;
     } finally {

@@ -95,6 +95,7 @@ export class ManagedProcess {
   async stop(timeoutMs = 15_000): Promise<ExitStatus> {
     if (!this.running) return this.exited;
     void this.kill('SIGTERM');
+    // sleep-ok: a deadline that escalates SIGTERM to SIGKILL, not a wait
     const timer = setTimeout(() => void this.kill('SIGKILL'), timeoutMs);
     try {
       return await this.exited;

@@ -178,6 +178,7 @@ export class Scenario {
     for (let attempt = 1; ; attempt++) {
       const result = await runToCompletion('outbox-relay', process.execPath, [RELAY_BIN, ...args], this.relayEnv(extra));
       if (!isRebuilding(result.stderr) || attempt === LOAD_ATTEMPTS) return result;
+      // sleep-ok: pause before retrying a start that failed while the machine rebuilds (isRebuilding)
       await sleep(2_000);
     }
   }
@@ -193,6 +194,7 @@ export class Scenario {
         return relay;
       }
       if (!isRebuilding(relay.output()) || attempt === LOAD_ATTEMPTS) throw new Error(`outbox-relay exited at start: ${relay.output()}`);
+      // sleep-ok: pause before retrying a start that failed while the machine rebuilds (isRebuilding)
       await sleep(2_000);
     }
   }
@@ -217,6 +219,7 @@ export class Scenario {
         return worker;
       }
       if (!isRebuilding(worker.output()) || attempt === LOAD_ATTEMPTS) throw new Error(`the worker exited at start: ${worker.output()}`);
+      // sleep-ok: pause before retrying a start that failed while the machine rebuilds (isRebuilding)
       await sleep(2_000);
     }
   }
@@ -260,6 +263,7 @@ export class Scenario {
     for (let i = 0; i < chunks; i++) {
       await this.db.write(this.events(Math.min(chunk, total - i * chunk)));
       const due = start + ((i + 1) * durationMs) / chunks;
+      // sleep-ok: paces the writes over durationMs: the load profile is part of the scenario
       if (due > Date.now()) await sleep(due - Date.now());
     }
   }
@@ -281,6 +285,7 @@ export class Scenario {
       100,
     );
     // A late redelivery would show up as a second effect: give one a chance to land.
+    // sleep-ok: a quiet period in which a late redelivery (which must not happen) would show as a second effect
     await sleep(1_000);
   }
 

@@ -58,6 +58,7 @@ async function writeSpread(scenario: Scenario, events: readonly OutboxEvent[], d
   for (let i = 0; i < chunks; i++) {
     await scenario.db.write(events.slice(i * chunk, (i + 1) * chunk));
     const due = start + ((i + 1) * durationMs) / chunks;
+    // sleep-ok: paces the writes over durationMs: the load profile is part of the scenario
     if (due > Date.now()) await sleep(due - Date.now());
   }
 }
@@ -81,6 +82,7 @@ async function settleConsumer(scenario: Scenario, timeoutMs: number): Promise<bo
       250,
     );
     // A late redelivery would show up as a second effect: give one a chance to land.
+    // sleep-ok: a quiet period in which a late redelivery (which must not happen) would show as a second effect
     await sleep(1_000);
     return true;
   } catch {
@@ -132,6 +134,7 @@ export async function consumerDatabaseDown(
     const cutAt = Date.now();
     await waitUntil('the worker to report the outage', () => worker.stdout().includes(' paused '), 30_000, 50);
     const pausedAfterMs = Date.now() - cutAt;
+    // sleep-ok: the outage lasts size.outageMs: its length is what the scenario exercises
     await sleep(Math.max(0, cutAt + size.outageMs - Date.now()));
     await proxy.restore();
     await waitUntil('the worker to report it resumed', () => worker.stdout().includes(' resumed '), 60_000, 100);
@@ -217,6 +220,7 @@ export async function deadLetterStreamMissing(
       100,
     );
     const failedAt = Date.now();
+    // sleep-ok: the dead-letter stream stays missing for size.missingMs: the length is the fault
     await sleep(Math.max(0, failedAt + size.missingMs - Date.now()));
     const failures = worker.stdout().match(/dead-letter-failed /g)?.length ?? 0;
     await ensureDeadLetterStream(scenario.nc, { name: scenario.deadLetterStream, subjectPrefix: scenario.deadLetterPrefix });

@@ -25,6 +25,7 @@ async function sampleReadyz(scenario: Scenario, done: () => Promise<boolean> | b
   const deadline = Date.now() + timeoutMs;
   while (!(await done()) && Date.now() < deadline) {
     seen.add(await scenario.readyz());
+    // sleep-ok: the sampling interval of /readyz while the outage lasts
     await sleep(200);
   }
   return seen;
@@ -267,6 +268,7 @@ export async function startedWithoutMetaLeader(kind: DatabaseKind, size: RunSize
       20_000,
       100,
     );
+    // sleep-ok: the nodes stay down for size.downMs while the relay waits: the outage is the fault
     await sleep(size.downMs);
     const runningWhileWaiting = scenario.relay?.running ?? false;
     for (const node of down) node.start();

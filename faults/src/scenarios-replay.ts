@@ -166,6 +166,7 @@ export async function replayToOneConsumer(
         250,
       );
       // A late redelivery would show up as a second effect: give one a chance to land.
+      // sleep-ok: a quiet period in which a late redelivery (which must not happen) would show as a second effect
       await sleep(1_000);
     } catch {
       settled = false;

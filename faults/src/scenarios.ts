@@ -113,6 +113,7 @@ export async function natsStopped(kind: DatabaseKind, size: RunSize & { outageMs
     const outageEnds = Date.now() + size.outageMs;
     while (Date.now() < outageEnds) {
       statuses.add(await s.readyz());
+      // sleep-ok: samples /readyz every 250 ms for the length of the outage
       await sleep(250);
     }
     node.start();
@@ -148,6 +149,8 @@ export async function databaseConnectionsKilled(kind: DatabaseKind, size: RunSiz
       () => scenario.streamMessages(),
       async () => {
         killed += await scenario.db.killRelayConnections();
+        // sleep-ok: a grace period in which a relay that exits on the kill does so (nothing observable
+        // says a relay that carries on has "decided" to); superviseRelay then records and restarts it
         await sleep(300);
         await superviseRelay(scenario, exits, reasons);
       },
@@ -184,6 +187,8 @@ export async function databaseConnectionsKilledWhileWaiting(size: RunSize): Prom
     await scenario.settle(120_000);
     for (let i = 0; i < size.faults; i++) {
       if (await scenario.db.killRelayConnectionsWhileWaiting?.(10_000)) caught++;
+      // sleep-ok: a grace period in which a relay that exits on the kill does so; superviseRelay
+      // then records and restarts it (settle() later proves nothing was lost either way)
       await sleep(500);
       await superviseRelay(scenario, exits, reasons);
     }
@@ -240,6 +245,7 @@ export async function clusterNodeKilled(kind: DatabaseKind, size: RunSize & { do
     const leader = (await jsm.streams.info(s.stream)).cluster?.leader;
     const victim = servers.nodes.find((node) => node.name === leader) ?? (servers.nodes[0] as (typeof servers.nodes)[number]);
     await victim.stop('SIGKILL');
+    // sleep-ok: the stream leader stays down for size.downMs: the outage is the fault
     await sleep(size.downMs);
     victim.start();
     await servers.waitReady(victim);

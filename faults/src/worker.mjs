@@ -31,6 +31,7 @@ function setting(name, fallback) {
 }
 
 /** @param {number} ms */
+// sleep-ok: the handler takes time on purpose (FAULT_DELAY_MS), so a SIGKILL lands inside one
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -116,6 +117,7 @@ async function main() {
   })
     .on(ItemChanged, async (event, tx) => {
       // A handler that takes time, so a SIGKILL lands inside one.
+      // sleep-ok: the slow handler a SIGKILL must land inside (FAULT_DELAY_MS)
       if (delayMs > 0) await sleep(delayMs);
       if (failPercent > 0 && !failedOnce.has(event.id) && Math.random() * 100 < failPercent) {
         failedOnce.add(event.id);
