@@ -1,4 +1,4 @@
-import { type CommonConfig, noArguments, readCommon } from './cli-config.js';
+import { type CommonConfig, type ConfigReader, noArguments, readCommon } from './cli-config.js';
 import { type DatabaseConfig, readDatabase } from './database-config.js';
 import { fail, type SettingValues } from './setting-values.js';
 import { invocationSettings } from './settings.js';
@@ -43,16 +43,19 @@ export interface DeadChangeConfig extends CommonConfig {
   readonly ids: readonly string[];
 }
 
+/** Reads `migrate`'s settings: the database and the log level. */
 export function readMigrateConfig(values: SettingValues, positionals: readonly string[]): MigrateConfig {
   noArguments('migrate', positionals);
   return { command: 'migrate', ...readCommon(values), database: readDatabase(values) };
 }
 
+/** Reads `status`'s settings. */
 export function readStatusConfig(values: SettingValues, positionals: readonly string[]): StatusConfig {
   noArguments('status', positionals);
   return { command: 'status', ...readCommon(values), database: readDatabase(values), json: values.boolean(invocationSettings.json) };
 }
 
+/** Reads `dead list`'s settings: its page (`--limit`, `--after`). */
 export function readDeadListConfig(values: SettingValues, positionals: readonly string[]): DeadListConfig {
   noArguments('dead list', positionals);
   const after = values.text(invocationSettings.after);
@@ -66,6 +69,7 @@ export function readDeadListConfig(values: SettingValues, positionals: readonly 
   };
 }
 
+/** Reads `dead show`'s settings and its one event id. */
 export function readDeadShowConfig(values: SettingValues, positionals: readonly string[]): DeadShowConfig {
   const [id, ...others] = positionals;
   if (id === undefined || others.length > 0) fail('arguments', 'dead show: expects exactly one event id');
@@ -78,8 +82,9 @@ export function readDeadShowConfig(values: SettingValues, positionals: readonly 
   };
 }
 
-export function readDeadChangeConfig(command: DeadChangeConfig['command']) {
-  return (values: SettingValues, positionals: readonly string[]): DeadChangeConfig => {
+/** The reader of `dead retry` or `dead purge`: event ids, or `--all`, never both. */
+export function readDeadChangeConfig(command: DeadChangeConfig['command']): ConfigReader<DeadChangeConfig> {
+  return (values, positionals) => {
     const all = values.boolean(invocationSettings.all);
     if (positionals.length > 0 === all) fail('arguments', `${command}: give event ids or --all (not both)`);
     return { command, ...readCommon(values), database: readDatabase(values), all, ids: positionals };

@@ -21,6 +21,9 @@ export type CliConfig =
   | DlqShowConfig
   | DlqChangeConfig;
 
+/** Validates a command's settings and positional arguments into its configuration. */
+export type ConfigReader<T extends CliConfig> = (values: SettingValues, positionals: readonly string[]) => T;
+
 /** The commands of `outbox-relay`; `dead` and `dlq` have subcommands. */
 export type CommandName = CliConfig['command'];
 

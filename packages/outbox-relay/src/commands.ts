@@ -1,9 +1,8 @@
 import { readDeadChangeConfig, readDeadListConfig, readDeadShowConfig, readMigrateConfig, readStatusConfig } from './admin-config.js';
-import type { CliConfig, CommandName } from './cli-config.js';
+import type { CliConfig, CommandName, ConfigReader } from './cli-config.js';
 import { readConsoleCommandConfig } from './console/console-settings.js';
 import { readDlqChangeConfig, readDlqListConfig, readDlqShowConfig } from './dlq-config.js';
 import { readRunConfig } from './run-config.js';
-import type { SettingValues } from './setting-values.js';
 import {
   consoleSettings,
   databaseSettings,
@@ -23,7 +22,7 @@ export interface CommandSpec {
   readonly summary: string;
   readonly settings: readonly SettingSpec[];
   /** Validates the command's settings and arguments into its configuration. */
-  readonly read: (values: SettingValues, positionals: readonly string[]) => CliConfig;
+  readonly read: ConfigReader<CliConfig>;
 }
 
 const { json, once, limit, after, all } = invocationSettings;

@@ -1,4 +1,4 @@
-import { type CommonConfig, noArguments, readCommon } from './cli-config.js';
+import { type CommonConfig, type ConfigReader, noArguments, readCommon } from './cli-config.js';
 import { type NatsConnectionConfig, readNatsConnection } from './nats-config.js';
 import { fail, type SettingValues, streamName, subjectTokens } from './setting-values.js';
 import { dlqSettings, invocationSettings } from './settings.js';
@@ -45,6 +45,7 @@ export interface DlqChangeConfig extends DlqCommonConfig, DlqFilters {
 
 export type DlqConfig = DlqListConfig | DlqShowConfig | DlqChangeConfig;
 
+/** Reads `dlq list`'s settings: the filters and `--limit`. */
 export function readDlqListConfig(values: SettingValues, positionals: readonly string[]): DlqListConfig {
   noArguments('dlq list', positionals);
   return {
@@ -56,14 +57,16 @@ export function readDlqListConfig(values: SettingValues, positionals: readonly s
   };
 }
 
+/** Reads `dlq show`'s settings and its one sequence. */
 export function readDlqShowConfig(values: SettingValues, positionals: readonly string[]): DlqShowConfig {
   if (positionals.length !== 1) fail('arguments', 'dlq show: expects exactly one dead-letter sequence');
   const [sequence] = sequencesOf('dlq show', positionals) as [number];
   return { command: 'dlq show', ...readDlqCommon(values), json: values.boolean(invocationSettings.json), sequences: [sequence] };
 }
 
-export function readDlqChangeConfig(command: DlqChangeConfig['command']) {
-  return (values: SettingValues, positionals: readonly string[]): DlqChangeConfig => {
+/** The reader of `dlq replay` or `dlq purge`: sequences, or `--all` (every letter the filters match), never both. */
+export function readDlqChangeConfig(command: DlqChangeConfig['command']): ConfigReader<DlqChangeConfig> {
+  return (values, positionals) => {
     const all = values.boolean(invocationSettings.all);
     if (positionals.length > 0 === all) {
       fail('arguments', `${command}: give dead-letter sequences or --all (not both); --all acts on every letter the filters match`);

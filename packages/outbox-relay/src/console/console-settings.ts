@@ -31,6 +31,7 @@ export function isLoopback(host: string): boolean {
   return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
 }
 
+/** Reads `console`'s settings: the database, the NATS connection, the stream's name and the console's own. */
 export function readConsoleCommandConfig(values: SettingValues, positionals: readonly string[]): ConsoleCommandConfig {
   noArguments('console', positionals);
   const common = readCommon(values);
