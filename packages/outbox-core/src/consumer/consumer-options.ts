@@ -58,6 +58,7 @@ export interface ConsumerOptions<Tx> {
    */
   readonly unknownTypes?: 'ack' | 'dead-letter';
   readonly logger?: Logger;
+  /** Called for every `ConsumerEvent` (applied, duplicate, retry, dead...), synchronously; a throw is logged and ignored. */
   readonly onEvent?: (event: ConsumerEvent) => void;
 }
 

@@ -231,6 +231,7 @@ export class Consumer<Tx = unknown> {
     };
   }
 
+  /** `stop()`, for `await using consumer = new Consumer(...)`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }

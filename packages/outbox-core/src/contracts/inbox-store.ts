@@ -9,6 +9,7 @@ export type InboxOutcome<T = void> =
   | { readonly status: 'duplicate' }
   | { readonly status: 'failed'; readonly error: unknown };
 
+/** Options of `InboxStore.processBatch`. */
 export interface ProcessBatchOptions {
   /**
    * A savepoint per item, so that a throwing item is rolled back alone. Without them the batch
@@ -18,6 +19,7 @@ export interface ProcessBatchOptions {
   readonly savepoints?: boolean;
 }
 
+/** Options of `InboxStore.cleanup`: which rows go, and how much one call may do. */
 export interface InboxCleanupOptions {
   /** Rows recorded longer ago than this are removed. */
   readonly olderThanMs: number;
@@ -45,8 +47,17 @@ export interface InboxCleanupOptions {
  *   handler's error as `cause`; any other handler error is reported unchanged.
  */
 export interface InboxStore<Tx = unknown> {
+  /**
+   * Records `(consumer, messageId)` and runs `fn` in one transaction: `applied` with `fn`'s value,
+   * or `duplicate` (nothing runs) when the row is already there. Rethrows what `fn` throws, after
+   * rolling everything back.
+   */
   process<T>(consumer: string, messageId: string, fn: (tx: Tx) => Promise<T>): Promise<InboxOutcome<T>>;
 
+  /**
+   * `process` for several messages in one transaction, one outcome per item in their order; see the
+   * interface's contract for savepoints and `BatchRolledBackError`.
+   */
   processBatch<Item extends InboxItem>(
     consumer: string,
     items: readonly Item[],
@@ -64,6 +75,8 @@ export interface InboxStore<Tx = unknown> {
   /** Removes expired rows in bounded batches; returns how many. */
   cleanup(options: InboxCleanupOptions): Promise<number>;
 
+  /** Creates or upgrades the inbox table; safe to call from several instances at once. */
   migrate(): Promise<{ readonly version: number; readonly applied: readonly number[] }>;
+  /** Releases what the store opened itself; the caller's pool stays open. */
   close(): Promise<void>;
 }

@@ -33,8 +33,11 @@ export interface ClaimedBatch {
   readonly leaseUntil: Date;
 }
 
+/** Options of `OutboxStore.claim`. */
 export interface ClaimOptions {
+  /** Records per claim at most. */
   readonly batchSize: number;
+  /** How long the claimed rows stay reserved for this claimer; past it another relay may take them. */
   readonly leaseMs: number;
   /**
    * The byte budget: records are added while the payload bytes of those before them are under it,
@@ -42,6 +45,7 @@ export interface ClaimOptions {
    * count 0. @defaultValue `DEFAULT_MAX_BATCH_BYTES` (8 MiB)
    */
   readonly maxBatchBytes?: number;
+  /** Aborts the claim. */
   readonly signal?: AbortSignal;
 }
 
@@ -70,6 +74,7 @@ export interface DeadRecord extends OutboxRecord {
   readonly deadAt: Date;
 }
 
+/** Options of `OutboxStore.listDead`: one page of dead rows, oldest first. */
 export interface ListDeadOptions {
   /** @defaultValue 100 */
   readonly limit?: number;
@@ -77,14 +82,17 @@ export interface ListDeadOptions {
   readonly afterId?: string;
 }
 
+/** The outbox's counts for dashboards and `outbox-relay status`, from one query. */
 export interface OutboxStats {
   /** Rows not yet published and not dead (leased ones included). */
   readonly pending: number;
   /** Age of the oldest pending row, `null` when none: the relay's lag. */
   readonly oldestPendingAgeMs: number | null;
+  /** Rows dead-lettered and not purged. */
   readonly dead: number;
 }
 
+/** The pending rows of one subject (`subjectBacklog`): where a stuck subject shows. */
 export interface SubjectBacklog {
   readonly subject: string;
   readonly pending: number;
@@ -103,6 +111,7 @@ export interface FailingRecord {
   readonly retryInMs: number;
 }
 
+/** What `migrate()` did. */
 export interface MigrationResult {
   /** The schema version now in the database. */
   readonly version: number;
@@ -118,7 +127,9 @@ export interface OutboxStoreCapabilities {
   readonly concurrentClaimers: boolean;
 }
 
+/** Options of `OutboxStore.waitForWork`. */
 export interface WaitForWorkOptions {
+  /** Resolve after this long even when nothing was signalled. */
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
 }
@@ -169,13 +180,16 @@ export interface OutboxStore<Tx = unknown> {
   /** Moves rows to the dead state with their last error. */
   deadLetter(token: string, entries: readonly DeadLetterEntry[]): Promise<number>;
 
+  /** One page of dead rows, in the order they were written. */
   listDead(options?: ListDeadOptions): Promise<DeadRecord[]>;
+  /** The dead row with this id, `undefined` when there is none (pending, published or purged). */
   getDead(id: string): Promise<DeadRecord | undefined>;
   /** Makes dead rows pending again with their attempts reset; returns how many. */
   replayDead(ids: readonly string[] | 'all'): Promise<number>;
   /** Deletes dead rows (all when `ids` is omitted); returns how many. */
   purgeDead(ids?: readonly string[]): Promise<number>;
 
+  /** Pending and dead counts and the relay's lag; read-only. */
   stats(): Promise<OutboxStats>;
   /** The subjects with the most pending rows, largest first. */
   subjectBacklog(limit: number): Promise<SubjectBacklog[]>;

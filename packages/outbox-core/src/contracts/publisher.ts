@@ -11,15 +11,19 @@ export interface PublishSuccess {
   readonly sequence?: number;
 }
 
+/** The bus did not take the event; `error.retryable` says whether trying again may succeed. */
 export interface PublishFailure {
   readonly id: string;
   readonly ok: false;
   readonly error: PublishError;
 }
 
+/** The outcome of publishing one record: `ok` tells which. */
 export type PublishResult = PublishSuccess | PublishFailure;
 
+/** Options of `Publisher.publish`. */
 export interface PublishOptions {
+  /** Stops sending: the records not yet sent come back as failures. */
   readonly signal?: AbortSignal;
 }
 
@@ -58,6 +62,10 @@ export interface Publisher {
   readonly messagingSystem?: string;
   /** Where a record goes (for NATS, its subject): the `messaging.destination.name` of the relay's span. Never throws. */
   destinationOf?(record: OutboxRecord): string | undefined;
+  /**
+   * Publishes the records with their id as the bus's deduplication id; one result per record, in
+   * their order. Failures are results, not throws.
+   */
   publish(records: readonly OutboxRecord[], options?: PublishOptions): Promise<PublishResult[]>;
   /**
    * Says whether the bus can take the given records now; never throws. The relay asks after a

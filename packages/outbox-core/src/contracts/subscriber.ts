@@ -38,9 +38,13 @@ export interface Delivery {
   deadLetter(reason: DeadLetterReason): Promise<void>;
 }
 
+/** Options of `Subscriber.fetch`. */
 export interface FetchOptions {
+  /** Deliveries at most. */
   readonly max: number;
+  /** How long to wait for the first deliveries before resolving with what arrived (maybe none). */
   readonly expiresMs: number;
+  /** Ends the wait early, resolving with what arrived. */
   readonly signal?: AbortSignal;
 }
 
@@ -61,6 +65,7 @@ export interface Subscriber {
   readonly ackWaitMs?: number;
   /** Unacknowledged messages the bus hands out at most; the consumer holds back fewer than this. */
   readonly maxAckPending?: number;
+  /** Up to `max` deliveries that arrived within `expiresMs`; each must be acked, nakked or dead-lettered. */
   fetch(options: FetchOptions): Promise<readonly Delivery[]>;
   /** Messages of the stream not yet delivered to this consumer (JetStream `num_pending`): its lag, for metrics. */
   pending?(): Promise<number>;

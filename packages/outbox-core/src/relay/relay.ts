@@ -242,6 +242,7 @@ export class Relay {
     return this.#closed;
   }
 
+  /** `stop()`, for `await using relay = new Relay(...)`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }

@@ -13,6 +13,7 @@ export interface BackoffOptions {
   readonly jitter?: number;
 }
 
+/** Retry delays that grow with the attempt, as `createBackoff` builds them. */
 export interface Backoff {
   /** The delay before retry number `attempt` (1 for the first retry). */
   delayMs(attempt: number): number;
