@@ -6,7 +6,7 @@ import type { JetStreamManagerSource } from './manager.js';
  * headers are kept, so a replay republishes the same event).
  */
 export const DeadLetterHeaders = {
-  /** The last error, one line, at most {@link MAX_DEAD_ERROR_LENGTH} characters. */
+  /** The last error, one line, at most 2,000 characters (`MAX_DEAD_ERROR_LENGTH`). */
   error: 'outbox-dead-error',
   /** The error's code, e.g. `DECODE_FAILED` or `MAX_DELIVER`. */
   code: 'outbox-dead-code',

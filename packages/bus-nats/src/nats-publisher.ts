@@ -170,6 +170,7 @@ export class NatsPublisher implements Publisher {
     this.#replies.close();
   }
 
+  /** `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -11,7 +11,9 @@ export interface KyselyAdapterOptions {
 /** What the executor uses of a Kysely `Transaction` (or `ControlledTransaction`), whatever its database type. */
 export interface KyselyTransactionLike {
   readonly isTransaction: boolean;
+  /** Runs a compiled query on the transaction's connection. */
   executeQuery<R>(query: CompiledQuery<R>): Promise<QueryResult<R>>;
+  /** The dialect's executor; its `adapter` tells PostgreSQL from MySQL. */
   getExecutor(): { readonly adapter: object };
 }
 

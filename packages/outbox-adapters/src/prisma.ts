@@ -6,8 +6,10 @@ import type { SqlDialect, SqlExecutor, SqlResult, TransactionRunner } from './sq
  * generates its client per schema, so the adapter names only what it calls.
  */
 export interface PrismaTransactionLike {
+  /** Runs a statement with `$1`/`?` placeholders and resolves with its rows. */
   // biome-ignore lint/suspicious/noExplicitAny: Prisma's own signature
   $queryRawUnsafe<T = unknown>(query: string, ...values: any[]): PromiseLike<T>;
+  /** Runs a statement with `$1`/`?` placeholders and resolves with the affected row count. */
   // biome-ignore lint/suspicious/noExplicitAny: Prisma's own signature
   $executeRawUnsafe(query: string, ...values: any[]): PromiseLike<number>;
 }
@@ -23,8 +25,10 @@ export interface PrismaTransactionOptions {
 
 /** A Prisma client: the root client (`new PrismaClient({ adapter })`), which begins interactive transactions. */
 export interface PrismaClientLike extends PrismaTransactionLike {
+  /** An interactive transaction: `fn` runs with the transaction client; it commits when `fn` resolves. */
   // biome-ignore lint/suspicious/noExplicitAny: Prisma's tx type is generated per schema
   $transaction<R>(fn: (tx: any) => Promise<R>, options?: any): Promise<R>;
+  /** Opens the client's connection (pool) ahead of the first query. */
   $connect(): Promise<void>;
 }
 

@@ -4,7 +4,9 @@
  * `[rows, fields]` pair; rows must be mysql2's default row objects (not `rowsAsArray`).
  */
 export interface MysqlConnectionLike {
+  /** Runs one statement on this connection (inside the caller's transaction, when one is open). */
   query(sql: string, values?: unknown): Promise<[unknown, unknown]>;
+  /** Runs one statement as a prepared statement, cached per connection by mysql2. */
   execute(sql: string, values?: unknown): Promise<[unknown, unknown]>;
   /** Present on pooled connections: hands the connection back to its pool. */
   release?(): void;
@@ -14,7 +16,9 @@ export interface MysqlConnectionLike {
 
 /** The part of a mysql2/promise `Pool` outboxkit uses: it checks connections out and runs single statements. */
 export interface MysqlPoolLike {
+  /** Checks a connection out; the caller releases it. */
   getConnection(): Promise<MysqlConnectionLike>;
+  /** Runs one statement on any free connection of the pool. */
   query(sql: string, values?: unknown): Promise<[unknown, unknown]>;
 }
 

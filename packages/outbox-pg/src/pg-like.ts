@@ -19,6 +19,7 @@ export interface PgQueryConfigLike {
  * `getTransactionStatus` (present in recent pg 8 releases) lets `enqueue` check for an open transaction without a round trip.
  */
 export interface PgClientLike {
+  /** Runs one statement on this connection (inside the caller's transaction, when one is open). */
   query<Row = Record<string, unknown>>(text: string | PgQueryConfigLike, values?: unknown[]): Promise<PgQueryResultLike<Row>>;
   /** Present on clients checked out of a pool; an error argument destroys the connection. */
   release?(error?: Error | boolean): void;
@@ -28,8 +29,15 @@ export interface PgClientLike {
 
 /** The subset of a `pg.Pool` outboxkit uses. */
 export interface PgPoolLike {
+  /** Runs one statement on any free connection of the pool. */
   query<Row = Record<string, unknown>>(text: string | PgQueryConfigLike, values?: unknown[]): Promise<PgQueryResultLike<Row>>;
-  connect(): Promise<PgClientLike & { release(error?: Error | boolean): void }>;
+  /** Checks a connection out; the caller releases it. */
+  connect(): Promise<
+    PgClientLike & {
+      /** Hands the connection back; with an error argument the pool destroys it instead. */
+      release(error?: Error | boolean): void;
+    }
+  >;
   /** `pg.Pool` keeps its connection settings here; the store opens its LISTEN connection with them. */
   readonly options?: object;
 }

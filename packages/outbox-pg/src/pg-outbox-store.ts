@@ -326,6 +326,7 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
     await this.#wakeup?.close();
   }
 
+  /** `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

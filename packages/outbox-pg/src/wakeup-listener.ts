@@ -4,11 +4,17 @@ import { quoteIdent } from './table-name.js';
 
 /** The subset of a dedicated `pg.Client` the LISTEN connection needs. */
 export interface PgListenClientLike {
+  /** Opens the connection. */
   connect(): Promise<unknown>;
+  /** Runs the `LISTEN` statement. */
   query(text: string): Promise<unknown>;
+  /** A `NOTIFY` on a channel this connection listens to. */
   on(event: 'notification', listener: (message: { channel: string }) => void): unknown;
+  /** The connection failed; the store reconnects. */
   on(event: 'error', listener: (error: Error) => void): unknown;
+  /** The connection closed; the store reconnects unless it is closing. */
   on(event: 'end', listener: () => void): unknown;
+  /** Closes the connection. */
   end(): Promise<void>;
 }
 

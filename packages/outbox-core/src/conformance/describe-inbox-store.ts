@@ -5,6 +5,7 @@ import { newEventId } from '../event/event.js';
 
 /** What a driver provides to run `describeInboxStore` against its real database. */
 export interface InboxStoreHarness<Tx> {
+  /** A migrated store on a fresh table; called once per test. */
   createStore(): Promise<InboxStore<Tx>>;
   /** A business write inside the handler's transaction, e.g. INSERT INTO effects(message_id) VALUES (...). */
   writeEffect(tx: Tx, messageId: string): Promise<void>;
@@ -12,6 +13,7 @@ export interface InboxStoreHarness<Tx> {
   countEffects(messageId?: string): Promise<number>;
   /** Makes rows older: sets every inbox row's recorded time back by ms (for the cleanup test). */
   ageRows(ms: number): Promise<void>;
+  /** Drops what the harness created and closes its connections; called once, after the suite. */
   dispose(): Promise<void>;
 }
 

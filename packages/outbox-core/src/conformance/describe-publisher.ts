@@ -6,9 +6,11 @@ import { sampleEvent } from './sample-events.js';
 
 /** What a bus binding provides to run `describePublisher` against its real server. */
 export interface PublisherHarness {
+  /** A publisher on a fresh destination; called once per test. */
   createPublisher(): Promise<import('../contracts/publisher.js').Publisher>;
   /** Everything the bus stored for this publisher so far, in stored order. */
   stored(): Promise<Array<{ id: string; type: string; subject: string; payload: string; headers: Record<string, string> }>>;
+  /** Deletes what the harness created and closes its connections; called once, after the suite. */
   dispose(): Promise<void>;
 }
 

@@ -15,13 +15,16 @@ export interface MemoryMessage {
 /** The header that marks a message published with `publishRaw` as a replay for one consumer (`Delivery.replayFor`). */
 export const MEMORY_REPLAY_HEADER = 'outbox-replay-consumer';
 
+/** A message a `MemoryBus` subscriber dead-lettered, with why and after how many deliveries. */
 export interface MemoryDeadLetter {
   readonly message: MemoryMessage;
   readonly reason: DeadLetterReason;
   readonly deliveryCount: number;
 }
 
+/** Options of `MemoryBus.subscriber`. */
 export interface MemorySubscriberOptions {
+  /** The consumer's name, as a durable consumer's. */
   readonly name: string;
   /** @defaultValue 5 */
   readonly maxDeliver?: number;
@@ -73,6 +76,7 @@ export class MemoryBus {
     this.messages.push({ seq: this.messages.length + 1, headers, body });
   }
 
+  /** A subscriber that receives every message published to this bus, acks and redeliveries included. */
   subscriber(options: MemorySubscriberOptions): Subscriber {
     return new MemorySubscriber(this, options);
   }

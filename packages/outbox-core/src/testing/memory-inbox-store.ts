@@ -16,6 +16,7 @@ export class MemoryInboxStore implements InboxStore<MemoryTransaction> {
     return this.#recorded.size;
   }
 
+  /** Whether `(consumer, messageId)` is recorded, synchronously (for assertions). */
   has(consumer: string, messageId: string): boolean {
     return this.#recorded.has(key(consumer, messageId));
   }
