@@ -1,4 +1,4 @@
-import { validateIdentifier } from '@outboxkit/outbox-core/driver';
+import { OutboxConfigError } from '@outboxkit/outbox-core';
 
 /**
  * Everything the three processes read from the environment, with the defaults of the machines
@@ -76,7 +76,12 @@ export function configEnv(config: ExampleConfig): Record<string, string> {
 /** Schema, database, stream and subject names end up in SQL and subjects: plain identifiers only. */
 function identifier(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   const value = env[name] || fallback;
-  validateIdentifier(value, name);
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(value)) {
+    throw new OutboxConfigError(
+      name,
+      `${name} must be letters, digits and '_' (not starting with a digit, at most 63 characters); got ${JSON.stringify(value)}`,
+    );
+  }
   return value;
 }
 

@@ -6,7 +6,6 @@
  * @packageDocumentation
  */
 
-// What a message carries, and what the binding adds to it.
 export { bindingHeaderBytesMax, CloudEventHeaders, MSG_ID_HEADER, NATS_CONSTRAINTS, recordHeaders } from './cloud-events.js';
 export {
   DEFAULT_DEAD_LETTER_PREFIX,
@@ -15,7 +14,6 @@ export {
   type EnsureDeadLetterStreamOptions,
   ensureDeadLetterStream,
 } from './dead-letter.js';
-// Dead letters: list, replay, purge.
 export {
   type DeadLetter,
   type DeadLetterQuery,
@@ -41,10 +39,8 @@ export {
   type StreamPlacementOptions,
   streamInfoOrNull,
 } from './ensure-stream.js';
-// Provisioning.
 export type { JetStreamManagerSource } from './manager.js';
 export type { NatsDelivery } from './nats-delivery.js';
-// Publishing and consuming.
 export { NatsPublisher, type NatsPublisherOptions } from './nats-publisher.js';
 export { NatsSubscriber, type NatsSubscriberCreateOptions, type NatsSubscriberOptions } from './nats-subscriber.js';
 export { REPLAY_FOR_HEADER, replayMessageId } from './replay.js';

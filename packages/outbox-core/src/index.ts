@@ -11,7 +11,6 @@ export type { ConsumerOptions, ConsumerSkipCounts, ConsumerStatus } from './cons
 export { type PublisherConstraints, RESERVED_HEADERS } from './contracts/bus-constraints.js';
 export type { InboxCleanupOptions, InboxItem, InboxOutcome, InboxStore, ProcessBatchOptions } from './contracts/inbox-store.js';
 export type { Logger } from './contracts/logger.js';
-// Contracts: what a store, a bus binding and a logger implement.
 export type {
   ClaimedBatch,
   ClaimOptions,
@@ -39,7 +38,6 @@ export type {
   PublishSuccess,
 } from './contracts/publisher.js';
 export type { DeadLetterReason, Delivery, FetchOptions, Subscriber } from './contracts/subscriber.js';
-// Errors.
 export {
   EventDecodeError,
   EventValidationError,
@@ -55,7 +53,6 @@ export {
   type StoreErrorOptions,
 } from './errors.js';
 export { type CreateOptions, type DefineEventOptions, defineEvent, type EventData, type EventDefinition } from './event/define-event.js';
-// Events.
 export {
   type CreateEventInput,
   createEvent,
@@ -64,6 +61,5 @@ export {
   validateEvent,
 } from './event/event.js';
 export type { StandardSchemaV1 } from './event/standard-schema.js';
-// The loops.
 export { Relay, type RelayOptions, type RelayOutage } from './relay/relay.js';
 export type { RelayDrainResult, RelayEvent, RelayStopResult } from './relay/relay-events.js';
