@@ -16,3 +16,20 @@ export { checkHorizons, formatMs, type HorizonSettings } from '../settings/horiz
 export { validateIdentifier, validateInteger } from '../settings/identifiers.js';
 export { sleep } from '../util/abort.js';
 export { type Backoff, type BackoffOptions, createBackoff } from '../util/backoff.js';
+export {
+  findHandlerFailure,
+  HandlerFailure,
+  handlerFailureError,
+  type InboxSteps,
+  processBatchInTransaction,
+  processInTransaction,
+} from './inbox-transaction.js';
+export {
+  isSqlExecutor,
+  isTransactionRunner,
+  nativeError,
+  type SqlDialect,
+  type SqlExecutor,
+  type SqlResult,
+  type TransactionRunner,
+} from './sql-executor.js';
