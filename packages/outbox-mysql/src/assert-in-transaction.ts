@@ -1,4 +1,5 @@
 import { OutboxUsageError } from '@outboxkit/outbox-core';
+import { nativeError, type SqlExecutor } from '@outboxkit/outbox-core/driver';
 import { isPoolLike, type MysqlConnectionLike, runStatement } from './mysql-like.js';
 
 // Status flags of the server's OK packet (MySQL client/server protocol, `SERVER_STATUS_*`).
@@ -47,4 +48,44 @@ export async function assertInTransaction(connection: MysqlConnectionLike): Prom
 
 function describe(value: unknown): string {
   return value === null ? 'null' : typeof value;
+}
+
+/**
+ * The same check for an executor: one of MySQL that knows it is in a transaction passes at once; one
+ * that says it is not is refused like a pool; one that cannot tell is asked with
+ * `SELECT @@in_transaction, @@autocommit` (MariaDB 10.3+; MySQL 8 has no SQL-visible transaction
+ * state, so there the executor must answer `inTransaction()` itself).
+ * @throws OutboxUsageError for another dialect, or an executor outside a transaction.
+ */
+export async function assertExecutorInTransaction(executor: SqlExecutor): Promise<void> {
+  if (executor.dialect !== 'mysql') {
+    throw new OutboxUsageError(`enqueue() got an SqlExecutor of ${String(executor.dialect)}; MysqlOutboxStore writes to MySQL`);
+  }
+  const known = typeof executor.inTransaction === 'function' ? executor.inTransaction() : undefined;
+  if (known === true) return;
+  if (known === false) {
+    throw new OutboxUsageError(
+      "enqueue() needs an executor on an open transaction; this one says it is not in a transaction. Run enqueue inside your library's transaction",
+    );
+  }
+  let row: { in_transaction?: unknown; autocommit?: unknown } | undefined;
+  try {
+    [row] = (
+      await executor.query<{ in_transaction: unknown; autocommit: unknown }>(
+        'SELECT @@in_transaction AS in_transaction, @@autocommit AS autocommit',
+      )
+    ).rows;
+  } catch (error) {
+    const native = nativeError(error) as { errno?: unknown; code?: unknown };
+    if (native.errno !== 1193 && native.code !== 'ER_UNKNOWN_SYSTEM_VARIABLE') throw error;
+    throw new OutboxUsageError(
+      "enqueue() cannot tell whether this executor is in a transaction: the server has no @@in_transaction (MySQL) and the executor's inTransaction() did not say",
+      { cause: error },
+    );
+  }
+  if (Number(row?.in_transaction) !== 1 && Number(row?.autocommit) !== 0) {
+    throw new OutboxUsageError(
+      "enqueue() needs an executor on an open transaction; the server says it is in autocommit mode with no transaction. Run enqueue inside your library's transaction",
+    );
+  }
 }

@@ -7,18 +7,49 @@ import {
   OutboxConfigError,
   type ProcessBatchOptions,
 } from '@outboxkit/outbox-core';
-import { BatchRolledBackError, noopLogger, validateInteger } from '@outboxkit/outbox-core/driver';
+import {
+  findHandlerFailure,
+  handlerFailureError,
+  type InboxSteps,
+  isTransactionRunner,
+  noopLogger,
+  processBatchInTransaction,
+  processInTransaction,
+  type SqlExecutor,
+  type TransactionRunner,
+  validateInteger,
+} from '@outboxkit/outbox-core/driver';
 import { applyMigrations } from './migrate.js';
 import { inboxMigrations } from './migrations/inbox-migrations.js';
+import { mysqlExecutor } from './mysql-executor.js';
 import { giveBack, isPoolLike, type MysqlConnectionLike, type MysqlPoolLike, runStatement } from './mysql-like.js';
 import { resolveTableName, type TableName } from './table-name.js';
 import { rollbackQuietly } from './transaction.js';
 import { classifyHandlerError, isDuplicateKeyError, translateMysqlError } from './translate-mysql-error.js';
 
-/** Options of {@link MysqlInboxStore}. */
-export interface MysqlInboxStoreOptions {
-  /** A mysql2/promise pool; each `process` call checks one connection out. The store never closes it. */
-  readonly pool: MysqlPoolLike;
+/** Options of {@link MysqlInboxStore}: `pool` (raw mysql2 connections) or `transactions` (your library's transactions). */
+export type MysqlInboxStoreOptions<Tx = MysqlConnectionLike> = MysqlInboxStoreSettings &
+  (
+    | {
+        /** A mysql2/promise pool; each `process` call checks one connection out. The store never closes it. */
+        readonly pool: MysqlPoolLike;
+        readonly transactions?: undefined;
+      }
+    | {
+        /**
+         * Runs `process` and `processBatch` in your library's transactions: the handler receives the
+         * library's transaction object, and the inbox row is written through the runner's executor
+         * on the same transaction. Without `pool`, `isRecorded` and `cleanup` run in transactions of
+         * their own through it too.
+         */
+        readonly transactions: TransactionRunner<Tx>;
+        /** Optional with `transactions`: the store's own statements (cleanup, migrations) then run on it. */
+        readonly pool?: MysqlPoolLike;
+      }
+  );
+
+/** The settings of {@link MysqlInboxStore} besides where its transactions come from. */
+export interface MysqlInboxStoreSettings {
   /** The inbox table. @defaultValue `'inbox'` */
   readonly table?: string;
   /** The database holding the table. @defaultValue the pool's current database */
@@ -28,9 +59,6 @@ export interface MysqlInboxStoreOptions {
 }
 
 const SAVEPOINT = 'outboxkit_item';
-
-/** Written into a formatted statement as is (mysql2 calls `toSqlString`): the server's UTC clock, as the single-row insert uses. */
-const utcNow = { toSqlString: () => 'UTC_TIMESTAMP(3)' };
 
 /**
  * The consumer's dedup table on MySQL 8 or MariaDB 10.6+: `(consumer, message_id)` inserted in the
@@ -50,24 +78,37 @@ const utcNow = { toSqlString: () => 'UTC_TIMESTAMP(3)' };
  * });
  * ```
  */
-export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
-  readonly #pool: MysqlPoolLike;
+export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx> {
+  readonly #pool: MysqlPoolLike | undefined;
+  readonly #transactions: TransactionRunner<Tx> | undefined;
   readonly #table: TableName;
   readonly #insert: string;
-  readonly #insertMany: string;
   readonly #forget: string;
   readonly #logger: Logger;
 
-  /** @throws OutboxConfigError naming `pool`, `table` or `database`. */
-  constructor(options: MysqlInboxStoreOptions) {
-    if (!isPoolLike(options?.pool)) {
-      throw new OutboxConfigError('pool', 'MysqlInboxStore needs `pool`: a mysql2/promise pool (createPool(...))');
+  /** @throws OutboxConfigError naming `pool`, `transactions`, `table` or `database`. */
+  constructor(options: MysqlInboxStoreOptions<Tx>) {
+    const transactions = options?.transactions;
+    if (transactions !== undefined) {
+      if (!isTransactionRunner(transactions) || transactions.dialect !== 'mysql') {
+        throw new OutboxConfigError(
+          'transactions',
+          'MysqlInboxStore { transactions } needs a TransactionRunner of MySQL: { dialect: "mysql", transaction(fn) }',
+        );
+      }
+      this.#transactions = transactions;
     }
-    this.#pool = options.pool;
+    if (options?.pool !== undefined || transactions === undefined) {
+      if (!isPoolLike(options?.pool)) {
+        throw new OutboxConfigError(
+          'pool',
+          'MysqlInboxStore needs `pool`: a mysql2/promise pool (createPool(...)), or `transactions`: a TransactionRunner',
+        );
+      }
+      this.#pool = options.pool;
+    }
     this.#table = resolveTableName(options.table ?? 'inbox', options.database);
     this.#insert = `INSERT INTO ${this.#table.quoted} (consumer, message_id, recorded_at) VALUES (?, ?, UTC_TIMESTAMP(3))`;
-    // mysql2 expands the nested array into (?, ?, ?), (?, ?, ?), ... (see `utcNow`).
-    this.#insertMany = `INSERT INTO ${this.#table.quoted} (consumer, message_id, recorded_at) VALUES ?`;
     this.#forget = `DELETE FROM ${this.#table.quoted} WHERE consumer = ? AND message_id = ?`;
     this.#logger = options.logger ?? noopLogger;
   }
@@ -77,17 +118,8 @@ export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
    * duplicate: `fn` does not run. If `fn` throws, everything (the inbox row too) is rolled back and
    * its error is rethrown unchanged.
    */
-  async process<T>(consumer: string, messageId: string, fn: (connection: MysqlConnectionLike) => Promise<T>): Promise<InboxOutcome<T>> {
-    return this.#withTransaction<InboxOutcome<T>>(async (connection) => {
-      try {
-        await runStatement(connection, this.#insert, [consumer, messageId]);
-      } catch (error) {
-        if (isDuplicateKeyError(error)) return { outcome: { status: 'duplicate' }, commit: false };
-        throw translateMysqlError(error);
-      }
-      const value = await fn(connection);
-      return { outcome: { status: 'applied', value }, commit: true };
-    });
+  async process<T>(consumer: string, messageId: string, fn: (tx: Tx) => Promise<T>): Promise<InboxOutcome<T>> {
+    return this.#inTransaction((tx, sql) => processInTransaction(tx, this.#steps(sql, consumer), messageId, fn));
   }
 
   /**
@@ -98,71 +130,23 @@ export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
   async processBatch<Item extends InboxItem>(
     consumer: string,
     items: readonly Item[],
-    fn: (connection: MysqlConnectionLike, item: Item) => Promise<void>,
+    fn: (tx: Tx, item: Item) => Promise<void>,
     options: ProcessBatchOptions = {},
   ): Promise<InboxOutcome[]> {
     if (items.length === 0) return [];
     const savepoints = options.savepoints ?? true;
-    return this.#withTransaction(async (connection) => {
-      // Usually no item was delivered before: one statement records them all, and each item then
-      // costs one SAVEPOINT round trip. A duplicate anywhere fails that statement alone (InnoDB
-      // rolls back the statement, not the transaction): then each item is recorded on its own.
-      let recorded = true;
-      try {
-        await runStatement(connection, this.#insertMany, [items.map((item) => [consumer, item.messageId, utcNow])]);
-      } catch (error) {
-        if (!isDuplicateKeyError(error)) throw translateMysqlError(error);
-        recorded = false;
-      }
-      const outcomes: InboxOutcome[] = [];
-      for (const [index, item] of items.entries()) {
-        if (savepoints) await runStatement(connection, `SAVEPOINT ${SAVEPOINT}`);
-        if (!recorded) {
-          try {
-            await runStatement(connection, this.#insert, [consumer, item.messageId]);
-          } catch (error) {
-            // A failed statement is rolled back by itself; the transaction and the savepoint survive.
-            if (isDuplicateKeyError(error)) {
-              outcomes.push({ status: 'duplicate' });
-              continue;
-            }
-            throw translateMysqlError(error);
-          }
-        }
-        try {
-          await fn(connection, item);
-          outcomes.push({ status: 'applied', value: undefined });
-        } catch (error) {
-          // Out of the transaction body: it is rolled back as a whole.
-          if (!savepoints) throw new BatchRolledBackError(index, classifyHandlerError(error, false));
-          try {
-            await runStatement(connection, `ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
-            // Recorded up front, before the savepoint: forget it, so a redelivery runs the item again.
-            if (recorded) await runStatement(connection, this.#forget, [consumer, item.messageId]);
-          } catch {
-            // The savepoint is gone: InnoDB rolled the whole transaction back (deadlock) or the
-            // connection died. Nothing of the batch survives, so the batch fails as a whole.
-            const classified = classifyHandlerError(error, false);
-            throw classified !== error ? classified : classifyHandlerError(error, true);
-          }
-          outcomes.push({ status: 'failed', error: classifyHandlerError(error, false) });
-        }
-      }
-      return { outcome: outcomes, commit: true };
-    });
+    return this.#inTransaction((tx, sql) =>
+      processBatchInTransaction(tx, this.#steps(sql, consumer), items, fn, savepoints, classifyHandlerError),
+    );
   }
 
   /** Whether `(consumer, messageId)` is recorded: the message was applied, here or by another instance. */
   async isRecorded(consumer: string, messageId: string): Promise<boolean> {
-    try {
-      const [rows] = await this.#pool.query(`SELECT 1 FROM ${this.#table.quoted} WHERE consumer = ? AND message_id = ?`, [
-        consumer,
-        messageId,
-      ]);
-      return Array.isArray(rows) && rows.length > 0;
-    } catch (error) {
-      throw translateMysqlError(error);
-    }
+    const { rows } = await this.#statement(`SELECT 1 FROM ${this.#table.quoted} WHERE consumer = ? AND message_id = ?`, [
+      consumer,
+      messageId,
+    ]);
+    return rows.length > 0;
   }
 
   /** Deletes rows older than `olderThanMs`, oldest first, `batchSize` rows per statement, at most `maxBatches` statements. */
@@ -174,14 +158,10 @@ export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
       WHERE recorded_at < TIMESTAMPADD(MICROSECOND, -? * 1000, UTC_TIMESTAMP(3))
       ORDER BY recorded_at LIMIT ?`;
     let total = 0;
-    try {
-      for (let batch = 0; batch < maxBatches; batch++) {
-        const { affectedRows } = await runStatement(this.#pool, sql, [olderThanMs, batchSize]);
-        total += affectedRows;
-        if (affectedRows < batchSize) break;
-      }
-    } catch (error) {
-      throw translateMysqlError(error);
+    for (let batch = 0; batch < maxBatches; batch++) {
+      const { affectedRows } = await this.#statement(sql, [olderThanMs, batchSize]);
+      total += affectedRows;
+      if (affectedRows < batchSize) break;
     }
     this.#logger.debug({ table: this.#table.display, removed: total }, 'inbox cleanup');
     return total;
@@ -189,6 +169,7 @@ export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
 
   /** Applies the inbox migrations under `GET_LOCK` on a connection of its own. */
   async migrate(): Promise<{ version: number; applied: number[] }> {
+    if (this.#pool === undefined) throw new OutboxConfigError('pool', 'MysqlInboxStore.migrate() needs { pool } besides { transactions }');
     try {
       return await applyMigrations(this.#pool, this.#table, inboxMigrations);
     } catch (error) {
@@ -196,14 +177,85 @@ export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
     }
   }
 
-  /** Nothing to close: the pool belongs to the caller. */
+  /** Nothing to close: the pool or the runner belongs to the caller. */
   async close(): Promise<void> {}
 
-  /** Begins a transaction, runs `body`, commits or rolls back as it says; rolls back and rethrows if it throws. */
-  async #withTransaction<R>(body: (connection: MysqlConnectionLike) => Promise<{ outcome: R; commit: boolean }>): Promise<R> {
+  /** The statements of one inbox transaction of `consumer`. */
+  #steps(sql: SqlExecutor, consumer: string): InboxSteps {
+    return {
+      record: async (messageId) => {
+        try {
+          await sql.query(this.#insert, [consumer, messageId]);
+          return true;
+        } catch (error) {
+          // A failed statement is rolled back by itself; the transaction survives.
+          if (isDuplicateKeyError(error)) return false;
+          throw error;
+        }
+      },
+      // Usually no item was delivered before: one statement records them all, and each item then
+      // costs one SAVEPOINT round trip. A duplicate anywhere fails that statement alone (InnoDB
+      // rolls back the statement, not the transaction): then each item is recorded on its own.
+      recordAll: async (messageIds) => {
+        const values: unknown[] = [];
+        for (const messageId of messageIds) values.push(consumer, messageId);
+        try {
+          await sql.query(
+            `INSERT INTO ${this.#table.quoted} (consumer, message_id, recorded_at) VALUES ${messageIds.map(() => '(?, ?, UTC_TIMESTAMP(3))').join(', ')}`,
+            values,
+          );
+        } catch (error) {
+          if (isDuplicateKeyError(error)) return undefined;
+          throw error;
+        }
+        return new Set(messageIds);
+      },
+      // MySQL replaces a savepoint of the same name: no release needed.
+      savepoint: async () => {
+        await sql.query(`SAVEPOINT ${SAVEPOINT}`);
+      },
+      rollbackToSavepoint: async () => {
+        await sql.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+      },
+      forget: async (messageId) => {
+        await sql.query(this.#forget, [consumer, messageId]);
+      },
+    };
+  }
+
+  /** Runs `body` in a transaction: START TRANSACTION/COMMIT on a pooled connection, or the caller's runner. */
+  async #inTransaction<R>(body: (tx: Tx, sql: SqlExecutor) => Promise<R>): Promise<R> {
+    if (this.#transactions === undefined) return this.#withConnection(body);
+    try {
+      return await this.#transactions.transaction(body);
+    } catch (error) {
+      const failure = findHandlerFailure(error);
+      if (failure !== undefined) throw handlerFailureError(failure, false, classifyHandlerError);
+      throw translateMysqlError(error);
+    }
+  }
+
+  /** Runs one of the store's own statements outside any handler: on the pool, or in a transaction of the runner. */
+  async #statement(sql: string, values: unknown[]): Promise<{ rows: unknown[]; affectedRows: number }> {
+    try {
+      if (this.#pool !== undefined) {
+        const [result] = await this.#pool.query(sql, values);
+        return Array.isArray(result)
+          ? { rows: result, affectedRows: 0 }
+          : { rows: [], affectedRows: Number((result as { affectedRows?: unknown }).affectedRows ?? 0) };
+      }
+      return await (this.#transactions as TransactionRunner<Tx>).transaction((_tx, executor) => executor.query(sql, values));
+    } catch (error) {
+      throw translateMysqlError(error);
+    }
+  }
+
+  /** Begins a transaction on a pooled connection, runs `body`, commits; rolls back and reports when it throws. */
+  async #withConnection<R>(body: (tx: Tx, sql: SqlExecutor) => Promise<R>): Promise<R> {
+    const pool = this.#pool as MysqlPoolLike;
     let connection: MysqlConnectionLike;
     try {
-      connection = await this.#pool.getConnection();
+      connection = await pool.getConnection();
     } catch (error) {
       throw translateMysqlError(error);
     }
@@ -212,22 +264,23 @@ export class MysqlInboxStore implements InboxStore<MysqlConnectionLike> {
       await runStatement(connection, 'START TRANSACTION').catch((error: unknown) => {
         throw translateMysqlError(error);
       });
-      let result: { outcome: R; commit: boolean };
+      let result: R;
       try {
-        result = await body(connection);
+        result = await body(connection as Tx, mysqlExecutor(connection));
       } catch (error) {
         clean = await rollbackQuietly(connection);
-        // A handler's error stays its own unless the database failed under it.
-        throw classifyHandlerError(error, !clean);
+        const failure = findHandlerFailure(error);
+        if (failure !== undefined) throw handlerFailureError(failure, !clean, classifyHandlerError);
+        throw translateMysqlError(error);
       }
       try {
-        await runStatement(connection, result.commit ? 'COMMIT' : 'ROLLBACK');
+        await runStatement(connection, 'COMMIT');
       } catch (error) {
         clean = await rollbackQuietly(connection);
         throw translateMysqlError(error);
       }
       clean = true;
-      return result.outcome;
+      return result;
     } finally {
       giveBack(connection, clean);
     }

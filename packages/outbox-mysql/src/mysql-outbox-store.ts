@@ -17,15 +17,19 @@ import {
 import {
   DEFAULT_MAX_BATCH_BYTES,
   DEFAULT_MAX_EVENT_BYTES,
+  type EncodedEvent,
   encodeEvents,
+  isSqlExecutor,
   noopLogger,
+  type SqlExecutor,
   validateByteLimit,
   validateInteger,
 } from '@outboxkit/outbox-core/driver';
-import { assertInTransaction } from './assert-in-transaction.js';
+import { assertExecutorInTransaction, assertInTransaction } from './assert-in-transaction.js';
 import { type CandidateStrategy, claimHeads } from './claim.js';
 import { applyMigrations, checkSchemaVersion } from './migrate.js';
 import { OUTBOX_SCHEMA_VERSION, outboxMigrations } from './migrations/outbox-migrations.js';
+import { connectionOf } from './mysql-executor.js';
 import { isPoolLike, type MysqlConnectionLike, type MysqlPoolLike, runStatement, selectRows } from './mysql-like.js';
 import { toDeadRecord, toUtcDatetime } from './records.js';
 import { type DeadRow, type OutboxSql, outboxSql } from './sql/outbox-sql.js';
@@ -80,7 +84,7 @@ const PURGE_BATCH = 5000;
  * });
  * ```
  */
-export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
+export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike | SqlExecutor> {
   /** No push signal on MySQL (no LISTEN/NOTIFY): the relay polls adaptively. */
   readonly capabilities = { wakeUp: false, concurrentClaimers: true } as const;
   readonly #pool: MysqlPoolLike;
@@ -110,16 +114,26 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
    * @throws EventValidationError naming the offending path; nothing is written.
    * @throws StoreError `DUPLICATE` when an event id is already in the outbox.
    */
-  async enqueue(connection: MysqlConnectionLike, events: OutboxEvent | readonly OutboxEvent[]): Promise<void> {
+  async enqueue(connection: MysqlConnectionLike | SqlExecutor, events: OutboxEvent | readonly OutboxEvent[]): Promise<void> {
     const encoded = encodeEvents(events, { maxEventBytes: this.maxEventBytes });
+    if (isSqlExecutor(connection)) {
+      const raw = connectionOf(connection);
+      if (raw === undefined) return this.#enqueueThrough(connection, encoded);
+      connection = raw;
+    }
+    const target = connection;
     await this.#run(async () => {
-      await assertInTransaction(connection);
+      await assertInTransaction(target);
       if (encoded.length === 0) return;
-      const values: unknown[] = [];
-      for (const event of encoded) {
-        values.push(event.id, event.type, event.source, event.subject, toUtcDatetime(event.time), event.payload, event.headers);
-      }
-      await runStatement(connection, this.#sql.insert(encoded.length), values);
+      await runStatement(target, this.#sql.insert(encoded.length), insertValues(encoded));
+    });
+  }
+
+  async #enqueueThrough(executor: SqlExecutor, encoded: readonly EncodedEvent[]): Promise<void> {
+    await this.#run(async () => {
+      await assertExecutorInTransaction(executor);
+      if (encoded.length === 0) return;
+      await executor.query(this.#sql.insert(encoded.length), insertValues(encoded));
     });
   }
 
@@ -265,6 +279,15 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike> {
       throw translateMysqlError(error);
     }
   }
+}
+
+/** The INSERT's values, row by row. */
+function insertValues(encoded: readonly EncodedEvent[]): unknown[] {
+  const values: unknown[] = [];
+  for (const event of encoded) {
+    values.push(event.id, event.type, event.source, event.subject, toUtcDatetime(event.time), event.payload, event.headers);
+  }
+  return values;
 }
 
 function truncate(text: string): string {

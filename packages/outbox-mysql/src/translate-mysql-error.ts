@@ -1,4 +1,5 @@
 import { type Logger, OutboxError, StoreError } from '@outboxkit/outbox-core';
+import { nativeError } from '@outboxkit/outbox-core/driver';
 
 /** The fields of a mysql2 error that say what went wrong. */
 interface MysqlNativeError {
@@ -50,7 +51,8 @@ const readOnlyErrnos = new Set([1290, 1792]);
  */
 export function translateMysqlError(error: unknown): unknown {
   if (error instanceof OutboxError || typeof error !== 'object' || error === null) return error;
-  const native = error as MysqlNativeError;
+  // An ORM's executor may wrap the mysql2 error: the error number is on the innermost error that has one.
+  const native = nativeError(error) as MysqlNativeError;
   const code = typeof native.code === 'string' ? native.code : undefined;
   const errno = typeof native.errno === 'number' ? native.errno : undefined;
   // mysql2 marks errors that end the connection `fatal`, some without a code ("Can't add new command
@@ -99,7 +101,7 @@ export function classifyHandlerError(error: unknown, connectionBroken: boolean):
     });
   }
   if (typeof error !== 'object' || error === null) return error;
-  const native = error as MysqlNativeError & { sqlState?: unknown };
+  const native = nativeError(error) as MysqlNativeError & { sqlState?: unknown };
   // A server error carries a SQLSTATE; a client error of mysql2 an ER_ / PROTOCOL_ code or `fatal`.
   const fromMysql =
     typeof native.sqlState === 'string' ||
@@ -113,14 +115,14 @@ export function classifyHandlerError(error: unknown, connectionBroken: boolean):
 /** True for a native duplicate-key error (`ER_DUP_ENTRY`, 1062), and only for that. */
 export function isDuplicateKeyError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const native = error as MysqlNativeError;
+  const native = nativeError(error) as MysqlNativeError;
   return native.code === 'ER_DUP_ENTRY' || native.errno === 1062;
 }
 
 /** True for `ER_NO_SUCH_TABLE` (1146). */
 export function isMissingTable(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const native = error as MysqlNativeError;
+  const native = nativeError(error) as MysqlNativeError;
   return native.code === 'ER_NO_SUCH_TABLE' || native.errno === 1146;
 }
 

@@ -1,4 +1,5 @@
 import { OutboxUsageError } from '@outboxkit/outbox-core';
+import { nativeError, type SqlExecutor } from '@outboxkit/outbox-core/driver';
 import { isPoolLike, type PgClientLike, type PgQueryConfigLike } from './pg-like.js';
 import { translatePgError } from './translate-pg-error.js';
 
@@ -54,13 +55,47 @@ export async function assertInTransaction(
 }
 
 /**
+ * The checks of `assertClient` and `assertInTransaction` for an executor: one of PostgreSQL that
+ * knows it is in a transaction passes at once; one that says it is not is refused like a pool; one
+ * that cannot tell runs `lock`, which fails with 25P01 outside a transaction block.
+ * @throws OutboxUsageError for another dialect, or an executor outside a transaction or in a failed one.
+ */
+export function assertExecutor(executor: SqlExecutor): boolean | undefined {
+  if (executor.dialect !== 'postgres') {
+    throw new OutboxUsageError(`enqueue() got an SqlExecutor of ${String(executor.dialect)}; PgOutboxStore writes to PostgreSQL`);
+  }
+  const known = typeof executor.inTransaction === 'function' ? executor.inTransaction() : undefined;
+  if (known === false) {
+    throw new OutboxUsageError(
+      "enqueue() needs an executor on an open transaction; this one says it is not in a transaction. Run enqueue inside your library's transaction",
+    );
+  }
+  return known;
+}
+
+/** Asks the server whether `executor` is inside a transaction block (see `assertInTransaction`). */
+export async function assertExecutorInTransaction(executor: SqlExecutor, lock: string, expectedVersion: number): Promise<void> {
+  try {
+    await executor.query(lock);
+  } catch (error) {
+    if ((nativeError(error) as { code?: unknown }).code === '25P01') {
+      throw new OutboxUsageError(
+        "enqueue() needs an executor on an open transaction; the server says it is not inside a transaction block. Run enqueue inside your library's transaction",
+        { cause: error },
+      );
+    }
+    throw failedTransaction(error) ?? translatePgError(error, { operation: 'enqueue()', expectedVersion });
+  }
+}
+
+/**
  * 25P02 (in_failed_sql_transaction) as the usage error it is. The transaction status check above
  * cannot always see it: pg rejects a failed query on the error message, before the ReadyForQuery
  * that carries the 'E' status, so a caller that catches the error and calls enqueue at once may
  * still find 'T' (outbox-store.test.ts failed so in 2 of 12 runs; 0 of 8 with this).
  */
 export function failedTransaction(error: unknown): OutboxUsageError | undefined {
-  if ((error as { code?: unknown })?.code !== '25P02') return undefined;
+  if ((nativeError(error) as { code?: unknown } | null)?.code !== '25P02') return undefined;
   return new OutboxUsageError('enqueue() got a client whose transaction has failed; roll it back and start a new one', {
     cause: error,
   });

@@ -1,4 +1,5 @@
-export { PgInboxStore, type PgInboxStoreOptions } from './pg-inbox-store.js';
+export { pgExecutor, pgTransactions } from './pg-executor.js';
+export { PgInboxStore, type PgInboxStoreOptions, type PgInboxStoreSettings } from './pg-inbox-store.js';
 export { isPoolLike, type PgClientLike, type PgPoolLike, type PgQueryResultLike } from './pg-like.js';
 export { PgOutboxStore, type PgOutboxStoreOptions } from './pg-outbox-store.js';
 export { transaction } from './transaction.js';

@@ -7,18 +7,48 @@ import {
   OutboxConfigError,
   type ProcessBatchOptions,
 } from '@outboxkit/outbox-core';
-import { BatchRolledBackError, validateInteger } from '@outboxkit/outbox-core/driver';
+import {
+  findHandlerFailure,
+  handlerFailureError,
+  type InboxSteps,
+  isTransactionRunner,
+  processBatchInTransaction,
+  processInTransaction,
+  type SqlExecutor,
+  type TransactionRunner,
+  validateInteger,
+} from '@outboxkit/outbox-core/driver';
 import { assertSchemaVersion, latestVersion, type MigrationTarget, runMigrations } from './migrate.js';
 import { inboxMigrations } from './migrations/inbox-migrations.js';
+import { clientOf } from './pg-executor.js';
 import { absorbClientErrors, type PgClientLike, type PgPoolLike, type PgQueryConfigLike } from './pg-like.js';
 import { preparedStatement } from './prepared.js';
 import { type TableNames, tableNames } from './table-name.js';
 import { classifyHandlerError, translatePgError } from './translate-pg-error.js';
 
-/** Options of {@link PgInboxStore}. */
-export interface PgInboxStoreOptions {
-  /** The pool each `process` call takes a client from (never closed by the store). */
-  readonly pool: PgPoolLike;
+/** Options of {@link PgInboxStore}: `pool` (raw pg clients) or `transactions` (your library's transactions). */
+export type PgInboxStoreOptions<Tx = PgClientLike> = PgInboxStoreSettings &
+  (
+    | {
+        /** The pool each `process` call takes a client from (never closed by the store). */
+        readonly pool: PgPoolLike;
+        readonly transactions?: undefined;
+      }
+    | {
+        /**
+         * Runs `process` and `processBatch` in your library's transactions: the handler receives the
+         * library's transaction object, and the inbox row is written through the runner's executor
+         * on the same transaction. Without `pool`, `isRecorded`, `cleanup`, `migrate` and
+         * `assertSchema` run in transactions of their own through it too.
+         */
+        readonly transactions: TransactionRunner<Tx>;
+        /** Optional with `transactions`: the store's own statements (cleanup, migrations) then run on it. */
+        readonly pool?: PgPoolLike;
+      }
+  );
+
+/** The settings of {@link PgInboxStore} besides where its transactions come from. */
+export interface PgInboxStoreSettings {
   /** @defaultValue `'public'` */
   readonly schema?: string;
   /** @defaultValue `'inbox'` */
@@ -29,10 +59,22 @@ export interface PgInboxStoreOptions {
 
 type PooledClient = Awaited<ReturnType<PgPoolLike['connect']>>;
 
+/** Runs one store statement: prepared (named) on a raw client when `named` is given and statements are prepared. */
+type Run = (
+  text: string,
+  values: unknown[] | undefined,
+  named?: (values: unknown[]) => PgQueryConfigLike,
+) => Promise<{
+  rows: unknown[];
+  affectedRows: number;
+}>;
+
+const SAVEPOINT = 'outboxkit_item';
+
 /**
  * The consumer's dedup table on PostgreSQL. The inbox row and the handler's writes share one local
  * transaction, so a message takes effect once however often it is delivered. Safe to share between
- * concurrent handlers: each call takes its own client from the pool.
+ * concurrent handlers: each call takes its own client from the pool (or transaction from the runner).
  *
  * @example
  * ```ts
@@ -42,128 +84,76 @@ type PooledClient = Awaited<ReturnType<PgPoolLike['connect']>>;
  * });
  * ```
  */
-export class PgInboxStore implements InboxStore<PgClientLike> {
-  readonly #pool: PgPoolLike;
+export class PgInboxStore<Tx = PgClientLike> implements InboxStore<Tx> {
+  readonly #pool: PgPoolLike | undefined;
+  readonly #transactions: TransactionRunner<Tx> | undefined;
   readonly #names: TableNames;
   readonly #target: MigrationTarget;
+  readonly #sql: { record: string; recordMany: string; forget: string; lookup: string; cleanup: string };
   readonly #record: (values: unknown[]) => PgQueryConfigLike;
   readonly #recordMany: (values: unknown[]) => PgQueryConfigLike;
   readonly #forget: (values: unknown[]) => PgQueryConfigLike;
-  readonly #cleanup: string;
-  readonly #lookup: string;
 
-  /** @throws OutboxConfigError naming `pool`, `schema` or `table` when one is missing or not a plain identifier. */
-  constructor(options: PgInboxStoreOptions) {
-    if (!options?.pool || typeof options.pool.connect !== 'function') {
-      throw new OutboxConfigError('pool', 'PgInboxStore needs { pool }: a pg.Pool');
+  /** @throws OutboxConfigError naming `pool`, `transactions`, `schema` or `table` when one is missing or invalid. */
+  constructor(options: PgInboxStoreOptions<Tx>) {
+    const transactions = options?.transactions;
+    if (transactions !== undefined) {
+      if (!isTransactionRunner(transactions) || transactions.dialect !== 'postgres') {
+        throw new OutboxConfigError(
+          'transactions',
+          'PgInboxStore { transactions } needs a TransactionRunner of PostgreSQL: { dialect: "postgres", transaction(fn) }',
+        );
+      }
+      this.#transactions = transactions;
     }
-    this.#pool = options.pool;
+    if (options?.pool !== undefined || transactions === undefined) {
+      if (!options?.pool || typeof options.pool.connect !== 'function') {
+        throw new OutboxConfigError('pool', 'PgInboxStore needs { pool }: a pg.Pool (or { transactions }: a TransactionRunner)');
+      }
+      this.#pool = options.pool;
+    }
     this.#names = tableNames(options.schema ?? 'public', options.table ?? 'inbox');
     this.#target = { names: this.#names, migrations: inboxMigrations, kind: 'inbox' };
-    // No row back means the key is there already (committed, or ours earlier in this transaction):
-    // a duplicate. A concurrent uncommitted insert of the same key makes this wait for its outcome.
-    const prepared = options.preparedStatements ?? true;
-    this.#record = preparedStatement(
-      `INSERT INTO ${this.#names.qualified} (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`,
-      prepared,
-    );
-    // An id twice in one batch is inserted once: DO NOTHING skips the second as a conflict.
-    this.#recordMany = preparedStatement(
-      `INSERT INTO ${this.#names.qualified} (consumer, message_id)
+    const t = this.#names.qualified;
+    this.#sql = {
+      // No row back means the key is there already (committed, or ours earlier in this transaction):
+      // a duplicate. A concurrent uncommitted insert of the same key makes this wait for its outcome.
+      record: `INSERT INTO ${t} (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`,
+      // An id twice in one batch is inserted once: DO NOTHING skips the second as a conflict.
+      recordMany: `INSERT INTO ${t} (consumer, message_id)
 SELECT $1, m FROM unnest($2::text[]) AS m ORDER BY m
 ON CONFLICT DO NOTHING RETURNING message_id`,
-      prepared,
-    );
-    this.#forget = preparedStatement(`DELETE FROM ${this.#names.qualified} WHERE consumer = $1 AND message_id = $2`, prepared);
-    this.#lookup = `SELECT 1 FROM ${this.#names.qualified} WHERE consumer = $1 AND message_id = $2`;
-    // ctid batches keep each DELETE short and bounded, whatever the backlog.
-    this.#cleanup = `DELETE FROM ${this.#names.qualified} WHERE ctid IN (
-  SELECT ctid FROM ${this.#names.qualified} WHERE recorded_at < now() - $1 * interval '1 millisecond' LIMIT $2)`;
+      forget: `DELETE FROM ${t} WHERE consumer = $1 AND message_id = $2`,
+      lookup: `SELECT 1 FROM ${t} WHERE consumer = $1 AND message_id = $2`,
+      // ctid batches keep each DELETE short and bounded, whatever the backlog.
+      cleanup: `DELETE FROM ${t} WHERE ctid IN (
+  SELECT ctid FROM ${t} WHERE recorded_at < now() - $1 * interval '1 millisecond' LIMIT $2)`,
+    };
+    const prepared = options.preparedStatements ?? true;
+    this.#record = preparedStatement(this.#sql.record, prepared);
+    this.#recordMany = preparedStatement(this.#sql.recordMany, prepared);
+    this.#forget = preparedStatement(this.#sql.forget, prepared);
   }
 
-  async process<T>(consumer: string, messageId: string, fn: (tx: PgClientLike) => Promise<T>): Promise<InboxOutcome<T>> {
-    return this.#withClient('process()', async (client) => {
-      await this.#query(client, 'BEGIN');
-      const recorded = await this.#query(client, this.#record([consumer, messageId]));
-      if (recorded.rowCount === 0) {
-        await this.#query(client, 'ROLLBACK');
-        return { status: 'duplicate' };
-      }
-      let value: T;
-      try {
-        value = await fn(client);
-      } catch (error) {
-        let rollbackError: unknown;
-        await this.#query(client, 'ROLLBACK').catch((caught: unknown) => {
-          rollbackError = caught;
-        });
-        throw new HandlerError(classifyHandlerError(error, rollbackError !== undefined), rollbackError);
-      }
-      await this.#query(client, 'COMMIT');
-      return { status: 'applied', value };
-    });
+  async process<T>(consumer: string, messageId: string, fn: (tx: Tx) => Promise<T>): Promise<InboxOutcome<T>> {
+    return this.#inTransaction('process()', (tx, steps) => processInTransaction(tx, steps(consumer), messageId, fn));
   }
 
   async processBatch<Item extends InboxItem>(
     consumer: string,
     items: readonly Item[],
-    fn: (tx: PgClientLike, item: Item) => Promise<void>,
+    fn: (tx: Tx, item: Item) => Promise<void>,
     options: ProcessBatchOptions = {},
   ): Promise<InboxOutcome[]> {
     if (items.length === 0) return [];
     const savepoints = options.savepoints ?? true;
-    return this.#withClient('processBatch()', async (client) => {
-      await this.#query(client, 'BEGIN');
-      // One statement records the whole batch (in key order, so that two batches sharing ids lock
-      // them in the same order); a failed item's row is deleted again below.
-      const recorded = await this.#query(client, this.#recordMany([consumer, items.map((item) => item.messageId)]));
-      const fresh = new Set((recorded.rows as { message_id: string }[]).map((row) => row.message_id));
-      const outcomes: InboxOutcome[] = [];
-      let savepoint = false;
-      for (const [index, item] of items.entries()) {
-        // Not recorded by us: delivered before (or earlier in this batch).
-        if (!fresh.delete(item.messageId)) {
-          outcomes.push({ status: 'duplicate' });
-          continue;
-        }
-        if (savepoints) {
-          // One round trip per item: the last item's savepoint is released as the next one is set.
-          await this.#query(client, savepoint ? 'RELEASE SAVEPOINT outboxkit_item; SAVEPOINT outboxkit_item' : 'SAVEPOINT outboxkit_item');
-          savepoint = true;
-        }
-        try {
-          await fn(client, item);
-        } catch (error) {
-          if (!savepoints) {
-            const rollbackError = await this.#query(client, 'ROLLBACK').then(
-              () => undefined,
-              (caught: unknown) => caught,
-            );
-            throw new HandlerError(
-              new BatchRolledBackError(index, classifyHandlerError(error, rollbackError !== undefined)),
-              rollbackError,
-            );
-          }
-          // Undoes this item's writes (even SQL that aborted the transaction), then its inbox row,
-          // so a redelivery runs it again; earlier items stay in the transaction.
-          await this.#query(client, 'ROLLBACK TO SAVEPOINT outboxkit_item');
-          await this.#query(client, this.#forget([consumer, item.messageId]));
-          outcomes.push({ status: 'failed', error: classifyHandlerError(error, false) });
-          continue;
-        }
-        outcomes.push({ status: 'applied', value: undefined });
-      }
-      await this.#query(client, 'COMMIT');
-      return outcomes;
-    });
+    return this.#inTransaction('processBatch()', (tx, steps) =>
+      processBatchInTransaction(tx, steps(consumer), items, fn, savepoints, classifyHandlerError),
+    );
   }
 
   async isRecorded(consumer: string, messageId: string): Promise<boolean> {
-    try {
-      return ((await this.#pool.query(this.#lookup, [consumer, messageId])).rowCount ?? 0) > 0;
-    } catch (error) {
-      throw translatePgError(error, { operation: 'isRecorded()', expectedVersion: latestVersion(this.#target) });
-    }
+    return this.#statement('isRecorded()', async (run) => (await run(this.#sql.lookup, [consumer, messageId])).rows.length > 0);
   }
 
   async cleanup(options: InboxCleanupOptions): Promise<number> {
@@ -172,48 +162,140 @@ ON CONFLICT DO NOTHING RETURNING message_id`,
     const maxBatches = validateInteger(options.maxBatches ?? 100, 'maxBatches', 1);
     let removed = 0;
     for (let batch = 0; batch < maxBatches; batch++) {
-      let count: number;
-      try {
-        count = (await this.#pool.query(this.#cleanup, [olderThanMs, batchSize])).rowCount ?? 0;
-      } catch (error) {
-        throw translatePgError(error, { operation: 'cleanup()', expectedVersion: latestVersion(this.#target) });
-      }
+      const count = await this.#statement(
+        'cleanup()',
+        async (run) => (await run(this.#sql.cleanup, [olderThanMs, batchSize])).affectedRows,
+      );
       removed += count;
       if (count < batchSize) break;
     }
     return removed;
   }
 
-  migrate(): Promise<MigrationResult> {
-    return runMigrations(this.#pool, this.#target);
+  async migrate(): Promise<MigrationResult> {
+    return runMigrations(this.#requirePool('migrate()'), this.#target);
   }
 
   /** @throws SchemaVersionError when the inbox table is missing, older or newer than this package knows. */
-  assertSchema(): Promise<void> {
-    return assertSchemaVersion(this.#pool, this.#target);
+  async assertSchema(): Promise<void> {
+    return assertSchemaVersion(this.#requirePool('assertSchema()'), this.#target);
   }
 
-  /** The store opens nothing of its own; the pool is the caller's. */
+  /** The store opens nothing of its own; the pool or the runner is the caller's. */
   async close(): Promise<void> {}
 
-  // Runs `body` on a pooled client. A handler's error is rethrown as is, after the rollback; our
-  // own statements' errors are translated, and a client that failed mid-transaction is destroyed.
+  #requirePool(operation: string): PgPoolLike {
+    if (this.#pool === undefined) {
+      throw new OutboxConfigError('pool', `PgInboxStore.${operation} needs { pool } besides { transactions }`);
+    }
+    return this.#pool;
+  }
+
+  /** The steps of one inbox transaction for `consumer`, on `run`. */
+  #steps(run: Run, multiStatement: boolean): (consumer: string) => InboxSteps {
+    return (consumer) => ({
+      record: async (messageId) => (await run(this.#sql.record, [consumer, messageId], this.#record)).rows.length > 0,
+      recordAll: async (messageIds) => {
+        const recorded = await run(this.#sql.recordMany, [consumer, messageIds], this.#recordMany);
+        return new Set((recorded.rows as { message_id: string }[]).map((row) => row.message_id));
+      },
+      savepoint: async (replacing) => {
+        if (!replacing) await run(`SAVEPOINT ${SAVEPOINT}`, undefined);
+        // A raw client sends both in one simple-protocol round trip; an executor may not take two statements.
+        else if (multiStatement) await run(`RELEASE SAVEPOINT ${SAVEPOINT}; SAVEPOINT ${SAVEPOINT}`, undefined);
+        else {
+          await run(`RELEASE SAVEPOINT ${SAVEPOINT}`, undefined);
+          await run(`SAVEPOINT ${SAVEPOINT}`, undefined);
+        }
+      },
+      rollbackToSavepoint: async () => {
+        await run(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`, undefined);
+      },
+      forget: async (messageId) => {
+        await run(this.#sql.forget, [consumer, messageId], this.#forget);
+      },
+    });
+  }
+
+  /** Statements on a raw client: named prepared ones where the store has them. */
+  #clientRun(client: PgClientLike): Run {
+    return async (text, values, named) => {
+      const result = await client.query(
+        named !== undefined && values !== undefined ? named(values) : values === undefined ? text : { text, values },
+      );
+      return { rows: result.rows, affectedRows: result.rowCount ?? 0 };
+    };
+  }
+
+  #executorRun(executor: SqlExecutor): Run {
+    const client = clientOf(executor);
+    if (client !== undefined) return this.#clientRun(client);
+    return (text, values) => executor.query(text, values);
+  }
+
+  /** Runs `body` in a transaction: BEGIN/COMMIT on a pooled client, or the caller's runner. */
+  async #inTransaction<R>(operation: string, body: (tx: Tx, steps: (consumer: string) => InboxSteps) => Promise<R>): Promise<R> {
+    const transactions = this.#transactions;
+    if (transactions === undefined) {
+      return this.#withClient(operation, (client) => body(client as Tx, this.#steps(this.#clientRun(client), true)));
+    }
+    try {
+      return await transactions.transaction((tx, sql) => body(tx, this.#steps(this.#executorRun(sql), clientOf(sql) !== undefined)));
+    } catch (error) {
+      const failure = findHandlerFailure(error);
+      if (failure !== undefined) throw handlerFailureError(failure, false, classifyHandlerError);
+      throw translatePgError(error, { operation, expectedVersion: latestVersion(this.#target) });
+    }
+  }
+
+  /** Runs one of the store's own statements outside any handler: on the pool, or in a transaction of the runner. */
+  async #statement<R>(operation: string, body: (run: Run) => Promise<R>): Promise<R> {
+    try {
+      if (this.#pool !== undefined) {
+        const pool = this.#pool;
+        return await body(async (text, values) => {
+          const result = await pool.query(text, values);
+          return { rows: result.rows, affectedRows: result.rowCount ?? 0 };
+        });
+      }
+      return await (this.#transactions as TransactionRunner<Tx>).transaction((_tx, sql) => body(this.#executorRun(sql)));
+    } catch (error) {
+      throw translatePgError(error, { operation, expectedVersion: latestVersion(this.#target) });
+    }
+  }
+
+  // BEGIN, `body`, COMMIT on a pooled client. A handler's failure rolls back and is reported as the
+  // handler's (see `handlerFailureError`); our own statements' errors are translated, and a client
+  // that failed mid-transaction, or whose rollback failed, is destroyed instead of reused.
   async #withClient<R>(operation: string, body: (client: PooledClient) => Promise<R>): Promise<R> {
+    const pool = this.#pool as PgPoolLike;
     let client: PooledClient;
     try {
-      client = await this.#pool.connect();
+      client = await pool.connect();
     } catch (error) {
       throw translatePgError(error, { operation });
     }
     const stopAbsorbing = absorbClientErrors(client);
     let broken: Error | undefined;
     try {
-      return await body(client);
-    } catch (error) {
-      if (error instanceof HandlerError) {
-        if (error.rollbackError !== undefined) broken = new Error('rollback failed', { cause: error.rollbackError });
-        throw error.original;
+      await client.query('BEGIN');
+      let result: R;
+      try {
+        result = await body(client);
+      } catch (error) {
+        const failure = findHandlerFailure(error);
+        if (failure === undefined) throw error;
+        let rollbackError: unknown;
+        await client.query('ROLLBACK').catch((caught: unknown) => {
+          rollbackError = caught;
+        });
+        if (rollbackError !== undefined) broken = new Error('rollback failed', { cause: rollbackError });
+        throw new Reported(handlerFailureError(failure, rollbackError !== undefined, classifyHandlerError));
       }
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      if (error instanceof Reported) throw error.error;
       broken = error instanceof Error ? error : new Error(String(error));
       throw translatePgError(error, { operation, expectedVersion: latestVersion(this.#target) });
     } finally {
@@ -221,16 +303,9 @@ ON CONFLICT DO NOTHING RETURNING message_id`,
       client.release(broken);
     }
   }
-
-  #query(client: PgClientLike, statement: string | PgQueryConfigLike) {
-    return client.query(statement);
-  }
 }
 
-/** Carries a handler's own error past the translation of database errors. */
-class HandlerError {
-  constructor(
-    readonly original: unknown,
-    readonly rollbackError: unknown,
-  ) {}
+/** An error already in its final form, carried past the translation of the store's own errors. */
+class Reported {
+  constructor(readonly error: unknown) {}
 }

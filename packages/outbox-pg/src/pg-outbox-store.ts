@@ -19,16 +19,26 @@ import {
 import {
   DEFAULT_MAX_BATCH_BYTES,
   DEFAULT_MAX_EVENT_BYTES,
+  type EncodedEvent,
   encodeEvents,
+  isSqlExecutor,
   noopLogger,
+  type SqlExecutor,
   validateByteLimit,
   validateInteger,
 } from '@outboxkit/outbox-core/driver';
 import pg from 'pg';
-import { assertClient, assertInTransaction, failedTransaction } from './assert-in-transaction.js';
+import {
+  assertClient,
+  assertExecutor,
+  assertExecutorInTransaction,
+  assertInTransaction,
+  failedTransaction,
+} from './assert-in-transaction.js';
 import { type ClaimStrategy, type ClaimTarget, claimHeads, prepareClaims } from './claim.js';
 import { assertSchemaVersion, latestVersion, type MigrationTarget, runMigrations } from './migrate.js';
 import { outboxMigrations } from './migrations/outbox-migrations.js';
+import { clientOf } from './pg-executor.js';
 import type { PgClientLike, PgPoolLike, PgQueryConfigLike } from './pg-like.js';
 import { preparedStatement } from './prepared.js';
 import { toDeadRecord } from './records.js';
@@ -89,10 +99,11 @@ export interface PgOutboxStoreOptions {
  * });
  * ```
  */
-export class PgOutboxStore implements OutboxStore<PgClientLike> {
+export class PgOutboxStore implements OutboxStore<PgClientLike | SqlExecutor> {
   readonly capabilities: OutboxStoreCapabilities;
   readonly #pool: PgPoolLike;
   readonly #names: TableNames;
+  readonly #sql: OutboxSql;
   readonly #target: MigrationTarget;
   readonly #channel: string;
   readonly #wakeup: Wakeup | undefined;
@@ -112,6 +123,7 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
     this.#pool = options.pool;
     this.#names = tableNames(options.schema ?? 'public', options.table ?? 'outbox');
     const sql = outboxSql(this.#names, { deadBlocksSubject: options.deadBlocksSubject ?? false });
+    this.#sql = sql;
     const prepared = options.preparedStatements ?? true;
     const named = (text: string) => preparedStatement(text, prepared);
     this.#statements = {
@@ -173,12 +185,48 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
     return latestVersion(this.#target);
   }
 
-  async enqueue(tx: PgClientLike, events: OutboxEvent | readonly OutboxEvent[]): Promise<void> {
+  /**
+   * Appends events in the caller's transaction with one INSERT (one round trip when the client
+   * reports its transaction status, as recent pg clients and executors of ORM transactions do).
+   * `tx` is the pg client of an open transaction, or an {@link SqlExecutor} on one.
+   * @throws OutboxUsageError for a pool, an executor of another dialect, or a client or executor outside a transaction; nothing is written.
+   * @throws EventValidationError naming the offending path; nothing is written.
+   * @throws StoreError `DUPLICATE` when an event id is already in the outbox.
+   */
+  async enqueue(tx: PgClientLike | SqlExecutor, events: OutboxEvent | readonly OutboxEvent[]): Promise<void> {
     // Validation first: a bad event must fail before anything reaches the database.
     const encoded = encodeEvents(events, { maxEventBytes: this.maxEventBytes });
-    assertClient(tx);
+    let client: PgClientLike;
+    if (isSqlExecutor(tx)) {
+      const raw = clientOf(tx);
+      if (raw === undefined) return this.#enqueueThrough(tx, encoded);
+      client = raw;
+    } else {
+      client = tx;
+    }
+    assertClient(client);
     if (encoded.length === 0) return;
-    await assertInTransaction(tx, this.#statements.lockForEnqueue, this.schemaVersion);
+    await assertInTransaction(client, this.#statements.lockForEnqueue, this.schemaVersion);
+    try {
+      await client.query(this.#statements.enqueue(this.#enqueueParams(encoded)));
+    } catch (error) {
+      throw failedTransaction(error) ?? translatePgError(error, { operation: 'enqueue()', expectedVersion: this.schemaVersion });
+    }
+  }
+
+  async #enqueueThrough(executor: SqlExecutor, encoded: readonly EncodedEvent[]): Promise<void> {
+    const known = assertExecutor(executor);
+    if (encoded.length === 0) return;
+    if (known !== true) await assertExecutorInTransaction(executor, this.#sql.lockForEnqueue, this.schemaVersion);
+    try {
+      await executor.query(this.#sql.enqueue, this.#enqueueParams(encoded));
+    } catch (error) {
+      throw failedTransaction(error) ?? translatePgError(error, { operation: 'enqueue()', expectedVersion: this.schemaVersion });
+    }
+  }
+
+  /** The enqueue statement's parameters: one array per column, then the wake-up channel. */
+  #enqueueParams(encoded: readonly EncodedEvent[]): unknown[] {
     const n = encoded.length;
     const columns: string[][] = [new Array(n), new Array(n), new Array(n), new Array(n), new Array(n), new Array(n), new Array(n)];
     for (let i = 0; i < n; i++) {
@@ -191,11 +239,7 @@ export class PgOutboxStore implements OutboxStore<PgClientLike> {
       columns[5]![i] = e.payload;
       columns[6]![i] = e.headers;
     }
-    try {
-      await tx.query(this.#statements.enqueue([...columns, this.#channel]));
-    } catch (error) {
-      throw failedTransaction(error) ?? translatePgError(error, { operation: 'enqueue()', expectedVersion: this.schemaVersion });
-    }
+    return [...columns, this.#channel];
   }
 
   async claim(options: ClaimOptions): Promise<ClaimedBatch> {

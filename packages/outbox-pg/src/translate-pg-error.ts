@@ -1,4 +1,5 @@
 import { OutboxError, SchemaVersionError, StoreError } from '@outboxkit/outbox-core';
+import { nativeError } from '@outboxkit/outbox-core/driver';
 
 /** What `translatePgError` may add to the message. */
 export interface TranslateContext {
@@ -36,7 +37,8 @@ const connectionCodes = new Set([
  */
 export function translatePgError(error: unknown, context: TranslateContext = {}): OutboxError {
   if (error instanceof OutboxError) return error;
-  const native = error as { code?: unknown; message?: unknown } | null;
+  // An ORM's executor may wrap the pg error: the SQLSTATE is on the innermost error that has a code.
+  const native = nativeError(error) as { code?: unknown; message?: unknown } | null;
   const code = typeof native?.code === 'string' ? native.code : '';
   const text = typeof native?.message === 'string' ? native.message : String(error);
   const what = context.operation ?? 'a PostgreSQL statement';
@@ -106,7 +108,7 @@ export function classifyHandlerError(error: unknown, connectionBroken: boolean):
       },
     );
   }
-  const native = error as { code?: unknown; severity?: unknown; message?: unknown } | null;
+  const native = nativeError(error) as { code?: unknown; severity?: unknown; message?: unknown } | null;
   // A server error carries a severity and a SQLSTATE; a dropped socket a code or one of pg's messages.
   const fromPg =
     (typeof native?.severity === 'string' && typeof native.code === 'string') ||

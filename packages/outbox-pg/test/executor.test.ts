@@ -1,0 +1,224 @@
+import { createEvent, OutboxConfigError, OutboxUsageError, StoreError } from '@outboxkit/outbox-core';
+import { BatchRolledBackError, type SqlExecutor, type TransactionRunner } from '@outboxkit/outbox-core/driver';
+import { type PgClientLike, PgInboxStore, PgOutboxStore, pgExecutor, pgTransactions, transaction } from '@outboxkit/outbox-pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testDatabase } from './helpers.js';
+
+const event = (subject: string, data: unknown = { n: 1 }) => createEvent({ type: 'test.thing.happened', source: 'tests', subject, data });
+
+/**
+ * An executor as an ORM adapter writes one: statements through the client's text API, errors
+ * wrapped in the library's own error (the pg error as `cause`), and a transaction state it may or
+ * may not know.
+ */
+function ormExecutor(client: PgClientLike, inTransaction?: boolean): SqlExecutor {
+  return {
+    dialect: 'postgres',
+    async query<Row>(sql: string, params?: readonly unknown[]) {
+      try {
+        const result = await client.query<Row>(sql, params === undefined ? [] : [...params]);
+        return { rows: result.rows, affectedRows: result.rowCount ?? 0 };
+      } catch (error) {
+        throw new Error('the library failed to run the query', { cause: error });
+      }
+    },
+    ...(inTransaction === undefined ? {} : { inTransaction: () => inTransaction }),
+  };
+}
+
+/** The library's own transaction object, as a handler would receive it (here: a client plus a tag). */
+interface LibraryTx {
+  readonly library: 'test-orm';
+  readonly client: PgClientLike;
+}
+
+describe('PgOutboxStore.enqueue on an SqlExecutor', () => {
+  let db: Awaited<ReturnType<typeof testDatabase>>;
+  let store: PgOutboxStore;
+
+  beforeAll(async () => {
+    db = await testDatabase();
+    store = new PgOutboxStore({ pool: db.pool, schema: db.schema, listen: false });
+    await store.migrate();
+  });
+
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  const claimedSubjects = async () => {
+    const batch = await store.claim({ batchSize: 100, leaseMs: 10_000 });
+    await store.complete(
+      batch.token,
+      batch.records.map((r) => r.id),
+    );
+    return batch.records.map((r) => r.subject);
+  };
+
+  it.each([
+    ['that knows it is in a transaction', true],
+    ['that cannot tell (the server is asked)', undefined],
+  ])('commits with the transaction through an executor %s, and writes nothing when it rolls back', async (_, known) => {
+    await transaction(db.pool, (client) => store.enqueue(ormExecutor(client, known), event('committed')));
+    await transaction(db.pool, async (client) => {
+      await store.enqueue(ormExecutor(client, known), event('rolled-back'));
+      throw new Error('the caller rolls back');
+    }).catch(() => undefined);
+    expect(await claimedSubjects()).toEqual(['committed']);
+  });
+
+  it('refuses an executor that is not in a transaction, by its word or by the server, writing nothing', async () => {
+    const client = await db.pool.connect();
+    try {
+      await expect(store.enqueue(ormExecutor(client, false), event('refused'))).rejects.toThrow(OutboxUsageError);
+      const error = await store.enqueue(ormExecutor(client), event('refused')).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(OutboxUsageError);
+      expect((error as Error).message).toMatch(/not inside a transaction block/);
+    } finally {
+      client.release();
+    }
+    expect((await store.stats()).pending).toBe(0);
+  });
+
+  it('refuses an executor of another dialect', async () => {
+    await transaction(db.pool, async (client) => {
+      const mysqlOne = { ...ormExecutor(client, true), dialect: 'mysql' as const };
+      await expect(store.enqueue(mysqlOne, event('refused'))).rejects.toThrow(/PgOutboxStore writes to PostgreSQL/);
+    });
+    expect((await store.stats()).pending).toBe(0);
+  });
+
+  it('translates the pg error an executor wraps: a duplicate id is StoreError DUPLICATE', async () => {
+    const first = event('dup');
+    await transaction(db.pool, (client) => store.enqueue(ormExecutor(client, true), first));
+    const error = await transaction(db.pool, (client) => store.enqueue(ormExecutor(client, true), first)).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toMatchObject({ code: 'DUPLICATE', retryable: false });
+    expect(await claimedSubjects()).toEqual(['dup']);
+  });
+
+  it('takes pgExecutor(client) as the client itself: commits, and refuses it outside a transaction', async () => {
+    await transaction(db.pool, (client) => store.enqueue(pgExecutor(client), event('raw')));
+    expect(await claimedSubjects()).toEqual(['raw']);
+    const client = await db.pool.connect();
+    try {
+      await expect(store.enqueue(pgExecutor(client), event('refused'))).rejects.toThrow(OutboxUsageError);
+    } finally {
+      client.release();
+    }
+    expect((await store.stats()).pending).toBe(0);
+  });
+});
+
+describe('PgInboxStore on a TransactionRunner', () => {
+  let db: Awaited<ReturnType<typeof testDatabase>>;
+  let effects: string;
+  let handlerTransactions: LibraryTx[];
+  // A runner as an adapter writes one: the library's own transaction object for the handler, an executor for the store.
+  let runner: TransactionRunner<LibraryTx>;
+  let inbox: PgInboxStore<LibraryTx>;
+
+  beforeAll(async () => {
+    db = await testDatabase();
+    await new PgInboxStore({ pool: db.pool, schema: db.schema }).migrate();
+    effects = `"${db.schema}".effects`;
+    await db.pool.query(`CREATE TABLE ${effects} (id text PRIMARY KEY)`);
+    handlerTransactions = [];
+    runner = {
+      dialect: 'postgres',
+      transaction: (fn) => transaction(db.pool, (client) => fn({ library: 'test-orm', client }, ormExecutor(client, true))),
+    };
+    inbox = new PgInboxStore({ transactions: runner, schema: db.schema });
+  });
+
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  const written = async (id: string) => (await db.pool.query(`SELECT 1 FROM ${effects} WHERE id = $1`, [id])).rowCount;
+  const write = (tx: LibraryTx, id: string) => {
+    handlerTransactions.push(tx);
+    return tx.client.query(`INSERT INTO ${effects} VALUES ($1)`, [id]);
+  };
+
+  it("hands the handler the library's transaction; its writes and the inbox row commit together, once", async () => {
+    handlerTransactions = [];
+    expect(await inbox.process('basket', 'm1', async (tx) => write(tx, 'm1').then(() => 'done'))).toEqual({
+      status: 'applied',
+      value: 'done',
+    });
+    expect(handlerTransactions.map((tx) => tx.library)).toEqual(['test-orm']);
+    expect(await written('m1')).toBe(1);
+    expect(await inbox.isRecorded('basket', 'm1')).toBe(true);
+    expect(await inbox.process('basket', 'm1', async (tx) => write(tx, 'm1-again'))).toEqual({ status: 'duplicate' });
+    expect(await written('m1-again')).toBe(0);
+  });
+
+  it("rolls the handler's writes and the inbox row back together, rethrowing the handler's own error", async () => {
+    const thrown = new Error('handler bug');
+    const error = await inbox
+      .process('basket', 'm2', async (tx) => {
+        await write(tx, 'm2');
+        throw thrown;
+      })
+      .catch((caught: unknown) => caught);
+    expect(error).toBe(thrown);
+    expect(await written('m2')).toBe(0);
+    expect(await inbox.isRecorded('basket', 'm2')).toBe(false);
+  });
+
+  it('rolls back only the throwing item of a batch to its savepoint, even after SQL that aborted the transaction', async () => {
+    const outcomes = await inbox.processBatch(
+      'basket',
+      [{ messageId: 'b1' }, { messageId: 'b2' }, { messageId: 'b3' }, { messageId: 'b1' }],
+      async (tx, item) => {
+        await write(tx, item.messageId);
+        if (item.messageId === 'b2') await tx.client.query('SELECT 1/0');
+      },
+    );
+    expect(outcomes.map((o) => o.status)).toEqual(['applied', 'failed', 'applied', 'duplicate']);
+    expect([await written('b1'), await written('b2'), await written('b3')]).toEqual([1, 0, 1]);
+    expect(await inbox.isRecorded('basket', 'b2')).toBe(false);
+  });
+
+  it('rolls the whole batch back without savepoints, with BatchRolledBackError naming the item', async () => {
+    const error = await inbox
+      .processBatch(
+        'basket',
+        [{ messageId: 'c1' }, { messageId: 'c2' }],
+        async (tx, item) => {
+          await write(tx, item.messageId);
+          if (item.messageId === 'c2') throw new Error('second fails');
+        },
+        { savepoints: false },
+      )
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(BatchRolledBackError);
+    expect(error).toMatchObject({ index: 1 });
+    expect([await written('c1'), await written('c2')]).toEqual([0, 0]);
+    expect(await inbox.isRecorded('basket', 'c1')).toBe(false);
+  });
+
+  it('cleans up through the runner when it has no pool', async () => {
+    expect(await inbox.cleanup({ olderThanMs: 0 })).toBeGreaterThan(0);
+    expect(await inbox.isRecorded('basket', 'm1')).toBe(false);
+  });
+
+  it('works on pgTransactions(pool), the handler receiving the pg client', async () => {
+    const raw = new PgInboxStore({ transactions: pgTransactions(db.pool), schema: db.schema });
+    expect(await raw.process('basket', 'p1', async (client) => client.query(`INSERT INTO ${effects} VALUES ('p1')`).then(() => 1))).toEqual(
+      {
+        status: 'applied',
+        value: 1,
+      },
+    );
+    expect(await written('p1')).toBe(1);
+  });
+
+  it('refuses a runner of another dialect, and neither pool nor runner', () => {
+    expect(() => new PgInboxStore({ transactions: { ...runner, dialect: 'mysql' }, schema: db.schema })).toThrow(OutboxConfigError);
+    expect(() => new PgInboxStore({} as never)).toThrow(OutboxConfigError);
+  });
+});
