@@ -6,7 +6,7 @@ import { transaction } from './transaction.js';
 const connections = new WeakMap<SqlExecutor, MysqlConnectionLike>();
 
 /**
- * An {@link SqlExecutor} on a mysql2/promise connection, for code that hands executors around. The
+ * An `SqlExecutor` on a mysql2/promise connection, for code that hands executors around. The
  * stores take the connection itself just as well, and treat this executor exactly as the
  * connection: same checks (the transaction state read from the server's status flags), no extra
  * round trip. `inTransaction()` is undefined: mysql2 does not track transactions.
@@ -37,7 +37,7 @@ export function connectionOf(executor: SqlExecutor): MysqlConnectionLike | undef
 }
 
 /**
- * A {@link TransactionRunner} on a pool with mysql2's own connection as the transaction object:
+ * A `TransactionRunner` on a pool with mysql2's own connection as the transaction object:
  * `START TRANSACTION`, `fn(connection, mysqlExecutor(connection))`, `COMMIT` (see {@link transaction}).
  * What `MysqlInboxStore` does with `{ pool }`, as a runner, for code written against runners.
  */

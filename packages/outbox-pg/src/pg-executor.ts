@@ -6,7 +6,7 @@ import { transaction } from './transaction.js';
 const clients = new WeakMap<SqlExecutor, PgClientLike>();
 
 /**
- * An {@link SqlExecutor} on a node-postgres client (a `pg.Client` or a client checked out of a
+ * An `SqlExecutor` on a node-postgres client (a `pg.Client` or a client checked out of a
  * pool), for code that hands executors around. The stores take the client itself just as well,
  * and treat this executor exactly as the client: same checks, same prepared statements, no
  * extra round trip. `inTransaction()` reads the client's transaction status when it reports one.
@@ -40,7 +40,7 @@ export function clientOf(executor: SqlExecutor): PgClientLike | undefined {
 }
 
 /**
- * A {@link TransactionRunner} on a pool with node-postgres' own client as the transaction object:
+ * A `TransactionRunner` on a pool with node-postgres' own client as the transaction object:
  * `BEGIN`, `fn(client, pgExecutor(client))`, `COMMIT` (see {@link transaction}). What `PgInboxStore`
  * does with `{ pool }`, as a runner, for code written against runners.
  */

@@ -188,7 +188,7 @@ export class PgOutboxStore implements OutboxStore<PgClientLike | SqlExecutor> {
   /**
    * Appends events in the caller's transaction with one INSERT (one round trip when the client
    * reports its transaction status, as recent pg clients and executors of ORM transactions do).
-   * `tx` is the pg client of an open transaction, or an {@link SqlExecutor} on one.
+   * `tx` is the pg client of an open transaction, or an `SqlExecutor` on one.
    * @throws OutboxUsageError for a pool, an executor of another dialect, or a client or executor outside a transaction; nothing is written.
    * @throws EventValidationError naming the offending path; nothing is written.
    * @throws StoreError `DUPLICATE` when an event id is already in the outbox.

@@ -3,7 +3,9 @@ export type SqlDialect = 'postgres' | 'mysql';
 
 /** What one statement returned: its rows (empty for INSERT, UPDATE, DELETE without RETURNING) and how many rows it changed. */
 export interface SqlResult<Row = Record<string, unknown>> {
+  /** The rows the statement returned, as objects keyed by column name. */
   readonly rows: Row[];
+  /** How many rows the statement inserted, updated or deleted (0 for a query). */
   readonly affectedRows: number;
 }
 
@@ -36,7 +38,9 @@ export interface SqlResult<Row = Record<string, unknown>> {
  * ```
  */
 export interface SqlExecutor {
+  /** The dialect of the connection it runs on: a store refuses an executor of another. */
   readonly dialect: SqlDialect;
+  /** Runs `sql` with `params` bound in order, on the caller's transaction (see the contract above). */
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<SqlResult<Row>>;
   /**
    * Whether a transaction is open on what the executor runs on: `true` or `false` when the
@@ -64,7 +68,9 @@ export interface SqlExecutor {
  * ```
  */
 export interface TransactionRunner<Tx> {
+  /** The dialect of the connections it opens transactions on: a store refuses a runner of another. */
   readonly dialect: SqlDialect;
+  /** Runs `fn` in a new transaction: commits when it resolves, rolls back when it rejects. */
   transaction<T>(fn: (tx: Tx, sql: SqlExecutor) => Promise<T>): Promise<T>;
 }
 
