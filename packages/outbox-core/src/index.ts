@@ -63,3 +63,5 @@ export {
 export type { StandardSchemaV1 } from './event/standard-schema.js';
 export { Relay, type RelayOptions, type RelayOutage } from './relay/relay.js';
 export type { RelayDrainResult, RelayEvent, RelayStopResult } from './relay/relay-events.js';
+export { type Clock, systemClock } from './util/clock.js';
+// The loops.

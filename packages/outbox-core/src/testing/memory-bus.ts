@@ -4,6 +4,7 @@ import type { DeadLetterReason, Delivery, FetchOptions, Subscriber } from '../co
 import { EventDecodeError, PublishError } from '../errors.js';
 import type { OutboxEvent } from '../event/event.js';
 import { sleep } from '../util/abort.js';
+import { type Clock, systemClock } from '../util/clock.js';
 
 /** A message as the in-memory bus stores it: CloudEvents attributes in `ce-*` headers, data as the body. */
 export interface MemoryMessage {
@@ -20,6 +21,16 @@ export interface MemoryDeadLetter {
   readonly message: MemoryMessage;
   readonly reason: DeadLetterReason;
   readonly deliveryCount: number;
+}
+
+/** Options of `MemoryBus`. */
+export interface MemoryBusOptions {
+  /**
+   * The bus's clock for redelivery (ack wait, `nak` delays): share a `ManualClock` with the
+   * consumer to let a delay pass without waiting for it. A fetch still waits in real time.
+   * @defaultValue `systemClock`
+   */
+  readonly clock?: Pick<Clock, 'now'>;
 }
 
 /** Options of `MemoryBus.subscriber`. */
@@ -54,6 +65,12 @@ export class MemoryBus {
   /** Return an error to fail one record's publish (after dedup, before storing). */
   failPublish: ((record: OutboxRecord) => PublishError | undefined) | undefined;
   readonly #ids = new Set<string>();
+  /** The clock of redelivery times. */
+  readonly clock: Pick<Clock, 'now'>;
+
+  constructor(options: MemoryBusOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+  }
 
   /** A `Publisher` on this bus. */
   publisher(): Publisher {
@@ -154,7 +171,7 @@ class MemorySubscriber implements Subscriber {
 
   #take(max: number): Delivery[] {
     while (this.#cursors.length < this.#bus.messages.length) this.#cursors.push({ deliveries: 0, state: 'ready', readyAt: 0 });
-    const now = Date.now();
+    const now = this.#bus.clock.now();
     const taken: Delivery[] = [];
     for (let index = 0; index < this.#cursors.length && taken.length < max; index++) {
       const cursor = this.#cursors[index] as Cursor;
@@ -182,9 +199,9 @@ class MemorySubscriber implements Subscriber {
       replayFor: message.headers[MEMORY_REPLAY_HEADER],
       decode: () => decodeMemoryMessage(message),
       ack: async () => settle('done'),
-      nak: async (delayMs) => settle('ready', Date.now() + delayMs),
+      nak: async (delayMs) => settle('ready', this.#bus.clock.now() + delayMs),
       inProgress: async () => {
-        if (cursor.deliveries === deliveryCount && cursor.state === 'in-flight') cursor.readyAt = Date.now() + this.#ackWaitMs;
+        if (cursor.deliveries === deliveryCount && cursor.state === 'in-flight') cursor.readyAt = this.#bus.clock.now() + this.#ackWaitMs;
       },
       deadLetter: async (reason) => {
         if (this.#bus.deadLettersDown) throw new PublishError('NO_STREAM', 'no stream stores the dead letters of the in-memory bus', true);

@@ -17,6 +17,7 @@ import { OutboxUsageError, SchemaVersionError } from '../errors.js';
 import { type EncodedEvent, encodeEvents } from '../event/encode.js';
 import type { OutboxEvent } from '../event/event.js';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, validateByteLimit } from '../settings/byte-budget.js';
+import type { Clock } from '../util/clock.js';
 
 /** The transaction handle of the in-memory stores: writes become visible on commit. */
 export interface MemoryTransaction {
@@ -68,7 +69,7 @@ export async function memoryTransaction<T>(fn: (tx: MemoryTransaction) => Promis
  * The store's own clock for leases and retries, as a database's `now()` is for the SQL stores: the
  * monotonic clock, so a test that moves the caller's `Date` sees the behaviour of a skewed relay.
  */
-function storeClock(): number {
+function monotonicClock(): number {
   return performance.timeOrigin + performance.now();
 }
 
@@ -85,15 +86,23 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
   #tokens = 0;
   #migrated: boolean;
   readonly #deadBlocksSubject: boolean;
+  readonly #now: () => number;
   readonly maxEventBytes: number;
 
   /**
    * @param options.migrated - false: `assertSchema` throws until `migrate` runs. @defaultValue true
    * @param options.deadBlocksSubject - a dead row holds back the later rows of its subject until it is retried or purged. @defaultValue false
    * @param options.maxEventBytes - as on the SQL stores. @defaultValue `DEFAULT_MAX_EVENT_BYTES`
+   * @param options.clock - the store's clock for leases and retry delays (a database's `now()`):
+   *   share a `ManualClock` with the relay to let a retry delay pass without waiting for it.
+   *   @defaultValue the monotonic clock
    * @throws OutboxConfigError on an invalid `maxEventBytes`.
    */
-  constructor(options: { migrated?: boolean; deadBlocksSubject?: boolean | undefined; maxEventBytes?: number } = {}) {
+  constructor(
+    options: { migrated?: boolean; deadBlocksSubject?: boolean | undefined; maxEventBytes?: number; clock?: Pick<Clock, 'now'> } = {},
+  ) {
+    const clock = options.clock;
+    this.#now = clock ? () => clock.now() : monotonicClock;
     this.#migrated = options.migrated ?? true;
     this.#deadBlocksSubject = options.deadBlocksSubject ?? false;
     this.maxEventBytes = validateByteLimit(options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES, 'maxEventBytes');
@@ -141,7 +150,7 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
 
   async claim(options: ClaimOptions): Promise<ClaimedBatch> {
     const callerDeadline = Date.now() + options.leaseMs;
-    const now = storeClock();
+    const now = this.#now();
     const token = `memory-${++this.#tokens}`;
     const leaseUntil = now + options.leaseMs;
     const records: OutboxRecord[] = [];
@@ -181,7 +190,7 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
       if (!row || !this.#holds(row, token)) continue;
       row.token = undefined;
       row.lockedUntil = 0;
-      row.availableAt = storeClock() + entry.retryAfterMs;
+      row.availableAt = this.#now() + entry.retryAfterMs;
       row.lastError = entry.error;
       if (entry.countAttempt) row.attempts++;
       count++;
@@ -269,7 +278,7 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
   }
 
   async listFailing(limit: number): Promise<FailingRecord[]> {
-    const now = storeClock();
+    const now = this.#now();
     return this.#rows
       .filter((row) => row.state === 'pending' && row.attempts > 0)
       .sort((a, b) => b.attempts - a.attempts || a.seq - b.seq)
@@ -315,7 +324,7 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
   }
 
   #hasReady(): boolean {
-    return !this.#readyHeads(storeClock()).next().done;
+    return !this.#readyHeads(this.#now()).next().done;
   }
 
   /** Rows a claim may take, in write order: pending subject heads that are due and not leased. */
