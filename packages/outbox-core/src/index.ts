@@ -65,3 +65,4 @@ export { Relay, type RelayOptions, type RelayOutage } from './relay/relay.js';
 export type { RelayDrainResult, RelayEvent, RelayStopResult } from './relay/relay-events.js';
 export { type Clock, systemClock } from './util/clock.js';
 // The loops.
+export type { StopOptions, StopResult } from './util/lifecycle.js';

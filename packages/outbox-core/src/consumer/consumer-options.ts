@@ -2,6 +2,7 @@ import type { InboxStore } from '../contracts/inbox-store.js';
 import type { Logger } from '../contracts/logger.js';
 import type { Subscriber } from '../contracts/subscriber.js';
 import type { BackoffOptions } from '../util/backoff.js';
+import type { Clock } from '../util/clock.js';
 import type { ConsumerEvent } from './consumer-events.js';
 
 /** Options of `Consumer`. */
@@ -60,6 +61,13 @@ export interface ConsumerOptions<Tx> {
   readonly logger?: Logger;
   /** Called for every `ConsumerEvent` (applied, duplicate, retry, dead...), synchronously; a throw is logged and ignored. */
   readonly onEvent?: (event: ConsumerEvent) => void;
+  /**
+   * The time source of the consumer's waits (fetch and outage backoff, lane bounds, keep-alive,
+   * `stop` timeouts) and of the times it reports; tests pass a `ManualClock` to move time on
+   * instead of waiting. Redelivery delays are counted by the bus, on its own clock.
+   * @defaultValue `systemClock` (`Date.now()` and `setTimeout`)
+   */
+  readonly clock?: Clock;
 }
 
 /** Messages a `Consumer` acked without running a handler, by reason, since it was created. */

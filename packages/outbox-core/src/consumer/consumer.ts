@@ -7,8 +7,9 @@ import type { OutboxEvent } from '../event/event.js';
 import { checkHorizons } from '../settings/horizons.js';
 import { validateInteger } from '../settings/identifiers.js';
 import { type ConsumerTelemetry, consumerTelemetry } from '../telemetry/consumer-telemetry.js';
-import { sleep } from '../util/abort.js';
 import { type Backoff, createBackoff } from '../util/backoff.js';
+import { type Clock, systemClock } from '../util/clock.js';
+import { Lifecycle, type StopOptions, type StopResult } from '../util/lifecycle.js';
 import type { ConsumerEvent } from './consumer-events.js';
 import { handleBatch, handleBySubject, heldBack, type InboxRun, processOne } from './consumer-inbox.js';
 import type { ConsumerOptions, ConsumerSkipCounts, ConsumerStatus } from './consumer-options.js';
@@ -71,10 +72,13 @@ export class Consumer<Tx = unknown> {
   readonly #unknownTypes: 'ack' | 'dead-letter';
   readonly #skipped = { unknownType: 0, replayForAnotherConsumer: 0 };
   readonly #handlers = new Map<string, (event: OutboxEvent, tx: unknown) => Promise<void>>();
-  readonly #stopping = new AbortController();
+  readonly #clock: Clock;
+  readonly #lifecycle: Lifecycle;
   readonly #lanes: SubjectLanes;
   readonly #outageBackoff: Backoff;
   readonly #deadLetterBackoff: Backoff;
+  /** Pause after a failed fetch (the bus unreachable): 200 ms doubling to 10 s, as the relay's store backoff. */
+  readonly #fetchBackoff = createBackoff({ initialMs: 200, maxMs: 10_000 });
   readonly #conflictRetries: number;
   readonly #maxAckPending: number | undefined;
   readonly #keepAliveMs: number;
@@ -87,10 +91,8 @@ export class Consumer<Tx = unknown> {
   /** The messages of the fetch being handled. */
   #inFlight: readonly Decoded[] = [];
   #touching = false;
-  #loop: Promise<void> | undefined;
-  #started = false;
-  #closed: Promise<Error | undefined>;
-  #resolveClosed!: (error: Error | undefined) => void;
+  /** The checks of `start` passed (`runOnce` runs them too): handlers can no longer be added. */
+  #prepared = false;
 
   constructor(options: ConsumerOptions<Tx>) {
     if (!options?.subscriber || !options.inbox) throw new OutboxUsageError('new Consumer() needs { subscriber, inbox }');
@@ -100,6 +102,7 @@ export class Consumer<Tx = unknown> {
     if (this.#mode !== 'batch' && this.#mode !== 'message') {
       throw new OutboxUsageError(`mode must be 'batch' or 'message'; got ${JSON.stringify(options.mode)}`);
     }
+    this.#clock = options.clock ?? systemClock;
     this.#fetchSize = validateInteger(options.fetchSize ?? 100, 'fetchSize', 1, 10_000);
     this.#fetchExpiresMs = validateInteger(options.fetchExpiresMs ?? 1_000, 'fetchExpiresMs', 10);
     this.#concurrency = validateInteger(options.concurrency ?? 8, 'concurrency', 1, 1_000);
@@ -119,6 +122,7 @@ export class Consumer<Tx = unknown> {
         1,
       ),
       keepAliveMs: this.#keepAliveMs,
+      clock: this.#clock,
     });
     this.#inboxRetentionMs = options.inboxRetentionMs;
     this.#cleanupIntervalMs = validateInteger(options.cleanupIntervalMs ?? 60_000, 'cleanupIntervalMs', 10);
@@ -129,14 +133,20 @@ export class Consumer<Tx = unknown> {
     if (this.#unknownTypes !== 'ack' && this.#unknownTypes !== 'dead-letter') {
       throw new OutboxUsageError(`unknownTypes must be 'ack' or 'dead-letter'; got ${JSON.stringify(options.unknownTypes)}`);
     }
-    this.#closed = new Promise((resolve) => {
-      this.#resolveClosed = resolve;
-    });
+    this.#lifecycle = new Lifecycle(
+      'Consumer',
+      {
+        prepare: () => this.#prepare(),
+        finish: () => this.#telemetry?.close(),
+        inFlight: () => this.#inFlight.length + this.#stalled.length + this.#lanes.heldCount + this.#pendingDeadLetters.size,
+      },
+      this.#clock,
+    );
   }
 
   /** Registers the handler of one event type; the definition's schema validates each received event. */
   on<TType extends string, TData>(definition: EventDefinition<TType, TData>, handler: EventHandler<TData, TType, Tx>): this {
-    if (this.#started) throw new OutboxUsageError('register handlers before start()');
+    if (this.#prepared || this.#lifecycle.state !== 'new') throw new OutboxUsageError('register handlers before start()');
     if (this.#handlers.has(definition.type)) {
       throw new OutboxUsageError(`a handler for '${definition.type}' is already registered on this consumer`);
     }
@@ -147,23 +157,18 @@ export class Consumer<Tx = unknown> {
   }
 
   /**
-   * Checks the inbox retention against the bus's redelivery horizon, then consumes in the background
-   * until `stop` (or until `signal` aborts).
+   * Checks the handlers and the inbox retention against the bus's redelivery horizon, then consumes
+   * in the background until `stop` (or until `signal` aborts, which is a `stop()` without a
+   * timeout: the messages in hand are still finished). When a check fails, `start` rejects and
+   * `closed()` settles with the same error.
    * @throws OutboxConfigError when the inbox would forget a message the bus may still redeliver.
+   * @throws OutboxUsageError when no handler is registered, or when started twice (or after `runOnce` or `stop`).
    */
-  async start(options: { signal?: AbortSignal } = {}): Promise<void> {
-    this.#prepare();
-    options.signal?.addEventListener('abort', () => void this.stop(), { once: true });
-    // On a timer of its own, so that messages in hand stay alive while a handler or a database call
-    // hangs (a connection attempt to a host that does not answer) for longer than ack_wait.
-    const keepAlive = setInterval(() => void this.#keepAlive(), this.#keepAliveMs);
-    keepAlive.unref();
-    this.#loop = this.#run()
-      .finally(() => clearInterval(keepAlive))
-      .then(
-        () => this.#resolveClosed(undefined),
-        (error: unknown) => this.#resolveClosed(error as Error),
-      );
+  start(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#prepared && this.#lifecycle.state === 'new') {
+      return Promise.reject(new OutboxUsageError('the consumer was already run with runOnce(); create a new Consumer to start it'));
+    }
+    return this.#lifecycle.start((signal) => this.#run(signal), options);
   }
 
   /**
@@ -171,7 +176,7 @@ export class Consumer<Tx = unknown> {
    * While messages are kept in hand for an outage, it retries those instead and fetches nothing.
    */
   async runOnce(): Promise<number> {
-    if (!this.#started) this.#prepare();
+    if (!this.#prepared) this.#prepare();
     if (this.#stalled.length > 0) {
       await this.#retryStalled();
       await this.#maintain();
@@ -182,23 +187,15 @@ export class Consumer<Tx = unknown> {
     return deliveries.length;
   }
 
-  /** Stops fetching, finishes the messages in hand, and resolves; it does not close the subscriber's connection. */
-  async stop(options: { timeoutMs?: number } = {}): Promise<{ drained: boolean }> {
-    this.#stopping.abort();
-    this.#telemetry?.close();
-    if (!this.#loop) {
-      this.#resolveClosed(undefined);
-      return { drained: true };
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const drained = await Promise.race([
-      this.#loop.then(() => true),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), options.timeoutMs ?? 30_000);
-      }),
-    ]);
-    clearTimeout(timer);
-    return { drained };
+  /**
+   * Stops fetching, finishes the messages in hand, and resolves; it does not close the subscriber's
+   * connection. After `timeoutMs` it resolves with `drained: false` and the number of messages still
+   * in hand; the bus redelivers them after its ack wait, and the inbox drops what was applied.
+   * Safe to call in any state, and more than once.
+   * @throws OutboxConfigError on a negative or fractional `timeoutMs`.
+   */
+  stop(options: StopOptions = {}): Promise<StopResult> {
+    return this.#lifecycle.stop(options);
   }
 
   /** How many messages were acked without a handler, by reason (see `unknownTypes` and `Delivery.replayFor`). */
@@ -206,9 +203,12 @@ export class Consumer<Tx = unknown> {
     return { ...this.#skipped };
   }
 
-  /** Resolves when the loop has ended: to the fatal error, or `undefined` after `stop`. */
+  /**
+   * Settles when the consumer has stopped: to the fatal error (a failed `start` included), or
+   * `undefined` after a clean stop. It never rejects.
+   */
   closed(): Promise<Error | undefined> {
-    return this.#closed;
+    return this.#lifecycle.closed();
   }
 
   /**
@@ -216,7 +216,9 @@ export class Consumer<Tx = unknown> {
    * dead letter waiting to be stored. Expose it as the service's readiness.
    */
   get ready(): boolean {
-    return this.#started && !this.#stopping.signal.aborted && this.#pausedAt === undefined && this.#pendingDeadLetters.size === 0;
+    const state = this.#lifecycle.state;
+    const running = state === 'running' || (state === 'new' && this.#prepared);
+    return running && this.#pausedAt === undefined && this.#pendingDeadLetters.size === 0;
   }
 
   /** What the consumer holds and why, for health endpoints and tests. */
@@ -231,19 +233,18 @@ export class Consumer<Tx = unknown> {
     };
   }
 
-  /** `stop()`, for `await using consumer = new Consumer(...)`. */
+  /** `stop()` with its default timeout, for `await using consumer = new Consumer(...)`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
 
   #prepare(): void {
-    if (this.#started) throw new OutboxUsageError('the consumer was already started');
     if (this.#handlers.size === 0) throw new OutboxUsageError('the consumer has no handlers: call consumer.on(definition, handler) first');
     checkHorizons({
       ...(this.#inboxRetentionMs === undefined ? {} : { inboxRetentionMs: this.#inboxRetentionMs }),
       ...(this.#subscriber.redeliveryHorizonMs === undefined ? {} : { redeliveryHorizonMs: this.#subscriber.redeliveryHorizonMs }),
     });
-    this.#started = true;
+    this.#prepared = true;
     this.#telemetry?.start();
   }
 
@@ -256,10 +257,30 @@ export class Consumer<Tx = unknown> {
     }
   }
 
-  async #run(): Promise<void> {
-    const signal = this.#stopping.signal;
+  async #run(signal: AbortSignal): Promise<void> {
+    // Keeps the messages in hand alive on a loop of its own, so they stay so while a handler or a
+    // database call hangs (a connection attempt to a host that does not answer) for longer than
+    // ack_wait; it outlives `signal`, until the work in hand is finished.
+    const keepAlive = new AbortController();
+    void this.#keepAliveLoop(keepAlive.signal);
+    try {
+      await this.#consume(signal);
+    } finally {
+      keepAlive.abort();
+    }
+  }
+
+  async #keepAliveLoop(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      await this.#clock.sleep(this.#keepAliveMs, signal);
+      if (signal.aborted) return;
+      void this.#keepAlive();
+    }
+  }
+
+  async #consume(signal: AbortSignal): Promise<void> {
     let failures = 0;
-    let nextCleanup = Date.now() + this.#cleanupIntervalMs;
+    let nextCleanup = this.#clock.now() + this.#cleanupIntervalMs;
     while (!signal.aborted) {
       if (this.#stalled.length > 0) {
         await this.#recover(signal);
@@ -268,7 +289,7 @@ export class Consumer<Tx = unknown> {
       const max = this.#fetchRoom();
       if (max < 1) {
         // Everything max_ack_pending allows is in hand: settle some before taking more.
-        await sleep(Math.min(this.#fetchExpiresMs, this.#keepAliveMs), signal);
+        await this.#clock.sleep(Math.min(this.#fetchExpiresMs, this.#keepAliveMs), signal);
         await this.#maintain();
         continue;
       }
@@ -279,15 +300,15 @@ export class Consumer<Tx = unknown> {
       } catch (error) {
         if (signal.aborted) break;
         failures++;
-        const pauseMs = Math.min(10_000, 100 * 2 ** Math.min(failures, 7));
+        const pauseMs = this.#fetchBackoff.delayMs(failures);
         this.#emit({ type: 'fetch-error', error: error as Error, pauseMs });
         this.#logger.warn({ err: error, pauseMs }, 'consumer fetch failed; retrying');
-        await sleep(pauseMs, signal);
+        await this.#clock.sleep(pauseMs, signal);
         continue;
       }
       await this.#handleAll(deliveries);
-      if (this.#inboxRetentionMs !== undefined && this.#pausedAt === undefined && Date.now() >= nextCleanup) {
-        nextCleanup = Date.now() + this.#cleanupIntervalMs;
+      if (this.#inboxRetentionMs !== undefined && this.#pausedAt === undefined && this.#clock.now() >= nextCleanup) {
+        nextCleanup = this.#clock.now() + this.#cleanupIntervalMs;
         await this.#inbox
           .cleanup({ olderThanMs: this.#inboxRetentionMs })
           .catch((error: unknown) => this.#logger.warn({ err: error }, 'inbox cleanup failed'));
@@ -342,7 +363,7 @@ export class Consumer<Tx = unknown> {
    * (or that waited their bound), gives back held messages beyond the bound, keeps the rest alive.
    */
   async #maintain(): Promise<void> {
-    const now = Date.now();
+    const now = this.#clock.now();
     for (const pending of [...this.#pendingDeadLetters.values()]) {
       if (pending.retryAt <= now) await this.#deadLetter(pending.delivery, pending.cause, pending.item);
     }
@@ -385,9 +406,9 @@ export class Consumer<Tx = unknown> {
    */
   async #recover(signal: AbortSignal): Promise<void> {
     this.#outageAttempts++;
-    const deadline = Date.now() + this.#outageBackoff.delayMs(this.#outageAttempts);
-    while (!signal.aborted && Date.now() < deadline) {
-      await sleep(Math.min(deadline - Date.now(), this.#keepAliveMs), signal);
+    const deadline = this.#clock.now() + this.#outageBackoff.delayMs(this.#outageAttempts);
+    while (!signal.aborted && this.#clock.now() < deadline) {
+      await this.#clock.sleep(Math.min(deadline - this.#clock.now(), this.#keepAliveMs), signal);
       await this.#maintain();
     }
     if (!signal.aborted) await this.#retryStalled();
@@ -411,7 +432,7 @@ export class Consumer<Tx = unknown> {
   #stall(item: Decoded, error: Error): void {
     if (!this.#stalled.includes(item)) this.#stalled.push(item);
     if (this.#pausedAt !== undefined) return;
-    this.#pausedAt = Date.now();
+    this.#pausedAt = this.#clock.now();
     this.#emit({ type: 'paused', error, inHand: this.#stalled.length });
     this.#logger.warn(
       { err: error, id: item.messageId },
@@ -422,7 +443,7 @@ export class Consumer<Tx = unknown> {
   /** The database answered: end the outage, if there was one. */
   #available(): void {
     if (this.#pausedAt === undefined) return;
-    const pausedMs = Date.now() - this.#pausedAt;
+    const pausedMs = this.#clock.now() - this.#pausedAt;
     this.#pausedAt = undefined;
     this.#outageAttempts = 0;
     this.#emit({ type: 'resumed', pausedMs });
@@ -509,7 +530,7 @@ export class Consumer<Tx = unknown> {
       let error = outcome.error;
       for (let attempt = 1; attempt <= this.#conflictRetries && isTransactionConflict(error); attempt++) {
         this.#emit({ type: 'conflict-retry', id: event.id, attempt, error: toError(error) });
-        await sleep(5 + Math.random() * 20 * attempt);
+        await this.#clock.sleep(5 + Math.random() * 20 * attempt);
         const again = await this.#processOne(item);
         if (again.status !== 'failed') {
           await this.#succeeded(item, again.status);
@@ -528,7 +549,7 @@ export class Consumer<Tx = unknown> {
         return;
       }
       const delayMs = this.#backoff.delayMs(delivery.deliveryCount);
-      this.#lanes.block(item, Date.now() + delayMs);
+      this.#lanes.block(item, this.#clock.now() + delayMs);
       await delivery.nak(delayMs);
       const failure = toError(error);
       this.#emit({ type: 'retry', id: event.id, deliveryCount: delivery.deliveryCount, delayMs, error: failure });
@@ -553,7 +574,7 @@ export class Consumer<Tx = unknown> {
         id: event.id,
         eventType: event.type,
         subject: event.subject,
-        latencyMs: Date.now() - Date.parse(event.time),
+        latencyMs: this.#clock.now() - Date.parse(event.time),
       });
     } else this.#emit({ type: 'duplicate', id: event.id });
   }
@@ -586,7 +607,7 @@ export class Consumer<Tx = unknown> {
       const pending = this.#pendingDeadLetters.get(delivery) ?? { delivery, cause, item, attempts: 0, retryAt: 0 };
       pending.attempts++;
       const retryInMs = this.#deadLetterBackoff.delayMs(pending.attempts);
-      pending.retryAt = Date.now() + retryInMs;
+      pending.retryAt = this.#clock.now() + retryInMs;
       this.#pendingDeadLetters.set(delivery, pending);
       const failure = toError(deadLetterError);
       this.#emit({ type: 'dead-letter-failed', id: delivery.messageId, attempts: pending.attempts, retryInMs, error: failure });

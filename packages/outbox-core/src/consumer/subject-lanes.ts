@@ -1,5 +1,6 @@
 import type { Delivery } from '../contracts/subscriber.js';
 import type { OutboxEvent } from '../event/event.js';
+import type { Clock } from '../util/clock.js';
 
 /** A delivery decoded into an event, with the handler that applies it. */
 export interface Decoded {
@@ -31,6 +32,8 @@ export interface SubjectLanesOptions {
   readonly maxHeld: number;
   /** How often held messages are kept from redelivery. */
   readonly keepAliveMs: number;
+  /** The consumer's clock, for the keep-alive pace. */
+  readonly clock: Pick<Clock, 'now'>;
 }
 
 /** A lane whose blocker is due: ask whether it was applied elsewhere; `overdue` lanes are released anyway. */
@@ -59,10 +62,11 @@ export class SubjectLanes {
   readonly #released: Decoded[] = [];
   readonly #options: SubjectLanesOptions;
   #held = 0;
-  #lastKeepAlive = Date.now();
+  #lastKeepAlive: number;
 
   constructor(options: SubjectLanesOptions) {
     this.#options = options;
+    this.#lastKeepAlive = options.clock.now();
   }
 
   /** Messages waiting behind a blocker. */
@@ -166,8 +170,9 @@ export class SubjectLanes {
    * are not redelivered early; at most once per `keepAliveMs` unless `force`.
    */
   async keepAlive(others: Iterable<Delivery> = [], force = false): Promise<void> {
-    if (!force && Date.now() - this.#lastKeepAlive < this.#options.keepAliveMs) return;
-    this.#lastKeepAlive = Date.now();
+    const now = this.#options.clock.now();
+    if (!force && now - this.#lastKeepAlive < this.#options.keepAliveMs) return;
+    this.#lastKeepAlive = now;
     const touches: Promise<void>[] = [];
     const touch = (delivery: Delivery): void => {
       if (delivery.inProgress) touches.push(delivery.inProgress().catch(() => {}));

@@ -6,8 +6,9 @@ import { DEFAULT_MAX_BATCH_BYTES, validateByteLimit } from '../settings/byte-bud
 import { checkHorizons } from '../settings/horizons.js';
 import { validateInteger } from '../settings/identifiers.js';
 import { type RelayTelemetry, relayTelemetry } from '../telemetry/relay-telemetry.js';
-import { sleep } from '../util/abort.js';
 import { type Backoff, type BackoffOptions, createBackoff } from '../util/backoff.js';
+import { type Clock, systemClock } from '../util/clock.js';
+import { Lifecycle, type StopOptions } from '../util/lifecycle.js';
 import type { RelayDrainResult, RelayEvent, RelayStopResult } from './relay-events.js';
 
 /** Options of `Relay`. */
@@ -40,9 +41,13 @@ export interface RelayOptions {
   readonly logger?: Logger;
   /** Called synchronously for every `RelayEvent`; an exception in it is logged and ignored. */
   readonly onEvent?: (event: RelayEvent) => void;
+  /**
+   * The time source of the relay's waits (polling, retry and outage backoff, `stop` timeouts) and
+   * of the times it reports; tests pass a `ManualClock` to move time on instead of waiting.
+   * @defaultValue `systemClock` (`Date.now()` and `setTimeout`)
+   */
+  readonly clock?: Clock;
 }
-
-type State = 'new' | 'running' | 'stopping' | 'stopped';
 
 /** An outage the relay is in: why, since when. */
 export interface RelayOutage {
@@ -116,18 +121,14 @@ export class Relay {
   readonly #duplicateWindowMs: number | undefined;
   readonly #logger: Logger;
   readonly #onEvent: ((event: RelayEvent) => void) | undefined;
+  readonly #clock: Clock;
   /** OpenTelemetry spans and metrics, when `@opentelemetry/api` is installed (see telemetry/). */
   readonly #telemetry: RelayTelemetry | undefined;
+  readonly #lifecycle: Lifecycle;
 
-  #state: State = 'new';
-  #idle = new AbortController();
-  #loop: Promise<void> | undefined;
-  #fatal: Error | undefined;
   #inFlight = 0;
   #outage: OutageState | undefined;
   #storeErrors = 0;
-  #closed: Promise<Error | undefined>;
-  #resolveClosed!: (error: Error | undefined) => void;
 
   constructor(options: RelayOptions) {
     if (!options?.store || !options.publisher) {
@@ -147,10 +148,17 @@ export class Relay {
     this.#duplicateWindowMs = options.duplicateWindowMs;
     this.#logger = options.logger ?? noopLogger;
     this.#onEvent = options.onEvent;
+    this.#clock = options.clock ?? systemClock;
     this.#telemetry = relayTelemetry(this.#publisher, this.#store);
-    this.#closed = new Promise((resolve) => {
-      this.#resolveClosed = resolve;
-    });
+    this.#lifecycle = new Lifecycle(
+      'Relay',
+      {
+        prepare: () => this.#prepare(),
+        finish: () => this.#telemetry?.close(),
+        inFlight: () => this.#inFlight,
+      },
+      this.#clock,
+    );
   }
 
   /** The longest time between a publish and its possible re-publish: what `duplicate_window` must cover. */
@@ -170,44 +178,28 @@ export class Relay {
   }
 
   /**
-   * Checks the schema and the dedup window, then runs the loop in the background until `stop`
-   * (or until `signal` aborts).
+   * Checks the schema and the dedup window, then runs the loop in the background until `stop` (or
+   * until `signal` aborts, which is a `stop()` without a timeout: the in-flight batch still finishes).
+   * When a check fails, `start` rejects and `closed()` settles with the same error.
    * @throws SchemaVersionError when the store's schema is not the one this version knows.
    * @throws OutboxConfigError when `duplicateWindowMs` is shorter than the re-publish horizon.
-   * @throws OutboxUsageError when started twice.
+   * @throws OutboxUsageError when started twice (or after `stop`, or with `drain`).
    */
-  async start(options: { signal?: AbortSignal } = {}): Promise<void> {
-    await this.#prepare();
-    // Aborting the signal is a stop() without a timeout: the in-flight batch still finishes.
-    options.signal?.addEventListener('abort', () => void this.stop(), { once: true });
-    this.#loop = this.#run(false).then(
-      () => this.#finish(undefined),
-      (error: unknown) => this.#finish(error instanceof Error ? error : new Error(String(error))),
-    );
+  start(options: { signal?: AbortSignal } = {}): Promise<void> {
+    return this.#lifecycle.start((signal) => this.#run(signal, false), options);
   }
 
   /**
    * Publishes until a claim comes back empty, then returns the counts: for `outbox-relay run --once`,
    * cron jobs and tests. Events waiting for a retry, or leased by another relay, are left for later.
+   * It is a `start` that ends by itself: `signal`, `stop` and `closed()` act on it as on a started relay.
+   * @throws as `start`, and the error that ended the loop.
    */
   async drain(options: { signal?: AbortSignal } = {}): Promise<RelayDrainResult> {
-    await this.#prepare();
     const totals = { batches: 0, published: 0, duplicates: 0, failed: 0, dead: 0 };
-    const onAbort = (): void => {
-      this.#state = 'stopping';
-      this.#idle.abort();
-    };
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      this.#loop = this.#run(true, totals);
-      await this.#loop;
-      this.#finish(undefined);
-    } catch (error) {
-      this.#finish(error as Error);
-      throw error;
-    } finally {
-      options.signal?.removeEventListener('abort', onAbort);
-    }
+    await this.#lifecycle.start((signal) => this.#run(signal, true, totals), options);
+    const fatal = await this.#lifecycle.closed();
+    if (fatal) throw fatal;
     return totals;
   }
 
@@ -215,65 +207,36 @@ export class Relay {
    * Stops claiming, lets the in-flight batch finish (its acknowledged events are completed), and
    * resolves. After `timeoutMs` it resolves with `drained: false` and the number of events still
    * in flight; their leases expire and another relay publishes them (the bus drops duplicates).
+   * Safe to call in any state, and more than once.
+   * @throws OutboxConfigError on a negative or fractional `timeoutMs`.
    */
-  async stop(options: { timeoutMs?: number } = {}): Promise<RelayStopResult> {
-    if (this.#state === 'new') {
-      this.#state = 'stopped';
-      this.#finish(undefined);
-      return { drained: true, inFlight: 0 };
-    }
-    if (this.#state === 'running') this.#state = 'stopping';
-    this.#idle.abort();
-    const loop = this.#loop ?? Promise.resolve();
-    const timeoutMs = options.timeoutMs ?? 30_000;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      loop.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    return timedOut ? { drained: false, inFlight: this.#inFlight } : { drained: true, inFlight: 0 };
+  stop(options: StopOptions = {}): Promise<RelayStopResult> {
+    return this.#lifecycle.stop(options);
   }
 
-  /** Resolves when the relay has stopped: to the fatal error, or `undefined` after a clean stop. */
+  /**
+   * Settles when the relay has stopped: to the fatal error (a failed `start` included), or
+   * `undefined` after a clean stop. It never rejects.
+   */
   closed(): Promise<Error | undefined> {
-    return this.#closed;
+    return this.#lifecycle.closed();
   }
 
-  /** `stop()`, for `await using relay = new Relay(...)`. */
+  /** `stop()` with its default timeout, for `await using relay = new Relay(...)`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
 
   async #prepare(): Promise<void> {
-    if (this.#state !== 'new') {
-      throw new OutboxUsageError(`the relay was already started (state: ${this.#state}); create a new Relay to start again`);
-    }
-    this.#state = 'running';
     this.#telemetry?.start();
-    try {
-      await this.#store.assertSchema();
-      if (this.#duplicateWindowMs !== undefined) {
-        checkHorizons({
-          duplicateWindowMs: this.#duplicateWindowMs,
-          leaseMs: this.#leaseMs,
-          maxRetryDelayMs: this.#backoff.maxMs,
-        });
-      }
-    } catch (error) {
-      this.#state = 'stopped';
-      this.#finish(error as Error);
-      throw error;
+    await this.#store.assertSchema();
+    if (this.#duplicateWindowMs !== undefined) {
+      checkHorizons({
+        duplicateWindowMs: this.#duplicateWindowMs,
+        leaseMs: this.#leaseMs,
+        maxRetryDelayMs: this.#backoff.maxMs,
+      });
     }
-  }
-
-  #finish(error: Error | undefined): void {
-    this.#state = 'stopped';
-    this.#fatal ??= error;
-    this.#telemetry?.close();
-    this.#resolveClosed(this.#fatal);
   }
 
   #emit(event: RelayEvent): void {
@@ -286,16 +249,16 @@ export class Relay {
     }
   }
 
-  async #run(untilIdle: boolean, totals?: Record<keyof RelayDrainResult, number>): Promise<void> {
+  async #run(signal: AbortSignal, untilIdle: boolean, totals?: Record<keyof RelayDrainResult, number>): Promise<void> {
     let idleMs = this.#minPollIntervalMs;
-    while (this.#state === 'running') {
+    while (!signal.aborted) {
       if (this.#outage && !this.#outage.trial && this.#publisher.probe) {
         // Paused: claim nothing (no row is touched, no attempt counted) until the bus can take events.
         const outage = this.#outage;
-        const health = await this.#probe(outage.records);
-        if (this.#state !== 'running') break;
+        const health = await this.#probe(outage.records, signal);
+        if (signal.aborted) break;
         if (!health.ok) {
-          await this.#pause(health, outage.error, outage.records);
+          await this.#pause(health, outage.error, outage.records, signal);
           continue;
         }
         // Not over yet: a probe can be wrong (a full stream that shows no limit). A batch decides.
@@ -306,7 +269,7 @@ export class Relay {
         batch = await this.#store.claim({ batchSize: this.#batchSize, leaseMs: this.#leaseMs, maxBatchBytes: this.#maxBatchBytes });
         this.#storeErrors = 0;
       } catch (error) {
-        await this.#storeFailed('claim', error);
+        await this.#storeFailed('claim', error, signal);
         continue;
       }
       if (batch.records.length === 0) {
@@ -317,15 +280,15 @@ export class Relay {
         // path and serialise their commits (bench: 0.33x of the UPDATE-alone tx/s).
         if (this.#store.capabilities.wakeUp && this.#store.waitForWork && idleMs >= armAfterIdleMs) {
           try {
-            await this.#store.waitForWork({ timeoutMs: this.#pollIntervalMs, signal: this.#idle.signal });
+            await this.#store.waitForWork({ timeoutMs: this.#pollIntervalMs, signal });
           } catch (error) {
             // A lost connection while arming the wake-up is a store fault like a failed claim:
             // back off and claim again; the relay must not die of it.
-            await this.#storeFailed('wait', error);
+            await this.#storeFailed('wait', error, signal);
           }
         } else {
           // Adaptive polling: claim again soon after work was seen, back off while idle.
-          await sleep(idleMs, this.#idle.signal);
+          await this.#clock.sleep(idleMs, signal);
           idleMs = Math.min(idleMs * 2, this.#pollIntervalMs);
         }
         continue;
@@ -333,7 +296,7 @@ export class Relay {
       idleMs = this.#minPollIntervalMs;
       const oversized = await this.#deadLetterOversized(batch);
       const rest = oversized === 0 ? batch : { ...batch, records: batch.records.filter((record) => record.oversizedBytes === undefined) };
-      const counts = rest.records.length > 0 ? await this.#publishBatch(rest) : { published: 0, duplicates: 0, failed: 0, dead: 0 };
+      const counts = rest.records.length > 0 ? await this.#publishBatch(rest, signal) : { published: 0, duplicates: 0, failed: 0, dead: 0 };
       counts.dead += oversized;
       if (totals) {
         totals.batches++;
@@ -345,7 +308,7 @@ export class Relay {
     }
   }
 
-  async #publishBatch(batch: ClaimedBatch): Promise<Record<'published' | 'duplicates' | 'failed' | 'dead', number>> {
+  async #publishBatch(batch: ClaimedBatch, signal: AbortSignal): Promise<Record<'published' | 'duplicates' | 'failed' | 'dead', number>> {
     const started = performance.now();
     const { records } = batch;
     this.#inFlight = records.length;
@@ -361,7 +324,7 @@ export class Relay {
       results = records.map((record) => ({ id: record.id, ok: false as const, error: failure }));
     }
     const publishMs = performance.now() - started;
-    const now = Date.now();
+    const now = this.#clock.now();
 
     const completed: string[] = [];
     const failed: { record: OutboxRecord; error: PublishError }[] = [];
@@ -380,7 +343,7 @@ export class Relay {
       failed.push({ record, error });
     }
     const firstError = failed[0]?.error;
-    const health = retryableFailures > 0 ? await this.#batchHealth(records.length, retryableFailures, failed) : undefined;
+    const health = retryableFailures > 0 ? await this.#batchHealth(records.length, retryableFailures, failed, signal) : undefined;
     const outage = health !== undefined && !health.ok;
 
     const released: ReleaseEntry[] = [];
@@ -435,6 +398,7 @@ export class Relay {
         health,
         firstError as Error,
         failed.slice(0, probeRecords).map((entry) => entry.record),
+        signal,
       );
     } else if (this.#outage && completed.length > 0) {
       this.#recovered();
@@ -471,17 +435,22 @@ export class Relay {
     size: number,
     retryableFailures: number,
     failed: readonly { record: OutboxRecord; error: PublishError }[],
+    signal: AbortSignal,
   ): Promise<BusHealth> {
-    if (this.#publisher.probe) return this.#probe(failed.slice(0, probeRecords).map((entry) => entry.record));
+    if (this.#publisher.probe)
+      return this.#probe(
+        failed.slice(0, probeRecords).map((entry) => entry.record),
+        signal,
+      );
     const first = failed[0]?.error;
     const down = retryableFailures === size && (size > 1 || first?.code === 'DISCONNECTED');
     return down ? { ok: false, reason: 'unreachable', detail: errorMessage(first) } : { ok: true };
   }
 
   /** The publisher's probe, read as a `BusHealth` (a boolean probe says only reachable or not); never throws. */
-  async #probe(records: readonly OutboxRecord[]): Promise<BusHealth> {
+  async #probe(records: readonly OutboxRecord[], signal: AbortSignal): Promise<BusHealth> {
     try {
-      const answer = await (this.#publisher.probe as NonNullable<Publisher['probe']>)({ records, signal: this.#idle.signal });
+      const answer = await (this.#publisher.probe as NonNullable<Publisher['probe']>)({ records, signal });
       if (typeof answer !== 'boolean') return answer;
       return answer ? { ok: true } : { ok: false, reason: 'unreachable', detail: 'the publisher probe says the bus does not answer' };
     } catch (error) {
@@ -490,12 +459,17 @@ export class Relay {
   }
 
   /** Enters or continues an outage: one `warn` per change of reason, an `outage` event per pause, then the pause. */
-  async #pause(health: Exclude<BusHealth, { ok: true }>, error: Error, records: readonly OutboxRecord[]): Promise<void> {
+  async #pause(
+    health: Exclude<BusHealth, { ok: true }>,
+    error: Error,
+    records: readonly OutboxRecord[],
+    signal: AbortSignal,
+  ): Promise<void> {
     const previous = this.#outage;
     const outage: OutageState = previous ?? {
       reason: health.reason,
       detail: health.detail,
-      since: Date.now(),
+      since: this.#clock.now(),
       pauses: 0,
       records,
       error,
@@ -514,14 +488,14 @@ export class Relay {
     const fields = { reason: health.reason, detail: health.detail, pauseMs, consecutive: outage.pauses, err: error };
     if (changed) this.#logger.warn(fields, `${outageLabels[health.reason]}; pausing the relay (no attempts are counted)`);
     else this.#logger.debug(fields, `${outageLabels[health.reason]}; still paused`);
-    await sleep(pauseMs, this.#idle.signal);
+    await this.#clock.sleep(pauseMs, signal);
   }
 
   #recovered(): void {
     const outage = this.#outage;
     if (!outage) return;
     this.#outage = undefined;
-    const afterMs = Date.now() - outage.since;
+    const afterMs = this.#clock.now() - outage.since;
     this.#emit({ type: 'recovered', afterMs, reason: outage.reason });
     this.#logger.info({ afterMs, was: outage.reason }, 'bus healthy again; resuming the relay');
   }
@@ -539,23 +513,24 @@ export class Relay {
         return;
       } catch (error) {
         const pauseMs = 25 * 2 ** attempt;
-        const retry = attempt <= 3 && Date.now() + pauseMs + settleLeaseMarginMs < batch.leaseUntil.getTime();
+        const retry = attempt <= 3 && this.#clock.now() + pauseMs + settleLeaseMarginMs < batch.leaseUntil.getTime();
         this.#emit({ type: 'store-error', phase, error: error as Error, pauseMs: retry ? pauseMs : 0 });
         if (!retry) {
           this.#logger.warn({ err: error, phase, attempt }, 'relay could not settle a batch; its rows are retried after the lease');
           return;
         }
         this.#logger.warn({ err: error, phase, attempt, pauseMs }, 'relay could not settle a batch; trying again');
-        await sleep(pauseMs);
+        // Not cut short by stop(): settling is the in-flight work that stop() waits for.
+        await this.#clock.sleep(pauseMs);
       }
     }
   }
 
-  async #storeFailed(phase: 'claim' | 'wait', error: unknown): Promise<void> {
+  async #storeFailed(phase: 'claim' | 'wait', error: unknown, signal: AbortSignal): Promise<void> {
     this.#storeErrors++;
     const pauseMs = this.#storeBackoff.delayMs(this.#storeErrors);
     this.#emit({ type: 'store-error', phase, error: error as Error, pauseMs });
     this.#logger.warn({ err: error, phase, pauseMs }, 'relay store call failed; retrying');
-    await sleep(pauseMs, this.#idle.signal);
+    await this.#clock.sleep(pauseMs, signal);
   }
 }
