@@ -1,5 +1,5 @@
 import { type Logger, noopLogger } from '../contracts/logger.js';
-import type { ClaimedBatch, DeadLetterEntry, OutboxRecord, OutboxStore, ReleaseEntry } from '../contracts/outbox-store.js';
+import type { ClaimedBatch, DeadLetterEntry, OutboxRecord, OutboxStore } from '../contracts/outbox-store.js';
 import type { BusHealth, BusOutageReason, Publisher, PublishResult } from '../contracts/publisher.js';
 import { errorMessage, OutboxUsageError, PublishError } from '../errors.js';
 import { DEFAULT_MAX_BATCH_BYTES, validateByteLimit } from '../settings/byte-budget.js';
@@ -9,6 +9,7 @@ import { type RelayTelemetry, relayTelemetry } from '../telemetry/relay-telemetr
 import { type Backoff, type BackoffOptions, createBackoff } from '../util/backoff.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { Lifecycle, type StopOptions } from '../util/lifecycle.js';
+import { type BusDown, classifyBatch, probeRecords, readPublishResults } from './classify-batch.js';
 import type { RelayDrainResult, RelayEvent, RelayStopResult } from './relay-events.js';
 
 /** Options of `Relay`. */
@@ -76,9 +77,6 @@ const outageLabels: Record<BusOutageReason, string> = {
   'no-leader': 'stream has no leader',
   full: 'stream full',
 };
-/** Records handed to a probe: enough to find every stream they go to, bounded. */
-const probeRecords = 64;
-
 /** Quick re-claims (5, 10, 20, 40 ms with the default minimum) come before the wake-up is armed. */
 const armAfterIdleMs = 50;
 /** A settle call is retried only if it would still finish this long before the lease ends. */
@@ -308,102 +306,61 @@ export class Relay {
     }
   }
 
+  /** Publishes a batch, then settles, reports and pauses as `classifyBatch` decides. */
   async #publishBatch(batch: ClaimedBatch, signal: AbortSignal): Promise<Record<'published' | 'duplicates' | 'failed' | 'dead', number>> {
     const started = performance.now();
     const { records } = batch;
     this.#inFlight = records.length;
-    let results: PublishResult[];
+    const outcome = readPublishResults(records, await this.#send(records));
+    const publishMs = performance.now() - started;
+    const now = this.#clock.now();
+    // Some publishes failed retryably: is the bus down, or do these events fail on their own? The
+    // publisher's probe decides, asked about the failed records (their stream).
+    const probe = outcome.retryableFailures > 0 && this.#publisher.probe ? await this.#probe(probeRecords(outcome), signal) : undefined;
+    const plan = classifyBatch(outcome, probe, {
+      maxAttempts: this.#maxAttempts,
+      backoff: this.#backoff,
+      outageBackoff: this.#outageBackoff,
+      now,
+    });
+    for (const event of plan.events) this.#emit(event);
+    const { complete, release, deadLetter } = plan;
+    await Promise.all([
+      complete.length > 0 ? this.#settle(batch, 'complete', () => this.#store.complete(batch.token, complete)) : undefined,
+      release.length > 0 ? this.#settle(batch, 'release', () => this.#store.release(batch.token, release)) : undefined,
+      deadLetter.length > 0 ? this.#settle(batch, 'dead-letter', () => this.#store.deadLetter(batch.token, deadLetter)) : undefined,
+    ]);
+    this.#inFlight = 0;
+
+    const counts = { published: complete.length, duplicates: plan.duplicates, failed: release.length, dead: deadLetter.length };
+    const oldest = Date.parse(records[0]?.time ?? '');
+    this.#emit({
+      type: 'batch',
+      size: records.length,
+      ...counts,
+      durationMs: performance.now() - started,
+      publishMs,
+      lagMs: Number.isNaN(oldest) ? 0 : Math.max(0, now - oldest),
+    });
+    this.#logger.debug({ size: records.length, ...counts, publishMs }, 'relay batch');
+
+    if (plan.pause) await this.#pause(plan.pause.health, plan.pause.error, plan.pause.records, signal);
+    else if (complete.length > 0) this.#recovered();
+    return counts;
+  }
+
+  /** The publisher's results, one per record; a publisher that throws failed every record retryably. */
+  async #send(records: readonly OutboxRecord[]): Promise<readonly PublishResult[]> {
     try {
-      results = await (this.#telemetry
+      return await (this.#telemetry
         ? this.#telemetry.send(records, () => this.#publisher.publish(records))
         : this.#publisher.publish(records));
     } catch (error) {
       // The contract says a publisher reports failures per record; a throw means it broke as a
       // whole, which is an outage as far as these records are concerned.
       const failure = new PublishError('PUBLISH_FAILED', `publisher threw: ${errorMessage(error)}`, true, { cause: error });
-      results = records.map((record) => ({ id: record.id, ok: false as const, error: failure }));
+      return records.map((record) => ({ id: record.id, ok: false as const, error: failure }));
     }
-    const publishMs = performance.now() - started;
-    const now = this.#clock.now();
-
-    const completed: string[] = [];
-    const failed: { record: OutboxRecord; error: PublishError }[] = [];
-    let duplicates = 0;
-    let retryableFailures = 0;
-    for (let index = 0; index < records.length; index++) {
-      const record = records[index] as OutboxRecord;
-      const result = results[index];
-      if (result?.ok) {
-        completed.push(record.id);
-        if (result.duplicate) duplicates++;
-        continue;
-      }
-      const error = result?.error ?? new PublishError('PUBLISH_FAILED', `the publisher returned no result for event ${record.id}`, true);
-      if (error.retryable) retryableFailures++;
-      failed.push({ record, error });
-    }
-    const firstError = failed[0]?.error;
-    const health = retryableFailures > 0 ? await this.#batchHealth(records.length, retryableFailures, failed, signal) : undefined;
-    const outage = health !== undefined && !health.ok;
-
-    const released: ReleaseEntry[] = [];
-    const dead: DeadLetterEntry[] = [];
-    for (const { record, error } of failed) {
-      if (outage || (error.retryable && error.code === 'DISCONNECTED')) {
-        // The bus is down, or the connection broke under the publish: not these events' fault.
-        // Hand them back without counting an attempt (the outage pause, or a short delay, paces them).
-        const retryAfterMs = outage ? 0 : this.#outageBackoff.delayMs(1);
-        released.push({ id: record.id, retryAfterMs, error: error.message, countAttempt: false });
-        continue;
-      }
-      const attempt = record.attempts + 1;
-      if (!error.retryable || attempt >= this.#maxAttempts) {
-        dead.push({ id: record.id, error: error.message });
-        this.#emit({ type: 'dead', id: record.id, subject: record.subject, attempts: attempt, error });
-      } else {
-        // The store adds the delay to the database's clock; retryAt in the event is this process's estimate.
-        const retryAfterMs = this.#backoff.delayMs(attempt);
-        const retryAt = new Date(now + retryAfterMs);
-        released.push({ id: record.id, retryAfterMs, error: error.message, countAttempt: true });
-        this.#emit({ type: 'failed', id: record.id, subject: record.subject, attempt, error, retryAt });
-      }
-    }
-
-    await Promise.all([
-      completed.length > 0 ? this.#settle(batch, 'complete', () => this.#store.complete(batch.token, completed)) : undefined,
-      released.length > 0 ? this.#settle(batch, 'release', () => this.#store.release(batch.token, released)) : undefined,
-      dead.length > 0 ? this.#settle(batch, 'dead-letter', () => this.#store.deadLetter(batch.token, dead)) : undefined,
-    ]);
-    this.#inFlight = 0;
-
-    const oldest = Date.parse(records[0]?.time ?? '');
-    this.#emit({
-      type: 'batch',
-      size: records.length,
-      published: completed.length,
-      duplicates,
-      failed: released.length,
-      dead: dead.length,
-      durationMs: performance.now() - started,
-      publishMs,
-      lagMs: Number.isNaN(oldest) ? 0 : Math.max(0, now - oldest),
-    });
-    this.#logger.debug(
-      { size: records.length, published: completed.length, duplicates, failed: released.length, dead: dead.length, publishMs },
-      'relay batch',
-    );
-
-    if (health !== undefined && !health.ok) {
-      await this.#pause(
-        health,
-        firstError as Error,
-        failed.slice(0, probeRecords).map((entry) => entry.record),
-        signal,
-      );
-    } else if (this.#outage && completed.length > 0) {
-      this.#recovered();
-    }
-    return { published: completed.length, duplicates, failed: released.length, dead: dead.length };
   }
 
   /**
@@ -426,27 +383,6 @@ export class Relay {
     return dead.length;
   }
 
-  /**
-   * Some publishes of the batch failed retryably: is the bus down, or do these events fail on their
-   * own? The publisher's probe decides, asked about the failed records (their stream). Without a
-   * probe, a whole batch failing retryably, or a disconnect, is an outage.
-   */
-  async #batchHealth(
-    size: number,
-    retryableFailures: number,
-    failed: readonly { record: OutboxRecord; error: PublishError }[],
-    signal: AbortSignal,
-  ): Promise<BusHealth> {
-    if (this.#publisher.probe)
-      return this.#probe(
-        failed.slice(0, probeRecords).map((entry) => entry.record),
-        signal,
-      );
-    const first = failed[0]?.error;
-    const down = retryableFailures === size && (size > 1 || first?.code === 'DISCONNECTED');
-    return down ? { ok: false, reason: 'unreachable', detail: errorMessage(first) } : { ok: true };
-  }
-
   /** The publisher's probe, read as a `BusHealth` (a boolean probe says only reachable or not); never throws. */
   async #probe(records: readonly OutboxRecord[], signal: AbortSignal): Promise<BusHealth> {
     try {
@@ -459,12 +395,7 @@ export class Relay {
   }
 
   /** Enters or continues an outage: one `warn` per change of reason, an `outage` event per pause, then the pause. */
-  async #pause(
-    health: Exclude<BusHealth, { ok: true }>,
-    error: Error,
-    records: readonly OutboxRecord[],
-    signal: AbortSignal,
-  ): Promise<void> {
+  async #pause(health: BusDown, error: Error, records: readonly OutboxRecord[], signal: AbortSignal): Promise<void> {
     const previous = this.#outage;
     const outage: OutageState = previous ?? {
       reason: health.reason,
