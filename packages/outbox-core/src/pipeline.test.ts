@@ -1,3 +1,4 @@
+import { waitUntil } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
 import { Consumer } from './consumer/consumer.js';
 import { PublishError } from './errors.js';
@@ -28,14 +29,6 @@ function seeded(seed: number): () => number {
     state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
     return state / 2 ** 32;
   };
-}
-
-async function until(condition: () => boolean, what: string, limitMs = 50_000): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 describe('relay and consumer together', () => {
@@ -79,7 +72,7 @@ describe('relay and consumer together', () => {
 
     await relay.start();
     await consumer.start();
-    await until(() => appliedCount === 9_999 && bus.deadLetters.length === 1, 'every event applied or dead-lettered');
+    await waitUntil('every event applied or dead-lettered', () => appliedCount === 9_999 && bus.deadLetters.length === 1, 50_000, 10);
     await relay.stop();
     await consumer.stop();
 

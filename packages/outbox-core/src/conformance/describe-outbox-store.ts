@@ -221,9 +221,15 @@ export function describeOutboxStore<Tx>(name: string, makeHarness: () => OutboxS
       const stale = await store.claim({ batchSize: 10, leaseMs: 300 });
       expect(stale.records).toHaveLength(1);
       expect((await store.claim({ batchSize: 10, leaseMs: 300 })).records).toEqual([]);
-      await new Promise((resolve) => setTimeout(resolve, 450));
-      const fresh = await store.claim({ batchSize: 10, leaseMs: 10_000 });
-      expect(fresh.records.map((record) => record.id)).toEqual([event.id]);
+      // The lease runs out on the store's clock: claim until the row comes back.
+      const fresh = await vi.waitFor(
+        async () => {
+          const batch = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+          expect(batch.records.map((record) => record.id)).toEqual([event.id]);
+          return batch;
+        },
+        { timeout: 10_000, interval: 20 },
+      );
       expect(await store.complete(stale.token, [event.id])).toBe(0);
       expect(await store.release(stale.token, [{ id: event.id, retryAfterMs: 0, error: 'late', countAttempt: true }])).toBe(0);
       expect(await store.complete(fresh.token, [event.id])).toBe(1);
@@ -432,8 +438,8 @@ export function describeOutboxStore<Tx>(name: string, makeHarness: () => OutboxS
         expect(store.waitForWork).toBeUndefined();
         return;
       }
+      // Committed while the wait is being armed or once it is: the store must not miss it either way.
       const woken = store.waitForWork({ timeoutMs: 60_000 });
-      await new Promise((resolve) => setTimeout(resolve, 50));
       await enqueue(store, sampleEvent('w', 1));
       await woken; // the test's timeout fails it if the wake-up never comes
       expect((await store.claim({ batchSize: 10, leaseMs: 10_000 })).records).toHaveLength(1);

@@ -1,12 +1,13 @@
+import { waitUntil } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Delivery, Subscriber } from '../contracts/subscriber.js';
 import { InfrastructureError, StoreError } from '../errors.js';
 import { defineEvent } from '../event/define-event.js';
+import { ManualClock } from '../testing/manual-clock.js';
 import { MemoryBus } from '../testing/memory-bus.js';
 import { MemoryInboxStore } from '../testing/memory-inbox-store.js';
 import type { MemoryTransaction } from '../testing/memory-outbox-store.js';
-import { sleep } from '../util/abort.js';
 import { Consumer } from './consumer.js';
 import type { ConsumerEvent } from './consumer-events.js';
 
@@ -38,18 +39,14 @@ function counting(subscriber: Subscriber): { subscriber: Subscriber; counts: num
   };
 }
 
-async function until(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+/** Waits for a state, checked every 5 ms, for at most 10 s. */
+const until = (what: string, check: () => boolean): Promise<void> => waitUntil(what, check, 10_000, 5);
 
 describe('Consumer under infrastructure faults', () => {
   for (const mode of ['batch', 'message'] as const) {
     it(`an outage pauses the consumer and spends no delivery: nothing is dead-lettered at maxDeliver 2 (${mode} mode)`, async () => {
-      const bus = new MemoryBus();
+      const clock = new ManualClock();
+      const bus = new MemoryBus({ clock });
       await bus.publisher().publish([...records('a', 5), ...records('b', 5)]);
       const { subscriber, counts } = counting(bus.subscriber({ name: 'basket', maxDeliver: 2, ackWaitMs: 300 }));
       const events: ConsumerEvent[] = [];
@@ -63,6 +60,7 @@ describe('Consumer under infrastructure faults', () => {
         fetchExpiresMs: 10,
         outageBackoff: { initialMs: 5, maxMs: 20 },
         onEvent: (event) => events.push(event),
+        clock,
       }).on(Changed, async (event, tx) => {
         if (down) {
           attemptsWhileDown++;
@@ -74,13 +72,12 @@ describe('Consumer under infrastructure faults', () => {
       await until('the consumer to pause', () => consumer.status().paused);
       expect(consumer.ready).toBe(false);
       // Many attempts, several ack waits (300 ms) long: none may cost a delivery.
-      await until(
-        'retries across several ack waits',
-        () => attemptsWhileDown >= 30 && Date.now() - (consumer.status().pausedSince ?? 0) > 1_000,
-      );
+      await clock.advance(1_500);
+      expect(attemptsWhileDown).toBeGreaterThanOrEqual(30);
       expect(consumer.status().paused).toBe(true);
       down = false;
-      await until('every event to be applied', () => applied.length === 10);
+      await clock.advance(20);
+      await until('every event applied', () => applied.length === 10);
       expect(consumer.ready).toBe(true);
       await consumer.stop();
       expect(bus.deadLetters).toEqual([]);
@@ -93,31 +90,37 @@ describe('Consumer under infrastructure faults', () => {
   }
 
   it('a handler that hangs past ack_wait (a database that does not answer) keeps its fetch alive: no redelivery', async () => {
-    const bus = new MemoryBus();
+    const clock = new ManualClock();
+    const bus = new MemoryBus({ clock });
     await bus.publisher().publish([...records('a', 3), ...records('b', 3)]);
     const durable = bus.subscriber({ name: 'basket', maxDeliver: 2, ackWaitMs: 300 });
     const { subscriber, counts } = counting(durable);
     const applied: number[] = [];
-    let hang = true;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     let hanging = 0;
-    const consumer = new Consumer<MemoryTransaction>({ subscriber, inbox: new MemoryInboxStore(), mode: 'message', fetchExpiresMs: 10 }).on(
-      Changed,
-      async (event, tx) => {
-        if (event.data.n === 1 && hang) {
-          hanging++;
-          await until('the test to release the handler', () => !hang, 10_000);
-        }
-        tx.onCommit(() => applied.push(event.data.n));
-      },
-    );
+    const consumer = new Consumer<MemoryTransaction>({
+      subscriber,
+      inbox: new MemoryInboxStore(),
+      mode: 'message',
+      fetchExpiresMs: 10,
+      clock,
+    }).on(Changed, async (event, tx) => {
+      if (event.data.n === 1) {
+        hanging++;
+        await released;
+      }
+      tx.onCommit(() => applied.push(event.data.n));
+    });
     await consumer.start();
     await until('both subjects to hang', () => hanging === 2);
-    const hungAt = Date.now();
     // Four ack waits later, another puller on the durable (as another instance would) gets nothing.
-    await until('1.2 s to pass', () => Date.now() - hungAt >= 1_200);
+    await clock.advance(1_200);
     expect(await durable.fetch({ max: 10, expiresMs: 10 })).toEqual([]);
-    hang = false;
-    await until('every event to be applied', () => applied.length === 6);
+    release();
+    await until('every event applied', () => applied.length === 6);
     await consumer.stop();
     expect(counts).toHaveLength(6);
     expect(counts.every((count) => count === 1)).toBe(true);
@@ -162,16 +165,14 @@ describe('Consumer under infrastructure faults', () => {
       tx.onCommit(() => applied.push(event.data.n));
     });
     await consumer.start();
-    await until(
-      'the dead letter to fail across ack waits',
-      () => events.filter((event) => event.type === 'dead-letter-failed').length >= 20,
-    );
+    // Across ack waits (300 ms): 20 attempts 20 to 50 ms apart.
+    await until('20 failed dead letters', () => events.filter((event) => event.type === 'dead-letter-failed').length >= 20);
     expect(consumer.ready).toBe(false);
     expect(consumer.status().pendingDeadLetters).toBe(1);
     // Order: the subject waits behind its failed message until that one is dead-lettered.
     expect(applied).toEqual([]);
     bus.deadLettersDown = false;
-    await until('the rest to be applied', () => applied.length === 2);
+    await until('the rest applied', () => applied.length === 2);
     await consumer.stop();
     expect(applied).toEqual([2, 3]);
     expect(bus.deadLetters.map((dead) => dead.reason.error)).toEqual(['poison']);
@@ -181,7 +182,8 @@ describe('Consumer under infrastructure faults', () => {
 
 describe('Consumer lanes are bounded', () => {
   it('a subject whose failed message never comes back (another instance took it) is released after laneWaitMs', async () => {
-    const bus = new MemoryBus();
+    const clock = new ManualClock();
+    const bus = new MemoryBus({ clock });
     const [v1, ...rest] = records('a', 3);
     await bus.publisher().publish([v1 as (typeof rest)[number], ...rest]);
     const durable = bus.subscriber({ name: 'basket', maxDeliver: 5, ackWaitMs: 60_000 });
@@ -209,21 +211,26 @@ describe('Consumer lanes are bounded', () => {
       backoff: { initialMs: 10, maxMs: 10 },
       laneWaitMs: 300,
       onEvent: (event) => events.push(event),
+      clock,
     }).on(Changed, async (event, tx) => {
       if (event.data.n === 1) throw new Error('fails here');
       tx.onCommit(() => applied.push(event.data.n));
     });
     await consumer.runOnce();
     expect(consumer.status().held).toBe(2);
-    const start = Date.now();
-    while (applied.length < 2 && Date.now() - start < 5_000) await consumer.runOnce();
+    const start = clock.now();
+    while (applied.length < 2 && clock.now() - start < 5_000) {
+      await clock.advance(50);
+      await consumer.runOnce();
+    }
     expect(applied).toEqual([2, 3]);
-    expect(Date.now() - start).toBeGreaterThanOrEqual(300);
+    expect(clock.now() - start).toBeGreaterThanOrEqual(300);
     expect(events.filter((event) => event.type === 'lane-released')).toMatchObject([{ reason: 'timeout', blockerId: v1?.id }]);
   });
 
   it('holds at most maxHeld messages; the newest beyond it go back to the bus and are applied later, in order', async () => {
-    const bus = new MemoryBus();
+    const clock = new ManualClock();
+    const bus = new MemoryBus({ clock });
     await bus.publisher().publish(records('a', 6));
     const applied: number[] = [];
     let failed = false;
@@ -234,6 +241,7 @@ describe('Consumer lanes are bounded', () => {
       fetchExpiresMs: 10,
       backoff: { initialMs: 2_000, maxMs: 2_000, jitter: 0 },
       maxHeld: 2,
+      clock,
     }).on(Changed, async (event, tx) => {
       if (event.data.n === 1 && !failed) {
         failed = true;
@@ -244,7 +252,8 @@ describe('Consumer lanes are bounded', () => {
     await consumer.runOnce();
     // v1 failed; of v2..v6 only v2 and v3 are held, v4..v6 were given back.
     expect(consumer.status().held).toBe(2);
-    for (const deadline = Date.now() + 15_000; applied.length < 6 && Date.now() < deadline; ) {
+    for (const deadline = clock.now() + 15_000; applied.length < 6 && clock.now() < deadline; ) {
+      await clock.advance(250);
       await consumer.runOnce();
       expect(consumer.status().held).toBeLessThanOrEqual(2);
     }

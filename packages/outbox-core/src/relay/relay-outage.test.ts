@@ -1,3 +1,4 @@
+import { waitUntil } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
 import { sampleEvent } from '../conformance/sample-events.js';
 import type { Logger } from '../contracts/logger.js';
@@ -9,12 +10,9 @@ import { MemoryOutboxStore, memoryTransaction } from '../testing/memory-outbox-s
 import { Relay } from './relay.js';
 import type { RelayEvent } from './relay-events.js';
 
-async function until(what: string, condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+/** Resolves once `condition` holds (checked every millisecond), or fails naming `what` after 5 s. */
+function until(what: string, condition: () => boolean): Promise<void> {
+  return waitUntil(what, condition, 5_000, 1);
 }
 
 /** A store whose claims are counted and whose claimed attempts are recorded. */

@@ -1,7 +1,9 @@
+import { waitUntil } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
 import { sampleEvent } from '../conformance/sample-events.js';
 import { PublishError } from '../errors.js';
 import { encodeEvents } from '../event/encode.js';
+import { ManualClock } from '../testing/manual-clock.js';
 import { MemoryBus } from '../testing/memory-bus.js';
 import { MemoryOutboxStore, memoryTransaction } from '../testing/memory-outbox-store.js';
 import { Relay } from './relay.js';
@@ -48,8 +50,10 @@ describe('Relay', () => {
     expect(store.size).toBe(0);
   });
 
-  it('retries a failed event later, holding back only its own subject', async () => {
-    const store = new MemoryOutboxStore();
+  it('retries a failed event after its backoff, holding back only its own subject', async () => {
+    // The store counts the retry delay on its clock: shared with the relay, the delay passes at once.
+    const clock = new ManualClock();
+    const store = new MemoryOutboxStore({ clock });
     const bus = new MemoryBus();
     const a1 = sampleEvent('a', 1);
     const a2 = sampleEvent('a', 2);
@@ -64,18 +68,22 @@ describe('Relay', () => {
       publisher: bus.publisher(),
       backoff: { initialMs: 400, maxMs: 400, jitter: 0 },
       onEvent: (event) => events.push(event),
+      clock,
     });
     await relay.drain();
     expect(bus.messages.map((message) => message.headers['ce-id'])).toEqual([b1.id]);
-    expect(events.find((event) => event.type === 'failed')).toMatchObject({ id: a1.id, attempt: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 450));
-    const relay2 = new Relay({ store, publisher: bus.publisher() });
-    await relay2.drain();
+    expect(events.find((event) => event.type === 'failed')).toMatchObject({ id: a1.id, attempt: 1, retryAt: new Date(clock.now() + 400) });
+    await clock.advance(399);
+    await new Relay({ store, publisher: bus.publisher(), clock }).drain();
+    expect(bus.messages.map((message) => message.headers['ce-id'])).toEqual([b1.id]);
+    await clock.advance(1);
+    await new Relay({ store, publisher: bus.publisher(), clock }).drain();
     expect(bus.messages.map((message) => message.headers['ce-id'])).toEqual([b1.id, a1.id, a2.id]);
   });
 
   it('dead-letters an event after maxAttempts, and a non-retryable failure at once', async () => {
-    const store = new MemoryOutboxStore();
+    const clock = new ManualClock();
+    const store = new MemoryOutboxStore({ clock });
     const bus = new MemoryBus();
     const poison = sampleEvent('p', 1);
     const huge = sampleEvent('h', 1);
@@ -88,8 +96,8 @@ describe('Relay', () => {
     };
     // drain() returns at the first empty claim (the poison waits for its retry): drain until it is dead.
     for (let round = 0; round < 20 && (await store.stats()).pending > 0; round++) {
-      await new Relay({ store, publisher: bus.publisher(), maxAttempts: 3, backoff: { initialMs: 1, maxMs: 1, jitter: 0 } }).drain();
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Relay({ store, publisher: bus.publisher(), maxAttempts: 3, backoff: { initialMs: 1, maxMs: 1, jitter: 0 }, clock }).drain();
+      await clock.advance(1);
     }
     expect(bus.messages.map((message) => message.headers['ce-id'])).toEqual([fine.id]);
     const dead = await store.listDead();
@@ -116,13 +124,10 @@ describe('Relay', () => {
       onEvent: (event) => seen.push(event),
     });
     await relay.start();
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await waitUntil('three outage pauses', () => seen.filter((event) => event.type === 'outage').length > 2, 10_000, 5);
     expect(relay.outage).toBe(true);
-    expect(seen.filter((event) => event.type === 'outage').length).toBeGreaterThan(2);
     bus.down = false;
-    for (let waited = 0; bus.messages.length < 30 && waited < 5_000; waited += 10) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitUntil('every event published', () => bus.messages.length === 30, 10_000, 5);
     expect(await relay.stop({ timeoutMs: 1_000 })).toEqual({ drained: true, inFlight: 0 });
     expect(await relay.closed()).toBeUndefined();
     expect(bus.messages).toHaveLength(30);
@@ -133,14 +138,19 @@ describe('Relay', () => {
   it('wakes up on a commit instead of waiting for the poll interval', async () => {
     const store = new MemoryOutboxStore();
     const bus = new MemoryBus();
+    let waits = 0;
+    const waitForWork = store.waitForWork.bind(store);
+    store.waitForWork = (options) => {
+      waits++;
+      return waitForWork(options);
+    };
     const relay = new Relay({ store, publisher: bus.publisher(), pollIntervalMs: 60_000 });
     await relay.start();
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Commit once the relay waits for work, for up to its poll interval of a minute.
+    await waitUntil('the relay to wait for work', () => waits === 1, 10_000, 5);
     await memoryTransaction((tx) => store.enqueue(tx, sampleEvent('a', 1)));
-    for (let waited = 0; bus.messages.length === 0 && waited < 10_000; waited += 5) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    expect(bus.messages).toHaveLength(1);
+    await waitUntil('the event published', () => bus.messages.length === 1, 10_000, 5);
+    expect(waits).toBe(1);
     await relay.stop();
   });
 
@@ -170,13 +180,16 @@ describe('Relay', () => {
       return waitForWork(options);
     };
     const seen: RelayEvent[] = [];
-    const relay = new Relay({ store, publisher: bus.publisher(), pollIntervalMs: 50, onEvent: (event) => seen.push(event) });
+    const clock = new ManualClock();
+    const relay = new Relay({ store, publisher: bus.publisher(), pollIntervalMs: 50, onEvent: (event) => seen.push(event), clock });
     await relay.start();
-    for (let waited = 0; failures >= 0 && waited < 10_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    // Each failed wait is followed by a pause on the relay's clock (as are its first idle polls): let them pass.
+    while (failures >= 0) {
+      await waitUntil('the relay to pause', () => clock.sleeping > 0 || failures < 0, 10_000, 5);
+      await clock.advance(10_000);
+    }
     await memoryTransaction((tx) => store.enqueue(tx, sampleEvent('a', 1)));
-    for (let waited = 0; bus.messages.length === 0 && waited < 10_000; waited += 10)
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(bus.messages).toHaveLength(1);
+    await waitUntil('the event published', () => bus.messages.length === 1, 10_000, 5);
     expect(seen.filter((event) => event.type === 'store-error' && event.phase === 'wait')).toHaveLength(3);
     await relay.stop();
     expect(await relay.closed()).toBeUndefined();
