@@ -29,10 +29,12 @@ export class ManualClock implements Clock {
     this.#now = start;
   }
 
+  /** The time it shows: the start, plus every `advance` so far. */
   now(): number {
     return this.#now;
   }
 
+  /** Resolves once `advance` has moved the time `ms` on, or as soon as `signal` aborts; it never rejects. */
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted || ms <= 0) return Promise.resolve();
     return new Promise((resolve) => {
