@@ -79,8 +79,8 @@ describe('the packed packages, installed outside the workspace', { timeout: 180_
         '--no-fund',
         ...files.map((file) => join(tarballs, file)),
         'pg@^8',
-        '@nats-io/transport-node@^3.4',
-        '@nats-io/jetstream@^3.3',
+        '@nats-io/transport-node@~3.3.1',
+        '@nats-io/jetstream@~3.3.1',
       ],
       { cwd: project, env },
     );
