@@ -124,7 +124,7 @@ export interface CandidateStrategy {
  * from the per-subject loose index scan when it found fewer than `batchSize`. When the window comes
  * up short, the next claims start with the per-subject scan (the backlog is a few deep subjects) and
  * try the window again after a while. Either query alone gives correct heads; this only picks the
- * cheaper one. Measured on a 20,000-row backlog (bench/claim-rate.mjs, shared 2-CPU machine): the
+ * cheaper one. Measured on a 20,000-row backlog (bench/scripts/outbox-mysql/claim-rate.mjs, shared 2-CPU machine): the
  * per-subject scan alone drained 200 deep subjects at ~3,000 rows/s but 20,000 one-row subjects at
  * only ~600 rows/s (it visits every subject per claim; the combination: ~2,000 rows/s); a NOT EXISTS
  * walk of the whole backlog took ~47 ms per claim once every head was leased.

@@ -107,7 +107,7 @@ export function outboxSql(n: TableNames, options: { deadBlocksSubject?: boolean 
   // subplan, built once per statement from the dead rows' subjects, so the usual candidate (no dead
   // row in its subject) costs one hash probe; only a subject that has dead rows pays the precise
   // check, a walk of the (seq) WHERE state = 'dead' index. Draining 20,000 rows with 1,000 dead
-  // rows in the table (node packages/outbox-pg/bench/dead-blocks-subject.mjs): the precise check
+  // rows in the table (node bench/scripts/outbox-pg/dead-blocks-subject.mjs): the precise check
   // alone on every candidate took 3,085 ms (503 ms without deadBlocksSubject); with the hashed
   // pre-check 600-1,029 ms (487-993 ms without), on a shared, loaded 2-CPU machine.
   const claimable = `o.state = 'pending' AND o.available_at <= now()
@@ -159,7 +159,7 @@ SELECT pg_notify($8, '') FROM ${n.wakeup} WHERE armed`,
     // set_config with is_local = true lasts only for that transaction), then EXECUTEs this
     // statement, PREPAREd once per connection, so it is planned under those settings without being
     // parsed again (an empty claim: 175 us per call prepared, 479 us sent as text; `node
-    // packages/outbox-pg/bench/claim-cost.mjs`).
+    // bench/scripts/outbox-pg/claim-cost.mjs`).
     claim: (args: ClaimArgs) => `WITH heads AS (
   SELECT o.id, o.seq, octet_length(o.payload) AS payload_bytes FROM ${t} o
   WHERE ${claimable}
