@@ -1,9 +1,9 @@
 import { OutboxUsageError } from '@outboxkit/outbox-core';
+import type { SqlDialect, SqlExecutor, SqlResult, TransactionRunner } from '@outboxkit/outbox-core/driver';
 import { is, type SQL, type SQLChunk, sql } from 'drizzle-orm';
 import { MySqlDatabase, MySqlTransaction } from 'drizzle-orm/mysql-core';
 import { PgDatabase, PgTransaction } from 'drizzle-orm/pg-core';
 import { splitPlaceholders } from './placeholders.js';
-import type { SqlDialect, SqlExecutor, SqlResult, TransactionRunner } from './sql-executor.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: any schema, any driver's result kind
 type AnyPgTransaction = PgTransaction<any, any, any>;

@@ -1,7 +1,7 @@
 import { OutboxUsageError } from '@outboxkit/outbox-core';
+import type { SqlDialect, SqlExecutor, SqlResult, TransactionRunner } from '@outboxkit/outbox-core/driver';
 import type { Knex } from 'knex';
 import { splitPlaceholders } from './placeholders.js';
-import type { SqlDialect, SqlExecutor, SqlResult, TransactionRunner } from './sql-executor.js';
 
 /**
  * The outbox's view of a Knex transaction: `outbox.enqueue(knexExecutor(trx), event)` writes the

@@ -1,6 +1,6 @@
 import { OutboxUsageError } from '@outboxkit/outbox-core';
+import type { SqlDialect, SqlExecutor, TransactionRunner } from '@outboxkit/outbox-core/driver';
 import { CompiledQuery, type ControlledTransaction, type Kysely, MysqlAdapter, PostgresAdapter, type QueryResult } from 'kysely';
-import type { SqlDialect, SqlExecutor, TransactionRunner } from './sql-executor.js';
 
 /** Options of {@link kyselyExecutor} and {@link kyselyTransactions}. */
 export interface KyselyAdapterOptions {
@@ -10,10 +10,11 @@ export interface KyselyAdapterOptions {
 
 /** What the executor uses of a Kysely `Transaction` (or `ControlledTransaction`), whatever its database type. */
 export interface KyselyTransactionLike {
+  /** True for a transaction, false for a `Kysely` instance. */
   readonly isTransaction: boolean;
   /** Runs a compiled query on the transaction's connection. */
   executeQuery<R>(query: CompiledQuery<R>): Promise<QueryResult<R>>;
-  /** The dialect's executor; its `adapter` tells PostgreSQL from MySQL. */
+  /** The executor, whose adapter tells the dialect. */
   getExecutor(): { readonly adapter: object };
 }
 

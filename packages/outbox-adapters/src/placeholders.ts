@@ -1,4 +1,4 @@
-import type { SqlDialect } from './sql-executor.js';
+import type { SqlDialect } from '@outboxkit/outbox-core/driver';
 
 /**
  * A statement cut at its placeholders: `texts[i]` comes before the placeholder that takes

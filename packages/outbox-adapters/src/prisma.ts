@@ -1,15 +1,15 @@
 import { OutboxUsageError } from '@outboxkit/outbox-core';
-import type { SqlDialect, SqlExecutor, SqlResult, TransactionRunner } from './sql-executor.js';
+import type { SqlDialect, SqlExecutor, SqlResult, TransactionRunner } from '@outboxkit/outbox-core/driver';
 
 /**
  * The raw-SQL methods of a Prisma client, as an interactive transaction's `tx` has them. Prisma
  * generates its client per schema, so the adapter names only what it calls.
  */
 export interface PrismaTransactionLike {
-  /** Runs a statement with `$1`/`?` placeholders and resolves with its rows. */
+  /** Runs a statement with positional parameters and resolves to its rows. */
   // biome-ignore lint/suspicious/noExplicitAny: Prisma's own signature
   $queryRawUnsafe<T = unknown>(query: string, ...values: any[]): PromiseLike<T>;
-  /** Runs a statement with `$1`/`?` placeholders and resolves with the affected row count. */
+  /** Runs a statement with positional parameters and resolves to the number of rows it changed. */
   // biome-ignore lint/suspicious/noExplicitAny: Prisma's own signature
   $executeRawUnsafe(query: string, ...values: any[]): PromiseLike<number>;
 }
@@ -25,10 +25,10 @@ export interface PrismaTransactionOptions {
 
 /** A Prisma client: the root client (`new PrismaClient({ adapter })`), which begins interactive transactions. */
 export interface PrismaClientLike extends PrismaTransactionLike {
-  /** An interactive transaction: `fn` runs with the transaction client; it commits when `fn` resolves. */
+  /** Runs `fn` in an interactive transaction: commits when it resolves, rolls back when it throws. */
   // biome-ignore lint/suspicious/noExplicitAny: Prisma's tx type is generated per schema
   $transaction<R>(fn: (tx: any) => Promise<R>, options?: any): Promise<R>;
-  /** Opens the client's connection (pool) ahead of the first query. */
+  /** Present on the root client only: Prisma takes it away from the tx it hands out. */
   $connect(): Promise<void>;
 }
 
@@ -132,8 +132,8 @@ function dialectOf(client: object): SqlDialect {
   );
 }
 
-/** Whether a statement answers rows: a query, or a write with RETURNING. */
-export function returnsRows(sql: string): boolean {
+// Whether a statement answers rows: a query, or a write with RETURNING.
+function returnsRows(sql: string): boolean {
   const first = /^[\s(]*(?:(?:--[^\n]*\n|\/\*[\s\S]*?\*\/)[\s(]*)*([a-z]+)/i.exec(sql)?.[1]?.toLowerCase();
   if (first === 'select' || first === 'with' || first === 'values' || first === 'show' || first === 'table' || first === 'explain')
     return true;

@@ -1,6 +1,6 @@
 import { OutboxUsageError } from '@outboxkit/outbox-core';
+import type { SqlDialect, SqlExecutor, SqlResult, TransactionRunner } from '@outboxkit/outbox-core/driver';
 import type { DataSource, EntityManager } from 'typeorm';
-import type { SqlDialect, SqlExecutor, SqlResult, TransactionRunner } from './sql-executor.js';
 
 /**
  * The outbox's view of a TypeORM transaction: `outbox.enqueue(typeormExecutor(manager), event)`

@@ -1,7 +1,8 @@
 import { OutboxUsageError } from '@outboxkit/outbox-core';
+import type { SqlExecutor, TransactionRunner } from '@outboxkit/outbox-core/driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SqlExecutor, TransactionRunner } from '../src/sql-executor.js';
 import { createTestDatabase, type Dialect, type TestDatabase } from './databases.js';
+import { describeOutboxAndInbox } from './outbox-suite.js';
 
 /** One library on one database, as the shared adapter tests drive it. */
 export interface AdapterHarness<Tx> {
@@ -174,6 +175,7 @@ export function describeAdapter<Tx>(harness: AdapterHarness<Tx>): { db(): TestDa
     }
   });
 
+  describeOutboxAndInbox(harness, () => db);
   return { db: () => db };
 }
 

@@ -23,7 +23,17 @@ for (const dialect of ['postgres', 'mysql'] as const satisfies Dialect[]) {
               : new MysqlDialect({ pool: createPool({ uri: test.url, connectionLimit: 4 }) }),
         });
       },
-      transaction: (fn) => db.transaction().execute((trx) => fn(trx as ControlledTransaction<Database>)),
+      async transaction(fn) {
+        const trx = await db.startTransaction().execute();
+        try {
+          const value = await fn(trx);
+          await trx.commit().execute();
+          return value;
+        } catch (error) {
+          await trx.rollback().execute();
+          throw error;
+        }
+      },
       executor: (trx) => kyselyExecutor(trx),
       executorOfRoot: () => kyselyExecutor(db as never),
       runner: () => kyselyTransactions(db),

@@ -126,7 +126,8 @@ export function outboxSql(n: TableNames, options: { deadBlocksSubject?: boolean 
     // arming and its disarming on wake-up pay for it). It only reads the flag: producers never lock
     // the flag row, so they never wait on each other there. The INSERT's ROW EXCLUSIVE lock on the
     // outbox table, held until the transaction ends, is what lets the relay wait for in-flight
-    // producers (see `armWithBarrier`).
+    // producers (see `armWithBarrier`). `::text`: pg_notify returns void, a column type that
+    // clients typing every result column refuse (Prisma's driver adapters: UnsupportedNativeDataType).
     enqueue: `WITH inserted AS (
   INSERT INTO ${t} (id, type, source, subject, time, payload, headers)
   SELECT e.id, e.type, e.source, e.subject, e.time, e.payload, e.headers::jsonb
@@ -134,7 +135,7 @@ export function outboxSql(n: TableNames, options: { deadBlocksSubject?: boolean 
     WITH ORDINALITY AS e(id, type, source, subject, time, payload, headers, ord)
   ORDER BY e.ord
 )
-SELECT pg_notify($8, '') FROM ${n.wakeup} WHERE armed`,
+SELECT pg_notify($8, '')::text FROM ${n.wakeup} WHERE armed`,
 
     // Fails with 25P01 outside a transaction block; inside one it takes the lock INSERT takes anyway.
     lockForEnqueue: `LOCK TABLE ${t} IN ROW EXCLUSIVE MODE`,
