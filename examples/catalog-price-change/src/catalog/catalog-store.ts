@@ -1,4 +1,8 @@
-import { type PgOutboxStore, transaction } from '@outboxkit/outbox-pg';
+import { drizzleExecutor } from '@outboxkit/adapters/drizzle';
+import type { PgOutboxStore } from '@outboxkit/outbox-pg';
+import { asc, eq, sql } from 'drizzle-orm';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { integer, numeric, pgSchema, text } from 'drizzle-orm/pg-core';
 import type pg from 'pg';
 import { ProductPriceChanged } from '../events.js';
 import { inSpan } from '../tracing.js';
@@ -17,68 +21,69 @@ export type PriceChangeResult =
   | { readonly status: 'unchanged'; readonly product: Product }
   | { readonly status: 'not-found' };
 
-type ProductRow = { id: string; name: string; price: string; version: number };
-type ChangedRow = ProductRow & { old_price: string };
+/** The `products` table of `catalog-schema.ts`, in Drizzle's terms. */
+function productsTable(schema: string) {
+  return pgSchema(schema).table('products', {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    // numeric(10, 2): two decimals fit a double exactly enough for prices.
+    price: numeric('price', { precision: 10, scale: 2, mode: 'number' }).notNull(),
+    version: integer('version').notNull(),
+  });
+}
 
-/** Catalog's data access: products, and the price change that enqueues its event atomically. */
+/**
+ * Catalog's data access, on Drizzle: products, and the price change that enqueues its event in
+ * the same Drizzle transaction through `@outboxkit/adapters/drizzle`.
+ */
 export class CatalogStore {
-  readonly #pool: pg.Pool;
+  readonly #db: NodePgDatabase;
   readonly #outbox: PgOutboxStore;
-  readonly #products: string;
+  readonly #products: ReturnType<typeof productsTable>;
 
   constructor(pool: pg.Pool, outbox: PgOutboxStore, schema: string) {
-    this.#pool = pool;
+    this.#db = drizzle(pool);
     this.#outbox = outbox;
-    this.#products = `"${schema}".products`;
+    this.#products = productsTable(schema);
   }
 
   /** Every product, by id. */
-  async listProducts(): Promise<Product[]> {
-    const { rows } = await this.#pool.query<ProductRow>(`SELECT id, name, price, version FROM ${this.#products} ORDER BY id`);
-    return rows.map(toProduct);
+  listProducts(): Promise<Product[]> {
+    return this.#db.select().from(this.#products).orderBy(asc(this.#products.id));
   }
 
   /**
    * Sets the price and, in the same transaction, enqueues `ProductPriceChanged`: the event exists
    * if and only if the new price commits.
    *
-   * The row is updated first and the event appended after, so the UPDATE's row lock is held
+   * The row is locked and updated first and the event appended after, so the row lock is held
    * when the outbox row is written: two changes of one product commit in the order of their
    * outbox rows, and the relay publishes in that order (per-product order = commit order).
    * Appending first would let a later transaction's event get the smaller outbox position.
    */
-  async changePrice(productId: string, price: number): Promise<PriceChangeResult> {
-    return transaction(this.#pool, async (client) => {
-      // The sub-select locks the row and reads the price before the change; the outer UPDATE
-      // bumps the version. Under READ COMMITTED a concurrent change makes this wait, then see its result.
-      const { rows } = await inSpan('UPDATE products', { 'db.system.name': 'postgresql' }, () =>
-        client.query<ChangedRow>(
-          `UPDATE ${this.#products} AS p SET price = $2, version = p.version + 1
-         FROM (SELECT id, price FROM ${this.#products} WHERE id = $1 FOR UPDATE) AS old
-         WHERE p.id = old.id AND old.price <> $2
-         RETURNING p.id, p.name, p.price, p.version, old.price AS old_price`,
-          [productId, price],
-        ),
-      );
-      const row = rows[0];
-      if (!row) {
-        const current = await client.query<ProductRow>(`SELECT id, name, price, version FROM ${this.#products} WHERE id = $1`, [productId]);
-        const existing = current.rows[0];
-        return existing ? { status: 'unchanged', product: toProduct(existing) } : { status: 'not-found' };
-      }
-      const product = toProduct(row);
-      const oldPrice = Number(row.old_price);
+  changePrice(productId: string, price: number): Promise<PriceChangeResult> {
+    const products = this.#products;
+    return this.#db.transaction(async (tx) => {
+      const changed = await inSpan('UPDATE products', { 'db.system.name': 'postgresql' }, async () => {
+        // FOR UPDATE: under READ COMMITTED a concurrent change makes this wait, then read its result.
+        const [old] = await tx.select().from(products).where(eq(products.id, productId)).for('update');
+        if (!old || old.price === price) return { old };
+        const [product] = await tx
+          .update(products)
+          .set({ price, version: sql`${products.version} + 1` })
+          .where(eq(products.id, productId))
+          .returning();
+        return { old, product };
+      });
+      if (!changed.old) return { status: 'not-found' };
+      if (!changed.product) return { status: 'unchanged', product: changed.old };
+      const { product, old } = changed;
       const event = ProductPriceChanged.create(
-        { productId, oldPrice, newPrice: product.price, version: product.version },
+        { productId, oldPrice: old.price, newPrice: product.price, version: product.version },
         { subject: productId },
       );
-      await this.#outbox.enqueue(client, event);
-      return { status: 'changed', product, oldPrice, eventId: event.id };
+      await this.#outbox.enqueue(drizzleExecutor(tx), event);
+      return { status: 'changed', product, oldPrice: old.price, eventId: event.id };
     });
   }
-}
-
-function toProduct(row: ProductRow): Product {
-  // numeric(10, 2) comes back as text; two decimals fit a double exactly enough for prices.
-  return { id: row.id, name: row.name, price: Number(row.price), version: row.version };
 }
