@@ -68,7 +68,9 @@ func main() {
 	cpuAtStart := cpuSeconds()
 	start := time.Now()
 	for _, m := range msgs {
-		f, err := js.PublishMsgAsync(m)
+		// At max-pending the client waits for a PubAck slot; the default 200 ms is too short for an
+		// R3 stream on a loaded machine, and a stall is not what this program measures.
+		f, err := js.PublishMsgAsync(m, nats.StallWait(30*time.Second))
 		if err != nil {
 			fail(err)
 		}

@@ -52,6 +52,7 @@ async function main(): Promise<void> {
   const notes: Record<string, string[]> = {};
   const extras: Record<string, unknown> = {};
   const timings: Record<string, number> = {};
+  const failures: string[] = [];
   const nc = await natsConnect();
   const backlogs = new BacklogTemplates();
   const needsGo = options.suites.includes('relay') || options.suites.includes('cluster');
@@ -75,7 +76,14 @@ async function main(): Promise<void> {
     for (const name of options.suites) {
       const suiteStarted = Date.now();
       progress(`${name}: starting`);
-      await suites[name](ctx);
+      try {
+        await suites[name](ctx);
+      } catch (error) {
+        // The other suites' figures are still written; the report names the failure and the run exits 1.
+        const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+        process.stderr.write(`bench: the ${name} suite failed: ${message}\n`);
+        failures.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+      }
       timings[name] = Math.round((Date.now() - suiteStarted) / 100) / 10;
     }
   } finally {
@@ -86,6 +94,7 @@ async function main(): Promise<void> {
   environment.loadAtEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
   progressDone();
 
+  if (failures.length > 0) notes.failures = failures;
   const report = { environment, options, figures: book.summaries(), notes, extras, timings, totalSeconds: (Date.now() - started) / 1000 };
   const outDir = options.outDir ?? (await mkdtemp(path.join(os.tmpdir(), 'outboxkit-bench-')));
   await mkdir(outDir, { recursive: true });
@@ -94,6 +103,10 @@ async function main(): Promise<void> {
   await writeFile(md, renderMarkdown(report));
   await writeFile(path.join(outDir, `${day}.json`), renderJson(report));
   process.stderr.write(`bench: wrote ${md} and ${day}.json in ${report.totalSeconds.toFixed(0)} s\n`);
+  if (failures.length > 0) {
+    process.stderr.write(`bench: ${failures.length} suite(s) failed: ${failures.join('; ')}\n`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((error: unknown) => {

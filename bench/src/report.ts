@@ -52,6 +52,7 @@ export function renderMarkdown(report: Report): string {
   );
   lines.push('');
 
+  for (const failure of report.notes.failures ?? []) lines.push(`**A suite failed, its figures are missing:** ${failure}`, '');
   lines.push('## Goals', '');
   lines.push('| goal | target | measured: median (min-max) | met | CPU s / 10k events (median) |', '| --- | --- | --- | --- | --- |');
   for (const g of goals) lines.push(`| ${g.goal} | ${g.target} | ${g.measured} | ${verdict(g)} | ${g.cpu ?? ''} |`);
