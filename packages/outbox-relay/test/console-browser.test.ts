@@ -132,8 +132,10 @@ describe.skipIf(skip)('the operator console in a real browser (Chromium, Postgre
     expect(text).toContain('postgres://app:***@db.internal');
     await expectNothingRan();
 
-    // The chart draws once two samples of the stream exist; its figures are also text.
-    await page.locator('#chart polyline').waitFor({ timeout: 20_000 });
+    // The chart draws once two samples of the stream exist; its figures are also text. Attached,
+    // not visible: a flat line (the same rate in every sample) has no height, so Playwright calls
+    // it hidden although it is drawn.
+    await page.locator('#chart polyline').waitFor({ state: 'attached', timeout: 20_000 });
     expect(await page.locator('#chart svg').getAttribute('role')).toBe('img');
     expect(await page.locator('#chart-desc').textContent()).toMatch(/Messages stored in the stream per second: now/);
     await page.screenshot({ path: join(ARTIFACTS, 'console-overview.png'), fullPage: true });
