@@ -19,8 +19,8 @@ import {
   type TransactionRunner,
   validateInteger,
 } from '@outboxkit/outbox-core/driver';
-import { applyMigrations } from './migrate.js';
-import { inboxMigrations } from './migrations/inbox-migrations.js';
+import { applyMigrations, checkSchemaVersion } from './migrate.js';
+import { INBOX_SCHEMA_VERSION, inboxMigrations } from './migrations/inbox-migrations.js';
 import { mysqlExecutor } from './mysql-executor.js';
 import { giveBack, isPoolLike, type MysqlConnectionLike, type MysqlPoolLike, runStatement } from './mysql-like.js';
 import { resolveTableName, type TableName } from './table-name.js';
@@ -140,6 +140,11 @@ export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx>
     );
   }
 
+  /** The schema version this package's inbox migrations build (`INBOX_SCHEMA_VERSION`). */
+  get schemaVersion(): number {
+    return INBOX_SCHEMA_VERSION;
+  }
+
   /** Whether `(consumer, messageId)` is recorded: the message was applied, here or by another instance. */
   async isRecorded(consumer: string, messageId: string): Promise<boolean> {
     const { rows } = await this.#statement(`SELECT 1 FROM ${this.#table.quoted} WHERE consumer = ? AND message_id = ?`, [
@@ -173,7 +178,19 @@ export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx>
     try {
       return await applyMigrations(this.#pool, this.#table, inboxMigrations);
     } catch (error) {
-      throw translateMysqlError(error);
+      throw translateMysqlError(error, { expectedVersion: INBOX_SCHEMA_VERSION });
+    }
+  }
+
+  /** @throws SchemaVersionError when the inbox table is missing, older or newer than this package knows, saying what to run. */
+  async assertSchema(): Promise<void> {
+    if (this.#pool === undefined) {
+      throw new OutboxConfigError('pool', 'MysqlInboxStore.assertSchema() needs { pool } besides { transactions }');
+    }
+    try {
+      await checkSchemaVersion(this.#pool, this.#table, INBOX_SCHEMA_VERSION);
+    } catch (error) {
+      throw translateMysqlError(error, { expectedVersion: INBOX_SCHEMA_VERSION });
     }
   }
 
@@ -231,7 +248,7 @@ export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx>
     } catch (error) {
       const failure = findHandlerFailure(error);
       if (failure !== undefined) throw handlerFailureError(failure, false, classifyHandlerError);
-      throw translateMysqlError(error);
+      throw translateMysqlError(error, { expectedVersion: INBOX_SCHEMA_VERSION });
     }
   }
 
@@ -246,7 +263,7 @@ export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx>
       }
       return await (this.#transactions as TransactionRunner<Tx>).transaction((_tx, executor) => executor.query(sql, values));
     } catch (error) {
-      throw translateMysqlError(error);
+      throw translateMysqlError(error, { expectedVersion: INBOX_SCHEMA_VERSION });
     }
   }
 
@@ -257,12 +274,12 @@ export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx>
     try {
       connection = await pool.getConnection();
     } catch (error) {
-      throw translateMysqlError(error);
+      throw translateMysqlError(error, { expectedVersion: INBOX_SCHEMA_VERSION });
     }
     let clean = false;
     try {
       await runStatement(connection, 'START TRANSACTION').catch((error: unknown) => {
-        throw translateMysqlError(error);
+        throw translateMysqlError(error, { expectedVersion: INBOX_SCHEMA_VERSION });
       });
       let result: R;
       try {
@@ -271,13 +288,13 @@ export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx>
         clean = await rollbackQuietly(connection);
         const failure = findHandlerFailure(error);
         if (failure !== undefined) throw handlerFailureError(failure, !clean, classifyHandlerError);
-        throw translateMysqlError(error);
+        throw translateMysqlError(error, { expectedVersion: INBOX_SCHEMA_VERSION });
       }
       try {
         await runStatement(connection, 'COMMIT');
       } catch (error) {
         clean = await rollbackQuietly(connection);
-        throw translateMysqlError(error);
+        throw translateMysqlError(error, { expectedVersion: INBOX_SCHEMA_VERSION });
       }
       clean = true;
       return result;

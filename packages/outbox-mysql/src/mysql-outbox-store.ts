@@ -137,6 +137,11 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike | SqlEx
     });
   }
 
+  /** The schema version this package's outbox migrations build (`OUTBOX_SCHEMA_VERSION`). */
+  get schemaVersion(): number {
+    return OUTBOX_SCHEMA_VERSION;
+  }
+
   /** Leases up to `batchSize` ready subject heads for `leaseMs`; see `claim.ts` for why it is safe. */
   async claim(options: ClaimOptions): Promise<ClaimedBatch> {
     const batchSize = validateInteger(options.batchSize, 'batchSize', 1, 10_000);
@@ -146,7 +151,12 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike | SqlEx
       maxEventBytes: this.maxEventBytes,
     };
     options.signal?.throwIfAborted();
-    return withRetry(() => claimHeads(this.#pool, this.#sql, this.#strategy, batchSize, leaseMs, budget), this.#logger, 'claim');
+    return withRetry(
+      () => claimHeads(this.#pool, this.#sql, this.#strategy, batchSize, leaseMs, budget),
+      this.#logger,
+      'claim',
+      OUTBOX_SCHEMA_VERSION,
+    );
   }
 
   /** Deletes published rows still leased under `token` (unexpired) with one multi-row DELETE; returns how many. */
@@ -268,7 +278,7 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike | SqlEx
   async close(): Promise<void> {}
 
   async #affected(sql: string, values: unknown[]): Promise<number> {
-    const header = await withRetry(() => runStatement(this.#pool, sql, values), this.#logger, 'update');
+    const header = await withRetry(() => runStatement(this.#pool, sql, values), this.#logger, 'update', OUTBOX_SCHEMA_VERSION);
     return header.affectedRows;
   }
 
@@ -276,7 +286,7 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike | SqlEx
     try {
       return await fn();
     } catch (error) {
-      throw translateMysqlError(error);
+      throw translateMysqlError(error, { expectedVersion: OUTBOX_SCHEMA_VERSION });
     }
   }
 }

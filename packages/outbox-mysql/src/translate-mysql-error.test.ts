@@ -1,4 +1,4 @@
-import { OutboxUsageError, StoreError } from '@outboxkit/outbox-core';
+import { OutboxUsageError, SchemaVersionError, StoreError } from '@outboxkit/outbox-core';
 import { describe, expect, it } from 'vitest';
 import { isDuplicateKeyError, translateMysqlError } from './translate-mysql-error.js';
 
@@ -15,7 +15,6 @@ describe('translateMysqlError', () => {
     [{ code: 'ECONNRESET' }, 'CONNECTION_LOST', true],
     [{ fatal: true }, 'CONNECTION_LOST', true],
     [{ code: 'ER_CONNECTION_KILLED', errno: 1927 }, 'CONNECTION_LOST', true],
-    [{ code: 'ER_NO_SUCH_TABLE', errno: 1146 }, 'SCHEMA_VERSION', false],
     [{ code: 'ER_PARSE_ERROR', errno: 1064 }, 'DATABASE', false],
   ])('%o -> %s', (fields, code, retryable) => {
     const cause = native(fields);
@@ -37,12 +36,21 @@ describe('translateMysqlError', () => {
     expect(translateMysqlError(native(fields))).toMatchObject({ code, infrastructure });
   });
 
-  it('returns outboxkit errors and errors that are not mysql2 errors unchanged', () => {
+  // As translatePgError: a missing table is SchemaVersionError (code SCHEMA_VERSION), with the expected version.
+  it('turns a missing table into SchemaVersionError, keeping the native error as cause', () => {
+    const cause = native({ code: 'ER_NO_SUCH_TABLE', errno: 1146 });
+    const error = translateMysqlError(cause, { operation: 'claim()', expectedVersion: 1 });
+    expect(error).toBeInstanceOf(SchemaVersionError);
+    expect(error).toMatchObject({ code: 'SCHEMA_VERSION', found: null, expected: 1, cause });
+    expect(error.message).toMatch(/^claim\(\) failed: .*run store\.migrate\(\)/);
+  });
+
+  it('returns outboxkit errors unchanged, and any other error as StoreError DATABASE (as translatePgError does)', () => {
     const usage = new OutboxUsageError('x');
     const plain = new Error('handler');
     expect(translateMysqlError(usage)).toBe(usage);
-    expect(translateMysqlError(plain)).toBe(plain);
-    expect(translateMysqlError('text')).toBe('text');
+    expect(translateMysqlError(plain)).toMatchObject({ code: 'DATABASE', retryable: false, cause: plain });
+    expect(translateMysqlError('text')).toMatchObject({ code: 'DATABASE', cause: 'text' });
   });
 
   it('recognises only ER_DUP_ENTRY as a duplicate', () => {

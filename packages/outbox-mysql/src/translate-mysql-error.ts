@@ -1,5 +1,5 @@
-import { type Logger, OutboxError, StoreError } from '@outboxkit/outbox-core';
-import { nativeError } from '@outboxkit/outbox-core/driver';
+import { type Logger, OutboxError, SchemaVersionError, StoreError } from '@outboxkit/outbox-core';
+import { nativeError, type TranslateContext } from '@outboxkit/outbox-core/driver';
 
 /** The fields of a mysql2 error that say what went wrong. */
 interface MysqlNativeError {
@@ -40,25 +40,23 @@ const readOnlyErrnos = new Set([1290, 1792]);
  *   pool that timed out -> `CONNECTION_LOST`, retryable;
  * - a read-only server (1290, 1792: a replica after a failover) -> `READ_ONLY`, retryable;
  * all the retryable ones are `infrastructure`: the database failed, not the statement;
- * - `ER_NO_SUCH_TABLE` (1146) -> `SCHEMA_VERSION`, saying to run the migrations;
- * - any other server error -> `DATABASE`, not retryable.
- * Anything that is not a mysql2 error (an `OutboxError`, a handler's own error) is returned unchanged.
+ * - `ER_NO_SUCH_TABLE` (1146) -> `SchemaVersionError`, saying to run the migrations;
+ * - any other error -> `DATABASE`, not retryable.
+ * An `OutboxError` passes through unchanged. Same signature and classification as `translatePgError`.
  *
  * @example
  * ```ts
- * try { await pool.query(sql) } catch (error) { throw translateMysqlError(error) }
+ * try { await pool.query(sql) } catch (error) { throw translateMysqlError(error, { operation: 'claim()' }) }
  * ```
  */
-export function translateMysqlError(error: unknown): unknown {
-  if (error instanceof OutboxError || typeof error !== 'object' || error === null) return error;
+export function translateMysqlError(error: unknown, context: TranslateContext = {}): OutboxError {
+  if (error instanceof OutboxError) return error;
   // An ORM's executor may wrap the mysql2 error: the error number is on the innermost error that has one.
-  const native = nativeError(error) as MysqlNativeError;
+  const native = (typeof error === 'object' && error !== null ? nativeError(error) : {}) as MysqlNativeError;
   const code = typeof native.code === 'string' ? native.code : undefined;
   const errno = typeof native.errno === 'number' ? native.errno : undefined;
-  // mysql2 marks errors that end the connection `fatal`, some without a code ("Can't add new command
-  // when connection is in closed state" after a KILL).
-  if (code === undefined && errno === undefined && native.fatal !== true) return error;
-  const detail = typeof native.message === 'string' ? native.message : String(code ?? errno);
+  const text = typeof native.message === 'string' ? native.message : String(code ?? errno ?? error);
+  const detail = context.operation === undefined ? text : `${context.operation} failed: ${text}`;
   const options = { cause: error };
   if (code === 'ER_DUP_ENTRY' || errno === 1062) {
     return new StoreError('DUPLICATE', `a row with this key already exists: ${detail}`, false, options);
@@ -69,6 +67,8 @@ export function translateMysqlError(error: unknown): unknown {
   if (code === 'ER_LOCK_WAIT_TIMEOUT' || errno === 1205) {
     return new StoreError('LOCK_TIMEOUT', `lock wait timeout (innodb_lock_wait_timeout); retry it: ${detail}`, true, options);
   }
+  // mysql2 marks errors that end the connection `fatal`, some without a code ("Can't add new command
+  // when connection is in closed state" after a KILL).
   if (native.fatal === true || (code !== undefined && connectionCodes.has(code)) || (errno !== undefined && connectionErrnos.has(errno))) {
     return new StoreError('CONNECTION_LOST', `the database connection was lost; retry on a new connection: ${detail}`, true, options);
   }
@@ -76,12 +76,13 @@ export function translateMysqlError(error: unknown): unknown {
     return new StoreError('READ_ONLY', `the server is read-only (a replica or a failover); retry later: ${detail}`, true, options);
   }
   if (code === 'ER_NO_SUCH_TABLE' || errno === 1146) {
-    return new StoreError(
-      'SCHEMA_VERSION',
+    const translated = new SchemaVersionError(
+      null,
+      context.expectedVersion ?? 0,
       `${detail}: the outboxkit tables are missing; run store.migrate() (or the relay's 'migrate' command) first`,
-      false,
-      options,
     );
+    Object.defineProperty(translated, 'cause', { value: error, enumerable: false, configurable: true, writable: true });
+    return translated;
   }
   return new StoreError('DATABASE', `database error: ${detail}`, false, options);
 }
@@ -130,12 +131,12 @@ export function isMissingTable(error: unknown): boolean {
  * Runs `fn`, translating its errors, and runs it again (up to 3 times in all, with a short jittered
  * pause) when the error is a deadlock or a lock wait timeout: InnoDB picks a victim and expects it to retry.
  */
-export async function withRetry<T>(fn: () => Promise<T>, logger: Logger, operation: string): Promise<T> {
+export async function withRetry<T>(fn: () => Promise<T>, logger: Logger, operation: string, expectedVersion?: number): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (raw) {
-      const error = translateMysqlError(raw);
+      const error = translateMysqlError(raw, expectedVersion === undefined ? {} : { expectedVersion });
       const lockConflict = error instanceof StoreError && (error.code === 'DEADLOCK' || error.code === 'LOCK_TIMEOUT');
       if (!lockConflict || attempt >= 3) throw error;
       logger.debug({ operation, attempt, error: error.message }, 'lock conflict, retrying');

@@ -1,4 +1,4 @@
-import { StoreError } from '@outboxkit/outbox-core';
+import { SchemaVersionError, type StoreError } from '@outboxkit/outbox-core';
 import { type MysqlConnectionLike, MysqlInboxStore } from '@outboxkit/outbox-mysql';
 import type mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,10 +116,10 @@ describe('MysqlInboxStore', () => {
     expect(await new MysqlInboxStore({ pool, table: 'inbox_twice' }).migrate()).toEqual({ version: 1, applied: [] });
   });
 
-  it('translates a missing table into StoreError SCHEMA_VERSION', async () => {
+  it('translates a missing table into SchemaVersionError (code SCHEMA_VERSION), as on PostgreSQL', async () => {
     const store = new MysqlInboxStore({ pool, table: 'inbox_missing' });
     const error = await store.process('c', 'x', async () => {}).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toBeInstanceOf(SchemaVersionError);
     expect((error as StoreError).code).toBe('SCHEMA_VERSION');
   });
 });

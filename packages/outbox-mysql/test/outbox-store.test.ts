@@ -304,10 +304,10 @@ describe('migrations', () => {
     expect((error as SchemaVersionError).found).toBe(99);
   });
 
-  it('turns a missing table into StoreError SCHEMA_VERSION saying to migrate', async () => {
+  it('turns a missing table into SchemaVersionError (code SCHEMA_VERSION) saying to migrate, as on PostgreSQL', async () => {
     const store = new MysqlOutboxStore({ pool, table: 'never_migrated' });
     const error = await store.stats().catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toBeInstanceOf(SchemaVersionError);
     expect((error as StoreError).code).toBe('SCHEMA_VERSION');
     expect((error as Error).message).toContain('migrate()');
   });

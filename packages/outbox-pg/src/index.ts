@@ -1,3 +1,5 @@
+export { INBOX_SCHEMA_VERSION } from './migrations/inbox-migrations.js';
+export { OUTBOX_SCHEMA_VERSION } from './migrations/outbox-migrations.js';
 export { pgExecutor, pgTransactions } from './pg-executor.js';
 export { PgInboxStore, type PgInboxStoreOptions, type PgInboxStoreSettings } from './pg-inbox-store.js';
 export { isPoolLike, type PgClientLike, type PgPoolLike, type PgQueryResultLike } from './pg-like.js';

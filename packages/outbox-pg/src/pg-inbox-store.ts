@@ -152,6 +152,11 @@ ON CONFLICT DO NOTHING RETURNING message_id`,
     );
   }
 
+  /** The schema version this package's inbox migrations build (`INBOX_SCHEMA_VERSION`). */
+  get schemaVersion(): number {
+    return latestVersion(this.#target);
+  }
+
   async isRecorded(consumer: string, messageId: string): Promise<boolean> {
     return this.#statement('isRecorded()', async (run) => (await run(this.#sql.lookup, [consumer, messageId])).rows.length > 0);
   }

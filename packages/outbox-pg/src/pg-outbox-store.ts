@@ -243,7 +243,7 @@ export class PgOutboxStore implements OutboxStore<PgClientLike | SqlExecutor> {
   }
 
   async claim(options: ClaimOptions): Promise<ClaimedBatch> {
-    const batchSize = validateInteger(options.batchSize, 'batchSize', 1);
+    const batchSize = validateInteger(options.batchSize, 'batchSize', 1, 10_000);
     const leaseMs = validateInteger(options.leaseMs, 'leaseMs', 1);
     const maxBatchBytes = validateByteLimit(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, 'maxBatchBytes');
     return claimHeads(this.#claimTarget, this.#strategy, batchSize, leaseMs, { maxBatchBytes, maxEventBytes: this.maxEventBytes });

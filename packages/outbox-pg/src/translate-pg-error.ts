@@ -1,13 +1,7 @@
 import { OutboxError, SchemaVersionError, StoreError } from '@outboxkit/outbox-core';
-import { nativeError } from '@outboxkit/outbox-core/driver';
+import { nativeError, type TranslateContext } from '@outboxkit/outbox-core/driver';
 
-/** What `translatePgError` may add to the message. */
-export interface TranslateContext {
-  /** The operation that failed, e.g. `claim()`. */
-  readonly operation?: string;
-  /** The schema version the store expects, for a missing table. */
-  readonly expectedVersion?: number;
-}
+export type { TranslateContext } from '@outboxkit/outbox-core/driver';
 
 // Node socket errors pg passes through when the server or network goes away.
 const connectionCodes = new Set([

@@ -15,7 +15,7 @@ export interface ExitStatus {
  */
 export function exitStatusOf(error: unknown, secrets: readonly string[] = []): ExitStatus {
   const message = oneLine(redactText(error instanceof Error ? error.message : String(error), secrets));
-  if (error instanceof SchemaVersionError || (error as { code?: unknown })?.code === 'SCHEMA_VERSION') {
+  if (error instanceof SchemaVersionError) {
     const hint = message.includes('outbox-relay migrate') ? '' : '; run `outbox-relay migrate`';
     return { code: ExitCode.schema, line: `outbox-relay: schema not migrated: ${message}${hint}` };
   }

@@ -77,6 +77,12 @@ export interface InboxStore<Tx = unknown> {
 
   /** Creates or upgrades the inbox table; safe to call from several instances at once. */
   migrate(): Promise<{ readonly version: number; readonly applied: readonly number[] }>;
+
+  /**
+   * Checks that the inbox table is at the schema version this store knows.
+   * @throws SchemaVersionError when it is missing, older or newer, saying what to run.
+   */
+  assertSchema?(): Promise<void>;
   /** Releases what the store opened itself; the caller's pool stays open. */
   close(): Promise<void>;
 }

@@ -32,4 +32,5 @@ export {
   type SqlExecutor,
   type SqlResult,
   type TransactionRunner,
+  type TranslateContext,
 } from './sql-executor.js';

@@ -105,3 +105,11 @@ export function nativeError(error: unknown): unknown {
   }
   return found;
 }
+
+/** What a driver's error translation (`translatePgError`, `translateMysqlError`) may add to the message. */
+export interface TranslateContext {
+  /** The operation that failed, e.g. `claim()`. */
+  readonly operation?: string;
+  /** The schema version the store expects, for a missing table (`SchemaVersionError.expected`). */
+  readonly expectedVersion?: number;
+}

@@ -18,3 +18,6 @@ CREATE INDEX ${quoteIdent(`${n.table}_recorded_idx`)} ON ${n.qualified} (recorde
 
 /** Every inbox migration, in order. */
 export const inboxMigrations: readonly Migration[] = [inboxInit];
+
+/** The inbox schema version this code reads and writes: the last migration's. */
+export const INBOX_SCHEMA_VERSION: number = inboxInit.version;

@@ -41,3 +41,6 @@ INSERT INTO ${n.wakeup} DEFAULT VALUES;
 
 /** Every outbox migration, in order. The last one's version is the schema this package expects. */
 export const outboxMigrations: readonly Migration[] = [outboxInit];
+
+/** The outbox schema version this code reads and writes: the last migration's. */
+export const OUTBOX_SCHEMA_VERSION: number = outboxInit.version;
