@@ -1,8 +1,25 @@
+import { createServer } from 'node:net';
 import type { OutboxStore } from '@outboxkit/outbox-core';
 import type { InboxStoreHarness, OutboxStoreHarness } from '@outboxkit/outbox-core/conformance';
 import { type MysqlConnectionLike, MysqlInboxStore, MysqlOutboxStore, transaction } from '@outboxkit/outbox-mysql';
-import type mysql from 'mysql2/promise';
+import mysql from 'mysql2/promise';
 import { createTestDatabase, type TestDatabase } from './database.js';
+
+/** A loopback port nothing listens on: connections to it are refused. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A pool on a closed port, for the error contract; ended by `dispose()`. */
+async function unreachablePool(pools: mysql.Pool[]): Promise<mysql.Pool> {
+  const pool = mysql.createPool({ host: '127.0.0.1', port: await closedPort(), user: 'root', database: 'test', connectionLimit: 1 });
+  pools.push(pool);
+  return pool;
+}
 
 /**
  * The conformance harness of `MysqlOutboxStore`: a fresh database for the suite, a new migrated
@@ -13,6 +30,7 @@ export function mysqlOutboxHarness(): OutboxStoreHarness<MysqlConnectionLike> {
   let pool: mysql.Pool | undefined;
   let tables = 0;
   const names = new Map<OutboxStore<MysqlConnectionLike>, string>();
+  const unreachable: mysql.Pool[] = [];
   const ready = async (): Promise<mysql.Pool> => {
     if (!pool) {
       db = await createTestDatabase();
@@ -59,12 +77,19 @@ export function mysqlOutboxHarness(): OutboxStoreHarness<MysqlConnectionLike> {
       await store.migrate();
       return store;
     },
+    async createUnmigratedStore() {
+      return new MysqlOutboxStore({ pool: await ready(), table: 'never_migrated' });
+    },
+    async createUnreachableStore() {
+      return new MysqlOutboxStore({ pool: await unreachablePool(unreachable) });
+    },
     transaction: async (_store, fn) => transaction(await ready(), fn),
     notInTransaction: () => {
       if (!pool) throw new Error('createStore() first');
       return pool as unknown as MysqlConnectionLike;
     },
     async dispose() {
+      await Promise.all(unreachable.map((p) => p.end()));
       await db?.dispose();
     },
   };
@@ -76,6 +101,7 @@ export function mysqlInboxHarness(): InboxStoreHarness<MysqlConnectionLike> {
   let pool: mysql.Pool | undefined;
   let tables = 0;
   let current = 'inbox_0';
+  const unreachable: mysql.Pool[] = [];
   const ready = async (): Promise<{ db: TestDatabase; pool: mysql.Pool }> => {
     if (!db || !pool) {
       db = await createTestDatabase();
@@ -95,6 +121,12 @@ export function mysqlInboxHarness(): InboxStoreHarness<MysqlConnectionLike> {
       await store.migrate();
       return store;
     },
+    async createUnmigratedStore() {
+      return new MysqlInboxStore({ pool: (await ready()).pool, table: 'never_migrated' });
+    },
+    async createUnreachableStore() {
+      return new MysqlInboxStore({ pool: await unreachablePool(unreachable) });
+    },
     async writeEffect(connection, messageId) {
       await connection.query('INSERT INTO effects (message_id) VALUES (?)', [messageId]);
     },
@@ -108,6 +140,7 @@ export function mysqlInboxHarness(): InboxStoreHarness<MysqlConnectionLike> {
       ]);
     },
     async dispose() {
+      await Promise.all(unreachable.map((p) => p.end()));
       await db?.dispose();
     },
   };

@@ -1,14 +1,32 @@
+import { createServer } from 'node:net';
 import type { InboxStore, OutboxStore } from '@outboxkit/outbox-core';
 import type { InboxStoreHarness, OutboxStoreHarness } from '@outboxkit/outbox-core/conformance';
 import { type PgClientLike, PgInboxStore, PgOutboxStore, transaction } from '@outboxkit/outbox-pg';
-import type pg from 'pg';
+import pg from 'pg';
 import { testDatabase } from './helpers.js';
+
+/** A loopback port nothing listens on: connections to it are refused. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A pool on a closed port, for the error contract; ended by `dispose()`. */
+async function unreachablePool(pools: pg.Pool[]): Promise<pg.Pool> {
+  const pool = new pg.Pool({ host: '127.0.0.1', port: await closedPort(), user: 'postgres', database: 'test', max: 1 });
+  pools.push(pool);
+  return pool;
+}
 
 /** Runs the core `describeOutboxStore` suite on PostgreSQL: one schema, a new table per store. */
 export function pgOutboxHarness(): OutboxStoreHarness<PgClientLike> {
   let database: Awaited<ReturnType<typeof testDatabase>> | undefined;
   const stores: PgOutboxStore[] = [];
   const tables = new Map<OutboxStore<PgClientLike>, string>();
+  const unreachable: pg.Pool[] = [];
   const db = async () => {
     if (!database) {
       database = await testDatabase({ prefix: 'obx_conf' });
@@ -30,6 +48,17 @@ export function pgOutboxHarness(): OutboxStoreHarness<PgClientLike> {
       stores.push(store);
       tables.set(store, table);
       await store.migrate();
+      return store;
+    },
+    async createUnmigratedStore() {
+      const { pool, schema } = await db();
+      const store = new PgOutboxStore({ pool, schema, table: 'never_migrated', listen: false });
+      stores.push(store);
+      return store;
+    },
+    async createUnreachableStore() {
+      const store = new PgOutboxStore({ pool: await unreachablePool(unreachable), listen: false });
+      stores.push(store);
       return store;
     },
     async transaction<T>(_store: OutboxStore<PgClientLike>, fn: (tx: PgClientLike) => Promise<T>) {
@@ -57,6 +86,7 @@ export function pgOutboxHarness(): OutboxStoreHarness<PgClientLike> {
     },
     async dispose() {
       await Promise.all(stores.map((store) => store.close()));
+      await Promise.all(unreachable.map((p) => p.end()));
       await database?.drop();
     },
   };
@@ -66,6 +96,7 @@ export function pgOutboxHarness(): OutboxStoreHarness<PgClientLike> {
 export function pgInboxHarness(): InboxStoreHarness<PgClientLike> {
   let database: Awaited<ReturnType<typeof testDatabase>> | undefined;
   let current = 0;
+  const unreachable: pg.Pool[] = [];
   const db = async () => {
     database ??= await testDatabase({ prefix: 'obx_inbox' });
     return database;
@@ -82,6 +113,13 @@ export function pgInboxHarness(): InboxStoreHarness<PgClientLike> {
       await store.migrate();
       await p.query(`CREATE TABLE "${schema}"."effects_${current}" (message_id text NOT NULL)`);
       return store;
+    },
+    async createUnmigratedStore() {
+      const { pool: p, schema } = await db();
+      return new PgInboxStore({ pool: p, schema, table: 'never_migrated' });
+    },
+    async createUnreachableStore() {
+      return new PgInboxStore({ pool: await unreachablePool(unreachable) });
     },
     async writeEffect(tx, messageId) {
       await tx.query(`INSERT INTO "${database!.schema}"."effects_${current}" (message_id) VALUES ($1)`, [messageId]);
@@ -100,6 +138,7 @@ export function pgInboxHarness(): InboxStoreHarness<PgClientLike> {
       ]);
     },
     async dispose() {
+      await Promise.all(unreachable.map((p) => p.end()));
       await database?.drop();
     },
   };

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { InboxStore } from '../contracts/inbox-store.js';
-import { BatchRolledBackError } from '../errors.js';
+import { BatchRolledBackError, SchemaVersionError, StoreError } from '../errors.js';
 import { newEventId } from '../event/event.js';
 
 /** What a driver provides to run `describeInboxStore` against its real database. */
@@ -13,6 +13,10 @@ export interface InboxStoreHarness<Tx> {
   countEffects(messageId?: string): Promise<number>;
   /** Makes rows older: sets every inbox row's recorded time back by ms (for the cleanup test). */
   ageRows(ms: number): Promise<void>;
+  /** A store on a table that was never migrated (for the error contract; drivers with tables provide it). */
+  createUnmigratedStore?(): Promise<InboxStore<Tx>>;
+  /** A store on a database nothing answers at, e.g. a closed port (for the error contract). */
+  createUnreachableStore?(): Promise<InboxStore<Tx>>;
   /** Drops what the harness created and closes its connections; called once, after the suite. */
   dispose(): Promise<void>;
 }
@@ -22,6 +26,44 @@ export function describeInboxStore<Tx>(name: string, makeHarness: () => InboxSto
   describe(`${name} (InboxStore conformance)`, () => {
     const harness = makeHarness();
     afterAll(() => harness.dispose());
+
+    // The error contract: the same input gets the same error type and code on every driver.
+    const createUnmigratedStore = harness.createUnmigratedStore?.bind(harness);
+    if (createUnmigratedStore) {
+      it('reports a missing table as SchemaVersionError (code SCHEMA_VERSION) from process, processBatch and assertSchema', async () => {
+        const store = await createUnmigratedStore();
+        let ran = false;
+        const handler = async () => {
+          ran = true;
+        };
+        const attempts = [
+          () => store.process('c', newEventId(), handler),
+          () => store.processBatch('c', [{ messageId: newEventId() }], handler),
+          ...(store.assertSchema ? [() => (store.assertSchema as () => Promise<void>).call(store)] : []),
+        ];
+        for (const attempt of attempts) {
+          const error = await attempt().catch((caught: unknown) => caught);
+          expect(error).toBeInstanceOf(SchemaVersionError);
+          expect(error).toMatchObject({ code: 'SCHEMA_VERSION', found: null });
+        }
+        expect(ran).toBe(false);
+      });
+    }
+
+    const createUnreachableStore = harness.createUnreachableStore?.bind(harness);
+    if (createUnreachableStore) {
+      it('reports an unreachable database as a retryable, infrastructure StoreError CONNECTION_LOST, running no handler', async () => {
+        const store = await createUnreachableStore();
+        let ran = false;
+        const handler = async () => {
+          ran = true;
+        };
+        const error = await store.process('c', newEventId(), handler).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(StoreError);
+        expect(error).toMatchObject({ code: 'CONNECTION_LOST', retryable: true, infrastructure: true });
+        expect(ran).toBe(false);
+      });
+    }
 
     it('applies a message once and skips its redelivery without running the handler', async () => {
       const inbox = await harness.createStore();

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { OutboxStore } from '../contracts/outbox-store.js';
-import { EventValidationError, OutboxUsageError } from '../errors.js';
+import { EventValidationError, OutboxConfigError, OutboxUsageError, SchemaVersionError, StoreError } from '../errors.js';
 import type { OutboxEvent } from '../event/event.js';
 import { createEvent } from '../event/event.js';
 import { refusedEvents } from './refused-events.js';
@@ -23,6 +23,10 @@ export interface OutboxStoreHarness<Tx> {
   countMarkers(): Promise<number>;
   /** A handle that is NOT an open transaction (the pool), for the OutboxUsageError test. */
   notInTransaction(): Tx;
+  /** A store on a table that was never migrated (for the error contract; drivers with tables provide it). */
+  createUnmigratedStore?(): Promise<OutboxStore<Tx>>;
+  /** A store on a database nothing answers at, e.g. a closed port (for the error contract). */
+  createUnreachableStore?(): Promise<OutboxStore<Tx>>;
   /** Drops everything createStore made and closes what the harness opened. */
   dispose(): Promise<void>;
 }
@@ -84,6 +88,46 @@ export function describeOutboxStore<Tx>(name: string, makeHarness: () => OutboxS
       await expect(store.enqueue(harness.notInTransaction(), sampleEvent('a', 1))).rejects.toBeInstanceOf(OutboxUsageError);
       expect((await store.stats()).pending).toBe(0);
     });
+
+    // The error contract: the same input gets the same error type and code on every driver.
+    it('refuses batchSize under 1 or over 10,000 with OutboxConfigError naming batchSize', async () => {
+      const store = await harness.createStore();
+      for (const batchSize of [0, 10_001]) {
+        const error = await store.claim({ batchSize, leaseMs: 1000 }).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(OutboxConfigError);
+        expect(error).toMatchObject({ code: 'CONFIG', setting: 'batchSize' });
+      }
+    });
+
+    const createUnmigratedStore = harness.createUnmigratedStore?.bind(harness);
+    if (createUnmigratedStore) {
+      it('reports a missing table as SchemaVersionError (code SCHEMA_VERSION, found null) from enqueue, claim, stats and assertSchema', async () => {
+        const store = await createUnmigratedStore();
+        const attempts = [
+          () => harness.transaction(store, (tx) => store.enqueue(tx, sampleEvent('a', 1))),
+          () => store.claim({ batchSize: 10, leaseMs: 1000 }),
+          () => store.stats(),
+          () => store.assertSchema(),
+        ];
+        for (const attempt of attempts) {
+          const error = await attempt().catch((caught: unknown) => caught);
+          expect(error).toBeInstanceOf(SchemaVersionError);
+          expect(error).toMatchObject({ code: 'SCHEMA_VERSION', found: null });
+        }
+      });
+    }
+
+    const createUnreachableStore = harness.createUnreachableStore?.bind(harness);
+    if (createUnreachableStore) {
+      it('reports an unreachable database as a retryable, infrastructure StoreError CONNECTION_LOST', async () => {
+        const store = await createUnreachableStore();
+        for (const attempt of [() => store.claim({ batchSize: 10, leaseMs: 1000 }), () => store.stats()]) {
+          const error = await attempt().catch((caught: unknown) => caught);
+          expect(error).toBeInstanceOf(StoreError);
+          expect(error).toMatchObject({ code: 'CONNECTION_LOST', retryable: true, infrastructure: true });
+        }
+      });
+    }
 
     it('rejects a whole call when one event is not JSON, naming the path, writing nothing', async () => {
       const store = await harness.createStore();

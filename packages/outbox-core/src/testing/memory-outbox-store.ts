@@ -17,6 +17,7 @@ import { OutboxUsageError, SchemaVersionError } from '../errors.js';
 import { type EncodedEvent, encodeEvents } from '../event/encode.js';
 import type { OutboxEvent } from '../event/event.js';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, validateByteLimit } from '../settings/byte-budget.js';
+import { validateInteger } from '../settings/identifiers.js';
 import type { Clock } from '../util/clock.js';
 
 /** The transaction handle of the in-memory stores: writes become visible on commit. */
@@ -149,6 +150,8 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
   }
 
   async claim(options: ClaimOptions): Promise<ClaimedBatch> {
+    // The drivers' limit, so a test on the fake fails where production would.
+    validateInteger(options.batchSize, 'batchSize', 1, 10_000);
     const callerDeadline = Date.now() + options.leaseMs;
     const now = this.#now();
     const token = `memory-${++this.#tokens}`;
