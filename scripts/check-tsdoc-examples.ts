@@ -28,9 +28,14 @@ const contexts: Record<string, string> = {
   'outbox-core': `
 import { Consumer, InfrastructureError, OutboxError, Relay, type InboxStore, type Logger, type OutboxStore, type Publisher, type Subscriber } from '@outboxkit/outbox-core';
 import { describeOutboxStore, type OutboxStoreHarness } from '@outboxkit/outbox-core/conformance';
-import { createBackoff } from '@outboxkit/outbox-core/driver';
+import { createBackoff, type SqlExecutor, type TransactionRunner } from '@outboxkit/outbox-core/driver';
+import { ManualClock } from '@outboxkit/outbox-core/testing';
+import { type PgClientLike, PgInboxStore, pgExecutor, transaction } from '@outboxkit/outbox-pg';
 import type pg from 'pg';
 ${priceChanged}
+declare const pool: pg.Pool;
+declare const client: pg.PoolClient;
+declare const outbox: OutboxStore<SqlExecutor>;
 declare const store: OutboxStore;
 declare const publisher: Publisher;
 declare const logger: Logger;
@@ -42,7 +47,7 @@ declare const pricingUrl: string;
 declare function pgHarness(): OutboxStoreHarness<pg.PoolClient>;
 `,
   'outbox-pg': `
-import { PgInboxStore, PgOutboxStore, transaction, translatePgError } from '@outboxkit/outbox-pg';
+import { PgInboxStore, PgOutboxStore, pgExecutor, transaction, translatePgError } from '@outboxkit/outbox-pg';
 import pg from 'pg';
 ${priceChanged}
 declare const pool: pg.Pool;
@@ -52,7 +57,7 @@ declare const productId: string;
 declare const event: { readonly id: string };
 `,
   'outbox-mysql': `
-import { MysqlInboxStore, MysqlOutboxStore, transaction, translateMysqlError } from '@outboxkit/outbox-mysql';
+import { MysqlInboxStore, MysqlOutboxStore, mysqlExecutor, transaction, translateMysqlError } from '@outboxkit/outbox-mysql';
 import type mysql from 'mysql2/promise';
 ${priceChanged}
 declare const pool: mysql.Pool;
@@ -80,7 +85,7 @@ import { terminalSafe } from '../../../packages/outbox-relay/src/terminal-text.j
 // Not checked, with the reason.
 const skipped: Record<string, string> = {
   'outbox-adapters':
-    "each example needs its ORM's schema or generated client, and the stores' enqueue does not take an SqlExecutor yet; the package's tests make the same calls",
+    "each example needs its ORM's schema or generated client (Prisma's is generated per schema); the package's tests make the same calls on the real libraries",
 };
 
 interface Example {

@@ -14,7 +14,7 @@ const connections = new WeakMap<SqlExecutor, MysqlConnectionLike>();
  * @example
  * ```ts
  * await transaction(pool, async (connection) => {
- *   await outbox.enqueue(mysqlExecutor(connection), priceChanged.create({ subject: id, data: { price } }));
+ *   await outbox.enqueue(mysqlExecutor(connection), PriceChanged.create({ productId: id, newPrice: price, version }, { subject: id }));
  * });
  * ```
  */

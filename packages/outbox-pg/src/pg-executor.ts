@@ -14,7 +14,7 @@ const clients = new WeakMap<SqlExecutor, PgClientLike>();
  * @example
  * ```ts
  * await transaction(pool, async (client) => {
- *   await outbox.enqueue(pgExecutor(client), priceChanged.create({ subject: id, data: { price } }));
+ *   await outbox.enqueue(pgExecutor(client), PriceChanged.create({ productId: id, newPrice: price, version }, { subject: id }));
  * });
  * ```
  */

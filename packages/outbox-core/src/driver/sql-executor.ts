@@ -34,7 +34,7 @@ export interface SqlResult<Row = Record<string, unknown>> {
  *   },
  *   inTransaction: () => true,
  * };
- * await outbox.enqueue(executor, priceChanged.create({ subject: id, data: { price } }));
+ * await outbox.enqueue(executor, PriceChanged.create({ productId: id, newPrice: price, version }, { subject: id }));
  * ```
  */
 export interface SqlExecutor {
@@ -60,7 +60,7 @@ export interface SqlExecutor {
  *
  * @example
  * ```ts
- * const transactions: TransactionRunner<PoolClient> = {
+ * const transactions: TransactionRunner<PgClientLike> = {
  *   dialect: 'postgres',
  *   transaction: (fn) => transaction(pool, (client) => fn(client, pgExecutor(client))),
  * };
