@@ -2,8 +2,10 @@ import type { RelayOutage } from '@outboxkit/outbox-core';
 import type { ReadinessCheck } from './http-server.js';
 
 /**
- * What `/readyz` reports on: the relay is ready when the database answered the last stats query,
- * NATS is connected, the schema version was checked, and the bus is not in an outage.
+ * What `/readyz` reports on: the relay is ready when it has started, the database answered the last
+ * stats query, NATS is connected, the schema version was checked, and the bus is not in an outage.
+ * "Started" comes last in start-up: until then a signal exits 1 (see ShutdownSignals), so a probe
+ * or a script that stops the relay once it is ready always gets the graceful stop and exit 0.
  */
 export class RelayReadiness {
   /** The last database failure, `undefined` after a successful query. */
@@ -12,6 +14,8 @@ export class RelayReadiness {
   /** Why NATS is not connected yet while the relay starts (`nats unreachable: ...`). */
   natsError: string | undefined;
   schemaChecked = false;
+  /** True once the relay runs (set after `Relay.start()`, never before the signal handling is graceful). */
+  started = false;
   /** Reads the relay's outage: its reason while claiming is paused. */
   busOutage: () => RelayOutage | undefined = () => undefined;
 
@@ -26,6 +30,7 @@ export class RelayReadiness {
       { name: 'database', failure: () => (this.databaseError === undefined ? undefined : `database unreachable: ${this.databaseError}`) },
       { name: 'nats', failure: () => (this.natsConnected ? undefined : (this.natsError ?? 'NATS is not connected')) },
       { name: 'schema', failure: () => (this.schemaChecked ? undefined : 'the outbox schema version is not checked yet') },
+      { name: 'relay', failure: () => (this.started ? undefined : 'the relay is starting') },
       {
         name: 'bus',
         failure: () => {

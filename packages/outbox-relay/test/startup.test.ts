@@ -74,8 +74,27 @@ describe('run start-up', { timeout: 60_000 }, () => {
     const body = await readyz.text();
     expect(body).toContain('nats unreachable: ');
     expect(body).not.toContain('database unreachable');
+    expect(body).toContain('not ready: relay: the relay is starting');
 
     relay.child.kill('SIGTERM');
     expect((await relay.exited).code).toBe(1);
+  });
+
+  // A signal before the relay runs exits 1 (above), so "ready" must mean "running": a probe or a
+  // script that stops the relay as soon as /readyz says 200 gets the graceful stop. /readyz is
+  // polled every millisecond so the SIGTERM lands right after the first 200, inside the start-up
+  // steps that follow the NATS connection (stream set-up, Relay.start) if /readyz answered early.
+  it('SIGTERM right after the first /readyz 200 stops gracefully and exits 0', async () => {
+    for (let round = 0; round < 3; round++) {
+      const { table, env } = pgRelaySetup(fixture, streams, { OUTBOX_METRICS_ADDR: '127.0.0.1:0' });
+      await fixture.store(table).migrate();
+      const relay = startRelay(['run'], env);
+      const address = String((await relay.waitForLog('http server listening (/healthz, /readyz, /metrics)')).address);
+      await waitUntil('ready', async () => (await fetch(`http://${address}/readyz`)).status === 200, 20_000, 1);
+      relay.child.kill('SIGTERM');
+      const { code } = await relay.exited;
+      expect(code, relay.stdout()).toBe(0);
+      expect(relay.logs().find((line) => line.msg === 'outbox-relay stopped')?.exitCode).toBe(0);
+    }
   });
 });

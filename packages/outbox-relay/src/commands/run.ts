@@ -145,6 +145,7 @@ export async function runCommand(config: RunConfig, logger: CliLogger): Promise<
       logger.info({ ...totals, interrupted: abort.signal.aborted }, 'outbox-relay run --once finished');
     } else {
       await relay.start();
+      readiness.started = true;
       poller = new StatsPoller(opened.store, config.statsIntervalMs, {
         ok: (stats) => {
           readiness.databaseError = undefined;
