@@ -1,4 +1,5 @@
-import { SchemaVersionError, StoreError } from '@outboxkit/outbox-core';
+import { StoreError } from '@outboxkit/outbox-core';
+import { checkSchemaVersion as checkVersion, type SchemaTarget } from '@outboxkit/outbox-core/driver';
 import { giveBack, type MysqlPoolLike, runStatement, selectRows } from './mysql-like.js';
 import type { TableName } from './table-name.js';
 import { isMissingTable } from './translate-mysql-error.js';
@@ -23,6 +24,7 @@ export async function applyMigrations(
   pool: MysqlPoolLike,
   table: TableName,
   migrations: readonly Migration[],
+  kind: string,
 ): Promise<{ version: number; applied: number[] }> {
   const connection = await pool.getConnection();
   let clean = false;
@@ -50,6 +52,8 @@ export async function applyMigrations(
          ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
       );
       let version = await readVersion(connection, table);
+      // A database migrated by a newer version of this package is refused, as on PostgreSQL.
+      checkVersion(version === 0 ? null : version, migrations.at(-1)?.version ?? 0, schemaTarget(table, kind), true);
       const applied: number[] = [];
       for (const migration of migrations) {
         if (migration.version <= version) continue;
@@ -79,10 +83,10 @@ async function readVersion(target: Parameters<typeof selectRows>[0], table: Tabl
 }
 
 /**
- * Checks that the recorded version is the one this code knows.
- * @throws SchemaVersionError saying what to run.
+ * Checks that the recorded version is the one this code knows (core's `checkSchemaVersion`).
+ * @throws SchemaVersionError saying what to run, or to upgrade.
  */
-export async function checkSchemaVersion(pool: MysqlPoolLike, table: TableName, expected: number): Promise<void> {
+export async function checkSchemaVersion(pool: MysqlPoolLike, table: TableName, expected: number, kind: string): Promise<void> {
   let found: number | null;
   try {
     const version = await readVersion(pool, table);
@@ -91,18 +95,9 @@ export async function checkSchemaVersion(pool: MysqlPoolLike, table: TableName, 
     if (!isMissingTable(error)) throw error;
     found = null;
   }
-  if (found === expected) return;
-  const how = "run store.migrate() or the relay's 'migrate' command";
-  if (found === null || found < expected) {
-    throw new SchemaVersionError(
-      found,
-      expected,
-      `the table ${table.display} is at schema version ${found ?? 'none'}, this version of outboxkit needs ${expected}: ${how}`,
-    );
-  }
-  throw new SchemaVersionError(
-    found,
-    expected,
-    `the table ${table.display} is at schema version ${found}, newer than the ${expected} this version of outboxkit knows: upgrade @outboxkit/outbox-mysql`,
-  );
+  checkVersion(found, expected, schemaTarget(table, kind));
+}
+
+function schemaTarget(table: TableName, kind: string): SchemaTarget {
+  return { kind, table: table.display, packageName: '@outboxkit/outbox-mysql' };
 }

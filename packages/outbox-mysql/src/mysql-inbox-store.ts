@@ -176,7 +176,7 @@ export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx>
   async migrate(): Promise<{ version: number; applied: number[] }> {
     if (this.#pool === undefined) throw new OutboxConfigError('pool', 'MysqlInboxStore.migrate() needs { pool } besides { transactions }');
     try {
-      return await applyMigrations(this.#pool, this.#table, inboxMigrations);
+      return await applyMigrations(this.#pool, this.#table, inboxMigrations, 'inbox');
     } catch (error) {
       throw translateMysqlError(error, { expectedVersion: INBOX_SCHEMA_VERSION });
     }
@@ -188,7 +188,7 @@ export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx>
       throw new OutboxConfigError('pool', 'MysqlInboxStore.assertSchema() needs { pool } besides { transactions }');
     }
     try {
-      await checkSchemaVersion(this.#pool, this.#table, INBOX_SCHEMA_VERSION);
+      await checkSchemaVersion(this.#pool, this.#table, INBOX_SCHEMA_VERSION, 'inbox');
     } catch (error) {
       throw translateMysqlError(error, { expectedVersion: INBOX_SCHEMA_VERSION });
     }

@@ -266,12 +266,12 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike | SqlEx
 
   /** Applies the outbox migrations under `GET_LOCK` on a connection of its own (DDL commits implicitly on MySQL). */
   async migrate(): Promise<MigrationResult> {
-    return this.#run(() => applyMigrations(this.#pool, this.#table, outboxMigrations));
+    return this.#run(() => applyMigrations(this.#pool, this.#table, outboxMigrations, 'outbox'));
   }
 
   /** @throws SchemaVersionError when the table is missing, older or newer than this version knows, saying what to run. */
   async assertSchema(): Promise<void> {
-    await this.#run(() => checkSchemaVersion(this.#pool, this.#table, OUTBOX_SCHEMA_VERSION));
+    await this.#run(() => checkSchemaVersion(this.#pool, this.#table, OUTBOX_SCHEMA_VERSION, 'outbox'));
   }
 
   /** Nothing to close: the pool belongs to the caller. */

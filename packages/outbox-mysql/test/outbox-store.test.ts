@@ -302,6 +302,8 @@ describe('migrations', () => {
     const error = await store.assertSchema().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(SchemaVersionError);
     expect((error as SchemaVersionError).found).toBe(99);
+    // migrate() refuses it too, as on PostgreSQL, instead of reporting nothing to apply.
+    await expect(store.migrate()).rejects.toBeInstanceOf(SchemaVersionError);
   });
 
   it('turns a missing table into SchemaVersionError (code SCHEMA_VERSION) saying to migrate, as on PostgreSQL', async () => {

@@ -1,4 +1,5 @@
 import { type MigrationResult, SchemaVersionError } from '@outboxkit/outbox-core';
+import { checkSchemaVersion, type SchemaTarget } from '@outboxkit/outbox-core/driver';
 import { absorbClientErrors, type PgPoolLike } from './pg-like.js';
 import type { TableNames } from './table-name.js';
 import { translatePgError } from './translate-pg-error.js';
@@ -53,7 +54,7 @@ export async function runMigrations(pool: PgPoolLike, target: MigrationTarget): 
         `CREATE TABLE IF NOT EXISTS ${names.migrations} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
       );
       const found = await currentVersion(client, names);
-      if (found !== null && found > latest) throw tooNew(target, found);
+      checkSchemaVersion(found, latest, schemaTarget(target), true);
       const applied: number[] = [];
       for (const migration of migrations) {
         if (found !== null && migration.version <= found) continue;
@@ -82,7 +83,7 @@ export async function runMigrations(pool: PgPoolLike, target: MigrationTarget): 
 }
 
 /**
- * Checks that the database holds exactly the schema version this package knows.
+ * Checks that the database holds exactly the schema version this package knows (core's `checkSchemaVersion`).
  * @throws SchemaVersionError saying to run `outbox-relay migrate` / `store.migrate()`, or to upgrade.
  */
 export async function assertSchemaVersion(pool: PgPoolLike, target: MigrationTarget): Promise<void> {
@@ -94,15 +95,7 @@ export async function assertSchemaVersion(pool: PgPoolLike, target: MigrationTar
     if ((error as { code?: unknown }).code === '42P01') found = null;
     else throw translatePgError(error, { operation: 'assertSchema()', expectedVersion: latest });
   }
-  if (found !== null && found > latest) throw tooNew(target, found);
-  if (found === null || found < latest) {
-    const where = `${target.names.schema}.${target.names.table}`;
-    throw new SchemaVersionError(
-      found,
-      latest,
-      `The ${target.kind} table ${where} is at schema version ${found ?? 'none'}, this version of @outboxkit/outbox-pg needs ${latest}: run \`outbox-relay migrate\` or \`store.migrate()\``,
-    );
-  }
+  checkSchemaVersion(found, latest, schemaTarget(target));
 }
 
 async function currentVersion(client: Pick<PgPoolLike, 'query'>, names: TableNames): Promise<number | null> {
@@ -110,11 +103,6 @@ async function currentVersion(client: Pick<PgPoolLike, 'query'>, names: TableNam
   return result.rows[0]?.version ?? null;
 }
 
-function tooNew(target: MigrationTarget, found: number): SchemaVersionError {
-  const latest = latestVersion(target);
-  return new SchemaVersionError(
-    found,
-    latest,
-    `The ${target.kind} table ${target.names.schema}.${target.names.table} is at schema version ${found}, newer than the ${latest} this version of @outboxkit/outbox-pg knows: upgrade @outboxkit/outbox-pg`,
-  );
+function schemaTarget(target: MigrationTarget): SchemaTarget {
+  return { kind: target.kind, table: `${target.names.schema}.${target.names.table}`, packageName: '@outboxkit/outbox-pg' };
 }

@@ -24,6 +24,7 @@ export {
   processBatchInTransaction,
   processInTransaction,
 } from './inbox-transaction.js';
+export { checkSchemaVersion, type SchemaTarget } from './schema-version.js';
 export {
   isSqlExecutor,
   isTransactionRunner,
