@@ -1,5 +1,5 @@
 import type { InboxCleanupOptions, InboxItem, InboxOutcome, InboxStore, ProcessBatchOptions } from '../contracts/inbox-store.js';
-import { BatchRolledBackError } from '../errors.js';
+import { findHandlerFailure, handlerFailureError, type InboxSteps, processBatchInTransaction } from '../driver/inbox-transaction.js';
 import { type MemoryTransaction, memoryTransaction } from './memory-outbox-store.js';
 
 /**
@@ -50,37 +50,52 @@ export class MemoryInboxStore implements InboxStore<MemoryTransaction> {
     options: ProcessBatchOptions = {},
   ): Promise<InboxOutcome[]> {
     const savepoints = options.savepoints ?? true;
-    const outcomes: InboxOutcome[] = [];
-    await memoryTransaction(async (outer) => {
+    // Core's batch state machine, as the SQL stores run it, over writes kept in a list: a savepoint
+    // is a position in it, rolling back to it drops what came after.
+    return memoryTransaction(async (outer) => {
+      const writes: Array<() => void> = [];
       const recordedNow = new Set<string>();
-      for (const [index, item] of items.entries()) {
-        const id = key(consumer, item.messageId);
-        if (this.#recorded.has(id) || recordedNow.has(id)) {
-          outcomes.push({ status: 'duplicate' });
-          continue;
-        }
-        // A savepoint: the item's writes join the outer transaction only if its handler resolves.
-        const writes: Array<() => void> = [];
-        const savepoint: MemoryTransaction = {
-          get open() {
-            return outer.open;
-          },
-          onCommit: (apply) => writes.push(apply),
-        };
-        try {
-          await fn(savepoint, item);
+      let mark = 0;
+      const tx: MemoryTransaction = {
+        get open() {
+          return outer.open;
+        },
+        onCommit: (apply) => writes.push(apply),
+      };
+      const steps: InboxSteps = {
+        record: async (messageId) => {
+          const id = key(consumer, messageId);
+          if (this.#recorded.has(id) || recordedNow.has(id)) return false;
           recordedNow.add(id);
-          for (const write of writes) outer.onCommit(write);
-          outer.onCommit(() => this.#recorded.set(id, Date.now()));
-          outcomes.push({ status: 'applied', value: undefined });
-        } catch (error) {
-          // Thrown out of the transaction: none of its writes are applied.
-          if (!savepoints) throw new BatchRolledBackError(index, error);
-          outcomes.push({ status: 'failed', error });
-        }
+          return true;
+        },
+        recordAll: async (messageIds) => {
+          const fresh = new Set<string>();
+          for (const messageId of messageIds) if (await steps.record(messageId)) fresh.add(messageId);
+          return fresh;
+        },
+        savepoint: async () => {
+          mark = writes.length;
+        },
+        rollbackToSavepoint: async () => {
+          writes.length = mark;
+        },
+        forget: async (messageId) => {
+          recordedNow.delete(key(consumer, messageId));
+        },
+      };
+      let outcomes: InboxOutcome[];
+      try {
+        outcomes = await processBatchInTransaction(tx, steps, items, fn, savepoints, (error) => error);
+      } catch (error) {
+        // Thrown out of the transaction: none of its writes are applied.
+        const failure = findHandlerFailure(error);
+        throw failure === undefined ? error : handlerFailureError(failure, false, (cause) => cause);
       }
+      for (const write of writes) outer.onCommit(write);
+      for (const id of recordedNow) outer.onCommit(() => this.#recorded.set(id, Date.now()));
+      return outcomes;
     });
-    return outcomes;
   }
 
   async cleanup(options: InboxCleanupOptions): Promise<number> {
