@@ -19,6 +19,21 @@ function subjectsInStreamOrder(bus: MemoryBus): Map<string, number[]> {
 }
 
 describe('Relay', () => {
+  it('tells the re-publish horizon of its options without being built, as a built relay does', () => {
+    const store = new MemoryOutboxStore();
+    const publisher = new MemoryBus().publisher();
+    for (const options of [
+      {},
+      { leaseMs: 10_000 },
+      { backoff: { maxMs: 5_000 } },
+      { leaseMs: 2_000, backoff: { initialMs: 100, maxMs: 900 } },
+    ]) {
+      expect(Relay.republishHorizonMs(options)).toBe(new Relay({ store, publisher, ...options }).republishHorizonMs);
+    }
+    expect(Relay.republishHorizonMs({ leaseMs: 10_000, backoff: { maxMs: 30_000 } })).toBe(40_000);
+    expect(() => Relay.republishHorizonMs({ leaseMs: 50 })).toThrow(/leaseMs/);
+  });
+
   it('dead-letters a row over maxEventBytes at once, unpublished, and keeps each claim within maxBatchBytes', async () => {
     const store = new MemoryOutboxStore({ maxEventBytes: 10_000 });
     const bus = new MemoryBus();

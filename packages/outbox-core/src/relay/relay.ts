@@ -12,6 +12,11 @@ import { Lifecycle, type StopOptions } from '../util/lifecycle.js';
 import { type BusDown, classifyBatch, probeRecords, readPublishResults } from './classify-batch.js';
 import type { RelayDrainResult, RelayEvent, RelayStopResult } from './relay-events.js';
 
+/** A claimed batch's lease when `leaseMs` is not set. */
+const DEFAULT_LEASE_MS = 30_000;
+/** The retry delays of a failed publish when `backoff` is not set. */
+const DEFAULT_BACKOFF = { initialMs: 1_000, maxMs: 60_000 } as const;
+
 /** Options of `Relay`. */
 export interface RelayOptions {
   /** The outbox to drain. The relay never writes to it outside claim/complete/release/deadLetter. */
@@ -136,11 +141,11 @@ export class Relay {
     this.#publisher = options.publisher;
     this.#batchSize = validateInteger(options.batchSize ?? 500, 'batchSize', 1, 10_000);
     this.#maxBatchBytes = validateByteLimit(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, 'maxBatchBytes');
-    this.#leaseMs = validateInteger(options.leaseMs ?? 30_000, 'leaseMs', 100);
+    this.#leaseMs = validateInteger(options.leaseMs ?? DEFAULT_LEASE_MS, 'leaseMs', 100);
     this.#pollIntervalMs = validateInteger(options.pollIntervalMs ?? 1_000, 'pollIntervalMs', 1);
     this.#minPollIntervalMs = validateInteger(options.minPollIntervalMs ?? 5, 'minPollIntervalMs', 1, this.#pollIntervalMs);
     this.#maxAttempts = validateInteger(options.maxAttempts ?? 10, 'maxAttempts', 1);
-    this.#backoff = createBackoff({ initialMs: 1_000, maxMs: 60_000, ...options.backoff });
+    this.#backoff = createBackoff({ ...DEFAULT_BACKOFF, ...options.backoff });
     this.#outageBackoff = createBackoff({ initialMs: 500, maxMs: 15_000, ...options.outageBackoff });
     this.#storeBackoff = createBackoff({ initialMs: 200, maxMs: 10_000 });
     this.#duplicateWindowMs = options.duplicateWindowMs;
@@ -162,6 +167,21 @@ export class Relay {
   /** The longest time between a publish and its possible re-publish: what `duplicate_window` must cover. */
   get republishHorizonMs(): number {
     return this.#leaseMs + this.#backoff.maxMs;
+  }
+
+  /**
+   * The re-publish horizon of a relay built with these options, without building one: what a
+   * stream's `duplicate_window` must cover before the relay starts (the relay CLI sizes the stream
+   * with it). Equal to `republishHorizonMs` of `new Relay(options)`.
+   * @throws OutboxConfigError when `leaseMs` or `backoff` is out of range, as the constructor does.
+   * @example
+   * ```ts
+   * const windowMs = Relay.republishHorizonMs({ leaseMs: 10_000, backoff: { maxMs: 30_000 } }) // 40_000
+   * ```
+   */
+  static republishHorizonMs(options: Pick<RelayOptions, 'leaseMs' | 'backoff'> = {}): number {
+    const leaseMs = validateInteger(options.leaseMs ?? DEFAULT_LEASE_MS, 'leaseMs', 100);
+    return leaseMs + createBackoff({ ...DEFAULT_BACKOFF, ...options.backoff }).maxMs;
   }
 
   /** True while the bus cannot take events (claiming is paused). */

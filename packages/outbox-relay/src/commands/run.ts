@@ -131,8 +131,7 @@ export async function runCommand(config: RunConfig, logger: CliLogger): Promise<
       logger,
       onEvent,
     };
-    // A first Relay only to learn the re-publish horizon the stream's window must cover.
-    const horizonMs = new Relay(relayOptions).republishHorizonMs;
+    const horizonMs = Relay.republishHorizonMs(relayOptions);
     const duplicateWindowMs = await setUpStream(connection, nats, horizonMs, logger);
     relay = new Relay({ ...relayOptions, duplicateWindowMs });
     readiness.busOutage = () => relay?.busOutage;
