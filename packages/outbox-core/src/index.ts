@@ -39,6 +39,7 @@ export type {
 } from './contracts/publisher.js';
 export type { DeadLetterReason, Delivery, FetchOptions, Subscriber } from './contracts/subscriber.js';
 export {
+  BatchRolledBackError,
   EventDecodeError,
   EventValidationError,
   InfrastructureError,
