@@ -89,7 +89,7 @@ beforeAll(async () => {
       '--json',
       '--pack-destination',
       work,
-      ...['outbox-core', 'outbox-pg', 'outbox-mysql', 'bus-nats'].flatMap((name) => ['-w', `packages/${name}`]),
+      ...['outbox-core', 'outbox-pg', 'outbox-mysql', 'bus-nats', 'outbox-adapters'].flatMap((name) => ['-w', `packages/${name}`]),
     ],
     { cwd: repoRoot, env, maxBuffer: 64 * 1024 * 1024 },
   );
@@ -136,6 +136,15 @@ describe('each package README, followed in a fresh project against the packed pa
   it('outbox-mysql: the event commits with the business change, is claimed, and the inbox applies it once', async () => {
     const { stdout } = await runQuickStart('outbox-mysql', { OUTBOX_MYSQL_URL: withDatabase(MYSQL_URL, mysqlDatabase) });
     expect(stdout).toContain('catalog.product.price-changed p-1');
+    expect(stdout.trim().split('\n').at(-1)).toBe('applied');
+  });
+
+  it('adapters: the event commits in a Drizzle transaction, and the handler runs in one with the inbox row', async () => {
+    const { project, stdout } = await runQuickStart('outbox-adapters', { OUTBOX_PG_URL: withDatabase(PG_URL, pgDatabase) });
+    // Only the library the README names is installed: none of the other optional peers.
+    for (const absent of ['@prisma/client', 'kysely', 'typeorm', 'knex'])
+      expect(existsSync(join(project, 'node_modules', absent))).toBe(false);
+    expect(stdout).toContain('pending events: 1');
     expect(stdout.trim().split('\n').at(-1)).toBe('applied');
   });
 
