@@ -1,6 +1,11 @@
 import { StoreError } from '@outboxkit/outbox-core';
-import { checkSchemaVersion as checkVersion, type SchemaTarget } from '@outboxkit/outbox-core/driver';
-import { giveBack, type MysqlPoolLike, runStatement, selectRows } from './mysql-like.js';
+import {
+  checkSchemaVersion as checkVersion,
+  type MigrationConnection,
+  migrateSchema,
+  type SchemaTarget,
+} from '@outboxkit/outbox-core/driver';
+import { giveBack, type MysqlConnectionLike, type MysqlPoolLike, runStatement, selectRows } from './mysql-like.js';
 import type { TableName } from './table-name.js';
 import { isMissingTable } from './translate-mysql-error.js';
 
@@ -15,34 +20,50 @@ export interface Migration {
 const LOCK_TIMEOUT_SECONDS = 60;
 
 /**
- * Applies the missing migrations under `GET_LOCK` on one connection of the pool, recording each
- * version in `<table>_migrations`. DDL never runs inside a caller's transaction: MySQL commits
- * implicitly before and after DDL, so it runs on its own pooled connection in autocommit mode.
- * Concurrent callers serialise on the lock; the second finds everything applied.
+ * Applies the missing migrations with core's `migrateSchema`, under `GET_LOCK` on one connection of
+ * the pool, recording each version in `<table>_migrations`. DDL never runs inside a caller's
+ * transaction: MySQL commits implicitly before and after DDL, so it runs on its own pooled
+ * connection in autocommit mode. Concurrent callers serialise on the lock; the second finds
+ * everything applied. Errors come back untranslated: the store translates them.
+ *
+ * @throws SchemaVersionError when the database is newer than this package.
+ * @throws StoreError `LOCK_TIMEOUT` when another process held the lock for `LOCK_TIMEOUT_SECONDS`.
  */
-export async function applyMigrations(
+export function applyMigrations(
   pool: MysqlPoolLike,
   table: TableName,
   migrations: readonly Migration[],
   kind: string,
 ): Promise<{ version: number; applied: number[] }> {
-  const connection = await pool.getConnection();
-  let clean = false;
-  try {
-    // GET_LOCK names are limited to 64 characters: hash the schema-qualified table name.
-    const lockName = `CONCAT('outboxkit:', SHA1(CONCAT(IFNULL(DATABASE(), ''), '|', ?)))`;
-    const [lock] = await selectRows<{ locked: number | null }>(connection, `SELECT GET_LOCK(${lockName}, ?) AS locked`, [
-      table.display,
-      LOCK_TIMEOUT_SECONDS,
-    ]);
-    if (Number(lock?.locked) !== 1) {
-      throw new StoreError(
-        'LOCK_TIMEOUT',
-        `migrate(): another process held the migration lock of ${table.display} for ${LOCK_TIMEOUT_SECONDS} s; try again`,
-        true,
-      );
-    }
-    try {
+  return migrateSchema(
+    { connect: async () => migrationConnection(await pool.getConnection(), table), translateError: (error) => error },
+    migrations,
+    schemaTarget(table, kind),
+  );
+}
+
+/** The MySQL statements of a migration run, on one pooled connection. */
+function migrationConnection(connection: MysqlConnectionLike, table: TableName): MigrationConnection<Migration> {
+  // GET_LOCK names are limited to 64 characters: hash the schema-qualified table name.
+  const lockName = `CONCAT('outboxkit:', SHA1(CONCAT(IFNULL(DATABASE(), ''), '|', ?)))`;
+  return {
+    lock: async () => {
+      const [lock] = await selectRows<{ locked: number | null }>(connection, `SELECT GET_LOCK(${lockName}, ?) AS locked`, [
+        table.display,
+        LOCK_TIMEOUT_SECONDS,
+      ]);
+      if (Number(lock?.locked) !== 1) {
+        throw new StoreError(
+          'LOCK_TIMEOUT',
+          `migrate(): another process held the migration lock of ${table.display} for ${LOCK_TIMEOUT_SECONDS} s; try again`,
+          true,
+        );
+      }
+    },
+    unlock: async () => {
+      await selectRows(connection, `SELECT RELEASE_LOCK(${lockName}) AS released`, [table.display]);
+    },
+    readVersion: async () => {
       await runStatement(
         connection,
         `CREATE TABLE IF NOT EXISTS ${table.migrationsQuoted} (
@@ -51,29 +72,18 @@ export async function applyMigrations(
            applied_at DATETIME(3) NOT NULL
          ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
       );
-      let version = await readVersion(connection, table);
-      // A database migrated by a newer version of this package is refused, as on PostgreSQL.
-      checkVersion(version === 0 ? null : version, migrations.at(-1)?.version ?? 0, schemaTarget(table, kind), true);
-      const applied: number[] = [];
-      for (const migration of migrations) {
-        if (migration.version <= version) continue;
-        for (const statement of migration.statements(table)) await runStatement(connection, statement);
-        await runStatement(
-          connection,
-          `INSERT INTO ${table.migrationsQuoted} (version, name, applied_at) VALUES (?, ?, UTC_TIMESTAMP(3))`,
-          [migration.version, migration.name],
-        );
-        version = migration.version;
-        applied.push(migration.version);
-      }
-      return { version, applied };
-    } finally {
-      await selectRows(connection, `SELECT RELEASE_LOCK(${lockName}) AS released`, [table.display]);
-      clean = true;
-    }
-  } finally {
-    giveBack(connection, clean);
-  }
+      const version = await readVersion(connection, table);
+      return version === 0 ? null : version;
+    },
+    apply: async (migration) => {
+      for (const statement of migration.statements(table)) await runStatement(connection, statement);
+      await runStatement(connection, `INSERT INTO ${table.migrationsQuoted} (version, name, applied_at) VALUES (?, ?, UTC_TIMESTAMP(3))`, [
+        migration.version,
+        migration.name,
+      ]);
+    },
+    release: (reusable) => giveBack(connection, reusable),
+  };
 }
 
 /** The newest version recorded, 0 when none. */

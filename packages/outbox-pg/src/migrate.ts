@@ -1,5 +1,5 @@
-import { type MigrationResult, SchemaVersionError } from '@outboxkit/outbox-core';
-import { checkSchemaVersion, type SchemaTarget } from '@outboxkit/outbox-core/driver';
+import type { MigrationResult } from '@outboxkit/outbox-core';
+import { checkSchemaVersion, type MigrationConnection, migrateSchema, type SchemaTarget } from '@outboxkit/outbox-core/driver';
 import { absorbClientErrors, type PgPoolLike } from './pg-like.js';
 import type { TableNames } from './table-name.js';
 import { translatePgError } from './translate-pg-error.js';
@@ -25,27 +25,38 @@ export function latestVersion(target: MigrationTarget): number {
 }
 
 /**
- * Applies the missing migrations, each in its own transaction and recorded in `<table>_migrations`.
- * All of it runs under a session advisory lock keyed by the schema, so concurrent `migrate()` calls
- * (several relays starting at once, outbox and inbox in one schema) queue instead of racing on
- * `CREATE`. A database already at a newer version than this package knows is refused.
+ * Applies the missing migrations with core's `migrateSchema`, each in its own transaction and recorded
+ * in `<table>_migrations`. All of it runs under a session advisory lock keyed by the schema, so
+ * concurrent `migrate()` calls (several relays starting at once, outbox and inbox in one schema)
+ * queue instead of racing on `CREATE`. A database already at a newer version than this package
+ * knows is refused.
  *
  * @throws SchemaVersionError when the database is newer than this package.
  */
-export async function runMigrations(pool: PgPoolLike, target: MigrationTarget): Promise<MigrationResult> {
-  const { names, migrations } = target;
-  const latest = latestVersion(target);
-  let client: Awaited<ReturnType<PgPoolLike['connect']>>;
-  try {
-    client = await pool.connect();
-  } catch (error) {
-    throw translatePgError(error, { operation: 'migrate()' });
-  }
+export function runMigrations(pool: PgPoolLike, target: MigrationTarget): Promise<MigrationResult> {
+  const expectedVersion = latestVersion(target);
+  return migrateSchema(
+    {
+      connect: async () => migrationConnection(await pool.connect(), target.names),
+      translateError: (error) => translatePgError(error, { operation: 'migrate()', expectedVersion }),
+    },
+    target.migrations,
+    schemaTarget(target),
+  );
+}
+
+/** The PostgreSQL statements of a migration run, on one pooled client. */
+function migrationConnection(client: Awaited<ReturnType<PgPoolLike['connect']>>, names: TableNames): MigrationConnection<Migration> {
   const stopAbsorbing = absorbClientErrors(client);
-  let broken: Error | undefined;
-  try {
-    await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`outboxkit.migrate.${names.schema}`]);
-    try {
+  const lockKey = `outboxkit.migrate.${names.schema}`;
+  return {
+    lock: async () => {
+      await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [lockKey]);
+    },
+    unlock: async () => {
+      await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [lockKey]);
+    },
+    readVersion: async () => {
       // Checked first: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the
       // schema is there, which a migration role limited to its schema may not have.
       const schemaFound = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [names.schema]);
@@ -53,33 +64,24 @@ export async function runMigrations(pool: PgPoolLike, target: MigrationTarget): 
       await client.query(
         `CREATE TABLE IF NOT EXISTS ${names.migrations} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
       );
-      const found = await currentVersion(client, names);
-      checkSchemaVersion(found, latest, schemaTarget(target), true);
-      const applied: number[] = [];
-      for (const migration of migrations) {
-        if (found !== null && migration.version <= found) continue;
-        await client.query('BEGIN');
-        try {
-          await client.query(migration.sql(names));
-          await client.query(`INSERT INTO ${names.migrations} (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
-          await client.query('COMMIT');
-        } catch (error) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          throw error;
-        }
-        applied.push(migration.version);
+      return currentVersion(client, names);
+    },
+    apply: async (migration) => {
+      await client.query('BEGIN');
+      try {
+        await client.query(migration.sql(names));
+        await client.query(`INSERT INTO ${names.migrations} (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
       }
-      return { version: applied.at(-1) ?? found ?? 0, applied };
-    } finally {
-      await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`outboxkit.migrate.${names.schema}`]);
-    }
-  } catch (error) {
-    if (!(error instanceof SchemaVersionError)) broken = error instanceof Error ? error : new Error(String(error));
-    throw translatePgError(error, { operation: 'migrate()', expectedVersion: latest });
-  } finally {
-    stopAbsorbing();
-    client.release(broken);
-  }
+    },
+    release: (reusable) => {
+      stopAbsorbing();
+      client.release(reusable ? undefined : true);
+    },
+  };
 }
 
 /**

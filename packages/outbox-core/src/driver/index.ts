@@ -24,6 +24,12 @@ export {
   processBatchInTransaction,
   processInTransaction,
 } from './inbox-transaction.js';
+export {
+  type MigrationConnection,
+  type MigrationDialect,
+  migrateSchema,
+  type NumberedMigration,
+} from './migration-runner.js';
 export { checkSchemaVersion, type SchemaTarget } from './schema-version.js';
 export {
   isSqlExecutor,
