@@ -183,12 +183,15 @@ export class Scenario {
     }
   }
 
-  /** Starts `outbox-relay run` and waits for its `outbox-relay started` log line. */
-  async startRelay(extra: Record<string, string> = {}): Promise<ManagedProcess> {
+  /**
+   * Starts `outbox-relay run` and waits for its `outbox-relay started` log line, at most
+   * `timeoutMs` (a scenario that keeps the relay from starting on purpose adds its outage to it).
+   */
+  async startRelay(extra: Record<string, string> = {}, timeoutMs = 30_000): Promise<ManagedProcess> {
     for (let attempt = 1; ; attempt++) {
       const relay = new ManagedProcess('outbox-relay', process.execPath, [RELAY_BIN, 'run'], { env: this.relayEnv(extra) });
       this.relay = relay;
-      await waitUntil('outbox-relay to start', () => relay.stdout().includes('"outbox-relay started"') || !relay.running, 30_000, 50);
+      await waitUntil('outbox-relay to start', () => relay.stdout().includes('"outbox-relay started"') || !relay.running, timeoutMs, 50);
       if (relay.running) {
         this.relayStarts++;
         return relay;

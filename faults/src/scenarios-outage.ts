@@ -261,7 +261,9 @@ export async function startedWithoutMetaLeader(kind: DatabaseKind, size: RunSize
     await (await jetstreamManager(scenario.nc)).streams.delete(scenario.stream);
     const down = servers.nodes.slice(1);
     for (const node of down) await node.stop('SIGKILL');
-    const starting = scenario.startRelay({ ...RELAY_ENV, OUTBOX_STREAM_REPLICAS: '3' });
+    // Its start takes the outage itself on top of the usual start: under load the 30 s default was
+    // not enough (it timed out once with a 10 s outage on a machine at load 15-30).
+    const starting = scenario.startRelay({ ...RELAY_ENV, OUTBOX_STREAM_REPLICAS: '3' }, size.downMs + 60_000);
     await waitUntil(
       'the relay to wait for JetStream',
       () => relayMessages(scenario).includes('JetStream is not available yet (no meta leader?); waiting to set up the stream'),
