@@ -2,7 +2,7 @@ export { type Counts, createFaultDatabase, type DatabaseKind, type FaultDatabase
 export { type DeadLetter, readDeadLetters, replayDeadLetters } from './dead-letters.js';
 export { RELAY_BIN, sleep, uniqueName, waitUntil } from './env.js';
 export { ItemChanged, ItemPoisoned } from './events.js';
-export { freePort, type NatsNode, type NatsServers, startNatsServers } from './nats-servers.js';
+export { type NatsNode, type NatsServers, startNatsServers } from './nats-servers.js';
 export { ManagedProcess, runToCompletion, stopAllProcesses } from './processes.js';
 export { formatResult, Scenario, type ScenarioOptions, type ScenarioResult } from './scenario.js';
 export {

@@ -1,25 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { NATS_SERVER_BIN } from '@outboxkit/test-services';
+import { freePort, NATS_SERVER_BIN } from '@outboxkit/test-services';
 import { waitUntil } from './env.js';
 import { ManagedProcess } from './processes.js';
-
-/** A free TCP port on loopback (bound, read, released). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
-    });
-  });
-}
 
 /** One nats-server of the suite's own, on a free loopback port and a temp store that survives restarts. */
 export interface NatsNode {

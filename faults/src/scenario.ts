@@ -2,10 +2,10 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ensureConsumer, ensureDeadLetterStream, ensureStream } from '@outboxkit/bus-nats';
 import type { EventDefinition, OutboxEvent } from '@outboxkit/outbox-core';
+import { freePort } from '@outboxkit/test-services';
 import { type Counts, createFaultDatabase, type DatabaseKind, type FaultDatabase } from './databases.js';
 import { FAULTS_DIR, RELAY_BIN, sleep, uniqueName, WORKER_SCRIPT, waitUntil } from './env.js';
 import { ItemChanged } from './events.js';
-import { freePort } from './nats-servers.js';
 import { ManagedProcess, runToCompletion } from './processes.js';
 
 /** Options of {@link Scenario.create}. */

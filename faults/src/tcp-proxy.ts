@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
-import { freePort } from './nats-servers.js';
+import { freePort } from '@outboxkit/test-services';
 
 /**
  * A TCP proxy the scenario owns, in front of a real database server: `cut()` resets every

@@ -46,3 +46,6 @@ export declare function waitUntil(
   timeoutMs?: number,
   intervalMs?: number,
 ): Promise<void>;
+
+/** A loopback TCP port nothing listens on right now (for a server the test starts, or an address that refuses). */
+export declare function freePort(): Promise<number>;

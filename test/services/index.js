@@ -3,6 +3,7 @@
 // types are in index.d.ts.
 import { connect } from 'node:net';
 
+export { freePort } from './free-port.js';
 export { waitUntil } from './wait-until.js';
 
 /**

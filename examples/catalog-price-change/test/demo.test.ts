@@ -1,10 +1,9 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { MYSQL_URL, NATS_URL, PG_URL } from '@outboxkit/test-services';
+import { freePort, MYSQL_URL, NATS_URL, PG_URL } from '@outboxkit/test-services';
 import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -80,14 +79,6 @@ function changes(stdout: string) {
       baskets: (baskets as string).split(', '),
       count: Number(count),
     }));
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 afterAll(async () => {

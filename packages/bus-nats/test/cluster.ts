@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NATS_SERVER_BIN } from '@outboxkit/test-services';
+import { freePort, NATS_SERVER_BIN } from '@outboxkit/test-services';
 
 /** One node of a test cluster: it can be killed and started again on the same ports and store. */
 export interface ClusterNode {
@@ -23,18 +22,6 @@ export interface TestCluster {
   kill(node: ClusterNode): Promise<void>;
   /** Kills every node it started and removes the temp directory. Safe to call twice. */
   dispose(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /**

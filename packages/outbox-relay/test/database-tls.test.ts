@@ -1,10 +1,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MARIADBD_BIN, PG_URL, waitUntil } from '@outboxkit/test-services';
+import { freePort, MARIADBD_BIN, PG_URL, waitUntil } from '@outboxkit/test-services';
 import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,17 +60,6 @@ function makeCa(name: string, names: string): { ca: string; cert: string; key: s
   return { ca: `${dir}/ca.pem`, cert: `${dir}/server.pem`, key: `${dir}/server.key` };
 }
 
-function unusedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 /**
  * A mariadbd of the test's own with TLS and require_secure_transport: the shared server's ssl_*
  * variables are read-only in 10.11 (a restart), and a plaintext connection is refused here, so a
@@ -84,7 +72,7 @@ class TlsMariadb {
   #child: ChildProcess | undefined;
 
   async start(tls: { ca: string; cert: string; key: string }): Promise<void> {
-    this.port = await unusedPort();
+    this.port = await freePort();
     execFileSync(
       'mariadb-install-db',
       ['--no-defaults', `--datadir=${this.dir}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'],

@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NATS_SERVER_BIN, waitUntil } from '@outboxkit/test-services';
+import { freePort, NATS_SERVER_BIN, waitUntil } from '@outboxkit/test-services';
 import { natsConnect } from './nats-stream.js';
 
 /** A nats-server of the test's own, with JetStream, on a free port and a temp store dir; stopped by pid. */
@@ -51,15 +50,4 @@ export class OwnNatsServer {
     await this.stop();
     rmSync(this.#storeDir, { recursive: true, force: true });
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }

@@ -1,7 +1,6 @@
-import { createServer } from 'node:net';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { waitUntil } from '@outboxkit/test-services';
+import { freePort, waitUntil } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
 import { pgFixtureWithNatsPerFile, pgRelaySetup } from './pg-fixture.js';
 import { runRelay, startRelay } from './relay-process.js';
@@ -10,18 +9,6 @@ let nc: NatsConnection;
 const { fixture, streams } = pgFixtureWithNatsPerFile((connection) => {
   nc = connection;
 });
-
-/** A loopback port nothing listens on. */
-function unusedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 async function streamExists(stream: string): Promise<boolean> {
   const jsm = await jetstreamManager(nc);
@@ -38,7 +25,7 @@ describe('run start-up', { timeout: 60_000 }, () => {
     expect(result.code, result.stderr).toBe(3);
     expect(await streamExists(unmigrated.stream)).toBe(false);
 
-    const port = await unusedPort();
+    const port = await freePort();
     const noDatabase = pgRelaySetup(fixture, streams, { OUTBOX_DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/test` });
     const failed = await runRelay(['run'], noDatabase.env);
     expect(failed.code, failed.stderr).toBe(1);
@@ -46,7 +33,7 @@ describe('run start-up', { timeout: 60_000 }, () => {
   });
 
   it('with NATS unreachable: warns within 2 s and again with backoff, /readyz names NATS, SIGTERM exits 1', async () => {
-    const port = await unusedPort();
+    const port = await freePort();
     const { table, env } = pgRelaySetup(fixture, streams, {
       OUTBOX_NATS_URL: `nats://127.0.0.1:${port}`,
       OUTBOX_METRICS_ADDR: '127.0.0.1:0',
