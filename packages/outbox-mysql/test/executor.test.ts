@@ -1,5 +1,6 @@
 import { createEvent, OutboxConfigError, OutboxUsageError, StoreError } from '@outboxkit/outbox-core';
-import { BatchRolledBackError, type SqlExecutor, type TransactionRunner } from '@outboxkit/outbox-core/driver';
+import { describeInboxOnRunner } from '@outboxkit/outbox-core/conformance';
+import type { SqlExecutor, TransactionRunner } from '@outboxkit/outbox-core/driver';
 import {
   type MysqlConnectionLike,
   MysqlInboxStore,
@@ -127,7 +128,6 @@ describe('MysqlOutboxStore.enqueue on an SqlExecutor', () => {
 });
 
 describe('MysqlInboxStore on a TransactionRunner', () => {
-  let handlerTransactions: LibraryTx[];
   // A runner as an adapter writes one: the library's own transaction object for the handler, an executor for the store.
   let runner: TransactionRunner<LibraryTx>;
   let inbox: MysqlInboxStore<LibraryTx>;
@@ -135,7 +135,6 @@ describe('MysqlInboxStore on a TransactionRunner', () => {
   beforeAll(async () => {
     await new MysqlInboxStore({ pool }).migrate();
     await db.admin.query('CREATE TABLE effects (id VARCHAR(64) NOT NULL PRIMARY KEY) ENGINE=InnoDB');
-    handlerTransactions = [];
     runner = {
       dialect: 'mysql',
       transaction: (fn) => transaction(pool, (connection) => fn({ library: 'test-orm', connection }, ormExecutor(connection, true))),
@@ -147,72 +146,12 @@ describe('MysqlInboxStore on a TransactionRunner', () => {
     const [rows] = await db.admin.query('SELECT 1 FROM effects WHERE id = ?', [id]);
     return (rows as unknown[]).length;
   };
-  const write = (tx: LibraryTx, id: string) => {
-    handlerTransactions.push(tx);
-    return tx.connection.query('INSERT INTO effects VALUES (?)', [id]);
-  };
-
-  it("hands the handler the library's transaction; its writes and the inbox row commit together, once", async () => {
-    handlerTransactions = [];
-    expect(await inbox.process('basket', 'm1', async (tx) => write(tx, 'm1').then(() => 'done'))).toEqual({
-      status: 'applied',
-      value: 'done',
-    });
-    expect(handlerTransactions.map((tx) => tx.library)).toEqual(['test-orm']);
-    expect(await written('m1')).toBe(1);
-    expect(await inbox.isRecorded('basket', 'm1')).toBe(true);
-    expect(await inbox.process('basket', 'm1', async (tx) => write(tx, 'm1-again'))).toEqual({ status: 'duplicate' });
-    expect(await written('m1-again')).toBe(0);
-  });
-
-  it("rolls the handler's writes and the inbox row back together, rethrowing the handler's own error", async () => {
-    const thrown = new Error('handler bug');
-    const error = await inbox
-      .process('basket', 'm2', async (tx) => {
-        await write(tx, 'm2');
-        throw thrown;
-      })
-      .catch((caught: unknown) => caught);
-    expect(error).toBe(thrown);
-    expect(await written('m2')).toBe(0);
-    expect(await inbox.isRecorded('basket', 'm2')).toBe(false);
-  });
-
-  it('rolls back only the throwing item of a batch to its savepoint; a redelivered id in the batch is a duplicate', async () => {
-    const outcomes = await inbox.processBatch(
-      'basket',
-      [{ messageId: 'b1' }, { messageId: 'b2' }, { messageId: 'b3' }, { messageId: 'b1' }],
-      async (tx, item) => {
-        await write(tx, item.messageId);
-        if (item.messageId === 'b2') throw new Error('second fails');
-      },
-    );
-    expect(outcomes.map((o) => o.status)).toEqual(['applied', 'failed', 'applied', 'duplicate']);
-    expect([await written('b1'), await written('b2'), await written('b3')]).toEqual([1, 0, 1]);
-    expect(await inbox.isRecorded('basket', 'b2')).toBe(false);
-  });
-
-  it('rolls the whole batch back without savepoints, with BatchRolledBackError naming the item', async () => {
-    const error = await inbox
-      .processBatch(
-        'basket',
-        [{ messageId: 'c1' }, { messageId: 'c2' }],
-        async (tx, item) => {
-          await write(tx, item.messageId);
-          if (item.messageId === 'c2') throw new Error('second fails');
-        },
-        { savepoints: false },
-      )
-      .catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(BatchRolledBackError);
-    expect(error).toMatchObject({ index: 1 });
-    expect([await written('c1'), await written('c2')]).toEqual([0, 0]);
-    expect(await inbox.isRecorded('basket', 'c1')).toBe(false);
-  });
-
-  it('cleans up through the runner when it has no pool', async () => {
-    expect(await inbox.cleanup({ olderThanMs: 0 })).toBeGreaterThan(0);
-    expect(await inbox.isRecorded('basket', 'm1')).toBe(false);
+  describeInboxOnRunner('MysqlInboxStore', {
+    inbox: () => inbox,
+    isLibraryTransaction: (tx) => tx.library === 'test-orm',
+    write: (tx, id) => tx.connection.query('INSERT INTO effects VALUES (?)', [id]),
+    fail: () => Promise.reject(new Error('second fails')),
+    written,
   });
 
   it('works on mysqlTransactions(pool), the handler receiving the mysql2 connection', async () => {

@@ -1,5 +1,6 @@
 import { createEvent, OutboxConfigError, OutboxUsageError, StoreError } from '@outboxkit/outbox-core';
-import { BatchRolledBackError, type SqlExecutor, type TransactionRunner } from '@outboxkit/outbox-core/driver';
+import { describeInboxOnRunner } from '@outboxkit/outbox-core/conformance';
+import type { SqlExecutor, TransactionRunner } from '@outboxkit/outbox-core/driver';
 import { type PgClientLike, PgInboxStore, PgOutboxStore, pgExecutor, pgTransactions, transaction } from '@outboxkit/outbox-pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabase } from './helpers.js';
@@ -115,7 +116,6 @@ describe('PgOutboxStore.enqueue on an SqlExecutor', () => {
 describe('PgInboxStore on a TransactionRunner', () => {
   let db: Awaited<ReturnType<typeof testDatabase>>;
   let effects: string;
-  let handlerTransactions: LibraryTx[];
   // A runner as an adapter writes one: the library's own transaction object for the handler, an executor for the store.
   let runner: TransactionRunner<LibraryTx>;
   let inbox: PgInboxStore<LibraryTx>;
@@ -125,7 +125,6 @@ describe('PgInboxStore on a TransactionRunner', () => {
     await new PgInboxStore({ pool: db.pool, schema: db.schema }).migrate();
     effects = `"${db.schema}".effects`;
     await db.pool.query(`CREATE TABLE ${effects} (id text PRIMARY KEY)`);
-    handlerTransactions = [];
     runner = {
       dialect: 'postgres',
       transaction: (fn) => transaction(db.pool, (client) => fn({ library: 'test-orm', client }, ormExecutor(client, true))),
@@ -137,73 +136,13 @@ describe('PgInboxStore on a TransactionRunner', () => {
     await db.drop();
   });
 
-  const written = async (id: string) => (await db.pool.query(`SELECT 1 FROM ${effects} WHERE id = $1`, [id])).rowCount;
-  const write = (tx: LibraryTx, id: string) => {
-    handlerTransactions.push(tx);
-    return tx.client.query(`INSERT INTO ${effects} VALUES ($1)`, [id]);
-  };
-
-  it("hands the handler the library's transaction; its writes and the inbox row commit together, once", async () => {
-    handlerTransactions = [];
-    expect(await inbox.process('basket', 'm1', async (tx) => write(tx, 'm1').then(() => 'done'))).toEqual({
-      status: 'applied',
-      value: 'done',
-    });
-    expect(handlerTransactions.map((tx) => tx.library)).toEqual(['test-orm']);
-    expect(await written('m1')).toBe(1);
-    expect(await inbox.isRecorded('basket', 'm1')).toBe(true);
-    expect(await inbox.process('basket', 'm1', async (tx) => write(tx, 'm1-again'))).toEqual({ status: 'duplicate' });
-    expect(await written('m1-again')).toBe(0);
-  });
-
-  it("rolls the handler's writes and the inbox row back together, rethrowing the handler's own error", async () => {
-    const thrown = new Error('handler bug');
-    const error = await inbox
-      .process('basket', 'm2', async (tx) => {
-        await write(tx, 'm2');
-        throw thrown;
-      })
-      .catch((caught: unknown) => caught);
-    expect(error).toBe(thrown);
-    expect(await written('m2')).toBe(0);
-    expect(await inbox.isRecorded('basket', 'm2')).toBe(false);
-  });
-
-  it('rolls back only the throwing item of a batch to its savepoint, even after SQL that aborted the transaction', async () => {
-    const outcomes = await inbox.processBatch(
-      'basket',
-      [{ messageId: 'b1' }, { messageId: 'b2' }, { messageId: 'b3' }, { messageId: 'b1' }],
-      async (tx, item) => {
-        await write(tx, item.messageId);
-        if (item.messageId === 'b2') await tx.client.query('SELECT 1/0');
-      },
-    );
-    expect(outcomes.map((o) => o.status)).toEqual(['applied', 'failed', 'applied', 'duplicate']);
-    expect([await written('b1'), await written('b2'), await written('b3')]).toEqual([1, 0, 1]);
-    expect(await inbox.isRecorded('basket', 'b2')).toBe(false);
-  });
-
-  it('rolls the whole batch back without savepoints, with BatchRolledBackError naming the item', async () => {
-    const error = await inbox
-      .processBatch(
-        'basket',
-        [{ messageId: 'c1' }, { messageId: 'c2' }],
-        async (tx, item) => {
-          await write(tx, item.messageId);
-          if (item.messageId === 'c2') throw new Error('second fails');
-        },
-        { savepoints: false },
-      )
-      .catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(BatchRolledBackError);
-    expect(error).toMatchObject({ index: 1 });
-    expect([await written('c1'), await written('c2')]).toEqual([0, 0]);
-    expect(await inbox.isRecorded('basket', 'c1')).toBe(false);
-  });
-
-  it('cleans up through the runner when it has no pool', async () => {
-    expect(await inbox.cleanup({ olderThanMs: 0 })).toBeGreaterThan(0);
-    expect(await inbox.isRecorded('basket', 'm1')).toBe(false);
+  const written = async (id: string) => (await db.pool.query(`SELECT 1 FROM ${effects} WHERE id = $1`, [id])).rowCount ?? 0;
+  describeInboxOnRunner('PgInboxStore', {
+    inbox: () => inbox,
+    isLibraryTransaction: (tx) => tx.library === 'test-orm',
+    write: (tx, id) => tx.client.query(`INSERT INTO ${effects} VALUES ($1)`, [id]),
+    fail: (tx) => tx.client.query('SELECT 1/0'),
+    written,
   });
 
   it('works on pgTransactions(pool), the handler receiving the pg client', async () => {
