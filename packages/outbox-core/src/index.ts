@@ -9,7 +9,16 @@ export { Consumer, type EventHandler } from './consumer/consumer.js';
 export type { ConsumerEvent } from './consumer/consumer-events.js';
 export type { ConsumerOptions, ConsumerSkipCounts, ConsumerStatus } from './consumer/consumer-options.js';
 export { type PublisherConstraints, RESERVED_HEADERS } from './contracts/bus-constraints.js';
-export type { InboxCleanupOptions, InboxItem, InboxOutcome, InboxStore, ProcessBatchOptions } from './contracts/inbox-store.js';
+export type {
+  InboxCleanupOptions,
+  InboxItem,
+  InboxOutcome,
+  InboxStore,
+  OrderKey,
+  ProcessBatchOptions,
+  ProcessOptions,
+  SubjectPosition,
+} from './contracts/inbox-store.js';
 export type { Logger } from './contracts/logger.js';
 export type {
   ClaimedBatch,
@@ -37,7 +46,7 @@ export type {
   PublishResult,
   PublishSuccess,
 } from './contracts/publisher.js';
-export type { DeadLetterReason, Delivery, FetchOptions, Subscriber } from './contracts/subscriber.js';
+export type { DeadLetterReason, Delivery, FetchOptions, SubjectGap, Subscriber } from './contracts/subscriber.js';
 export {
   BatchRolledBackError,
   EventDecodeError,

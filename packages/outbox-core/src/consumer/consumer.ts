@@ -521,6 +521,11 @@ export class Consumer<Tx = unknown> {
   async #settle(item: Decoded, outcome: InboxOutcome): Promise<void> {
     const { delivery, event } = item;
     try {
+      if (outcome.status === 'waiting') {
+        // Only an item with an OrderKey can wait; the consumer does not pass one yet (issue 14).
+        await delivery.nak(this.#backoff.delayMs(1));
+        return;
+      }
       if (outcome.status !== 'failed') {
         await this.#succeeded(item, outcome.status);
         return;
@@ -532,8 +537,12 @@ export class Consumer<Tx = unknown> {
         this.#emit({ type: 'conflict-retry', id: event.id, attempt, error: toError(error) });
         await this.#clock.sleep(5 + Math.random() * 20 * attempt);
         const again = await this.#processOne(item);
-        if (again.status !== 'failed') {
+        if (again.status === 'applied' || again.status === 'duplicate') {
           await this.#succeeded(item, again.status);
+          return;
+        }
+        if (again.status === 'waiting') {
+          await delivery.nak(this.#backoff.delayMs(1));
           return;
         }
         error = again.error;

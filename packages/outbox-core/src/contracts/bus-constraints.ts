@@ -15,11 +15,11 @@ export interface PublisherConstraints {
  * is the dedup id; `Nats-Rollup`, `Nats-Expected-*`, `Nats-TTL` change what the stream does); the
  * CloudEvents binary binding owns `ce-*` and `content-type`; outboxkit's dead-letter replays own
  * `outbox-replay-*` (an event carrying `outbox-replay-consumer` would be skipped by every consumer
- * but the one it names). A bus binding's declaration must be covered by this list
+ * but the one it names) and gap markers own `outbox-gap-*` (a message carrying one is not an event). A bus binding's declaration must be covered by this list
  * (`describePublisher` checks it).
  */
 export const RESERVED_HEADERS: PublisherConstraints = Object.freeze({
-  reservedHeaderPrefixes: Object.freeze(['nats-', 'ce-', 'outbox-replay-']),
+  reservedHeaderPrefixes: Object.freeze(['nats-', 'ce-', 'outbox-replay-', 'outbox-gap-']),
   reservedHeaderNames: Object.freeze(['content-type']),
 });
 

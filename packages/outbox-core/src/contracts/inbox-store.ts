@@ -1,13 +1,55 @@
+import type { SubjectGap } from './subscriber.js';
+
+/**
+ * Where an event stands in its subject: with it, the inbox applies the subject's events strictly in
+ * `sequence` order, checking and moving the `(consumer, subject)` position in the same transaction
+ * as the inbox row and the handler's writes.
+ */
+export interface OrderKey {
+  readonly subject: string;
+  /** The event's `sequence` (1, 2, 3...). */
+  readonly sequence: number;
+  /**
+   * When the consumer has no position for the subject yet: `false` (the default) runs only
+   * sequence 1 and makes a later one wait; `true` takes this event as the subject's start (a
+   * consumer created on a stream whose older events it will never see).
+   */
+  readonly baseline?: boolean;
+}
+
 /** An incoming message to record in the inbox before its handler runs. */
 export interface InboxItem {
   readonly messageId: string;
+  /** Present for an event with a sequence, when the consumer keeps subject order. */
+  readonly order?: OrderKey | undefined;
 }
 
-/** What happened to one message handed to the inbox. */
+/** Options of `InboxStore.process`. */
+export interface ProcessOptions {
+  /** Checks and moves the subject's position with the inbox row; see `OrderKey`. */
+  readonly order?: OrderKey | undefined;
+}
+
+/**
+ * What happened to one message handed to the inbox. `waiting`: the event has a sequence and its
+ * predecessor is neither applied nor recorded as a gap; nothing ran and nothing changed;
+ * `position` is the last sequence of the subject applied or skipped (0: none).
+ */
 export type InboxOutcome<T = void> =
   | { readonly status: 'applied'; readonly value: T }
   | { readonly status: 'duplicate' }
+  | { readonly status: 'waiting'; readonly position: number }
   | { readonly status: 'failed'; readonly error: unknown };
+
+/** A subject's position at one consumer (`InboxStore.positions`). */
+export interface SubjectPosition {
+  readonly subject: string;
+  /** The last sequence applied or skipped; the subject's next event must be `position + 1`. */
+  readonly position: number;
+  /** Gaps recorded beyond the position, waiting for the events before them (sorted). */
+  readonly gapsAhead: readonly number[];
+  readonly updatedAt: Date;
+}
 
 /** Options of `InboxStore.processBatch`. */
 export interface ProcessBatchOptions {
@@ -44,7 +86,13 @@ export interface InboxCleanupOptions {
  * - only a duplicate-key error counts as a duplicate; any other error propagates;
  * - a handler error caused by the database failing under it (the connection lost, a deadlock or
  *   serialization failure) is reported as a `StoreError` with `infrastructure: true` and the
- *   handler's error as `cause`; any other handler error is reported unchanged.
+ *   handler's error as `cause`; any other handler error is reported unchanged;
+ * - with an `OrderKey` (stores with `ordering: true`): the `(consumer, subject)` position row is
+ *   locked for the check, so two deliveries of one subject racing on two instances are serialised;
+ *   gaps recorded right after the position are passed over first; then `sequence <= position` is
+ *   `duplicate` (applied or skipped before, whatever the inbox row says), `sequence == position + 1`
+ *   runs `fn` and moves the position to `sequence` in the same transaction, and a larger sequence is
+ *   `waiting` with nothing changed. In `processBatch`, items of one subject are checked in their order.
  */
 export interface InboxStore<Tx = unknown> {
   /**
@@ -52,7 +100,23 @@ export interface InboxStore<Tx = unknown> {
    * or `duplicate` (nothing runs) when the row is already there. Rethrows what `fn` throws, after
    * rolling everything back.
    */
-  process<T>(consumer: string, messageId: string, fn: (tx: Tx) => Promise<T>): Promise<InboxOutcome<T>>;
+  process<T>(consumer: string, messageId: string, fn: (tx: Tx) => Promise<T>, options?: ProcessOptions): Promise<InboxOutcome<T>>;
+
+  /** The store keeps per-subject positions: `OrderKey`, `recordGap` and `positions` are supported. */
+  readonly ordering?: boolean;
+
+  /**
+   * Records that `gap.sequence` of `gap.subject` will never be applied by `consumer`, in a
+   * transaction of its own, so the subject's next event may pass (the position moves over it once
+   * it is reached). Idempotent. Returns the subject's position afterwards.
+   */
+  recordGap?(consumer: string, gap: SubjectGap): Promise<number>;
+
+  /**
+   * Operators' view of `consumer`'s positions: the given subjects, or the most recently moved
+   * (`limit`, default 100).
+   */
+  positions?(consumer: string, options?: { readonly subjects?: readonly string[]; readonly limit?: number }): Promise<SubjectPosition[]>;
 
   /**
    * `process` for several messages in one transaction, one outcome per item in their order; see the

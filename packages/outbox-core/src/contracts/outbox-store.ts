@@ -10,6 +10,11 @@ export interface OutboxRecord {
   readonly source: string;
   /** The aggregate key that orders events. */
   readonly subject: string;
+  /**
+   * The record's place among its subject's events (1, 2, 3...), stamped by `enqueue` in the
+   * producer's transaction; `undefined` for a row written without it (see `OutboxEvent.sequence`).
+   */
+  readonly sequence?: number;
   /** ISO 8601. */
   readonly time: string;
   readonly payload: string;

@@ -1,6 +1,7 @@
 import type { PublishError } from '../errors.js';
 import type { PublisherConstraints } from './bus-constraints.js';
 import type { OutboxRecord } from './outbox-store.js';
+import type { SubjectGap } from './subscriber.js';
 
 /** The bus accepted the event. `duplicate` means it already had it (a re-publish): still success. */
 export interface PublishSuccess {
@@ -67,6 +68,14 @@ export interface Publisher {
    * their order. Failures are results, not throws.
    */
   publish(records: readonly OutboxRecord[], options?: PublishOptions): Promise<PublishResult[]>;
+  /**
+   * Publishes a gap marker per record the relay dead-letters in the outbox (records with a
+   * `sequence`), where the record would have gone, deduplicated by the record's id: consumers record
+   * the gap instead of waiting for the event. The relay dead-letters the rows only after their
+   * markers are stored; a failure is a result, as in `publish`. A bus without it leaves such a
+   * subject waiting at its consumers until an operator skips it.
+   */
+  publishGaps?(records: readonly OutboxRecord[], reason: string, options?: PublishOptions): Promise<PublishResult[]>;
   /**
    * Says whether the bus can take the given records now; never throws. The relay asks after a
    * batch with a retryable failure, and while paused, to tell an outage (pause claiming, count no

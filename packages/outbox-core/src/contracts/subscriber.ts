@@ -9,6 +9,20 @@ export interface DeadLetterReason {
 }
 
 /**
+ * An explicit hole in a subject's sequence: event `sequence` of `subject` will never be applied
+ * (the relay dead-lettered it in the outbox, or a consumer dead-lettered it), so the next event of
+ * the subject may pass. Recorded in the inbox (`InboxStore.recordGap`), never silent.
+ */
+export interface SubjectGap {
+  readonly subject: string;
+  readonly sequence: number;
+  /** Why, for operators: `outbox-dead-letter`, `dead-letter`, `no-handler`, `operator`. */
+  readonly reason: string;
+  /** The id of the event that will not be applied, when known. */
+  readonly eventId?: string;
+}
+
+/**
  * One delivery of one message from the bus, with its settlement operations.
  */
 export interface Delivery {
@@ -23,6 +37,12 @@ export interface Delivery {
    * dead-lettered it). `Consumer` acks a replay meant for another consumer without running a handler.
    */
   readonly replayFor?: string | undefined;
+  /**
+   * Set on a gap marker instead of an event: the relay published it for an event it dead-lettered
+   * in the outbox, so consumers record the gap and let the subject's next event pass. `decode()`
+   * throws on a marker; `Consumer` records the gap and acks it.
+   */
+  readonly gap?: SubjectGap | undefined;
   /**
    * The event carried by the message.
    * @throws EventDecodeError when the message has no id, bad JSON or missing attributes.

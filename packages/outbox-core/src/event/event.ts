@@ -16,6 +16,13 @@ export interface OutboxEvent<TData = unknown, TType extends string = string> {
   readonly time: string;
   readonly data: TData;
   readonly headers: Readonly<Record<string, string>>;
+  /**
+   * The event's place among its subject's events, 1, 2, 3...: stamped by the outbox store in the
+   * producer's transaction (`enqueue` ignores a value set here), so it is the subject's commit
+   * order, and carried by the bus (`ce-subjectseq` on NATS). Set on received events; `undefined` on
+   * an event not yet enqueued, or written by a store with `subjectSequence: false` or an older version.
+   */
+  readonly sequence?: number;
 }
 
 /** What `createEvent` needs: every attribute but `data` may be left to its default. */
