@@ -130,6 +130,13 @@ export interface OutboxStoreCapabilities {
   readonly wakeUp: boolean;
   /** Several relays can claim from the same table concurrently without breaking per-subject order. */
   readonly concurrentClaimers: boolean;
+  /**
+   * A dead row holds back its subject's later rows (the store's `deadBlocksSubject` option): the
+   * relay then publishes no gap marker for it, and `replayDead` keeps its sequence. Otherwise the
+   * relay publishes a gap marker before dead-lettering a row with a sequence, and `replayDead`
+   * stamps the row with a new sequence at the end of its subject. @defaultValue false
+   */
+  readonly deadBlocksSubject?: boolean;
 }
 
 /** Options of `OutboxStore.waitForWork`. */
