@@ -39,7 +39,8 @@ describe('validateEvent at the door', () => {
     expect(reservedHeaderRule('CONTENT-TYPE')).toBe('content-type');
     expect(reservedHeaderRule('content-types')).toBeUndefined();
     expect(reservedHeaderRule('Outbox-Replay-Consumer')).toBe('outbox-replay-');
-    expect(RESERVED_HEADERS.reservedHeaderPrefixes).toEqual(['nats-', 'ce-', 'outbox-replay-']);
+    expect(reservedHeaderRule('Outbox-Gap-Sequence')).toBe('outbox-gap-');
+    expect(RESERVED_HEADERS.reservedHeaderPrefixes).toEqual(['nats-', 'ce-', 'outbox-replay-', 'outbox-gap-']);
   });
 });
 
