@@ -52,6 +52,24 @@ describe('shutdown', { timeout: 120_000 }, () => {
     }
   });
 
+  it('/readyz answers 503 from the stop signal on, while the in-flight batch finishes; then exit 0', async () => {
+    let frozen = true;
+    try {
+      const relay = await relayWithBatchInFlight({ OUTBOX_SHUTDOWN_TIMEOUT_MS: '60000', OUTBOX_METRICS_ADDR: '127.0.0.1:0' });
+      const address = String(relay.logs().find((line) => line.msg === 'http server listening (/healthz, /readyz, /metrics)')?.address);
+      relay.child.kill('SIGTERM');
+      await relay.waitForLog('outbox-relay stopping: finishing the in-flight batch');
+      const response = await fetch(`http://${address}/readyz`);
+      expect(response.status).toBe(503);
+      expect(await response.text()).toContain('the relay is stopping');
+      nats.signal('SIGCONT');
+      frozen = false;
+      expect((await relay.exited).code).toBe(0);
+    } finally {
+      if (frozen) nats.signal('SIGCONT');
+    }
+  });
+
   it('a second signal forces exit 1 at once, logging what was in flight', async () => {
     try {
       const relay = await relayWithBatchInFlight({ OUTBOX_SHUTDOWN_TIMEOUT_MS: '60000' });

@@ -173,6 +173,8 @@ export async function runCommand(config: RunConfig, logger: CliLogger): Promise<
         'outbox-relay started',
       );
       const reason = await Promise.race([shutdown.stopped(), relay.closed().then((error: Error | undefined) => error ?? 'relay stopped')]);
+      // From here on /readyz answers 503: the relay claims nothing more.
+      readiness.stopping = true;
       if (reason instanceof Error) throw reason;
       if (typeof reason === 'string' && reason !== 'relay stopped') {
         logger.info({ signal: reason, timeoutMs: config.shutdownTimeoutMs }, 'outbox-relay stopping: finishing the in-flight batch');
