@@ -20,6 +20,15 @@ export interface Counts {
   readonly twice: number;
 }
 
+/** One handler run that committed, as the order scenarios' handler records it (`applications`). */
+export interface Application {
+  readonly subject: string;
+  /** `event.sequence` as the handler received it; null when the event had none. */
+  readonly sequence: number | null;
+  /** The producer's own count of the subject's events (`data.n`): 1, 2, 3 ... in write order. */
+  readonly n: number;
+}
+
 /**
  * One scenario's database namespace (a PostgreSQL schema or a MariaDB database) with the outbox,
  * the consumer's inbox, and the tables that prove the outcome:
@@ -51,6 +60,19 @@ export interface FaultDatabase {
   pending(): Promise<number>;
   /** Ids of `applied` rows with their `effects` count. */
   appliedTimes(ids: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * Creates the order scenarios' tables: `applications` (one row per handler run that committed,
+   * with an identity column `app_order`: the order the handler ran in), `latest` (the last
+   * sequence the handler wrote per subject, as a projection would) and `failed_once` (the events
+   * whose first attempt the handler failed on purpose, written outside the handler's transaction).
+   */
+  setupOrderTables(): Promise<void>;
+  /** Every `applications` row, by subject, then in application order (`app_order`). */
+  applications(): Promise<Application[]>;
+  /** `latest`: subject to the last sequence the handler wrote. */
+  latest(): Promise<Map<string, number | null>>;
+  /** Rows of `failed_once`. */
+  failedOnce(): Promise<number>;
   /** Terminates every connection of the relay's user; returns how many. */
   killRelayConnections(): Promise<number>;
   /** The tables in the namespace. */
@@ -144,6 +166,34 @@ class PgFaultDatabase implements FaultDatabase {
       [ids],
     );
     return new Map(result.rows.map((row) => [row.event_id, Number(row.times)]));
+  }
+
+  async setupOrderTables(): Promise<void> {
+    // A sequence hands out increasing values in the order the inserts run (no cache): the order in
+    // which the handler ran, whichever process ran it.
+    await this.#pool.query(
+      `CREATE TABLE ${this.#q('applications')} (app_order bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, subject text NOT NULL, sequence bigint, n int NOT NULL, event_id text NOT NULL)`,
+    );
+    await this.#pool.query(`CREATE TABLE ${this.#q('latest')} (subject text PRIMARY KEY, sequence bigint)`);
+    await this.#pool.query(`CREATE TABLE ${this.#q('failed_once')} (event_id text PRIMARY KEY)`);
+  }
+
+  async applications(): Promise<Application[]> {
+    const result = await this.#pool.query<{ subject: string; sequence: string | null; n: number }>(
+      `SELECT subject, sequence, n FROM ${this.#q('applications')} ORDER BY subject, app_order`,
+    );
+    return result.rows.map((row) => ({ subject: row.subject, sequence: row.sequence === null ? null : Number(row.sequence), n: row.n }));
+  }
+
+  async latest(): Promise<Map<string, number | null>> {
+    const result = await this.#pool.query<{ subject: string; sequence: string | null }>(
+      `SELECT subject, sequence FROM ${this.#q('latest')}`,
+    );
+    return new Map(result.rows.map((row) => [row.subject, row.sequence === null ? null : Number(row.sequence)]));
+  }
+
+  async failedOnce(): Promise<number> {
+    return Number((await this.#pool.query(`SELECT count(*) AS c FROM ${this.#q('failed_once')}`)).rows[0].c);
   }
 
   async killRelayConnections(): Promise<number> {
@@ -268,6 +318,38 @@ class MysqlFaultDatabase implements FaultDatabase {
       [ids],
     );
     return new Map(rows.map((row) => [String(row.event_id), Number(row.times)]));
+  }
+
+  async setupOrderTables(): Promise<void> {
+    const pool = this.#pool as MysqlPool;
+    // AUTO_INCREMENT values are handed out in the order the inserts run: the order in which the
+    // handler ran, whichever process ran it.
+    await pool.query(
+      'CREATE TABLE applications (app_order bigint AUTO_INCREMENT PRIMARY KEY, subject varchar(255) NOT NULL, sequence bigint NULL, n int NOT NULL, event_id varchar(64) NOT NULL)',
+    );
+    await pool.query('CREATE TABLE latest (subject varchar(255) PRIMARY KEY, sequence bigint NULL)');
+    await pool.query('CREATE TABLE failed_once (event_id varchar(64) PRIMARY KEY)');
+  }
+
+  async applications(): Promise<Application[]> {
+    const [rows] = await (this.#pool as MysqlPool).query<RowDataPacket[]>(
+      'SELECT subject, sequence, n FROM applications ORDER BY subject, app_order',
+    );
+    return rows.map((row) => ({
+      subject: String(row.subject),
+      sequence: row.sequence === null ? null : Number(row.sequence),
+      n: Number(row.n),
+    }));
+  }
+
+  async latest(): Promise<Map<string, number | null>> {
+    const [rows] = await (this.#pool as MysqlPool).query<RowDataPacket[]>('SELECT subject, sequence FROM latest');
+    return new Map(rows.map((row) => [String(row.subject), row.sequence === null ? null : Number(row.sequence)]));
+  }
+
+  async failedOnce(): Promise<number> {
+    const [rows] = await (this.#pool as MysqlPool).query<RowDataPacket[]>('SELECT count(*) AS c FROM failed_once');
+    return Number(rows[0]?.c);
   }
 
   async killRelayConnections(): Promise<number> {

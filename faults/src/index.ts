@@ -1,4 +1,4 @@
-export { type Counts, createFaultDatabase, type DatabaseKind, type FaultDatabase } from './databases.js';
+export { type Application, type Counts, createFaultDatabase, type DatabaseKind, type FaultDatabase } from './databases.js';
 export { type DeadLetter, readDeadLetters, replayDeadLetters } from './dead-letters.js';
 export { RELAY_BIN, sleep, uniqueName, waitUntil } from './env.js';
 export { ItemChanged, ItemPoisoned } from './events.js';
@@ -28,6 +28,16 @@ export {
   formatConsumerResult,
 } from './scenarios-consumer.js';
 export { bigRowAmongSmall, msgIdHeader, poisonInBatch } from './scenarios-content.js';
+export {
+  checkOrder,
+  failsFirst,
+  formatOrderResult,
+  type OrderCheck,
+  type OrderOutcome,
+  type OrderResult,
+  type OrderSize,
+  subjectOrder,
+} from './scenarios-order.js';
 export { leaderKilledRepeatedly, quorumLost, startedWithoutMetaLeader, streamDeleted, streamFull } from './scenarios-outage.js';
 export { replayToOneConsumer } from './scenarios-replay.js';
 export { TcpProxy } from './tcp-proxy.js';

@@ -41,7 +41,7 @@ export function formatConsumerResult(r: ConsumerResult): string {
 }
 
 /** `count` ordinary events over `subjects` aggregate keys. */
-function eventsOn(count: number, subjects: number, prefix: string): OutboxEvent[] {
+export function eventsOn(count: number, subjects: number, prefix: string): OutboxEvent[] {
   const perSubject = new Map<string, number>();
   return Array.from({ length: count }, (_, seq) => {
     const subject = `${prefix}-${seq % subjects}`;
@@ -52,7 +52,7 @@ function eventsOn(count: number, subjects: number, prefix: string): OutboxEvent[
 }
 
 /** Writes `events` in transactions of `chunk`, spread over `durationMs`. */
-async function writeSpread(scenario: Scenario, events: readonly OutboxEvent[], durationMs: number, chunk = 100): Promise<void> {
+export async function writeSpread(scenario: Scenario, events: readonly OutboxEvent[], durationMs: number, chunk = 100): Promise<void> {
   const start = Date.now();
   const chunks = Math.ceil(events.length / chunk);
   for (let i = 0; i < chunks; i++) {
@@ -73,7 +73,7 @@ async function consumerPending(scenario: Scenario): Promise<number> {
  * Waits until every written event is applied and the consumer has nothing pending; on a timeout it
  * returns anyway, so the line shows what was left (the test then fails on it).
  */
-async function settleConsumer(scenario: Scenario, timeoutMs: number): Promise<boolean> {
+export async function settleConsumer(scenario: Scenario, timeoutMs: number): Promise<boolean> {
   try {
     await waitUntil(
       'every written event applied and nothing pending on the consumer',
@@ -90,7 +90,8 @@ async function settleConsumer(scenario: Scenario, timeoutMs: number): Promise<bo
   }
 }
 
-async function result(scenario: Scenario, name: string, faults: string): Promise<ConsumerResult> {
+/** The consumer scenarios' line, read at the end of a run. */
+export async function consumerResult(scenario: Scenario, name: string, faults: string): Promise<ConsumerResult> {
   const counts = await scenario.db.counts();
   const dead = await readDeadLetters(scenario.nc, scenario.deadLetterStream, scenario.deadLetterPrefix).catch(() => []);
   return {
@@ -142,7 +143,7 @@ export async function consumerDatabaseDown(
     await writing;
     const settled = await settleConsumer(scenario, 180_000);
     return {
-      result: await result(
+      result: await consumerResult(
         scenario,
         'C1 consumer database down',
         `inbox database cut ${size.outageMs / 1000} s (TCP proxy), ${size.mode ?? 'message'} mode, maxDeliver 5, ack_wait 3 s`,
@@ -181,7 +182,7 @@ export async function consumerReplicas(
     await writing;
     const settled = await settleConsumer(scenario, 120_000);
     return {
-      result: await result(
+      result: await consumerResult(
         scenario,
         'C2 3 consumers on one durable',
         `3 workers, ${size.failPercent}% failing once, one SIGKILL x${size.kills}, ${size.subjects} subjects, ack_wait 3 s`,
@@ -233,7 +234,7 @@ export async function deadLetterStreamMissing(
     const settled = await settleConsumer(scenario, 120_000);
     const dead = await readDeadLetters(scenario.nc, scenario.deadLetterStream, scenario.deadLetterPrefix);
     return {
-      result: await result(
+      result: await consumerResult(
         scenario,
         'C3 dead-letter stream missing',
         `${size.poisoned} poisoned, maxDeliver 3, dead-letter stream missing ${Math.round(size.missingMs / 1000)} s+, ${failures} failed dead-letterings`,

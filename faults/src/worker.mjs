@@ -6,6 +6,14 @@
  * application is countable. Settings come from `FAULT_*` env vars; it prints `worker ready` once
  * consuming, exits 0 on SIGTERM, and exits 1 with the error on stderr when the consumer fails to start.
  *
+ * With `FAULT_RECORD_ORDER=1` (the order scenarios) the handler also records each run in
+ * `applications` (subject, `event.sequence`, `data.n`; an identity column gives the application
+ * order) and writes `latest(subject) = event.sequence`, in the same transaction. With
+ * `FAULT_FAIL_FIRST_PERCENT` it fails the first attempt of that share of the events, chosen by
+ * event id (`failsFirst`), across every worker: the first attempt inserts the id into `failed_once`
+ * outside the transaction, then throws. `FAULT_ORDER` sets the consumer's `order` option (unset:
+ * the default).
+ *
  * Plain JavaScript on purpose: Node starts it without a TypeScript loader, which took seconds per
  * start on a loaded 2-core machine, and the scenarios restart it often.
  */
@@ -30,15 +38,30 @@ function setting(name, fallback) {
   return value;
 }
 
+/**
+ * True for the events whose first attempt fails (`FAULT_FAIL_FIRST_PERCENT`): FNV-1a of the event
+ * id, mod 100. The same function as `failsFirst` in src/scenarios-order.ts, which counts them.
+ * @param {string} id @param {number} percent
+ */
+function failsFirst(id, percent) {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    hash ^= id.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % 100 < percent;
+}
+
 /** @param {number} ms */
 // sleep-ok: the handler takes time on purpose (FAULT_DELAY_MS), so a SIGKILL lands inside one
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The inbox and the handler's writes for the configured database.
- * @returns {{ inbox: import('@outboxkit/outbox-core').InboxStore<any>, apply(tx: any, event: { id: string, subject: string, data: { n: number } }): Promise<void>, close(): Promise<void> }}
+ * @returns {{ inbox: import('@outboxkit/outbox-core').InboxStore<any>, apply(tx: any, event: { id: string, subject: string, sequence?: number | undefined, data: { n: number } }): Promise<void>, firstFailure(id: string): Promise<boolean>, close(): Promise<void> }}
  */
 function openDatabase() {
+  const recordOrder = setting('FAULT_RECORD_ORDER', '0') === '1';
   const url = setting('FAULT_DB_URL');
   // A second consumer of the same stream writes tables of its own (applied_b, effects_b).
   const suffix = setting('FAULT_TABLE_SUFFIX', '');
@@ -53,11 +76,27 @@ function openDatabase() {
       inbox: new PgInboxStore({ pool, schema, table: 'inbox' }),
       async apply(tx, event) {
         // One round trip: the applied row (a second insert is ignored) and one effect row per run.
+        if (!recordOrder) {
+          await tx.query(
+            `WITH a AS (INSERT INTO ${q('applied')} (event_id, subject, n) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING)
+             INSERT INTO ${q('effects')} (event_id) VALUES ($1)`,
+            [event.id, event.subject, event.data.n],
+          );
+          return;
+        }
+        // The same, with the application recorded and the subject's latest sequence written.
         await tx.query(
-          `WITH a AS (INSERT INTO ${q('applied')} (event_id, subject, n) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING)
+          `WITH a AS (INSERT INTO ${q('applied')} (event_id, subject, n) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING),
+                o AS (INSERT INTO ${q('applications')} (subject, sequence, n, event_id) VALUES ($2, $4, $3, $1)),
+                l AS (INSERT INTO ${q('latest')} (subject, sequence) VALUES ($2, $4)
+                      ON CONFLICT (subject) DO UPDATE SET sequence = EXCLUDED.sequence)
            INSERT INTO ${q('effects')} (event_id) VALUES ($1)`,
-          [event.id, event.subject, event.data.n],
+          [event.id, event.subject, event.data.n, event.sequence ?? null],
         );
+      },
+      async firstFailure(id) {
+        const result = await pool.query(`INSERT INTO ${q('failed_once')} (event_id) VALUES ($1) ON CONFLICT DO NOTHING`, [id]);
+        return result.rowCount === 1;
       },
       close: () => pool.end(),
     };
@@ -72,6 +111,22 @@ function openDatabase() {
         event.data.n,
       ]);
       await tx.query(`INSERT INTO effects${suffix} (event_id) VALUES (?)`, [event.id]);
+      if (!recordOrder) return;
+      const sequence = event.sequence ?? null;
+      await tx.query(`INSERT INTO applications${suffix} (subject, sequence, n, event_id) VALUES (?, ?, ?, ?)`, [
+        event.subject,
+        sequence,
+        event.data.n,
+        event.id,
+      ]);
+      await tx.query(`INSERT INTO latest${suffix} (subject, sequence) VALUES (?, ?) ON DUPLICATE KEY UPDATE sequence = VALUES(sequence)`, [
+        event.subject,
+        sequence,
+      ]);
+    },
+    async firstFailure(id) {
+      const [result] = await pool.query(`INSERT IGNORE INTO failed_once${suffix} (event_id) VALUES (?)`, [id]);
+      return /** @type {{ affectedRows: number }} */ (result).affectedRows === 1;
     },
     close: () => pool.end(),
   };
@@ -99,7 +154,11 @@ async function main() {
   // Transient handler failures: this share of events fails once (per process), then succeeds.
   const failPercent = Number(setting('FAULT_FAIL_PERCENT', '0'));
   const failedOnce = new Set();
+  // The first attempt of this share of the events fails, whichever worker makes it.
+  const failFirstPercent = Number(setting('FAULT_FAIL_FIRST_PERCENT', '0'));
+  const order = process.env.FAULT_ORDER;
   const consumer = new Consumer({
+    ...(order === undefined ? {} : { order }),
     subscriber,
     inbox: database.inbox,
     mode: setting('FAULT_MODE', 'message') === 'batch' ? 'batch' : 'message',
@@ -112,7 +171,11 @@ async function main() {
     onEvent: (event) => {
       if (event.type === 'applied' || event.type === 'duplicate') return;
       const error = 'error' in event ? event.error.message : 'reason' in event ? event.reason : '';
-      process.stdout.write(`${new Date().toISOString()} ${event.type} ${'id' in event ? event.id : ''} ${error}\n`);
+      // Subject order's events (subject-waiting, subject-resumed, gap-recorded) name their subject.
+      const fields = /** @type {Record<string, unknown>} */ (event);
+      const subject = 'subject' in fields ? ` subject=${fields.subject}` : '';
+      const waiting = 'waitingFor' in fields ? ` waitingFor=${fields.waitingFor}` : '';
+      process.stdout.write(`${new Date().toISOString()} ${event.type} ${'id' in event ? event.id : ''} ${error}${subject}${waiting}\n`);
     },
   })
     .on(ItemChanged, async (event, tx) => {
@@ -122,6 +185,9 @@ async function main() {
       if (failPercent > 0 && !failedOnce.has(event.id) && Math.random() * 100 < failPercent) {
         failedOnce.add(event.id);
         throw new Error('transient handler failure (FAULT_FAIL_PERCENT)');
+      }
+      if (failFirstPercent > 0 && failsFirst(event.id, failFirstPercent) && (await database.firstFailure(event.id))) {
+        throw new Error('transient handler failure on the first attempt (FAULT_FAIL_FIRST_PERCENT)');
       }
       await database.apply(tx, event);
     })

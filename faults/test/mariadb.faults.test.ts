@@ -12,6 +12,7 @@ import {
 import { consumerFaultTests } from './consumer-faults.js';
 import { contentFaultTests } from './content-faults.js';
 import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
+import { orderFaultTests } from './order-faults.js';
 import { outageFaultTests } from './outage-faults.js';
 import { replayFaultTests } from './replay-faults.js';
 import { expectExactlyOnce, printSummary, report } from './report.js';
@@ -72,6 +73,7 @@ describe('fault suite, MariaDB', () => {
 
   consumerFaultTests('mysql');
   replayFaultTests('mysql');
+  orderFaultTests('mysql');
 
   outageFaultTests('mysql');
   contentFaultTests('mysql', 2_000);

@@ -14,6 +14,7 @@ import {
 import { consumerFaultTests } from './consumer-faults.js';
 import { contentFaultTests } from './content-faults.js';
 import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
+import { orderFaultTests } from './order-faults.js';
 import { outageFaultTests } from './outage-faults.js';
 import { replayFaultTests } from './replay-faults.js';
 import { expectExactlyOnce, printSummary, report } from './report.js';
@@ -89,6 +90,7 @@ describe('fault suite, PostgreSQL', () => {
 
   consumerFaultTests('pg');
   replayFaultTests('pg');
+  orderFaultTests('pg');
 
   outageFaultTests('pg');
   contentFaultTests('pg', 2_000);

@@ -1,0 +1,93 @@
+import { expect, it } from 'vitest';
+import { type DatabaseKind, formatOrderResult, type OrderOutcome, type OrderSize, subjectOrder } from '../src/index.js';
+import { reportLine } from './report.js';
+
+/**
+ * Every written event applied once and in its subject's order (the sequences of each subject, read
+ * in application order, exactly 1..N), the projection current on every subject, the faults
+ * injected as planned, nothing healthy dead-lettered, nothing left on the durable.
+ */
+export function expectOrderClean(outcome: OrderOutcome, size: OrderSize): void {
+  const { result, checks } = outcome;
+  reportLine(formatOrderResult(result));
+  for (const example of result.order.examples) reportLine(`  not in order: ${example}`);
+  expect(checks.stalledAt).toBeUndefined();
+  expect(result.written).toBe(size.events);
+  expect({
+    lost: result.lost,
+    twice: result.twice,
+    outOfOrder: result.order.outOfOrder,
+    subjectsNotExact: result.order.subjectsNotExact,
+    stale: result.order.stale,
+    noSequence: result.order.noSequence,
+    stampMismatch: result.order.stampMismatch,
+    deadHealthy: result.deadHealthy,
+    stillPending: result.stillPending,
+  }).toEqual({
+    lost: 0,
+    twice: 0,
+    outOfOrder: 0,
+    subjectsNotExact: 0,
+    stale: 0,
+    noSequence: 0,
+    stampMismatch: 0,
+    deadHealthy: 0,
+    stillPending: 0,
+  });
+  expect(result.applied).toBe(result.written);
+  expect(result.order.applications).toBe(result.written);
+  expect(checks.kills).toBe(size.kills);
+  expect(checks.failedFirst).toBe(checks.chosenToFail);
+  if (size.failFirstPercent > 0) expect(checks.chosenToFail as number).toBeGreaterThan(0);
+  if (size.addRemove) expect(checks.removedExit).toBe(0);
+  expect(checks.workerExits).toBe(0);
+}
+
+/** O1 (item 6 of issue 14) at full size. */
+export const ORDER_FULL: OrderSize = {
+  events: 50_000,
+  subjects: 1_000,
+  writeMs: 60_000,
+  instances: 3,
+  kills: 10,
+  addRemove: true,
+  failFirstPercent: 5,
+};
+
+/** O2: the issue's reproduction, one worker SIGKILLed 12 times. */
+export const ORDER_REPRO: OrderSize = {
+  events: 3_600,
+  subjects: 100,
+  writeMs: 20_000,
+  instances: 1,
+  kills: 12,
+  addRemove: false,
+  failFirstPercent: 0,
+};
+
+/**
+ * O1's smoke form, for the root `npm test` once subject order lands (11.4 s on MariaDB, measured
+ * before it did): the same faults, fewer events and kills. Not registered yet: it fails until then.
+ */
+export const ORDER_SMOKE: OrderSize = {
+  events: 1_500,
+  subjects: 100,
+  writeMs: 5_000,
+  instances: 3,
+  kills: 3,
+  addRemove: true,
+  failFirstPercent: 5,
+};
+
+/** The subject-order scenarios (O1, O2), registered in a fault-suite file's `describe`. */
+export function orderFaultTests(kind: DatabaseKind): void {
+  it('O1. strict subject order: 3 consumers on one durable, 50,000 events on 1,000 subjects, SIGKILL x10, +1/-1 instance, 5% first attempts fail', async () => {
+    const outcome = await subjectOrder(kind, 'O1 subject order, 3 workers', ORDER_FULL);
+    expectOrderClean(outcome, ORDER_FULL);
+  });
+
+  it('O2. the issue 14 reproduction: one consumer SIGKILLed 12 times over 3,600 events on 100 subjects, last = sequence', async () => {
+    const outcome = await subjectOrder(kind, 'O2 subject order, kill -9 x12', ORDER_REPRO);
+    expectOrderClean(outcome, ORDER_REPRO);
+  });
+}
