@@ -1,7 +1,6 @@
 import type { PublishError } from '../errors.js';
 import type { PublisherConstraints } from './bus-constraints.js';
 import type { OutboxRecord } from './outbox-store.js';
-import type { SubjectGap } from './subscriber.js';
 
 /** The bus accepted the event. `duplicate` means it already had it (a re-publish): still success. */
 export interface PublishSuccess {
