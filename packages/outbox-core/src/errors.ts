@@ -14,6 +14,7 @@ export type OutboxErrorCode =
   | 'DECODE_FAILED'
   | 'UNKNOWN_EVENT_TYPE'
   | 'FORGED_SUBJECT'
+  | 'GAP_MARKER'
   | 'DUPLICATE'
   | 'SERIALIZATION_FAILURE'
   | 'DEADLOCK'
@@ -114,13 +115,14 @@ export class PublishError extends OutboxError {
 
 /**
  * An incoming message could not be turned into an event (no id, bad JSON, unknown type, schema
- * failure), or it came on a bus subject its type does not map to (`FORGED_SUBJECT`).
+ * failure), or it came on a bus subject its type does not map to (`FORGED_SUBJECT`), or it is a
+ * gap marker, which carries no event (`GAP_MARKER`: read `Delivery.gap`).
  */
 export class EventDecodeError extends OutboxError {
   override readonly name = 'EventDecodeError';
 
   constructor(
-    code: 'DECODE_FAILED' | 'UNKNOWN_EVENT_TYPE' | 'EVENT_INVALID' | 'FORGED_SUBJECT',
+    code: 'DECODE_FAILED' | 'UNKNOWN_EVENT_TYPE' | 'EVENT_INVALID' | 'FORGED_SUBJECT' | 'GAP_MARKER',
     message: string,
     options: OutboxErrorOptions = {},
   ) {

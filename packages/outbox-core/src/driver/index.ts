@@ -11,6 +11,16 @@ export { noopLogger } from '../contracts/logger.js';
 export { BatchRolledBackError, errorMessage, isInfrastructureError, isTransactionConflict } from '../errors.js';
 export { type EncodedEvent, type EncodeOptions, encodeEvents } from '../event/encode.js';
 export { MAX_ATTRIBUTE_LENGTH } from '../event/event.js';
+export {
+  decodeSubjectSequence,
+  GAP_HEADER_PREFIX,
+  GAP_ID_SUFFIX,
+  GapHeaders,
+  gapMarkerDecodeError,
+  parseSubjectSequence,
+  readGapMarker,
+  SUBJECT_SEQUENCE_HEADER,
+} from '../event/subject-order.js';
 export { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, validateByteLimit } from '../settings/byte-budget.js';
 export { checkHorizons, formatMs, type HorizonSettings } from '../settings/horizons.js';
 export { validateIdentifier, validateInteger } from '../settings/identifiers.js';

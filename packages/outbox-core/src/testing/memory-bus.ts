@@ -1,12 +1,23 @@
 import type { OutboxRecord } from '../contracts/outbox-store.js';
 import type { BusOutageReason, Publisher, PublishResult } from '../contracts/publisher.js';
-import type { DeadLetterReason, Delivery, FetchOptions, Subscriber } from '../contracts/subscriber.js';
+import type { DeadLetterReason, Delivery, FetchOptions, SubjectGap, Subscriber } from '../contracts/subscriber.js';
 import { EventDecodeError, PublishError } from '../errors.js';
 import type { OutboxEvent } from '../event/event.js';
+import {
+  decodeSubjectSequence,
+  GAP_ID_SUFFIX,
+  GapHeaders,
+  gapMarkerDecodeError,
+  readGapMarker,
+  SUBJECT_SEQUENCE_HEADER,
+} from '../event/subject-order.js';
 import { sleep } from '../util/abort.js';
 import { type Clock, systemClock } from '../util/clock.js';
 
-/** A message as the in-memory bus stores it: CloudEvents attributes in `ce-*` headers, data as the body. */
+/**
+ * A message as the in-memory bus stores it: CloudEvents attributes in `ce-*` headers (the sequence
+ * in `ce-subjectseq`), data as the body; a gap marker has the `outbox-gap-*` headers and an empty body.
+ */
 export interface MemoryMessage {
   readonly seq: number;
   readonly headers: Readonly<Record<string, string>>;
@@ -64,6 +75,8 @@ export class MemoryBus {
   probes = 0;
   /** Return an error to fail one record's publish (after dedup, before storing). */
   failPublish: ((record: OutboxRecord) => PublishError | undefined) | undefined;
+  /** Return an error to fail the gap marker of one record (`publishGaps`; after dedup, before storing). */
+  failGap: ((record: OutboxRecord) => PublishError | undefined) | undefined;
   readonly #ids = new Set<string>();
   /** The clock of redelivery times. */
   readonly clock: Pick<Clock, 'now'>;
@@ -72,12 +85,16 @@ export class MemoryBus {
     this.clock = options.clock ?? systemClock;
   }
 
-  /** A `Publisher` on this bus. */
+  /** A `Publisher` on this bus, with `publishGaps`. */
   publisher(): Publisher {
     return {
       publish: async (records) => {
         await Promise.resolve();
         return records.map((record) => this.#publishOne(record));
+      },
+      publishGaps: async (records, reason) => {
+        await Promise.resolve();
+        return records.map((record) => this.#publishGap(record, reason));
       },
       probe: async () => {
         this.probes++;
@@ -99,35 +116,75 @@ export class MemoryBus {
   }
 
   #publishOne(record: OutboxRecord): PublishResult {
-    if (this.down) {
-      return { id: record.id, ok: false, error: new PublishError('DISCONNECTED', 'the in-memory bus is down', true) };
-    }
-    if (this.streamFault === 'stream-missing') {
-      return { id: record.id, ok: false, error: new PublishError('NO_STREAM', 'no in-memory stream stores the subject', true) };
-    }
-    if (this.streamFault) {
+    return this.#store(
+      record.id,
+      () => this.failPublish?.(record),
+      () => {
+        const headers: Record<string, string> = {
+          ...record.headers,
+          'ce-specversion': '1.0',
+          'ce-id': record.id,
+          'ce-type': record.type,
+          'ce-source': record.source,
+          'ce-subject': record.subject,
+          'ce-time': record.time,
+        };
+        if (record.sequence !== undefined) headers[SUBJECT_SEQUENCE_HEADER] = String(record.sequence);
+        return { headers, body: record.payload };
+      },
+    );
+  }
+
+  /** The gap marker of `record`: empty body, `outbox-gap-*` headers, deduplicated by `<id>.gap`. */
+  #publishGap(record: OutboxRecord, reason: string): PublishResult {
+    if (record.sequence === undefined) {
       return {
         id: record.id,
         ok: false,
-        error: new PublishError('PUBLISH_FAILED', `the in-memory stream is ${this.streamFault} (503)`, true),
+        error: new PublishError('EVENT_INVALID', `event ${record.id} has no sequence: there is no gap to mark`, false),
       };
     }
-    if (this.#ids.has(record.id)) return { id: record.id, ok: true, duplicate: true };
-    const error = this.failPublish?.(record);
-    if (error) return { id: record.id, ok: false, error };
-    this.#ids.add(record.id);
-    const headers = {
-      ...record.headers,
-      'ce-specversion': '1.0',
-      'ce-id': record.id,
-      'ce-type': record.type,
-      'ce-source': record.source,
-      'ce-subject': record.subject,
-      'ce-time': record.time,
-    };
-    const message = { seq: this.messages.length + 1, headers, body: record.payload };
+    const sequence = record.sequence;
+    return this.#store(
+      `${record.id}${GAP_ID_SUFFIX}`,
+      () => this.failGap?.(record),
+      () => ({
+        headers: {
+          [GapHeaders.subject]: record.subject,
+          [GapHeaders.sequence]: String(sequence),
+          [GapHeaders.reason]: reason,
+          [GapHeaders.event]: record.id,
+        },
+        body: '',
+      }),
+      record.id,
+    );
+  }
+
+  /** Stores a message under dedup id `dedupId` unless a fault or `fail` says otherwise; the result names `resultId`. */
+  #store(
+    dedupId: string,
+    fail: () => PublishError | undefined,
+    build: () => { headers: Record<string, string>; body: string },
+    resultId = dedupId,
+  ): PublishResult {
+    const id = resultId;
+    if (this.down) {
+      return { id, ok: false, error: new PublishError('DISCONNECTED', 'the in-memory bus is down', true) };
+    }
+    if (this.streamFault === 'stream-missing') {
+      return { id, ok: false, error: new PublishError('NO_STREAM', 'no in-memory stream stores the subject', true) };
+    }
+    if (this.streamFault) {
+      return { id, ok: false, error: new PublishError('PUBLISH_FAILED', `the in-memory stream is ${this.streamFault} (503)`, true) };
+    }
+    if (this.#ids.has(dedupId)) return { id, ok: true, duplicate: true };
+    const error = fail();
+    if (error) return { id, ok: false, error };
+    this.#ids.add(dedupId);
+    const message = { seq: this.messages.length + 1, ...build() };
     this.messages.push(message);
-    return { id: record.id, ok: true, duplicate: false, sequence: message.seq };
+    return { id, ok: true, duplicate: false, sequence: message.seq };
   }
 }
 
@@ -193,11 +250,19 @@ class MemorySubscriber implements Subscriber {
       cursor.state = state;
       cursor.readyAt = readyAt;
     };
+    const marker = readGapMarker((name) => message.headers[name], `message ${message.seq}`);
+    const gap: SubjectGap | undefined = marker instanceof EventDecodeError ? undefined : marker;
+    const markerId = marker === undefined ? undefined : message.headers[GapHeaders.event];
     return {
-      messageId: message.headers['ce-id'],
+      messageId: message.headers['ce-id'] ?? (markerId === undefined ? undefined : `${markerId}${GAP_ID_SUFFIX}`),
       deliveryCount,
       replayFor: message.headers[MEMORY_REPLAY_HEADER],
-      decode: () => decodeMemoryMessage(message),
+      gap,
+      decode: () => {
+        if (marker instanceof EventDecodeError) throw marker;
+        if (marker !== undefined) throw gapMarkerDecodeError(marker, `message ${message.seq}`);
+        return decodeMemoryMessage(message);
+      },
       ack: async () => settle('done'),
       nak: async (delayMs) => settle('ready', this.#bus.clock.now() + delayMs),
       inProgress: async () => {
@@ -212,7 +277,7 @@ class MemorySubscriber implements Subscriber {
   }
 }
 
-/** Decodes a bus message into an event, as a bus binding does. */
+/** Decodes a bus message into an event, as a bus binding does (a gap marker is told apart before). */
 function decodeMemoryMessage(message: MemoryMessage): OutboxEvent {
   const { headers } = message;
   const id = headers['ce-id'];
@@ -232,7 +297,9 @@ function decodeMemoryMessage(message: MemoryMessage): OutboxEvent {
   } catch (error) {
     throw new EventDecodeError('DECODE_FAILED', `message ${id} has a body that is not JSON`, { cause: error });
   }
+  const sequence = decodeSubjectSequence(headers[SUBJECT_SEQUENCE_HEADER], `message ${id}`);
   const own: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) if (!name.startsWith('ce-') && name !== MEMORY_REPLAY_HEADER) own[name] = value;
-  return { id, type, source, subject, time, data, headers: own };
+  const event: OutboxEvent = { id, type, source, subject, time, data, headers: own };
+  return sequence === undefined ? event : { ...event, sequence };
 }
