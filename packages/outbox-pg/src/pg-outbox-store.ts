@@ -24,6 +24,7 @@ import {
   isSqlExecutor,
   noopLogger,
   type SqlExecutor,
+  validateBoolean,
   validateByteLimit,
   validateInteger,
 } from '@outboxkit/outbox-core/driver';
@@ -76,6 +77,15 @@ export interface PgOutboxStoreOptions {
    */
   readonly deadBlocksSubject?: boolean;
   /**
+   * Stamp each event with its place among its subject's events (`OutboxRecord.sequence`, column
+   * `subject_seq`): `enqueue` increments the subject's row in `<table>_subject_seq` in the caller's
+   * transaction, so the numbers follow the subjects' commit order, without holes (a rollback gives
+   * its numbers back). The counter's row lock serialises the transactions that write events of one
+   * subject: the second waits for the first to commit. Consumers with `order: 'subject'` need it.
+   * `false` writes no sequence (no counter row, no wait between producers). @defaultValue true
+   */
+  readonly subjectSequence?: boolean;
+  /**
    * The largest event `enqueue` writes: `data` plus headers as JSON, in UTF-8 bytes. A row whose
    * payload is larger (written before the limit, or by hand) is claimed without its payload and
    * dead-lettered by the relay. @defaultValue `DEFAULT_MAX_EVENT_BYTES` (1 MiB)
@@ -115,14 +125,19 @@ export class PgOutboxStore implements OutboxStore<PgClientLike | SqlExecutor> {
   readonly #strategy: ClaimStrategy = { fewSubjects: false };
   readonly maxEventBytes: number;
 
-  /** @throws OutboxConfigError naming `schema`, `table`, `pool`, `listenClient` or `stragglerPollMs` when one is invalid. */
+  /**
+   * @throws OutboxConfigError naming `schema`, `table` (at most 51 characters), `pool`, `listenClient`,
+   *   `stragglerPollMs`, `deadBlocksSubject` or `subjectSequence` when one is invalid.
+   */
   constructor(options: PgOutboxStoreOptions) {
     if (!options?.pool || typeof options.pool.query !== 'function') {
       throw new OutboxConfigError('pool', 'PgOutboxStore needs { pool }: a pg.Pool');
     }
     this.#pool = options.pool;
-    this.#names = tableNames(options.schema ?? 'public', options.table ?? 'outbox');
-    const sql = outboxSql(this.#names, { deadBlocksSubject: options.deadBlocksSubject ?? false });
+    this.#names = tableNames(options.schema ?? 'public', options.table ?? 'outbox', '_subject_seq');
+    const deadBlocksSubject = validateBoolean(options.deadBlocksSubject ?? false, 'deadBlocksSubject');
+    const subjectSequence = validateBoolean(options.subjectSequence ?? true, 'subjectSequence');
+    const sql = outboxSql(this.#names, { deadBlocksSubject, subjectSequence });
     this.#sql = sql;
     const prepared = options.preparedStatements ?? true;
     const named = (text: string) => preparedStatement(text, prepared);
@@ -156,7 +171,7 @@ export class PgOutboxStore implements OutboxStore<PgClientLike | SqlExecutor> {
     const stragglerPollMs = validateInteger(options.stragglerPollMs ?? 50, 'stragglerPollMs', 1);
     this.#channel = channelName(this.#names);
     const listen = options.listen ?? true;
-    this.capabilities = { wakeUp: listen, concurrentClaimers: true };
+    this.capabilities = { wakeUp: listen, concurrentClaimers: true, deadBlocksSubject };
     if (listen) {
       const poolOptions = this.#pool.options;
       if (!options.listenClient && !poolOptions) {
@@ -186,8 +201,11 @@ export class PgOutboxStore implements OutboxStore<PgClientLike | SqlExecutor> {
   }
 
   /**
-   * Appends events in the caller's transaction with one INSERT (one round trip when the client
-   * reports its transaction status, as recent pg clients and executors of ORM transactions do).
+   * Appends events in the caller's transaction with one statement (one round trip when the client
+   * reports its transaction status, as recent pg clients and executors of ORM transactions do),
+   * stamping each with its subject's next sequence unless the store was built with
+   * `subjectSequence: false`. With the stamp, a transaction that writes an event of a subject
+   * waits for any other open transaction that wrote one of that subject, until it ends.
    * `tx` is the pg client of an open transaction, or an `SqlExecutor` on one.
    * @throws OutboxUsageError for a pool, an executor of another dialect, or a client or executor outside a transaction; nothing is written.
    * @throws EventValidationError naming the offending path; nothing is written.
@@ -294,13 +312,18 @@ export class PgOutboxStore implements OutboxStore<PgClientLike | SqlExecutor> {
     return row ? toDeadRecord(row) : undefined;
   }
 
+  /**
+   * Makes dead rows pending again, attempts reset, in one statement. A row with a sequence gets a
+   * new one at the end of its subject (and goes after the subject's pending rows), unless the
+   * store was built with `deadBlocksSubject`: then it keeps its sequence and its place.
+   */
   async replayDead(ids: readonly string[] | 'all'): Promise<number> {
     if (ids !== 'all' && ids.length === 0) return 0;
     const result =
       ids === 'all'
         ? await this.#run('replayDead()', this.#statements.replayAll([]))
         : await this.#run('replayDead()', this.#statements.replayIds([ids]));
-    return result.rowCount ?? 0;
+    return (result.rows[0] as { replayed: number } | undefined)?.replayed ?? 0;
   }
 
   async purgeDead(ids?: readonly string[]): Promise<number> {

@@ -12,6 +12,7 @@ export function toRecord(row: RecordRow): OutboxRecord {
     payload: row.payload,
     headers: row.headers ?? {},
     attempts: row.attempts,
+    ...(row.subject_seq === null || row.subject_seq === undefined ? {} : { sequence: Number(row.subject_seq) }),
   };
   return row.oversized ? { ...record, oversizedBytes: Number(row.payload_bytes) } : record;
 }

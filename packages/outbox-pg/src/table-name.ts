@@ -15,20 +15,21 @@ export interface TableNames {
   readonly migrations: string;
   /** `"schema"."table_wakeup"` */
   readonly wakeup: string;
+  /** `"schema"."table_subject_seq"`: the outbox's per-subject sequence counters. */
+  readonly subjectSeq: string;
   /** `"schema"` */
   readonly quotedSchema: string;
 }
 
-// Suffix room: `<table>_migrations` must still fit PostgreSQL's 63-byte identifier limit.
-const SUFFIX_ROOM = '_migrations'.length;
-
 /**
- * Validates the schema and table settings and quotes them once.
+ * Validates the schema and table settings and quotes them once. `longestSuffix` is the longest
+ * suffix the store appends to the table name (`_migrations`; the outbox's `_subject_seq`): the
+ * result must still fit PostgreSQL's 63-byte identifier limit.
  * @throws OutboxConfigError naming `schema` or `table` and the bad value.
  */
-export function tableNames(schema: unknown, table: unknown): TableNames {
+export function tableNames(schema: unknown, table: unknown, longestSuffix = '_migrations'): TableNames {
   const s = validateIdentifier(schema, 'schema');
-  const t = validateIdentifier(table, 'table', 63 - SUFFIX_ROOM);
+  const t = validateIdentifier(table, 'table', 63 - longestSuffix.length);
   const quotedSchema = quoteIdent(s);
   return {
     schema: s,
@@ -37,5 +38,6 @@ export function tableNames(schema: unknown, table: unknown): TableNames {
     qualified: `${quotedSchema}.${quoteIdent(t)}`,
     migrations: `${quotedSchema}.${quoteIdent(`${t}_migrations`)}`,
     wakeup: `${quotedSchema}.${quoteIdent(`${t}_wakeup`)}`,
+    subjectSeq: `${quotedSchema}.${quoteIdent(`${t}_subject_seq`)}`,
   };
 }

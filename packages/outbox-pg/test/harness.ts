@@ -35,6 +35,7 @@ export function pgOutboxHarness(): OutboxStoreHarness<PgClientLike> {
     return database;
   };
   return {
+    stampsSequences: true,
     async createStore(options) {
       const { pool, schema } = await db();
       const table = `outbox_${stores.length}`;
@@ -43,6 +44,7 @@ export function pgOutboxHarness(): OutboxStoreHarness<PgClientLike> {
         schema,
         table,
         deadBlocksSubject: options?.deadBlocksSubject ?? false,
+        ...(options?.subjectSequence === undefined ? {} : { subjectSequence: options.subjectSequence }),
         ...(options?.maxEventBytes ? { maxEventBytes: options.maxEventBytes } : {}),
       });
       stores.push(store);
@@ -72,6 +74,16 @@ export function pgOutboxHarness(): OutboxStoreHarness<PgClientLike> {
           [e.id, e.type, e.source, e.subject, e.time, JSON.stringify(e.data), JSON.stringify(e.headers)],
         );
       }
+    },
+    async waitingForLock(store) {
+      const { pool, schema } = await db();
+      // A backend of this test waiting for a lock while running a statement on the store's counter table.
+      const counter = `"${schema}"."${tables.get(store)}_subject_seq"`;
+      const result = await pool.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`,
+        [counter],
+      );
+      return (result.rows[0].n as number) > 0;
     },
     async writeMarker(tx, key) {
       await tx.query(`INSERT INTO "${(await db()).schema}".markers (key) VALUES ($1)`, [key]);

@@ -187,12 +187,13 @@ describe('PgOutboxStore', () => {
     const schema = freshSchemaName('obx_custom');
     extraSchemas.push(schema);
     const custom = new PgOutboxStore({ pool: db.pool, schema, table: 'integration_events', listen: false });
-    expect((await custom.migrate()).applied).toEqual([1]);
+    expect((await custom.migrate()).applied).toEqual([1, 2]);
     await transaction(db.pool, (client) => custom.enqueue(client, event('a')));
     const tables = await db.pool.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [schema]);
     expect(tables.rows.map((row) => row.table_name)).toEqual([
       'integration_events',
       'integration_events_migrations',
+      'integration_events_subject_seq',
       'integration_events_wakeup',
     ]);
     expect(await pending(custom)).toBe(1);
@@ -205,8 +206,8 @@ describe('PgOutboxStore', () => {
     const stores = Array.from({ length: 5 }, () => new PgOutboxStore({ pool: db.pool, schema, listen: false }));
     const results = await Promise.all(stores.map((s) => s.migrate()));
     expect(results.filter((r) => r.applied.length > 0)).toHaveLength(1);
-    expect(results.every((r) => r.version === 1)).toBe(true);
-    expect(await stores[0]!.migrate()).toEqual({ version: 1, applied: [] });
+    expect(results.every((r) => r.version === 2)).toBe(true);
+    expect(await stores[0]!.migrate()).toEqual({ version: 2, applied: [] });
     await expect(stores[0]!.assertSchema()).resolves.toBeUndefined();
   });
 

@@ -10,9 +10,15 @@ import { sampleEvent } from './sample-events.js';
 export interface OutboxStoreHarness<Tx> {
   /**
    * A new store on fresh, migrated tables, isolated from other tests (unique table or schema),
-   * built with the given `deadBlocksSubject` (default false) and `maxEventBytes` (default the store's) options.
+   * built with the given `deadBlocksSubject` (default false), `subjectSequence` (default the
+   * store's, true) and `maxEventBytes` (default the store's) options.
    */
-  createStore(options?: { leaseMsHint?: number; deadBlocksSubject?: boolean; maxEventBytes?: number }): Promise<OutboxStore<Tx>>;
+  createStore(options?: {
+    leaseMsHint?: number;
+    deadBlocksSubject?: boolean;
+    subjectSequence?: boolean;
+    maxEventBytes?: number;
+  }): Promise<OutboxStore<Tx>>;
   /** Writes rows straight into the store's table, around `enqueue`'s checks (as a hand-written INSERT would). */
   writeUnchecked(store: OutboxStore<Tx>, events: readonly OutboxEvent[]): Promise<void>;
   /** Begins a transaction, runs fn with its handle, commits (rolls back and rethrows if fn throws). */
@@ -27,6 +33,17 @@ export interface OutboxStoreHarness<Tx> {
   createUnmigratedStore?(): Promise<OutboxStore<Tx>>;
   /** A store on a database nothing answers at, e.g. a closed port (for the error contract). */
   createUnreachableStore?(): Promise<OutboxStore<Tx>>;
+  /**
+   * The store stamps subject sequences (`OutboxRecord.sequence`, issue 14) and takes the
+   * `subjectSequence` option: runs the sequence tests. Drivers that do not stamp yet leave it out.
+   */
+  readonly stampsSequences?: boolean;
+  /**
+   * True while a transaction waits for a row lock of this store's tables (a producer queued
+   * behind another on a subject's sequence counter). Stores whose transactions take locks provide
+   * it; without it, the suite expects a transaction's `enqueue` never to wait for another's.
+   */
+  waitingForLock?(store: OutboxStore<Tx>): Promise<boolean>;
   /** Drops everything createStore made and closes what the harness opened. */
   dispose(): Promise<void>;
 }
@@ -468,6 +485,161 @@ export function describeOutboxStore<Tx>(name: string, makeHarness: () => OutboxS
       expect(failing[1]!.retryInMs).toBeLessThanOrEqual(60_000);
       expect(await store.listFailing(1)).toHaveLength(1);
     });
+
+    if (harness.stampsSequences) {
+      /** Claims and completes until nothing is left: every record, in the order the relay would publish it. */
+      const drain = async (store: OutboxStore<Tx>) => {
+        const published: Array<{ id: string; subject: string; sequence: number | undefined }> = [];
+        for (;;) {
+          const batch = await store.claim({ batchSize: 100, leaseMs: 10_000 });
+          if (batch.records.length === 0) return published;
+          for (const record of batch.records) published.push({ id: record.id, subject: record.subject, sequence: record.sequence });
+          await store.complete(
+            batch.token,
+            batch.records.map((record) => record.id),
+          );
+        }
+      };
+
+      it('stamps each subject 1, 2, 3... in write order, independently of other subjects, consecutively within one call', async () => {
+        const store = await harness.createStore();
+        const [a1, b1, a2, a3, b2, c1, a4] = [
+          sampleEvent('a', 1),
+          sampleEvent('b', 1),
+          sampleEvent('a', 2),
+          sampleEvent('a', 3),
+          sampleEvent('b', 2),
+          sampleEvent('c', 1),
+          sampleEvent('a', 4),
+        ];
+        await enqueue(store, [a1!, b1!, a2!, a3!]);
+        await enqueue(store, [b2!, c1!]);
+        await enqueue(store, a4!);
+        const published = await drain(store);
+        const bySubject = (subject: string) => published.filter((record) => record.subject === subject);
+        expect(bySubject('a').map((record) => [record.id, record.sequence])).toEqual([
+          [a1!.id, 1],
+          [a2!.id, 2],
+          [a3!.id, 3],
+          [a4!.id, 4],
+        ]);
+        expect(bySubject('b').map((record) => [record.id, record.sequence])).toEqual([
+          [b1!.id, 1],
+          [b2!.id, 2],
+        ]);
+        expect(bySubject('c').map((record) => [record.id, record.sequence])).toEqual([[c1!.id, 1]]);
+      });
+
+      it('gives the numbers of a rolled back transaction back: the next committed event of the subject gets the next number', async () => {
+        const store = await harness.createStore();
+        const [a1, a2] = [sampleEvent('a', 1), sampleEvent('a', 2)];
+        await enqueue(store, a1);
+        await expect(
+          harness.transaction(store, async (tx) => {
+            await store.enqueue(tx, [sampleEvent('a', 90), sampleEvent('a', 91), sampleEvent('b', 90)]);
+            throw new Error('business rule failed');
+          }),
+        ).rejects.toThrow('business rule failed');
+        await enqueue(store, [a2, sampleEvent('b', 1)]);
+        const published = await drain(store);
+        expect(published.filter((record) => record.subject === 'a').map((record) => [record.id, record.sequence])).toEqual([
+          [a1.id, 1],
+          [a2.id, 2],
+        ]);
+        expect(published.filter((record) => record.subject === 'b').map((record) => record.sequence)).toEqual([1]);
+      });
+
+      it('serialises two transactions writing one subject: commit order = sequence order = claim order', async () => {
+        const store = await harness.createStore();
+        const [first, second, third] = [sampleEvent('s', 1), sampleEvent('s', 2), sampleEvent('s', 3)];
+        const committed: string[] = [];
+        let letFirstGoOn!: () => void;
+        const gate = new Promise<void>((resolve) => {
+          letFirstGoOn = resolve;
+        });
+        let firstWrote!: () => void;
+        const firstHasWritten = new Promise<void>((resolve) => {
+          firstWrote = resolve;
+        });
+        // t1 writes `first`, then waits until t2 has asked for the subject, then writes `third`:
+        // a store that numbered rows after allocating their position would put t2's row between
+        // t1's two rows in claim order while numbering it after them.
+        const t1 = harness
+          .transaction(store, async (tx) => {
+            await store.enqueue(tx, first);
+            firstWrote();
+            await gate;
+            await store.enqueue(tx, third);
+          })
+          .then(() => committed.push('t1'));
+        await firstHasWritten;
+        const t2 = harness.transaction(store, (tx) => store.enqueue(tx, second)).then(() => committed.push('t2'));
+        const waitingForLock = harness.waitingForLock?.bind(harness);
+        if (waitingForLock) {
+          await vi.waitFor(async () => expect(await waitingForLock(store)).toBe(true), { timeout: 10_000, interval: 20 });
+        } else {
+          await t2;
+        }
+        letFirstGoOn();
+        await Promise.all([t1, t2]);
+        // With locks, t2 waited for t1's commit; without, it committed at once, before t1.
+        expect(committed).toEqual(waitingForLock ? ['t1', 't2'] : ['t2', 't1']);
+        const written: Record<string, string[]> = { t1: [first.id, third.id], t2: [second.id] };
+        const published = await drain(store);
+        expect(published.map((record) => record.id)).toEqual(committed.flatMap((name) => written[name]));
+        expect(published.map((record) => record.sequence)).toEqual([1, 2, 3]);
+      });
+
+      it('reports the sequence of dead rows, and replays one with a new sequence at the end of its subject, after its pending rows', async () => {
+        const store = await harness.createStore();
+        expect(store.capabilities.deadBlocksSubject ?? false).toBe(false);
+        const [a1, a2, a3] = [sampleEvent('a', 1), sampleEvent('a', 2), sampleEvent('a', 3)];
+        await enqueue(store, [a1, a2]);
+        const batch = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+        expect(batch.records.map((record) => [record.id, record.sequence])).toEqual([[a1.id, 1]]);
+        await store.deadLetter(batch.token, [{ id: a1.id, error: 'poison' }]);
+        expect((await store.getDead(a1.id))?.sequence).toBe(1);
+        expect((await store.listDead()).map((record) => record.sequence)).toEqual([1]);
+        await enqueue(store, a3);
+        expect(await store.replayDead([a1.id])).toBe(1);
+        expect((await drain(store)).map((record) => [record.id, record.sequence])).toEqual([
+          [a2.id, 2],
+          [a3.id, 3],
+          [a1.id, 4],
+        ]);
+        await enqueue(store, sampleEvent('a', 5));
+        expect((await drain(store)).map((record) => record.sequence)).toEqual([5]);
+      });
+
+      it('with deadBlocksSubject, replays a dead row with the sequence it had, before the rows it held back', async () => {
+        const store = await harness.createStore({ deadBlocksSubject: true });
+        expect(store.capabilities.deadBlocksSubject).toBe(true);
+        const [a1, a2] = [sampleEvent('a', 1), sampleEvent('a', 2)];
+        await enqueue(store, [a1, a2]);
+        const batch = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+        await store.deadLetter(batch.token, [{ id: a1.id, error: 'poison' }]);
+        expect(await store.replayDead('all')).toBe(1);
+        expect((await drain(store)).map((record) => [record.id, record.sequence])).toEqual([
+          [a1.id, 1],
+          [a2.id, 2],
+        ]);
+      });
+
+      it('with subjectSequence: false, stamps nothing: no sequence claimed, dead or replayed', async () => {
+        const store = await harness.createStore({ subjectSequence: false });
+        const [a1, a2] = [sampleEvent('a', 1), sampleEvent('a', 2)];
+        await enqueue(store, [a1, a2]);
+        const batch = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+        expect(batch.records.map((record) => [record.id, record.sequence])).toEqual([[a1.id, undefined]]);
+        await store.deadLetter(batch.token, [{ id: a1.id, error: 'poison' }]);
+        expect((await store.getDead(a1.id))?.sequence).toBeUndefined();
+        expect(await store.replayDead([a1.id])).toBe(1);
+        expect((await drain(store)).map((record) => [record.id, record.sequence])).toEqual([
+          [a1.id, undefined],
+          [a2.id, undefined],
+        ]);
+      });
+    }
 
     it('migrates idempotently and accepts its own schema', async () => {
       const store = await harness.createStore();

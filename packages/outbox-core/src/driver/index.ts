@@ -23,7 +23,7 @@ export {
 } from '../event/subject-order.js';
 export { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, validateByteLimit } from '../settings/byte-budget.js';
 export { checkHorizons, formatMs, type HorizonSettings } from '../settings/horizons.js';
-export { validateIdentifier, validateInteger } from '../settings/identifiers.js';
+export { validateBoolean, validateIdentifier, validateInteger } from '../settings/identifiers.js';
 export { sleep } from '../util/abort.js';
 export { type Backoff, type BackoffOptions, createBackoff } from '../util/backoff.js';
 export {

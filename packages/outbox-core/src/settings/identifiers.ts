@@ -29,3 +29,15 @@ export function validateInteger(value: unknown, setting: string, min: number, ma
   }
   return value;
 }
+
+/**
+ * Checks a boolean setting (an option left out is the caller's default, not this function's),
+ * returning it.
+ * @throws OutboxConfigError naming the setting and the bad value.
+ */
+export function validateBoolean(value: unknown, setting: string): boolean {
+  if (typeof value !== 'boolean') {
+    throw new OutboxConfigError(setting, `${setting} must be true or false; got ${JSON.stringify(value) ?? String(value)}`);
+  }
+  return value;
+}

@@ -12,8 +12,10 @@ describeOutboxStore<MemoryTransaction>('MemoryOutboxStore', () => ({
   createStore: async (options) =>
     new MemoryOutboxStore({
       deadBlocksSubject: options?.deadBlocksSubject,
+      subjectSequence: options?.subjectSequence,
       ...(options?.maxEventBytes === undefined ? {} : { maxEventBytes: options.maxEventBytes }),
     }),
+  stampsSequences: true,
   writeUnchecked: async (store, events) =>
     (store as MemoryOutboxStore).insertUnchecked(encodeEvents(events, { maxEventBytes: Number.MAX_SAFE_INTEGER })),
   transaction: (_store, fn) => memoryTransaction(fn),

@@ -17,7 +17,7 @@ import { OutboxUsageError, SchemaVersionError } from '../errors.js';
 import { type EncodedEvent, encodeEvents } from '../event/encode.js';
 import type { OutboxEvent } from '../event/event.js';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, validateByteLimit } from '../settings/byte-budget.js';
-import { validateInteger } from '../settings/identifiers.js';
+import { validateBoolean, validateInteger } from '../settings/identifiers.js';
 import type { Clock } from '../util/clock.js';
 
 /** The transaction handle of the in-memory stores: writes become visible on commit. */
@@ -28,8 +28,10 @@ export interface MemoryTransaction {
 }
 
 interface Row {
-  readonly seq: number;
+  seq: number;
   readonly event: EncodedEvent;
+  /** The subject's sequence; undefined for a row written without one. */
+  sequence: number | undefined;
   /** UTF-8 bytes of `event.payload`. */
   readonly payloadBytes: number;
   state: 'pending' | 'dead';
@@ -80,32 +82,45 @@ function monotonicClock(): number {
  * uses a store, and as the reference the conformance suite is checked against.
  */
 export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
-  readonly capabilities = { wakeUp: true, concurrentClaimers: true } as const;
+  readonly capabilities: { readonly wakeUp: true; readonly concurrentClaimers: true; readonly deadBlocksSubject: boolean };
   readonly #rows: Row[] = [];
   readonly #waiters = new Set<() => void>();
   #seq = 0;
   #tokens = 0;
   #migrated: boolean;
   readonly #deadBlocksSubject: boolean;
+  readonly #subjectSequence: boolean;
+  /** The last sequence of each subject: the SQL stores' `<table>_subject_seq`. */
+  readonly #counters = new Map<string, number>();
   readonly #now: () => number;
   readonly maxEventBytes: number;
 
   /**
    * @param options.migrated - false: `assertSchema` throws until `migrate` runs. @defaultValue true
    * @param options.deadBlocksSubject - a dead row holds back the later rows of its subject until it is retried or purged. @defaultValue false
+   * @param options.subjectSequence - stamp each event with its subject's next sequence when its
+   *   transaction commits (the SQL stores' commit order, without their lock waits). @defaultValue true
    * @param options.maxEventBytes - as on the SQL stores. @defaultValue `DEFAULT_MAX_EVENT_BYTES`
    * @param options.clock - the store's clock for leases and retry delays (a database's `now()`):
    *   share a `ManualClock` with the relay to let a retry delay pass without waiting for it.
    *   @defaultValue the monotonic clock
-   * @throws OutboxConfigError on an invalid `maxEventBytes`.
+   * @throws OutboxConfigError on an invalid `maxEventBytes`, `deadBlocksSubject` or `subjectSequence`.
    */
   constructor(
-    options: { migrated?: boolean; deadBlocksSubject?: boolean | undefined; maxEventBytes?: number; clock?: Pick<Clock, 'now'> } = {},
+    options: {
+      migrated?: boolean;
+      deadBlocksSubject?: boolean | undefined;
+      subjectSequence?: boolean | undefined;
+      maxEventBytes?: number;
+      clock?: Pick<Clock, 'now'>;
+    } = {},
   ) {
     const clock = options.clock;
     this.#now = clock ? () => clock.now() : monotonicClock;
     this.#migrated = options.migrated ?? true;
-    this.#deadBlocksSubject = options.deadBlocksSubject ?? false;
+    this.#deadBlocksSubject = validateBoolean(options.deadBlocksSubject ?? false, 'deadBlocksSubject');
+    this.#subjectSequence = validateBoolean(options.subjectSequence ?? true, 'subjectSequence');
+    this.capabilities = { wakeUp: true, concurrentClaimers: true, deadBlocksSubject: this.#deadBlocksSubject };
     this.maxEventBytes = validateByteLimit(options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES, 'maxEventBytes');
   }
   /**
@@ -113,15 +128,16 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
    * would be: for tests of what the relay does with them. Duplicate ids still throw.
    */
   insertUnchecked(rows: readonly EncodedEvent[]): void {
-    for (const event of rows) this.#append(event);
+    for (const event of rows) this.#append(event, undefined);
     for (const wake of this.#waiters) wake();
   }
 
-  #append(event: EncodedEvent): void {
+  #append(event: EncodedEvent, sequence: number | undefined): void {
     if (this.#rows.some((row) => row.event.id === event.id)) throw new OutboxUsageError(`duplicate event id ${event.id}`);
     this.#rows.push({
       seq: ++this.#seq,
       event,
+      sequence,
       payloadBytes: Buffer.byteLength(event.payload),
       state: 'pending',
       attempts: 0,
@@ -144,7 +160,7 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
     }
     const encoded = encodeEvents(events, { maxEventBytes: this.maxEventBytes });
     tx.onCommit(() => {
-      for (const event of encoded) this.#append(event);
+      for (const event of encoded) this.#append(event, this.#subjectSequence ? this.#nextSequence(event.subject) : undefined);
       for (const wake of this.#waiters) wake();
     });
   }
@@ -230,16 +246,28 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
     return row?.state === 'dead' ? toDeadRecord(row) : undefined;
   }
 
+  /**
+   * Makes dead rows pending again. A row with a sequence gets a new one at the end of its subject
+   * and moves to the end of the write order, unless `deadBlocksSubject` (then it keeps both).
+   */
   async replayDead(ids: readonly string[] | 'all'): Promise<number> {
     const wanted = ids === 'all' ? undefined : new Set(ids);
     let count = 0;
+    const moved: Row[] = [];
     for (const row of this.#rows) {
       if (row.state !== 'dead' || (wanted && !wanted.has(row.event.id))) continue;
       row.state = 'pending';
       row.attempts = 0;
       row.availableAt = 0;
       row.deadAt = undefined;
+      if (row.sequence !== undefined && !this.#deadBlocksSubject) moved.push(row);
       count++;
+    }
+    for (const row of moved) {
+      this.#rows.splice(this.#rows.indexOf(row), 1);
+      row.seq = ++this.#seq;
+      row.sequence = this.#nextSequence(row.event.subject);
+      this.#rows.push(row);
     }
     for (const wake of this.#waiters) wake();
     return count;
@@ -346,6 +374,12 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
     }
   }
 
+  #nextSequence(subject: string): number {
+    const next = (this.#counters.get(subject) ?? 0) + 1;
+    this.#counters.set(subject, next);
+    return next;
+  }
+
   #find(id: string): Row | undefined {
     return this.#rows.find((row) => row.event.id === id);
   }
@@ -357,7 +391,17 @@ export class MemoryOutboxStore implements OutboxStore<MemoryTransaction> {
 
 function toRecord(row: Row): OutboxRecord {
   const { id, type, source, subject, time, payload, headers } = row.event;
-  return { id, type, source, subject, time, payload, headers: JSON.parse(headers), attempts: row.attempts };
+  return {
+    id,
+    type,
+    source,
+    subject,
+    time,
+    payload,
+    headers: JSON.parse(headers),
+    attempts: row.attempts,
+    ...(row.sequence === undefined ? {} : { sequence: row.sequence }),
+  };
 }
 
 function toDeadRecord(row: Row): DeadRecord {

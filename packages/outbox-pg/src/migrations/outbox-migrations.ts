@@ -39,8 +39,27 @@ INSERT INTO ${n.wakeup} DEFAULT VALUES;
 `,
 };
 
+/**
+ * The producer's per-subject sequence (docs/design/ordering.md, section 1): `subject_seq` is the
+ * row's place among its subject's events, stamped by `enqueue` from the counter row of its subject
+ * in `<table>_subject_seq`, in the producer's transaction. NULL for rows written before this
+ * migration or by a store built with `subjectSequence: false`. Adding a nullable column without a
+ * default only changes the catalog: no table rewrite, however large the outbox.
+ */
+export const outboxSubjectSequence: Migration = {
+  version: 2,
+  name: 'outbox-subject-sequence',
+  sql: (n: TableNames) => `
+ALTER TABLE ${n.qualified} ADD COLUMN subject_seq bigint;
+CREATE TABLE ${n.subjectSeq} (
+  subject text PRIMARY KEY,
+  seq bigint NOT NULL
+);
+`,
+};
+
 /** Every outbox migration, in order. The last one's version is the schema this package expects. */
-export const outboxMigrations: readonly Migration[] = [outboxInit];
+export const outboxMigrations: readonly Migration[] = [outboxInit, outboxSubjectSequence];
 
 /** The outbox schema version this code reads and writes: the last migration's. */
-export const OUTBOX_SCHEMA_VERSION: number = outboxInit.version;
+export const OUTBOX_SCHEMA_VERSION: number = outboxSubjectSequence.version;

@@ -10,6 +10,8 @@ export type RecordRow = {
   payload: string;
   headers: Record<string, string>;
   attempts: number;
+  /** The subject's sequence (bigint as text), null when the row was written without one. */
+  subject_seq: string | null;
   /** Claims only: the payload's size, and whether it was left out for being over `maxEventBytes`. */
   payload_bytes?: number | string;
   oversized?: boolean;
@@ -65,7 +67,7 @@ export interface ClaimArgs {
 /** The claim's parameter types, in `ClaimArgs` order, for `PREPARE`. */
 export const claimParamTypes = '(integer, integer, uuid, bigint, bigint)';
 
-const recordColumns = `id, type, source, subject, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time, payload, headers, attempts`;
+const recordColumns = `id, type, source, subject, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time, payload, headers, attempts, subject_seq`;
 
 // Session settings for the rest of an implicit transaction: only the ordered walk of the (seq)
 // index with nested-loop probes is left, so a claim reads rows until it has its batch, not the backlog.
@@ -93,14 +95,42 @@ function leaseHeads(t: string, { leaseMs, token, maxBatchBytes, maxEventBytes }:
   UPDATE ${t} o SET locked_until = now() + ${leaseMs} * interval '1 millisecond', claim_token = ${token}
   FROM sized WHERE o.id = sized.id AND sized.bytes_before < ${maxBatchBytes}
   RETURNING o.seq, o.id, o.type, o.source, o.subject, o.time,
-    CASE WHEN sized.oversized THEN '' ELSE o.payload END AS payload, sized.payload_bytes, sized.oversized, o.headers, o.attempts
+    CASE WHEN sized.oversized THEN '' ELSE o.payload END AS payload, sized.payload_bytes, sized.oversized, o.headers, o.attempts, o.subject_seq
 )
 SELECT seq, ${recordColumns}, payload_bytes, oversized FROM leased ORDER BY seq`;
 }
 
+/** What changes the statements of one store. */
+export interface OutboxSqlOptions {
+  readonly deadBlocksSubject?: boolean;
+  /** Stamp `subject_seq` from the counter table (`enqueue`, and `replayDead` without deadBlocksSubject). @defaultValue true */
+  readonly subjectSequence?: boolean;
+}
+
+/** The enqueue statement's input: one array per column, numbered per subject (`n` events of it in the call, `k`-th of them). */
+const enqueueInput = `SELECT e.*, count(*) OVER (PARTITION BY e.subject) AS n, row_number() OVER (PARTITION BY e.subject ORDER BY e.ord) AS k
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
+    WITH ORDINALITY AS e(id, type, source, subject, time, payload, headers, ord)`;
+
+/**
+ * Adds `n` to the counter of each subject of `input` (rows with `subject`, `n` and `k`, `k = 1` once
+ * per subject) and returns the new values: the `counters` CTE of the stamping statements. The
+ * upsert takes each counter row's lock until the transaction ends, in subject order, so two
+ * transactions writing several subjects each take them in the same order and cannot deadlock.
+ */
+function bumpCounters(n: TableNames, input: string): string {
+  return `counters AS (
+  INSERT INTO ${n.subjectSeq} AS c (subject, seq)
+  SELECT subject, n FROM ${input} WHERE k = 1 ORDER BY subject
+  ON CONFLICT (subject) DO UPDATE SET seq = c.seq + excluded.seq
+  RETURNING c.subject, c.seq
+)`;
+}
+
 /** Builds the statements for one table. */
-export function outboxSql(n: TableNames, options: { deadBlocksSubject?: boolean } = {}): OutboxSql {
+export function outboxSql(n: TableNames, options: OutboxSqlOptions = {}): OutboxSql {
   const t = n.qualified;
+  const stamp = options.subjectSequence ?? true;
   // A row is a claimable head when it is pending, due, not leased, and no earlier row of its subject
   // is still pending. See `claim` below for why the last condition is what keeps order. With
   // deadBlocksSubject, no earlier dead row of its subject may exist either. The NOT IN is a hashed
@@ -128,7 +158,24 @@ export function outboxSql(n: TableNames, options: { deadBlocksSubject?: boolean 
     // outbox table, held until the transaction ends, is what lets the relay wait for in-flight
     // producers (see `armWithBarrier`). `::text`: pg_notify returns void, a column type that
     // clients typing every result column refuse (Prisma's driver adapters: UnsupportedNativeDataType).
-    enqueue: `WITH inserted AS (
+    enqueue: stamp
+      ? // The same, stamping each row with its subject's sequence: the counters CTE upserts every
+        // subject's counter row (see bumpCounters), the INSERT numbers the rows of a subject
+        // consecutively in call order. The row's own seq (identity) is drawn when the INSERT
+        // produces the row, which needs its counter's new value first: a producer allocates seq
+        // only while it holds its subject's counter lock, so for the rows of one subject, seq
+        // order = subject_seq order = commit order, and the relay's claim (by seq) follows it.
+        // Still one round trip; the cost is one more index row write per subject in the call.
+        `WITH e AS (
+  ${enqueueInput}
+), ${bumpCounters(n, 'e')}, inserted AS (
+  INSERT INTO ${t} (id, type, source, subject, time, payload, headers, subject_seq)
+  SELECT e.id, e.type, e.source, e.subject, e.time, e.payload, e.headers::jsonb, c.seq - e.n + e.k
+  FROM e JOIN counters c ON c.subject = e.subject
+  ORDER BY e.ord
+)
+SELECT pg_notify($8, '')::text FROM ${n.wakeup} WHERE armed`
+      : `WITH inserted AS (
   INSERT INTO ${t} (id, type, source, subject, time, payload, headers)
   SELECT e.id, e.type, e.source, e.subject, e.time, e.payload, e.headers::jsonb
   FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
@@ -215,10 +262,15 @@ WHERE o.id = r.id AND o.claim_token = $3 AND o.locked_until > now() AND o.state 
 WHERE state = 'dead' AND seq > (SELECT seq FROM ${t} WHERE id = $2::uuid) ORDER BY seq LIMIT $1`,
     getDead: `SELECT ${recordColumns}, last_error, dead_at FROM ${t} WHERE state = 'dead' AND id = $1::uuid`,
 
-    replayAll: `UPDATE ${t} SET state = 'pending', attempts = 0, available_at = now(), dead_at = NULL, locked_until = NULL, claim_token = NULL
-WHERE state = 'dead'`,
-    replayIds: `UPDATE ${t} SET state = 'pending', attempts = 0, available_at = now(), dead_at = NULL, locked_until = NULL, claim_token = NULL
-WHERE state = 'dead' AND id = ANY($1::uuid[])`,
+    // A replayed row that has a sequence gets a new one at the end of its subject (the relay
+    // published a gap marker for the old number), unless dead rows block their subject (then no
+    // later row of the subject was published and it keeps its number). A new number needs a new
+    // seq too, or the claim (by seq) would publish it before the subject's pending rows that have
+    // lower numbers: seq is an identity column, which UPDATE can only set to DEFAULT, in no
+    // chosen order, so the row is deleted and inserted again, in seq order, after its subject's
+    // counter is bumped. Rows without a sequence stay where they are.
+    replayAll: replayDead(n, 'TRUE', stamp && !options.deadBlocksSubject),
+    replayIds: replayDead(n, 'id = ANY($1::uuid[])', stamp && !options.deadBlocksSubject),
     purgeAll: `DELETE FROM ${t} WHERE state = 'dead'`,
     purgeIds: `DELETE FROM ${t} WHERE state = 'dead' AND id = ANY($1::uuid[])`,
 
@@ -252,4 +304,30 @@ SELECT EXISTS (SELECT 1 FROM ${t} o WHERE ${claimable}) AS ready`,
     // The relay woke up: producers stop notifying until it is idle again.
     disarm: `UPDATE ${n.wakeup} SET armed = false WHERE armed`,
   };
+}
+
+/** `replayAll` / `replayIds`: the dead rows matching `which`, pending again; returns `replayed`. */
+function replayDead(n: TableNames, which: string, restamp: boolean): string {
+  const t = n.qualified;
+  const reset = `state = 'pending', attempts = 0, available_at = now(), dead_at = NULL, locked_until = NULL, claim_token = NULL`;
+  if (!restamp)
+    return `WITH kept AS (UPDATE ${t} SET ${reset} WHERE state = 'dead' AND ${which} RETURNING 1)
+SELECT count(*)::int AS replayed FROM kept`;
+  // The DELETE and the INSERT of one id in one statement: the unique check does not see a row
+  // its own transaction deleted, and the INSERT reads the deleted rows from the DELETE's RETURNING.
+  return `WITH moved AS (
+  DELETE FROM ${t} WHERE state = 'dead' AND subject_seq IS NOT NULL AND ${which}
+  RETURNING seq, id, type, source, subject, time, payload, headers, last_error
+), m AS (
+  SELECT moved.*, count(*) OVER (PARTITION BY subject) AS n, row_number() OVER (PARTITION BY subject ORDER BY seq) AS k FROM moved
+), ${bumpCounters(n, 'm')}, restamped AS (
+  INSERT INTO ${t} (id, type, source, subject, time, payload, headers, last_error, subject_seq)
+  SELECT m.id, m.type, m.source, m.subject, m.time, m.payload, m.headers, m.last_error, c.seq - m.n + m.k
+  FROM m JOIN counters c ON c.subject = m.subject
+  ORDER BY m.seq
+  RETURNING 1
+), kept AS (
+  UPDATE ${t} SET ${reset} WHERE state = 'dead' AND subject_seq IS NULL AND ${which} RETURNING 1
+)
+SELECT ((SELECT count(*) FROM restamped) + (SELECT count(*) FROM kept))::int AS replayed`;
 }
