@@ -55,7 +55,7 @@ export interface PgOutboxStoreOptions {
   readonly pool: PgPoolLike;
   /** @defaultValue `'public'` */
   readonly schema?: string;
-  /** At most 52 characters (`<table>_migrations` must fit 63). @defaultValue `'outbox'` */
+  /** At most 51 characters (`<table>_subject_seq` must fit 63). @defaultValue `'outbox'` */
   readonly table?: string;
   /** Open a LISTEN connection so `waitForWork` wakes within milliseconds of a commit. @defaultValue true */
   readonly listen?: boolean;
