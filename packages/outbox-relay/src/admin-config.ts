@@ -1,7 +1,7 @@
 import { type CommonConfig, type ConfigReader, noArguments, readCommon } from './cli-config.js';
 import { type DatabaseConfig, readDatabase } from './database-config.js';
 import { fail, type SettingValues } from './setting-values.js';
-import { invocationSettings } from './settings.js';
+import { invocationSettings, relaySettings } from './settings.js';
 
 /** `outbox-relay migrate`. */
 export interface MigrateConfig extends CommonConfig {
@@ -41,6 +41,11 @@ export interface DeadChangeConfig extends CommonConfig {
   /** Every dead event; `ids` is empty then. */
   readonly all: boolean;
   readonly ids: readonly string[];
+  /**
+   * `dead retry`: the relays run with `--block-subject true`, so a retried event keeps its place
+   * (its subject's later events were held back behind it) instead of going to the end of its subject.
+   */
+  readonly blockSubject: boolean;
 }
 
 /** Reads `migrate`'s settings: the database and the log level. */
@@ -87,6 +92,7 @@ export function readDeadChangeConfig(command: DeadChangeConfig['command']): Conf
   return (values, positionals) => {
     const all = values.boolean(invocationSettings.all);
     if (positionals.length > 0 === all) fail('arguments', `${command}: give event ids or --all (not both)`);
-    return { command, ...readCommon(values), database: readDatabase(values), all, ids: positionals };
+    const blockSubject = command === 'dead retry' && values.boolean(relaySettings.blockSubject);
+    return { command, ...readCommon(values), database: readDatabase(values), all, ids: positionals, blockSubject };
   };
 }

@@ -90,8 +90,8 @@ export const commands: readonly CommandSpec[] = [
     name: 'dead retry',
     usage: 'outbox-relay dead retry <id...> | --all [options]',
     summary:
-      'Make dead events pending again with their attempts reset; a running relay publishes them, after the newer events of their subject already published (unless the relays run with --block-subject true).',
-    settings: [all, ...database],
+      'Make dead events pending again with their attempts reset; a running relay publishes them, after the newer events of their subject already published (unless the relays run with --block-subject true: give it here too, and the event keeps its place).',
+    settings: [all, relaySettings.blockSubject, ...database],
     read: readDeadChangeConfig('dead retry'),
   },
   {

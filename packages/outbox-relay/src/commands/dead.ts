@@ -12,7 +12,10 @@ export async function deadCommand(
   out: NodeJS.WritableStream,
   err: NodeJS.WritableStream,
 ): Promise<number> {
-  const opened = await openStore(config.database, { listen: false, logger, maxConnections: 1 });
+  // `dead retry` must know whether the relays hold a dead event's subject back: then the retried
+  // event keeps its sequence; otherwise it is stamped at the end of its subject.
+  const deadBlocksSubject = config.command === 'dead retry' && config.blockSubject;
+  const opened = await openStore(config.database, { listen: false, logger, maxConnections: 1, deadBlocksSubject });
   const { store } = opened;
   try {
     await store.assertSchema();
