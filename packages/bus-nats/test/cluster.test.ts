@@ -107,10 +107,33 @@ describe('NatsPublisher on a 3-node JetStream cluster', () => {
     }
     await restarted;
 
-    const info = await jsm.streams.info('EVENTS_R3');
+    // The restarted node rejoins and the stream may elect a leader again: a request in that window
+    // times out (TimeoutError, seen in CI), so the stream's state is read once it answers again.
+    let messages = -1;
+    await waitUntil(
+      'the R3 stream to answer after the restart',
+      async () => {
+        messages = await jsm.streams
+          .info('EVENTS_R3')
+          .then((info) => info.state.messages)
+          .catch(() => -1);
+        return messages >= 0;
+      },
+      30_000,
+      250,
+    );
     expect(killedAt).toBeGreaterThan(0);
-    expect(info.state.messages).toBe(EVENTS);
-    const stored = await readStream(nc, 'EVENTS_R3');
+    expect(messages).toBe(EVENTS);
+    let stored: Awaited<ReturnType<typeof readStream>> = [];
+    await waitUntil(
+      'every message of the R3 stream to be read back',
+      async () => {
+        stored = await readStream(nc!, 'EVENTS_R3').catch(() => []);
+        return stored.length >= EVENTS;
+      },
+      30_000,
+      250,
+    );
     const ids = stored.map((message) => message.headers?.get('Nats-Msg-Id'));
     expect(new Set(ids).size).toBe(EVENTS);
     expect(new Set(ids)).toEqual(new Set(events.map((event) => event.id)));
