@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { InboxStore } from '../contracts/inbox-store.js';
 import { BatchRolledBackError, SchemaVersionError, StoreError } from '../errors.js';
 import { newEventId } from '../event/event.js';
+import { describeInboxOrder } from './describe-inbox-order.js';
 
 /** What a driver provides to run `describeInboxStore` against its real database. */
 export interface InboxStoreHarness<Tx> {
@@ -11,8 +12,14 @@ export interface InboxStoreHarness<Tx> {
   writeEffect(tx: Tx, messageId: string): Promise<void>;
   /** How many effects were committed for messageId (or in all, without it). */
   countEffects(messageId?: string): Promise<number>;
-  /** Makes rows older: sets every inbox row's recorded time back by ms (for the cleanup test). */
+  /** Makes rows older: sets every inbox row's and gap row's recorded time back by ms (for the cleanup tests). */
   ageRows(ms: number): Promise<void>;
+  /**
+   * How many transactions are waiting for a lock on the current store's position rows, e.g. from
+   * `pg_stat_activity` or `information_schema.innodb_trx`. A harness of a store with `ordering`
+   * provides it, and the subject order tests run.
+   */
+  lockWaits?(): Promise<number>;
   /** A store on a table that was never migrated (for the error contract; drivers with tables provide it). */
   createUnmigratedStore?(): Promise<InboxStore<Tx>>;
   /** A store on a database nothing answers at, e.g. a closed port (for the error contract). */
@@ -209,5 +216,8 @@ export function describeInboxStore<Tx>(name: string, makeHarness: () => InboxSto
       expect((await inbox.process('basket', recent, async () => {})).status).toBe('duplicate');
       expect((await inbox.process('basket', old[0]!, async () => {})).status).toBe('applied');
     });
+
+    const lockWaits = harness.lockWaits?.bind(harness);
+    if (lockWaits) describeInboxOrder({ ...harness, lockWaits });
   });
 }

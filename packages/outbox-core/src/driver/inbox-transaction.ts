@@ -1,5 +1,7 @@
-import type { InboxItem, InboxOutcome } from '../contracts/inbox-store.js';
-import { BatchRolledBackError } from '../errors.js';
+import type { InboxItem, InboxOutcome, OrderKey } from '../contracts/inbox-store.js';
+import type { SubjectGap } from '../contracts/subscriber.js';
+import { BatchRolledBackError, OutboxUsageError } from '../errors.js';
+import { type OrderSteps, passGaps, SubjectState, sortedSubjects, validateOrderKey } from './inbox-order.js';
 
 /**
  * The statements an inbox runs inside one open transaction, written by each dialect: the rest of
@@ -22,6 +24,8 @@ export interface InboxSteps {
   rollbackToSavepoint(): Promise<void>;
   /** Deletes the inbox row of `messageId` recorded earlier in this transaction. */
   forget(messageId: string): Promise<void>;
+  /** Present when the store keeps subject positions: the items' `OrderKey`s are checked and moved with them. */
+  readonly order?: OrderSteps | undefined;
 }
 
 /**
@@ -77,14 +81,38 @@ export function handlerFailureError(
  * The body of `InboxStore.process` inside an open transaction: record, then run `fn`. Resolves to
  * the outcome (commit either way: a duplicate wrote nothing); rejects with a {@link HandlerFailure}
  * when `fn` throws (roll back), or with a statement's own error.
+ *
+ * With `order`, the subject's position row is locked first and decides (see the `InboxStore`
+ * contract): `duplicate` at or below it, `waiting` beyond the next one, and the next one is recorded
+ * and moves the position before `fn` runs (a throwing `fn` rolls both back). An inbox row already
+ * there for the next sequence means the event was applied without its position (by a consumer that
+ * did not keep order then): `duplicate`, and the position moves to it.
  */
 export async function processInTransaction<Tx, T>(
   tx: Tx,
   steps: InboxSteps,
   messageId: string,
   fn: (tx: Tx) => Promise<T>,
+  order?: OrderKey,
 ): Promise<InboxOutcome<T>> {
-  if (!(await steps.record(messageId))) return { status: 'duplicate' };
+  if (order !== undefined) {
+    const key = validateOrderKey(order);
+    const ordering = orderSteps(steps);
+    const state = new SubjectState(required((await ordering.lockPositions([key.subject])).get(key.subject), key.subject));
+    const decision = state.decide(key);
+    if (decision !== 'run') {
+      if (state.moved) await ordering.movePositions(new Map([[key.subject, state.position]]));
+      return decision === 'duplicate' ? { status: 'duplicate' } : { status: 'waiting', position: state.position };
+    }
+    state.advance(key.sequence);
+    let recorded: boolean;
+    if (ordering.recordAndMove) recorded = await ordering.recordAndMove(messageId, key.subject, state.position);
+    else {
+      recorded = await steps.record(messageId);
+      await ordering.movePositions(new Map([[key.subject, state.position]]));
+    }
+    if (!recorded) return { status: 'duplicate' };
+  } else if (!(await steps.record(messageId))) return { status: 'duplicate' };
   let value: T;
   try {
     value = await fn(tx);
@@ -94,6 +122,18 @@ export async function processInTransaction<Tx, T>(
   return { status: 'applied', value };
 }
 
+function orderSteps(steps: InboxSteps): OrderSteps {
+  if (steps.order === undefined) {
+    throw new OutboxUsageError('this inbox store does not keep subject positions (ordering is not set): process without an order key');
+  }
+  return steps.order;
+}
+
+function required<V>(value: V | undefined, subject: string): V {
+  if (value === undefined) throw new Error(`the store's lockPositions returned no position for subject ${JSON.stringify(subject)}`);
+  return value;
+}
+
 /**
  * The body of `InboxStore.processBatch` inside an open transaction. The batch is recorded up front
  * in one statement when the dialect can (in key order, so two batches sharing ids lock them in the
@@ -101,6 +141,12 @@ export async function processInTransaction<Tx, T>(
  * it and its inbox row deleted again, so a redelivery runs it again, while earlier items stay.
  * Without savepoints, the first throwing item rejects with a {@link HandlerFailure} carrying its
  * index (roll the whole batch back). `classify` is the dialect's `classifyHandlerError`.
+ *
+ * Items with an `order` key: the position rows of their subjects are locked first, in one statement
+ * and in sorted subject order (two batches sharing subjects cannot deadlock on them); each item is
+ * then decided in item order against its subject's position as the items before it left it, so a
+ * failed item does not move its subject and the later items of that subject wait. Only the items
+ * that will run are recorded up front; the moved positions are written in one statement at the end.
  */
 export async function processBatchInTransaction<Tx, Item extends InboxItem>(
   tx: Tx,
@@ -110,12 +156,55 @@ export async function processBatchInTransaction<Tx, Item extends InboxItem>(
   savepoints: boolean,
   classify: (error: unknown, connectionBroken: boolean) => unknown,
 ): Promise<InboxOutcome[]> {
-  const fresh = await steps.recordAll(items.map((item) => item.messageId));
+  const keys = items.map((item, index) => (item.order === undefined ? undefined : validateOrderKey(item.order, `items[${index}].order`)));
+  const subjects = sortedSubjects(keys);
+  const states = new Map<string, SubjectState>();
+  // Which items will run if every one before them succeeds: only those are recorded up front.
+  const planned = new Set<number>();
+  let ordering: OrderSteps | undefined;
+  if (subjects.length > 0) {
+    ordering = orderSteps(steps);
+    const locked = await ordering.lockPositions(subjects);
+    const simulated = new Map<string, SubjectState>();
+    for (const subject of subjects) {
+      const stored = required(locked.get(subject), subject);
+      states.set(subject, new SubjectState(stored));
+      simulated.set(subject, new SubjectState(stored));
+    }
+    for (const [index, key] of keys.entries()) {
+      const state = key === undefined ? undefined : (simulated.get(key.subject) as SubjectState);
+      if (key === undefined || state === undefined) planned.add(index);
+      else if (state.decide(key) === 'run') {
+        planned.add(index);
+        state.advance(key.sequence);
+      }
+    }
+  } else for (const index of items.keys()) planned.add(index);
+  const toRecord = items.filter((_, index) => planned.has(index)).map((item) => item.messageId);
+  const fresh = toRecord.length === 0 ? new Set<string>() : await steps.recordAll(toRecord);
   const outcomes: InboxOutcome[] = [];
   let savepointSet = false;
   for (const [index, item] of items.entries()) {
+    const key = keys[index];
+    const state = key === undefined ? undefined : (states.get(key.subject) as SubjectState);
+    if (key !== undefined && state !== undefined) {
+      const decision = state.decide(key);
+      if (decision === 'duplicate') {
+        // Recorded up front only if an item before it failed: not applied, so its row goes again.
+        if (fresh !== undefined && fresh.delete(item.messageId)) await steps.forget(item.messageId);
+        outcomes.push({ status: 'duplicate' });
+        continue;
+      }
+      if (decision === 'waiting' || !planned.has(index)) {
+        if (fresh !== undefined && fresh.delete(item.messageId)) await steps.forget(item.messageId);
+        outcomes.push({ status: 'waiting', position: state.position });
+        continue;
+      }
+    }
     // Not recorded by us: delivered before (or earlier in this batch).
     if (fresh !== undefined && !fresh.delete(item.messageId)) {
+      // Applied without its position (see processInTransaction): the position moves to it.
+      if (key !== undefined && state !== undefined) state.advance(key.sequence);
       outcomes.push({ status: 'duplicate' });
       continue;
     }
@@ -125,6 +214,7 @@ export async function processBatchInTransaction<Tx, Item extends InboxItem>(
     }
     // A failed insert is undone by itself (MySQL rolls back the statement, not the transaction).
     if (fresh === undefined && !(await steps.record(item.messageId))) {
+      if (key !== undefined && state !== undefined) state.advance(key.sequence);
       outcomes.push({ status: 'duplicate' });
       continue;
     }
@@ -142,7 +232,31 @@ export async function processBatchInTransaction<Tx, Item extends InboxItem>(
       outcomes.push({ status: 'failed', error: classify(error, false) });
       continue;
     }
+    if (key !== undefined && state !== undefined) state.advance(key.sequence);
     outcomes.push({ status: 'applied', value: undefined });
   }
+  if (ordering !== undefined) {
+    const moves = new Map<string, number>();
+    for (const [subject, state] of states) if (state.moved) moves.set(subject, state.position);
+    if (moves.size > 0) await ordering.movePositions(moves);
+  }
   return outcomes;
+}
+
+/**
+ * The body of `InboxStore.recordGap` inside an open transaction of its own: lock the subject's
+ * position row, insert the gap row (`insertGap`, a no-op when it is there already), and move the
+ * position over the gaps right after it. Resolves to the subject's position afterwards.
+ */
+export async function recordGapInTransaction(
+  steps: OrderSteps,
+  insertGap: (gap: SubjectGap) => Promise<void>,
+  gap: SubjectGap,
+): Promise<number> {
+  const locked = required((await steps.lockPositions([gap.subject])).get(gap.subject), gap.subject);
+  await insertGap(gap);
+  const gaps = [...new Set([...locked.gapsAhead, gap.sequence])].sort((a, b) => a - b);
+  const position = passGaps(locked.position, gaps);
+  if (position !== locked.position) await steps.movePositions(new Map([[gap.subject, position]]));
+  return position;
 }

@@ -27,12 +27,21 @@ export { validateBoolean, validateIdentifier, validateInteger } from '../setting
 export { sleep } from '../util/abort.js';
 export { type Backoff, type BackoffOptions, createBackoff } from '../util/backoff.js';
 export {
+  type LockedPosition,
+  type OrderSteps,
+  passGaps,
+  validateGap,
+  validateOrderKey,
+  validatePositionsOptions,
+} from './inbox-order.js';
+export {
   findHandlerFailure,
   HandlerFailure,
   handlerFailureError,
   type InboxSteps,
   processBatchInTransaction,
   processInTransaction,
+  recordGapInTransaction,
 } from './inbox-transaction.js';
 export {
   type MigrationConnection,

@@ -30,6 +30,7 @@ describeInboxStore<MemoryTransaction>('MemoryInboxStore', () => {
   const stores: MemoryInboxStore[] = [];
   return {
     createStore: async () => {
+      effects.length = 0;
       const store = new MemoryInboxStore();
       stores.push(store);
       return store;
@@ -39,6 +40,7 @@ describeInboxStore<MemoryTransaction>('MemoryInboxStore', () => {
     ageRows: async (ms) => {
       for (const store of stores) store.age(ms);
     },
+    lockWaits: async () => stores.at(-1)?.lockWaiters ?? 0,
     dispose: async () => {},
   };
 });
