@@ -9,11 +9,20 @@ import { giveBack, type MysqlConnectionLike, type MysqlPoolLike, runStatement, s
 import type { TableName } from './table-name.js';
 import { isMissingTable } from './translate-mysql-error.js';
 
-/** One numbered migration: statements run in order, each one idempotent (DDL commits implicitly on MySQL). */
+/**
+ * One step of a migration: a statement, or a statement with a query that returns a row when its
+ * effect is already there (for DDL without `IF NOT EXISTS` on every server, such as MySQL 8's
+ * `ADD COLUMN`): the statement runs only when the query returns none.
+ */
+export type MigrationStep =
+  | string
+  | { readonly sql: string; readonly unless: { readonly sql: string; readonly values: readonly unknown[] } };
+
+/** One numbered migration: steps run in order, each one idempotent (DDL commits implicitly on MySQL). */
 export interface Migration {
   readonly version: number;
   readonly name: string;
-  readonly statements: (table: TableName) => readonly string[];
+  readonly statements: (table: TableName) => readonly MigrationStep[];
 }
 
 /** How long `migrate()` waits for another process's migration lock. */
@@ -76,7 +85,13 @@ function migrationConnection(connection: MysqlConnectionLike, table: TableName):
       return version === 0 ? null : version;
     },
     apply: async (migration) => {
-      for (const statement of migration.statements(table)) await runStatement(connection, statement);
+      for (const step of migration.statements(table)) {
+        if (typeof step === 'string') {
+          await runStatement(connection, step);
+        } else if ((await selectRows(connection, step.unless.sql, [...step.unless.values])).length === 0) {
+          await runStatement(connection, step.sql);
+        }
+      }
       await runStatement(connection, `INSERT INTO ${table.migrationsQuoted} (version, name, applied_at) VALUES (?, ?, UTC_TIMESTAMP(3))`, [
         migration.version,
         migration.name,

@@ -22,6 +22,7 @@ import {
   isSqlExecutor,
   noopLogger,
   type SqlExecutor,
+  validateBoolean,
   validateByteLimit,
   validateInteger,
 } from '@outboxkit/outbox-core/driver';
@@ -32,7 +33,9 @@ import { OUTBOX_SCHEMA_VERSION, outboxMigrations } from './migrations/outbox-mig
 import { connectionOf } from './mysql-executor.js';
 import { isPoolLike, type MysqlConnectionLike, type MysqlPoolLike, runStatement, selectRows } from './mysql-like.js';
 import { toDeadRecord, toUtcDatetime } from './records.js';
+import { replayDead } from './replay-dead.js';
 import { type DeadRow, type OutboxSql, outboxSql } from './sql/outbox-sql.js';
+import { stampPlan } from './subject-sequence.js';
 import { resolveTableName, type TableName } from './table-name.js';
 import { translateMysqlError, withRetry } from './translate-mysql-error.js';
 
@@ -40,7 +43,10 @@ import { translateMysqlError, withRetry } from './translate-mysql-error.js';
 export interface MysqlOutboxStoreOptions {
   /** A mysql2/promise pool. The store checks connections out for claims and migrations; it never closes the pool. */
   readonly pool: MysqlPoolLike;
-  /** The outbox table. Letters, digits and `_`, at most 53 characters. @defaultValue `'outbox'` */
+  /**
+   * The outbox table. Letters, digits and `_`, at most 52 characters (`<table>_subject_seq` must fit
+   * MySQL's 64). @defaultValue `'outbox'`
+   */
   readonly table?: string;
   /** The database holding the table. @defaultValue the pool's current database */
   readonly database?: string;
@@ -51,6 +57,16 @@ export interface MysqlOutboxStoreOptions {
    * @defaultValue false
    */
   readonly deadBlocksSubject?: boolean;
+  /**
+   * Stamp each event with its place among its subject's events (`OutboxRecord.sequence`, column
+   * `subject_seq`): `enqueue` increments the subject's row in `<table>_subject_seq` in the caller's
+   * transaction, so the numbers follow the subjects' commit order, without holes (a rollback gives
+   * its numbers back). The counter's row lock serialises the transactions that write events of one
+   * subject: the second waits for the first to commit. Consumers with `order: 'subject'` need it.
+   * `false` writes no sequence (no counter row, no wait between producers, one statement less).
+   * @defaultValue true
+   */
+  readonly subjectSequence?: boolean;
   /**
    * The largest event `enqueue` writes: `data` plus headers as JSON, in UTF-8 bytes. A row whose
    * payload is larger (written before the limit, or by hand) is claimed without its payload and
@@ -85,31 +101,50 @@ const PURGE_BATCH = 5000;
  * ```
  */
 export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike | SqlExecutor> {
-  /** No push signal on MySQL (no LISTEN/NOTIFY): the relay polls adaptively. */
-  readonly capabilities = { wakeUp: false, concurrentClaimers: true } as const;
+  /**
+   * No push signal on MySQL (no LISTEN/NOTIFY): the relay polls adaptively. `deadBlocksSubject` is
+   * the option's value.
+   */
+  readonly capabilities: { readonly wakeUp: false; readonly concurrentClaimers: true; readonly deadBlocksSubject: boolean };
   readonly #pool: MysqlPoolLike;
   readonly #table: TableName;
   readonly #sql: OutboxSql;
+  readonly #subjectSequence: boolean;
+  /** replayDead gives rows with a sequence a new one (not with deadBlocksSubject: they keep their place). */
+  readonly #restamp: boolean;
   readonly #logger: Logger;
   readonly #strategy: CandidateStrategy = { skipWindow: 0 };
   readonly maxEventBytes: number;
 
-  /** @throws OutboxConfigError naming `pool`, `table`, `database` or `maxEventBytes`. */
+  /**
+   * @throws OutboxConfigError naming `pool`, `table` (at most 52 characters), `database`,
+   *   `deadBlocksSubject`, `subjectSequence` or `maxEventBytes`.
+   */
   constructor(options: MysqlOutboxStoreOptions) {
     if (!isPoolLike(options?.pool)) {
       throw new OutboxConfigError('pool', 'MysqlOutboxStore needs `pool`: a mysql2/promise pool (createPool(...))');
     }
     this.#pool = options.pool;
-    this.#table = resolveTableName(options.table ?? 'outbox', options.database);
-    this.#sql = outboxSql(this.#table, { deadBlocksSubject: options.deadBlocksSubject ?? false });
+    this.#table = resolveTableName(options.table ?? 'outbox', options.database, 'table', '_subject_seq');
+    const deadBlocksSubject = validateBoolean(options.deadBlocksSubject ?? false, 'deadBlocksSubject');
+    this.#subjectSequence = validateBoolean(options.subjectSequence ?? true, 'subjectSequence');
+    this.#restamp = this.#subjectSequence && !deadBlocksSubject;
+    this.capabilities = { wakeUp: false, concurrentClaimers: true, deadBlocksSubject };
+    this.#sql = outboxSql(this.#table, { deadBlocksSubject });
     this.#logger = options.logger ?? noopLogger;
     this.maxEventBytes = validateByteLimit(options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES, 'maxEventBytes');
   }
 
   /**
-   * Appends events in the caller's transaction with one multi-row INSERT, after one status probe.
-   * Rows are ordered by `seq`: lock the aggregate row before appending (update, then append) so that
-   * the write order of a subject is its commit order.
+   * Appends events in the caller's transaction, after one status probe (`DO 0`, skipped for an
+   * executor that knows its transaction), stamping each with its subject's next sequence: one
+   * multi-row upsert of the subjects' counter rows, then one multi-row INSERT, so three round trips
+   * whatever the number of events and subjects. The counter's row lock makes a transaction that
+   * writes an event of a subject wait for any other open transaction that wrote one of that
+   * subject, until it ends; its events then come after the other's in sequence and in claim order.
+   * With `subjectSequence: false`, the INSERT alone (two round trips), and rows are ordered by `seq`
+   * only: lock the aggregate row before appending (update, then append) so that the write order of
+   * a subject is its commit order.
    * @throws OutboxUsageError for a pool or a connection outside a transaction; nothing is written.
    * @throws EventValidationError naming the offending path; nothing is written.
    * @throws StoreError `DUPLICATE` when an event id is already in the outbox.
@@ -124,17 +159,31 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike | SqlEx
     const target = connection;
     await this.#run(async () => {
       await assertInTransaction(target);
-      if (encoded.length === 0) return;
-      await runStatement(target, this.#sql.insert(encoded.length), insertValues(encoded));
+      for (const [statement, values] of this.#writes(encoded)) await runStatement(target, statement, values);
     });
   }
 
   async #enqueueThrough(executor: SqlExecutor, encoded: readonly EncodedEvent[]): Promise<void> {
     await this.#run(async () => {
       await assertExecutorInTransaction(executor);
-      if (encoded.length === 0) return;
-      await executor.query(this.#sql.insert(encoded.length), insertValues(encoded));
+      for (const [statement, values] of this.#writes(encoded)) await executor.query(statement, values);
     });
+  }
+
+  /** The statements `enqueue` runs in the caller's transaction, in order, with their values. */
+  #writes(encoded: readonly EncodedEvent[]): Array<[string, unknown[]]> {
+    if (encoded.length === 0) return [];
+    if (!this.#subjectSequence) return [[this.#sql.insert(encoded.length), insertValues(encoded)]];
+    const plan = stampPlan(encoded);
+    const values: unknown[] = [];
+    encoded.forEach((event, index) => {
+      values.push(event.id, event.type, event.source, event.subject, toUtcDatetime(event.time), event.payload, event.headers);
+      values.push(event.subject, plan.offsets[index]);
+    });
+    return [
+      [this.#sql.bumpCounters(plan.subjects), [...plan.counters]],
+      [this.#sql.insertStamped(encoded.length), values],
+    ];
   }
 
   /** The schema version this package's outbox migrations build (`OUTBOX_SCHEMA_VERSION`). */
@@ -200,10 +249,16 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike | SqlEx
     return row === undefined ? undefined : toDeadRecord(row);
   }
 
-  /** Makes dead rows pending again, attempts reset. A replayed row keeps its `seq`, so it goes before later rows of its subject still pending. */
+  /**
+   * Makes dead rows pending again, attempts reset. A row with a sequence gets a new one at the end
+   * of its subject and goes after the subject's pending rows (it is copied to the end of the table
+   * in a short transaction, 500 rows at a time for `'all'`), unless the store was built with
+   * `deadBlocksSubject`: then, like a row without a sequence, it keeps its sequence and its place,
+   * before the later rows of its subject. Returns how many rows became pending.
+   */
   async replayDead(ids: readonly string[] | 'all'): Promise<number> {
     if (ids !== 'all' && ids.length === 0) return 0;
-    return this.#affected(this.#sql.replayDead(ids === 'all' ? 'all' : ids.length), ids === 'all' ? [] : [...ids]);
+    return withRetry(() => replayDead(this.#pool, this.#sql, ids, this.#restamp), this.#logger, 'replayDead', OUTBOX_SCHEMA_VERSION);
   }
 
   /** Deletes dead rows; without ids, all of them in batches of 5,000 rows per statement. */

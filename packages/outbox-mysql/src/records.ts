@@ -20,6 +20,7 @@ export function toRecord(row: RecordRow): OutboxRecord {
     payload: row.payload,
     headers: JSON.parse(row.headers) as Record<string, string>,
     attempts: Number(row.attempts),
+    ...(row.subject_seq === null || row.subject_seq === undefined ? {} : { sequence: Number(row.subject_seq) }),
   };
 }
 

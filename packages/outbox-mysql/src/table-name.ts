@@ -1,7 +1,7 @@
 import { validateIdentifier } from '@outboxkit/outbox-core/driver';
 
-/** MySQL's identifier limit is 64; `_migrations` is appended to a table name for its version table. */
-const MAX_TABLE_LENGTH = 64 - '_migrations'.length;
+/** MySQL's identifier limit. */
+const MAX_IDENTIFIER_LENGTH = 64;
 
 /** A validated table name and the quoted forms the SQL uses, built once at configuration time. */
 export interface TableName {
@@ -9,26 +9,34 @@ export interface TableName {
   readonly quoted: string;
   /** The version table: `` `db`.`outbox_migrations` ``. */
   readonly migrationsQuoted: string;
+  /** The outbox's per-subject sequence counters: `` `db`.`outbox_subject_seq` `` (unused by the inbox). */
+  readonly subjectSeqQuoted: string;
   /** The bare table name, for index names. */
   readonly bare: string;
+  /** The database named by the `database` option; undefined for the connection's current one. */
+  readonly database: string | undefined;
   /** `db.outbox` (or `outbox`), for messages and the migration lock name. */
   readonly display: string;
 }
 
 /**
  * Validates `table` (and `database` when given) with core's `validateIdentifier` and backtick-quotes
- * them once. Validation makes the quoting a second defence, not the only one.
+ * them once. Validation makes the quoting a second defence, not the only one. `longestSuffix` is
+ * the longest suffix the store appends to the table name (`_migrations`; the outbox's
+ * `_subject_seq`): the result must still fit MySQL's 64-character identifier limit.
  *
  * @throws OutboxConfigError naming `table` or `database`.
  */
-export function resolveTableName(table: unknown, database: unknown, tableSetting = 'table'): TableName {
-  const bare = validateIdentifier(table, tableSetting, MAX_TABLE_LENGTH);
-  const db = database === undefined ? undefined : validateIdentifier(database, 'database', 64);
+export function resolveTableName(table: unknown, database: unknown, tableSetting = 'table', longestSuffix = '_migrations'): TableName {
+  const bare = validateIdentifier(table, tableSetting, MAX_IDENTIFIER_LENGTH - longestSuffix.length);
+  const db = database === undefined ? undefined : validateIdentifier(database, 'database', MAX_IDENTIFIER_LENGTH);
   const prefix = db === undefined ? '' : `\`${db}\`.`;
   return {
     quoted: `${prefix}\`${bare}\``,
     migrationsQuoted: `${prefix}\`${bare}_migrations\``,
+    subjectSeqQuoted: `${prefix}\`${bare}_subject_seq\``,
     bare,
+    database: db,
     display: db === undefined ? bare : `${db}.${bare}`,
   };
 }

@@ -31,6 +31,7 @@ export function mysqlOutboxHarness(): OutboxStoreHarness<MysqlConnectionLike> {
   let tables = 0;
   const names = new Map<OutboxStore<MysqlConnectionLike>, string>();
   const unreachable: mysql.Pool[] = [];
+  let lastLockRead = 0;
   const ready = async (): Promise<mysql.Pool> => {
     if (!pool) {
       db = await createTestDatabase();
@@ -40,6 +41,23 @@ export function mysqlOutboxHarness(): OutboxStoreHarness<MysqlConnectionLike> {
     return pool;
   };
   return {
+    stampsSequences: true,
+    async waitingForLock(store) {
+      // InnoDB refreshes INNODB_TRX only when it was not read for 100 ms: polled more often, it
+      // would show the same state forever. A poll that comes too soon answers "not yet".
+      if (Date.now() - lastLockRead < 150) return false;
+      await ready();
+      // A transaction of this test's database waiting for a row lock while running a statement on
+      // the store's counter table (table names repeat across test files, databases do not).
+      const [rows] = await db!.admin.query(
+        `SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX AS t
+         JOIN information_schema.PROCESSLIST AS p ON p.ID = t.trx_mysql_thread_id
+         WHERE t.trx_state = 'LOCK WAIT' AND p.DB = ? AND LOCATE(?, t.trx_query) > 0`,
+        [db!.name, `\`${names.get(store)}_subject_seq\``],
+      );
+      lastLockRead = Date.now();
+      return Number((rows as Array<{ n: number }>)[0]?.n) > 0;
+    },
     async writeUnchecked(store, events) {
       const p = await ready();
       for (const e of events) {
@@ -71,6 +89,7 @@ export function mysqlOutboxHarness(): OutboxStoreHarness<MysqlConnectionLike> {
         pool: await ready(),
         table,
         deadBlocksSubject: options?.deadBlocksSubject ?? false,
+        ...(options?.subjectSequence === undefined ? {} : { subjectSequence: options.subjectSequence }),
         ...(options?.maxEventBytes ? { maxEventBytes: options.maxEventBytes } : {}),
       });
       names.set(store, table);

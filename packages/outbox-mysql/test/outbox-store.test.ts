@@ -145,7 +145,11 @@ describe('MysqlOutboxStore', () => {
     };
     expect(settingOf(() => new MysqlOutboxStore({ pool, table: 'outbox`; DROP TABLE x; --' }))).toBe('table');
     expect(settingOf(() => new MysqlOutboxStore({ pool, table: '1outbox' }))).toBe('table');
-    expect(settingOf(() => new MysqlOutboxStore({ pool, table: 'x'.repeat(54) }))).toBe('table');
+    // <table>_subject_seq must fit MySQL's 64 characters: 52 is the longest outbox table name.
+    expect(settingOf(() => new MysqlOutboxStore({ pool, table: 'x'.repeat(53) }))).toBe('table');
+    expect(settingOf(() => new MysqlOutboxStore({ pool, table: 'x'.repeat(52) }))).toBeUndefined();
+    expect(settingOf(() => new MysqlOutboxStore({ pool, subjectSequence: 'yes' as never }))).toBe('subjectSequence');
+    expect(settingOf(() => new MysqlOutboxStore({ pool, deadBlocksSubject: 1 as never }))).toBe('deadBlocksSubject');
     expect(settingOf(() => new MysqlOutboxStore({ pool, database: 'db-name' }))).toBe('database');
     expect(settingOf(() => new MysqlOutboxStore({ pool: undefined as never }))).toBe('pool');
     expect(settingOf(() => new MysqlInboxStore({ pool, table: 'in box' }))).toBe('table');
@@ -290,9 +294,9 @@ describe('migrations', () => {
     expect((error as SchemaVersionError).found).toBeNull();
     expect((error as Error).message).toContain('migrate');
     const results = await Promise.all(Array.from({ length: 4 }, () => new MysqlOutboxStore({ pool, table: 'outbox_migrated' }).migrate()));
-    expect(results.map((result) => result.version)).toEqual([1, 1, 1, 1]);
-    expect(results.flatMap((result) => result.applied)).toEqual([1]);
-    expect(await store.migrate()).toEqual({ version: 1, applied: [] });
+    expect(results.map((result) => result.version)).toEqual([2, 2, 2, 2]);
+    expect(results.flatMap((result) => result.applied)).toEqual([1, 2]);
+    expect(await store.migrate()).toEqual({ version: 2, applied: [] });
     await store.assertSchema();
   });
 
@@ -316,8 +320,9 @@ describe('migrations', () => {
 
   it('qualifies tables with the database option', async () => {
     const store = new MysqlOutboxStore({ pool, table: 'outbox_qualified', database: db.name });
-    expect((await store.migrate()).applied).toEqual([1]);
+    expect((await store.migrate()).applied).toEqual([1, 2]);
     await transaction(pool, (connection) => store.enqueue(connection, event('a')));
     expect(await rowCount('outbox_qualified')).toBe(1);
+    expect(await rowCount('outbox_qualified_subject_seq')).toBe(1);
   });
 });

@@ -45,7 +45,37 @@ export const outboxMigrations: readonly Migration[] = [
        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     ],
   },
+  /**
+   * The producer's per-subject sequence (docs/design/ordering.md, section 1): `subject_seq` is the
+   * row's place among its subject's events, stamped by `enqueue` from the subject's row in
+   * `<table>_subject_seq`, in the producer's transaction. NULL for rows written before this
+   * migration or by a store built with `subjectSequence: false`. A nullable column added last is an
+   * instant change on MySQL 8.0.12+ and MariaDB 10.3+ (no table copy, however large the outbox).
+   * MySQL 8 has no `ADD COLUMN IF NOT EXISTS`, so the column is looked up first: a migration
+   * interrupted between its steps runs again from the start.
+   * The counter's `subject` has the outbox column's type and collation (`utf8mb4_bin`, which ignores
+   * trailing spaces as the `<table>_head` index does), so a subject is the same key in both tables.
+   */
+  {
+    version: 2,
+    name: '0002_subject_sequence',
+    statements: (table) => [
+      {
+        sql: `ALTER TABLE ${table.quoted} ADD COLUMN subject_seq BIGINT NULL`,
+        unless: {
+          sql: `SELECT 1 FROM information_schema.COLUMNS
+                WHERE TABLE_SCHEMA = IFNULL(?, DATABASE()) AND TABLE_NAME = ? AND COLUMN_NAME = 'subject_seq'`,
+          values: [table.database ?? null, table.bare],
+        },
+      },
+      `CREATE TABLE IF NOT EXISTS ${table.subjectSeqQuoted} (
+         subject VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+         seq BIGINT NOT NULL,
+         PRIMARY KEY (subject)
+       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
 ];
 
-/** The outbox schema version this code reads and writes. */
-export const OUTBOX_SCHEMA_VERSION = 1;
+/** The outbox schema version this code reads and writes: the last migration's. */
+export const OUTBOX_SCHEMA_VERSION = 2;

@@ -13,9 +13,9 @@ export function epochMs(column: string): string {
 /** A UTC `DATETIME` from epoch milliseconds passed as a parameter. */
 export const fromEpochMs = `TIMESTAMPADD(MICROSECOND, ? * 1000, '1970-01-01 00:00:00')`;
 
-const recordColumns = `seq, id, type, source, subject, ${epochMs('`time`')} AS time_ms, payload, headers, attempts`;
+const recordColumns = `seq, id, type, source, subject, ${epochMs('`time`')} AS time_ms, payload, headers, attempts, subject_seq`;
 /** A claim's columns: the payload's size instead of the payload, which is read only for the rows leased within the budget. */
-const claimColumns = `seq, id, type, source, subject, ${epochMs('`time`')} AS time_ms, LENGTH(payload) AS payload_bytes, headers, attempts`;
+const claimColumns = `seq, id, type, source, subject, ${epochMs('`time`')} AS time_ms, LENGTH(payload) AS payload_bytes, headers, attempts, subject_seq`;
 
 /** The columns a claimed or dead record is built from. */
 export interface RecordRow {
@@ -28,6 +28,8 @@ export interface RecordRow {
   payload: string;
   headers: string;
   attempts: number | string;
+  /** The subject's sequence; null for a row written without one. */
+  subject_seq: number | string | null;
 }
 
 /** A locked claim candidate: a record without its payload, and the payload's size in bytes. */
@@ -39,9 +41,16 @@ export interface DeadRow extends RecordRow {
   dead_at_ms: number | string;
 }
 
+/** What changes the statements of one store. */
+export interface OutboxSqlOptions {
+  readonly deadBlocksSubject?: boolean;
+}
+
 /** Every statement of the outbox store, with the table name spliced in once. */
-export function outboxSql(table: TableName, options: { deadBlocksSubject?: boolean } = {}) {
+export function outboxSql(table: TableName, options: OutboxSqlOptions = {}) {
   const t = table.quoted;
+  const counter = table.subjectSeqQuoted;
+  const reset = `state = 'pending', attempts = 0, available_at = UTC_TIMESTAMP(3), dead_at = NULL, claim_token = NULL, locked_until = NULL`;
   // With deadBlocksSubject a head is not a candidate while an earlier dead row of its subject
   // exists: one dive into <table>_head (state, subject, seq) per candidate.
   const notBehindDead = (alias: string) =>
@@ -53,6 +62,24 @@ export function outboxSql(table: TableName, options: { deadBlocksSubject?: boole
     insert: (rows: number) =>
       `INSERT INTO ${t} (id, type, source, subject, \`time\`, payload, headers, available_at) VALUES ` +
       new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3))').join(', '),
+
+    // The stamp, in the caller's transaction (see stampPlan): first add each subject's count to its
+    // counter row, in subject order. The upsert keeps the row's exclusive lock until the transaction
+    // ends, so a second transaction writing the subject waits here until the first commits (or rolls
+    // back, giving its numbers back): the sequence is the subject's commit order.
+    bumpCounters: (subjects: number) =>
+      `INSERT INTO ${counter} (subject, seq) VALUES ${new Array<string>(subjects).fill('(?, ?)').join(', ')}
+       ON DUPLICATE KEY UPDATE seq = seq + VALUES(seq)`,
+
+    // Then the rows, each with its counter's new value minus its offset (a read of a row this
+    // transaction holds). The row's own `seq` (AUTO_INCREMENT) is drawn by this INSERT, after the
+    // counter lock was taken, and in VALUES order: for the rows of one subject, seq order =
+    // subject_seq order = commit order, and the claim (by seq) publishes them in that order.
+    insertStamped: (rows: number) =>
+      `INSERT INTO ${t} (id, type, source, subject, \`time\`, payload, headers, available_at, subject_seq) VALUES ` +
+      new Array<string>(rows)
+        .fill(`(?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3), (SELECT c.seq FROM ${counter} AS c WHERE c.subject = ?) - ?)`)
+        .join(', '),
 
     // Step 1 of a claim: plain (non-locking) consistent reads that pick ready subject heads.
     // A row is a head when no earlier pending row of its subject exists: that depends on rows
@@ -139,10 +166,31 @@ export function outboxSql(table: TableName, options: { deadBlocksSubject?: boole
 
     getDead: `SELECT ${recordColumns}, last_error, ${epochMs('dead_at')} AS dead_at_ms FROM ${t} WHERE id = ? AND state = 'dead'`,
 
-    replayDead: (count: number | 'all') =>
-      `UPDATE ${t} SET state = 'pending', attempts = 0, available_at = UTC_TIMESTAMP(3), dead_at = NULL,
-         claim_token = NULL, locked_until = NULL
-       WHERE state = 'dead'${count === 'all' ? '' : ` AND id IN (${placeholders(count)})`}`,
+    // replayDead of rows that keep their place, pending again: every dead row when no row is
+    // re-stamped (subjectSequence off, or deadBlocksSubject), else the rows without a sequence.
+    replayInPlace: (count: number | 'all', onlyUnstamped: boolean) =>
+      `UPDATE ${t} SET ${reset}
+       WHERE state = 'dead'${onlyUnstamped ? ' AND subject_seq IS NULL' : ''}${count === 'all' ? '' : ` AND id IN (${placeholders(count)})`}`,
+
+    // replayDead with a new sequence, in a READ COMMITTED transaction (see replay-dead.ts): lock the
+    // dead rows that have one (by primary key order), ...
+    lockRestamp: (count: number | 'all') =>
+      `SELECT seq, subject FROM ${t}
+       WHERE state = 'dead' AND subject_seq IS NOT NULL${count === 'all' ? '' : ` AND id IN (${placeholders(count)})`}
+       ORDER BY seq LIMIT ? FOR UPDATE`,
+    // ... free their ids for the copies (keeping each in claim_token, NULL on a dead row; a CHAR(36)
+    // like id, and assigned first, so it gets the old id under either assignment semantics) ...
+    parkIds: (count: number) => `UPDATE ${t} SET claim_token = id, id = CONCAT('replaying:', seq) WHERE seq IN (${placeholders(count)})`,
+    // ... copy them, in seq order, to the end of the table with new seqs and pending again, each
+    // with its counter's new value minus its offset (a CASE on the old seq), then delete the old
+    // rows. AUTO_INCREMENT cannot be drawn by an UPDATE, hence the copy: with its old seq, a row
+    // with a new, later number would be published before its subject's pending rows.
+    copyRestamped: (count: number) =>
+      `INSERT INTO ${t} (id, type, source, subject, \`time\`, payload, headers, available_at, last_error, subject_seq)
+       SELECT o.claim_token, o.type, o.source, o.subject, o.\`time\`, o.payload, o.headers, UTC_TIMESTAMP(3), o.last_error,
+         (SELECT c.seq FROM ${counter} AS c WHERE c.subject = o.subject) - CASE o.seq ${new Array<string>(count).fill('WHEN ? THEN ?').join(' ')} END
+       FROM ${t} AS o WHERE o.seq IN (${placeholders(count)}) ORDER BY o.seq`,
+    deleteParked: (count: number) => `DELETE FROM ${t} WHERE seq IN (${placeholders(count)})`,
 
     purgeDeadIds: (count: number) => `DELETE FROM ${t} WHERE state = 'dead' AND id IN (${placeholders(count)})`,
     purgeDeadBatch: `DELETE FROM ${t} WHERE state = 'dead' ORDER BY seq LIMIT ?`,
