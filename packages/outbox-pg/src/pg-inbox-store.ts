@@ -6,23 +6,33 @@ import {
   type MigrationResult,
   OutboxConfigError,
   type ProcessBatchOptions,
+  type ProcessOptions,
+  type SubjectGap,
+  type SubjectPosition,
 } from '@outboxkit/outbox-core';
 import {
   findHandlerFailure,
   handlerFailureError,
   type InboxSteps,
   isTransactionRunner,
+  type OrderSteps,
   processBatchInTransaction,
   processInTransaction,
+  recordGapInTransaction,
   type SqlExecutor,
   type TransactionRunner,
+  validateGap,
   validateInteger,
+  validateOrderKey,
+  validatePositionsOptions,
 } from '@outboxkit/outbox-core/driver';
+import { PgInboxOrder, type Run } from './inbox-order-steps.js';
 import { assertSchemaVersion, latestVersion, type MigrationTarget, runMigrations } from './migrate.js';
 import { inboxMigrations } from './migrations/inbox-migrations.js';
 import { clientOf } from './pg-executor.js';
 import { absorbClientErrors, type PgClientLike, type PgPoolLike, type PgQueryConfigLike } from './pg-like.js';
 import { preparedStatement } from './prepared.js';
+import { inboxOrderSql } from './sql/inbox-order-sql.js';
 import { type TableNames, tableNames } from './table-name.js';
 import { classifyHandlerError, translatePgError } from './translate-pg-error.js';
 
@@ -59,22 +69,15 @@ export interface PgInboxStoreSettings {
 
 type PooledClient = Awaited<ReturnType<PgPoolLike['connect']>>;
 
-/** Runs one store statement: prepared (named) on a raw client when `named` is given and statements are prepared. */
-type Run = (
-  text: string,
-  values: unknown[] | undefined,
-  named?: (values: unknown[]) => PgQueryConfigLike,
-) => Promise<{
-  rows: unknown[];
-  affectedRows: number;
-}>;
-
 const SAVEPOINT = 'outboxkit_item';
 
 /**
  * The consumer's dedup table on PostgreSQL. The inbox row and the handler's writes share one local
  * transaction, so a message takes effect once however often it is delivered. Safe to share between
  * concurrent handlers: each call takes its own client from the pool (or transaction from the runner).
+ * With an `OrderKey` it keeps strict per-subject order: the `(consumer, subject)` row of
+ * `<table>_position` is locked and moved with the inbox row (see the `InboxStore` contract), and
+ * `<table>_gap` holds the sequences recorded as never to be applied.
  *
  * @example
  * ```ts
@@ -85,6 +88,8 @@ const SAVEPOINT = 'outboxkit_item';
  * ```
  */
 export class PgInboxStore<Tx = PgClientLike> implements InboxStore<Tx> {
+  /** Positions and gaps are kept: `OrderKey`, `recordGap` and `positions` are supported. */
+  readonly ordering = true;
   readonly #pool: PgPoolLike | undefined;
   readonly #transactions: TransactionRunner<Tx> | undefined;
   readonly #names: TableNames;
@@ -93,6 +98,7 @@ export class PgInboxStore<Tx = PgClientLike> implements InboxStore<Tx> {
   readonly #record: (values: unknown[]) => PgQueryConfigLike;
   readonly #recordMany: (values: unknown[]) => PgQueryConfigLike;
   readonly #forget: (values: unknown[]) => PgQueryConfigLike;
+  readonly #order: PgInboxOrder;
 
   /** @throws OutboxConfigError naming `pool`, `transactions`, `schema` or `table` when one is missing or invalid. */
   constructor(options: PgInboxStoreOptions<Tx>) {
@@ -133,10 +139,24 @@ ON CONFLICT DO NOTHING RETURNING message_id`,
     this.#record = preparedStatement(this.#sql.record, prepared);
     this.#recordMany = preparedStatement(this.#sql.recordMany, prepared);
     this.#forget = preparedStatement(this.#sql.forget, prepared);
+    this.#order = new PgInboxOrder(inboxOrderSql(this.#names), prepared);
   }
 
-  async process<T>(consumer: string, messageId: string, fn: (tx: Tx) => Promise<T>): Promise<InboxOutcome<T>> {
-    return this.#inTransaction('process()', (tx, steps) => processInTransaction(tx, steps(consumer), messageId, fn));
+  /**
+   * Records `(consumer, messageId)` and runs `fn` in one transaction. With `options.order`, the
+   * subject's position row is locked first (created at 0 when there is none) and decides:
+   * `duplicate` at or below the position, `waiting` beyond the next one, and the next one moves the
+   * position with the inbox row in one statement.
+   * @throws OutboxUsageError for a bad order key, before anything is written.
+   */
+  async process<T>(
+    consumer: string,
+    messageId: string,
+    fn: (tx: Tx) => Promise<T>,
+    options: ProcessOptions = {},
+  ): Promise<InboxOutcome<T>> {
+    const order = options.order === undefined ? undefined : validateOrderKey(options.order);
+    return this.#inTransaction('process()', (tx, steps) => processInTransaction(tx, steps(consumer), messageId, fn, order));
   }
 
   async processBatch<Item extends InboxItem>(
@@ -147,9 +167,33 @@ ON CONFLICT DO NOTHING RETURNING message_id`,
   ): Promise<InboxOutcome[]> {
     if (items.length === 0) return [];
     const savepoints = options.savepoints ?? true;
+    for (const [index, item] of items.entries()) if (item.order !== undefined) validateOrderKey(item.order, `items[${index}].order`);
     return this.#inTransaction('processBatch()', (tx, steps) =>
       processBatchInTransaction(tx, steps(consumer), items, fn, savepoints, classifyHandlerError),
     );
+  }
+
+  /**
+   * Records that `gap.sequence` of `gap.subject` will never be applied by `consumer` (a row of
+   * `<table>_gap`), under the subject's position lock, and moves the position over it when it is
+   * next. Idempotent. Resolves to the subject's position afterwards.
+   * @throws OutboxUsageError for a bad gap, before anything is written.
+   */
+  async recordGap(consumer: string, gap: SubjectGap): Promise<number> {
+    const valid = validateGap(gap);
+    return this.#inTransaction('recordGap()', (_tx, steps, run) =>
+      recordGapInTransaction(steps(consumer).order as OrderSteps, (row) => this.#order.insertGap(run, consumer, row), valid),
+    );
+  }
+
+  /** `consumer`'s positions: of `subjects`, or the most recently moved ones (`limit`, default 100), newest first. */
+  async positions(
+    consumer: string,
+    options?: { readonly subjects?: readonly string[]; readonly limit?: number },
+  ): Promise<SubjectPosition[]> {
+    const { subjects, limit } = validatePositionsOptions(options);
+    if (subjects?.length === 0) return [];
+    return this.#statement('positions()', (run) => this.#order.positions(run, consumer, subjects, limit));
   }
 
   /** The schema version this package's inbox migrations build (`INBOX_SCHEMA_VERSION`). */
@@ -161,18 +205,24 @@ ON CONFLICT DO NOTHING RETURNING message_id`,
     return this.#statement('isRecorded()', async (run) => (await run(this.#sql.lookup, [consumer, messageId])).rows.length > 0);
   }
 
+  /**
+   * Deletes inbox rows, then gap rows the position is past, recorded before `olderThanMs`:
+   * `batchSize` rows per statement, at most `maxBatches` statements in all (the gaps get what the
+   * inbox rows left). Position rows are never deleted: they decide what a redelivery is.
+   */
   async cleanup(options: InboxCleanupOptions): Promise<number> {
     const olderThanMs = validateInteger(options.olderThanMs, 'olderThanMs', 0);
     const batchSize = validateInteger(options.batchSize ?? 1000, 'batchSize', 1);
     const maxBatches = validateInteger(options.maxBatches ?? 100, 'maxBatches', 1);
     let removed = 0;
-    for (let batch = 0; batch < maxBatches; batch++) {
-      const count = await this.#statement(
-        'cleanup()',
-        async (run) => (await run(this.#sql.cleanup, [olderThanMs, batchSize])).affectedRows,
-      );
-      removed += count;
-      if (count < batchSize) break;
+    let batches = 0;
+    for (const sql of [this.#sql.cleanup, this.#order.sql.cleanupGaps]) {
+      while (batches < maxBatches) {
+        batches++;
+        const count = await this.#statement('cleanup()', async (run) => (await run(sql, [olderThanMs, batchSize])).affectedRows);
+        removed += count;
+        if (count < batchSize) break;
+      }
     }
     return removed;
   }
@@ -199,6 +249,7 @@ ON CONFLICT DO NOTHING RETURNING message_id`,
   /** The steps of one inbox transaction for `consumer`, on `run`. */
   #steps(run: Run, multiStatement: boolean): (consumer: string) => InboxSteps {
     return (consumer) => ({
+      order: this.#order.steps(run, consumer),
       record: async (messageId) => (await run(this.#sql.record, [consumer, messageId], this.#record)).rows.length > 0,
       recordAll: async (messageIds) => {
         const recorded = await run(this.#sql.recordMany, [consumer, messageIds], this.#recordMany);
@@ -239,13 +290,19 @@ ON CONFLICT DO NOTHING RETURNING message_id`,
   }
 
   /** Runs `body` in a transaction: BEGIN/COMMIT on a pooled client, or the caller's runner. */
-  async #inTransaction<R>(operation: string, body: (tx: Tx, steps: (consumer: string) => InboxSteps) => Promise<R>): Promise<R> {
+  async #inTransaction<R>(operation: string, body: (tx: Tx, steps: (consumer: string) => InboxSteps, run: Run) => Promise<R>): Promise<R> {
     const transactions = this.#transactions;
     if (transactions === undefined) {
-      return this.#withClient(operation, (client) => body(client as Tx, this.#steps(this.#clientRun(client), true)));
+      return this.#withClient(operation, (client) => {
+        const run = this.#clientRun(client);
+        return body(client as Tx, this.#steps(run, true), run);
+      });
     }
     try {
-      return await transactions.transaction((tx, sql) => body(tx, this.#steps(this.#executorRun(sql), clientOf(sql) !== undefined)));
+      return await transactions.transaction((tx, sql) => {
+        const run = this.#executorRun(sql);
+        return body(tx, this.#steps(run, clientOf(sql) !== undefined), run);
+      });
     } catch (error) {
       const failure = findHandlerFailure(error);
       if (failure !== undefined) throw handlerFailureError(failure, false, classifyHandlerError);

@@ -17,13 +17,18 @@ export interface TableNames {
   readonly wakeup: string;
   /** `"schema"."table_subject_seq"`: the outbox's per-subject sequence counters. */
   readonly subjectSeq: string;
+  /** `"schema"."table_position"`: the inbox's per-subject positions. */
+  readonly position: string;
+  /** `"schema"."table_gap"`: the inbox's recorded gaps. */
+  readonly gap: string;
   /** `"schema"` */
   readonly quotedSchema: string;
 }
 
 /**
  * Validates the schema and table settings and quotes them once. `longestSuffix` is the longest
- * suffix the store appends to the table name (`_migrations`; the outbox's `_subject_seq`): the
+ * suffix the store appends to the table name (`_migrations`, which is longer than the inbox's
+ * `_position` and `_gap`; the outbox's `_subject_seq`): the
  * result must still fit PostgreSQL's 63-byte identifier limit.
  * @throws OutboxConfigError naming `schema` or `table` and the bad value.
  */
@@ -39,5 +44,7 @@ export function tableNames(schema: unknown, table: unknown, longestSuffix = '_mi
     migrations: `${quotedSchema}.${quoteIdent(`${t}_migrations`)}`,
     wakeup: `${quotedSchema}.${quoteIdent(`${t}_wakeup`)}`,
     subjectSeq: `${quotedSchema}.${quoteIdent(`${t}_subject_seq`)}`,
+    position: `${quotedSchema}.${quoteIdent(`${t}_position`)}`,
+    gap: `${quotedSchema}.${quoteIdent(`${t}_gap`)}`,
   };
 }

@@ -145,9 +145,17 @@ export function pgInboxHarness(): InboxStoreHarness<PgClientLike> {
       return result.rows[0].n as number;
     },
     async ageRows(ms) {
-      await pool().query(`UPDATE "${database!.schema}"."inbox_${current}" SET recorded_at = recorded_at - $1 * interval '1 millisecond'`, [
-        ms,
-      ]);
+      for (const table of [`inbox_${current}`, `inbox_${current}_gap`]) {
+        await pool().query(`UPDATE "${database!.schema}"."${table}" SET recorded_at = recorded_at - $1 * interval '1 millisecond'`, [ms]);
+      }
+    },
+    async lockWaits() {
+      // Backends waiting for a lock while running a statement on the current store's position table.
+      const result = await pool().query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`,
+        [`"${database!.schema}"."inbox_${current}_position"`],
+      );
+      return result.rows[0].n as number;
     },
     async dispose() {
       await Promise.all(unreachable.map((p) => p.end()));
