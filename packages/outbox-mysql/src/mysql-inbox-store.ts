@@ -6,6 +6,9 @@ import {
   type Logger,
   OutboxConfigError,
   type ProcessBatchOptions,
+  type ProcessOptions,
+  type SubjectGap,
+  type SubjectPosition,
 } from '@outboxkit/outbox-core';
 import {
   findHandlerFailure,
@@ -13,16 +16,24 @@ import {
   type InboxSteps,
   isTransactionRunner,
   noopLogger,
+  type OrderSteps,
   processBatchInTransaction,
   processInTransaction,
+  recordGapInTransaction,
   type SqlExecutor,
+  type SqlResult,
   type TransactionRunner,
+  validateGap,
   validateInteger,
+  validateOrderKey,
+  validatePositionsOptions,
 } from '@outboxkit/outbox-core/driver';
+import { MysqlInboxOrder } from './inbox-order-steps.js';
 import { applyMigrations, checkSchemaVersion } from './migrate.js';
 import { INBOX_SCHEMA_VERSION, inboxMigrations } from './migrations/inbox-migrations.js';
 import { mysqlExecutor } from './mysql-executor.js';
 import { giveBack, isPoolLike, type MysqlConnectionLike, type MysqlPoolLike, runStatement } from './mysql-like.js';
+import { inboxOrderSql } from './sql/inbox-order-sql.js';
 import { resolveTableName, type TableName } from './table-name.js';
 import { rollbackQuietly } from './transaction.js';
 import { classifyHandlerError, isDuplicateKeyError, translateMysqlError } from './translate-mysql-error.js';
@@ -69,6 +80,10 @@ const SAVEPOINT = 'outboxkit_item';
  * table is a failure, never a silent skip. Safe to use concurrently: two deliveries of one message
  * serialise on the primary key and the second sees a duplicate once the first commits.
  *
+ * With an `OrderKey` it keeps strict per-subject order: the `(consumer, subject)` row of
+ * `<table>_position` is locked and moved with the inbox row (see the `InboxStore` contract), and
+ * `<table>_gap` holds the sequences recorded as never to be applied.
+ *
  * @example
  * ```ts
  * const inbox = new MysqlInboxStore({ pool });
@@ -79,14 +94,17 @@ const SAVEPOINT = 'outboxkit_item';
  * ```
  */
 export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx> {
+  /** Positions and gaps are kept: `OrderKey`, `recordGap` and `positions` are supported. */
+  readonly ordering = true;
   readonly #pool: MysqlPoolLike | undefined;
   readonly #transactions: TransactionRunner<Tx> | undefined;
   readonly #table: TableName;
   readonly #insert: string;
   readonly #forget: string;
   readonly #logger: Logger;
+  readonly #order: MysqlInboxOrder;
 
-  /** @throws OutboxConfigError naming `pool`, `transactions`, `table` or `database`. */
+  /** @throws OutboxConfigError naming `pool`, `transactions`, `table` (at most 52 characters) or `database`. */
   constructor(options: MysqlInboxStoreOptions<Tx>) {
     const transactions = options?.transactions;
     if (transactions !== undefined) {
@@ -107,7 +125,8 @@ export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx>
       }
       this.#pool = options.pool;
     }
-    this.#table = resolveTableName(options.table ?? 'inbox', options.database);
+    this.#table = resolveTableName(options.table ?? 'inbox', options.database, 'table', '_recorded_at');
+    this.#order = new MysqlInboxOrder(inboxOrderSql(this.#table));
     this.#insert = `INSERT INTO ${this.#table.quoted} (consumer, message_id, recorded_at) VALUES (?, ?, UTC_TIMESTAMP(3))`;
     this.#forget = `DELETE FROM ${this.#table.quoted} WHERE consumer = ? AND message_id = ?`;
     this.#logger = options.logger ?? noopLogger;
@@ -116,10 +135,19 @@ export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx>
   /**
    * `START TRANSACTION`, insert the inbox row, `fn(connection)`, `COMMIT`. A row already there means
    * duplicate: `fn` does not run. If `fn` throws, everything (the inbox row too) is rolled back and
-   * its error is rethrown unchanged.
+   * its error is rethrown unchanged. With `options.order`, the subject's position row is locked
+   * first (created at 0 when there is none) and decides: `duplicate` at or below the position,
+   * `waiting` beyond the next one, and the next one moves the position with the inbox row.
+   * @throws OutboxUsageError for a bad order key, before anything is written.
    */
-  async process<T>(consumer: string, messageId: string, fn: (tx: Tx) => Promise<T>): Promise<InboxOutcome<T>> {
-    return this.#inTransaction((tx, sql) => processInTransaction(tx, this.#steps(sql, consumer), messageId, fn));
+  async process<T>(
+    consumer: string,
+    messageId: string,
+    fn: (tx: Tx) => Promise<T>,
+    options: ProcessOptions = {},
+  ): Promise<InboxOutcome<T>> {
+    const order = options.order === undefined ? undefined : validateOrderKey(options.order);
+    return this.#inTransaction((tx, sql) => processInTransaction(tx, this.#steps(sql, consumer), messageId, fn, order));
   }
 
   /**
@@ -135,9 +163,37 @@ export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx>
   ): Promise<InboxOutcome[]> {
     if (items.length === 0) return [];
     const savepoints = options.savepoints ?? true;
+    for (const [index, item] of items.entries()) if (item.order !== undefined) validateOrderKey(item.order, `items[${index}].order`);
     return this.#inTransaction((tx, sql) =>
       processBatchInTransaction(tx, this.#steps(sql, consumer), items, fn, savepoints, classifyHandlerError),
     );
+  }
+
+  /**
+   * Records that `gap.sequence` of `gap.subject` will never be applied by `consumer` (a row of
+   * `<table>_gap`), under the subject's position lock, and moves the position over it when it is
+   * next. Idempotent. Resolves to the subject's position afterwards.
+   * @throws OutboxUsageError for a bad gap, before anything is written.
+   */
+  async recordGap(consumer: string, gap: SubjectGap): Promise<number> {
+    const valid = validateGap(gap);
+    return this.#inTransaction((_tx, sql) =>
+      recordGapInTransaction(this.#steps(sql, consumer).order as OrderSteps, (row) => this.#order.insertGap(sql, consumer, row), valid),
+    );
+  }
+
+  /** `consumer`'s positions: of `subjects`, or the most recently moved ones (`limit`, default 100), newest first. */
+  async positions(
+    consumer: string,
+    options?: { readonly subjects?: readonly string[]; readonly limit?: number },
+  ): Promise<SubjectPosition[]> {
+    const { subjects, limit } = validatePositionsOptions(options);
+    if (subjects?.length === 0) return [];
+    const executor: SqlExecutor = {
+      dialect: 'mysql',
+      query: async <Row>(sql: string, values?: readonly unknown[]) => (await this.#statement(sql, [...(values ?? [])])) as SqlResult<Row>,
+    };
+    return this.#order.positions(executor, consumer, subjects, limit);
   }
 
   /** The schema version this package's inbox migrations build (`INBOX_SCHEMA_VERSION`). */
@@ -154,7 +210,12 @@ export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx>
     return rows.length > 0;
   }
 
-  /** Deletes rows older than `olderThanMs`, oldest first, `batchSize` rows per statement, at most `maxBatches` statements. */
+  /**
+   * Deletes inbox rows older than `olderThanMs`, oldest first, then gap rows the position is past
+   * recorded before it: `batchSize` rows per statement, at most `maxBatches` statements in all (the
+   * gaps get what the inbox rows left). Position rows are never deleted: they decide what a
+   * redelivery is.
+   */
   async cleanup(options: InboxCleanupOptions): Promise<number> {
     const olderThanMs = validateInteger(options.olderThanMs, 'olderThanMs', 0);
     const batchSize = validateInteger(options.batchSize ?? 1000, 'batchSize', 1, 100_000);
@@ -163,10 +224,14 @@ export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx>
       WHERE recorded_at < TIMESTAMPADD(MICROSECOND, -? * 1000, UTC_TIMESTAMP(3))
       ORDER BY recorded_at LIMIT ?`;
     let total = 0;
-    for (let batch = 0; batch < maxBatches; batch++) {
-      const { affectedRows } = await this.#statement(sql, [olderThanMs, batchSize]);
-      total += affectedRows;
-      if (affectedRows < batchSize) break;
+    let batches = 0;
+    for (const statement of [sql, this.#order.sql.cleanupGaps]) {
+      while (batches < maxBatches) {
+        batches++;
+        const { affectedRows } = await this.#statement(statement, [olderThanMs, batchSize]);
+        total += affectedRows;
+        if (affectedRows < batchSize) break;
+      }
     }
     this.#logger.debug({ table: this.#table.display, removed: total }, 'inbox cleanup');
     return total;
@@ -200,6 +265,7 @@ export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx>
   /** The statements of one inbox transaction of `consumer`. */
   #steps(sql: SqlExecutor, consumer: string): InboxSteps {
     return {
+      order: this.#order.steps(sql, consumer),
       record: async (messageId) => {
         try {
           await sql.query(this.#insert, [consumer, messageId]);

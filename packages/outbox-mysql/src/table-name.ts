@@ -11,6 +11,10 @@ export interface TableName {
   readonly migrationsQuoted: string;
   /** The outbox's per-subject sequence counters: `` `db`.`outbox_subject_seq` `` (unused by the inbox). */
   readonly subjectSeqQuoted: string;
+  /** The inbox's per-subject positions: `` `db`.`inbox_position` `` (unused by the outbox). */
+  readonly positionQuoted: string;
+  /** The inbox's recorded gaps: `` `db`.`inbox_gap` `` (unused by the outbox). */
+  readonly gapQuoted: string;
   /** The bare table name, for index names. */
   readonly bare: string;
   /** The database named by the `database` option; undefined for the connection's current one. */
@@ -23,7 +27,7 @@ export interface TableName {
  * Validates `table` (and `database` when given) with core's `validateIdentifier` and backtick-quotes
  * them once. Validation makes the quoting a second defence, not the only one. `longestSuffix` is
  * the longest suffix the store appends to the table name (`_migrations`; the outbox's
- * `_subject_seq`): the result must still fit MySQL's 64-character identifier limit.
+ * `_subject_seq`; the inbox's index `_recorded_at`, longer than its `_position` and `_gap` tables): the result must still fit MySQL's 64-character identifier limit.
  *
  * @throws OutboxConfigError naming `table` or `database`.
  */
@@ -35,6 +39,8 @@ export function resolveTableName(table: unknown, database: unknown, tableSetting
     quoted: `${prefix}\`${bare}\``,
     migrationsQuoted: `${prefix}\`${bare}_migrations\``,
     subjectSeqQuoted: `${prefix}\`${bare}_subject_seq\``,
+    positionQuoted: `${prefix}\`${bare}_position\``,
+    gapQuoted: `${prefix}\`${bare}_gap\``,
     bare,
     database: db,
     display: db === undefined ? bare : `${db}.${bare}`,

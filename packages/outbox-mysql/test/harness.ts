@@ -114,18 +114,18 @@ export function mysqlOutboxHarness(): OutboxStoreHarness<MysqlConnectionLike> {
   };
 }
 
-/** The conformance harness of `MysqlInboxStore`, with an `effects` table for the handler's writes. */
+/** The conformance harness of `MysqlInboxStore`, with an effects table per store for the handler's writes. */
 export function mysqlInboxHarness(): InboxStoreHarness<MysqlConnectionLike> {
   let db: TestDatabase | undefined;
   let pool: mysql.Pool | undefined;
   let tables = 0;
   let current = 'inbox_0';
+  let lastLockRead = 0;
   const unreachable: mysql.Pool[] = [];
   const ready = async (): Promise<{ db: TestDatabase; pool: mysql.Pool }> => {
     if (!db || !pool) {
       db = await createTestDatabase();
       pool = db.pool(10);
-      await db.admin.query('CREATE TABLE effects (message_id VARCHAR(64) NOT NULL, KEY (message_id)) ENGINE=InnoDB');
     }
     return { db, pool };
   };
@@ -136,8 +136,10 @@ export function mysqlInboxHarness(): InboxStoreHarness<MysqlConnectionLike> {
   return {
     async createStore() {
       current = `inbox_${++tables}`;
-      const store = new MysqlInboxStore({ pool: (await ready()).pool, table: current });
+      const { db: database, pool: p } = await ready();
+      const store = new MysqlInboxStore({ pool: p, table: current });
       await store.migrate();
+      await database.admin.query(`CREATE TABLE \`${current}_effects\` (message_id VARCHAR(64) NOT NULL, KEY (message_id)) ENGINE=InnoDB`);
       return store;
     },
     async createUnmigratedStore() {
@@ -147,16 +149,32 @@ export function mysqlInboxHarness(): InboxStoreHarness<MysqlConnectionLike> {
       return new MysqlInboxStore({ pool: await unreachablePool(unreachable) });
     },
     async writeEffect(connection, messageId) {
-      await connection.query('INSERT INTO effects (message_id) VALUES (?)', [messageId]);
+      await connection.query(`INSERT INTO \`${current}_effects\` (message_id) VALUES (?)`, [messageId]);
     },
     countEffects: (messageId) =>
       messageId === undefined
-        ? count('SELECT COUNT(*) AS n FROM effects')
-        : count('SELECT COUNT(*) AS n FROM effects WHERE message_id = ?', [messageId]),
+        ? count(`SELECT COUNT(*) AS n FROM \`${current}_effects\``)
+        : count(`SELECT COUNT(*) AS n FROM \`${current}_effects\` WHERE message_id = ?`, [messageId]),
     async ageRows(ms) {
-      await (await ready()).db.admin.query(`UPDATE \`${current}\` SET recorded_at = TIMESTAMPADD(MICROSECOND, -? * 1000, recorded_at)`, [
-        ms,
-      ]);
+      for (const table of [current, `${current}_gap`]) {
+        await (await ready()).db.admin.query(`UPDATE \`${table}\` SET recorded_at = TIMESTAMPADD(MICROSECOND, -? * 1000, recorded_at)`, [
+          ms,
+        ]);
+      }
+    },
+    async lockWaits() {
+      // See waitingForLock above: INNODB_TRX is refreshed only when it was not read for 100 ms.
+      if (Date.now() - lastLockRead < 150) return 0;
+      const { db: database } = await ready();
+      // Transactions of this test's database waiting for a row lock in a statement on the position table.
+      const [rows] = await database.admin.query(
+        `SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX AS t
+         JOIN information_schema.PROCESSLIST AS p ON p.ID = t.trx_mysql_thread_id
+         WHERE t.trx_state = 'LOCK WAIT' AND p.DB = ? AND LOCATE(?, t.trx_query) > 0`,
+        [database.name, `\`${current}_position\``],
+      );
+      lastLockRead = Date.now();
+      return Number((rows as Array<{ n: number }>)[0]?.n);
     },
     async dispose() {
       await Promise.all(unreachable.map((p) => p.end()));

@@ -112,8 +112,50 @@ describe('MysqlInboxStore', () => {
 
   it('migrates twice and concurrently without harm', async () => {
     const results = await Promise.all(Array.from({ length: 3 }, () => new MysqlInboxStore({ pool, table: 'inbox_twice' }).migrate()));
-    expect(results.flatMap((result) => result.applied)).toEqual([1]);
-    expect(await new MysqlInboxStore({ pool, table: 'inbox_twice' }).migrate()).toEqual({ version: 1, applied: [] });
+    expect(results.flatMap((result) => result.applied)).toEqual([1, 2]);
+    expect(await new MysqlInboxStore({ pool, table: 'inbox_twice' }).migrate()).toEqual({ version: 2, applied: [] });
+  });
+
+  it('upgrades a version 1 inbox with its rows to subject order (migration 2)', async () => {
+    // A version 1 inbox: migrated, then migration 2 undone.
+    await new MysqlInboxStore({ pool, table: 'inbox_v1' }).migrate();
+    await db.admin.query('DROP TABLE inbox_v1_position, inbox_v1_gap');
+    await db.admin.query('DELETE FROM inbox_v1_migrations WHERE version = 2');
+    await db.admin.query("INSERT INTO inbox_v1 VALUES ('basket', 'old', UTC_TIMESTAMP(3))");
+    const store = new MysqlInboxStore({ pool, table: 'inbox_v1' });
+    expect(await store.migrate()).toEqual({ version: 2, applied: [2] });
+    await store.assertSchema();
+    expect(await store.process('basket', 'old', async () => {}, { order: { subject: 'p-1', sequence: 1 } })).toEqual({
+      status: 'duplicate',
+    });
+    expect(await store.positions('basket')).toMatchObject([{ subject: 'p-1', position: 1 }]);
+  });
+
+  it("keeps one position for subjects that differ only in trailing spaces (utf8mb4_bin pads), as the outbox's counter does", async () => {
+    const store = new MysqlInboxStore({ pool, table: 'inbox_spaces' });
+    await store.migrate();
+    const order = (subject: string, sequence: number) => ({ order: { subject, sequence } });
+    expect((await store.process('c', 's-1', async () => {}, order('a', 1))).status).toBe('applied');
+    expect((await store.process('c', 's-2', async () => {}, order('a ', 2))).status).toBe('applied');
+    const batch = await store.processBatch(
+      'c',
+      [
+        { messageId: 's-3', ...order('a  ', 3) },
+        { messageId: 's-4', ...order('a', 4) },
+      ],
+      async () => {},
+    );
+    expect(batch.map((outcome) => outcome.status)).toEqual(['applied', 'waiting']);
+    expect((await store.processBatch('c', [{ messageId: 's-4', ...order('a', 4) }], async () => {}))[0]?.status).toBe('applied');
+    expect((await store.positions('c')).map((p) => p.position)).toEqual([4]);
+  });
+
+  it('takes inbox table names of up to 52 characters (`<table>_recorded_at` must fit 64)', async () => {
+    const name = `i${'x'.repeat(51)}`;
+    const store = new MysqlInboxStore({ pool, table: name });
+    await store.migrate();
+    expect((await store.process('c', 'm', async () => {}, { order: { subject: 's', sequence: 1 } })).status).toBe('applied');
+    expect(() => new MysqlInboxStore({ pool, table: `${name}x` })).toThrow(/table/);
   });
 
   it('translates a missing table into SchemaVersionError (code SCHEMA_VERSION), as on PostgreSQL', async () => {

@@ -1,0 +1,62 @@
+import type { TableName } from '../table-name.js';
+import { epochMs, placeholders } from './outbox-sql.js';
+
+/** The gaps beyond `p`'s position, ascending, as `gaps` (comma-separated) and their number as `gap_count`. */
+function gapsAhead(gap: string): string {
+  const ahead = `FROM ${gap} g WHERE g.consumer = p.consumer AND g.subject = p.subject AND g.\`sequence\` > p.\`position\``;
+  return `(SELECT GROUP_CONCAT(g.\`sequence\` ORDER BY g.\`sequence\`) ${ahead}) AS gaps, (SELECT COUNT(*) ${ahead}) AS gap_count`;
+}
+
+/** The statements of subject order in the inbox (docs/design/ordering.md, section 3), for one inbox table. */
+export function inboxOrderSql(table: TableName) {
+  const position = table.positionQuoted;
+  const gap = table.gapQuoted;
+  return {
+    /**
+     * `consumer, subject` pairs for `count` subjects (sorted): creates the missing rows at 0 and
+     * locks every row. A multi-row upsert locks its rows in VALUES order, and an existing row with an
+     * exclusive lock (`ON DUPLICATE KEY UPDATE`), so two batches sharing subjects lock them in one order.
+     */
+    create: (count: number) =>
+      `INSERT INTO ${position} (consumer, subject, \`position\`, updated_at)
+VALUES ${new Array<string>(count).fill('(?, ?, 0, UTC_TIMESTAMP(6))').join(', ')}
+ON DUPLICATE KEY UPDATE \`position\` = \`position\``,
+    /**
+     * consumer, `count` subjects: the locked rows with the gaps beyond them. `FOR UPDATE` reads the
+     * latest committed position whatever the transaction's snapshot; the gap subqueries are
+     * consistent reads, which lock nothing (MySQL and MariaDB lock only the outer query's rows), and
+     * in the inbox's transactions the first one, so their snapshot is taken after the locks: they
+     * see every gap recorded under the lock before.
+     */
+    read: (count: number) =>
+      `SELECT p.subject, p.\`position\`, ${gapsAhead(gap)}
+FROM ${position} p WHERE p.consumer = ? AND p.subject IN (${placeholders(count)}) FOR UPDATE`,
+    /** consumer, then `subject, position` pairs for `count` subjects, then the `count` subjects. */
+    move: (count: number) =>
+      `UPDATE ${position} SET \`position\` = CASE subject ${new Array<string>(count).fill('WHEN ? THEN ?').join(' ')} END,
+updated_at = UTC_TIMESTAMP(6)
+WHERE consumer = ? AND subject IN (${placeholders(count)})`,
+    /** consumer, subject, sequence, reason, event id or null; nothing when the gap is there already. */
+    insertGap: `INSERT INTO ${gap} (consumer, subject, \`sequence\`, reason, event_id, recorded_at)
+VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(3))
+ON DUPLICATE KEY UPDATE reason = reason`,
+    /** consumer, [`count` subjects,] limit: the most recently moved first. */
+    positions: (count: number | undefined) =>
+      `SELECT p.subject, p.\`position\`, ${epochMs('p.updated_at')} AS updated_ms, ${gapsAhead(gap)}
+FROM ${position} p WHERE p.consumer = ?${count === undefined ? '' : ` AND p.subject IN (${placeholders(count)})`}
+ORDER BY p.updated_at DESC, p.subject DESC LIMIT ?`,
+    /**
+     * olderThanMs, rows: gap rows the position is past. A multi-table DELETE takes no LIMIT, and a
+     * subquery on the target table needs a derived table, which LIMIT keeps materialised.
+     */
+    cleanupGaps: `DELETE g FROM ${gap} g JOIN (
+  SELECT old.consumer, old.subject, old.\`sequence\` FROM ${gap} old
+  JOIN ${position} p ON p.consumer = old.consumer AND p.subject = old.subject
+  WHERE old.\`sequence\` <= p.\`position\` AND old.recorded_at < TIMESTAMPADD(MICROSECOND, -? * 1000, UTC_TIMESTAMP(3))
+  LIMIT ?
+) d ON g.consumer = d.consumer AND g.subject = d.subject AND g.\`sequence\` = d.\`sequence\``,
+  };
+}
+
+/** The statements of {@link inboxOrderSql}. */
+export type InboxOrderSql = ReturnType<typeof inboxOrderSql>;
