@@ -155,6 +155,25 @@ export function describeOutboxAndInbox<Tx>(harness: AdapterHarness<Tx>, database
       expect(keys).not.toContain('batch-2');
     });
 
+    it("subject order runs through the library's transactions: the position moves with the handler, a gap is passed", async () => {
+      const order = (sequence: number) => ({ order: { subject: 'adapters-order', sequence } });
+      const applied = await inbox.process('adapters', 'ordered-1', (tx) => harness.insertItem(tx, 'ordered-1'), order(1));
+      expect(applied.status).toBe('applied');
+      expect(await inbox.process('adapters', 'ordered-3', async () => {}, order(3))).toEqual({ status: 'waiting', position: 1 });
+      expect(await inbox.recordGap?.('adapters', { subject: 'adapters-order', sequence: 2, reason: 'dead-letter' })).toBe(2);
+      const outcomes = await inbox.processBatch(
+        'adapters',
+        [
+          { messageId: 'ordered-3', ...order(3) },
+          { messageId: 'ordered-4', ...order(4) },
+        ],
+        (tx, item) => harness.insertItem(tx, item.messageId),
+      );
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['applied', 'applied']);
+      expect(await inbox.positions?.('adapters', { subjects: ['adapters-order'] })).toMatchObject([{ position: 4, gapsAhead: [] }]);
+      expect(await database().items()).toEqual(expect.arrayContaining(['ordered-1', 'ordered-3', 'ordered-4']));
+    });
+
     it('the relay publishes what the adapter wrote, each committed event once, in write order', async () => {
       const publisher = new NatsPublisher({ connection: nc, subjectPrefix });
       const relay = new Relay({ store: outbox, publisher });
