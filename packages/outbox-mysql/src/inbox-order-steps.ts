@@ -19,15 +19,17 @@ interface PositionRow {
   subject: string;
   position: number | string;
   gaps: string | null;
-  gap_count: number | string;
+  gaps_length: number | string | null;
 }
 
 /** The gaps of a row; when `GROUP_CONCAT` was cut at `group_concat_max_len`, the complete ones only. */
 function parseGaps(row: PositionRow): number[] {
   if (row.gaps === null || row.gaps === '') return [];
-  const gaps = String(row.gaps).split(',').map(Number);
-  // Cut short: the last number may be cut too. Fewer gaps read only delay passing them (core reads the rest next time).
-  if (gaps.length < Number(row.gap_count)) gaps.pop();
+  const text = String(row.gaps);
+  const gaps = text.split(',').map(Number);
+  // Cut short, the last number may be cut too: dropped. Fewer gaps read only delay passing the
+  // others (the next transaction reads from its new position on), never pass a wrong one.
+  if (text.length < Number(row.gaps_length)) gaps.pop();
   return gaps;
 }
 

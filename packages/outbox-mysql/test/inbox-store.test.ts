@@ -150,6 +150,21 @@ describe('MysqlInboxStore', () => {
     expect((await store.positions('c')).map((p) => p.position)).toEqual([4]);
   });
 
+  it('uses only the complete gap numbers when GROUP_CONCAT is cut at group_concat_max_len', async () => {
+    const short = db.pool(1);
+    short.on('connection', (connection) => {
+      connection.query('SET SESSION group_concat_max_len = 10');
+    });
+    const store = new MysqlInboxStore({ pool: short, table: 'inbox_short_concat' });
+    await store.migrate();
+    for (const sequence of [3, 4, 1000, 1001]) await store.recordGap('c', { subject: 's', sequence, reason: 'dead-letter' });
+    // "3,4,1000,1" at 10 characters: 1001 is dropped, never read as 1.
+    expect(await store.positions('c')).toMatchObject([{ position: 0, gapsAhead: [3, 4, 1000] }]);
+    expect(await store.recordGap('c', { subject: 's', sequence: 1, reason: 'dead-letter' })).toBe(1);
+    expect((await store.process('c', 'm-2', async () => {}, { order: { subject: 's', sequence: 2 } })).status).toBe('applied');
+    expect(await store.positions('c')).toMatchObject([{ position: 4, gapsAhead: [1000, 1001] }]);
+  });
+
   it('takes inbox table names of up to 52 characters (`<table>_recorded_at` must fit 64)', async () => {
     const name = `i${'x'.repeat(51)}`;
     const store = new MysqlInboxStore({ pool, table: name });

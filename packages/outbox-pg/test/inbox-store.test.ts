@@ -76,6 +76,21 @@ describe('PgInboxStore', () => {
     expect(await inbox.cleanup({ olderThanMs: 3_600_000 })).toBe(0);
   });
 
+  it('upgrades a version 1 inbox with its rows to subject order (migration 2)', async () => {
+    // A version 1 inbox: migrated, then migration 2 undone.
+    const store = new PgInboxStore({ pool: db.pool, schema: db.schema, table: 'inbox_v1' });
+    await store.migrate();
+    await db.pool.query(`DROP TABLE "${db.schema}".inbox_v1_position, "${db.schema}".inbox_v1_gap`);
+    await db.pool.query(`DELETE FROM "${db.schema}".inbox_v1_migrations WHERE version = 2`);
+    await store.process('basket', 'old', async () => {});
+    expect(await store.migrate()).toMatchObject({ version: 2, applied: [2] });
+    await store.assertSchema();
+    expect(await store.process('basket', 'old', async () => {}, { order: { subject: 'p-1', sequence: 1 } })).toEqual({
+      status: 'duplicate',
+    });
+    expect(await store.positions('basket')).toMatchObject([{ subject: 'p-1', position: 1 }]);
+  });
+
   it('refuses identifiers that are not plain names', () => {
     expect(() => new PgInboxStore({ pool: db.pool, table: 'inbox; DROP TABLE x' })).toThrow(OutboxConfigError);
   });

@@ -1,10 +1,15 @@
 import type { TableName } from '../table-name.js';
 import { epochMs, placeholders } from './outbox-sql.js';
 
-/** The gaps beyond `p`'s position, ascending, as `gaps` (comma-separated) and their number as `gap_count`. */
+/**
+ * The gaps beyond `p`'s position, ascending, as `gaps` (comma-separated), and the length that list
+ * has uncut as `gaps_length`: `GROUP_CONCAT` stops at `group_concat_max_len` (1024 by default on
+ * MySQL), possibly inside a number.
+ */
 function gapsAhead(gap: string): string {
   const ahead = `FROM ${gap} g WHERE g.consumer = p.consumer AND g.subject = p.subject AND g.\`sequence\` > p.\`position\``;
-  return `(SELECT GROUP_CONCAT(g.\`sequence\` ORDER BY g.\`sequence\`) ${ahead}) AS gaps, (SELECT COUNT(*) ${ahead}) AS gap_count`;
+  return `(SELECT GROUP_CONCAT(g.\`sequence\` ORDER BY g.\`sequence\`) ${ahead}) AS gaps,
+(SELECT SUM(CHAR_LENGTH(g.\`sequence\`) + 1) - 1 ${ahead}) AS gaps_length`;
 }
 
 /** The statements of subject order in the inbox (docs/design/ordering.md, section 3), for one inbox table. */
