@@ -225,13 +225,21 @@ export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx>
       ORDER BY recorded_at LIMIT ?`;
     let total = 0;
     let batches = 0;
-    for (const statement of [sql, this.#order.sql.cleanupGaps]) {
-      while (batches < maxBatches) {
-        batches++;
-        const { affectedRows } = await this.#statement(statement, [olderThanMs, batchSize]);
-        total += affectedRows;
-        if (affectedRows < batchSize) break;
+    while (batches < maxBatches) {
+      batches++;
+      const { affectedRows } = await this.#statement(sql, [olderThanMs, batchSize]);
+      total += affectedRows;
+      if (affectedRows < batchSize) break;
+    }
+    while (batches < maxBatches) {
+      batches++;
+      const { rows } = await this.#statement(this.#order.sql.oldGaps, [olderThanMs, batchSize]);
+      const keys = rows as Array<{ consumer: string; subject: string; sequence: number | string }>;
+      if (keys.length > 0) {
+        const values = keys.flatMap((key) => [key.consumer, key.subject, key.sequence]);
+        total += (await this.#statement(this.#order.sql.deleteGaps(keys.length), values)).affectedRows;
       }
+      if (keys.length < batchSize) break;
     }
     this.#logger.debug({ table: this.#table.display, removed: total }, 'inbox cleanup');
     return total;

@@ -51,15 +51,17 @@ ON DUPLICATE KEY UPDATE reason = reason`,
 FROM ${position} p WHERE p.consumer = ?${count === undefined ? '' : ` AND p.subject IN (${placeholders(count)})`}
 ORDER BY p.updated_at DESC, p.subject DESC LIMIT ?`,
     /**
-     * olderThanMs, rows: gap rows the position is past. A multi-table DELETE takes no LIMIT, and a
-     * subquery on the target table needs a derived table, which LIMIT keeps materialised.
+     * olderThanMs, rows: the keys of gap rows the position is past (it never moves back, so they
+     * stay past it). A plain SELECT, which locks nothing: a DELETE joined to the position table
+     * would take shared locks on position rows under REPEATABLE READ and wait for the consumers.
      */
-    cleanupGaps: `DELETE g FROM ${gap} g JOIN (
-  SELECT old.consumer, old.subject, old.\`sequence\` FROM ${gap} old
-  JOIN ${position} p ON p.consumer = old.consumer AND p.subject = old.subject
-  WHERE old.\`sequence\` <= p.\`position\` AND old.recorded_at < TIMESTAMPADD(MICROSECOND, -? * 1000, UTC_TIMESTAMP(3))
-  LIMIT ?
-) d ON g.consumer = d.consumer AND g.subject = d.subject AND g.\`sequence\` = d.\`sequence\``,
+    oldGaps: `SELECT g.consumer, g.subject, g.\`sequence\` FROM ${gap} g
+JOIN ${position} p ON p.consumer = g.consumer AND p.subject = g.subject
+WHERE g.\`sequence\` <= p.\`position\` AND g.recorded_at < TIMESTAMPADD(MICROSECOND, -? * 1000, UTC_TIMESTAMP(3))
+LIMIT ?`,
+    /** `consumer, subject, sequence` of `count` gap rows. */
+    deleteGaps: (count: number) =>
+      `DELETE FROM ${gap} WHERE (consumer, subject, \`sequence\`) IN (${new Array<string>(count).fill('(?, ?, ?)').join(', ')})`,
   };
 }
 
