@@ -49,7 +49,7 @@ export class MysqlInboxOrder {
         const pairs: unknown[] = [];
         for (const subject of ordered) pairs.push(consumer, subject);
         await sql.query(this.sql.create(ordered.length), pairs);
-        const { rows } = await sql.query<PositionRow>(this.sql.read(ordered.length), [consumer, ...ordered]);
+        const { rows } = await sql.query<PositionRow>(this.sql.read(ordered.length), pairs);
         const byKey = new Map<string, LockedPosition>();
         for (const row of rows) byKey.set(positionKey(row.subject), { position: Number(row.position), gapsAhead: parseGaps(row) });
         const locked = new Map<string, LockedPosition>();
@@ -67,9 +67,8 @@ export class MysqlInboxOrder {
           if (other === undefined || other[1] < position) moves.set(positionKey(subject), [subject, position]);
         }
         const values: unknown[] = [];
+        for (const [subject, position] of moves.values()) values.push(consumer, subject, position);
         for (const [subject, position] of moves.values()) values.push(subject, position);
-        values.push(consumer);
-        for (const [subject] of moves.values()) values.push(subject);
         await sql.query(this.sql.move(moves.size), values);
       },
     };

@@ -27,20 +27,31 @@ export function inboxOrderSql(table: TableName) {
 VALUES ${new Array<string>(count).fill('(?, ?, 0, UTC_TIMESTAMP(6))').join(', ')}
 ON DUPLICATE KEY UPDATE \`position\` = \`position\``,
     /**
-     * consumer, `count` subjects: the locked rows with the gaps beyond them. `FOR UPDATE` reads the
-     * latest committed position whatever the transaction's snapshot; the gap subqueries are
-     * consistent reads, which lock nothing (MySQL and MariaDB lock only the outer query's rows), and
-     * in the inbox's transactions the first one, so their snapshot is taken after the locks: they
-     * see every gap recorded under the lock before.
+     * `consumer, subject` pairs for `count` subjects: the locked rows with the gaps beyond them. One
+     * point lookup per subject: a locking read of `subject IN (...)` may scan the consumer's rows
+     * (on a small table the optimizer prefers it) and, under REPEATABLE READ, lock every row it
+     * passes, which deadlocks two batches of different subjects. `FOR UPDATE` reads the latest
+     * committed position whatever the transaction's snapshot; the gap subqueries are consistent
+     * reads, which lock nothing (MySQL and MariaDB lock only the outer query's rows), and in the
+     * inbox's transactions the first one, so their snapshot is taken after the locks: they see
+     * every gap recorded under the lock before.
      */
     read: (count: number) =>
-      `SELECT p.subject, p.\`position\`, ${gapsAhead(gap)}
-FROM ${position} p WHERE p.consumer = ? AND p.subject IN (${placeholders(count)}) FOR UPDATE`,
-    /** consumer, then `subject, position` pairs for `count` subjects, then the `count` subjects. */
+      new Array<string>(count)
+        .fill(`(SELECT p.subject, p.\`position\`, ${gapsAhead(gap)}
+FROM ${position} p WHERE p.consumer = ? AND p.subject = ? FOR UPDATE)`)
+        .join('\nUNION ALL\n'),
+    /**
+     * `consumer, subject, position` for `count` subjects, then `subject, position` pairs again: the
+     * rows are there and locked, so this upsert only updates them, each through its primary key. An
+     * `UPDATE ... WHERE subject IN (...)` may scan the consumer's rows instead (MariaDB does on a
+     * small table) and, under REPEATABLE READ, wait for the rows of other subjects.
+     */
     move: (count: number) =>
-      `UPDATE ${position} SET \`position\` = CASE subject ${new Array<string>(count).fill('WHEN ? THEN ?').join(' ')} END,
-updated_at = UTC_TIMESTAMP(6)
-WHERE consumer = ? AND subject IN (${placeholders(count)})`,
+      `INSERT INTO ${position} (consumer, subject, \`position\`, updated_at)
+VALUES ${new Array<string>(count).fill('(?, ?, ?, UTC_TIMESTAMP(6))').join(', ')}
+ON DUPLICATE KEY UPDATE \`position\` = CASE subject ${new Array<string>(count).fill('WHEN ? THEN ?').join(' ')} END,
+updated_at = UTC_TIMESTAMP(6)`,
     /** consumer, subject, sequence, reason, event id or null; nothing when the gap is there already. */
     insertGap: `INSERT INTO ${gap} (consumer, subject, \`sequence\`, reason, event_id, recorded_at)
 VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(3))

@@ -1,0 +1,77 @@
+import type { InboxItem } from '@outboxkit/outbox-core';
+import { type PgClientLike, PgInboxStore } from '@outboxkit/outbox-pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testDatabase } from './helpers.js';
+
+const WORKERS = 6;
+const SUBJECTS = 12;
+const SEQUENCES = 25;
+
+interface Delivery extends InboxItem {
+  readonly order: { readonly subject: string; readonly sequence: number };
+}
+
+describe('PgInboxStore subject order under concurrent consumers', () => {
+  let db: Awaited<ReturnType<typeof testDatabase>>;
+  let inbox: PgInboxStore;
+
+  beforeAll(async () => {
+    db = await testDatabase({ max: WORKERS + 2 });
+    inbox = new PgInboxStore({ pool: db.pool, schema: db.schema });
+    await inbox.migrate();
+    await db.pool.query(
+      `CREATE TABLE "${db.schema}".applied (n bigint GENERATED ALWAYS AS IDENTITY, subject text NOT NULL, sequence int NOT NULL)`,
+    );
+  });
+
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('applies every subject once, in sequence order, with batches taking events of shared subjects in any order', async () => {
+    // Every event, delivered again and again in random batches (redeliveries, events before their
+    // predecessors) by workers racing on the same subjects, until each was applied.
+    const pending = new Map<string, Delivery>();
+    for (let s = 0; s < SUBJECTS; s++) {
+      for (let sequence = 1; sequence <= SEQUENCES; sequence++) {
+        const subject = `subject-${s}`;
+        pending.set(`${subject}:${sequence}`, { messageId: `${subject}:${sequence}`, order: { subject, sequence } });
+      }
+    }
+    const errors: unknown[] = [];
+    const deadline = Date.now() + 60_000;
+    const worker = async (): Promise<void> => {
+      while (pending.size > 0 && Date.now() < deadline) {
+        // Distinct events, as one fetch delivers them; now and then a single one through process().
+        const batch = [...pending.values()].sort(() => Math.random() - 0.5).slice(0, Math.random() < 0.3 ? 1 : 6);
+        const apply = async (client: PgClientLike, item: Delivery): Promise<void> => {
+          await client.query(`INSERT INTO "${db.schema}".applied (subject, sequence) VALUES ($1, $2)`, [
+            item.order.subject,
+            item.order.sequence,
+          ]);
+        };
+        try {
+          const outcomes =
+            batch.length === 1
+              ? [await inbox.process('orders', (batch[0] as Delivery).messageId, (client) => apply(client, batch[0] as Delivery), batch[0])]
+              : await inbox.processBatch('orders', batch, apply);
+          for (const [index, outcome] of outcomes.entries()) {
+            if (outcome.status === 'applied' || outcome.status === 'duplicate') pending.delete((batch[index] as Delivery).messageId);
+          }
+        } catch (error) {
+          errors.push(error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: WORKERS }, worker));
+    expect(errors).toEqual([]);
+    expect(pending.size).toBe(0);
+    const { rows } = await db.pool.query<{ subject: string; sequences: number[] }>(
+      `SELECT subject, array_agg(sequence ORDER BY n) AS sequences FROM "${db.schema}".applied GROUP BY subject`,
+    );
+    expect(rows).toHaveLength(SUBJECTS);
+    for (const row of rows) expect(row.sequences, row.subject).toEqual(Array.from({ length: SEQUENCES }, (_, index) => index + 1));
+    const positions = await inbox.positions('orders', { limit: 1000 });
+    expect(positions.map((p) => p.position)).toEqual(new Array(SUBJECTS).fill(SEQUENCES));
+  });
+});
