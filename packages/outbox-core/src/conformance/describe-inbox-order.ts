@@ -118,6 +118,25 @@ export function describeInboxOrder<Tx>(harness: InboxStoreHarness<Tx> & { lockWa
       expect([await harness.countEffects(three), await harness.countEffects(two)]).toEqual([1, 1]);
     });
 
+    it('applies a message that comes twice in one batch once, at its second place when its first copy had to wait', async () => {
+      const { inbox, positions } = await setup();
+      const [two, one] = [newEventId(), newEventId()];
+      const items = [
+        { messageId: two, ...order('p-1', 2) },
+        { messageId: one, ...order('p-1', 1) },
+        { messageId: two, ...order('p-1', 2) },
+      ];
+      const outcomes = await inbox.processBatch('basket', items, (tx, item) => harness.writeEffect(tx, item.messageId));
+      expect(outcomes).toEqual([
+        { status: 'waiting', position: 0 },
+        { status: 'applied', value: undefined },
+        { status: 'applied', value: undefined },
+      ]);
+      expect([await harness.countEffects(two), await harness.countEffects(one)]).toEqual([1, 1]);
+      expect(await inbox.isRecorded?.('basket', two)).toBe(true);
+      expect(await positions()).toEqual({ 'p-1': 2 });
+    });
+
     it('does not move the subject of a failing item; its successors in the batch wait', async () => {
       const { inbox, positions } = await setup();
       const [one, two, other] = [newEventId(), newEventId(), newEventId()];

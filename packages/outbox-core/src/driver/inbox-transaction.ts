@@ -189,14 +189,17 @@ export async function processBatchInTransaction<Tx, Item extends InboxItem>(
     const state = key === undefined ? undefined : (states.get(key.subject) as SubjectState);
     if (key !== undefined && state !== undefined) {
       const decision = state.decide(key);
+      // The id was recorded up front for this item only if it was planned to run: a copy of the id
+      // elsewhere in the batch that does not run must leave the row to the copy that does.
       if (decision === 'duplicate') {
-        // Recorded up front only if an item before it failed: not applied, so its row goes again.
-        if (fresh !== undefined && fresh.delete(item.messageId)) await steps.forget(item.messageId);
+        // Planned, yet a duplicate now: not applied here, so its row goes again.
+        if (planned.has(index) && fresh?.delete(item.messageId)) await steps.forget(item.messageId);
         outcomes.push({ status: 'duplicate' });
         continue;
       }
       if (decision === 'waiting' || !planned.has(index)) {
-        if (fresh !== undefined && fresh.delete(item.messageId)) await steps.forget(item.messageId);
+        // Planned, but an item before it failed: not applied, so its row goes again.
+        if (planned.has(index) && fresh?.delete(item.messageId)) await steps.forget(item.messageId);
         outcomes.push({ status: 'waiting', position: state.position });
         continue;
       }
