@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { InboxOutcome, InboxStore, OrderKey } from '../contracts/inbox-store.js';
+import type { InboxOutcome, OrderKey } from '../contracts/inbox-store.js';
 import { BatchRolledBackError, OutboxUsageError } from '../errors.js';
 import { newEventId } from '../event/event.js';
 import type { InboxStoreHarness } from './describe-inbox-store.js';
