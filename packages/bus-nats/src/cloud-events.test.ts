@@ -2,7 +2,7 @@ import { type headers, MsgHdrsImpl } from '@nats-io/nats-core';
 import { EventDecodeError } from '@outboxkit/outbox-core';
 import { reservedHeaderRule } from '@outboxkit/outbox-core/driver';
 import { describe, expect, it } from 'vitest';
-import { decodeCloudEvent, encodeRecordHeaders, NATS_CONSTRAINTS, recordHeaders } from './cloud-events.js';
+import { bindingHeaderBytesMax, decodeCloudEvent, encodeRecordHeaders, NATS_CONSTRAINTS, recordHeaders } from './cloud-events.js';
 
 const record = {
   id: '0190a5f4-8f8e-7cc1-9a3c-6f0b8f1d2e3a',
@@ -55,6 +55,7 @@ describe('recordHeaders / decodeCloudEvent', () => {
   it.each([
     ['the bench record', record],
     ['no own headers', { ...record, headers: {} }],
+    ['a subject sequence', { ...record, sequence: 42 }],
     [
       'padded values, non-ASCII attributes and several own headers',
       {
@@ -74,6 +75,7 @@ describe('recordHeaders / decodeCloudEvent', () => {
     client.set('ce-source', r.source);
     client.set('ce-subject', r.subject);
     client.set('ce-time', r.time);
+    if ('sequence' in r) client.set('ce-subjectseq', String(r.sequence));
     client.set('content-type', 'application/json');
     client.set('Nats-Msg-Id', r.id);
     const encoded = encodeRecordHeaders(r);
@@ -129,5 +131,43 @@ describe('recordHeaders / decodeCloudEvent', () => {
     const h = recordHeaders(record);
     expect(() => decodeCloudEvent(h, new TextEncoder().encode('{"price":'), 'events.x')).toThrow(/does not carry JSON/);
     expect(() => decodeCloudEvent(h, new Uint8Array([0xff, 0xfe]), 'events.x')).toThrow(EventDecodeError);
+  });
+
+  it('writes ce-subjectseq for a record with a sequence and reads it back as event.sequence; none without', () => {
+    const sequenced = recordHeaders({ ...record, sequence: Number.MAX_SAFE_INTEGER });
+    expect(sequenced.get('ce-subjectseq')).toBe('9007199254740991');
+    expect(decodeCloudEvent(sequenced, body, 'events.x').sequence).toBe(Number.MAX_SAFE_INTEGER);
+    const plain = encodeRecordHeaders(record);
+    expect(Buffer.from(plain.encode()).toString()).not.toContain('subjectseq');
+    expect(decodeCloudEvent(plain, body, 'events.x')).not.toHaveProperty('sequence');
+  });
+
+  it.each(['0', '-1', '1.5', '07', 'abc', '9007199254740992', '12345678901234567890'])(
+    'throws DECODE_FAILED for ce-subjectseq %j',
+    (value) => {
+      const h = recordHeaders(record);
+      h.set('ce-subjectseq', value);
+      const attempt = () => decodeCloudEvent(h, body, 'events.x');
+      expect(attempt).toThrow(EventDecodeError);
+      expect(attempt).toThrow(/ce-subjectseq/);
+    },
+  );
+
+  it('leaves gap-marker headers out of an event and counts the longest sequence in the binding header budget', () => {
+    const h = recordHeaders(record);
+    h.set('outbox-gap-reason', 'x');
+    expect(decodeCloudEvent(h, body, 'events.x').headers).not.toHaveProperty('outbox-gap-reason');
+    expect(reservedHeaderRule('Outbox-Gap-Event', NATS_CONSTRAINTS)).toBe('outbox-gap-');
+    const longest = 'x'.repeat(255);
+    const unsequenced = encodeRecordHeaders({
+      ...record,
+      id: '00000000-0000-7000-8000-000000000000',
+      type: longest,
+      source: '\u20ac'.repeat(255),
+      subject: '\u20ac'.repeat(255),
+      time: '2000-01-01T00:00:00.000Z',
+      headers: {},
+    }).encode().length;
+    expect(bindingHeaderBytesMax()).toBe(unsequenced + '\r\nce-subjectseq: 9007199254740991'.length);
   });
 });

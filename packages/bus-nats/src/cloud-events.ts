@@ -1,6 +1,12 @@
 import type { MsgHdrs } from '@nats-io/nats-core';
 import { EventDecodeError, type OutboxEvent, type OutboxRecord, type PublisherConstraints } from '@outboxkit/outbox-core';
-import { MAX_ATTRIBUTE_LENGTH, reservedHeaderRule } from '@outboxkit/outbox-core/driver';
+import {
+  decodeSubjectSequence,
+  GAP_HEADER_PREFIX,
+  MAX_ATTRIBUTE_LENGTH,
+  reservedHeaderRule,
+  SUBJECT_SEQUENCE_HEADER,
+} from '@outboxkit/outbox-core/driver';
 import { EncodedHeaders, headerLine } from './encoded-headers.js';
 
 /**
@@ -14,6 +20,8 @@ export const CloudEventHeaders = {
   source: 'ce-source',
   subject: 'ce-subject',
   time: 'ce-time',
+  /** `OutboxEvent.sequence`, the event's place among its subject's events, in decimal; only on events that have one. */
+  subjectSequence: SUBJECT_SEQUENCE_HEADER,
   contentType: 'content-type',
 } as const;
 
@@ -29,12 +37,14 @@ const FIXED_CONTENT_TYPE_LINE = `\r\n${CloudEventHeaders.contentType}: ${JSON_CO
 
 /**
  * The headers this binding writes itself, as `NatsPublisher.constraints` declares them: JetStream's
- * `Nats-*` (dedup, rollups, expectations, TTLs) and the CloudEvents binding's `ce-*` and
- * `content-type`. Core's `RESERVED_HEADERS`, which `enqueue` refuses, covers this list.
+ * `Nats-*` (dedup, rollups, expectations, TTLs), the CloudEvents binding's `ce-*` and
+ * `content-type`, and the `outbox-gap-*` headers of gap markers. Core's `RESERVED_HEADERS`, which
+ * `enqueue` refuses, covers this list.
  */
 export const NATS_CONSTRAINTS: PublisherConstraints = Object.freeze({
   // outbox-replay-*: only replayDeadLetters may address a message to one consumer.
-  reservedHeaderPrefixes: Object.freeze(['nats-', 'ce-', 'outbox-replay-']),
+  // outbox-gap-*: a message carrying one is a gap marker, not an event.
+  reservedHeaderPrefixes: Object.freeze(['nats-', 'ce-', 'outbox-replay-', GAP_HEADER_PREFIX]),
   reservedHeaderNames: Object.freeze([CloudEventHeaders.contentType]),
 });
 
@@ -73,6 +83,7 @@ export function encodeRecordHeaders(record: OutboxRecord): EncodedHeaders {
     headerLine(CloudEventHeaders.source, record.source) +
     headerLine(CloudEventHeaders.subject, record.subject) +
     headerLine(CloudEventHeaders.time, record.time) +
+    (record.sequence === undefined ? '' : `\r\n${SUBJECT_SEQUENCE_HEADER}: ${record.sequence}`) +
     FIXED_CONTENT_TYPE_LINE +
     headerLine(MSG_ID_HEADER, record.id);
   return new EncodedHeaders(encoder.encode(`${block}\r\n\r\n`));
@@ -81,7 +92,7 @@ export function encodeRecordHeaders(record: OutboxRecord): EncodedHeaders {
 /**
  * The most bytes the headers this binding writes itself (`ce-*`, `content-type`, `Nats-Msg-Id`)
  * take on the wire, for attributes at their longest (`MAX_ATTRIBUTE_LENGTH` characters, 3 bytes
- * each for `source` and `subject`). An event's own headers are not included: `enqueue` counts them
+ * each for `source` and `subject`) and a `ce-subjectseq` of `Number.MAX_SAFE_INTEGER`. An event's own headers are not included: `enqueue` counts them
  * in `maxEventBytes`, so a message is at most `maxEventBytes` + this.
  */
 export function bindingHeaderBytesMax(): number {
@@ -95,6 +106,7 @@ export function bindingHeaderBytesMax(): number {
     payload: '',
     headers: {},
     attempts: 0,
+    sequence: Number.MAX_SAFE_INTEGER,
   };
   let bytes = 'NATS/1.0\r\n'.length + 2;
   for (const [name, values] of recordHeaders(record)) {
@@ -112,6 +124,7 @@ function isReservedHeader(name: string): boolean {
     lower.startsWith('nats-') ||
     lower.startsWith('outbox-dead-') ||
     lower.startsWith('outbox-replay-') ||
+    lower.startsWith(GAP_HEADER_PREFIX) ||
     lower === 'outbox-delivery-count'
   );
 }
@@ -121,7 +134,8 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 /**
  * Turns a message of the CloudEvents binary binding back into an event.
  *
- * @throws EventDecodeError (`DECODE_FAILED`) when the id, a required attribute or valid JSON data is missing.
+ * @throws EventDecodeError (`DECODE_FAILED`) when the id, a required attribute or valid JSON data is
+ *   missing, or `ce-subjectseq` is present but not a positive safe integer in decimal.
  */
 export function decodeCloudEvent(headers: MsgHdrs | undefined, body: Uint8Array, subjectForErrors: string): OutboxEvent {
   const where = `the message on ${subjectForErrors}`;
@@ -147,11 +161,13 @@ export function decodeCloudEvent(headers: MsgHdrs | undefined, body: Uint8Array,
       cause: error,
     });
   }
+  const sequence = decodeSubjectSequence(headers.get(SUBJECT_SEQUENCE_HEADER) || undefined, `${where} (id ${id})`);
   const own: Record<string, string> = {};
   for (const [name, values] of headers) {
     if (!isReservedHeader(name) && values[0] !== undefined) own[name] = values[0];
   }
-  return { id, type, source, subject, time, data, headers: own };
+  const event: OutboxEvent = { id, type, source, subject, time, data, headers: own };
+  return sequence === undefined ? event : { ...event, sequence };
 }
 
 function required(headers: MsgHdrs, name: string, id: string, where: string): string {

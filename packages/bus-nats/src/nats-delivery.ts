@@ -1,9 +1,18 @@
 import { headers as createHeaders, type Msg, type MsgHdrs } from '@nats-io/nats-core';
-import { type DeadLetterReason, type Delivery, type OutboxEvent, OutboxUsageError } from '@outboxkit/outbox-core';
+import {
+  type DeadLetterReason,
+  type Delivery,
+  EventDecodeError,
+  type OutboxEvent,
+  OutboxUsageError,
+  type SubjectGap,
+} from '@outboxkit/outbox-core';
+import { gapMarkerDecodeError } from '@outboxkit/outbox-core/driver';
 import type { AckSubjectInfo } from './ack-subject.js';
 import { CloudEventHeaders, decodeCloudEvent, MSG_ID_HEADER } from './cloud-events.js';
 import { DeadLetterHeaders, deadLetterSubject, MAX_DEAD_ERROR_LENGTH } from './dead-letter.js';
 import { msToNanos } from './durations.js';
+import { readNatsGapMarker } from './gap-marker.js';
 import { REPLAY_FOR_HEADER } from './replay.js';
 import { parsePubAck, type ReplyInbox } from './reply-inbox.js';
 import { checkSubject, type SubjectCheck } from './subject-check.js';
@@ -31,7 +40,11 @@ const TERM = '+TERM';
 export class NatsDelivery implements Delivery {
   readonly messageId: string | undefined;
   readonly deliveryCount: number;
+  /** Set when the message is a gap marker (its `outbox-gap-*` headers), not an event: `decode()` then throws. */
+  readonly gap: SubjectGap | undefined;
   readonly #msg: Msg;
+  /** The gap marker, or the error of a malformed one, or `undefined` for an event. */
+  readonly #marker: SubjectGap | EventDecodeError | undefined;
   readonly #info: AckSubjectInfo;
   readonly #context: DeliveryContext;
   #settled: string | null = null;
@@ -43,7 +56,10 @@ export class NatsDelivery implements Delivery {
     this.#context = context;
     this.deliveryCount = info.deliveryCount;
     // ce-id first: a dead-letter replay keeps the event id in ce-id under a Nats-Msg-Id of its own.
+    // A gap marker has no ce-id: its Nats-Msg-Id is `<event id>.gap`.
     this.messageId = msg.headers?.get(CloudEventHeaders.id) || msg.headers?.get(MSG_ID_HEADER) || undefined;
+    this.#marker = readNatsGapMarker(msg.headers, `the message on ${msg.subject}`);
+    this.gap = this.#marker instanceof EventDecodeError ? undefined : this.#marker;
   }
 
   /** The subject the message was stored under. */
@@ -61,9 +77,15 @@ export class NatsDelivery implements Delivery {
     return this.#msg.headers?.get(REPLAY_FOR_HEADER) || undefined;
   }
 
-  /** @throws EventDecodeError as `decodeCloudEvent` does, and `FORGED_SUBJECT` when the subject is not where `ce-type` is published. */
+  /**
+   * @throws EventDecodeError as `decodeCloudEvent` does, `FORGED_SUBJECT` when the subject is not
+   *   where `ce-type` is published, `GAP_MARKER` on a gap marker (read `gap`), and `DECODE_FAILED` on
+   *   a malformed one.
+   */
   decode(): OutboxEvent {
     if (this.#event) return this.#event;
+    if (this.#marker instanceof EventDecodeError) throw this.#marker;
+    if (this.#marker !== undefined) throw gapMarkerDecodeError(this.#marker, `the message on ${this.#msg.subject}`);
     const event = decodeCloudEvent(this.#msg.headers, this.#msg.data, this.#msg.subject);
     checkSubject(this.#msg.subject, event.type, this.#context.subjectCheck, event.id);
     this.#event = event;

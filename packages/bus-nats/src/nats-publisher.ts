@@ -15,6 +15,8 @@ import {
 import { noopLogger, validateInteger } from '@outboxkit/outbox-core/driver';
 import { BusProbe } from './bus-probe.js';
 import { encodeRecordHeaders, NATS_CONSTRAINTS, reservedRecordHeader } from './cloud-events.js';
+import type { EncodedHeaders } from './encoded-headers.js';
+import { encodeGapHeaders } from './gap-marker.js';
 import { parsePubAck, ReplyInbox } from './reply-inbox.js';
 import { isStreamFullError } from './stream-health.js';
 import { StreamLookup } from './stream-lookup.js';
@@ -146,8 +148,35 @@ export class NatsPublisher implements Publisher {
   }
 
   async publish(records: readonly OutboxRecord[], options: PublishOptions = {}): Promise<PublishResult[]> {
-    const results = new Array<Promise<PublishResult>>(records.length);
     const maxPayload = this.#connection.info?.max_payload ?? Number.POSITIVE_INFINITY;
+    return this.#pipeline(records, options, (record) => this.#send(record, maxPayload));
+  }
+
+  /**
+   * Publishes a gap marker per record, for records the relay dead-letters in the outbox: an empty
+   * message on the subject the record would have been published to, with `Nats-Msg-Id:
+   * <record id>.gap` (a re-published marker is stored once) and the headers `outbox-gap-subject`,
+   * `outbox-gap-sequence`, `outbox-gap-reason` and `outbox-gap-event` (the record id); see
+   * docs/design/ordering.md, section 4. The consumer's `Delivery.gap` reads them. One result per
+   * record, in order, named by the record id; failures are results, classified as in `publish`
+   * (an outage is retryable). A record without a `sequence` fails as `EVENT_INVALID`: it has no
+   * place to leave empty. Safe to call concurrently.
+   * @example
+   * ```ts
+   * const results = await publisher.publishGaps(deadRecords, 'outbox-dead-letter');
+   * ```
+   */
+  async publishGaps(records: readonly OutboxRecord[], reason: string, options: PublishOptions = {}): Promise<PublishResult[]> {
+    return this.#pipeline(records, options, (record) => this.#sendGap(record, reason));
+  }
+
+  /** Sends every record with `send`, pipelined up to `maxInFlight`, in order; one result per record. */
+  async #pipeline(
+    records: readonly OutboxRecord[],
+    options: PublishOptions,
+    send: (record: OutboxRecord) => Promise<PublishResult>,
+  ): Promise<PublishResult[]> {
+    const results = new Array<Promise<PublishResult>>(records.length);
     const window = new SendWindow(this.#maxInFlight);
     for (let index = 0; index < records.length; index++) {
       const record = records[index] as OutboxRecord;
@@ -156,7 +185,7 @@ export class NatsPublisher implements Publisher {
         results[index] = Promise.resolve(failure(record.id, abortedError(record.id)));
         continue;
       }
-      results[index] = this.#publishOne(record, maxPayload).then(window.done);
+      results[index] = this.#sendSafely(record, send).then(window.done);
     }
     return Promise.all(results);
   }
@@ -208,12 +237,54 @@ export class NatsPublisher implements Publisher {
    * Never throws: what the client throws for this record's content (a header or subject it cannot
    * encode) is this record's final failure, and the rest of the batch goes on.
    */
-  #publishOne(record: OutboxRecord, maxPayload: number): Promise<PublishResult> {
+  #sendSafely(record: OutboxRecord, send: (record: OutboxRecord) => Promise<PublishResult>): Promise<PublishResult> {
     try {
-      return this.#send(record, maxPayload);
+      return send(record);
     } catch (error) {
       return Promise.resolve(failure(record.id, translatePublishError(error, record.type, record.id)));
     }
+  }
+
+  /** The record's subject, or the failure of a mapping that throws or gives a subject nobody can publish to. */
+  #subjectOf(record: OutboxRecord): string | PublishResult {
+    let subject: string;
+    try {
+      subject = this.#subject(record);
+    } catch (error) {
+      return failure(
+        record.id,
+        new PublishErrorClass('CONFIG', `the subject mapping threw for ${record.id}: ${String(error)}`, false, { cause: error }),
+      );
+    }
+    if (!isPublishableSubject(subject)) {
+      return failure(
+        record.id,
+        new PublishErrorClass(
+          'CONFIG',
+          `the subject ${JSON.stringify(subject)} for ${record.id} (type ${record.type}) is not publishable: it needs non-empty dot-separated tokens without spaces or the wildcards * and >`,
+          false,
+        ),
+      );
+    }
+    return subject;
+  }
+
+  #sendGap(record: OutboxRecord, reason: string): Promise<PublishResult> {
+    if (!isSubjectSequence(record.sequence)) {
+      return Promise.resolve(
+        failure(
+          record.id,
+          new PublishErrorClass(
+            'EVENT_INVALID',
+            `event ${record.id} has no sequence (${String(record.sequence)}): there is no gap to mark`,
+            false,
+          ),
+        ),
+      );
+    }
+    const subject = this.#subjectOf(record);
+    if (typeof subject !== 'string') return Promise.resolve(subject);
+    return this.#request(record.id, subject, EMPTY, encodeGapHeaders(record, record.sequence, reason));
   }
 
   #send(record: OutboxRecord, maxPayload: number): Promise<PublishResult> {
@@ -242,29 +313,20 @@ export class NatsPublisher implements Publisher {
         ),
       );
     }
-    let subject: string;
-    try {
-      subject = this.#subject(record);
-    } catch (error) {
-      return Promise.resolve(
-        failure(
-          record.id,
-          new PublishErrorClass('CONFIG', `the subject mapping threw for ${record.id}: ${String(error)}`, false, { cause: error }),
-        ),
-      );
-    }
-    if (!isPublishableSubject(subject)) {
+    if (record.sequence !== undefined && !isSubjectSequence(record.sequence)) {
       return Promise.resolve(
         failure(
           record.id,
           new PublishErrorClass(
-            'CONFIG',
-            `the subject ${JSON.stringify(subject)} for ${record.id} (type ${record.type}) is not publishable: it needs non-empty dot-separated tokens without spaces or the wildcards * and >`,
+            'EVENT_INVALID',
+            `event ${record.id} has sequence ${String(record.sequence)}, not a positive safe integer: the store handed back a row it did not stamp`,
             false,
           ),
         ),
       );
     }
+    const subject = this.#subjectOf(record);
+    if (typeof subject !== 'string') return Promise.resolve(subject);
     const data = encoder.encode(record.payload);
     // Encoded once: the size check and the publish use the same bytes.
     const headers = encodeRecordHeaders(record);
@@ -281,20 +343,25 @@ export class NatsPublisher implements Publisher {
         ),
       );
     }
+    return this.#request(record.id, subject, data, headers);
+  }
+
+  /** Sends one message and reads its PubAck as the result of record `id`. */
+  #request(id: string, subject: string, data: Uint8Array, headers: EncodedHeaders): Promise<PublishResult> {
     return this.#replies
       .request(subject, data, headers)
       .then(parsePubAck)
       .then(
         (ack): PublishResult => {
           this.#probe.full.accepted();
-          return { id: record.id, ok: true, duplicate: ack.duplicate, sequence: ack.seq };
+          return { id, ok: true, duplicate: ack.duplicate, sequence: ack.seq };
         },
         async (error: unknown): Promise<PublishResult> => {
           if (isStreamFullError(error)) this.#probe.full.refused();
-          let translated = translatePublishError(error, subject, record.id);
-          if (translated.code === 'NO_STREAM') translated = await this.#confirmNoStream(translated, subject, record.id);
-          this.#logger.debug({ id: record.id, subject, code: translated.code, retryable: translated.retryable }, translated.message);
-          return failure(record.id, translated);
+          let translated = translatePublishError(error, subject, id);
+          if (translated.code === 'NO_STREAM') translated = await this.#confirmNoStream(translated, subject, id);
+          this.#logger.debug({ id, subject, code: translated.code, retryable: translated.retryable }, translated.message);
+          return failure(id, translated);
         },
       );
   }
@@ -316,6 +383,12 @@ export class NatsPublisher implements Publisher {
       },
     );
   }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function isSubjectSequence(sequence: number | undefined): sequence is number {
+  return Number.isSafeInteger(sequence) && (sequence as number) > 0;
 }
 
 function failure(id: string, error: PublishError): PublishResult {
