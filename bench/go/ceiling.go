@@ -57,6 +57,10 @@ func main() {
 		m.Header["ce-source"] = []string{"catalog"}
 		m.Header["ce-subject"] = []string{product}
 		m.Header["ce-time"] = []string{now}
+		// The relay's records carry their per-subject sequence (the stores stamp it by default):
+		// record i is the (i / subjects + 1)-th event of its product.
+		nth := i / *subjects
+		m.Header["ce-subjectseq"] = []string{strconv.Itoa(nth + 1)}
 		m.Header["content-type"] = []string{"application/json"}
 		m.Header["Nats-Msg-Id"] = []string{id}
 		m.Data = []byte(fmt.Sprintf(`{"productId":%q,"newPrice":%v,"oldPrice":%v,"n":%d}`,

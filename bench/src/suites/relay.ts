@@ -44,7 +44,7 @@ export async function relaySuite(ctx: SuiteContext): Promise<void> {
   ctx.note(
     SUITE,
     'binary' in ctx.goCeiling
-      ? `JetStream ceiling, Go client: \`bench/go/ceiling.go\` (${ctx.goCeiling.version}) publishes the same records as the relay (same subject, \`traceparent\` + the 6 \`ce-*\` headers + \`content-type\` + \`Nats-Msg-Id\`, the same JSON payload) from memory with \`PublishMsgAsync\` (at most 4,000 awaiting their PubAck, the client's default) into a fresh file-storage stream, and waits for every PubAck: the most this machine's nats-server takes. Every relay figure is also given as a share of it, same run.`
+      ? `JetStream ceiling, Go client: \`bench/go/ceiling.go\` (${ctx.goCeiling.version}) publishes the same records as the relay (same subject, \`traceparent\` + the 6 \`ce-*\` attributes + \`ce-subjectseq\` + \`content-type\` + \`Nats-Msg-Id\`, the same JSON payload) from memory with \`PublishMsgAsync\` (at most 4,000 awaiting their PubAck, the client's default) into a fresh file-storage stream, and waits for every PubAck: the most this machine's nats-server takes. Every relay figure is also given as a share of it, same run.`
       : `JetStream ceiling, Go client: skipped in this run (${ctx.goCeiling.skipped}).`,
   );
   ctx.note(
