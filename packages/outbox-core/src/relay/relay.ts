@@ -1,5 +1,5 @@
 import { type Logger, noopLogger } from '../contracts/logger.js';
-import type { ClaimedBatch, DeadLetterEntry, OutboxRecord, OutboxStore } from '../contracts/outbox-store.js';
+import type { ClaimedBatch, DeadLetterEntry, OutboxRecord, OutboxStore, ReleaseEntry } from '../contracts/outbox-store.js';
 import type { BusHealth, BusOutageReason, Publisher, PublishResult } from '../contracts/publisher.js';
 import { errorMessage, OutboxUsageError, PublishError } from '../errors.js';
 import { DEFAULT_MAX_BATCH_BYTES, validateByteLimit } from '../settings/byte-budget.js';
@@ -10,6 +10,7 @@ import { type Backoff, type BackoffOptions, createBackoff } from '../util/backof
 import { type Clock, systemClock } from '../util/clock.js';
 import { Lifecycle, type StopOptions } from '../util/lifecycle.js';
 import { type BusDown, classifyBatch, probeRecords, readPublishResults } from './classify-batch.js';
+import { type GapMarkerPlan, gapRecords, OUTBOX_DEAD_LETTER_GAP, planGapMarkers } from './gap-markers.js';
 import type { RelayDrainResult, RelayEvent, RelayStopResult } from './relay-events.js';
 
 /** A claimed batch's lease when `leaseMs` is not set. */
@@ -312,7 +313,7 @@ export class Relay {
         continue;
       }
       idleMs = this.#minPollIntervalMs;
-      const oversized = await this.#deadLetterOversized(batch);
+      const oversized = await this.#deadLetterOversized(batch, signal);
       const rest = oversized === 0 ? batch : { ...batch, records: batch.records.filter((record) => record.oversizedBytes === undefined) };
       const counts = rest.records.length > 0 ? await this.#publishBatch(rest, signal) : { published: 0, duplicates: 0, failed: 0, dead: 0 };
       counts.dead += oversized;
@@ -343,8 +344,14 @@ export class Relay {
       outageBackoff: this.#outageBackoff,
       now,
     });
-    for (const event of plan.events) this.#emit(event);
-    const { complete, release, deadLetter } = plan;
+    // Rows with a sequence are dead-lettered only once their gap marker is stored.
+    const gaps = plan.deadLetter.length > 0 ? await this.#markGaps(plan.deadLetter, records, now, signal) : undefined;
+    const { complete } = plan;
+    const release = gaps && gaps.release.length > 0 ? [...plan.release, ...gaps.release] : plan.release;
+    const deadLetter = gaps ? gaps.deadLetter : plan.deadLetter;
+    for (const event of plan.events) if (!(event.type === 'dead' && gaps?.held.has(event.id))) this.#emit(event);
+    for (const event of gaps?.events ?? []) this.#emit(event);
+    const pause = plan.pause ?? gaps?.pause;
     await Promise.all([
       complete.length > 0 ? this.#settle(batch, 'complete', () => this.#store.complete(batch.token, complete)) : undefined,
       release.length > 0 ? this.#settle(batch, 'release', () => this.#store.release(batch.token, release)) : undefined,
@@ -364,7 +371,7 @@ export class Relay {
     });
     this.#logger.debug({ size: records.length, ...counts, publishMs }, 'relay batch');
 
-    if (plan.pause) await this.#pause(plan.pause.health, plan.pause.error, plan.pause.records, signal);
+    if (pause) await this.#pause(pause.health, pause.error, pause.records, signal);
     else if (complete.length > 0) this.#recovered();
     return counts;
   }
@@ -387,8 +394,9 @@ export class Relay {
    * Dead-letters the records the store handed back without their payload (over its `maxEventBytes`)
    * as `PAYLOAD_TOO_LARGE`, at once and without publishing: content, not an outage. Returns how many.
    */
-  async #deadLetterOversized(batch: ClaimedBatch): Promise<number> {
+  async #deadLetterOversized(batch: ClaimedBatch, signal: AbortSignal): Promise<number> {
     const dead: DeadLetterEntry[] = [];
+    const deadEvents: Extract<RelayEvent, { type: 'dead' }>[] = [];
     for (const record of batch.records) {
       if (record.oversizedBytes === undefined) continue;
       const error = new PublishError(
@@ -397,10 +405,60 @@ export class Relay {
         false,
       );
       dead.push({ id: record.id, error: error.message });
-      this.#emit({ type: 'dead', id: record.id, subject: record.subject, attempts: record.attempts + 1, error });
+      deadEvents.push({ type: 'dead', id: record.id, subject: record.subject, attempts: record.attempts + 1, error });
     }
-    if (dead.length > 0) await this.#settle(batch, 'dead-letter', () => this.#store.deadLetter(batch.token, dead));
-    return dead.length;
+    if (dead.length === 0) return 0;
+    const gaps = await this.#markGaps(dead, batch.records, this.#clock.now(), signal);
+    for (const event of deadEvents) if (!gaps.held.has(event.id)) this.#emit(event);
+    for (const event of gaps.events) this.#emit(event);
+    await Promise.all([
+      gaps.deadLetter.length > 0
+        ? this.#settle(batch, 'dead-letter', () => this.#store.deadLetter(batch.token, gaps.deadLetter))
+        : undefined,
+      gaps.release.length > 0 ? this.#settle(batch, 'release', () => this.#store.release(batch.token, gaps.release)) : undefined,
+    ]);
+    if (gaps.pause) await this.#pause(gaps.pause.health, gaps.pause.error, gaps.pause.records, signal);
+    return gaps.deadLetter.length;
+  }
+
+  /**
+   * Publishes the gap markers of the rows about to be dead-lettered that have a sequence, unless the
+   * store keeps a dead row blocking its subject (`deadBlocksSubject`) or the publisher has no
+   * `publishGaps` (docs/design/ordering.md, section 4): consumers then record the gap and let the
+   * subject's next event pass. A row whose marker was not stored is handed back instead, as a
+   * failed publish is (an outage counts no attempt): never dead-lettered without its marker.
+   */
+  async #markGaps(
+    entries: readonly DeadLetterEntry[],
+    records: readonly OutboxRecord[],
+    now: number,
+    signal: AbortSignal,
+  ): Promise<GapMarkerPlan> {
+    const none: GapMarkerPlan = { deadLetter: entries, release: [] as ReleaseEntry[], held: new Set(), events: [], pause: undefined };
+    const publishGaps = this.#publisher.publishGaps;
+    if (this.#store.capabilities.deadBlocksSubject || !publishGaps) return none;
+    const marked = gapRecords(entries, records);
+    if (marked.length === 0) return none;
+    let results: readonly PublishResult[];
+    try {
+      results = await publishGaps.call(this.#publisher, marked, OUTBOX_DEAD_LETTER_GAP);
+    } catch (error) {
+      const failure = new PublishError('PUBLISH_FAILED', `publishGaps threw: ${errorMessage(error)}`, true, { cause: error });
+      results = marked.map((record) => ({ id: record.id, ok: false as const, error: failure }));
+    }
+    const failed = results.length !== marked.length || results.some((result) => !result?.ok);
+    if (!failed) return none;
+    const retryable = marked.filter((_, index) => {
+      const result = results[index];
+      return !result || (!result.ok && result.error.retryable);
+    });
+    const probe = retryable.length > 0 && this.#publisher.probe ? await this.#probe(retryable.slice(0, 64), signal) : undefined;
+    const plan = planGapMarkers(entries, marked, results, probe, { backoff: this.#backoff, outageBackoff: this.#outageBackoff, now });
+    this.#logger.warn(
+      { held: [...plan.held].slice(0, 16), count: plan.held.size },
+      'relay could not store the gap markers of events it was dead-lettering; they stay in the outbox and are retried',
+    );
+    return plan;
   }
 
   /** The publisher's probe, read as a `BusHealth` (a boolean probe says only reachable or not); never throws. */
