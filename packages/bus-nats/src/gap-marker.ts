@@ -1,6 +1,6 @@
 import type { MsgHdrs } from '@nats-io/nats-core';
 import type { EventDecodeError, OutboxRecord, SubjectGap } from '@outboxkit/outbox-core';
-import { GAP_ID_SUFFIX, GapHeaders, readGapMarker } from '@outboxkit/outbox-core/driver';
+import { GapHeaders, gapMessageId, readGapMarker } from '@outboxkit/outbox-core/driver';
 import { MSG_ID_HEADER } from './cloud-events.js';
 import { EncodedHeaders, headerLine } from './encoded-headers.js';
 
@@ -8,8 +8,9 @@ const encoder = new TextEncoder();
 
 /**
  * The headers of the gap marker of `record` (docs/design/ordering.md, section 4): the `outbox-gap-*`
- * headers, then `Nats-Msg-Id: <record id>.gap`, so a marker published twice is stored once and never
- * collides with the event's own id.
+ * headers, then `Nats-Msg-Id: <record id>.gap.<sequence>` (`gapMessageId`), so a marker published
+ * twice is stored once, never collides with the event's own id, and the marker of a replayed row that
+ * died again under a new sequence is not dropped as a duplicate of its first one.
  * @throws the client's `InvalidArgumentError` on a value the NATS header format cannot carry (CR, LF).
  */
 export function encodeGapHeaders(record: OutboxRecord, sequence: number, reason: string): EncodedHeaders {
@@ -19,7 +20,7 @@ export function encodeGapHeaders(record: OutboxRecord, sequence: number, reason:
     headerLine(GapHeaders.sequence, String(sequence)) +
     headerLine(GapHeaders.reason, reason) +
     headerLine(GapHeaders.event, record.id) +
-    headerLine(MSG_ID_HEADER, `${record.id}${GAP_ID_SUFFIX}`);
+    headerLine(MSG_ID_HEADER, gapMessageId(record.id, sequence));
   return new EncodedHeaders(encoder.encode(`${block}\r\n\r\n`));
 }
 

@@ -155,7 +155,7 @@ export class NatsPublisher implements Publisher {
   /**
    * Publishes a gap marker per record, for records the relay dead-letters in the outbox: an empty
    * message on the subject the record would have been published to, with `Nats-Msg-Id:
-   * <record id>.gap` (a re-published marker is stored once) and the headers `outbox-gap-subject`,
+   * <record id>.gap.<sequence>` (a re-published marker is stored once) and the headers `outbox-gap-subject`,
    * `outbox-gap-sequence`, `outbox-gap-reason` and `outbox-gap-event` (the record id); see
    * docs/design/ordering.md, section 4. The consumer's `Delivery.gap` reads them. One result per
    * record, in order, named by the record id; failures are results, classified as in `publish`

@@ -126,11 +126,15 @@ describe('NatsPublisher.publishGaps and gap markers', () => {
     expect(first).toMatchObject({ id: dead.id, ok: true, duplicate: false });
     const [again] = await publisher.publishGaps([dead], 'outbox-dead-letter');
     expect(again).toMatchObject({ id: dead.id, ok: true, duplicate: true });
+    // The same event re-stamped after a replay of its dead row leaves a second gap, stored too.
+    const [restamped] = await publisher.publishGaps([{ ...dead, sequence: 6 }], 'outbox-dead-letter');
+    expect(restamped).toMatchObject({ id: dead.id, ok: true, duplicate: false });
     // The marker's dedup id is not the event's: the event itself is still publishable.
     expect((await publisher.publish([dead, next])).map((result) => result.ok && !result.duplicate)).toEqual([true, true]);
 
     const stored = await readStream(nc, stream);
-    expect(stored).toHaveLength(3);
+    expect(stored).toHaveLength(4);
+    expect(stored[1]?.headers?.get(MSG_ID_HEADER)).toBe(`${dead.id}.gap.6`);
     const marker = stored[0];
     expect(marker?.subject).toBe(`${stream}.${TYPE}`);
     expect(marker?.data.length).toBe(0);
@@ -139,16 +143,17 @@ describe('NatsPublisher.publishGaps and gap markers', () => {
       'outbox-gap-sequence': ['4'],
       'outbox-gap-reason': ['outbox-dead-letter'],
       'outbox-gap-event': [dead.id],
-      [MSG_ID_HEADER]: [`${dead.id}.gap`],
+      [MSG_ID_HEADER]: [`${dead.id}.gap.4`],
     });
 
-    const deliveries = await fetchAll(subscriber, 3);
+    const deliveries = await fetchAll(subscriber, 4);
     const gap = deliveries[0];
     expect(gap?.gap).toEqual({ subject: 'product-1', sequence: 4, reason: 'outbox-dead-letter', eventId: dead.id });
-    expect(gap?.messageId).toBe(`${dead.id}.gap`);
+    expect(gap?.messageId).toBe(`${dead.id}.gap.4`);
     const error = decodeError(gap);
     expect(error.code).toBe('GAP_MARKER');
-    expect(deliveries.slice(1).map((delivery) => [delivery.gap, delivery.decode().sequence])).toEqual([
+    expect(deliveries[1]?.gap).toMatchObject({ sequence: 6 });
+    expect(deliveries.slice(2).map((delivery) => [delivery.gap, delivery.decode().sequence])).toEqual([
       [undefined, 4],
       [undefined, 5],
     ]);

@@ -1,3 +1,4 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createEvent } from '@outboxkit/outbox-core';
 import { describe, expect, it } from 'vitest';
@@ -24,7 +25,16 @@ describe('dead-letter admin', { timeout: 120_000 }, () => {
     const run = await runRelay(['run', '--once'], env);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('"msg":"event dead-lettered"');
-    expect(await streamCount(nc, stream)).toBe(2);
+    // The two events, then the gap marker of the dead one (its subject's sequence 1), stored before it was dead-lettered.
+    expect(await streamCount(nc, stream)).toBe(3);
+    expect(await gapMarker(stream, 3)).toEqual({
+      'Nats-Msg-Id': `${poison.id}.gap.1`,
+      'outbox-gap-subject': 'blob-1',
+      'outbox-gap-sequence': '1',
+      'outbox-gap-reason': 'outbox-dead-letter',
+      'outbox-gap-event': poison.id,
+      bytes: 0,
+    });
     const status = await runRelay(['status', '--json'], env);
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ pending: 0, dead: 1 });
@@ -49,11 +59,23 @@ describe('dead-letter admin', { timeout: 120_000 }, () => {
     expect(await store.stats()).toMatchObject({ pending: 1, dead: 0 });
     expect((await runRelay(['run', '--once'], env)).code).toBe(0);
     expect(await store.stats()).toMatchObject({ pending: 0, dead: 1 });
+    // Re-stamped at the end of its subject by the retry, it died again as sequence 2: a second marker.
+    expect(await streamCount(nc, stream)).toBe(4);
+    expect(await gapMarker(stream, 4)).toMatchObject({ 'Nats-Msg-Id': `${poison.id}.gap.2`, 'outbox-gap-sequence': '2' });
 
     const purge = await runRelay(['dead', 'purge', '--all'], env);
     expect(purge.code, purge.stderr).toBe(0);
     expect(purge.stdout.trim()).toBe('purged 1 dead event');
     expect(await store.stats()).toMatchObject({ pending: 0, dead: 0 });
-    expect(await streamCount(nc, stream)).toBe(2);
+    expect(await streamCount(nc, stream)).toBe(4);
   });
 });
+
+/** The headers of the message at `seq` of the stream, and its body's size. */
+async function gapMarker(stream: string, seq: number): Promise<Record<string, string | number>> {
+  const stored = await (await jetstreamManager(nc)).streams.getMessage(stream, { seq });
+  const out: Record<string, string | number> = {};
+  for (const [name, values] of stored?.header ?? []) out[name] = values.join(',');
+  out.bytes = stored?.data.length ?? -1;
+  return out;
+}

@@ -17,6 +17,7 @@ export {
   GAP_ID_SUFFIX,
   GapHeaders,
   gapMarkerDecodeError,
+  gapMessageId,
   parseSubjectSequence,
   readGapMarker,
   SUBJECT_SEQUENCE_HEADER,

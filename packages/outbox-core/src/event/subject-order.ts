@@ -22,8 +22,19 @@ export const GapHeaders = {
 /** The prefix every gap-marker header starts with: a message with one of them is a marker, not an event. */
 export const GAP_HEADER_PREFIX = 'outbox-gap-';
 
-/** The suffix of a gap marker's dedup id (`<record id>.gap`), so a re-published marker is stored once. */
+/** What follows the record id in a gap marker's dedup id (`<record id>.gap.<sequence>`, see {@link gapMessageId}). */
 export const GAP_ID_SUFFIX = '.gap';
+
+/**
+ * The dedup id of the gap marker of event `eventId` at `sequence`: `<event id>.gap.<sequence>`, so a
+ * re-published marker is stored once, and never collides with the event's own id. The sequence is
+ * part of it because `replayDead` re-stamps a dead row at the end of its subject: if it dies again,
+ * its new gap needs a marker of its own, which the bus would drop as a duplicate of the first
+ * marker within its dedup window if the id were the event's alone.
+ */
+export function gapMessageId(eventId: string, sequence: number): string {
+  return `${eventId}${GAP_ID_SUFFIX}.${sequence}`;
+}
 
 /** The value of a sequence header: a positive safe integer written in decimal, or `undefined` when it is anything else. */
 export function parseSubjectSequence(value: string): number | undefined {

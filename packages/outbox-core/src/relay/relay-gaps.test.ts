@@ -46,6 +46,15 @@ describe('Relay gap markers (docs/design/ordering.md, section 4)', () => {
     expect(await consumed(bus)).toEqual([`event a #1 ${a1!.id}`, `gap a #2 (outbox-dead-letter) of ${a2!.id}`, `event a #3 ${a3!.id}`]);
     expect((await store.listDead()).map((record) => [record.id, record.sequence])).toEqual([[a2!.id, 2]]);
     expect(events.filter((event) => event.type === 'dead')).toMatchObject([{ id: a2!.id, error: { code: 'PAYLOAD_TOO_LARGE' } }]);
+
+    // Retried by an operator, it comes back as #4 and dies again: its new gap gets a marker of its
+    // own, not dropped as a duplicate of the first one.
+    expect(await store.replayDead([a2!.id])).toBe(1);
+    await drainAll(store, () => new Relay({ store, publisher: bus.publisher(), clock }), clock);
+    expect((await store.listDead()).map((record) => [record.id, record.sequence])).toEqual([[a2!.id, 4]]);
+    expect(
+      bus.messages.filter((message) => message.headers['outbox-gap-event'] === a2!.id).map((m) => m.headers['outbox-gap-sequence']),
+    ).toEqual(['2', '4']);
   });
 
   it('publishes no marker for a dead row without a sequence (subjectSequence: false, or written around enqueue)', async () => {

@@ -75,7 +75,7 @@ describe('MemoryBus: subject sequences and gap markers', () => {
       reason: 'outbox-dead-letter',
       eventId: records[1]!.id,
     });
-    expect(deliveries[1]!.messageId).toBe(`${records[1]!.id}.gap`);
+    expect(deliveries[1]!.messageId).toBe(`${records[1]!.id}.gap.2`);
     expect(codeOf(() => deliveries[1]!.decode())).toBe('GAP_MARKER');
     expect(deliveries[2]!.gap).toBeUndefined();
     expect(deliveries[2]!.decode().sequence).toBe(2);

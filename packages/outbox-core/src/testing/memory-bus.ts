@@ -5,9 +5,9 @@ import { EventDecodeError, PublishError } from '../errors.js';
 import type { OutboxEvent } from '../event/event.js';
 import {
   decodeSubjectSequence,
-  GAP_ID_SUFFIX,
   GapHeaders,
   gapMarkerDecodeError,
+  gapMessageId,
   readGapMarker,
   SUBJECT_SEQUENCE_HEADER,
 } from '../event/subject-order.js';
@@ -135,7 +135,7 @@ export class MemoryBus {
     );
   }
 
-  /** The gap marker of `record`: empty body, `outbox-gap-*` headers, deduplicated by `<id>.gap`. */
+  /** The gap marker of `record`: empty body, `outbox-gap-*` headers, deduplicated by `<id>.gap.<sequence>`. */
   #publishGap(record: OutboxRecord, reason: string): PublishResult {
     if (record.sequence === undefined) {
       return {
@@ -146,7 +146,7 @@ export class MemoryBus {
     }
     const sequence = record.sequence;
     return this.#store(
-      `${record.id}${GAP_ID_SUFFIX}`,
+      gapMessageId(record.id, sequence),
       () => this.failGap?.(record),
       () => ({
         headers: {
@@ -252,9 +252,10 @@ class MemorySubscriber implements Subscriber {
     };
     const marker = readGapMarker((name) => message.headers[name], `message ${message.seq}`);
     const gap: SubjectGap | undefined = marker instanceof EventDecodeError ? undefined : marker;
-    const markerId = marker === undefined ? undefined : message.headers[GapHeaders.event];
+    const markerId = gap === undefined ? undefined : message.headers[GapHeaders.event];
     return {
-      messageId: message.headers['ce-id'] ?? (markerId === undefined ? undefined : `${markerId}${GAP_ID_SUFFIX}`),
+      messageId:
+        message.headers['ce-id'] ?? (gap === undefined || markerId === undefined ? undefined : gapMessageId(markerId, gap.sequence)),
       deliveryCount,
       replayFor: message.headers[MEMORY_REPLAY_HEADER],
       gap,
