@@ -163,7 +163,9 @@ export class NatsPublisher implements Publisher {
    * place to leave empty. Safe to call concurrently.
    * @example
    * ```ts
-   * const results = await publisher.publishGaps(deadRecords, 'outbox-dead-letter');
+   * const publisher = new NatsPublisher({ connection: nc, subjectPrefix: 'events' });
+   * const dead = batch.records.filter((record) => record.sequence !== undefined);
+   * const results = await publisher.publishGaps(dead, 'outbox-dead-letter');
    * ```
    */
   async publishGaps(records: readonly OutboxRecord[], reason: string, options: PublishOptions = {}): Promise<PublishResult[]> {

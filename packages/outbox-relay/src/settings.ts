@@ -251,7 +251,7 @@ export const relaySettings = {
     type: 'string',
     defaultValue: 'false',
     description:
-      'true: a dead-lettered event holds back the later events of its subject until `dead retry` or `dead purge` (strict order). false: the subject goes on without it, and a retried event lands after newer ones.',
+      'true: a dead-lettered event holds back the later events of its subject until `dead retry` or `dead purge` (strict order). false: the subject goes on without it (a gap marker on NATS tells consumers its number will not come), and a retried event lands after newer ones.',
   },
   metricsAddr: {
     flag: 'metrics-addr',
