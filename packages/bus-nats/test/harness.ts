@@ -1,7 +1,9 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { NatsPublisher, type NatsPublisherOptions } from '@outboxkit/bus-nats';
+import { EventDecodeError } from '@outboxkit/outbox-core';
 import type { PublisherHarness } from '@outboxkit/outbox-core/conformance';
+import { parseSubjectSequence, readGapMarker, SUBJECT_SEQUENCE_HEADER } from '@outboxkit/outbox-core/driver';
 import { connectNats, readStream, uniqueName } from './nats.js';
 
 /**
@@ -31,6 +33,8 @@ export function createNatsPublisherHarness(options: Partial<NatsPublisherOptions
       return (await readStream(nc, latest)).map((message) => {
         const headers: Record<string, string> = {};
         for (const [key, values] of message.headers ?? []) headers[key] = values[0] ?? '';
+        const sequence = headers[SUBJECT_SEQUENCE_HEADER];
+        const gap = readGapMarker((name) => headers[name], `message ${message.seq}`);
         return {
           id: headers['Nats-Msg-Id'] ?? '',
           type: headers['ce-type'] ?? '',
@@ -38,9 +42,12 @@ export function createNatsPublisherHarness(options: Partial<NatsPublisherOptions
           subject: headers['ce-subject'] ?? '',
           payload: message.string(),
           headers,
+          sequence: sequence === undefined ? undefined : parseSubjectSequence(sequence),
+          gap: gap instanceof EventDecodeError ? undefined : gap,
         };
       });
     },
+    subjectOrder: true,
     async dispose() {
       if (!connection) return;
       const jsm = await jetstreamManager(connection);

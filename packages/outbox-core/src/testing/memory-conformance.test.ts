@@ -1,7 +1,9 @@
 import { describeInboxStore } from '../conformance/describe-inbox-store.js';
 import { describeOutboxStore } from '../conformance/describe-outbox-store.js';
 import { describePublisher } from '../conformance/describe-publisher.js';
+import { EventDecodeError } from '../errors.js';
 import { encodeEvents } from '../event/encode.js';
+import { parseSubjectSequence, readGapMarker, SUBJECT_SEQUENCE_HEADER } from '../event/subject-order.js';
 import { MemoryBus } from './memory-bus.js';
 import { MemoryInboxStore } from './memory-inbox-store.js';
 import { MemoryOutboxStore, type MemoryTransaction, memoryTransaction } from './memory-outbox-store.js';
@@ -56,14 +58,19 @@ describePublisher('MemoryBus', () => {
       bus.messages.map((message) => {
         const headers: Record<string, string> = {};
         for (const [name, value] of Object.entries(message.headers)) if (!name.startsWith('ce-')) headers[name] = value;
+        const sequence = message.headers[SUBJECT_SEQUENCE_HEADER];
+        const gap = readGapMarker((name) => message.headers[name], `message ${message.seq}`);
         return {
           id: message.headers['ce-id']!,
           type: message.headers['ce-type']!,
           subject: message.headers['ce-subject']!,
           payload: message.body,
           headers,
+          sequence: sequence === undefined ? undefined : parseSubjectSequence(sequence),
+          gap: gap instanceof EventDecodeError ? undefined : gap,
         };
       }),
+    subjectOrder: true,
     dispose: async () => {},
   };
 });
