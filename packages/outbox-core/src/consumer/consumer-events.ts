@@ -74,4 +74,31 @@ export type ConsumerEvent =
       readonly reason: 'unknown-type' | 'replay-for-another-consumer';
       /** The event's type, when the message could be decoded. */
       readonly eventType: string | undefined;
+    }
+  | {
+      /**
+       * An event of `subject` arrived before its predecessor: it waits in hand for sequence
+       * `waitingFor` (`position` is the last one applied or skipped). Once per wait.
+       */
+      readonly type: 'subject-waiting';
+      readonly subject: string;
+      readonly waitingFor: number;
+      readonly position: number;
+    }
+  | {
+      /** A waiting subject's next event ran: the wait reported by `subject-waiting` is over. */
+      readonly type: 'subject-resumed';
+      readonly subject: string;
+      readonly waitedMs: number;
+    }
+  | {
+      /**
+       * A gap was recorded in the inbox: `sequence` of `subject` will not be applied here, and the
+       * next one may pass. `reason`: `outbox-dead-letter` (a gap marker from the relay), `dead-letter`
+       * (this consumer dead-lettered it), `no-handler` (its type has no handler here).
+       */
+      readonly type: 'gap-recorded';
+      readonly subject: string;
+      readonly sequence: number;
+      readonly reason: string;
     };

@@ -70,9 +70,15 @@ export async function handleBySubject(run: InboxRun, items: readonly Decoded[]):
   const worker = async (): Promise<void> => {
     for (let lane = queue.shift(); lane; lane = queue.shift()) {
       let failed = false;
+      let waiting: InboxOutcome | undefined;
       for (const index of lane) {
-        outcomes[index] = failed ? { status: 'failed', error: heldBack } : await processOne(run, items[index] as Decoded);
+        const item = items[index] as Decoded;
+        if (failed) outcomes[index] = { status: 'failed', error: heldBack };
+        // Behind a waiting event of its subject, a later one waits too (the position did not move).
+        else if (waiting && item.order) outcomes[index] = waiting;
+        else outcomes[index] = await processOne(run, item);
         failed ||= outcomes[index]?.status === 'failed';
+        if (outcomes[index]?.status === 'waiting') waiting = outcomes[index];
       }
     }
   };
@@ -83,10 +89,38 @@ export async function handleBySubject(run: InboxRun, items: readonly Decoded[]):
 /** One message in a transaction of its own; what it threw becomes its `failed` outcome. */
 export async function processOne(run: InboxRun, item: Decoded): Promise<InboxOutcome> {
   try {
-    return await run.inbox.process(run.consumer, item.messageId, (tx) => item.handler(item.event, tx));
+    const options = item.order === undefined ? undefined : { order: item.order };
+    return await run.inbox.process(run.consumer, item.messageId, (tx) => item.handler(item.event, tx), options);
   } catch (error) {
     return { status: 'failed', error };
   }
+}
+
+/**
+ * `items` with each subject's ordered items in sequence order, in the places the subject's ordered
+ * items had (a redelivered older event may arrive after a newer one); other items keep their place.
+ */
+export function inSubjectOrder(items: readonly Decoded[]): Decoded[] {
+  const out = [...items];
+  const places = new Map<string, number[]>();
+  out.forEach((item, index) => {
+    if (!item.order) return;
+    const list = places.get(item.order.subject);
+    if (list) list.push(index);
+    else places.set(item.order.subject, [index]);
+  });
+  for (const indexes of places.values()) {
+    if (indexes.length < 2) continue;
+    const sorted = indexes.map((index) => items[index] as Decoded).sort((a, b) => sequenceOf(a) - sequenceOf(b));
+    indexes.forEach((index, rank) => {
+      out[index] = sorted[rank] as Decoded;
+    });
+  }
+  return out;
+}
+
+function sequenceOf(item: Decoded): number {
+  return item.order?.sequence ?? 0;
 }
 
 /**

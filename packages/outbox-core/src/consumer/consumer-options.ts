@@ -4,6 +4,7 @@ import type { Subscriber } from '../contracts/subscriber.js';
 import type { BackoffOptions } from '../util/backoff.js';
 import type { Clock } from '../util/clock.js';
 import type { ConsumerEvent } from './consumer-events.js';
+import type { SubjectWaitStatus } from './subject-waits.js';
 
 /** Options of `Consumer`. */
 export interface ConsumerOptions<Tx> {
@@ -58,6 +59,26 @@ export interface ConsumerOptions<Tx> {
    * @defaultValue 'ack'
    */
   readonly unknownTypes?: 'ack' | 'dead-letter';
+  /**
+   * `'subject'`: each subject's events that carry a `sequence` are applied strictly in sequence
+   * order, each once, across redeliveries, crashes and instances sharing the durable: the inbox
+   * checks and moves the subject's position in the handler's transaction, an event whose predecessor
+   * is not applied yet waits in hand (`subject-waiting`, `status().waiting`), and gaps (an event the
+   * relay or this consumer dead-lettered, or of a type with no handler here) are recorded so the
+   * next one passes. Needs an inbox with `ordering`. The consumer's filter must deliver every event
+   * of the subjects it handles (filter by service, not by one type), or a subject waits for an
+   * event it never receives. Events without a `sequence` run as with `'none'`.
+   * `'none'`: no position is kept; order holds within this instance only (see `Consumer`).
+   * @defaultValue 'subject'
+   */
+  readonly order?: 'subject' | 'none';
+  /**
+   * Where a subject starts when the consumer has no position for it yet. `'wait'`: only sequence 1
+   * runs; a later one waits for it. `'first-delivered'`: the first event delivered for the subject
+   * is taken as its start, for a consumer created on a stream whose older events it will never see.
+   * @defaultValue 'wait'
+   */
+  readonly orderBaseline?: 'wait' | 'first-delivered';
   readonly logger?: Logger;
   /** Called for every `ConsumerEvent` (applied, duplicate, retry, dead...), synchronously; a throw is logged and ignored. */
   readonly onEvent?: (event: ConsumerEvent) => void;
@@ -92,4 +113,13 @@ export interface ConsumerStatus {
   readonly held: number;
   /** Dead letters waiting to be stored. */
   readonly pendingDeadLetters: number;
+  /** Gaps waiting to be recorded in the inbox (a failed attempt is retried), their messages kept in hand. */
+  readonly pendingGaps: number;
+  /**
+   * Subjects whose next event is not applied yet, longest waiting first (at most 100): their later
+   * events are kept in hand. Waiting is not an outage: `ready` stays true.
+   */
+  readonly waiting: readonly SubjectWaitStatus[];
+  /** How many subjects wait (all of them, where `waiting` lists 100 at most). */
+  readonly waitingSubjects: number;
 }

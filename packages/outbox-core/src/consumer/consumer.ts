@@ -1,7 +1,15 @@
-import type { InboxOutcome, InboxStore } from '../contracts/inbox-store.js';
+import type { InboxOutcome, InboxStore, OrderKey } from '../contracts/inbox-store.js';
 import { type Logger, noopLogger } from '../contracts/logger.js';
-import type { Delivery, Subscriber } from '../contracts/subscriber.js';
-import { EventDecodeError, errorMessage, isInfrastructureError, isTransactionConflict, OutboxError, OutboxUsageError } from '../errors.js';
+import type { Delivery, SubjectGap, Subscriber } from '../contracts/subscriber.js';
+import {
+  EventDecodeError,
+  errorMessage,
+  isInfrastructureError,
+  isTransactionConflict,
+  OutboxConfigError,
+  OutboxError,
+  OutboxUsageError,
+} from '../errors.js';
 import type { EventDefinition } from '../event/define-event.js';
 import type { OutboxEvent } from '../event/event.js';
 import { checkHorizons } from '../settings/horizons.js';
@@ -11,14 +19,15 @@ import { type Backoff, createBackoff } from '../util/backoff.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { Lifecycle, type StopOptions, type StopResult } from '../util/lifecycle.js';
 import type { ConsumerEvent } from './consumer-events.js';
-import { handleBatch, handleBySubject, heldBack, type InboxRun, processOne } from './consumer-inbox.js';
+import { handleBatch, handleBySubject, heldBack, type InboxRun, inSubjectOrder, processOne } from './consumer-inbox.js';
 import type { ConsumerOptions, ConsumerSkipCounts, ConsumerStatus } from './consumer-options.js';
 import { type Decoded, SubjectLanes } from './subject-lanes.js';
+import { SubjectWaits } from './subject-waits.js';
 
-// One file for the loop (over ~400 lines): fetching, settling, the lanes, what is kept in hand for an
-// outage or a dead letter, and the keep-alive all act on the same in-hand sets, and the order of
-// their steps is the guarantee. The inbox runs are in consumer-inbox.ts, the options in
-// consumer-options.ts.
+// One file for the loop (over ~400 lines): fetching, settling, the lanes, the waiting subjects, what
+// is kept in hand for an outage, a dead letter or a gap, and the keep-alive all act on the same
+// in-hand sets, and the order of their steps is the guarantee. The inbox runs are in
+// consumer-inbox.ts, the options in consumer-options.ts, the waits in subject-waits.ts.
 
 /** A handler: runs inside the inbox's local transaction `tx`; its writes commit with the inbox row or not at all. */
 export type EventHandler<TData, TType extends string, Tx> = (event: OutboxEvent<TData, TType>, tx: Tx) => Promise<void>;
@@ -41,12 +50,21 @@ export type EventHandler<TData, TType extends string, Tx> = (event: OutboxEvent<
  * A message is terminated only after its dead letter is stored; until then it is kept in hand and
  * the publish retried (`dead-letter-failed`).
  *
- * Messages of one subject are applied in stream order by one instance: behind a failed message,
- * later messages of its subject wait in memory (kept from redelivery with `inProgress`) until it is
- * settled, while other subjects flow. With several instances on one durable, the failed message may
- * come back to another instance: a waiting subject is released once the inbox shows it applied, or
- * `laneWaitMs` after it was due back, so order across instances is best effort. Handlers that must
- * be order-proof compare a version, as the example does.
+ * Subject order (`order: 'subject'`, the default; design in docs/design/ordering.md): events that
+ * carry a `sequence` are applied strictly in sequence order per subject, each once, whatever the
+ * redeliveries, crashes and number of instances on the durable: the inbox checks and moves the
+ * subject's position in the handler's transaction. Within a fetch a subject's events run in
+ * sequence order; an event whose predecessor is not applied yet is kept in hand (`inProgress`,
+ * never `nak`, never dead-lettered for it), reported once (`subject-waiting`, `status().waiting`)
+ * and run as soon as its predecessor is applied here or a gap of it recorded, or found applied by
+ * another instance (its subject is checked again every keep-alive period). Gaps are explicit: a
+ * relay's gap marker, an event this consumer dead-letters, and an event of a type with no handler
+ * are recorded in the inbox (`gap-recorded`) so the next event passes. A dead-letter replay meant
+ * for this consumer runs as a late event (no position check). Behind a failed message, later
+ * messages of its subject wait in memory until it is settled, while other subjects flow; a subject
+ * released after `laneWaitMs` without its blocker settled is still kept in order by the position
+ * check. With `order: 'none'` (or events without a `sequence`) order holds within one instance
+ * only, and is best effort across instances.
  *
  * @example
  * ```ts
@@ -86,6 +104,13 @@ export class Consumer<Tx = unknown> {
   readonly #stalled: Decoded[] = [];
   /** Dead letters whose publish failed: kept in hand, not terminated, until the dead-letter stream stores them. */
   readonly #pendingDeadLetters = new Map<Delivery, PendingDeadLetter>();
+  /** Gaps whose recording failed: retried (an outage pauses the consumer) until the inbox has them. */
+  readonly #pendingGaps = new Map<Delivery, PendingGap>();
+  readonly #order: 'subject' | 'none';
+  readonly #orderBaseline: 'wait' | 'first-delivered';
+  /** Messages whose subject waits for an earlier sequence. */
+  readonly #waits: SubjectWaits;
+  readonly #maxHeld: number;
   #pausedAt: number | undefined;
   #outageAttempts = 0;
   /** The messages of the fetch being handled. */
@@ -114,16 +139,27 @@ export class Consumer<Tx = unknown> {
     this.#maxAckPending = this.#subscriber.maxAckPending;
     // Well within ack_wait, so a held message is never redelivered while we hold it.
     this.#keepAliveMs = ackWaitMs === undefined ? 5_000 : Math.max(100, Math.min(5_000, Math.floor(ackWaitMs / 3)));
+    this.#maxHeld = validateInteger(
+      options.maxHeld ?? (this.#maxAckPending === undefined ? 250 : Math.max(1, Math.min(1_000, Math.floor(this.#maxAckPending / 4)))),
+      'maxHeld',
+      1,
+    );
     this.#lanes = new SubjectLanes({
       maxWaitMs: validateInteger(options.laneWaitMs ?? Math.max(10_000, 2 * (ackWaitMs ?? 5_000)), 'laneWaitMs', 0),
-      maxHeld: validateInteger(
-        options.maxHeld ?? (this.#maxAckPending === undefined ? 250 : Math.max(1, Math.min(1_000, Math.floor(this.#maxAckPending / 4)))),
-        'maxHeld',
-        1,
-      ),
+      maxHeld: this.#maxHeld,
       keepAliveMs: this.#keepAliveMs,
       clock: this.#clock,
     });
+    // A waiting subject is tried again every keep-alive period: another instance may have applied its predecessor.
+    this.#waits = new SubjectWaits({ recheckMs: this.#keepAliveMs, clock: this.#clock });
+    this.#order = options.order ?? 'subject';
+    if (this.#order !== 'subject' && this.#order !== 'none') {
+      throw new OutboxUsageError(`order must be 'subject' or 'none'; got ${JSON.stringify(options.order)}`);
+    }
+    this.#orderBaseline = options.orderBaseline ?? 'wait';
+    if (this.#orderBaseline !== 'wait' && this.#orderBaseline !== 'first-delivered') {
+      throw new OutboxUsageError(`orderBaseline must be 'wait' or 'first-delivered'; got ${JSON.stringify(options.orderBaseline)}`);
+    }
     this.#inboxRetentionMs = options.inboxRetentionMs;
     this.#cleanupIntervalMs = validateInteger(options.cleanupIntervalMs ?? 60_000, 'cleanupIntervalMs', 10);
     this.#logger = options.logger ?? noopLogger;
@@ -138,7 +174,13 @@ export class Consumer<Tx = unknown> {
       {
         prepare: () => this.#prepare(),
         finish: () => this.#telemetry?.close(),
-        inFlight: () => this.#inFlight.length + this.#stalled.length + this.#lanes.heldCount + this.#pendingDeadLetters.size,
+        inFlight: () =>
+          this.#inFlight.length +
+          this.#stalled.length +
+          this.#lanes.heldCount +
+          this.#pendingDeadLetters.size +
+          this.#pendingGaps.size +
+          this.#waits.count,
       },
       this.#clock,
     );
@@ -161,7 +203,8 @@ export class Consumer<Tx = unknown> {
    * in the background until `stop` (or until `signal` aborts, which is a `stop()` without a
    * timeout: the messages in hand are still finished). When a check fails, `start` rejects and
    * `closed()` settles with the same error.
-   * @throws OutboxConfigError when the inbox would forget a message the bus may still redeliver.
+   * @throws OutboxConfigError when the inbox would forget a message the bus may still redeliver, or
+   * when `order` is `'subject'` and the inbox keeps no subject positions (`ordering`).
    * @throws OutboxUsageError when no handler is registered, or when started twice (or after `runOnce` or `stop`).
    */
   start(options: { signal?: AbortSignal } = {}): Promise<void> {
@@ -177,7 +220,7 @@ export class Consumer<Tx = unknown> {
    */
   async runOnce(): Promise<number> {
     if (!this.#prepared) this.#prepare();
-    if (this.#stalled.length > 0) {
+    if (this.#outage()) {
       await this.#retryStalled();
       await this.#maintain();
       return 0;
@@ -213,12 +256,13 @@ export class Consumer<Tx = unknown> {
 
   /**
    * Whether the consumer is making progress: started, not stopped, its database reachable and no
-   * dead letter waiting to be stored. Expose it as the service's readiness.
+   * dead letter or gap waiting to be stored. Expose it as the service's readiness. Subjects waiting
+   * for an earlier event do not make it false: waiting is not an outage (see `status().waiting`).
    */
   get ready(): boolean {
     const state = this.#lifecycle.state;
     const running = state === 'running' || (state === 'new' && this.#prepared);
-    return running && this.#pausedAt === undefined && this.#pendingDeadLetters.size === 0;
+    return running && this.#pausedAt === undefined && this.#pendingDeadLetters.size === 0 && this.#pendingGaps.size === 0;
   }
 
   /** What the consumer holds and why, for health endpoints and tests. */
@@ -230,6 +274,9 @@ export class Consumer<Tx = unknown> {
       inHandForOutage: this.#stalled.length,
       held: this.#lanes.heldCount,
       pendingDeadLetters: this.#pendingDeadLetters.size,
+      pendingGaps: this.#pendingGaps.size,
+      waiting: this.#waits.snapshot(100),
+      waitingSubjects: this.#waits.subjects,
     };
   }
 
@@ -240,6 +287,13 @@ export class Consumer<Tx = unknown> {
 
   #prepare(): void {
     if (this.#handlers.size === 0) throw new OutboxUsageError('the consumer has no handlers: call consumer.on(definition, handler) first');
+    if (this.#order === 'subject' && (this.#inbox.ordering !== true || typeof this.#inbox.recordGap !== 'function')) {
+      throw new OutboxConfigError(
+        'order',
+        "order: 'subject' (the default) needs an inbox store that keeps subject positions (ordering: true); " +
+          "this one does not: upgrade the store, or set order: 'none' on the consumer to apply events without strict subject order",
+      );
+    }
     checkHorizons({
       ...(this.#inboxRetentionMs === undefined ? {} : { inboxRetentionMs: this.#inboxRetentionMs }),
       ...(this.#subscriber.redeliveryHorizonMs === undefined ? {} : { redeliveryHorizonMs: this.#subscriber.redeliveryHorizonMs }),
@@ -282,7 +336,7 @@ export class Consumer<Tx = unknown> {
     let failures = 0;
     let nextCleanup = this.#clock.now() + this.#cleanupIntervalMs;
     while (!signal.aborted) {
-      if (this.#stalled.length > 0) {
+      if (this.#outage()) {
         await this.#recover(signal);
         continue;
       }
@@ -317,12 +371,18 @@ export class Consumer<Tx = unknown> {
   }
 
   async #handleAll(deliveries: readonly Delivery[]): Promise<void> {
-    const runnable: Decoded[] = [];
+    const decoded: Decoded[] = [];
     for (const delivery of deliveries) {
       const item = await this.#decode(delivery);
-      if (!item) continue;
+      if (item) decoded.push(item);
+    }
+    const runnable: Decoded[] = [];
+    // A redelivered older event may arrive after a newer one of its subject: it runs first.
+    for (const item of inSubjectOrder(decoded)) {
       // Behind a failed event of its subject: wait in memory, in order, until that event is settled.
       if (this.#lanes.hold(item)) continue;
+      // Its subject waits for an earlier event: wait with it, without asking the inbox again.
+      if (this.#waits.hold(item)) continue;
       runnable.push(item);
     }
     if (runnable.length > 0) {
@@ -335,7 +395,7 @@ export class Consumer<Tx = unknown> {
         this.#inFlight = [];
       }
     }
-    await this.#drainReleased();
+    await this.#drain();
     await this.#maintain();
   }
 
@@ -354,18 +414,23 @@ export class Consumer<Tx = unknown> {
   /** How many messages the next fetch may take without exceeding what max_ack_pending allows. */
   #fetchRoom(): number {
     if (this.#maxAckPending === undefined) return this.#fetchSize;
-    const inHand = this.#lanes.heldCount + this.#stalled.length + this.#pendingDeadLetters.size;
+    const inHand =
+      this.#lanes.heldCount + this.#stalled.length + this.#pendingDeadLetters.size + this.#pendingGaps.size + this.#waits.count;
     return Math.min(this.#fetchSize, this.#maxAckPending - inHand);
   }
 
   /**
-   * Between fetches: retries due dead letters, releases lanes whose blocker another instance settled
-   * (or that waited their bound), gives back held messages beyond the bound, keeps the rest alive.
+   * Between fetches: retries due dead letters and gaps, releases lanes whose blocker another instance
+   * settled (or that waited their bound), tries waiting subjects again, gives back held messages
+   * beyond the bound, keeps the rest alive.
    */
   async #maintain(): Promise<void> {
     const now = this.#clock.now();
     for (const pending of [...this.#pendingDeadLetters.values()]) {
-      if (pending.retryAt <= now) await this.#deadLetter(pending.delivery, pending.cause, pending.item);
+      if (pending.retryAt <= now) await this.#deadLetter(pending.delivery, pending.cause, pending.item, pending.order);
+    }
+    for (const pending of [...this.#pendingGaps.values()]) {
+      if (pending.retryAt <= now) await this.#recordGap(pending);
     }
     if (this.#pausedAt === undefined) {
       let released = false;
@@ -385,8 +450,16 @@ export class Consumer<Tx = unknown> {
         );
       }
       if (released) await this.#drainReleased();
+      await this.#drain();
     }
-    for (const { item, delayMs } of this.#lanes.overflow(now)) {
+    // A message nak'd at its last delivery would never come back (its subject would wait for it forever): kept over the bound.
+    const canGiveBack = (item: Decoded): boolean => item.delivery.deliveryCount <= this.#subscriber.maxDeliver - 2;
+    const givenBack = this.#lanes.overflow(now, canGiveBack);
+    const waitRoom = Math.max(0, this.#maxHeld - this.#lanes.heldCount);
+    for (const item of this.#waits.overflow(waitRoom, canGiveBack)) {
+      givenBack.push({ item, delayMs: Math.min(30_000, Math.max(1_000, this.#keepAliveMs)) });
+    }
+    for (const { item, delayMs } of givenBack) {
       await item.delivery
         .nak(delayMs)
         .catch((error: unknown) => this.#logger.warn({ err: error, id: item.messageId }, 'could not give back a held message'));
@@ -394,10 +467,20 @@ export class Consumer<Tx = unknown> {
     await this.#keepAlive();
   }
 
-  /** Deliveries kept in hand outside the lanes: stalled by an outage, or waiting for their dead letter. */
+  /**
+   * Deliveries kept in hand outside the lanes: stalled by an outage, waiting for their dead letter or
+   * their gap, or for an earlier event of their subject.
+   */
   *#inHand(): Iterable<Delivery> {
     for (const item of this.#stalled) yield item.delivery;
     yield* this.#pendingDeadLetters.keys();
+    for (const pending of this.#pendingGaps.values()) if (pending.afterwards !== 'none') yield pending.delivery;
+    yield* this.#waits.deliveries();
+  }
+
+  /** Something failed for infrastructure and waits in hand for the outage to end: no fetching meanwhile. */
+  #outage(): boolean {
+    return this.#stalled.length > 0 || (this.#pausedAt !== undefined && this.#pendingGaps.size > 0);
   }
 
   /**
@@ -425,17 +508,21 @@ export class Consumer<Tx = unknown> {
       for (let item = rest.shift(); item; item = rest.shift()) await this.#settle(item, await this.#processOne(item));
     };
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, rest.length) }, worker));
-    await this.#drainReleased();
+    await this.#drain();
   }
 
   /** An attempt failed for infrastructure: keep the message in hand and pause, reporting it once. */
   #stall(item: Decoded, error: Error): void {
     if (!this.#stalled.includes(item)) this.#stalled.push(item);
+    this.#pause(error, item.messageId);
+  }
+
+  #pause(error: Error, id: string | undefined): void {
     if (this.#pausedAt !== undefined) return;
     this.#pausedAt = this.#clock.now();
-    this.#emit({ type: 'paused', error, inHand: this.#stalled.length });
+    this.#emit({ type: 'paused', error, inHand: this.#stalled.length + this.#pendingGaps.size });
     this.#logger.warn(
-      { err: error, id: item.messageId },
+      { err: error, id },
       'consumer paused: its database or a dependency is unavailable; holding its messages and retrying without limit',
     );
   }
@@ -452,7 +539,8 @@ export class Consumer<Tx = unknown> {
 
   /**
    * Decodes and validates; a message that can never be handled is dead-lettered at once. A replay
-   * meant for another consumer, and an unknown type with `unknownTypes: 'ack'`, are acked unrun.
+   * meant for another consumer, and an unknown type with `unknownTypes: 'ack'`, are acked unrun (the
+   * latter recorded as a gap first when it has a sequence); a gap marker is recorded and acked.
    */
   async #decode(delivery: Delivery): Promise<Decoded | undefined> {
     if (delivery.replayFor !== undefined && delivery.replayFor !== this.#subscriber.name) {
@@ -460,11 +548,18 @@ export class Consumer<Tx = unknown> {
       await this.#skip(delivery, 'replay-for-another-consumer', undefined);
       return undefined;
     }
+    if (delivery.gap !== undefined) {
+      await this.#gapMarker(delivery, delivery.gap);
+      return undefined;
+    }
+    let order: OrderKey | undefined;
     try {
       const event = delivery.decode();
+      order = this.#orderKey(event, delivery);
       const handler = this.#handlers.get(event.type);
       if (!handler && this.#unknownTypes === 'ack') {
-        await this.#skip(delivery, 'unknown-type', event.type);
+        if (order) await this.#recordGap(this.#gapTask(delivery, order, 'no-handler', 'skip', event.type));
+        else await this.#skip(delivery, 'unknown-type', event.type);
         return undefined;
       }
       if (!handler) {
@@ -474,10 +569,88 @@ export class Consumer<Tx = unknown> {
         );
       }
       // With OpenTelemetry, the handler runs inside a `process` span of this delivery.
-      return { delivery, event, handler: this.#telemetry?.wrap(handler, delivery, event) ?? handler, messageId: event.id };
+      const run = this.#telemetry?.wrap(handler, delivery, event) ?? handler;
+      return { delivery, event, handler: run, messageId: event.id, order };
     } catch (error) {
-      await this.#deadLetter(delivery, error);
+      await this.#deadLetter(delivery, error, undefined, order);
       return undefined;
+    }
+  }
+
+  /**
+   * The event's place in its subject, when this consumer keeps subject order and the event has a
+   * sequence; none for a dead-letter replay meant for this consumer (a late event: its sequence was
+   * passed over when it was dead-lettered, so it runs without moving the position).
+   */
+  #orderKey(event: OutboxEvent, delivery: Delivery): OrderKey | undefined {
+    if (this.#order !== 'subject' || event.sequence === undefined || delivery.replayFor === this.#subscriber.name) return undefined;
+    const key = { subject: event.subject, sequence: event.sequence };
+    return this.#orderBaseline === 'first-delivered' ? { ...key, baseline: true } : key;
+  }
+
+  /** A gap marker from the relay: recorded, then acked; with `order: 'none'` only acked. */
+  async #gapMarker(delivery: Delivery, gap: SubjectGap): Promise<void> {
+    if (this.#order === 'subject') {
+      await this.#recordGap({ delivery, gap, afterwards: 'ack', eventType: undefined, attempts: 0, retryAt: 0 });
+      return;
+    }
+    await delivery
+      .ack()
+      .catch((error: unknown) =>
+        this.#logger.warn({ err: error, id: delivery.messageId }, 'could not ack a gap marker; it will be redelivered'),
+      );
+    this.#logger.debug({ subject: gap.subject, sequence: gap.sequence }, "gap marker acked unrecorded (order: 'none')");
+  }
+
+  #gapTask(delivery: Delivery, order: OrderKey, reason: string, afterwards: PendingGap['afterwards'], eventType?: string): PendingGap {
+    const eventId = delivery.messageId;
+    const gap: SubjectGap = { subject: order.subject, sequence: order.sequence, reason, ...(eventId === undefined ? {} : { eventId }) };
+    return { delivery, gap, afterwards, eventType, attempts: 0, retryAt: 0 };
+  }
+
+  /**
+   * Records a gap in the inbox, then settles its message (`afterwards`). A failure keeps the message in
+   * hand and retries: an infrastructure failure is an outage (the consumer pauses, retries without
+   * limit); the inbox refusing a gap marker or an event's gap dead-letters that message; the gap of
+   * a message already dead-lettered is retried with the dead-letter backoff.
+   */
+  async #recordGap(task: PendingGap): Promise<void> {
+    const { delivery, gap } = task;
+    try {
+      await (this.#inbox.recordGap as NonNullable<InboxStore['recordGap']>).call(this.#inbox, this.#subscriber.name, gap);
+    } catch (error) {
+      task.attempts++;
+      const failure = toError(error);
+      const outage = isInfrastructureError(error);
+      if (!outage && task.afterwards !== 'none') {
+        this.#pendingGaps.delete(delivery);
+        this.#available();
+        await this.#deadLetter(delivery, failure);
+        return;
+      }
+      const retryInMs = (outage ? this.#outageBackoff : this.#deadLetterBackoff).delayMs(task.attempts);
+      task.retryAt = this.#clock.now() + retryInMs;
+      this.#pendingGaps.set(delivery, task);
+      if (outage) this.#pause(failure, delivery.messageId);
+      this.#logger.error(
+        { err: failure, subject: gap.subject, sequence: gap.sequence, attempts: task.attempts, retryInMs },
+        'could not record a gap in the inbox; its message is kept and the gap retried',
+      );
+      return;
+    }
+    this.#pendingGaps.delete(delivery);
+    this.#available();
+    this.#emit({ type: 'gap-recorded', subject: gap.subject, sequence: gap.sequence, reason: gap.reason });
+    this.#logger.info({ subject: gap.subject, sequence: gap.sequence, reason: gap.reason, id: gap.eventId }, 'gap recorded');
+    this.#waits.wake(gap.subject);
+    if (task.afterwards === 'skip') await this.#skip(delivery, 'unknown-type', task.eventType);
+    else if (task.afterwards === 'ack') {
+      // Not acked: redelivered, and recorded again (recordGap is idempotent).
+      await delivery
+        .ack()
+        .catch((error: unknown) =>
+          this.#logger.warn({ err: error, id: delivery.messageId }, 'could not ack a gap marker; it will be redelivered'),
+        );
     }
   }
 
@@ -512,18 +685,69 @@ export class Consumer<Tx = unknown> {
   }
 
   /** Runs the messages held behind events that have now been applied or dead-lettered, in order. */
-  async #drainReleased(): Promise<void> {
+  async #drainReleased(): Promise<number> {
+    let ran = 0;
     for (let next = this.#lanes.nextReleased(); next; next = this.#lanes.nextReleased()) {
       await this.#settle(next, await this.#processOne(next));
+      ran++;
     }
+    return ran;
+  }
+
+  /** Runs what a settled message released: held messages, then waiting subjects that are due, until nothing is left to run. */
+  async #drain(): Promise<void> {
+    for (;;) {
+      let ran = await this.#drainReleased();
+      if (this.#pausedAt === undefined) {
+        for (const subject of this.#waits.due(this.#clock.now())) {
+          await this.#retryWaiting(subject);
+          ran++;
+        }
+      }
+      if (ran === 0) return;
+    }
+  }
+
+  /**
+   * Tries a waiting subject's messages again, lowest sequence first, one transaction each, until one
+   * waits again or fails (the rest stay waiting behind it).
+   */
+  async #retryWaiting(subject: string): Promise<void> {
+    for (let item = this.#waits.next(subject); item; item = this.#waits.next(subject)) {
+      const outcome = await this.#processOne(item);
+      if (outcome.status === 'applied' || outcome.status === 'duplicate') this.#resumed(subject, this.#waits.ended(subject));
+      await this.#settle(item, outcome);
+      if (outcome.status !== 'applied' && outcome.status !== 'duplicate') break;
+    }
+    this.#waits.prune(subject);
+  }
+
+  /** The inbox answered `waiting`: keep the message with its subject's wait (or behind its subject's failed message). */
+  #wait(item: Decoded, position: number): void {
+    this.#available();
+    if (this.#lanes.hold(item)) return;
+    const { started, waitedMs } = this.#waits.add(item, position);
+    this.#resumed(item.event.subject, waitedMs);
+    if (!started) return;
+    const waitingFor = position + 1;
+    this.#emit({ type: 'subject-waiting', subject: item.event.subject, waitingFor, position });
+    this.#logger.info(
+      { subject: item.event.subject, waitingFor, position, id: item.messageId },
+      'an event arrived before its predecessor; it waits in hand for it',
+    );
+  }
+
+  #resumed(subject: string, waitedMs: number | undefined): void {
+    if (waitedMs === undefined) return;
+    this.#emit({ type: 'subject-resumed', subject, waitedMs });
+    this.#logger.info({ subject, waitedMs }, 'a waiting subject resumed');
   }
 
   async #settle(item: Decoded, outcome: InboxOutcome): Promise<void> {
     const { delivery, event } = item;
     try {
       if (outcome.status === 'waiting') {
-        // Only an item with an OrderKey can wait; the consumer does not pass one yet (issue 14).
-        await delivery.nak(this.#backoff.delayMs(1));
+        this.#wait(item, outcome.position);
         return;
       }
       if (outcome.status !== 'failed') {
@@ -542,7 +766,8 @@ export class Consumer<Tx = unknown> {
           return;
         }
         if (again.status === 'waiting') {
-          await delivery.nak(this.#backoff.delayMs(1));
+          this.#lanes.settled(item);
+          this.#wait(item, again.position);
           return;
         }
         error = again.error;
@@ -554,7 +779,7 @@ export class Consumer<Tx = unknown> {
       // The transaction ran and the handler failed on its own: the database is up.
       this.#available();
       if (isPermanent(error) || delivery.deliveryCount >= this.#subscriber.maxDeliver) {
-        await this.#deadLetter(delivery, error, item);
+        await this.#deadLetter(delivery, error, item, item.order);
         return;
       }
       const delayMs = this.#backoff.delayMs(delivery.deliveryCount);
@@ -577,6 +802,8 @@ export class Consumer<Tx = unknown> {
     this.#available();
     this.#lanes.settled(item);
     await delivery.ack();
+    // Its subject's waiting messages may pass now.
+    if (item.order) this.#waits.wake(item.order.subject);
     if (status === 'applied') {
       this.#emit({
         type: 'applied',
@@ -605,15 +832,17 @@ export class Consumer<Tx = unknown> {
   /**
    * Publishes the dead letter; only once the dead-letter stream stored it is the message terminated
    * and its subject released. Otherwise the message stays in hand (kept alive, not terminated: the
-   * bus would not redeliver it past max_deliver) and the publish is tried again with backoff.
+   * bus would not redeliver it past max_deliver) and the publish is tried again with backoff. An
+   * event with an `order` key is then recorded as a gap (`dead-letter`), so its subject's next
+   * event passes; that too is retried until it is done.
    */
-  async #deadLetter(delivery: Delivery, cause: unknown, item?: Decoded): Promise<void> {
+  async #deadLetter(delivery: Delivery, cause: unknown, item?: Decoded, order?: OrderKey): Promise<void> {
     const error = toError(cause);
     const code = error instanceof OutboxError ? error.code : 'HANDLER_FAILED';
     try {
       await delivery.deadLetter({ code, error: errorMessage(error), consumer: this.#subscriber.name });
     } catch (deadLetterError) {
-      const pending = this.#pendingDeadLetters.get(delivery) ?? { delivery, cause, item, attempts: 0, retryAt: 0 };
+      const pending = this.#pendingDeadLetters.get(delivery) ?? { delivery, cause, item, order, attempts: 0, retryAt: 0 };
       pending.attempts++;
       const retryInMs = this.#deadLetterBackoff.delayMs(pending.attempts);
       pending.retryAt = this.#clock.now() + retryInMs;
@@ -627,9 +856,11 @@ export class Consumer<Tx = unknown> {
       return;
     }
     this.#pendingDeadLetters.delete(delivery);
-    if (item) this.#lanes.settled(item);
     this.#emit({ type: 'dead', id: delivery.messageId, code, error });
     this.#logger.warn({ err: error, id: delivery.messageId, code }, 'message dead-lettered');
+    // The gap before the subject's held messages run, so that they pass at once.
+    if (order) await this.#recordGap(this.#gapTask(delivery, order, 'dead-letter', 'none'));
+    if (item) this.#lanes.settled(item);
   }
 }
 
@@ -638,6 +869,19 @@ interface PendingDeadLetter {
   readonly delivery: Delivery;
   readonly cause: unknown;
   readonly item: Decoded | undefined;
+  /** The event's order key: its gap is recorded once the dead letter is stored. */
+  readonly order: OrderKey | undefined;
+  attempts: number;
+  retryAt: number;
+}
+
+/** A gap to record in the inbox, kept (with its message, unless already dead-lettered) until it is. */
+interface PendingGap {
+  readonly delivery: Delivery;
+  readonly gap: SubjectGap;
+  /** Once recorded: `ack` the gap marker, `skip` (ack and count) the event with no handler, or nothing (dead-lettered already). */
+  readonly afterwards: 'ack' | 'skip' | 'none';
+  readonly eventType: string | undefined;
   attempts: number;
   retryAt: number;
 }

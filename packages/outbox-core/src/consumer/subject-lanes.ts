@@ -1,3 +1,4 @@
+import type { OrderKey } from '../contracts/inbox-store.js';
 import type { Delivery } from '../contracts/subscriber.js';
 import type { OutboxEvent } from '../event/event.js';
 import type { Clock } from '../util/clock.js';
@@ -8,6 +9,8 @@ export interface Decoded {
   readonly event: OutboxEvent;
   readonly handler: (event: OutboxEvent, tx: unknown) => Promise<void>;
   readonly messageId: string;
+  /** The event's place in its subject, when the consumer keeps subject order (see `ConsumerOptions.order`). */
+  readonly order?: OrderKey | undefined;
 }
 
 interface Lane {
@@ -90,7 +93,7 @@ export class SubjectLanes {
     const index = lane.held.findIndex((held) => held.messageId === item.messageId);
     if (index >= 0) lane.held[index] = item;
     else {
-      lane.held.push(item);
+      insertInOrder(lane.held, item);
       this.#held++;
     }
     return true;
@@ -129,7 +132,7 @@ export class SubjectLanes {
     const lane = this.#lanes.get(next.event.subject);
     if (lane) {
       // Its subject was blocked again by an earlier released message: wait behind it.
-      lane.held.push(next);
+      insertInOrder(lane.held, next);
       this.#held++;
       return this.nextReleased();
     }
@@ -149,18 +152,25 @@ export class SubjectLanes {
 
   /**
    * Takes out the held messages beyond `maxHeld` (the newest of the longest lanes first), with the
-   * delay to give each back to the bus: its lane's remaining wait, between 1 and 30 s.
+   * delay to give each back to the bus: its lane's remaining wait, between 1 and 30 s. Messages that
+   * `canGiveBack` refuses (their deliveries nearly spent: the bus would not send them again) stay.
    */
-  overflow(now: number): { item: Decoded; delayMs: number }[] {
+  overflow(now: number, canGiveBack: (item: Decoded) => boolean = () => true): { item: Decoded; delayMs: number }[] {
     const out: { item: Decoded; delayMs: number }[] = [];
-    while (this.#held > this.#options.maxHeld) {
-      let longest: Lane | undefined;
-      for (const lane of this.#lanes.values()) if (!longest || lane.held.length > longest.held.length) longest = lane;
-      const item = longest?.held.pop();
-      if (!longest || !item) break;
-      this.#held--;
-      const wait = Number.isFinite(longest.dueAt) ? longest.dueAt - now : 5_000;
-      out.push({ item, delayMs: Math.min(30_000, Math.max(1_000, wait)) });
+    let excess = this.#held - this.#options.maxHeld;
+    if (excess <= 0) return out;
+    const lanes = [...this.#lanes.values()].sort((a, b) => b.held.length - a.held.length);
+    for (const lane of lanes) {
+      for (let index = lane.held.length - 1; index >= 0 && excess > 0; index--) {
+        const item = lane.held[index] as Decoded;
+        if (!canGiveBack(item)) continue;
+        lane.held.splice(index, 1);
+        this.#held--;
+        excess--;
+        const wait = Number.isFinite(lane.dueAt) ? lane.dueAt - now : 5_000;
+        out.push({ item, delayMs: Math.min(30_000, Math.max(1_000, wait)) });
+      }
+      if (excess <= 0) break;
     }
     return out;
   }
@@ -181,4 +191,21 @@ export class SubjectLanes {
     for (const delivery of others) touch(delivery);
     await Promise.all(touches);
   }
+}
+
+/**
+ * Appends `item`, or inserts it before the held messages of a higher sequence: a redelivered older
+ * event that arrives after a newer one still runs first.
+ */
+function insertInOrder(held: Decoded[], item: Decoded): void {
+  let index = held.length;
+  const sequence = item.order?.sequence;
+  if (sequence !== undefined) {
+    while (index > 0) {
+      const before = held[index - 1]?.order?.sequence;
+      if (before === undefined || before <= sequence) break;
+      index--;
+    }
+  }
+  held.splice(index, 0, item);
 }
