@@ -1,6 +1,7 @@
 import type { DeadChangeConfig, DeadListConfig, DeadShowConfig, MigrateConfig, StatusConfig } from './admin-config.js';
 import type { ConsoleCommandConfig } from './console/console-settings.js';
 import type { DlqChangeConfig, DlqListConfig, DlqShowConfig } from './dlq-config.js';
+import type { InboxPositionsConfig, InboxSkipConfig } from './inbox-config.js';
 import type { RunConfig } from './run-config.js';
 import { fail, type SettingValues } from './setting-values.js';
 import { logLevelSetting } from './settings.js';
@@ -19,7 +20,9 @@ export type CliConfig =
   | DeadChangeConfig
   | DlqListConfig
   | DlqShowConfig
-  | DlqChangeConfig;
+  | DlqChangeConfig
+  | InboxPositionsConfig
+  | InboxSkipConfig;
 
 /** Validates a command's settings and positional arguments into its configuration. */
 export type ConfigReader<T extends CliConfig> = (values: SettingValues, positionals: readonly string[]) => T;

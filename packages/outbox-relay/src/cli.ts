@@ -53,6 +53,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
       case 'dead retry':
       case 'dead purge':
         return await (await import('./commands/dead.js')).deadCommand(config, logger, streams.stdout, streams.stderr);
+      case 'inbox positions':
+      case 'inbox skip':
+        return await (await import('./commands/inbox.js')).inboxCommand(config, logger, streams.stdout);
       default:
         return await (await import('./commands/dlq.js')).dlqCommand(config, logger, streams.stdout, streams.stderr);
     }

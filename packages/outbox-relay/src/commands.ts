@@ -2,11 +2,13 @@ import { readDeadChangeConfig, readDeadListConfig, readDeadShowConfig, readMigra
 import type { CliConfig, CommandName, ConfigReader } from './cli-config.js';
 import { readConsoleCommandConfig } from './console/console-settings.js';
 import { readDlqChangeConfig, readDlqListConfig, readDlqShowConfig } from './dlq-config.js';
+import { readInboxPositionsConfig, readInboxSkipConfig } from './inbox-config.js';
 import { readRunConfig } from './run-config.js';
 import {
   consoleSettings,
   databaseSettings,
   dlqSettings,
+  inboxSettings,
   invocationSettings,
   logLevelSetting,
   natsSettings,
@@ -31,6 +33,9 @@ const nats = Object.values(natsSettings);
 const { consumer, type, subject, code, listLimit, changeLimit } = dlqSettings;
 const dlqStream = [dlqSettings.stream, dlqSettings.prefix];
 const dlqCommon = [...dlqStream, ...nats, logLevelSetting];
+// The consumer's database: the connection settings with `--inbox-table` in place of `--table`.
+const { table: _outboxTable, ...consumerDatabase } = databaseSettings;
+const inboxCommon = [inboxSettings.consumer, ...Object.values(consumerDatabase), inboxSettings.table, logLevelSetting];
 
 /** Every command, in the order `--help` lists them. */
 export const commands: readonly CommandSpec[] = [
@@ -129,6 +134,22 @@ export const commands: readonly CommandSpec[] = [
     summary: 'Delete dead letters for good.',
     settings: [all, consumer, type, subject, code, changeLimit, ...dlqCommon],
     read: readDlqChangeConfig('dlq purge'),
+  },
+  {
+    name: 'inbox positions',
+    usage: 'outbox-relay inbox positions --consumer NAME [--subject S] [--limit N] [--json] [options]',
+    summary:
+      "Print a consumer's per-subject positions (the last sequence applied or skipped) and the gaps recorded beyond them: where a subject waits, and for which sequence.",
+    settings: [json, inboxSettings.subject, inboxSettings.limit, ...inboxCommon],
+    read: readInboxPositionsConfig,
+  },
+  {
+    name: 'inbox skip',
+    usage: 'outbox-relay inbox skip --consumer NAME --subject S --to N [options]',
+    summary:
+      "Record the sequences after a subject's position, up to N, as skipped by the operator (events lost to a stream purge or expiry), so the subject's next event runs. The skips stay listed.",
+    settings: [inboxSettings.subject, inboxSettings.to, ...inboxCommon],
+    read: readInboxSkipConfig,
   },
 ];
 

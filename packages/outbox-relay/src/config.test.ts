@@ -222,6 +222,33 @@ describe('parseCommandLine', () => {
     expect(configError(['dead', 'explode'], env).setting).toBe('command');
   });
 
+  it('parses the inbox subcommands: the consumer required, the inbox table validated, --to a positive integer', () => {
+    const env = { OUTBOX_DATABASE_URL: 'postgres://app@h/db' };
+    expect(config(['inbox', 'positions', '--consumer', 'basket'], env)).toMatchObject({
+      command: 'inbox positions',
+      consumer: 'basket',
+      limit: 100,
+      database: { table: 'inbox' },
+    });
+    expect(
+      config(['inbox', 'skip', '--consumer', 'basket', '--subject', 'p-1', '--to', '7'], { ...env, OUTBOX_INBOX_TABLE: 'basket_inbox' }),
+    ).toMatchObject({
+      command: 'inbox skip',
+      subject: 'p-1',
+      to: 7,
+      database: { table: 'basket_inbox' },
+    });
+    expect(configError(['inbox', 'positions'], env).setting).toBe('--consumer');
+    expect(configError(['inbox', 'skip', '--consumer', 'basket', '--to', '7'], env).setting).toBe('--subject');
+    expect(configError(['inbox', 'skip', '--consumer', 'basket', '--subject', 'p-1'], env).setting).toBe('--to');
+    expect(configError(['inbox', 'skip', '--consumer', 'basket', '--subject', 'p-1', '--to', '0'], env).setting).toBe('--to');
+    expect(configError(['inbox', 'skip', '--consumer', 'basket', '--subject', 'p\n1', '--to', '3'], env).setting).toBe('--subject');
+    expect(configError(['inbox', 'positions', '--consumer', 'basket'], { ...env, OUTBOX_INBOX_TABLE: 'in box;' }).setting).toBe(
+      'OUTBOX_INBOX_TABLE',
+    );
+    expect(configError(['inbox', 'explode', '--consumer', 'basket'], env).setting).toBe('command');
+  });
+
   it('rejects unknown commands, flags and stray arguments', () => {
     expect(configError(['deploy']).setting).toBe('command');
     expect(configError(['run', '--batchsize', '5']).setting).toBe('arguments');

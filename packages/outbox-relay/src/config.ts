@@ -44,6 +44,9 @@ export function packageVersion(): string {
   return manifest.version;
 }
 
+/** The commands that take a subcommand (`dead list`, `dlq replay`, `inbox skip`). */
+const groups: readonly string[] = ['dead', 'dlq', 'inbox'];
+
 function pickCommand(argv: readonly string[]): { spec: CommandSpec | undefined; rest: readonly string[] } {
   const [first, second, ...others] = argv;
   if (first === undefined || first.startsWith('-')) {
@@ -51,11 +54,15 @@ function pickCommand(argv: readonly string[]): { spec: CommandSpec | undefined; 
     return { spec: findCommand('run'), rest: argv };
   }
   if (first === 'help') {
-    const group = second === 'dead' || second === 'dlq';
-    const target = group ? findCommand(`${second} ${others[0] ?? 'list'}`) : second ? findCommand(second) : undefined;
+    const group = second !== undefined && groups.includes(second);
+    const target = group
+      ? findCommand(`${second} ${others[0] ?? (second === 'inbox' ? 'positions' : 'list')}`)
+      : second
+        ? findCommand(second)
+        : undefined;
     return target ? { spec: target, rest: ['--help'] } : { spec: undefined, rest: [] };
   }
-  if (first === 'dead' || first === 'dlq') {
+  if (groups.includes(first)) {
     if (second === undefined || second === '--help' || second === '-h') return { spec: undefined, rest: [] };
     const spec = findCommand(`${first} ${second}`);
     if (!spec) {

@@ -1,6 +1,6 @@
 import { redactUrl } from './redact.js';
 import { fail, type SettingValues } from './setting-values.js';
-import { databaseSettings as setting } from './settings.js';
+import { type SettingSpec, databaseSettings as setting } from './settings.js';
 
 /** Where the outbox lives. */
 export interface DatabaseConfig {
@@ -30,10 +30,11 @@ export interface DatabaseTlsConfig {
 const urlTlsParameters = ['ssl', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'sslnegotiation'];
 
 /**
- * Reads the database URL (its scheme picks the driver), schema, table and TLS settings.
+ * Reads the database URL (its scheme picks the driver), schema, table and TLS settings; the table
+ * from `tableSetting` (the inbox commands read `--inbox-table`).
  * @throws OutboxConfigError naming the setting; the URL only ever appears redacted.
  */
-export function readDatabase(values: SettingValues): DatabaseConfig {
+export function readDatabase(values: SettingValues, tableSetting: SettingSpec = setting.table): DatabaseConfig {
   const url = values.required(setting.url, 'set it to a postgres:// or mysql:// URL');
   const name = values.name(setting.url);
   const redactedUrl = redactUrl(url);
@@ -56,7 +57,7 @@ export function readDatabase(values: SettingValues): DatabaseConfig {
     url,
     redactedUrl,
     schema: values.identifier(setting.schema),
-    table: values.identifier(setting.table),
+    table: values.identifier(tableSetting),
     tls: readDatabaseTls(values, parsed),
   };
 }

@@ -2,6 +2,7 @@ import {
   consoleSettings,
   databaseSettings,
   dlqSettings,
+  inboxSettings,
   invocationSettings,
   logLevelSetting,
   natsSettings,
@@ -30,6 +31,7 @@ export const readmeTables: Readonly<Record<string, readonly SettingSpec[]>> = {
     invocationSettings.all,
   ],
   dlq: Object.values(dlqSettings),
+  inbox: Object.values(inboxSettings),
   console: Object.values(consoleSettings),
 };
 

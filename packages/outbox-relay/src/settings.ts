@@ -349,6 +349,37 @@ export const dlqSettings = {
   },
 } as const satisfies Record<string, SettingSpec>;
 
+/** A consumer's inbox, for `inbox positions` and `inbox skip` (the database comes from `--database-url`). */
+export const inboxSettings = {
+  table: {
+    flag: 'inbox-table',
+    env: 'OUTBOX_INBOX_TABLE',
+    type: 'string',
+    defaultValue: 'inbox',
+    description: 'The inbox table of the consumer (its position and gap tables are named after it).',
+  },
+  consumer: { flag: 'consumer', type: 'string', description: 'The consumer (its durable name), as the inbox records it. Required.' },
+  subject: {
+    flag: 'subject',
+    type: 'string',
+    description:
+      '`inbox positions`: only this subject (the aggregate key). `inbox skip`: the subject to move on. Required by `inbox skip`.',
+  },
+  to: {
+    flag: 'to',
+    type: 'string',
+    range: [1, Number.MAX_SAFE_INTEGER],
+    description: '`inbox skip`: record every sequence after the position, up to this one, as skipped (at most 100000 at once). Required.',
+  },
+  limit: {
+    flag: 'limit',
+    type: 'string',
+    defaultValue: '100',
+    range: [1, 100_000],
+    description: '`inbox positions`: most subjects listed, most recently moved first.',
+  },
+} as const satisfies Record<string, SettingSpec>;
+
 /** Per-invocation switches of one command or a few; none has an env var. */
 export const invocationSettings = {
   once: { flag: 'once', type: 'boolean', description: 'Publish the backlog, then exit (cron jobs, tests).' },

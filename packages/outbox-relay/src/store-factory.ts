@@ -1,4 +1,4 @@
-import type { Logger, OutboxStore } from '@outboxkit/outbox-core';
+import type { InboxStore, Logger, OutboxStore } from '@outboxkit/outbox-core';
 import type { DatabaseConfig } from './database-config.js';
 import { mysqlSslOption, pgSslOption } from './database-tls.js';
 
@@ -81,4 +81,32 @@ export async function openStore(config: DatabaseConfig, options: OpenStoreOption
       await pool.end();
     },
   };
+}
+
+/** A consumer's inbox store with the pool the CLI opened for it (`inbox positions`, `inbox skip`). */
+export interface OpenedInbox {
+  readonly inbox: InboxStore<unknown>;
+  /** Closes the pool the CLI opened. */
+  close(): Promise<void>;
+}
+
+/** Opens one connection's pool on the consumer's database and its inbox store (`config.table` is the inbox table). */
+export async function openInbox(config: DatabaseConfig, logger: Logger): Promise<OpenedInbox> {
+  if (config.driver === 'pg') {
+    const [{ default: pg }, { PgInboxStore }] = await Promise.all([import('pg'), import('@outboxkit/outbox-pg')]);
+    const pool = new pg.Pool({
+      connectionString: config.url,
+      max: 1,
+      application_name: 'outbox-relay',
+      ...(config.tls ? { ssl: pgSslOption(config.tls) } : {}),
+    });
+    pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL connection failed'));
+    const inbox = new PgInboxStore({ pool, schema: config.schema, table: config.table });
+    return { inbox: inbox as InboxStore<unknown>, close: () => pool.end() };
+  }
+  const [{ createPool }, { MysqlInboxStore }] = await Promise.all([import('mysql2/promise'), import('@outboxkit/outbox-mysql')]);
+  const ssl = config.tls ? mysqlSslOption(config.tls) : undefined;
+  const pool = createPool({ uri: config.url, connectionLimit: 1, waitForConnections: true, ...(ssl ? { ssl } : {}) });
+  const inbox = new MysqlInboxStore({ pool, table: config.table });
+  return { inbox: inbox as InboxStore<unknown>, close: () => pool.end() };
 }
