@@ -2,8 +2,10 @@
  * `npm run demo`: Catalog (PostgreSQL) changes three prices; the relay sidecar publishes the
  * outbox to NATS JetStream; Basket (MariaDB) applies each change to every basket holding the
  * product. Each one a separate process, as in production. Prints each change as it reaches the
- * baskets, with its commit -> applied latency, checks every basket against the catalog, stops
- * everything with SIGTERM and exits 0 (1 on any failure, or when a server is not reachable).
+ * baskets, with its commit -> applied latency, then changes a fourth product five times at once
+ * and prints its price history as Basket applied it (in Catalog's commit order), checks every
+ * basket against the catalog, stops everything with SIGTERM and exits 0 (1 on any failure, or
+ * when a server is not reachable).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -12,11 +14,12 @@ import type { Product } from './catalog/catalog-store.js';
 import { configEnv, readConfig } from './config.js';
 import { AppliedEvents } from './demo/applied-events.js';
 import { findMissingService } from './demo/preflight.js';
+import { showPriceBurst } from './demo/price-history.js';
 import { bold, type ChangeTable, changeHeader, changeRow, dim, red, seconds, step } from './demo/report.js';
 import { describe, type OutputLine, ServiceProcess } from './demo/service-process.js';
 import { type ReceivedSpan, TraceReceiver, traceTree } from './demo/trace-receiver.js';
 import { relayBinPath } from './relay-bin.js';
-import { demoProductIds, nextPrice, seedProducts } from './seed-data.js';
+import { burstProductId, demoProductIds, nextPrice, seedProducts } from './seed-data.js';
 import { setUp } from './setup.js';
 
 const START_TIMEOUT_MS = 30_000;
@@ -128,6 +131,12 @@ async function main(): Promise<number> {
   await Promise.all(propagated);
   console.log();
   failures += await showTrace(traces, demoProductIds[0] as string);
+
+  // Several changes of one product at once: Basket's price history must list them in Catalog's commit order.
+  const burstProduct = before.find((candidate) => candidate.id === burstProductId);
+  const burstSeed = seedProducts.find((candidate) => candidate.id === burstProductId);
+  if (!burstProduct || !burstSeed) throw new Error(`catalog has no product ${burstProductId}`);
+  failures += await showPriceBurst({ catalogUrl, basketUrl, applied, call, timeoutMs: APPLY_TIMEOUT_MS }, burstProduct, burstSeed);
 
   const products = await call<Product[]>('GET', `${catalogUrl}/products`);
   const baskets = await call<Basket[]>('GET', `${basketUrl}/baskets`);

@@ -28,7 +28,7 @@ export const seedProducts: readonly SeedProduct[] = [
   { id: 'dotnet-black-white-mug', name: '.NET Black & White Mug', price: 8.5, pricePoints: [8.5, 7.99, 9.25] },
   { id: 'prism-white-tshirt', name: 'Prism White T-Shirt', price: 12, pricePoints: [12, 10.8, 13.5] },
   { id: 'roslyn-red-sheet', name: 'Roslyn Red Sheet', price: 8.5, pricePoints: [8.5] },
-  { id: 'cup-white-mug', name: 'Cup<T> White Mug', price: 12, pricePoints: [12] },
+  { id: 'cup-white-mug', name: 'Cup<T> White Mug', price: 12, pricePoints: [12, 11.5, 12.5, 13, 13.5, 14] },
 ];
 
 /** Four baskets: each demo product is in two or three of them. */
@@ -71,6 +71,20 @@ export const seedBaskets: readonly SeedBasket[] = [
 
 /** The three products whose price the demo changes. */
 export const demoProductIds = ['dotnet-bot-black-hoodie', 'dotnet-black-white-mug', 'prism-white-tshirt'] as const;
+
+/** The product whose price the demo changes several times at once, from concurrent requests. */
+export const burstProductId = 'cup-white-mug';
+
+/** How many concurrent changes the demo makes to `burstProductId`. */
+export const burstSize = 5;
+
+/**
+ * `burstSize` different prices for a burst of changes, none equal to `current`, so that each
+ * request changes the price whatever order they commit in (the product has `burstSize + 1` price points).
+ */
+export function burstPrices(product: SeedProduct, current: number): number[] {
+  return product.pricePoints.filter((point) => Math.abs(point - current) >= 0.005).slice(0, burstSize);
+}
 
 /** The price after `current` in the product's cycle; never equal to `current`. */
 export function nextPrice(product: SeedProduct, current: number): number {

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../src/config.js';
 import { findMissingService } from '../src/demo/preflight.js';
+import { seedProducts } from '../src/seed-data.js';
 
 // The demo as a user runs it: a child process with its own three children. Each test file gets
 // its own schema, database and streams, dropped at the end.
@@ -43,6 +44,24 @@ function traceTree(stdout: string): [string, number, string][] {
     });
 }
 const changeLine = /^ {2}(\S.*?)\s+(\d+\.\d\d) ->\s+(\d+\.\d\d)\s+v(\d+)\s+(\d+) \(([^)]*)\)\s+(\d+) ms\s+ok$/;
+/** A row of the printed price history: `<sequence>  v<version>  <old> -> <new>`. */
+const historyLine = /^ {2} *(\d+) {2}v(\d+) +(\d+\.\d\d) -> +(\d+\.\d\d)$/;
+/** The product the demo changes five times at once. */
+const burstProduct = { id: 'cup-white-mug', changesPerRun: 5 };
+
+/** The price history rows the demo printed, parsed. */
+function historyRows(stdout: string) {
+  return stdout
+    .split('\n')
+    .map((line) => historyLine.exec(line))
+    .filter((match) => match !== null)
+    .map(([, sequence, version, oldPrice, newPrice]) => ({
+      sequence: Number(sequence),
+      version: Number(version),
+      oldPrice: Number(oldPrice),
+      newPrice: Number(newPrice),
+    }));
+}
 
 interface DemoRun {
   readonly code: number | null;
@@ -131,6 +150,15 @@ describe('npm run demo', () => {
         expect(line.version).toBe(round + 1);
         expect(line.newPrice).not.toBe(line.oldPrice);
       }
+      // Five concurrent changes of one product: the history Basket printed lists this run's five, in order.
+      const history = historyRows(run.stdout);
+      const first = (round - 1) * burstProduct.changesPerRun + 1;
+      expect(history.map((row) => row.sequence)).toEqual([0, 1, 2, 3, 4].map((i) => first + i));
+      expect(history.map((row) => row.version)).toEqual([0, 1, 2, 3, 4].map((i) => first + i + 1));
+      for (let i = 1; i < history.length; i++) expect(history[i]?.oldPrice).toBe(history[i - 1]?.newPrice);
+      expect(run.stdout).toContain(
+        `the history lists sequences 1-${round * burstProduct.changesPerRun}, each change once, in Catalog's commit order, each from the previous price`,
+      );
       expect(run.stdout).toContain("every basket line has Catalog's price and version (10 lines in 4 baskets)");
       expect(run.stdout).toMatch(/-> 400 invalid_price, unknown product -> 404 product_not_found; nothing changed/);
       expect(run.stdout).toMatch(/stopped +relay \(exit code 0\), catalog \(exit code 0\), basket \(exit code 0\)/);
@@ -150,7 +178,7 @@ describe('npm run demo', () => {
     });
   }
 
-  it('leaves every basket line at the price and version Catalog has, each event applied once', async () => {
+  it('leaves every basket line at the price and version Catalog has, each event applied once and in order', async () => {
     const pgClient = new pg.Client({ connectionString: PG_URL });
     await pgClient.connect();
     const { rows: products } = await pgClient.query<{ id: string; price: string; version: number }>(
@@ -162,6 +190,9 @@ describe('npm run demo', () => {
       `SELECT basket_id, product_id, unit_price, price_version FROM \`${names.DEMO_MYSQL_DATABASE}\`.basket_lines`,
     );
     const [inboxRows] = await mysql.query(`SELECT consumer, COUNT(*) AS n FROM \`${names.DEMO_MYSQL_DATABASE}\`.inbox GROUP BY consumer`);
+    const [historyRows] = await mysql.query(
+      `SELECT product_id, sequence, version, old_price, new_price FROM \`${names.DEMO_MYSQL_DATABASE}\`.price_history ORDER BY applied_order`,
+    );
     await mysql.end();
 
     const lines = lineRows as { basket_id: string; product_id: string; unit_price: number; price_version: number }[];
@@ -172,8 +203,30 @@ describe('npm run demo', () => {
       expect(line.price_version).toBe(product?.version);
     }
     expect(products).toHaveLength(5);
-    for (const product of products) expect(product.version).toBe(demoProducts.includes(product.id) ? 3 : 1);
-    // Six events (three per run), each recorded once in the inbox: applied exactly once.
-    expect(inboxRows).toEqual([{ consumer: 'basket', n: 6 }]);
+    for (const product of products) {
+      const changes = product.id === burstProduct.id ? 2 * burstProduct.changesPerRun : demoProducts.includes(product.id) ? 2 : 0;
+      expect(product.version).toBe(1 + changes);
+    }
+    // Sixteen events (eight per run), each recorded once in the inbox: applied exactly once.
+    expect(inboxRows).toEqual([{ consumer: 'basket', n: 16 }]);
+
+    // Each product's history, in the order Basket applied the changes, is Catalog's: sequences 1..n
+    // without a hole or a repeat (n = the changes Catalog committed), version = sequence + 1 (the
+    // version is taken under the product's row lock, so it is Catalog's commit order too), and each
+    // change starts at the price the previous one set, from the seeded price to Catalog's price now.
+    const history = historyRows as { product_id: string; sequence: number; version: number; old_price: number; new_price: number }[];
+    for (const product of products) {
+      const rows = history.filter((row) => row.product_id === product.id);
+      expect(
+        rows.map((row) => row.sequence),
+        product.id,
+      ).toEqual(Array.from({ length: product.version - 1 }, (_, i) => i + 1));
+      expect(rows.map((row) => row.version)).toEqual(rows.map((row) => row.sequence + 1));
+      for (let i = 1; i < rows.length; i++) expect(rows[i]?.old_price, `${product.id} #${i + 1}`).toBe(rows[i - 1]?.new_price);
+      if (rows.length > 0) {
+        expect(rows.at(-1)?.new_price).toBe(Number(product.price));
+        expect(rows[0]?.old_price).toBe(seedProducts.find((seed) => seed.id === product.id)?.price);
+      }
+    }
   });
 });

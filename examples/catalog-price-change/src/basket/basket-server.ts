@@ -3,8 +3,10 @@ import { HttpError, router } from '../http-util.js';
 import type { BasketStore } from './basket-store.js';
 
 /**
- * Basket's HTTP API: `GET /baskets` (every basket) and `GET /baskets/:id` (its lines with the
- * unit price Basket holds, the price before the last change and the Catalog version it comes from).
+ * Basket's HTTP API: `GET /baskets` (every basket), `GET /baskets/:id` (its lines with the unit
+ * price Basket holds, the price before the last change and the Catalog version it comes from) and
+ * `GET /products/:id/price-history` (every price change of the product Basket applied, in the
+ * order it applied them).
  */
 export function basketServer(store: BasketStore, onError: (error: unknown) => void): Server {
   return createServer(
@@ -20,6 +22,7 @@ export function basketServer(store: BasketStore, onError: (error: unknown) => vo
             return basket;
           },
         },
+        { method: 'GET', path: '/products/:id/price-history', handler: async (_request, [id]) => store.priceHistory(id as string) },
       ],
       onError,
     ),

@@ -28,7 +28,10 @@ export async function provisionStreams(connection: NatsConnection, config: Examp
   await ensureConsumer(connection, {
     stream: config.stream,
     name: config.consumer,
-    filterSubjects: [`${config.subjectPrefix}.${ProductPriceChanged.type}`],
+    // Every event Catalog publishes, not only the type Basket handles: the consumer applies each
+    // product's events strictly in sequence, and a sequence number the filter kept away would make
+    // the product wait for it. Types without a handler are acked and recorded as gaps.
+    filterSubjects: [`${config.subjectPrefix}.catalog.>`],
     // A crash mid-handler is redelivered after 10 s; a handler that keeps failing is dead-lettered at the 5th delivery.
     ackWaitMs: 10_000,
     maxDeliver: 5,
@@ -36,8 +39,10 @@ export async function provisionStreams(connection: NatsConnection, config: Examp
 }
 
 /**
- * Consumes `ProductPriceChanged` from the durable consumer `provisionStreams` created: inbox row
- * and basket lines in one MariaDB transaction, then the ack.
+ * Consumes `ProductPriceChanged` from the durable consumer `provisionStreams` created: inbox row,
+ * price history and basket lines in one MariaDB transaction, then the ack. The consumer keeps
+ * subject order (its default, `order: 'subject'`): each product's changes are handed to the handler
+ * one by one in Catalog's commit order, whatever the redeliveries, crashes or instances.
  *
  * Reports `price-applied` (with `appliedAt`, after commit and ack) or `price-stale` for each event,
  * and `duplicate` for a redelivery the inbox caught.
@@ -90,8 +95,15 @@ export async function startPriceConsumer(
     logger: log,
     onEvent,
   }).on(ProductPriceChanged, async (event, tx) => {
+    // Catalog's outbox stamps every event with its product's sequence; the history needs it.
+    if (event.sequence === undefined) {
+      throw new Error(`event ${event.id} has no sequence: Catalog's outbox must stamp one (its subjectSequence option)`);
+    }
+    const applied = { eventId: event.id, sequence: event.sequence };
     // Inside the consumer's `process` span: the handler's own span, and the UPDATE's inside it.
-    const result = await inSpan('apply price change', { 'product.id': event.data.productId }, () => store.applyPriceChange(tx, event.data));
+    const result = await inSpan('apply price change', { 'product.id': event.data.productId }, () =>
+      store.applyPriceChange(tx, event.data, applied),
+    );
     results.set(event.id, { data: event.data, result });
   });
   await consumer.start();
