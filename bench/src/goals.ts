@@ -78,7 +78,7 @@ export function cpuText(get: Lookup, key: string, client = 'relay'): string | un
   return parts.length > 0 ? parts.join(' / ') : undefined;
 }
 
-/** Every goal of issues 7 and 18, evaluated on this run's medians. */
+/** Every goal of issues 7, 14 and 18, evaluated on this run's medians. */
 export function evaluateGoals(figures: readonly FigureSummary[]): GoalResult[] {
   const byKey = new Map(figures.map((f) => [f.key, f]));
   const get: Lookup = (key) => byKey.get(key);
@@ -192,6 +192,42 @@ export function evaluateGoals(figures: readonly FigureSummary[]): GoalResult[] {
       (v) => v >= 0.6,
     ),
     goal(
+      'Producer: enqueue with the sequence stamp vs without (PostgreSQL, 8 clients; issue 14)',
+      '>= 0.9x',
+      ratio(get, 'producer.pg.c8.enqueue-seq', 'producer.pg.c8.enqueue', 'tx/s'),
+      (v) => v >= 0.9,
+    ),
+    goal(
+      'Producer: enqueue with the sequence stamp vs without (PostgreSQL, 32 clients; issue 14)',
+      '>= 0.9x',
+      ratio(get, 'producer.pg.c32.enqueue-seq', 'producer.pg.c32.enqueue', 'tx/s'),
+      (v) => v >= 0.9,
+    ),
+    goal(
+      '... the same, every client on the same 4 hot subjects (PostgreSQL, 8 clients: serialised by design)',
+      'reported, no goal',
+      ratio(get, 'producer.pg.c8.enqueue-seq-hot', 'producer.pg.c8.enqueue', 'tx/s'),
+      () => true,
+    ),
+    goal(
+      'Producer: enqueue with the sequence stamp vs without (MariaDB, 8 clients; issue 14)',
+      '>= 0.9x',
+      ratio(get, 'producer.mysql.c8.enqueue-seq', 'producer.mysql.c8.enqueue', 'tx/s'),
+      (v) => v >= 0.9,
+    ),
+    goal(
+      'Producer: enqueue with the sequence stamp vs without (MariaDB, 32 clients; issue 14)',
+      '>= 0.9x',
+      ratio(get, 'producer.mysql.c32.enqueue-seq', 'producer.mysql.c32.enqueue', 'tx/s'),
+      (v) => v >= 0.9,
+    ),
+    goal(
+      '... the same, every client on the same 4 hot subjects (MariaDB, 8 clients: serialised by design)',
+      'reported, no goal',
+      ratio(get, 'producer.mysql.c8.enqueue-seq-hot', 'producer.mysql.c8.enqueue', 'tx/s'),
+      () => true,
+    ),
+    goal(
       'Latency commit -> PubAck at 1,000 events/s, PostgreSQL p50',
       '<= 5 ms',
       figure(get, 'latency.pg.1000.p50', 'ms', 1),
@@ -227,6 +263,18 @@ export function evaluateGoals(figures: readonly FigureSummary[]): GoalResult[] {
       figure(get, 'consumer.mysql.message-c8', 'events/s'),
       (v) => v >= 800,
       cpu('consumer.mysql.message-c8', 'consumer'),
+    ),
+    goal(
+      "Consumer, batched, strict order vs order: 'none' (PostgreSQL inbox; issue 14)",
+      '>= 0.8x',
+      ratio(get, 'consumer.pg.batch-1', 'consumer.pg.batch-1-none', 'events/s'),
+      (v) => v >= 0.8,
+    ),
+    goal(
+      "Consumer, batched, strict order vs order: 'none' (MariaDB inbox; issue 14)",
+      '>= 0.8x',
+      ratio(get, 'consumer.mysql.batch-1', 'consumer.mysql.batch-1-none', 'events/s'),
+      (v) => v >= 0.8,
     ),
     goal('Relay peak RSS draining the large backlog', '<= 150 MB', figure(get, 'memory.pg.peak-rss', 'MB'), (v) => v <= 150),
   ];

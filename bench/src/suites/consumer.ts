@@ -23,14 +23,17 @@ interface Scenario {
   /** Consumer instances on the same durable consumer, each with its own subscriber. */
   readonly instances: number;
   readonly concurrency: number;
+  /** The Consumer's `order`: 'subject' (the default, strict per-subject order) or 'none'. */
+  readonly order: 'subject' | 'none';
 }
 
 const SCENARIOS: readonly Scenario[] = [
-  { key: 'batch-1', label: 'batched, 1 instance', mode: 'batch', instances: 1, concurrency: 1 },
-  { key: 'batch-4', label: 'batched, 4 instances', mode: 'batch', instances: 4, concurrency: 1 },
-  { key: 'message-c1', label: 'per-message, concurrency 1', mode: 'message', instances: 1, concurrency: 1 },
-  { key: 'message-c8', label: 'per-message, concurrency 8', mode: 'message', instances: 1, concurrency: 8 },
-  { key: 'message-c32', label: 'per-message, concurrency 32', mode: 'message', instances: 1, concurrency: 32 },
+  { key: 'batch-1', label: 'batched, 1 instance', mode: 'batch', instances: 1, concurrency: 1, order: 'subject' },
+  { key: 'batch-1-none', label: "batched, 1 instance, order: 'none'", mode: 'batch', instances: 1, concurrency: 1, order: 'none' },
+  { key: 'batch-4', label: 'batched, 4 instances', mode: 'batch', instances: 4, concurrency: 1, order: 'subject' },
+  { key: 'message-c1', label: 'per-message, concurrency 1', mode: 'message', instances: 1, concurrency: 1, order: 'subject' },
+  { key: 'message-c8', label: 'per-message, concurrency 8', mode: 'message', instances: 1, concurrency: 8, order: 'subject' },
+  { key: 'message-c32', label: 'per-message, concurrency 32', mode: 'message', instances: 1, concurrency: 32, order: 'subject' },
 ];
 
 /**
@@ -44,6 +47,7 @@ export async function consumerSuite(ctx: SuiteContext): Promise<void> {
     `A fresh stream is filled with ${scale.consumerEvents.toLocaleString('en-US')} events over ${PRODUCTS.toLocaleString('en-US')} subjects, then core \`Consumer\` applies them: per event, insert (consumer, id) into the inbox and \`UPDATE basket_items SET price = ... WHERE product_id = ...\` in one local transaction, commit, ack. ` +
       `Fetch size ${FETCH_SIZE}. Batched mode: one transaction per fetch, the inbox rows of the fetch written by one statement, savepoints only once a handler failed; "instances" are Consumers on the same durable consumer, each with its own subscriber. ` +
       `Per-message mode: one transaction per message, up to "concurrency" subjects at once. Each measurement stops when every event is applied or after ${scale.consumerSeconds} s; rate = applied / elapsed. ` +
+      "Every event carries its subject sequence (`ce-subjectseq`), so the default `order: 'subject'` checks and moves the (consumer, subject) position in the same transaction; the row `order: 'none'` is the same consumer without it (the consumer before issue 14). " +
       'CPU s / 10k events: the consumer is the bench process itself (`process.cpuUsage()` over the measurement, its 5 ms polling of the count included); the database and nats-server are read from /proc as in the relay suite.',
   );
   for (let run = 1; run <= runs; run++) {
@@ -55,6 +59,14 @@ export async function consumerSuite(ctx: SuiteContext): Promise<void> {
         ctx.book.record(`consumer.${db}.${scenario.key}`, SUITE, `${name}: ${scenario.label}`, 'events/s', rate);
         ctx.book.recordCpu(`consumer.${db}.${scenario.key}`, SUITE, cpu);
       }
+      const book = (key: string) => ctx.book.get(`consumer.${db}.${key}`)?.values.at(-1) as number;
+      ctx.book.record(
+        `consumer.${db}.order-vs-none`,
+        SUITE,
+        `${db === 'pg' ? 'PostgreSQL' : 'MariaDB'}: batched, strict order / order 'none'`,
+        'ratio',
+        book('batch-1') / book('batch-1-none'),
+      );
     }
   }
 }
@@ -73,7 +85,8 @@ async function measureConsumer(
   const consumers: Consumer<unknown>[] = [];
   try {
     const publisher = new NatsPublisher({ connection: ctx.nc, subjectPrefix: stream.name });
-    const records = memoryRecords(events, PRODUCTS);
+    // Each record carries its place in its subject (1, 2, 3...), as the relay publishes it from a stamped outbox.
+    const records = memoryRecords(events, PRODUCTS).map((record, index) => ({ ...record, sequence: Math.floor(index / PRODUCTS) + 1 }));
     for (let start = 0; start < records.length; start += 1_000) {
       for (const result of await publisher.publish(records.slice(start, start + 1_000))) {
         if (!result.ok) throw new Error(`filling the stream failed: ${result.error.message}`);
@@ -130,6 +143,7 @@ async function measureConsumer(
         fetchSize: FETCH_SIZE,
         fetchExpiresMs: 200,
         concurrency: scenario.concurrency,
+        order: scenario.order,
         onEvent: (event) => {
           if (event.type === 'applied') applied++;
           else if (event.type === 'retry' || event.type === 'dead' || event.type === 'batch-fallback') failures++;

@@ -14,11 +14,15 @@ import { progress } from '../progress.js';
 
 const SUITE = 'producer';
 const PRODUCTS = 10_000;
-const SCENARIOS = ['alone', 'enqueue', 'insert'] as const;
+/** Subjects every client writes in the hot-subject scenario: the sequence stamp serialises each one's producers. */
+const HOT_SUBJECTS = 4;
+const SCENARIOS = ['alone', 'enqueue', 'enqueue-seq', 'enqueue-seq-hot', 'insert'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const LABELS: Record<Scenario, string> = {
   alone: 'UPDATE alone',
-  enqueue: 'UPDATE + enqueue (with its wake-up)',
+  enqueue: 'UPDATE + enqueue without the sequence stamp (subjectSequence: false, with its wake-up)',
+  'enqueue-seq': 'UPDATE + enqueue with the sequence stamp (the default)',
+  'enqueue-seq-hot': `UPDATE + enqueue with the sequence stamp, all clients on the same ${HOT_SUBJECTS} subjects`,
   insert: 'UPDATE + hand-written INSERT',
 };
 
@@ -43,6 +47,8 @@ export async function producerSuite(ctx: SuiteContext): Promise<void> {
     `Each client loops \`BEGIN; UPDATE products SET price = price + 1, version = version + 1 WHERE id = <random of ${PRODUCTS.toLocaleString('en-US')}>; [append]; COMMIT\` for ${scale.producerSeconds} s. ` +
       'The append is `enqueue(tx, event)` (PostgreSQL: one prepared INSERT ... SELECT unnest statement that also reads the coalesced wake-up flag; MariaDB: a `DO 0` transaction probe and one INSERT), ' +
       'or the same row written by a hand-written single-row INSERT with no checks and no wake-up. ' +
+      '"Without the sequence stamp" is a store built with `subjectSequence: false` (no counter row, `subject_seq` NULL: the enqueue of before issue 14, and the figure the existing goals are evaluated on); "with the stamp" is the default store, which also increments the subject\'s counter row in the same transaction (PostgreSQL: in the same statement). ' +
+      `Hot subjects: every client writes one of the same ${HOT_SUBJECTS} subjects, so the counter row serialises their transactions by design (reported, no goal). ` +
       'A core Relay with a publisher that acknowledges at once drains the outbox meanwhile (its own pool), in every scenario, so the table does not grow and the wake-up is armed as in production. ' +
       'Ratios are computed within each run, then the median is taken. Default server durability (PostgreSQL synchronous_commit on, MariaDB innodb_flush_log_at_trx_commit=1).',
   );
@@ -68,7 +74,21 @@ export async function producerSuite(ctx: SuiteContext): Promise<void> {
         } finally {
           await bench.close();
         }
-        const { alone, enqueue, insert } = rates as Record<Scenario, number>;
+        const { alone, enqueue, insert, 'enqueue-seq': seq, 'enqueue-seq-hot': hot } = rates as Record<Scenario, number>;
+        ctx.book.record(
+          `producer.${db}.c${clients}.seq-vs-enqueue`,
+          SUITE,
+          `${dbName(db)}, ${clients} clients: enqueue with the sequence stamp / without`,
+          'ratio',
+          seq / enqueue,
+        );
+        ctx.book.record(
+          `producer.${db}.c${clients}.seq-hot-vs-enqueue`,
+          SUITE,
+          `${dbName(db)}, ${clients} clients: enqueue with the stamp on ${HOT_SUBJECTS} hot subjects / without the stamp`,
+          'ratio',
+          hot / enqueue,
+        );
         ctx.book.record(
           `producer.${db}.c${clients}.enqueue-vs-alone`,
           SUITE,
@@ -111,9 +131,10 @@ async function settle(bench: Bench): Promise<void> {
   while ((await bench.pending()) > 0 && Date.now() < deadline) await sleepMs(50);
 }
 
-function event(productId: number) {
-  const data = { productId: `product-${productId}`, newPrice: productId / 100, oldPrice: productId / 100 + 1, n: 0 };
-  return { data, subject: `product-${productId}` };
+function event(productId: number, hot = false) {
+  const subject = hot ? `product-${productId % HOT_SUBJECTS}` : `product-${productId}`;
+  const data = { productId: subject, newPrice: productId / 100, oldPrice: productId / 100 + 1, n: 0 };
+  return { data, subject };
 }
 
 async function pgBench(clients: number): Promise<Bench> {
@@ -122,7 +143,14 @@ async function pgBench(clients: number): Promise<Bench> {
   const relayStore = new PgOutboxStore({ pool: relayPool, schema: fixture.schema });
   const relay = new Relay({ store: relayStore, publisher: nullPublisher });
   await relay.start();
+  // Today's enqueue: no counter row, subject_seq NULL. fixture.store has the default (the stamp).
+  const unstamped = new PgOutboxStore({ pool: fixture.pool, schema: fixture.schema, subjectSequence: false });
   const t = fixture.schema;
+  const enqueue = async (store: PgOutboxStore, tx: PgClientLike, id: number, hot = false) => {
+    await update(tx, id);
+    const { data, subject } = event(id, hot);
+    await store.enqueue(tx, PriceChangedEvent.create(data, { subject, headers: { traceparent: TRACEPARENT } }));
+  };
   const update = (tx: PgClientLike, id: number) =>
     tx.query(`UPDATE ${t}.products SET price = price + 1, version = version + 1 WHERE id = $1`, [id]);
   const insert = `INSERT INTO ${t}.outbox (id, type, source, subject, time, payload, headers) VALUES ($1, $2, $3, $4, $5, $6, $7)`;
@@ -131,11 +159,9 @@ async function pgBench(clients: number): Promise<Bench> {
       alone: async (tx, id) => {
         await update(tx as PgClientLike, id);
       },
-      enqueue: async (tx, id) => {
-        await update(tx as PgClientLike, id);
-        const { data, subject } = event(id);
-        await fixture.store.enqueue(tx as PgClientLike, PriceChangedEvent.create(data, { subject, headers: { traceparent: TRACEPARENT } }));
-      },
+      enqueue: (tx, id) => enqueue(unstamped, tx as PgClientLike, id),
+      'enqueue-seq': (tx, id) => enqueue(fixture.store, tx as PgClientLike, id),
+      'enqueue-seq-hot': (tx, id) => enqueue(fixture.store, tx as PgClientLike, id, true),
       insert: async (tx, id) => {
         await update(tx as PgClientLike, id);
         const { data, subject } = event(id);
@@ -154,6 +180,7 @@ async function pgBench(clients: number): Promise<Bench> {
     pending: () => pgPending(fixture.pool, fixture.schema),
     async close() {
       await relay.stop();
+      await unstamped.close();
       await relayStore.close();
       await relayPool.end();
       await fixture.drop();
@@ -168,19 +195,21 @@ async function mysqlBench(clients: number): Promise<Bench> {
   await relay.start();
   const update = (tx: MysqlConnectionLike, id: number) =>
     tx.query('UPDATE products SET price = price + 1, version = version + 1 WHERE id = ?', [id]);
+  // Today's enqueue: no counter row, subject_seq NULL. fixture.store has the default (the stamp).
+  const unstamped = new MysqlOutboxStore({ pool: fixture.pool, subjectSequence: false });
+  const enqueue = async (store: MysqlOutboxStore, tx: MysqlConnectionLike, id: number, hot = false) => {
+    await update(tx, id);
+    const { data, subject } = event(id, hot);
+    await store.enqueue(tx, PriceChangedEvent.create(data, { subject, headers: { traceparent: TRACEPARENT } }));
+  };
   return {
     bodies: {
       alone: async (tx, id) => {
         await update(tx as MysqlConnectionLike, id);
       },
-      enqueue: async (tx, id) => {
-        await update(tx as MysqlConnectionLike, id);
-        const { data, subject } = event(id);
-        await fixture.store.enqueue(
-          tx as MysqlConnectionLike,
-          PriceChangedEvent.create(data, { subject, headers: { traceparent: TRACEPARENT } }),
-        );
-      },
+      enqueue: (tx, id) => enqueue(unstamped, tx as MysqlConnectionLike, id),
+      'enqueue-seq': (tx, id) => enqueue(fixture.store, tx as MysqlConnectionLike, id),
+      'enqueue-seq-hot': (tx, id) => enqueue(fixture.store, tx as MysqlConnectionLike, id, true),
       insert: async (tx, id) => {
         await update(tx as MysqlConnectionLike, id);
         const { data, subject } = event(id);
@@ -202,6 +231,7 @@ async function mysqlBench(clients: number): Promise<Bench> {
     pending: () => mysqlPending(fixture.pool),
     async close() {
       await relay.stop();
+      await unstamped.close();
       await relayPool.end();
       await fixture.drop();
     },
