@@ -89,6 +89,8 @@ export function evaluateGoals(figures: readonly FigureSummary[]): GoalResult[] {
       : undefined;
   };
   const cpu = (key: string, client?: string) => cpuText(get, key, client);
+  /** The ack_wait (s) a rebalance figure was measured with, from its note "ack_wait N s". */
+  const ackWait = (key: string) => Number(/ack_wait (\d+(?:\.\d+)?) s/.exec(get(key)?.note ?? '')?.[1] ?? Number.NaN);
   return [
     goal(
       "JetStream ceiling, Go client (async publish, the relay's records, file storage)",
@@ -275,6 +277,32 @@ export function evaluateGoals(figures: readonly FigureSummary[]): GoalResult[] {
       '>= 0.8x',
       ratio(get, 'consumer.mysql.batch-1', 'consumer.mysql.batch-1-none', 'events/s'),
       (v) => v >= 0.8,
+    ),
+    goal(
+      '4 consumer processes vs 1, batched, strict order, one shared durable (PostgreSQL; issue 14 item 4)',
+      '>= 1.5x',
+      ratio(get, 'consumer.pg.procs-4', 'consumer.pg.procs-1', 'events/s'),
+      (v) => v >= 1.5,
+      cpu('consumer.pg.procs-4', 'consumers'),
+    ),
+    goal(
+      `rebalance time after kill -9 (1 of 2 consumer processes, PostgreSQL; ${get('consumer.pg.rebalance')?.note ?? 'ack_wait'})`,
+      '<= ack_wait + 5 s (no leases yet: about ack_wait expected)',
+      figure(get, 'consumer.pg.rebalance', 's', 1),
+      (v) => v <= ackWait('consumer.pg.rebalance') + 5,
+    ),
+    goal(
+      '4 consumer processes vs 1, batched, strict order, one shared durable (MariaDB; issue 14 item 4)',
+      '>= 1.5x',
+      ratio(get, 'consumer.mysql.procs-4', 'consumer.mysql.procs-1', 'events/s'),
+      (v) => v >= 1.5,
+      cpu('consumer.mysql.procs-4', 'consumers'),
+    ),
+    goal(
+      `rebalance time after kill -9 (1 of 2 consumer processes, MariaDB; ${get('consumer.mysql.rebalance')?.note ?? 'ack_wait'})`,
+      '<= ack_wait + 5 s (no leases yet: about ack_wait expected)',
+      figure(get, 'consumer.mysql.rebalance', 's', 1),
+      (v) => v <= ackWait('consumer.mysql.rebalance') + 5,
     ),
     goal('Relay peak RSS draining the large backlog', '<= 150 MB', figure(get, 'memory.pg.peak-rss', 'MB'), (v) => v <= 150),
   ];

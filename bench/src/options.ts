@@ -29,6 +29,10 @@ export interface Scale {
   readonly consumerEvents: number;
   /** Time limit of one consumer measurement (seconds). */
   readonly consumerSeconds: number;
+  /** 1: measure the consumer processes (1 vs 4) and the kill -9 rebalance; 0 skips them (the smoke: forking replicas takes tens of seconds on a loaded machine). */
+  readonly consumerReplicas: number;
+  /** ack_wait of the durable in the consumer suite's kill -9 measure (seconds): what the recovery waits for. */
+  readonly rebalanceAckWaitSeconds: number;
   /** Producer client counts. */
   readonly producerClients: readonly number[];
   /** Seconds of each measure of the otel suite (one child process per variant and measure). */
@@ -63,6 +67,8 @@ export const FULL_SCALE: Scale = {
   latencyRates: [500, 1_000, 2_000],
   consumerEvents: 20_000,
   consumerSeconds: 3,
+  rebalanceAckWaitSeconds: 10,
+  consumerReplicas: 1,
   producerClients: [8, 32],
   otelSeconds: 3,
   otelRelayBacklog: 50_000,
@@ -82,6 +88,8 @@ export const QUICK_SCALE: Scale = {
   latencyRates: [1_000],
   consumerEvents: 1_000,
   consumerSeconds: 2,
+  rebalanceAckWaitSeconds: 1,
+  consumerReplicas: 0,
   producerClients: [8],
   otelSeconds: 0.3,
   otelRelayBacklog: 2_000,
