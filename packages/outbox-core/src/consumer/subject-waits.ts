@@ -14,6 +14,8 @@ interface Wait {
   since: number;
   /** Next time the lowest waiting message is tried again; `-Infinity`: at once. */
   nextCheckAt: number;
+  /** The delay before the check after next: doubles from `firstRecheckMs` up to `recheckMs`. */
+  recheckDelayMs: number;
 }
 
 /** One waiting subject, as `Consumer.status()` reports it. */
@@ -29,16 +31,26 @@ export interface SubjectWaitStatus {
 
 /** Bounds of {@link SubjectWaits}. */
 export interface SubjectWaitsOptions {
-  /** How often a waiting subject's lowest message is tried again without news of its predecessor. */
+  /**
+   * How often, at most, a waiting subject's lowest message is tried again without news of its
+   * predecessor: the checks start `firstRecheckMs` after the wait begins and double up to this.
+   */
   readonly recheckMs: number;
+  /**
+   * The first check's delay. Another instance on the same durable usually applies the predecessor
+   * within milliseconds (it holds it in the same fetch), so the first checks come soon.
+   * @defaultValue 25
+   */
+  readonly firstRecheckMs?: number;
   readonly clock: Pick<Clock, 'now'>;
 }
 
 /**
  * The messages the inbox answered `waiting` for (their subject's predecessor is neither applied nor
  * recorded as a gap), kept in hand by subject and sequence until it is. A subject is retried at once
- * when a message of it is applied or a gap of it recorded here (`wake`), and otherwise every
- * `recheckMs` (`due`): another instance may have applied the predecessor.
+ * when a message of it is applied or a gap of it recorded here (`wake`), and otherwise after
+ * `firstRecheckMs`, doubling up to every `recheckMs` (`due`): another instance may have applied
+ * the predecessor.
  *
  * Waiting is not a failure: a waiting message costs no delivery and is never dead-lettered for it.
  * The sibling {@link SubjectLanes} holds messages behind a failed one; a subject may be in both.
@@ -94,7 +106,7 @@ export class SubjectWaits {
     const waitingFor = position + 1;
     let wait = this.#waits.get(item.order.subject);
     if (!wait) {
-      wait = { items: [], waitingFor: undefined, since: now, nextCheckAt: now + this.#options.recheckMs };
+      wait = { items: [], waitingFor: undefined, since: now, nextCheckAt: now, recheckDelayMs: 0 };
       this.#waits.set(item.order.subject, wait);
     }
     const index = wait.items.findIndex((waiting) => waiting.messageId === item.messageId);
@@ -104,27 +116,41 @@ export class SubjectWaits {
     const waitedMs = wait.waitingFor === undefined ? undefined : now - wait.since;
     wait.waitingFor = waitingFor;
     wait.since = now;
+    this.#backOffFrom(wait, now, this.#firstRecheckMs());
     return { started: true, waitedMs };
   }
 
   /** A message of `subject` was applied, or a gap of it recorded: retry its waiting messages at once. */
   wake(subject: string): void {
     const wait = this.#waits.get(subject);
-    if (wait) wait.nextCheckAt = Number.NEGATIVE_INFINITY;
+    if (!wait) return;
+    wait.nextCheckAt = Number.NEGATIVE_INFINITY;
+    wait.recheckDelayMs = this.#firstRecheckMs();
   }
 
   /**
-   * The subjects to retry now: woken ones, and those not tried for `recheckMs`; each is not due
-   * again for `recheckMs`.
+   * The subjects to retry now: woken ones, and those whose next check is due; each is not due again
+   * for its current delay, which then doubles (at most `recheckMs`).
    */
   due(now: number): string[] {
     const due: string[] = [];
     for (const [subject, wait] of this.#waits) {
       if (wait.nextCheckAt > now) continue;
-      wait.nextCheckAt = now + this.#options.recheckMs;
+      this.#backOffFrom(wait, now, wait.recheckDelayMs);
       due.push(subject);
     }
     return due;
+  }
+
+  #firstRecheckMs(): number {
+    return Math.min(this.#options.firstRecheckMs ?? 25, this.#options.recheckMs);
+  }
+
+  /** The next check of `wait` comes `delayMs` after `now`; the one after it twice as late. */
+  #backOffFrom(wait: Wait, now: number, delayMs: number): void {
+    const delay = Math.max(this.#firstRecheckMs(), Math.min(delayMs, this.#options.recheckMs));
+    wait.nextCheckAt = now + delay;
+    wait.recheckDelayMs = Math.min(delay * 2, this.#options.recheckMs);
   }
 
   /** Takes out the lowest waiting message of `subject`, to run it; the subject's wait stays until `ended`. */
