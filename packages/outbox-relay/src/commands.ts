@@ -74,7 +74,16 @@ export const commands: readonly CommandSpec[] = [
     summary:
       "Serve the operator console (a web page: backlog, lag, publish rate, outbox dead events, the consumers' dead-letter stream) until SIGTERM/SIGINT, without publishing.",
     // The console reads the stream's state: the connection settings and the stream name only.
-    settings: [...database, ...nats, streamSettings.name, consoleSettings.host, consoleSettings.port, consoleSettings.token, ...dlqStream],
+    settings: [
+      ...database,
+      ...nats,
+      streamSettings.name,
+      consoleSettings.host,
+      consoleSettings.port,
+      consoleSettings.token,
+      ...dlqStream,
+      relaySettings.blockSubject,
+    ],
     read: readConsoleCommandConfig,
   },
   {

@@ -40,7 +40,7 @@ describe('--block-subject', { timeout: 120_000 }, () => {
     expect(await store.stats()).toMatchObject({ pending: 0, dead: 1 });
 
     const retry = await runRelay(['dead', 'retry', a1.id], env);
-    expect(retry.stderr).toContain('published after the newer events of its subject');
+    expect(retry.stderr).toContain('applied after the newer events of its subject');
     expect((await runRelay(['run', '--once'], env)).code).toBe(0);
     expect(await stored(stream)).toEqual({ a: [2, 3, 1], b: [1] });
   });

@@ -55,7 +55,7 @@ describe('dead-letter admin', { timeout: 120_000 }, () => {
     const retry = await runRelay(['dead', 'retry', poison.id], env);
     expect(retry.code, retry.stderr).toBe(0);
     expect(retry.stdout.trim()).toBe('retried 1 dead event');
-    expect(retry.stderr).toContain('published after the newer events of its subject');
+    expect(retry.stderr).toContain('applied after the newer events of its subject');
     expect(await store.stats()).toMatchObject({ pending: 1, dead: 0 });
     expect((await runRelay(['run', '--once'], env)).code).toBe(0);
     expect(await store.stats()).toMatchObject({ pending: 0, dead: 1 });

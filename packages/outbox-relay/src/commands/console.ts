@@ -18,7 +18,7 @@ export async function consoleCommand(config: ConsoleCommandConfig, logger: CliLo
   let connection: NatsConnection | undefined;
   let running: RunningConsole | undefined;
   try {
-    opened = await openStore(config.database, { listen: false, logger, maxConnections: 2 });
+    opened = await openStore(config.database, { listen: false, logger, maxConnections: 2, deadBlocksSubject: config.blockSubject });
     await opened.store.assertSchema();
     connection = await connectNats(nats);
     running = await startConsole({

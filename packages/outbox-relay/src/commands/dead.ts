@@ -56,8 +56,9 @@ export async function deadCommand(
 
 /** What `dead retry` says about order, on stderr so the count on stdout stays machine-readable. */
 export const retryOrderNote =
-  'note: a retried event is published after the newer events of its subject that a relay published while it was dead ' +
-  '(relays running with --block-subject true held those back, so there it is published first)';
+  'note: a retried event takes a new sequence at the end of its subject: it is published and applied after the newer events ' +
+  'of its subject (consumers recorded its old place as a gap). Relays running with --block-subject true held those back: ' +
+  'pass --block-subject true here too, and it keeps its place';
 
 function toJson(row: DeadRecord): Record<string, unknown> {
   let data: unknown = row.payload;

@@ -47,4 +47,15 @@ describe('console settings', () => {
     expect(() => parseCommandLine(['run', '--once', '--console'], env)).toThrow(/the console needs a long-running relay; drop --once/);
     expect(() => parseCommandLine(['console', '--console-host', '10.0.0.5'], env)).toThrow(/refusing to serve the console on "10.0.0.5"/);
   });
+
+  it("console reads --block-subject / OUTBOX_BLOCK_SUBJECT, so its retry keeps a dead event's sequence like the relays", () => {
+    const blockSubject = (argv: string[], environment: NodeJS.ProcessEnv = env) => {
+      const parsed = parseCommandLine(argv, environment);
+      return parsed.kind === 'command' && parsed.config.command === 'console' ? parsed.config.blockSubject : 'not console';
+    };
+    expect(blockSubject(['console'])).toBe(false);
+    expect(blockSubject(['console', '--block-subject', 'true'])).toBe(true);
+    expect(blockSubject(['console'], { ...env, OUTBOX_BLOCK_SUBJECT: 'true' })).toBe(true);
+    expect(() => parseCommandLine(['console', '--block-subject', 'maybe'], env)).toThrow(/block-subject/);
+  });
 });

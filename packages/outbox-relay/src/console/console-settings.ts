@@ -2,7 +2,7 @@ import { type CommonConfig, noArguments, readCommon } from '../cli-config.js';
 import { type DatabaseConfig, readDatabase } from '../database-config.js';
 import { type NatsConnectionConfig, readNatsConnection, readStreamName } from '../nats-config.js';
 import { fail, type SettingValues, streamName, subjectTokens } from '../setting-values.js';
-import { consoleSettings, dlqSettings } from '../settings.js';
+import { consoleSettings, dlqSettings, relaySettings } from '../settings.js';
 
 /** Where and how the operator console is served. */
 export interface ConsoleConfig {
@@ -23,6 +23,12 @@ export interface ConsoleCommandConfig extends CommonConfig {
   /** The connection, and the stream whose state the console shows. */
   readonly nats: NatsConnectionConfig & { readonly stream: string };
   readonly console: ConsoleConfig;
+  /**
+   * The relays run with `--block-subject true`: a dead event the console retries keeps its
+   * sequence (as `dead retry --block-subject true` does) instead of taking a new one at the end of
+   * its subject.
+   */
+  readonly blockSubject: boolean;
 }
 
 /** True for 127.0.0.0/8, ::1 and `localhost`: addresses only this machine reaches. */
@@ -37,7 +43,8 @@ export function readConsoleCommandConfig(values: SettingValues, positionals: rea
   const common = readCommon(values);
   const database = readDatabase(values);
   const nats = { ...readNatsConnection(values), stream: readStreamName(values) };
-  return { command: 'console', ...common, database, nats, console: readConsole(values) };
+  const blockSubject = values.boolean(relaySettings.blockSubject);
+  return { command: 'console', ...common, database, nats, console: readConsole(values), blockSubject };
 }
 
 /**
