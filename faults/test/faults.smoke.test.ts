@@ -9,10 +9,12 @@ import {
   relayKilled,
   replayToOneConsumer,
   stopAllProcesses,
+  subjectOrder,
 } from '../src/index.js';
 import { expectConsumerClean } from './consumer-faults.js';
 import { contentFaultTests } from './content-faults.js';
 import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
+import { expectOrderClean, ORDER_SMOKE } from './order-faults.js';
 import { outageSmokeTests } from './outage-faults.js';
 import { expectReplayedToOne } from './replay-faults.js';
 import { expectExactlyOnce, printSummary, report } from './report.js';
@@ -70,6 +72,11 @@ describe('fault suite, smoke', { timeout: 120_000 }, () => {
   it('C2. PostgreSQL: 3 consumers on one durable, 5% transient failures, one SIGKILLed once', async () => {
     const outcome = await consumerReplicas('pg', { events: 600, subjects: 20, writeMs: 3_000, kills: 1, failPercent: 5 });
     expectConsumerClean(outcome);
+  });
+
+  it('O1. MariaDB: strict subject order, 3 consumers on one durable, SIGKILL x3, +1/-1 instance, 5% first attempts fail', async () => {
+    const outcome = await subjectOrder('mysql', 'O1 subject order, 3 workers', ORDER_SMOKE);
+    expectOrderClean(outcome, ORDER_SMOKE);
   });
 
   contentFaultTests(['pg', 'mysql'], 500);

@@ -65,10 +65,7 @@ export const ORDER_REPRO: OrderSize = {
   failFirstPercent: 0,
 };
 
-/**
- * O1's smoke form, for the root `npm test` once subject order lands (11.4 s on MariaDB, measured
- * before it did): the same faults, fewer events and kills. Not registered yet: it fails until then.
- */
+/** O1's smoke form, in the root `npm test` (`faults.smoke.test.ts`): the same faults, fewer events and kills. */
 export const ORDER_SMOKE: OrderSize = {
   events: 1_500,
   subjects: 100,
