@@ -7,8 +7,9 @@ import { ManualClock } from '../testing/manual-clock.js';
 import { MemoryBus } from '../testing/memory-bus.js';
 import { MemoryInboxStore } from '../testing/memory-inbox-store.js';
 import type { MemoryTransaction } from '../testing/memory-outbox-store.js';
-import { Consumer, type ConsumerOptions } from './consumer.js';
+import { Consumer } from './consumer.js';
 import type { ConsumerEvent } from './consumer-events.js';
+import type { ConsumerOptions } from './consumer-options.js';
 
 // Strict subject order (docs/design/ordering.md, sections 3 and 4) on the memory bus and inbox: the
 // bus delivers in publish order, so publishing a subject's events out of sequence order stands for
@@ -201,8 +202,10 @@ describe('Consumer, strict subject order', () => {
     const plain: InboxStore<MemoryTransaction> = {
       process: (name, id, fn, options) => memory.process(name, id, fn, options),
       processBatch: (name, items, fn, options) => memory.processBatch(name, items, fn, options),
-      has: (name, id) => memory.has(name, id),
+      isRecorded: (name, id) => memory.isRecorded(name, id),
       cleanup: (options) => memory.cleanup(options),
+      migrate: () => memory.migrate(),
+      close: () => memory.close(),
     };
     const refused = consumer(bus, plain, []);
     await expect(refused.runOnce()).rejects.toMatchObject({ code: 'CONFIG', setting: 'order' });
