@@ -34,6 +34,7 @@ export function expectBadInputDeadLettered(outcome: Outcome): void {
   const deadList = JSON.parse(checks.deadList as string) as unknown;
   expect(JSON.stringify(deadList)).toContain(checks.oversizedId as string);
   expect(JSON.stringify(deadList)).toMatch(/max_payload/);
+  expect(checks.gapRecorded).toBe(true);
 }
 
 /** Bad configuration: exit 2 naming the setting, no table created or dropped, horizons checked at start. */
