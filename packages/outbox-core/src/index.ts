@@ -8,6 +8,7 @@
 export { Consumer, type EventHandler } from './consumer/consumer.js';
 export type { ConsumerEvent } from './consumer/consumer-events.js';
 export type { ConsumerOptions, ConsumerSkipCounts, ConsumerStatus } from './consumer/consumer-options.js';
+export type { SubjectWaitStatus } from './consumer/subject-waits.js';
 export { type PublisherConstraints, RESERVED_HEADERS } from './contracts/bus-constraints.js';
 export type {
   InboxCleanupOptions,
