@@ -152,28 +152,7 @@ describe('MysqlInboxStore on a TransactionRunner', () => {
     write: (tx, id) => tx.connection.query('INSERT INTO effects VALUES (?)', [id]),
     fail: () => Promise.reject(new Error('second fails')),
     written,
-  });
-
-  it('keeps subject order through the library transactions: positions, gaps and the listing without a pool', async () => {
-    const order = (sequence: number) => ({ order: { subject: 'runner-1', sequence } });
-    expect(await inbox.process('runner', 'r1', (tx) => tx.connection.query("INSERT INTO effects VALUES ('r1')"), order(1))).toMatchObject({
-      status: 'applied',
-    });
-    expect(await inbox.process('runner', 'r3', async () => {}, order(3))).toEqual({ status: 'waiting', position: 1 });
-    expect(await inbox.recordGap('runner', { subject: 'runner-1', sequence: 2, reason: 'dead-letter' })).toBe(2);
-    const outcomes = await inbox.processBatch(
-      'runner',
-      [
-        { messageId: 'r3', ...order(3) },
-        { messageId: 'r4', ...order(4) },
-      ],
-      async (tx, item) => {
-        await tx.connection.query('INSERT INTO effects VALUES (?)', [item.messageId]);
-      },
-    );
-    expect(outcomes.map((outcome) => outcome.status)).toEqual(['applied', 'applied']);
-    expect(await inbox.positions('runner')).toMatchObject([{ subject: 'runner-1', position: 4, gapsAhead: [] }]);
-    expect([await written('r1'), await written('r3'), await written('r4')]).toEqual([1, 1, 1]);
+    ordering: true,
   });
 
   it('works on mysqlTransactions(pool), the handler receiving the mysql2 connection', async () => {

@@ -14,6 +14,8 @@ export interface InboxOnRunnerHarness<Tx> {
   fail(tx: Tx): Promise<unknown>;
   /** How many effects with `id` were committed. */
   written(id: string): Promise<number>;
+  /** The inbox keeps subject positions (`InboxStore.ordering`): its order is checked through the runner too. */
+  readonly ordering?: boolean;
 }
 
 /**
@@ -88,6 +90,32 @@ export function describeInboxOnRunner<Tx>(name: string, harness: InboxOnRunnerHa
       expect([await harness.written('c1'), await harness.written('c2')]).toEqual([0, 0]);
       expect(await inbox.isRecorded?.('basket', 'c1')).toBe(false);
     });
+
+    if (harness.ordering) {
+      it('keeps subject order through the library transactions: positions, gaps and the listing without a pool', async () => {
+        const inbox = harness.inbox();
+        const order = (sequence: number) => ({ order: { subject: 'runner-1', sequence } });
+        const positions = inbox.positions?.bind(inbox);
+        const recordGap = inbox.recordGap?.bind(inbox);
+        expect(inbox.ordering).toBe(true);
+        expect(await inbox.process('runner', 'r1', (tx) => harness.write(tx, 'r1'), order(1))).toMatchObject({ status: 'applied' });
+        expect(await inbox.process('runner', 'r3', async () => {}, order(3))).toEqual({ status: 'waiting', position: 1 });
+        expect(await recordGap?.('runner', { subject: 'runner-1', sequence: 2, reason: 'dead-letter' })).toBe(2);
+        const outcomes = await inbox.processBatch(
+          'runner',
+          [
+            { messageId: 'r3', ...order(3) },
+            { messageId: 'r4', ...order(4) },
+          ],
+          async (tx, item) => {
+            await harness.write(tx, item.messageId);
+          },
+        );
+        expect(outcomes.map((outcome) => outcome.status)).toEqual(['applied', 'applied']);
+        expect(await positions?.('runner')).toMatchObject([{ subject: 'runner-1', position: 4, gapsAhead: [] }]);
+        expect([await harness.written('r1'), await harness.written('r3'), await harness.written('r4')]).toEqual([1, 1, 1]);
+      });
+    }
 
     it('cleans up through the runner when it has no pool', async () => {
       const inbox = harness.inbox();
