@@ -317,6 +317,58 @@ export function describeInboxOrder<Tx>(harness: InboxStoreHarness<Tx> & { lockWa
       expect(await positions()).toMatchObject({ 'p-1': expect.any(Number), 'p-2': expect.any(Number), 'p-3': expect.any(Number) });
     });
 
+    it('applies every event once and in its subject order when concurrent consumers take shared subjects in any order', async () => {
+      const { inbox, positions } = await setup();
+      const workers = 4;
+      const subjects = 8;
+      const sequences = 15;
+      // Every event, delivered again and again in random batches (redeliveries, events before their
+      // predecessors) by workers racing on the same subjects, until each was applied.
+      const pending = new Map<string, { messageId: string; order: OrderKey }>();
+      for (let s = 0; s < subjects; s++) {
+        for (let sequence = 1; sequence <= sequences; sequence++) {
+          pending.set(`race-${s}:${sequence}`, { messageId: newEventId(), order: { subject: `race-${s}`, sequence } });
+        }
+      }
+      // The order handlers ran in, per subject: with no transaction failing (errors stays empty), a
+      // subject's runs are its commits, serialised by its position lock.
+      const ran = new Map<string, number[]>();
+      const errors: unknown[] = [];
+      const deadline = Date.now() + 60_000;
+      const apply = async (tx: Tx, item: { messageId: string; order: OrderKey }): Promise<void> => {
+        await harness.writeEffect(tx, item.messageId);
+        ran.set(item.order.subject, [...(ran.get(item.order.subject) ?? []), item.order.sequence]);
+      };
+      const worker = async (): Promise<void> => {
+        while (pending.size > 0 && Date.now() < deadline) {
+          // Distinct events, as one fetch delivers them; now and then a single one through process().
+          const batch = [...pending.entries()].sort(() => Math.random() - 0.5).slice(0, Math.random() < 0.3 ? 1 : 6);
+          try {
+            const outcomes =
+              batch.length === 1
+                ? [await inbox.process('basket', batch[0]![1].messageId, (tx) => apply(tx, batch[0]![1]), batch[0]![1])]
+                : await inbox.processBatch(
+                    'basket',
+                    batch.map(([, item]) => item),
+                    apply,
+                  );
+            for (const [index, outcome] of outcomes.entries()) {
+              if (outcome.status === 'applied' || outcome.status === 'duplicate') pending.delete(batch[index]![0]);
+            }
+          } catch (error) {
+            errors.push(error);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: workers }, worker));
+      expect(errors).toEqual([]);
+      expect(pending.size).toBe(0);
+      const inOrder = Array.from({ length: sequences }, (_, index) => index + 1);
+      for (let s = 0; s < subjects; s++) expect(ran.get(`race-${s}`), `race-${s}`).toEqual(inOrder);
+      expect(await harness.countEffects()).toBe(subjects * sequences);
+      expect(Object.values(await positions())).toEqual(new Array(subjects).fill(sequences));
+    });
+
     it('refuses a bad order key or gap with OutboxUsageError (code USAGE), changing nothing', async () => {
       const { inbox, positions, recordGap } = await setup();
       let ran = false;
