@@ -23,7 +23,9 @@ import { rollbackQuietly } from './transaction.js';
  *    LOCKED`, re-checking readiness on the latest committed version, sets lease and token, commits.
  *
  * A candidate stays a head until it is completed or dead-lettered: writers append with a larger
- * `seq` (update the aggregate, then append), so no earlier row of its subject can appear. Step 2
+ * `seq` and commit in `seq` order within a subject (the subject's counter row serialises them; with
+ * `subjectSequence: false`, the caller's update-then-append does), so no earlier row of its subject
+ * can appear. Step 2
  * therefore needs no subquery, and no relay ever holds a row lock while waiting on another.
  * READ COMMITTED because under REPEATABLE READ a primary-key lookup of a row deleted since step 1
  * takes a gap lock, which would block writers' inserts at the end of the table. The transaction
