@@ -14,15 +14,9 @@ import { PgInboxStore } from '@outboxkit/outbox-pg';
 import { MYSQL_URL, NATS_URL, PG_URL } from '@outboxkit/test-services';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
+import { nextMessage, runWorker, send, wallMs } from './worker-ipc.mjs';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
-const send = (message) =>
-  new Promise((resolve) => {
-    if (!process.send) return resolve(undefined);
-    process.send(message, undefined, undefined, () => resolve(undefined));
-  });
-const wallMs = () => performance.timeOrigin + performance.now();
-const nextMessage = () => new Promise((resolve) => process.once('message', () => resolve(undefined)));
 const PriceChanged = defineEvent('catalog.product.price-changed', {
   source: 'catalog',
   schema: { '~standard': { version: 1, vendor: 'outboxkit-bench', validate: (value) => ({ value }) } },
@@ -93,11 +87,4 @@ async function main() {
   await nc.drain();
 }
 
-main().then(
-  () => process.disconnect?.(),
-  async (error) => {
-    process.exitCode = 1;
-    await send({ type: 'error', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-    process.disconnect?.();
-  },
-);
+runWorker(main);

@@ -13,20 +13,11 @@ import { PgOutboxStore } from '@outboxkit/outbox-pg';
 import { MYSQL_URL, NATS_URL, PG_URL } from '@outboxkit/test-services';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
+import { nextMessage, runWorker, send, wallMs } from './worker-ipc.mjs';
 
 /** @type {import('./protocol.js').WorkerConfig} */
 const config = JSON.parse(process.argv[2] ?? '{}');
-/** @param {import('./protocol.js').WorkerMessage} message */
-// Resolves once the message is written to the IPC channel: a large one (the acks of a run) is
-// still queued when send() returns, and disconnecting then loses it.
-const send = (message) =>
-  new Promise((resolve) => {
-    if (!process.send) return resolve(undefined);
-    process.send(message, undefined, undefined, () => resolve(undefined));
-  });
 const rssMb = () => process.memoryUsage.rss() / 2 ** 20;
-const wallMs = () => performance.timeOrigin + performance.now();
-const nextMessage = () => new Promise((resolve) => process.once('message', () => resolve(undefined)));
 
 /** Records when each record's batch was acknowledged: the moment the relay learns the bus has it. */
 class AckClock {
@@ -155,11 +146,4 @@ async function main() {
   await nc.drain();
 }
 
-main().then(
-  () => process.disconnect?.(),
-  async (error) => {
-    process.exitCode = 1;
-    await send({ type: 'error', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-    process.disconnect?.();
-  },
-);
+runWorker(main);
