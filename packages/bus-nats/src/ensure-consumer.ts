@@ -4,6 +4,7 @@ import { validateInteger } from '@outboxkit/outbox-core/driver';
 import { msToNanos } from './durations.js';
 import { refused } from './ensure-stream.js';
 import { connectionOf, type JetStreamManagerSource, serverAtLeast, toManager } from './manager.js';
+import { partitionDurable, partitionFilter, validatePartitions } from './partitions.js';
 
 /** Options of {@link ensureConsumer}: a durable pull consumer with explicit acks. */
 export interface EnsureConsumerOptions {
@@ -151,4 +152,48 @@ export function redeliveryHorizonMs(settings: RedeliverySettings): number {
     total += Math.max(timeout, settings.maxNakDelayMs ?? 0);
   }
   return total + settings.ackWaitMs;
+}
+
+/** Options of {@link ensurePartitionedConsumer}. */
+export interface EnsurePartitionedConsumerOptions extends EnsureConsumerOptions {
+  /** The stream's partition count: the relays' `partitions`. */
+  readonly partitions: number;
+  /** The relays' `subjectPrefix`: the partition token goes after it. @defaultValue `'events'` */
+  readonly subjectPrefix?: string;
+}
+
+/**
+ * Creates or updates the durables of a partitioned consumer, one per partition: `<name>-p<k>`,
+ * filtering `<subjectPrefix>.p<k>.>` or, for each of `filterSubjects` (written as without
+ * partitions: `events.catalog.>`), `events.p<k>.catalog.>`. Idempotent; the settings apply to each.
+ * `maxAckPending` is per partition.
+ *
+ * @throws OutboxConfigError as `ensureConsumer`, or for a filter outside the subject prefix.
+ * @example
+ * ```ts
+ * await ensurePartitionedConsumer(nc, { stream: 'EVENTS', name: 'basket', partitions: 16, filterSubjects: ['events.catalog.>'] });
+ * ```
+ */
+export async function ensurePartitionedConsumer(
+  source: JetStreamManagerSource,
+  options: EnsurePartitionedConsumerOptions,
+): Promise<EnsureConsumerResult[]> {
+  const count = validatePartitions(options.partitions);
+  const prefix = options.subjectPrefix ?? 'events';
+  const { partitions: _, subjectPrefix: __, ...rest } = options;
+  const filters = options.filterSubjects ?? [`${prefix}.>`];
+  // Check every option before creating anything.
+  consumerSettings({ ...rest, filterSubjects: filters.map((filter) => partitionFilter(filter, prefix, count - 1)) }, true);
+  const jsm = await toManager(source);
+  const results: EnsureConsumerResult[] = [];
+  for (let partition = 0; partition < count; partition++) {
+    results.push(
+      await ensureConsumer(jsm, {
+        ...rest,
+        name: partitionDurable(options.name, partition),
+        filterSubjects: filters.map((filter) => partitionFilter(filter, prefix, partition)),
+      }),
+    );
+  }
+  return results;
 }

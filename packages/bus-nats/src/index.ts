@@ -25,7 +25,9 @@ export {
 export {
   type EnsureConsumerOptions,
   type EnsureConsumerResult,
+  type EnsurePartitionedConsumerOptions,
   ensureConsumer,
+  ensurePartitionedConsumer,
   type RedeliverySettings,
   redeliveryHorizonMs,
 } from './ensure-consumer.js';
@@ -43,5 +45,11 @@ export type { JetStreamManagerSource } from './manager.js';
 export type { NatsDelivery } from './nats-delivery.js';
 export { NatsPublisher, type NatsPublisherOptions } from './nats-publisher.js';
 export { NatsSubscriber, type NatsSubscriberCreateOptions, type NatsSubscriberOptions } from './nats-subscriber.js';
+export {
+  PartitionedSubscriber,
+  type PartitionedSubscriberOptions,
+  type PartitionOwnership,
+} from './partitioned-subscriber.js';
+export { MAX_PARTITIONS, partitionDurable, partitionedSubjectMapper, partitionFilter, partitionOf } from './partitions.js';
 export { REPLAY_FOR_HEADER, replayMessageId } from './replay.js';
 export { prefixSubjectMapper, type SubjectMapper } from './subjects.js';

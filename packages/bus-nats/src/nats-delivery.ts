@@ -67,6 +67,11 @@ export class NatsDelivery implements Delivery {
     return this.#msg.subject;
   }
 
+  /** True once `ack`, `nak`, `term` or `deadLetter` was sent (and not failed): the message is no longer in hand. */
+  get settled(): boolean {
+    return this.#settled !== null;
+  }
+
   /** The message's sequence in its stream. */
   get streamSequence(): number {
     return this.#info.streamSequence;

@@ -17,6 +17,7 @@ import { BusProbe } from './bus-probe.js';
 import { encodeRecordHeaders, NATS_CONSTRAINTS, reservedRecordHeader } from './cloud-events.js';
 import type { EncodedHeaders } from './encoded-headers.js';
 import { encodeGapHeaders } from './gap-marker.js';
+import { partitionedSubjectMapper } from './partitions.js';
 import { parsePubAck, ReplyInbox } from './reply-inbox.js';
 import { isStreamFullError } from './stream-health.js';
 import { StreamLookup } from './stream-lookup.js';
@@ -34,6 +35,13 @@ export interface NatsPublisherOptions {
   readonly subjectPrefix?: string;
   /** Maps a record to its subject instead of the default; the result is validated per record. */
   readonly subject?: SubjectMapper;
+  /**
+   * Publish on `<subjectPrefix>.p<k>.<record.type>`, `k` = the partition of the record's subject
+   * (`fnv1a(subject) mod partitions`), so the instances of a consumer can divide the subjects
+   * (`PartitionedSubscriber`). Every relay of the stream and every partitioned consumer must use
+   * the same count. Not with `subject`. @defaultValue none: `<subjectPrefix>.<record.type>`
+   */
+  readonly partitions?: number;
   /** How long to wait for each PubAck. @defaultValue 5_000 */
   readonly timeoutMs?: number;
   /**
@@ -98,7 +106,12 @@ export class NatsPublisher implements Publisher {
         `subjectPrefix ${JSON.stringify(prefix)} cannot start a subject: use dot-separated tokens without spaces, * or >`,
       );
     }
-    this.#subject = options.subject ?? prefixSubjectMapper(prefix);
+    if (options.partitions !== undefined && options.subject !== undefined) {
+      throw new OutboxConfigError('partitions', 'partitions and subject cannot both be set: partitions picks the subject itself');
+    }
+    this.#subject =
+      options.subject ??
+      (options.partitions === undefined ? prefixSubjectMapper(prefix) : partitionedSubjectMapper(prefix, options.partitions));
     this.#timeoutMs = validateInteger(options.timeoutMs ?? 5_000, 'timeoutMs', 1);
     this.#maxInFlight = validateInteger(options.maxInFlight ?? 256, 'maxInFlight', 1, 65_536);
     this.#logger = options.logger ?? noopLogger;

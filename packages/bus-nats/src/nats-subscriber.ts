@@ -17,6 +17,11 @@ export interface NatsSubscriberOptions {
   readonly stream: string;
   /** The durable pull consumer's name (see `ensureConsumer`). */
   readonly consumer: string;
+  /**
+   * The consumer's name in the inbox and in dead letters, when it is not the durable's: the
+   * durables of a partitioned consumer (`basket-p3`) all record as `basket`. @defaultValue `consumer`
+   */
+  readonly name?: string;
   /** The consumer's `max_deliver`: the consumer loop dead-letters at this delivery. */
   readonly maxDeliver: number;
   /** First token of dead-letter subjects: `<prefix>.<consumer>.<original subject>`. @defaultValue `'dlq'` */
@@ -97,6 +102,8 @@ export class NatsSubscriber implements Subscriber {
   readonly #maxBytes: number | undefined;
   readonly #connection: NatsConnection;
   readonly #stream: string;
+  /** The durable pulled from (`name` unless the subscriber reads one partition). */
+  readonly #durable: string;
   readonly #nextSubject: string;
   readonly #inbox: string;
   readonly #subscription: Subscription;
@@ -117,7 +124,8 @@ export class NatsSubscriber implements Subscriber {
    * @throws OutboxConfigError for an invalid option.
    */
   constructor(options: NatsSubscriberOptions) {
-    this.name = options.consumer;
+    this.name = options.name ?? options.consumer;
+    this.#durable = options.consumer;
     this.maxDeliver = validateInteger(options.maxDeliver, 'maxDeliver', 1);
     this.redeliveryHorizonMs = options.redeliveryHorizonMs;
     this.ackWaitMs = options.ackWaitMs;
@@ -140,7 +148,7 @@ export class NatsSubscriber implements Subscriber {
     this.#replies = new ReplyInbox(options.connection, validateInteger(options.timeoutMs ?? 5_000, 'timeoutMs', 1));
     this.#context = {
       replies: this.#replies,
-      consumer: options.consumer,
+      consumer: this.name,
       deadLetterPrefix: options.deadLetterPrefix ?? DEFAULT_DEAD_LETTER_PREFIX,
       timeoutMs: validateInteger(options.timeoutMs ?? 5_000, 'timeoutMs', 1),
       maxMessageBytes: () => {
@@ -252,7 +260,7 @@ export class NatsSubscriber implements Subscriber {
       this.#manager = undefined;
       throw error;
     });
-    return (await manager.consumers.info(this.#stream, this.name)).num_pending;
+    return (await manager.consumers.info(this.#stream, this.#durable)).num_pending;
   }
 
   async close(): Promise<void> {
@@ -296,11 +304,11 @@ export class NatsSubscriber implements Subscriber {
     if (pull.status === 503) {
       throw new OutboxConfigError(
         'consumer',
-        `consumer ${this.#stream}/${this.name} does not exist (no responders): create it with ensureConsumer()`,
+        `consumer ${this.#stream}/${this.#durable} does not exist (no responders): create it with ensureConsumer()`,
       );
     }
     if (pull.status === 409 && /deleted|push based/i.test(pull.description ?? '')) {
-      throw new OutboxConfigError('consumer', `consumer ${this.#stream}/${this.name}: ${pull.description}`);
+      throw new OutboxConfigError('consumer', `consumer ${this.#stream}/${this.#durable}: ${pull.description}`);
     }
   }
 
@@ -367,7 +375,7 @@ async function deadLetterStreamLimit(
   options: NatsSubscriberCreateOptions,
   where: string,
 ): Promise<number | undefined> {
-  const subject = deadLetterSubject(options.deadLetterPrefix ?? DEFAULT_DEAD_LETTER_PREFIX, options.consumer, '>');
+  const subject = deadLetterSubject(options.deadLetterPrefix ?? DEFAULT_DEAD_LETTER_PREFIX, options.name ?? options.consumer, '>');
   let stream: string | undefined;
   try {
     stream = await jsm.streams.find(subject);

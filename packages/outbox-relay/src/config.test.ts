@@ -42,6 +42,7 @@ describe('parseCommandLine', () => {
       servers: ['nats://nats:4222'],
       stream: 'EVENTS',
       subjectPrefix: 'events',
+      partitions: 0,
       ensureStream: true,
       duplicateWindowMs: 120_000,
     });
@@ -100,12 +101,19 @@ describe('parseCommandLine', () => {
     ['OUTBOX_ENSURE_STREAM', 'maybe'],
     ['OUTBOX_STREAM', 'has.dot'],
     ['OUTBOX_SUBJECT_PREFIX', 'events.>'],
+    ['OUTBOX_PARTITIONS', '1025'],
+    ['OUTBOX_PARTITIONS', '-1'],
     ['OUTBOX_NATS_URL', 'http://'],
   ])('rejects %s=%s naming the setting and the value', (name, value) => {
     const error = configError([], { ...baseEnv, [name]: value });
     expect(error.setting).toBe(name);
     expect(error.message).toContain(name);
     expect(error.message).toContain(JSON.stringify(value).slice(1, -1));
+  });
+
+  it('reads OUTBOX_PARTITIONS', () => {
+    expect(run([], { ...baseEnv, OUTBOX_PARTITIONS: '16' }).nats.partitions).toBe(16);
+    expect(run(['--partitions', '4']).nats.partitions).toBe(4);
   });
 
   it('refuses a lease that does not cover a batch of publishes, naming the settings and the rule', () => {

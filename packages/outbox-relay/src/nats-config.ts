@@ -16,6 +16,8 @@ export interface NatsConnectionConfig {
 export interface NatsStreamConfig {
   readonly stream: string;
   readonly subjectPrefix: string;
+  /** The stream's partition count (`NatsPublisher`'s `partitions`); 0: none. */
+  readonly partitions: number;
   readonly ensureStream: boolean;
   readonly duplicateWindowMs: number;
   /** `num_replicas` of a stream the relay creates. */
@@ -91,6 +93,7 @@ export function readStream(values: SettingValues): NatsStreamConfig {
   return {
     stream: readStreamName(values),
     subjectPrefix: subjectPrefix as string,
+    partitions: values.integer(s.partitions),
     ensureStream: values.boolean(s.ensure),
     duplicateWindowMs: values.integer(s.duplicateWindowMs),
     streamReplicas: values.integer(s.replicas),

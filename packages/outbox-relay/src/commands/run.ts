@@ -114,6 +114,7 @@ export async function runCommand(config: RunConfig, logger: CliLogger): Promise<
     const publisher = new NatsPublisher({
       connection,
       subjectPrefix: nats.subjectPrefix,
+      ...(nats.partitions > 0 ? { partitions: nats.partitions } : {}),
       stream: nats.stream,
       timeoutMs: nats.publishTimeoutMs,
       // The window the lease check in run-config.ts counts on.
