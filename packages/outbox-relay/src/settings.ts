@@ -152,7 +152,7 @@ export const streamSettings = {
     defaultValue: '0',
     range: [0, 1_024],
     description:
-      'Publish on `<prefix>.p<k>.<event type>`, `k` = the partition of the event\'s subject (FNV-1a mod this count), so the instances of a consumer divide the subjects (`PartitionedSubscriber`). Every relay of the stream and every partitioned consumer must use the same count. 0: no partition token.',
+      "Publish on `<prefix>.p<k>.<event type>`, `k` = the partition of the event's subject (FNV-1a mod this count), so the instances of a consumer divide the subjects (`PartitionedSubscriber`). Every relay of the stream and every partitioned consumer must use the same count. 0: no partition token.",
   },
   ensure: {
     flag: 'ensure-stream',
