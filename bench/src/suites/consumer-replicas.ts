@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ensureConsumer, ensureDeadLetterStream, NatsPublisher } from '@outboxkit/bus-nats';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { ensureConsumer, ensureDeadLetterStream, ensurePartitionedConsumer, NatsPublisher } from '@outboxkit/bus-nats';
 import { MysqlInboxStore } from '@outboxkit/outbox-mysql';
 import { PgInboxStore } from '@outboxkit/outbox-pg';
 import type { SuiteContext } from '../context.js';
@@ -67,25 +68,42 @@ interface Setup {
   drop(): Promise<void>;
 }
 
-/** A fresh stream holding `events` events over `subjects` subjects (with their sequences), a durable, a database with basket_items and the inbox. */
-async function setup(ctx: SuiteContext, db: 'pg' | 'mysql', events: number, subjects: number, ackWaitMs?: number): Promise<Setup> {
+/** How the instances divide the stream: one shared durable, or `partitions` durables owned through leases of `leaseMs`. */
+export interface Layout {
+  readonly partitions?: number;
+  readonly leaseMs?: number;
+}
+
+/**
+ * A fresh stream holding `events` events over `subjects` subjects (with their sequences), a durable
+ * (or one per partition), a database with basket_items and the inbox.
+ */
+async function setup(
+  ctx: SuiteContext,
+  db: 'pg' | 'mysql',
+  events: number,
+  subjects: number,
+  layout: Layout,
+  ackWaitMs?: number,
+): Promise<Setup> {
   const stream = await streamFixture(ctx.nc);
-  const publisher = new NatsPublisher({ connection: ctx.nc, subjectPrefix: stream.name });
+  const partitions = layout.partitions ?? 0;
+  const publisher = new NatsPublisher({
+    connection: ctx.nc,
+    subjectPrefix: stream.name,
+    ...(partitions > 0 ? { partitions } : {}),
+  });
   const records = memoryRecords(events, subjects).map((record, index) => ({ ...record, sequence: Math.floor(index / subjects) + 1 }));
   for (let start = 0; start < records.length; start += 1_000) {
     for (const result of await publisher.publish(records.slice(start, start + 1_000))) {
       if (!result.ok) throw new Error(`filling the stream failed: ${result.error.message}`);
     }
   }
-  await ensureConsumer(ctx.nc, {
-    stream: stream.name,
-    name: 'basket',
-    maxDeliver: 20,
-    maxAckPending: 10_000,
-    ...(ackWaitMs ? { ackWaitMs } : {}),
-  });
+  const durable = { stream: stream.name, name: 'basket', maxDeliver: 20, maxAckPending: 10_000, ...(ackWaitMs ? { ackWaitMs } : {}) };
+  if (partitions > 0) await ensurePartitionedConsumer(ctx.nc, { ...durable, partitions, subjectPrefix: stream.name });
+  else await ensureConsumer(ctx.nc, durable);
   await ensureDeadLetterStream(ctx.nc);
-  const base = { stream: stream.name, durable: 'basket', fetchSize: 100 };
+  const base = { stream: stream.name, durable: 'basket', fetchSize: 100, ...layout };
   if (db === 'pg') {
     const f = await pgFixture({ poolSize: 4, products: 1, outbox: false });
     const t = f.schema;
@@ -109,6 +127,7 @@ async function setup(ctx: SuiteContext, db: 'pg' | 'mysql', events: number, subj
       },
       async drop() {
         await stream.drop();
+        await dropLeases(ctx, stream.name);
         await f.drop();
       },
     };
@@ -132,9 +151,16 @@ async function setup(ctx: SuiteContext, db: 'pg' | 'mysql', events: number, subj
     },
     async drop() {
       await stream.drop();
+      await dropLeases(ctx, stream.name);
       await f.drop();
     },
   };
+}
+
+/** Deletes the lease bucket of a partitioned run (its stream `KV_<bucket>`), if there was one. */
+async function dropLeases(ctx: SuiteContext, stream: string): Promise<void> {
+  const jsm = await jetstreamManager(ctx.nc);
+  await jsm.streams.delete(`KV_outbox-leases_${stream}_basket`).catch(() => undefined);
 }
 
 const total = (replicas: readonly Replica[]) => replicas.reduce((sum, r) => sum + r.latest.applied, 0);
@@ -150,11 +176,13 @@ export async function measureReplicas(
   events: number,
   subjects: number,
   seconds: number,
+  layout: Layout = {},
 ): Promise<{ rate: number; cpu: CpuSeconds }> {
-  const s = await setup(ctx, db, events, subjects);
+  const s = await setup(ctx, db, events, subjects, layout);
   const replicas: Replica[] = [];
   try {
-    for (let i = 0; i < instances; i++) replicas.push(await spawnReplica(s.config));
+    // Forked together: with partitions each is ready once the instances have divided them.
+    replicas.push(...(await Promise.all(Array.from({ length: instances }, () => spawnReplica({ ...s.config, instances })))));
     const before = ctx.cpu.sample(db);
     const started = wallMs();
     for (const r of replicas) r.go();
@@ -202,12 +230,13 @@ export async function rebalanceAfterKill(
   events: number,
   subjects: number,
   ackWaitMs: number,
+  layout: Layout = {},
 ): Promise<RebalanceResult> {
-  const s = await setup(ctx, db, events, subjects, ackWaitMs);
+  const s = await setup(ctx, db, events, subjects, layout, ackWaitMs);
   const replicas: Replica[] = [];
   const perSubject = events / subjects;
   try {
-    for (let i = 0; i < 2; i++) replicas.push(await spawnReplica({ ...s.config, checkOrder: true }));
+    replicas.push(...(await Promise.all([0, 1].map(() => spawnReplica({ ...s.config, checkOrder: true, instances: 2 })))));
     for (const r of replicas) r.go();
     const limit = wallMs() + 60_000;
     while (total(replicas) < events * 0.3 && wallMs() < limit) await sleepMs(2);

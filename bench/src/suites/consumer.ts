@@ -10,8 +10,14 @@ import { natsConnect, streamFixture } from '../fixtures/nats.js';
 import { pgFixture } from '../fixtures/pg.js';
 import { sleepMs, wallMs } from '../names.js';
 import { progress } from '../progress.js';
-import { measureReplicas, rebalanceAfterKill } from './consumer-replicas.js';
+import { type Layout, measureReplicas, rebalanceAfterKill } from './consumer-replicas.js';
 import { cpuFigures } from './relay-drain.js';
+
+/** The two ways instances share a stream: one durable, or partitions owned through leases (16 partitions, 5 s leases). */
+const LAYOUTS: readonly (Layout & { readonly key: string; readonly label: string })[] = [
+  { key: '', label: 'one shared durable' },
+  { key: '-part', label: '16 partitions', partitions: 16, leaseMs: 5_000 },
+];
 
 /** Subjects of the replica and kill -9 measures (fewer than the others', so each subject has several events to keep in order). */
 const REPLICA_SUBJECTS = 200;
@@ -51,8 +57,8 @@ export async function consumerSuite(ctx: SuiteContext): Promise<void> {
     `A fresh stream is filled with ${scale.consumerEvents.toLocaleString('en-US')} events over ${PRODUCTS.toLocaleString('en-US')} subjects, then core \`Consumer\` applies them: per event, insert (consumer, id) into the inbox and \`UPDATE basket_items SET price = ... WHERE product_id = ...\` in one local transaction, commit, ack. ` +
       `Fetch size ${FETCH_SIZE}. Batched mode: one transaction per fetch, the inbox rows of the fetch written by one statement, savepoints only once a handler failed; "instances" are Consumers on the same durable consumer, each with its own subscriber. ` +
       `Per-message mode: one transaction per message, up to "concurrency" subjects at once. Each measurement stops when every event is applied or after ${scale.consumerSeconds} s; rate = applied / elapsed. ` +
-      `Processes: the same batched consumer in 1 or 4 child processes (\`workers/consumer-worker.mjs\`, plain node, each its own NATS connection and pool) on one durable, strict order, over ${REPLICA_SUBJECTS} subjects; partitions are not built yet, so the instances share one durable and order comes from the position check alone. ` +
-      `Kill -9: 2 such processes (durable ack_wait ${scale.rebalanceAckWaitSeconds} s); once 30% of the events are applied one is killed with SIGKILL; the figure is the time until every subject that was not complete has an event applied again (the messages the killed process held come back after ack_wait), then the survivor finishes and the handler's table counts events applied twice or after a later one of their subject. ` +
+      `Processes: the same batched consumer in 1 or 4 child processes (\`workers/consumer-worker.mjs\`, plain node, each its own NATS connection and pool) over ${REPLICA_SUBJECTS} subjects, strict order, in two layouts: one shared durable (each instance may get any subject's events; order comes from the position check alone), and 16 partitions (the relay's \`partitions\`: each subject on \`<prefix>.p<k>.<type>\`, a durable per partition, the instances dividing the partitions through leases in a KV bucket, 5 s leases). ` +
+      `Kill -9: 2 such processes (durable ack_wait ${scale.rebalanceAckWaitSeconds} s), in each layout; once 30% of the events are applied one is killed with SIGKILL; the figure is the time until every subject that was not complete has an event applied again (shared durable: the messages the killed process held come back after ack_wait; partitions: its leases lapse, the survivor takes its partitions, and their unacked messages come back once ack_wait has passed), then the survivor finishes and the handler's table counts events applied twice or after a later one of their subject. ` +
       "Every event carries its subject sequence (`ce-subjectseq`), so the default `order: 'subject'` checks and moves the (consumer, subject) position in the same transaction; the row `order: 'none'` is the same consumer without it (the consumer before issue 14). " +
       'CPU s / 10k events: the consumer is the bench process itself (`process.cpuUsage()` over the measurement, its 5 ms polling of the count included); the database and nats-server are read from /proc as in the relay suite.',
   );
@@ -75,46 +81,60 @@ export async function consumerSuite(ctx: SuiteContext): Promise<void> {
       );
       if (scale.consumerReplicas === 0) continue;
       const name = db === 'pg' ? 'PostgreSQL' : 'MariaDB';
-      for (const instances of [1, 4]) {
-        progress(`consumer run ${run}/${runs}: ${name}, ${instances} consumer process(es), strict order`);
-        const { rate, cpu } = await measureReplicas(ctx, db, instances, scale.consumerEvents, REPLICA_SUBJECTS, scale.consumerSeconds);
-        const key = `consumer.${db}.procs-${instances}`;
+      for (const layout of LAYOUTS) {
+        for (const instances of [1, 4]) {
+          progress(`consumer run ${run}/${runs}: ${name}, ${instances} consumer process(es), ${layout.label}`);
+          const { rate, cpu } = await measureReplicas(
+            ctx,
+            db,
+            instances,
+            scale.consumerEvents,
+            REPLICA_SUBJECTS,
+            scale.consumerSeconds,
+            layout,
+          );
+          const key = `consumer.${db}.procs${layout.key}-${instances}`;
+          ctx.book.record(
+            key,
+            SUITE,
+            `${name}: batched, strict order, ${instances} process${instances > 1 ? 'es' : ''}, ${layout.label}`,
+            'events/s',
+            rate,
+          );
+          ctx.book.recordCpu(key, SUITE, cpu);
+        }
+        ctx.book.record(
+          `consumer.${db}.procs${layout.key}-4-vs-1`,
+          SUITE,
+          `${name}: 4 consumer processes / 1, ${layout.label}`,
+          'ratio',
+          book(`procs${layout.key}-4`) / book(`procs${layout.key}-1`),
+        );
+      }
+      const ackWaitMs = scale.rebalanceAckWaitSeconds * 1000;
+      for (const layout of LAYOUTS) {
+        progress(`consumer run ${run}/${runs}: ${name}, kill -9 of one of 2 consumer processes, ${layout.label}`);
+        const r = await rebalanceAfterKill(ctx, db, scale.consumerEvents, REPLICA_SUBJECTS, ackWaitMs, layout);
+        const lease = layout.leaseMs === undefined ? '' : `, lease ${layout.leaseMs / 1000} s`;
+        const key = `consumer.${db}.rebalance${layout.key}`;
         ctx.book.record(
           key,
           SUITE,
-          `${name}: batched, strict order, ${instances} process${instances > 1 ? 'es' : ''} on one durable`,
-          'events/s',
-          rate,
+          `${name}: kill -9 of 1 of 2 processes (${layout.label}) -> every subject progresses again`,
+          's',
+          r.seconds,
+          `ack_wait ${scale.rebalanceAckWaitSeconds} s${lease}`,
         );
-        ctx.book.recordCpu(key, SUITE, cpu);
+        ctx.book.record(`${key}-held`, SUITE, `${name}: subjects that waited > 1 s after the kill (${layout.label})`, 'subjects', r.held);
+        ctx.book.record(
+          `${key}-out-of-order`,
+          SUITE,
+          `${name}: events applied after a later one of their subject (kill -9 run, ${layout.label})`,
+          'events',
+          r.outOfOrder,
+        );
+        ctx.book.record(`${key}-twice`, SUITE, `${name}: events applied twice (kill -9 run, ${layout.label})`, 'events', r.appliedTwice);
       }
-      ctx.book.record(
-        `consumer.${db}.procs-4-vs-1`,
-        SUITE,
-        `${name}: 4 consumer processes / 1`,
-        'ratio',
-        book('procs-4') / book('procs-1'),
-      );
-      progress(`consumer run ${run}/${runs}: ${name}, kill -9 of one of 2 consumer processes`);
-      const ackWaitMs = scale.rebalanceAckWaitSeconds * 1000;
-      const r = await rebalanceAfterKill(ctx, db, scale.consumerEvents, REPLICA_SUBJECTS, ackWaitMs);
-      ctx.book.record(
-        `consumer.${db}.rebalance`,
-        SUITE,
-        `${name}: kill -9 of 1 of 2 processes -> every subject progresses again`,
-        's',
-        r.seconds,
-        `ack_wait ${scale.rebalanceAckWaitSeconds} s`,
-      );
-      ctx.book.record(`consumer.${db}.rebalance-held`, SUITE, `${name}: subjects that waited > 1 s after the kill`, 'subjects', r.held);
-      ctx.book.record(
-        `consumer.${db}.rebalance-out-of-order`,
-        SUITE,
-        `${name}: events applied after a later one of their subject (kill -9 run)`,
-        'events',
-        r.outOfOrder,
-      );
-      ctx.book.record(`consumer.${db}.rebalance-twice`, SUITE, `${name}: events applied twice (kill -9 run)`, 'events', r.appliedTwice);
     }
   }
 }

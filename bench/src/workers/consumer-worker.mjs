@@ -3,11 +3,14 @@
 // every 20 ms, and its CPU when told `stop`. The parent may also kill it with SIGKILL (the
 // rebalance measure). Plain JavaScript on the packages' built `dist/`, run by plain `node`.
 //
-// Config (JSON, first argument): { db, schema?, database?, stream, durable, fetchSize, checkOrder? }.
+// Config (JSON, first argument): { db, schema?, database?, stream, durable, fetchSize, checkOrder?,
+// partitions?, leaseMs?, instances? }; with `partitions` the worker reads the durables `<durable>-p<k>`
+// through a PartitionedSubscriber (instances divide the partitions through leases) and reports
+// `ready` once the `instances` have divided them.
 // The handler is the consumer suite's: UPDATE basket_items for the event's product; with
 // `checkOrder` it also counts events applied after a later one of their subject (out_of_order).
 import { connect } from '@nats-io/transport-node';
-import { NatsSubscriber } from '@outboxkit/bus-nats';
+import { NatsSubscriber, PartitionedSubscriber } from '@outboxkit/bus-nats';
 import { Consumer, defineEvent } from '@outboxkit/outbox-core';
 import { MysqlInboxStore } from '@outboxkit/outbox-mysql';
 import { PgInboxStore } from '@outboxkit/outbox-pg';
@@ -54,7 +57,15 @@ async function main() {
   let applied = 0;
   let failures = 0;
   let lastAppliedMs = 0;
-  const subscriber = await NatsSubscriber.create({ connection: nc, stream: config.stream, consumer: config.durable });
+  const subscriber = config.partitions
+    ? await PartitionedSubscriber.create({
+        connection: nc,
+        stream: config.stream,
+        consumer: config.durable,
+        partitions: config.partitions,
+        ...(config.leaseMs ? { leaseMs: config.leaseMs } : {}),
+      })
+    : await NatsSubscriber.create({ connection: nc, stream: config.stream, consumer: config.durable });
   const consumer = new Consumer({
     subscriber,
     inbox,
@@ -68,6 +79,16 @@ async function main() {
       } else if (event.type === 'retry' || event.type === 'dead' || event.type === 'batch-fallback') failures++;
     },
   }).on(PriceChanged, (event, tx) => handle(event.data, tx));
+  if (config.partitions && config.instances) {
+    // Ready once the instances have divided the partitions (each holds its share), so the
+    // measurement does not include the joining.
+    const low = Math.floor(config.partitions / config.instances);
+    for (;;) {
+      const { members, owned, releasing } = subscriber.partitions();
+      if (members === config.instances && owned.length >= low && owned.length <= low + 1 && releasing.length === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
   send({ type: 'ready' });
   await nextMessage();
   const cpuAtStart = process.cpuUsage();
@@ -81,6 +102,7 @@ async function main() {
   await nextMessage();
   clearInterval(reporter);
   await consumer.stop({ timeoutMs: 10_000 });
+  await subscriber.close();
   const cpu = process.cpuUsage(cpuAtStart);
   await send({ type: 'done', applied, failures, lastAppliedMs, cpuSeconds: (cpu.user + cpu.system) / 1e6 });
   await closePool();

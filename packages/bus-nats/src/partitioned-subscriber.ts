@@ -165,11 +165,15 @@ export class PartitionedSubscriber implements Subscriber {
     const max = validateInteger(options.max, 'max', 1, 10_000);
     this.#fetching = true;
     try {
-      if (this.#ready.length === 0) {
+      // Pull ahead on every idle partition while fewer than a batch wait here, so the next batch is
+      // on its way while this one is handled.
+      if (this.#ready.length < max) {
         const active = [...this.#lanes.values()].filter((lane) => lane.state === 'active');
         const share = Math.max(1, Math.ceil(max / Math.max(1, active.length)));
         for (const lane of active) lane.pulling ??= this.#pull(lane, share, options.expiresMs);
-        if (this.#ready.length === 0) await this.#waitForReady(options.expiresMs, options.signal);
+      }
+      if (this.#ready.length === 0) {
+        await this.#waitForReady(options.expiresMs, options.signal);
         const error = this.#pullError;
         this.#pullError = undefined;
         if (this.#ready.length === 0 && error !== undefined) throw error;
