@@ -1,6 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { ensureConsumer, ensureDeadLetterStream, ensureStream } from '@outboxkit/bus-nats';
+import { ensureConsumer, ensureDeadLetterStream, ensurePartitionedConsumer, ensureStream, partitionDurable } from '@outboxkit/bus-nats';
 import type { EventDefinition, OutboxEvent } from '@outboxkit/outbox-core';
 import { freePort } from '@outboxkit/test-services';
 import { type Counts, createFaultDatabase, type DatabaseKind, type FaultDatabase } from './databases.js';
@@ -19,6 +19,8 @@ export interface ScenarioOptions {
   readonly maxDeliver?: number;
   /** @defaultValue 3_000 */
   readonly ackWaitMs?: number;
+  /** The relay publishes with this many partitions and the workers divide them through leases (`PartitionedSubscriber`). @defaultValue none: one shared durable */
+  readonly partitions?: number;
 }
 
 /** One line of the report. */
@@ -149,12 +151,14 @@ export class Scenario {
       30_000,
       500,
     );
-    await ensureConsumer(this.nc, {
+    const durable = {
       stream: this.stream,
       name: this.consumer,
       ackWaitMs: options.ackWaitMs ?? 3_000,
       maxDeliver: options.maxDeliver ?? 20,
-    });
+    };
+    if (options.partitions === undefined) await ensureConsumer(this.nc, durable);
+    else await ensurePartitionedConsumer(this.nc, { ...durable, partitions: options.partitions, subjectPrefix: this.prefix });
     const migrated = await this.relayCommand(['migrate']);
     if (migrated.code !== 0) throw new Error(`outbox-relay migrate exited ${migrated.code}: ${migrated.stderr}`);
   }
@@ -169,6 +173,7 @@ export class Scenario {
       OUTBOX_STREAM: this.stream,
       OUTBOX_SUBJECT_PREFIX: this.prefix,
       OUTBOX_METRICS_ADDR: `127.0.0.1:${this.metricsPort}`,
+      ...(this.options.partitions === undefined ? {} : { OUTBOX_PARTITIONS: String(this.options.partitions) }),
       ...extra,
     };
   }
@@ -234,6 +239,9 @@ export class Scenario {
       FAULT_STREAM: this.stream,
       FAULT_CONSUMER: this.consumer,
       FAULT_DLQ_PREFIX: this.deadLetterPrefix,
+      ...(this.options.partitions === undefined
+        ? {}
+        : { FAULT_PARTITIONS: String(this.options.partitions), FAULT_LEASE_MS: String(PARTITION_LEASE_MS) }),
     };
   }
 
@@ -277,19 +285,30 @@ export class Scenario {
     // A batch the relay published but could not settle (its connection killed) stays leased until
     // the lease runs out; then it is published again (the bus drops the copies) and completed.
     await waitUntil('the outbox to have nothing pending', async () => (await this.db.pending()) === 0, timeoutMs, 100);
-    const jsm = await jetstreamManager(this.nc);
     await waitUntil(
       'the consumer to have nothing pending or unacked',
-      async () => {
-        const info = await jsm.consumers.info(this.stream, this.consumer).catch(() => undefined);
-        return info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0;
-      },
+      async () => (await this.consumerPending().catch(() => -1)) === 0,
       timeoutMs,
       100,
     );
     // A late redelivery would show up as a second effect: give one a chance to land.
     // sleep-ok: a quiet period in which a late redelivery (which must not happen) would show as a second effect
     await sleep(1_000);
+  }
+
+  /** `num_pending + num_ack_pending` of the consumer's durable, or summed over its partitions' durables. */
+  async consumerPending(): Promise<number> {
+    const jsm = await jetstreamManager(this.nc);
+    const durables =
+      this.options.partitions === undefined
+        ? [this.consumer]
+        : Array.from({ length: this.options.partitions }, (_, partition) => partitionDurable(this.consumer, partition));
+    let sum = 0;
+    for (const durable of durables) {
+      const info = await jsm.consumers.info(this.stream, durable);
+      sum += info.num_pending + info.num_ack_pending;
+    }
+    return sum;
   }
 
   async streamMessages(stream = this.stream): Promise<number> {
@@ -325,12 +344,17 @@ export class Scenario {
       await Promise.all([
         jsm?.streams.delete(this.stream).catch(() => undefined),
         jsm?.streams.delete(this.deadLetterStream).catch(() => undefined),
+        // The lease bucket of a partitioned run.
+        jsm?.streams.delete(`KV_outbox-leases_${this.stream}_${this.consumer}`).catch(() => undefined),
       ]);
       await this.nc.close();
     };
     await Promise.all([streams(), this.db.dispose()]);
   }
 }
+
+/** The workers' lease on a partition in a partitioned scenario: a killed worker's partitions move after it. */
+export const PARTITION_LEASE_MS = 3_000;
 
 /** Starts of a process that could not load its modules, before giving up. */
 const LOAD_ATTEMPTS = 5;

@@ -63,10 +63,8 @@ export async function writeSpread(scenario: Scenario, events: readonly OutboxEve
   }
 }
 
-async function consumerPending(scenario: Scenario): Promise<number> {
-  const jsm = await jetstreamManager(scenario.nc);
-  const info = await jsm.consumers.info(scenario.stream, scenario.consumer);
-  return info.num_pending + info.num_ack_pending;
+function consumerPending(scenario: Scenario): Promise<number> {
+  return scenario.consumerPending();
 }
 
 /**

@@ -128,6 +128,8 @@ export interface OrderSize {
   readonly failFirstPercent: number;
   /** @defaultValue 'message' */
   readonly mode?: 'message' | 'batch';
+  /** The relay publishes with this many partitions; the workers divide them through leases. @defaultValue none: one shared durable */
+  readonly partitions?: number;
   /** How long each progress step and the final settling may take. @defaultValue 300_000 */
   readonly stepTimeoutMs?: number;
 }
@@ -145,7 +147,12 @@ type Step = { at: number; action: 'kill' | 'add' | 'remove' };
  * the consumer's database.
  */
 export async function subjectOrder(kind: DatabaseKind, name: string, size: OrderSize): Promise<OrderOutcome> {
-  const scenario = await Scenario.create({ kind, natsUrls: NATS_URL, ackWaitMs: 3_000 });
+  const scenario = await Scenario.create({
+    kind,
+    natsUrls: NATS_URL,
+    ackWaitMs: 3_000,
+    ...(size.partitions === undefined ? {} : { partitions: size.partitions }),
+  });
   const workers: ManagedProcess[] = [];
   const started: ManagedProcess[] = [];
   const stepTimeoutMs = size.stepTimeoutMs ?? 300_000;
@@ -199,8 +206,9 @@ export async function subjectOrder(kind: DatabaseKind, name: string, size: Order
     const chosen = size.failFirstPercent > 0 ? events.filter((event) => failsFirst(event.id, size.failFirstPercent)).length : 0;
     const count = (pattern: RegExp): number => started.reduce((sum, worker) => sum + (worker.stdout().match(pattern)?.length ?? 0), 0);
     const changes = size.addRemove ? ' +1 added -1 stopped,' : '';
+    const layout = size.partitions === undefined ? 'one durable' : `${size.partitions} partitions with leases`;
     const faults =
-      `${size.instances} workers,${changes} SIGKILL x${kills}, first attempt fails on ${size.failFirstPercent}% (${failed}), ` +
+      `${size.instances} workers on ${layout},${changes} SIGKILL x${kills}, first attempt fails on ${size.failFirstPercent}% (${failed}), ` +
       `${size.subjects} subjects, ${mode} mode; subjects not 1..N ${order.subjectsNotExact}, stale ${order.stale}, ` +
       `no sequence ${order.noSequence}, sequence != write order ${order.stampMismatch}`;
     const base = await consumerResult(scenario, name, faults);

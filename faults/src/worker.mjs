@@ -18,7 +18,7 @@
  * start on a loaded 2-core machine, and the scenarios restart it often.
  */
 import { connect } from '@nats-io/transport-node';
-import { NatsSubscriber } from '@outboxkit/bus-nats';
+import { NatsSubscriber, PartitionedSubscriber } from '@outboxkit/bus-nats';
 import { Consumer, defineEvent } from '@outboxkit/outbox-core';
 import { MysqlInboxStore } from '@outboxkit/outbox-mysql';
 import { PgInboxStore } from '@outboxkit/outbox-pg';
@@ -142,13 +142,23 @@ async function main() {
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,
   });
-  const subscriber = await NatsSubscriber.create({
+  const subscriberOptions = {
     connection,
     stream: setting('FAULT_STREAM'),
     consumer: setting('FAULT_CONSUMER'),
     deadLetterPrefix: setting('FAULT_DLQ_PREFIX'),
     maxNakDelayMs: 1_000,
-  });
+  };
+  // FAULT_PARTITIONS: the workers divide the partitions' durables through leases.
+  const partitions = process.env.FAULT_PARTITIONS;
+  const subscriber =
+    partitions === undefined
+      ? await NatsSubscriber.create(subscriberOptions)
+      : await PartitionedSubscriber.create({
+          ...subscriberOptions,
+          partitions: Number(partitions),
+          leaseMs: Number(setting('FAULT_LEASE_MS', '10000')),
+        });
   const delayMs = Number(setting('FAULT_HANDLER_DELAY_MS', '0'));
   const fixed = setting('FAULT_FIXED', '0') === '1';
   // Transient handler failures: this share of events fails once (per process), then succeeds.

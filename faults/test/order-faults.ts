@@ -54,6 +54,12 @@ export const ORDER_FULL: OrderSize = {
   failFirstPercent: 5,
 };
 
+/** O3: O1 with the instances dividing 16 partitions through leases (issue 14 item 4). */
+export const ORDER_PARTITIONED: OrderSize = { ...ORDER_FULL, mode: 'batch', partitions: 16 };
+
+/** O3's smoke form, in the root `npm test`. */
+export const ORDER_PARTITIONED_SMOKE: OrderSize = { ...ORDER_PARTITIONED, events: 1_500, subjects: 100, writeMs: 5_000, kills: 3 };
+
 /** O2: the issue's reproduction, one worker SIGKILLed 12 times. */
 export const ORDER_REPRO: OrderSize = {
   events: 3_600,
@@ -81,6 +87,11 @@ export function orderFaultTests(kind: DatabaseKind): void {
   it('O1. strict subject order: 3 consumers on one durable, 50,000 events on 1,000 subjects, SIGKILL x10, +1/-1 instance, 5% first attempts fail', async () => {
     const outcome = await subjectOrder(kind, 'O1 subject order, 3 workers', ORDER_FULL);
     expectOrderClean(outcome, ORDER_FULL);
+  });
+
+  it('O3. strict subject order with partitions: 3 consumers dividing 16 partitions through leases, batched, 50,000 events on 1,000 subjects, SIGKILL x10, +1/-1 instance, 5% first attempts fail', async () => {
+    const outcome = await subjectOrder(kind, 'O3 subject order, 16 partitions', ORDER_PARTITIONED);
+    expectOrderClean(outcome, ORDER_PARTITIONED);
   });
 
   it('O2. the issue 14 reproduction: one consumer SIGKILLed 12 times over 3,600 events on 100 subjects, last = sequence', async () => {
