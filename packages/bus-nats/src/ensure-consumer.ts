@@ -185,6 +185,7 @@ export async function ensurePartitionedConsumer(
   // Check every option before creating anything.
   consumerSettings({ ...rest, filterSubjects: filters.map((filter) => partitionFilter(filter, prefix, count - 1)) }, true);
   const jsm = await toManager(source);
+  await refuseUnreadPartitions(jsm, options.stream, prefix, count);
   const results: EnsureConsumerResult[] = [];
   for (let partition = 0; partition < count; partition++) {
     results.push(
@@ -196,4 +197,34 @@ export async function ensurePartitionedConsumer(
     );
   }
   return results;
+}
+
+/**
+ * Refuses a count below a partition the stream already holds events of (`<prefix>.p40.…` with 32
+ * partitions): no durable would read them, and their subjects would wait for them for ever.
+ */
+async function refuseUnreadPartitions(
+  jsm: Awaited<ReturnType<typeof toManager>>,
+  stream: string,
+  prefix: string,
+  count: number,
+): Promise<void> {
+  let subjects: Record<string, number> = {};
+  try {
+    subjects = (await jsm.streams.info(stream, { subjects_filter: `${prefix}.>` })).state.subjects ?? {};
+  } catch (error) {
+    if ((error as Error).name === 'StreamNotFoundError') {
+      throw new OutboxConfigError('stream', `stream ${stream} does not exist: create it with ensureStream() first`, { cause: error });
+    }
+    throw error;
+  }
+  for (const subject of Object.keys(subjects)) {
+    const token = /^p(\d+)$/.exec(subject.slice(prefix.length + 1).split('.')[0] ?? '');
+    if (token && Number(token[1]) >= count) {
+      throw new OutboxConfigError(
+        'partitions',
+        `stream ${stream} holds events on ${subject}, partition ${token[1]}, but partitions is ${count}: no durable would read them; use the relays' partition count`,
+      );
+    }
+  }
 }

@@ -87,6 +87,21 @@ describe('partitions: the subject layout', () => {
     const { jetstreamManager } = await import('./nats.js');
     expect(await (await jetstreamManager(nc)).consumers.list(stream).next()).toEqual([]);
   });
+
+  it('refuses a partition count below one the stream holds events of: no durable would read them', async () => {
+    const stream = uniqueName('PART');
+    streams.push(stream);
+    await ensureStream(nc, { name: stream, subjects: [`${stream}.>`] });
+    const records = events(40, 1);
+    expect(records.some((entry) => partitionOf(entry.subject, 16) >= 8)).toBe(true);
+    await new NatsPublisher({ connection: nc, subjectPrefix: stream, partitions: 16 }).publish(records);
+    await expect(ensurePartitionedConsumer(nc, { stream, name: 'basket', partitions: 8, subjectPrefix: stream })).rejects.toThrow(
+      /holds events on .*but partitions is 8/,
+    );
+    const { jetstreamManager } = await import('./nats.js');
+    expect(await (await jetstreamManager(nc)).consumers.list(stream).next()).toEqual([]);
+    expect(await ensurePartitionedConsumer(nc, { stream, name: 'basket', partitions: 16, subjectPrefix: stream })).toHaveLength(16);
+  });
 });
 
 describe('partitions: instances divide them through leases', () => {
