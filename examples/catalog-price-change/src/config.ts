@@ -16,8 +16,13 @@ export interface ExampleConfig {
   readonly natsUrl: string;
   /** The JetStream stream the relay publishes into and Basket reads from. */
   readonly stream: string;
-  /** Events go to `<subjectPrefix>.<event type>`; the stream stores `<subjectPrefix>.>`. */
+  /** Events go to `<subjectPrefix>.p<k>.<event type>`; the stream stores `<subjectPrefix>.>`. */
   readonly subjectPrefix: string;
+  /**
+   * The stream's partitions: the relay puts each product's events in partition `k` (from the
+   * product id), and Basket's instances divide the partitions between them through leases.
+   */
+  readonly partitions: number;
   /** Where Basket puts the messages it gives up on. */
   readonly deadLetterStream: string;
   readonly deadLetterPrefix: string;
@@ -45,6 +50,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ExampleConfig 
     natsUrl: env.OUTBOX_NATS_URL || 'nats://127.0.0.1:4222',
     stream: identifier(env, 'DEMO_STREAM', 'CATALOG_DEMO'),
     subjectPrefix: identifier(env, 'DEMO_SUBJECT_PREFIX', 'catalogdemo'),
+    partitions: partitions(env, 'DEMO_PARTITIONS', 8),
     deadLetterStream: identifier(env, 'DEMO_DEAD_LETTER_STREAM', 'CATALOG_DEMO_DEAD'),
     deadLetterPrefix: identifier(env, 'DEMO_DEAD_LETTER_PREFIX', 'catalogdemodlq'),
     consumer: identifier(env, 'DEMO_CONSUMER', 'basket'),
@@ -64,6 +70,7 @@ export function configEnv(config: ExampleConfig): Record<string, string> {
     OUTBOX_NATS_URL: config.natsUrl,
     DEMO_STREAM: config.stream,
     DEMO_SUBJECT_PREFIX: config.subjectPrefix,
+    DEMO_PARTITIONS: String(config.partitions),
     DEMO_DEAD_LETTER_STREAM: config.deadLetterStream,
     DEMO_DEAD_LETTER_PREFIX: config.deadLetterPrefix,
     DEMO_CONSUMER: config.consumer,
@@ -90,5 +97,13 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   if (text === undefined || text === '') return fallback;
   const value = Number(text);
   if (!Number.isInteger(value) || value < 0 || value > 65_535) throw new Error(`${name} must be a port number (0-65535); got ${text}`);
+  return value;
+}
+
+function partitions(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > 1_024) throw new Error(`${name} must be a partition count (1-1024); got ${text}`);
   return value;
 }

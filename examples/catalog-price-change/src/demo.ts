@@ -36,7 +36,11 @@ async function main(): Promise<number> {
   console.log(bold('outboxkit demo: a price change in Catalog reaches every Basket'));
   console.log(dim(`  catalog   PostgreSQL schema ${config.pgSchema}: products + outbox, one transaction per change`));
   console.log(dim(`  relay     outbox-relay sidecar -> NATS JetStream stream ${config.stream}`));
-  console.log(dim(`  basket    MariaDB database ${config.mysqlDatabase}: baskets + inbox, durable consumer ${config.consumer}`));
+  console.log(
+    dim(
+      `  basket    MariaDB database ${config.mysqlDatabase}: baskets + inbox, consumer ${config.consumer} on ${config.partitions} partitions`,
+    ),
+  );
   console.log();
 
   if (!existsSync(relayBinPath())) {
@@ -65,6 +69,7 @@ async function main(): Promise<number> {
     OUTBOX_SCHEMA: config.pgSchema,
     OUTBOX_STREAM: config.stream,
     OUTBOX_SUBJECT_PREFIX: config.subjectPrefix,
+    OUTBOX_PARTITIONS: String(config.partitions),
     OUTBOX_METRICS_ADDR: 'off',
     OUTBOX_LOG_LEVEL: 'info',
     OUTBOX_SHUTDOWN_TIMEOUT_MS: '5000',

@@ -110,7 +110,10 @@ afterAll(async () => {
   await mysql.end();
   const nats = await connect({ servers: NATS_URL });
   const jsm = await jetstreamManager(nats);
-  for (const stream of [names.DEMO_STREAM, names.DEMO_DEAD_LETTER_STREAM]) await jsm.streams.delete(stream).catch(() => false);
+  // The stream, the dead-letter stream and Basket's lease bucket (the KV bucket's stream).
+  for (const stream of [names.DEMO_STREAM, names.DEMO_DEAD_LETTER_STREAM, `KV_outbox-leases_${names.DEMO_STREAM}_basket`]) {
+    await jsm.streams.delete(stream).catch(() => false);
+  }
   await nats.close();
 });
 

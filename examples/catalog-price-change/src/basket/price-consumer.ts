@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ensureConsumer, ensureDeadLetterStream, ensureStream, NatsSubscriber } from '@outboxkit/bus-nats';
+import { ensureDeadLetterStream, ensurePartitionedConsumer, ensureStream, PartitionedSubscriber } from '@outboxkit/bus-nats';
 import { Consumer, type ConsumerEvent, type EventData, OutboxConfigError } from '@outboxkit/outbox-core';
 import type { MysqlConnectionLike, MysqlInboxStore } from '@outboxkit/outbox-mysql';
 import type { ExampleConfig } from '../config.js';
@@ -14,23 +14,27 @@ const INBOX_RETENTION_MS = 7 * 24 * 3_600_000;
 /** What the running consumer holds, to stop it. */
 export interface PriceConsumer {
   readonly consumer: Consumer<MysqlConnectionLike>;
-  readonly subscriber: NatsSubscriber;
+  readonly subscriber: PartitionedSubscriber;
 }
 
 /**
- * Creates (or checks) the stream, the dead-letter stream and Basket's durable pull consumer: all
- * idempotent. A deploy step, like the migrations: `setUp` runs it before any service starts, so
+ * Creates (or checks) the stream, the dead-letter stream and Basket's durable pull consumers, one
+ * per partition (`basket-p0` ... `basket-p7`): all idempotent. A deploy step, like the migrations: `setUp` runs it before any service starts, so
  * the relay and Basket never race to create the stream.
  */
 export async function provisionStreams(connection: NatsConnection, config: ExampleConfig): Promise<void> {
   await ensureStream(connection, { name: config.stream, subjects: [`${config.subjectPrefix}.>`] });
   await ensureDeadLetterStream(connection, { name: config.deadLetterStream, subjectPrefix: config.deadLetterPrefix });
-  await ensureConsumer(connection, {
+  await ensurePartitionedConsumer(connection, {
     stream: config.stream,
     name: config.consumer,
+    // The relay's OUTBOX_PARTITIONS: its events go to `<prefix>.p<k>.<type>`.
+    partitions: config.partitions,
+    subjectPrefix: config.subjectPrefix,
     // Every event Catalog publishes, not only the type Basket handles: the consumer applies each
     // product's events strictly in sequence, and a sequence number the filter kept away would make
-    // the product wait for it. Types without a handler are acked and recorded as gaps.
+    // the product wait for it. Types without a handler are acked and recorded as gaps. Written as
+    // without partitions: each partition's durable filters `<prefix>.p<k>.catalog.>`.
     filterSubjects: [`${config.subjectPrefix}.catalog.>`],
     // A crash mid-handler is redelivered after 10 s; a handler that keeps failing is dead-lettered at the 5th delivery.
     ackWaitMs: 10_000,
@@ -54,10 +58,13 @@ export async function startPriceConsumer(
   store: BasketStore,
   log: JsonLog,
 ): Promise<PriceConsumer> {
-  const subscriber = await NatsSubscriber.create({
+  // Several Basket instances divide the partitions through leases in a KV bucket: each product's
+  // events are read by one instance at a time, and a dead instance's partitions move after 10 s.
+  const subscriber = await PartitionedSubscriber.create({
     connection,
     stream: config.stream,
     consumer: config.consumer,
+    partitions: config.partitions,
     deadLetterPrefix: config.deadLetterPrefix,
     logger: log,
   }).catch((error: unknown) => {
