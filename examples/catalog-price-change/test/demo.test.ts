@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { partitionOf } from '@outboxkit/bus-nats';
 import { freePort, MYSQL_URL, NATS_URL, PG_URL } from '@outboxkit/test-services';
 import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
@@ -167,7 +168,8 @@ describe('npm run demo', () => {
       expect(run.stdout).toMatch(/stopped +relay \(exit code 0\), catalog \(exit code 0\), basket \(exit code 0\)/);
       // The first change's trace, from the spans the three processes sent to the demo's OTLP receiver.
       const tree = traceTree(run.stdout);
-      const destination = `${names.DEMO_SUBJECT_PREFIX}.catalog.product.price-changed`;
+      // The relay publishes the first product's change in its partition (8 partitions by default).
+      const destination = `${names.DEMO_SUBJECT_PREFIX}.p${partitionOf(demoProducts[0] as string, 8)}.catalog.product.price-changed`;
       expect(tree).toEqual([
         ['catalog', 0, 'PATCH /products/:id/price'],
         ['catalog', 1, 'UPDATE products'],
