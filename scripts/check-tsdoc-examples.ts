@@ -69,10 +69,11 @@ declare const event: { readonly id: string };
   'bus-nats': `
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { ensureConsumer, ensureStream, listDeadLetters, NatsPublisher, NatsSubscriber } from '@outboxkit/bus-nats';
-import type { ClaimedBatch } from '@outboxkit/outbox-core';
+import { ensureConsumer, ensurePartitionedConsumer, ensureStream, listDeadLetters, NatsPublisher, NatsSubscriber, PartitionedSubscriber } from '@outboxkit/bus-nats';
+import { Consumer, type ClaimedBatch, type InboxStore } from '@outboxkit/outbox-core';
 declare const nc: NatsConnection;
 declare const batch: ClaimedBatch;
+declare const inbox: InboxStore<unknown>;
 `,
   // The CLI has no library entry: its examples use its source files.
   'outbox-relay': `

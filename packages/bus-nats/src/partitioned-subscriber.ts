@@ -74,7 +74,7 @@ const MEMBER_PREFIX = 'member.';
  * ```ts
  * await ensurePartitionedConsumer(nc, { stream: 'EVENTS', name: 'basket', partitions: 16, filterSubjects: ['events.catalog.>'] });
  * const subscriber = await PartitionedSubscriber.create({ connection: nc, stream: 'EVENTS', consumer: 'basket', partitions: 16 });
- * const consumer = new Consumer({ subscriber, inbox, handlers });
+ * const consumer = new Consumer({ subscriber, inbox }); // then .on(EventType, handler) and start()
  * ```
  */
 export class PartitionedSubscriber implements Subscriber {
