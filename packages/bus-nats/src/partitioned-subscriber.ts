@@ -291,10 +291,17 @@ export class PartitionedSubscriber implements Subscriber {
     if (this.#closed) return;
     const members = new Set<string>([this.instance]);
     const taken = new Set<number>();
-    for await (const key of await this.#kv.keys()) {
-      if (key.startsWith(MEMBER_PREFIX)) members.add(key.slice(MEMBER_PREFIX.length));
-      else if (key.startsWith(KEY_PREFIX)) taken.add(Number(key.slice(KEY_PREFIX.length)));
-    }
+    // Bounded: a listing that hangs (NATS away) must not hold up the next renewal.
+    await withTimeout(
+      (async () => {
+        for await (const key of await this.#kv.keys()) {
+          if (key.startsWith(MEMBER_PREFIX)) members.add(key.slice(MEMBER_PREFIX.length));
+          else if (key.startsWith(KEY_PREFIX)) taken.add(Number(key.slice(KEY_PREFIX.length)));
+        }
+      })(),
+      Math.floor(this.#leaseMs / 3),
+      'listing the lease bucket',
+    );
     this.#members = members.size;
     const rank = [...members].sort().indexOf(this.instance);
     const share = Math.floor(this.#count / members.size) + (rank < this.#count % members.size ? 1 : 0);
@@ -384,5 +391,20 @@ export class PartitionedSubscriber implements Subscriber {
       }
     }
     return Promise.all(closing);
+  }
+}
+
+/** `promise`, or a rejection naming `what` after `ms`. */
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
