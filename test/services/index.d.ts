@@ -49,3 +49,16 @@ export declare function waitUntil(
 
 /** A loopback TCP port nothing listens on right now (for a server the test starts, or an address that refuses). */
 export declare function freePort(): Promise<number>;
+
+/** A nats-server of the test's own, with JetStream, on a free port and a temp store dir; stopped by pid. */
+export declare class OwnNatsServer {
+  port: number;
+  readonly url: string;
+  /** Starts it (on the same port as before when restarted) and waits until it accepts clients. */
+  start(): Promise<void>;
+  /** Sends a signal to the server process (SIGSTOP freezes it: connections stay open, nothing is answered). */
+  signal(signal: NodeJS.Signals): void;
+  /** Kills it (SIGKILL) and waits for the exit. */
+  stop(): Promise<void>;
+  dispose(): Promise<void>;
+}

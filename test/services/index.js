@@ -59,3 +59,4 @@ export function answers(url, timeoutMs = 1_000) {
     socket.once('error', () => done(false));
   });
 }
+export { OwnNatsServer } from './own-nats-server.js';

@@ -1,4 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
 import {
   ensureDeadLetterStream,
   ensurePartitionedConsumer,
@@ -9,7 +10,7 @@ import {
 } from '@outboxkit/bus-nats';
 import { Consumer, defineEvent, OutboxConfigError, type OutboxRecord } from '@outboxkit/outbox-core';
 import { MemoryInboxStore, type MemoryTransaction } from '@outboxkit/outbox-core/testing';
-import { waitUntil } from '@outboxkit/test-services';
+import { OwnNatsServer, waitUntil } from '@outboxkit/test-services';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { connectNats, natsPerFile, readStream, record, uniqueName } from './nats.js';
@@ -212,5 +213,92 @@ describe('partitions: instances divide them through leases', () => {
     // The late instance did take a share of the work.
     expect([...appliedBy.values()].some((by) => by.has('c'))).toBe(true);
     expect(late.subscriber.partitions().owned.length).toBeGreaterThan(0);
+  });
+});
+
+describe('partitions: NATS down for longer than the lease', () => {
+  it('two consuming instances lose their leases while nats-server is killed, take the partitions back after its restart, and apply every event in order, once', async () => {
+    const server = new OwnNatsServer();
+    await server.start();
+    const connections: NatsConnection[] = [];
+    const open: PartitionedSubscriber[] = [];
+    const consumers: Consumer<MemoryTransaction>[] = [];
+    const connectOwn = async () => {
+      const connection = await connect({ servers: server.url, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      connections.push(connection);
+      return connection;
+    };
+    try {
+      const admin = await connectOwn();
+      const stream = 'OUTAGE';
+      await ensureStream(admin, { name: stream, subjects: [`${stream}.>`] });
+      await ensureDeadLetterStream(admin, { name: 'OUTAGE_DLQ', subjectPrefix: 'dlq' });
+      await ensurePartitionedConsumer(admin, {
+        stream,
+        name: 'basket',
+        partitions: 4,
+        subjectPrefix: stream,
+        maxDeliver: 5,
+        ackWaitMs: 3_000,
+      });
+      const publisher = new NatsPublisher({ connection: admin, subjectPrefix: stream, partitions: 4 });
+      const inbox = new MemoryInboxStore();
+      const applied = new Map<string, number[]>();
+      for (const instance of ['a', 'b']) {
+        const subscriber = await PartitionedSubscriber.create({
+          connection: await connectOwn(),
+          stream,
+          consumer: 'basket',
+          partitions: 4,
+          leaseMs: LEASE_MS,
+          instance,
+          timeoutMs: 1_000,
+        });
+        open.push(subscriber);
+        const consumer = new Consumer<MemoryTransaction>({ subscriber, inbox, fetchExpiresMs: 200 }).on(Changed, async (event, tx) => {
+          tx.onCommit(() => applied.set(event.subject, [...(applied.get(event.subject) ?? []), event.data.v]));
+        });
+        consumers.push(consumer);
+        await consumer.start();
+      }
+      const total = () => [...applied.values()].reduce((sum, list) => sum + list.length, 0);
+      expect((await publisher.publish(events(20, 5))).every((result) => result.ok)).toBe(true);
+      await waitUntil('the first 100 events applied', () => total() === 100, 30_000);
+      const [a, b] = open as [PartitionedSubscriber, PartitionedSubscriber];
+      await waitUntil(
+        'a and b to own 2 partitions each',
+        () => a.partitions().owned.length === 2 && b.partitions().owned.length === 2,
+        20 * LEASE_MS,
+      );
+
+      await server.stop();
+      await waitUntil(
+        'both to stop reading their partitions',
+        () => a.partitions().owned.length + b.partitions().owned.length === 0,
+        20 * LEASE_MS,
+      );
+      await server.start();
+
+      await waitUntil(
+        'the publisher to publish again',
+        async () => (await publisher.publish(events(20, 5, 6))).every((result) => result.ok),
+        30_000,
+        500,
+      );
+      await waitUntil('all 200 events applied', () => total() >= 200, 60_000);
+      await waitUntil(
+        'a and b to own 2 partitions each again',
+        () => a.partitions().owned.length === 2 && b.partitions().owned.length === 2,
+        20 * LEASE_MS,
+      );
+      const expected = Array.from({ length: 10 }, (_, index) => index + 1);
+      for (let s = 0; s < 20; s++) expect(applied.get(`product-${s}`)).toEqual(expected);
+      expect(total()).toBe(200);
+    } finally {
+      for (const consumer of consumers) await consumer.stop({ timeoutMs: 2_000 });
+      await Promise.all(open.map((subscriber) => subscriber.close().catch(() => undefined)));
+      await Promise.all(connections.map((connection) => connection.close().catch(() => undefined)));
+      await server.dispose();
+    }
   });
 });

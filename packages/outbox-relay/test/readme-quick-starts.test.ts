@@ -4,12 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { MYSQL_URL, PG_URL } from '@outboxkit/test-services';
+import { MYSQL_URL, OwnNatsServer, PG_URL } from '@outboxkit/test-services';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OwnNatsServer } from './own-nats-server.js';
 import { randomName } from './random-name.js';
 
 // Each package README, read as a new user would: a fresh project installs what its "Install"

@@ -1,7 +1,6 @@
-import { PG_URL, waitUntil } from '@outboxkit/test-services';
+import { OwnNatsServer, PG_URL, waitUntil } from '@outboxkit/test-services';
 import { describe, expect, it } from 'vitest';
 import { makeEvents } from './make-events.js';
-import { OwnNatsServer } from './own-nats-server.js';
 import { pgFixturePerFile } from './pg-fixture.js';
 import { randomName } from './random-name.js';
 import { startRelay } from './relay-process.js';

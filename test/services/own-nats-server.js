@@ -1,42 +1,41 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+// @ts-check
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, NATS_SERVER_BIN, waitUntil } from '@outboxkit/test-services';
-import { natsConnect } from './nats-stream.js';
+import { freePort } from './free-port.js';
+import { answers, NATS_SERVER_BIN } from './index.js';
+import { waitUntil } from './wait-until.js';
 
 /** A nats-server of the test's own, with JetStream, on a free port and a temp store dir; stopped by pid. */
 export class OwnNatsServer {
-  readonly #storeDir = mkdtempSync(join(tmpdir(), 'outbox-relay-nats-'));
-  #child: ChildProcess | undefined;
+  #storeDir = mkdtempSync(join(tmpdir(), 'outboxkit-nats-'));
+  /** @type {import('node:child_process').ChildProcess | undefined} */
+  #child;
   port = 0;
 
-  get url(): string {
+  get url() {
     return `nats://127.0.0.1:${this.port}`;
   }
 
   /** Starts it (on the same port as before when restarted) and waits until it accepts clients. */
-  async start(): Promise<void> {
+  async start() {
     if (this.port === 0) this.port = await freePort();
     this.#child = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.#storeDir], { stdio: 'ignore' });
-    await waitUntil('nats-server to accept connections', async () => {
-      try {
-        const nc = await natsConnect(this.url);
-        await nc.close();
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    // nats-server opens its client port once JetStream is up.
+    await waitUntil('nats-server to accept connections', () => answers(this.url));
   }
 
-  /** Sends a signal to the server process (SIGSTOP freezes it: connections stay open, nothing is answered). */
-  signal(signal: NodeJS.Signals): void {
+  /**
+   * Sends a signal to the server process (SIGSTOP freezes it: connections stay open, nothing is answered).
+   * @param {NodeJS.Signals} signal
+   */
+  signal(signal) {
     this.#child?.kill(signal);
   }
 
   /** Kills it (SIGKILL) and waits for the exit. */
-  async stop(): Promise<void> {
+  async stop() {
     const child = this.#child;
     this.#child = undefined;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -46,7 +45,7 @@ export class OwnNatsServer {
     await exited;
   }
 
-  async dispose(): Promise<void> {
+  async dispose() {
     await this.stop();
     rmSync(this.#storeDir, { recursive: true, force: true });
   }
