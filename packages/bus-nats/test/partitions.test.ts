@@ -13,6 +13,7 @@ import { MemoryInboxStore, type MemoryTransaction } from '@outboxkit/outbox-core
 import { OwnNatsServer, waitUntil } from '@outboxkit/test-services';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { fnv1a } from '../src/partitions.js';
 import { connectNats, natsPerFile, readStream, record, uniqueName } from './nats.js';
 
 let nc: NatsConnection;
@@ -158,6 +159,30 @@ describe('partitions: instances divide them through leases', () => {
     await waitUntil('a and b to take c partitions', () => divided([a, b], [4, 4]), 10 * LEASE_MS);
     // Closing deletes the leases: no wait for them to lapse (the bucket's max_age is the lease).
     expect(Date.now() - closedAt).toBeLessThan(3 * LEASE_MS);
+  });
+
+  it('a partition given up to a joining instance moves only once the message handed out of it is settled', async () => {
+    const { stream, dlqPrefix } = await partitionedStream();
+    const a = (await join(stream, dlqPrefix, 'a')).subscriber;
+    // The partitions a gives up to a second member: the 4 it likes least (its preference order).
+    const given = [...Array(PARTITIONS).keys()].sort((x, y) => fnv1a(`a.${x}`) - fnv1a(`a.${y}`)).slice(PARTITIONS / 2);
+    const partition = given[0] as number;
+    let subject = '';
+    for (let index = 0; subject === ''; index++)
+      if (partitionOf(`product-${index}`, PARTITIONS) === partition) subject = `product-${index}`;
+    const publisher = new NatsPublisher({ connection: nc, subjectPrefix: stream, partitions: PARTITIONS });
+    expect((await publisher.publish([record(Changed.type, { subject, sequence: 1 })])).every((result) => result.ok)).toBe(true);
+    const [held] = await a.fetch({ max: 10, expiresMs: 2_000 });
+    expect(held?.subject).toBe(`${stream}.p${partition}.${Changed.type}`);
+
+    const b = (await join(stream, dlqPrefix, 'b')).subscriber;
+    await waitUntil('b to take the 3 partitions a gave up with nothing in hand', () => b.partitions().owned.length === 3, 10 * LEASE_MS);
+    expect(a.partitions()).toMatchObject({ owned: expect.not.arrayContaining([partition]), releasing: [partition] });
+    expect(b.partitions().owned).not.toContain(partition);
+
+    await held?.ack();
+    await waitUntil('b to take the partition once the message is acked', () => b.partitions().owned.includes(partition), 10 * LEASE_MS);
+    expect(divided([a, b], [4, 4])).toBe(true);
   });
 
   it('the partitions of an instance killed without closing move to the others once its lease lapses', async () => {
