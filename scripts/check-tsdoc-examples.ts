@@ -69,7 +69,7 @@ declare const event: { readonly id: string };
   'bus-nats': `
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { ensureConsumer, ensurePartitionedConsumer, ensureStream, listDeadLetters, NatsPublisher, NatsSubscriber, PartitionedSubscriber } from '@outboxkit/bus-nats';
+import { ensureConsumer, ensurePartitionedConsumer, ensureStream, listDeadLetters, NatsPublisher, NatsSubscriber, PartitionedSubscriber, readPartitionOwners } from '@outboxkit/bus-nats';
 import { Consumer, type ClaimedBatch, type InboxStore } from '@outboxkit/outbox-core';
 declare const nc: NatsConnection;
 declare const batch: ClaimedBatch;

@@ -48,7 +48,9 @@ export { NatsSubscriber, type NatsSubscriberCreateOptions, type NatsSubscriberOp
 export {
   PartitionedSubscriber,
   type PartitionedSubscriberOptions,
+  type PartitionOwners,
   type PartitionOwnership,
+  readPartitionOwners,
 } from './partitioned-subscriber.js';
 export { MAX_PARTITIONS, partitionDurable, partitionedSubjectMapper, partitionFilter, partitionOf } from './partitions.js';
 export { REPLAY_FOR_HEADER, replayMessageId } from './replay.js';

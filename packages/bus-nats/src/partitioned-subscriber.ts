@@ -24,6 +24,64 @@ export interface PartitionedSubscriberOptions extends Omit<NatsSubscriberCreateO
   readonly bucket?: string;
 }
 
+/** What {@link readPartitionOwners} found in a partitioned consumer's lease bucket. */
+export interface PartitionOwners {
+  readonly bucket: string;
+  /** The instances that renewed their member entry within the lease, by id. */
+  readonly members: readonly { readonly instance: string; readonly renewedAt: string }[];
+  /** The leased partitions, ascending; a partition missing here is free (or its owner's lease lapsed). */
+  readonly partitions: readonly { readonly partition: number; readonly instance: string; readonly renewedAt: string }[];
+}
+
+/**
+ * Reads who owns which partition of a partitioned consumer, from its lease bucket: the operator's
+ * view of `PartitionedSubscriber`. `null` when the bucket does not exist (no instance ever started).
+ * @example
+ * ```ts
+ * const owners = await readPartitionOwners(nc, { stream: 'EVENTS', consumer: 'basket' });
+ * for (const { partition, instance } of owners?.partitions ?? []) console.log(partition, instance);
+ * ```
+ */
+export async function readPartitionOwners(
+  connection: PartitionedSubscriberOptions['connection'],
+  options: { readonly stream: string; readonly consumer: string; readonly bucket?: string },
+): Promise<PartitionOwners | null> {
+  const bucket = options.bucket ?? leaseBucketName(options.stream, options.consumer);
+  let kv: KV;
+  try {
+    kv = await new Kvm(connection).open(bucket);
+    await kv.status();
+  } catch (error) {
+    if ((error as Error).name === 'StreamNotFoundError' || /stream not found|bucket not found/i.test((error as Error).message)) return null;
+    throw error;
+  }
+  const members: { instance: string; renewedAt: string }[] = [];
+  const partitions: { partition: number; instance: string; renewedAt: string }[] = [];
+  for await (const key of await kv.keys()) {
+    const entry = await kv.get(key);
+    if (entry === null || entry.operation !== 'PUT') continue;
+    const renewedAt = entry.created.toISOString();
+    if (key.startsWith(MEMBER_PREFIX)) members.push({ instance: key.slice(MEMBER_PREFIX.length), renewedAt });
+    else if (key.startsWith(KEY_PREFIX)) {
+      let instance = '?';
+      try {
+        instance = String((JSON.parse(entry.string()) as { instance?: unknown }).instance ?? '?');
+      } catch {
+        // A value not written by PartitionedSubscriber: shown as '?'.
+      }
+      partitions.push({ partition: Number(key.slice(KEY_PREFIX.length)), instance, renewedAt });
+    }
+  }
+  members.sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0));
+  partitions.sort((a, b) => a.partition - b.partition);
+  return { bucket, members, partitions };
+}
+
+/** The default lease bucket of a partitioned consumer. */
+function leaseBucketName(stream: string, consumer: string): string {
+  return `outbox-leases_${stream}_${consumer}`;
+}
+
 /** What {@link PartitionedSubscriber.partitions} reports. */
 export interface PartitionOwnership {
   readonly instance: string;
@@ -129,7 +187,7 @@ export class PartitionedSubscriber implements Subscriber {
     if (options.instance !== undefined && !/^[\w-]{1,128}$/.test(options.instance)) {
       throw new OutboxConfigError('instance', `instance ${JSON.stringify(options.instance)} must be 1-128 letters, digits, '_' or '-'`);
     }
-    const bucket = options.bucket ?? `outbox-leases_${options.stream}_${options.consumer}`;
+    const bucket = options.bucket ?? leaseBucketName(options.stream, options.consumer);
     if (!/^[\w-]{1,200}$/.test(bucket)) {
       throw new OutboxConfigError(
         'bucket',

@@ -7,6 +7,7 @@ import {
   NatsPublisher,
   PartitionedSubscriber,
   partitionOf,
+  readPartitionOwners,
 } from '@outboxkit/bus-nats';
 import { Consumer, defineEvent, OutboxConfigError, type OutboxRecord } from '@outboxkit/outbox-core';
 import { MemoryInboxStore, type MemoryTransaction } from '@outboxkit/outbox-core/testing';
@@ -154,6 +155,14 @@ describe('partitions: instances divide them through leases', () => {
     await waitUntil('a and b to own 4 partitions each', () => divided([a, b], [4, 4]), 10 * LEASE_MS);
     const c = (await join(stream, dlqPrefix, 'c')).subscriber;
     await waitUntil('a, b and c to own 3, 3 and 2', () => divided([a, b, c], [3, 3, 2]), 10 * LEASE_MS);
+    // The operator's view, read from the lease bucket, says the same.
+    const owners = await readPartitionOwners(nc, { stream, consumer: 'basket' });
+    expect(owners?.members.map((member) => member.instance)).toEqual(['a', 'b', 'c']);
+    for (const subscriber of [a, b, c]) {
+      const listed = owners?.partitions.filter((entry) => entry.instance === subscriber.instance).map((entry) => entry.partition);
+      expect(listed).toEqual(subscriber.partitions().owned);
+    }
+    expect(await readPartitionOwners(nc, { stream, consumer: 'nobody' })).toBeNull();
     const closedAt = Date.now();
     await c.close();
     await waitUntil('a and b to take c partitions', () => divided([a, b], [4, 4]), 10 * LEASE_MS);

@@ -2,6 +2,7 @@ import type { DeadChangeConfig, DeadListConfig, DeadShowConfig, MigrateConfig, S
 import type { ConsoleCommandConfig } from './console/console-settings.js';
 import type { DlqChangeConfig, DlqListConfig, DlqShowConfig } from './dlq-config.js';
 import type { InboxPositionsConfig, InboxSkipConfig } from './inbox-config.js';
+import type { PartitionsConfig } from './partitions-config.js';
 import type { RunConfig } from './run-config.js';
 import { fail, type SettingValues } from './setting-values.js';
 import { logLevelSetting } from './settings.js';
@@ -22,7 +23,8 @@ export type CliConfig =
   | DlqShowConfig
   | DlqChangeConfig
   | InboxPositionsConfig
-  | InboxSkipConfig;
+  | InboxSkipConfig
+  | PartitionsConfig;
 
 /** Validates a command's settings and positional arguments into its configuration. */
 export type ConfigReader<T extends CliConfig> = (values: SettingValues, positionals: readonly string[]) => T;

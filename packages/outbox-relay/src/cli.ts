@@ -56,6 +56,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, stre
       case 'inbox positions':
       case 'inbox skip':
         return await (await import('./commands/inbox.js')).inboxCommand(config, logger, streams.stdout);
+      case 'partitions':
+        return await (await import('./commands/partitions.js')).partitionsCommand(config, streams.stdout, streams.stderr);
       default:
         return await (await import('./commands/dlq.js')).dlqCommand(config, logger, streams.stdout, streams.stderr);
     }

@@ -3,6 +3,7 @@ import type { CliConfig, CommandName, ConfigReader } from './cli-config.js';
 import { readConsoleCommandConfig } from './console/console-settings.js';
 import { readDlqChangeConfig, readDlqListConfig, readDlqShowConfig } from './dlq-config.js';
 import { readInboxPositionsConfig, readInboxSkipConfig } from './inbox-config.js';
+import { readPartitionsConfig } from './partitions-config.js';
 import { readRunConfig } from './run-config.js';
 import {
   consoleSettings,
@@ -12,6 +13,7 @@ import {
   invocationSettings,
   logLevelSetting,
   natsSettings,
+  partitionSettings,
   relaySettings,
   type SettingSpec,
   streamSettings,
@@ -159,6 +161,14 @@ export const commands: readonly CommandSpec[] = [
       "Record the sequences after a subject's position, up to N, as skipped by the operator (events lost to a stream purge or expiry), so the subject's next event runs. The skips stay listed.",
     settings: [inboxSettings.subject, inboxSettings.to, ...inboxCommon],
     read: readInboxSkipConfig,
+  },
+  {
+    name: 'partitions',
+    usage: 'outbox-relay partitions --consumer NAME [--stream S] [--json] [options]',
+    summary:
+      'Print which instance of a partitioned consumer (bus-nats PartitionedSubscriber) owns which partition, from its lease bucket: the instances that renewed within the lease, each with its partitions.',
+    settings: [json, partitionSettings.consumer, streamSettings.name, ...nats, logLevelSetting],
+    read: readPartitionsConfig,
   },
 ];
 

@@ -6,6 +6,7 @@ import {
   invocationSettings,
   logLevelSetting,
   natsSettings,
+  partitionSettings,
   rangeText,
   relaySettings,
   type SettingSpec,
@@ -32,6 +33,7 @@ export const readmeTables: Readonly<Record<string, readonly SettingSpec[]>> = {
   ],
   dlq: Object.values(dlqSettings),
   inbox: Object.values(inboxSettings),
+  partitions: Object.values(partitionSettings),
   console: Object.values(consoleSettings),
 };
 

@@ -359,6 +359,15 @@ export const dlqSettings = {
 } as const satisfies Record<string, SettingSpec>;
 
 /** A consumer's inbox, for `inbox positions` and `inbox skip` (the database comes from `--database-url`). */
+/** `partitions`: the partitioned consumer whose leases it reads. */
+export const partitionSettings = {
+  consumer: {
+    flag: 'consumer',
+    type: 'string',
+    description: 'The partitioned consumer (its lease bucket is `outbox-leases_<stream>_<consumer>`). Required.',
+  },
+} as const satisfies Record<string, SettingSpec>;
+
 export const inboxSettings = {
   table: {
     flag: 'inbox-table',
