@@ -13,11 +13,8 @@ export async function partitionsCommand(config: PartitionsConfig, out: NodeJS.Wr
   try {
     const owners = await readPartitionOwners(connection, { stream: config.stream, consumer: config.consumer });
     if (owners === null) {
-      err.write(
-        terminalSafe(
-          `outbox-relay: no lease bucket for consumer ${config.consumer} on stream ${config.stream}: no PartitionedSubscriber of it has started`,
-        ) + '\n',
-      );
+      const line = `outbox-relay: no lease bucket for consumer ${config.consumer} on stream ${config.stream}: no PartitionedSubscriber of it has started`;
+      err.write(`${terminalSafe(line)}\n`);
       return ExitCode.failure;
     }
     if (config.json) {
