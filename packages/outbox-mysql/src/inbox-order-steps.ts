@@ -49,9 +49,21 @@ export class MysqlInboxOrder {
         const pairs: unknown[] = [];
         for (const subject of ordered) pairs.push(consumer, subject);
         await sql.query(this.sql.create(ordered.length), pairs);
-        const { rows } = await sql.query<PositionRow>(this.sql.read(ordered.length), pairs);
+        const { rows } = await sql.query<{ subject: string; position: number | string }>(this.sql.read(ordered.length), pairs);
+        const { rows: gapRows } = await sql.query<{ subject: string; sequence: number | string }>(this.sql.gapsAhead(ordered.length), [
+          consumer,
+          ...ordered,
+        ]);
+        const gapsByKey = new Map<string, number[]>();
+        for (const row of gapRows) {
+          const key = positionKey(row.subject);
+          gapsByKey.set(key, [...(gapsByKey.get(key) ?? []), Number(row.sequence)]);
+        }
         const byKey = new Map<string, LockedPosition>();
-        for (const row of rows) byKey.set(positionKey(row.subject), { position: Number(row.position), gapsAhead: parseGaps(row) });
+        for (const row of rows) {
+          const key = positionKey(row.subject);
+          byKey.set(key, { position: Number(row.position), gapsAhead: gapsByKey.get(key) ?? [] });
+        }
         const locked = new Map<string, LockedPosition>();
         for (const subject of subjects) {
           const position = byKey.get(positionKey(subject));

@@ -27,20 +27,27 @@ export function inboxOrderSql(table: TableName) {
 VALUES ${new Array<string>(count).fill('(?, ?, 0, UTC_TIMESTAMP(6))').join(', ')}
 ON DUPLICATE KEY UPDATE \`position\` = \`position\``,
     /**
-     * `consumer, subject` pairs for `count` subjects: the locked rows with the gaps beyond them. One
-     * point lookup per subject: a locking read of `subject IN (...)` may scan the consumer's rows
-     * (on a small table the optimizer prefers it) and, under REPEATABLE READ, lock every row it
-     * passes, which deadlocks two batches of different subjects. `FOR UPDATE` reads the latest
-     * committed position whatever the transaction's snapshot; the gap subqueries are consistent
-     * reads, which lock nothing (MySQL and MariaDB lock only the outer query's rows), and in the
-     * inbox's transactions the first one, so their snapshot is taken after the locks: they see
-     * every gap recorded under the lock before.
+     * `consumer, subject` pairs for `count` subjects: the locked rows. One point lookup per subject:
+     * a locking read of `subject IN (...)` may scan the consumer's rows (on a small table the
+     * optimizer prefers it) and, under REPEATABLE READ, lock every row it passes, which deadlocks two
+     * batches of different subjects. `FOR UPDATE` reads the latest committed position whatever the
+     * transaction's snapshot. The gaps are read by `gapsAhead`, not here: two correlated subqueries
+     * per subject made this statement 7 ms of a batch of 100 subjects, against 1.7 ms without them.
      */
     read: (count: number) =>
       new Array<string>(count)
-        .fill(`(SELECT p.subject, p.\`position\`, ${gapsAhead(gap)}
-FROM ${position} p WHERE p.consumer = ? AND p.subject = ? FOR UPDATE)`)
+        .fill(`(SELECT p.subject, p.\`position\` FROM ${position} p WHERE p.consumer = ? AND p.subject = ? FOR UPDATE)`)
         .join('\nUNION ALL\n'),
+    /**
+     * consumer, `count` subjects: the gaps beyond each subject's position, ascending. A consistent
+     * read, which locks nothing, run right after `read`: in the inbox's transactions it is the first
+     * one, so its snapshot is taken after the locks and sees every gap recorded under them before.
+     */
+    gapsAhead: (count: number) =>
+      `SELECT g.subject, g.\`sequence\` FROM ${gap} g
+JOIN ${position} p ON p.consumer = g.consumer AND p.subject = g.subject
+WHERE g.consumer = ? AND g.subject IN (${placeholders(count)}) AND g.\`sequence\` > p.\`position\`
+ORDER BY g.subject, g.\`sequence\``,
     /**
      * `consumer, subject, position` for `count` subjects, then `subject, position` pairs again: the
      * rows are there and locked, so this upsert only updates them, each through its primary key. An
