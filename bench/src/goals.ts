@@ -280,58 +280,38 @@ export function evaluateGoals(figures: readonly FigureSummary[]): GoalResult[] {
       ratio(get, 'consumer.mysql.batch-1', 'consumer.mysql.batch-1-none', 'events/s'),
       (v) => v >= 0.8,
     ),
-    goal(
-      '4 consumer processes vs 1, batched, strict order, 16 partitions with leases (PostgreSQL; issue 14 item 4)',
-      '>= 1.5x',
-      ratio(get, 'consumer.pg.procs-part-4', 'consumer.pg.procs-part-1', 'events/s'),
-      (v) => v >= 1.5,
-      cpu('consumer.pg.procs-part-4', 'consumers'),
-    ),
-    goal(
-      '4 consumer processes vs 1, batched, strict order, one shared durable (PostgreSQL)',
-      'measured: what partitions are compared with',
-      ratio(get, 'consumer.pg.procs-4', 'consumer.pg.procs-1', 'events/s'),
-      () => true,
-      cpu('consumer.pg.procs-4', 'consumers'),
-    ),
-    goal(
-      `rebalance time after kill -9 (1 of 2 consumer processes, 16 partitions, PostgreSQL; ${get('consumer.pg.rebalance-part')?.note ?? 'ack_wait, lease'})`,
-      '<= lease + ack_wait + 5 s',
-      figure(get, 'consumer.pg.rebalance-part', 's', 1),
-      (v) => v <= ackWait('consumer.pg.rebalance-part') + lease('consumer.pg.rebalance-part') + 5,
-    ),
-    goal(
-      `rebalance time after kill -9 (1 of 2 consumer processes, one shared durable, PostgreSQL; ${get('consumer.pg.rebalance')?.note ?? 'ack_wait'})`,
-      '<= ack_wait + 5 s',
-      figure(get, 'consumer.pg.rebalance', 's', 1),
-      (v) => v <= ackWait('consumer.pg.rebalance') + 5,
-    ),
-    goal(
-      '4 consumer processes vs 1, batched, strict order, 16 partitions with leases (MariaDB; issue 14 item 4)',
-      '>= 1.5x',
-      ratio(get, 'consumer.mysql.procs-part-4', 'consumer.mysql.procs-part-1', 'events/s'),
-      (v) => v >= 1.5,
-      cpu('consumer.mysql.procs-part-4', 'consumers'),
-    ),
-    goal(
-      '4 consumer processes vs 1, batched, strict order, one shared durable (MariaDB)',
-      'measured: what partitions are compared with',
-      ratio(get, 'consumer.mysql.procs-4', 'consumer.mysql.procs-1', 'events/s'),
-      () => true,
-      cpu('consumer.mysql.procs-4', 'consumers'),
-    ),
-    goal(
-      `rebalance time after kill -9 (1 of 2 consumer processes, 16 partitions, MariaDB; ${get('consumer.mysql.rebalance-part')?.note ?? 'ack_wait, lease'})`,
-      '<= lease + ack_wait + 5 s',
-      figure(get, 'consumer.mysql.rebalance-part', 's', 1),
-      (v) => v <= ackWait('consumer.mysql.rebalance-part') + lease('consumer.mysql.rebalance-part') + 5,
-    ),
-    goal(
-      `rebalance time after kill -9 (1 of 2 consumer processes, one shared durable, MariaDB; ${get('consumer.mysql.rebalance')?.note ?? 'ack_wait'})`,
-      '<= ack_wait + 5 s',
-      figure(get, 'consumer.mysql.rebalance', 's', 1),
-      (v) => v <= ackWait('consumer.mysql.rebalance') + 5,
-    ),
+    ...(['pg', 'mysql'] as const).flatMap((db) => {
+      const name = db === 'pg' ? 'PostgreSQL' : 'MariaDB';
+      const key = (suffix: string) => `consumer.${db}.${suffix}`;
+      return [
+        goal(
+          `4 consumer processes vs 1, batched, strict order, 16 partitions with leases (${name}; issue 14 item 4)`,
+          '>= 1.5x',
+          ratio(get, key('procs-part-4'), key('procs-part-1'), 'events/s'),
+          (v) => v >= 1.5,
+          cpu(key('procs-part-4'), 'consumers'),
+        ),
+        goal(
+          `4 consumer processes vs 1, batched, strict order, one shared durable (${name})`,
+          'measured: what partitions are compared with',
+          ratio(get, key('procs-4'), key('procs-1'), 'events/s'),
+          () => true,
+          cpu(key('procs-4'), 'consumers'),
+        ),
+        goal(
+          `rebalance time after kill -9 (1 of 2 consumer processes, 16 partitions, ${name}; ${get(key('rebalance-part'))?.note ?? 'ack_wait, lease'})`,
+          '<= lease + ack_wait + 5 s',
+          figure(get, key('rebalance-part'), 's', 1),
+          (v) => v <= ackWait(key('rebalance-part')) + lease(key('rebalance-part')) + 5,
+        ),
+        goal(
+          `rebalance time after kill -9 (1 of 2 consumer processes, one shared durable, ${name}; ${get(key('rebalance'))?.note ?? 'ack_wait'})`,
+          '<= ack_wait + 5 s',
+          figure(get, key('rebalance'), 's', 1),
+          (v) => v <= ackWait(key('rebalance')) + 5,
+        ),
+      ];
+    }),
     goal('Relay peak RSS draining the large backlog', '<= 150 MB', figure(get, 'memory.pg.peak-rss', 'MB'), (v) => v <= 150),
   ];
 }

@@ -50,7 +50,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ExampleConfig 
     natsUrl: env.OUTBOX_NATS_URL || 'nats://127.0.0.1:4222',
     stream: identifier(env, 'DEMO_STREAM', 'CATALOG_DEMO'),
     subjectPrefix: identifier(env, 'DEMO_SUBJECT_PREFIX', 'catalogdemo'),
-    partitions: partitions(env, 'DEMO_PARTITIONS', 8),
+    partitions: integer(env, 'DEMO_PARTITIONS', 8, 1, 1_024, 'a partition count'),
     deadLetterStream: identifier(env, 'DEMO_DEAD_LETTER_STREAM', 'CATALOG_DEMO_DEAD'),
     deadLetterPrefix: identifier(env, 'DEMO_DEAD_LETTER_PREFIX', 'catalogdemodlq'),
     consumer: identifier(env, 'DEMO_CONSUMER', 'basket'),
@@ -92,18 +92,15 @@ function identifier(env: NodeJS.ProcessEnv, name: string, fallback: string): str
   return value;
 }
 
-function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+/** An integer env var within `min`-`max` (`what` names the range in the error), or `fallback` when unset or empty. */
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number, what: string): number {
   const text = env[name];
   if (text === undefined || text === '') return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 0 || value > 65_535) throw new Error(`${name} must be a port number (0-65535); got ${text}`);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be ${what} (${min}-${max}); got ${text}`);
   return value;
 }
 
-function partitions(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const text = env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1 || value > 1_024) throw new Error(`${name} must be a partition count (1-1024); got ${text}`);
-  return value;
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  return integer(env, name, fallback, 0, 65_535, 'a port number');
 }

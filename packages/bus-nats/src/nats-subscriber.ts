@@ -9,6 +9,7 @@ import { redeliveryHorizonMs } from './ensure-consumer.js';
 import { type DeliveryContext, NatsDelivery } from './nats-delivery.js';
 import { ReplyInbox } from './reply-inbox.js';
 import type { SubjectCheck } from './subject-check.js';
+import { waitForWake } from './wait-for-wake.js';
 
 /** Options of {@link NatsSubscriber}. */
 export interface NatsSubscriberOptions {
@@ -313,16 +314,8 @@ export class NatsSubscriber implements Subscriber {
   }
 
   #waitForActivity(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        this.#wake = null;
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      signal?.addEventListener('abort', done, { once: true });
-      this.#wake = done;
+    return waitForWake(timeoutMs, signal, (wake) => {
+      this.#wake = wake;
     });
   }
 

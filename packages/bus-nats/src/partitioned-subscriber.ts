@@ -6,6 +6,7 @@ import { noopLogger, validateInteger } from '@outboxkit/outbox-core/driver';
 import type { NatsDelivery } from './nats-delivery.js';
 import { NatsSubscriber, type NatsSubscriberCreateOptions } from './nats-subscriber.js';
 import { fnv1a, partitionDurable, validatePartitions } from './partitions.js';
+import { waitForWake } from './wait-for-wake.js';
 
 /** Options of {@link PartitionedSubscriber.create}. */
 export interface PartitionedSubscriberOptions extends Omit<NatsSubscriberCreateOptions, 'name'> {
@@ -39,7 +40,7 @@ export interface PartitionOwners {
  * @example
  * ```ts
  * const owners = await readPartitionOwners(nc, { stream: 'EVENTS', consumer: 'basket' });
- * for (const { partition, instance } of owners?.partitions ?? []) console.log(partition, instance);
+ * const ownerOf = new Map(owners?.partitions.map((entry) => [entry.partition, entry.instance]));
  * ```
  */
 export async function readPartitionOwners(
@@ -291,20 +292,15 @@ export class PartitionedSubscriber implements Subscriber {
   }
 
   #waitForReady(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        this.#wake = null;
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(10, timeoutMs));
-      signal?.addEventListener('abort', done, { once: true });
-      // A pull that ends empty wakes us too: end the wait only when something arrived or nothing pulls.
-      this.#wake = () => {
-        if (this.#ready.length > 0 || this.#closed || ![...this.#lanes.values()].some((lane) => lane.pulling)) done();
-      };
-    });
+    // A pull that ends empty wakes us too: end the wait only when something arrived or nothing pulls.
+    return waitForWake(
+      Math.max(10, timeoutMs),
+      signal,
+      (wake) => {
+        this.#wake = wake;
+      },
+      () => this.#ready.length > 0 || this.#closed || ![...this.#lanes.values()].some((lane) => lane.pulling),
+    );
   }
 
   #schedule(): void {
