@@ -80,7 +80,8 @@ export async function claimHeads(
 }
 
 /**
- * Runs one claim statement after `orderedWalk`, in one simple-protocol round trip. Prepared, the
+ * Runs one claim statement after `orderedWalk` and the table's claim turn (`claimTurn`), in one
+ * simple-protocol round trip. Prepared, the
  * statement is PREPAREd once per connection and EXECUTEd with literal arguments (integers we
  * validated, a UUID we generated); unprepared, its text carries those literals.
  */
@@ -103,7 +104,7 @@ async function claimRows(
       maxEventBytes: String(budget.maxEventBytes),
     });
     try {
-      return lastResult(await target.pool.query(`${orderedWalk}\n${text}`)).rows;
+      return lastResult(await target.pool.query(`${orderedWalk}\n${target.sql.claimTurn}\n${text}`)).rows;
     } catch (error) {
       throw translatePgError(error, context);
     }
@@ -119,7 +120,7 @@ async function claimRows(
   try {
     await prepareOnce(client, prepared.name, prepared.text);
     const results = await client.query(
-      `${orderedWalk}\nEXECUTE ${prepared.name}(${batchSize}, ${leaseMs}, '${token}', ${budget.maxBatchBytes}, ${budget.maxEventBytes})`,
+      `${orderedWalk}\n${target.sql.claimTurn}\nEXECUTE ${prepared.name}(${batchSize}, ${leaseMs}, '${token}', ${budget.maxBatchBytes}, ${budget.maxEventBytes})`,
     );
     return lastResult(results).rows;
   } catch (error) {

@@ -118,7 +118,7 @@ export class PgOutboxStore implements OutboxStore<PgClientLike | SqlExecutor> {
   readonly #channel: string;
   readonly #wakeup: Wakeup | undefined;
   readonly #statements: Record<
-    Exclude<keyof OutboxSql, 'claim' | 'claimBySubject' | 'armWithBarrier' | 'arm'>,
+    Exclude<keyof OutboxSql, 'claim' | 'claimBySubject' | 'claimTurn' | 'armWithBarrier' | 'arm'>,
     (values: unknown[]) => PgQueryConfigLike
   >;
   readonly #claimTarget: ClaimTarget;

@@ -3,6 +3,8 @@ import { type PgClientLike, PgOutboxStore, type PgPoolLike, transaction } from '
 import { PG_URL } from '@outboxkit/test-services';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimTurn } from '../src/sql/outbox-sql.js';
+import { tableNames } from '../src/table-name.js';
 import { freshSchemaName, testDatabase } from './helpers.js';
 
 const event = (subject: string, data: unknown = { n: 1 }) => createEvent({ type: 'test.thing.happened', source: 'tests', subject, data });
@@ -95,6 +97,51 @@ describe('PgOutboxStore', () => {
     expect(await preparedOn(unprepared)).toBe(0);
     expect(await pending()).toBe(2);
     await drain(unprepared);
+    expect(await pending()).toBe(0);
+  });
+
+  it("takes turns with other claims of its table (not of another table's), and leases what the turn before it left", async () => {
+    await drain();
+    const other = new PgOutboxStore({ pool: db.pool, schema: db.schema, table: 'other_outbox', listen: false });
+    await other.migrate();
+    for (const s of [store, other]) await transaction(db.pool, (client) => s.enqueue(client, [event('turn-a'), event('turn-b')]));
+    // Another claimer's turn, held open: a claim on this table waits for it, one on another table does not.
+    const holder = new pg.Client({ connectionString: PG_URL });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      const turn = claimTurn(tableNames(db.schema, 'outbox'));
+      await holder.query(turn);
+      const waiting = store.claim({ batchSize: 10, leaseMs: 10_000 });
+      const elsewhere = await other.claim({ batchSize: 10, leaseMs: 10_000 });
+      expect(elsewhere.records.map((r) => r.subject).sort()).toEqual(['turn-a', 'turn-b']);
+      await expect
+        .poll(async () => {
+          const { rows } = await db.pool.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND strpos(query, $1) > 0",
+            [turn],
+          );
+          return rows[0]?.n;
+        })
+        .toBe(1);
+      // The turn before it leased 'turn-a': the waiting claim, whose snapshot follows that commit, leaves it.
+      await holder.query(`UPDATE "${db.schema}".outbox SET locked_until = now() + interval '10 seconds' WHERE subject = 'turn-a'`);
+      await holder.query('COMMIT');
+      const claimed = await waiting;
+      expect(claimed.records.map((r) => r.subject)).toEqual(['turn-b']);
+      await store.complete(
+        claimed.token,
+        claimed.records.map((r) => r.id),
+      );
+      await other.complete(
+        elsewhere.token,
+        elsewhere.records.map((r) => r.id),
+      );
+    } finally {
+      await holder.end();
+    }
+    await db.pool.query(`UPDATE "${db.schema}".outbox SET locked_until = NULL`);
+    await drain();
     expect(await pending()).toBe(0);
   });
 

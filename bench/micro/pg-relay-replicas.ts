@@ -1,0 +1,49 @@
+// Drains one PostgreSQL backlog with 1, 2 and 4 relay processes, interleaved, and prints for each
+// drain the rate, the claims' counts and the outbox's index entries read per event: the figures
+// behind issue 18's "a second relay must not slow the system down".
+// Run from the repository root: `npx tsx bench/micro/pg-relay-replicas.ts [backlog] [rounds] [subjects] [processes]`
+// (defaults 100,000, 2, 1,000 and 1,2,4; PostgreSQL, MariaDB and NATS at the test services'
+// addresses). Each drain stops after 15 s.
+
+import { connect } from '@nats-io/transport-node';
+import { MYSQL_URL, NATS_URL, PG_URL } from '@outboxkit/test-services';
+import type { SuiteContext } from '../src/context.js';
+import { ServerCpu } from '../src/cpu.js';
+import { FigureBook } from '../src/figures.js';
+import { BacklogTemplates } from '../src/fixtures/templates.js';
+import { FULL_SCALE } from '../src/options.js';
+import { drainWithWorkers } from '../src/suites/relay-drain.js';
+
+const backlog = Number(process.argv[2] ?? 100_000);
+const rounds = Number(process.argv[3] ?? 2);
+const subjects = Number(process.argv[4] ?? 1_000);
+const counts = (process.argv[5] ?? '1,2,4').split(',').map(Number);
+const nc = await connect({ servers: NATS_URL });
+const backlogs = new BacklogTemplates();
+const ctx = {
+  options: { scale: FULL_SCALE, runs: 1, quick: false },
+  book: new FigureBook(),
+  nc,
+  backlogs,
+  extras: {},
+  cpu: new ServerCpu({ pg: PG_URL, mysql: MYSQL_URL, nats: NATS_URL }),
+  goCeiling: { skipped: 'not used' },
+  note: () => undefined,
+} as unknown as SuiteContext;
+try {
+  for (let round = 0; round < rounds; round++) {
+    for (const instances of counts) {
+      const r = await drainWithWorkers(ctx, { db: 'pg', backlog, subjects, instances, timeLimitSeconds: 15, checkOrder: instances > 1 });
+      const c = r.counts;
+      process.stdout.write(
+        `${instances} relay(s): ${Math.round(r.rate)} events/s, ${r.published} published${r.emptied ? '' : ' (time limit)'}; ` +
+          `claims ${c.claims} (empty ${c.emptyClaims}, short ${c.shortClaims}), ${(c.claimMs / Math.max(1, c.claims)).toFixed(1)} ms/claim, ` +
+          `${(c.completeMs / Math.max(1, c.completes)).toFixed(1)} ms/complete; index entries/event ${r.indexReadsPerEvent?.toFixed(1)}; ` +
+          `CPU s/10k relay ${r.cpu.client?.toFixed(2)} db ${r.cpu.db?.toFixed(2)} nats ${r.cpu.nats?.toFixed(2)}; out of order ${r.order?.outOfOrder ?? '-'}\n`,
+      );
+    }
+  }
+} finally {
+  await backlogs.dropAll();
+  await nc.close();
+}
