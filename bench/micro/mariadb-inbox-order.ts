@@ -30,8 +30,22 @@ FROM \`inbox_position\` p WHERE p.consumer = ? AND p.subject = ? FOR UPDATE)`,
     )
     .join('\nUNION ALL\n');
 
+// The read before FORCE INDEX: a UNION ALL of one locking point lookup per subject.
+const pointLookups = (count: number): string =>
+  new Array<string>(count)
+    .fill('(SELECT p.subject, p.`position` FROM `inbox_position` p WHERE p.consumer = ? AND p.subject = ? FOR UPDATE)')
+    .join('\nUNION ALL\n');
+
 const connection = await pool.getConnection();
-const times: Record<string, number[]> = { create: [], 'former read (with gaps)': [], read: [], gapsAhead: [], move: [], commit: [] };
+const times: Record<string, number[]> = {
+  create: [],
+  'former read (with gaps)': [],
+  read: [],
+  'read as point lookups': [],
+  gapsAhead: [],
+  move: [],
+  commit: [],
+};
 const subjects = Array.from({ length: 1_000 }, (_, index) => `product-${index}`);
 for (let round = 0; round < 60; round++) {
   const batch = subjects.slice((round % 10) * 100, (round % 10) * 100 + 100).sort();
@@ -44,7 +58,8 @@ for (let round = 0; round < 60; round++) {
   await connection.query('BEGIN');
   await timed('create', sql.create(batch.length), pairs);
   await timed('former read (with gaps)', formerRead(batch.length), pairs);
-  await timed('read', sql.read(batch.length), pairs);
+  await timed('read', sql.read(batch.length), ['basket', ...batch]);
+  await timed('read as point lookups', pointLookups(batch.length), pairs);
   await timed('gapsAhead', sql.gapsAhead(batch.length), ['basket', ...batch]);
   const values: unknown[] = [];
   for (const subject of batch) values.push('basket', subject, round + 1);

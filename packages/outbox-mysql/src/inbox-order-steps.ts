@@ -49,7 +49,10 @@ export class MysqlInboxOrder {
         const pairs: unknown[] = [];
         for (const subject of ordered) pairs.push(consumer, subject);
         await sql.query(this.sql.create(ordered.length), pairs);
-        const { rows } = await sql.query<{ subject: string; position: number | string }>(this.sql.read(ordered.length), pairs);
+        const { rows } = await sql.query<{ subject: string; position: number | string }>(this.sql.read(ordered.length), [
+          consumer,
+          ...ordered,
+        ]);
         const { rows: gapRows } = await sql.query<{ subject: string; sequence: number | string }>(this.sql.gapsAhead(ordered.length), [
           consumer,
           ...ordered,

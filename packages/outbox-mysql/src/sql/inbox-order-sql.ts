@@ -27,17 +27,18 @@ export function inboxOrderSql(table: TableName) {
 VALUES ${new Array<string>(count).fill('(?, ?, 0, UTC_TIMESTAMP(6))').join(', ')}
 ON DUPLICATE KEY UPDATE \`position\` = \`position\``,
     /**
-     * `consumer, subject` pairs for `count` subjects: the locked rows. One point lookup per subject:
-     * a locking read of `subject IN (...)` may scan the consumer's rows (on a small table the
-     * optimizer prefers it) and, under REPEATABLE READ, lock every row it passes, which deadlocks two
+     * consumer, `count` subjects: the locked rows. `FORCE INDEX (PRIMARY)` makes the `IN` list one
+     * point lookup of the primary key per subject, so the read locks exactly those rows (which
+     * `create` made exist): left to itself, the optimizer may scan the consumer's rows (on a small
+     * table it prefers to) and, under REPEATABLE READ, lock every row it passes, which deadlocks two
      * batches of different subjects. `FOR UPDATE` reads the latest committed position whatever the
-     * transaction's snapshot. The gaps are read by `gapsAhead`, not here: two correlated subqueries
-     * per subject made this statement 7 ms of a batch of 100 subjects, against 1.7 ms without them.
+     * transaction's snapshot. 100 subjects: 1.1-1.6 ms, where a `UNION ALL` of one locking lookup
+     * per subject took 3.8-3.9 ms (`npx tsx bench/micro/mariadb-inbox-order.ts`). The gaps are read
+     * by `gapsAhead`, not here: two correlated subqueries per subject made this statement 7 ms of a
+     * batch of 100 subjects.
      */
     read: (count: number) =>
-      new Array<string>(count)
-        .fill(`(SELECT p.subject, p.\`position\` FROM ${position} p WHERE p.consumer = ? AND p.subject = ? FOR UPDATE)`)
-        .join('\nUNION ALL\n'),
+      `SELECT p.subject, p.\`position\` FROM ${position} p FORCE INDEX (PRIMARY) WHERE p.consumer = ? AND p.subject IN (${placeholders(count)}) FOR UPDATE`,
     /**
      * consumer, `count` subjects: the gaps beyond each subject's position, ascending. A consistent
      * read, which locks nothing, run right after `read`: in the inbox's transactions it is the first
