@@ -4,32 +4,14 @@
 // Run from the repository root: `npx tsx bench/micro/pg-relay-replicas.ts [backlog] [rounds] [subjects] [processes]`
 // (defaults 100,000, 2, 1,000 and 1,2,4; PostgreSQL, MariaDB and NATS at the test services'
 // addresses). Each drain stops after 15 s.
-
-import { connect } from '@nats-io/transport-node';
-import { MYSQL_URL, NATS_URL, PG_URL } from '@outboxkit/test-services';
-import type { SuiteContext } from '../src/context.js';
-import { ServerCpu } from '../src/cpu.js';
-import { FigureBook } from '../src/figures.js';
-import { BacklogTemplates } from '../src/fixtures/templates.js';
-import { FULL_SCALE } from '../src/options.js';
 import { drainWithWorkers } from '../src/suites/relay-drain.js';
+import { microContext } from './micro-context.js';
 
 const backlog = Number(process.argv[2] ?? 100_000);
 const rounds = Number(process.argv[3] ?? 2);
 const subjects = Number(process.argv[4] ?? 1_000);
 const counts = (process.argv[5] ?? '1,2,4').split(',').map(Number);
-const nc = await connect({ servers: NATS_URL });
-const backlogs = new BacklogTemplates();
-const ctx = {
-  options: { scale: FULL_SCALE, runs: 1, quick: false },
-  book: new FigureBook(),
-  nc,
-  backlogs,
-  extras: {},
-  cpu: new ServerCpu({ pg: PG_URL, mysql: MYSQL_URL, nats: NATS_URL }),
-  goCeiling: { skipped: 'not used' },
-  note: () => undefined,
-} as unknown as SuiteContext;
+const { ctx, close } = await microContext();
 try {
   for (let round = 0; round < rounds; round++) {
     for (const instances of counts) {
@@ -44,6 +26,5 @@ try {
     }
   }
 } finally {
-  await backlogs.dropAll();
-  await nc.close();
+  await close();
 }
