@@ -58,7 +58,10 @@ export async function readPartitionOwners(
   }
   const members: { instance: string; renewedAt: string }[] = [];
   const partitions: { partition: number; instance: string; renewedAt: string }[] = [];
-  for await (const key of await kv.keys()) {
+  // A key renewed while the listing runs can be listed twice: each key is read once.
+  const keys = new Set<string>();
+  for await (const key of await kv.keys()) keys.add(key);
+  for (const key of keys) {
     const entry = await kv.get(key);
     if (entry === null || entry.operation !== 'PUT') continue;
     const renewedAt = entry.created.toISOString();
