@@ -91,7 +91,7 @@ export const CLAIM_TURN_NAMESPACE = 0x6f62786b;
  * always sees the leases of the claims before it, so it passes them by reading their row, instead
  * of locking and re-checking rows another relay just leased and holding those locks until its own
  * walk ends, which made that relay's `complete` wait. Measured with 1, 2 and 4 relay processes on
- * one table (100,000 events on 1,000 subjects, `npx tsx bench/micro/pg-relay-replicas.ts`).
+ * one table (100,000 events on 1,000 subjects, `npx tsx bench/micro/relay-replicas.ts`).
  * A claim that waits for its turn spends no CPU; the lock ends with the transaction, so a relay
  * killed mid-claim frees it with its connection.
  */
