@@ -29,6 +29,10 @@ export interface Scale {
   readonly consumerEvents: number;
   /** Time limit of one consumer measurement (seconds). */
   readonly consumerSeconds: number;
+  /** Events in the stream the consumer processes (1 vs 4) read: enough for a steady state of several fresh processes. */
+  readonly replicaEvents: number;
+  /** Time limit of one measurement of the consumer processes (seconds). */
+  readonly replicaSeconds: number;
   /** 1: measure the consumer processes (1 vs 4) and the kill -9 rebalance; 0 skips them (the smoke: forking replicas takes tens of seconds on a loaded machine). */
   readonly consumerReplicas: number;
   /** ack_wait of the durable in the consumer suite's kill -9 measure (seconds): what the recovery waits for. */
@@ -67,6 +71,8 @@ export const FULL_SCALE: Scale = {
   latencyRates: [500, 1_000, 2_000],
   consumerEvents: 20_000,
   consumerSeconds: 3,
+  replicaEvents: 60_000,
+  replicaSeconds: 15,
   rebalanceAckWaitSeconds: 10,
   consumerReplicas: 1,
   producerClients: [8, 32],
@@ -88,6 +94,8 @@ export const QUICK_SCALE: Scale = {
   latencyRates: [1_000],
   consumerEvents: 1_000,
   consumerSeconds: 2,
+  replicaEvents: 1_000,
+  replicaSeconds: 2,
   rebalanceAckWaitSeconds: 1,
   consumerReplicas: 0,
   producerClients: [8],
