@@ -82,7 +82,7 @@ export const ORDER_SMOKE: OrderSize = {
   failFirstPercent: 5,
 };
 
-/** The subject-order scenarios (O1, O2), registered in a fault-suite file's `describe`. */
+/** The subject-order scenarios (O1, O2, O3), registered in a fault-suite file's `describe`. */
 export function orderFaultTests(kind: DatabaseKind): void {
   it('O1. strict subject order: 3 consumers on one durable, 50,000 events on 1,000 subjects, SIGKILL x10, +1/-1 instance, 5% first attempts fail', async () => {
     const outcome = await subjectOrder(kind, 'O1 subject order, 3 workers', ORDER_FULL);
