@@ -1,0 +1,84 @@
+// The MariaDB enqueue's sequence stamp with its transaction probe (`DO 0`, then the counter upsert)
+// against a counter upsert that checks the transaction itself (`... WHERE @@in_transaction = 1 OR
+// @@autocommit = 0`, MariaDB only), and against no stamp: 8 clients each loop `START TRANSACTION;
+// UPDATE products ...; [stamp]; INSERT INTO outbox ...; COMMIT` for 3 s, the variants interleaved.
+// Raw SQL on mysql2, not the store: it asks what folding the probe into the upsert would gain.
+// Run from the repository root: `npx tsx bench/micro/mariadb-stamp-guard.ts [rounds]` (default 4;
+// MariaDB at the test services' address; creates and drops the database obxk_stamp_guard).
+import { MYSQL_URL } from '@outboxkit/test-services';
+import mysql, { type PoolConnection, type ResultSetHeader } from 'mysql2/promise';
+
+const rounds = Number(process.argv[2] ?? 4);
+const database = 'obxk_stamp_guard';
+const admin = await mysql.createConnection({ uri: MYSQL_URL });
+await admin.query(`DROP DATABASE IF EXISTS ${database}`);
+await admin.query(`CREATE DATABASE ${database}`);
+const pool = mysql.createPool({ uri: MYSQL_URL, database, connectionLimit: 8 });
+await pool.query('CREATE TABLE products (id INT PRIMARY KEY, price INT NOT NULL, version INT NOT NULL)');
+await pool.query('INSERT INTO products SELECT seq, 0, 0 FROM seq_0_to_9999');
+await pool.query(
+  "CREATE TABLE outbox (seq BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, id VARCHAR(64) NOT NULL, subject VARCHAR(255) COLLATE utf8mb4_bin NOT NULL, payload TEXT NOT NULL, subject_seq BIGINT NULL, state ENUM('pending', 'dead') NOT NULL DEFAULT 'pending', KEY outbox_head (state, subject, seq))",
+);
+await pool.query('CREATE TABLE counter (subject VARCHAR(255) COLLATE utf8mb4_bin PRIMARY KEY, seq BIGINT NOT NULL)');
+
+type Variant = 'none' | 'probe' | 'guarded';
+const stamps: Record<Variant, (connection: PoolConnection, subject: string) => Promise<void>> = {
+  none: async (connection) => {
+    await connection.query('DO 0');
+  },
+  probe: async (connection, subject) => {
+    await connection.query('DO 0');
+    await connection.query('INSERT INTO counter (subject, seq) VALUES (?, 1) ON DUPLICATE KEY UPDATE seq = seq + VALUES(seq)', [subject]);
+  },
+  guarded: async (connection, subject) => {
+    const [header] = await connection.query<ResultSetHeader>(
+      'INSERT INTO counter (subject, seq) SELECT ?, 1 FROM DUAL WHERE @@in_transaction = 1 OR @@autocommit = 0 ON DUPLICATE KEY UPDATE seq = seq + 1',
+      [subject],
+    );
+    if (header.affectedRows === 0) throw new Error('not in a transaction');
+  },
+};
+
+let ids = 0;
+async function measure(variant: Variant, seconds: number): Promise<number> {
+  const end = Date.now() + seconds * 1000;
+  let transactions = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      const connection = await pool.getConnection();
+      while (Date.now() < end) {
+        const product = Math.floor(Math.random() * 10_000);
+        const subject = `product-${product % 1_000}`;
+        await connection.query('START TRANSACTION');
+        await connection.query('UPDATE products SET price = price + 1, version = version + 1 WHERE id = ?', [product]);
+        await stamps[variant](connection, subject);
+        await connection.query(
+          variant === 'none'
+            ? 'INSERT INTO outbox (id, subject, payload) VALUES (?, ?, ?)'
+            : 'INSERT INTO outbox (id, subject, payload, subject_seq) VALUES (?, ?, ?, (SELECT seq FROM counter WHERE subject = ?))',
+          [`e${ids++}`, subject, '{"price":1}', subject],
+        );
+        await connection.query('COMMIT');
+        transactions++;
+      }
+      connection.release();
+    }),
+  );
+  await pool.query('DELETE FROM outbox');
+  return transactions / seconds;
+}
+
+try {
+  for (let round = 1; round <= rounds; round++) {
+    const none = await measure('none', 3);
+    const probe = await measure('probe', 3);
+    const guarded = await measure('guarded', 3);
+    process.stdout.write(
+      `round ${round}: no stamp ${Math.round(none)} tx/s; probe + upsert ${Math.round(probe)} (${(probe / none).toFixed(2)}x); guarded upsert ${Math.round(guarded)} (${(guarded / none).toFixed(2)}x)\n`,
+    );
+  }
+} finally {
+  await pool.end();
+  await admin.query(`DROP DATABASE ${database}`);
+  await admin.end();
+}
