@@ -34,6 +34,8 @@ export interface DrainOptions {
   readonly checkOrder?: boolean;
   /** Extra node flags for the workers, e.g. `--cpu-prof`. */
   readonly nodeArgs?: readonly string[];
+  /** The relays' `claimAhead`. @defaultValue false */
+  readonly claimAhead?: boolean;
 }
 
 /**
@@ -55,6 +57,7 @@ export async function drainWithWorkers(ctx: SuiteContext, options: DrainOptions)
       stream: stream.name,
       mode: 'drain' as const,
       ...(options.timeLimitSeconds ? { timeLimitMs: options.timeLimitSeconds * 1000 } : {}),
+      ...(options.claimAhead ? { claimAhead: true } : {}),
       ...(pgDb ? { schema: pgDb.schema } : {}),
       ...(myDb ? { database: myDb.database } : {}),
     };

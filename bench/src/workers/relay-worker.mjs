@@ -100,7 +100,12 @@ async function main() {
   const nats = new NatsPublisher({ connection: nc, subjectPrefix: config.stream });
   const clock = config.mode === 'run' ? new AckClock(nats) : undefined;
   const { counted, counts } = countClaims(store);
-  const relay = new Relay({ store: counted, publisher: clock ?? nats, ...(config.batchSize ? { batchSize: config.batchSize } : {}) });
+  const relay = new Relay({
+    store: counted,
+    publisher: clock ?? nats,
+    ...(config.batchSize ? { batchSize: config.batchSize } : {}),
+    ...(config.claimAhead ? { claimAhead: true } : {}),
+  });
 
   let peakRss = rssMb();
   const sampler = setInterval(() => {

@@ -132,6 +132,18 @@ describe('parseCommandLine', () => {
     expect(config(['status'], { ...baseEnv, OUTBOX_LEASE_MS: '100' }).command).toBe('status');
   });
 
+  it('reads OUTBOX_CLAIM_AHEAD, and then asks the lease to cover two batches', () => {
+    expect(run([]).claimAhead).toBe(false);
+    expect(run([], { ...baseEnv, OUTBOX_CLAIM_AHEAD: 'true' }).claimAhead).toBe(true);
+    expect(configError([], { ...baseEnv, OUTBOX_CLAIM_AHEAD: 'maybe' }).setting).toBe('OUTBOX_CLAIM_AHEAD');
+    // 5000 ms x 2 waves x 2 batches + 1000 ms = 21000 ms.
+    const error = configError(['--claim-ahead', 'true'], { ...baseEnv, OUTBOX_LEASE_MS: '20999' });
+    expect(error.setting).toBe('OUTBOX_LEASE_MS');
+    expect(error.message).toContain('two batches (--claim-ahead)');
+    expect(error.message).toContain('21000');
+    expect(run(['--claim-ahead', 'true'], { ...baseEnv, OUTBOX_LEASE_MS: '21000' }).leaseMs).toBe(21_000);
+  });
+
   it('reads the database TLS settings and refuses contradictory ones', () => {
     const dir = mkdtempSync(join(tmpdir(), 'relay-tls-config-'));
     const ca = join(dir, 'ca.pem');

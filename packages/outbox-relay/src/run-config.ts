@@ -18,6 +18,8 @@ export interface RunConfig extends CommonConfig {
   readonly pollIntervalMs: number;
   readonly leaseMs: number;
   readonly maxAttempts: number;
+  /** Claim the next batch while one is published (`--claim-ahead`). */
+  readonly claimAhead: boolean;
   /** A dead row holds back the later rows of its subject (`--block-subject`). */
   readonly blockSubject: boolean;
   /** `undefined` when `OUTBOX_METRICS_ADDR=off`. */
@@ -41,9 +43,10 @@ export const LEASE_SETTLE_MARGIN_MS = 1_000;
  * The lease a batch needs: every wave of publishes may wait out `publishTimeoutMs`, and settling
  * takes a little more. A shorter lease can expire while its batch is still being published; another
  * relay then publishes the same events again (the stream drops the copies only within its window).
+ * With `claimAhead` a batch is claimed while the one before it is published: its lease covers both.
  */
-export function requiredLeaseMs(publishTimeoutMs: number, batchSize: number): number {
-  return publishTimeoutMs * Math.ceil(batchSize / PUBLISH_WINDOW) + LEASE_SETTLE_MARGIN_MS;
+export function requiredLeaseMs(publishTimeoutMs: number, batchSize: number, claimAhead = false): number {
+  return publishTimeoutMs * Math.ceil(batchSize / PUBLISH_WINDOW) * (claimAhead ? 2 : 1) + LEASE_SETTLE_MARGIN_MS;
 }
 
 /** Reads and cross-checks `run`'s settings. */
@@ -61,7 +64,8 @@ export function readRunConfig(values: SettingValues, positionals: readonly strin
   const operatorConsole = withConsole ? readConsole(values) : undefined;
   const batchSize = values.integer(relaySettings.batchSize);
   const leaseMs = values.integer(relaySettings.leaseMs);
-  checkLease(values, leaseMs, batchSize, nats.publishTimeoutMs);
+  const claimAhead = values.boolean(relaySettings.claimAhead);
+  checkLease(values, leaseMs, batchSize, nats.publishTimeoutMs, claimAhead);
   return {
     command: 'run',
     ...common,
@@ -73,6 +77,7 @@ export function readRunConfig(values: SettingValues, positionals: readonly strin
     pollIntervalMs: values.integer(relaySettings.pollIntervalMs),
     leaseMs,
     maxAttempts: values.integer(relaySettings.maxAttempts),
+    claimAhead,
     blockSubject: values.boolean(relaySettings.blockSubject),
     http: readHttpAddress(values),
     statsIntervalMs: values.integer(relaySettings.statsIntervalMs),
@@ -82,18 +87,19 @@ export function readRunConfig(values: SettingValues, positionals: readonly strin
   };
 }
 
-function checkLease(values: SettingValues, leaseMs: number, batchSize: number, publishTimeoutMs: number): void {
-  const needed = requiredLeaseMs(publishTimeoutMs, batchSize);
+function checkLease(values: SettingValues, leaseMs: number, batchSize: number, publishTimeoutMs: number, claimAhead: boolean): void {
+  const needed = requiredLeaseMs(publishTimeoutMs, batchSize, claimAhead);
   if (leaseMs >= needed) return;
   const waves = Math.ceil(batchSize / PUBLISH_WINDOW);
   const lease = values.name(relaySettings.leaseMs);
   const timeout = values.name(streamSettings.publishTimeoutMs);
   const size = values.name(relaySettings.batchSize);
+  const ahead = values.name(relaySettings.claimAhead);
   fail(
     lease,
-    `invalid ${lease}: ${leaseMs} ms does not cover a batch: ${timeout} (${publishTimeoutMs} ms) x ` +
-      `${waves} wave${waves === 1 ? '' : 's'} of ${PUBLISH_WINDOW} publishes (${size} ${batchSize}) + ${LEASE_SETTLE_MARGIN_MS} ms = ${needed} ms; ` +
-      `raise ${lease} to at least ${needed}, or lower ${timeout} or ${size}`,
+    `invalid ${lease}: ${leaseMs} ms does not cover ${claimAhead ? `two batches (${ahead})` : 'a batch'}: ${timeout} (${publishTimeoutMs} ms) x ` +
+      `${waves} wave${waves === 1 ? '' : 's'} of ${PUBLISH_WINDOW} publishes (${size} ${batchSize})${claimAhead ? ' x 2' : ''} + ${LEASE_SETTLE_MARGIN_MS} ms = ${needed} ms; ` +
+      `raise ${lease} to at least ${needed}, or lower ${timeout} or ${size}${claimAhead ? `, or drop ${ahead}` : ''}`,
   );
 }
 

@@ -246,6 +246,14 @@ export const relaySettings = {
     range: [100, 3_600_000],
     description: "How long a claimed batch is exclusive; a crashed relay's events are re-published after it.",
   },
+  claimAhead: {
+    flag: 'claim-ahead',
+    env: 'OUTBOX_CLAIM_AHEAD',
+    type: 'string',
+    defaultValue: 'false',
+    description:
+      'true: claim the next batch while the current one is published (faster for a relay that runs alone; the lease must cover two batches). false: one batch at a time (the default: several relays on one table).',
+  },
   maxAttempts: {
     flag: 'max-attempts',
     env: 'OUTBOX_MAX_ATTEMPTS',

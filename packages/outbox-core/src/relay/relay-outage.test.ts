@@ -76,6 +76,40 @@ describe('Relay during stream-level outages', () => {
     });
   }
 
+  it('with claimAhead, gives the batch claimed ahead back when the stream is full, counting no attempt, and resumes in order', async () => {
+    const { store, claims, maxAttemptsSeen } = watchedStore();
+    const bus = new MemoryBus();
+    // 8 subjects and batches of 4: every claim is full, so the relay claims ahead from the start.
+    const events = Array.from({ length: 40 }, (_, n) => sampleEvent(`s${n % 8}`, n));
+    await memoryTransaction((tx) => store.enqueue(tx, events));
+    bus.streamFault = 'full';
+    const seen: RelayEvent[] = [];
+    const relay = new Relay({
+      store,
+      publisher: bus.publisher(),
+      batchSize: 4,
+      maxAttempts: 2,
+      claimAhead: true,
+      outageBackoff: { initialMs: 1, maxMs: 2 },
+      onEvent: (event) => seen.push(event),
+    });
+    await relay.start();
+    await until('10 outage pauses', () => seen.filter((event) => event.type === 'outage').length >= 10);
+    // The first batch and the one claimed ahead: then paused, claiming nothing more.
+    expect(claims()).toBe(2);
+    bus.streamFault = undefined;
+    await until('every event published', () => bus.messages.length === events.length);
+    expect(await relay.stop({ timeoutMs: 1_000 })).toEqual({ drained: true, inFlight: 0 });
+    expect(maxAttemptsSeen()).toBe(0);
+    expect(await store.listDead()).toEqual([]);
+    const order = new Map<string, number[]>();
+    for (const message of bus.messages) {
+      const subject = message.headers['ce-subject'] as string;
+      order.set(subject, [...(order.get(subject) ?? []), (JSON.parse(message.body) as { n: number }).n]);
+    }
+    for (const [subject, ns] of order) expect(ns, subject).toEqual([...ns].sort((a, b) => a - b));
+  });
+
   it('logs one warn per change of reason and one info on recovery', async () => {
     const store = new MemoryOutboxStore();
     const bus = new MemoryBus();

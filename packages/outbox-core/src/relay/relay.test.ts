@@ -65,6 +65,66 @@ describe('Relay', () => {
     expect(store.size).toBe(0);
   });
 
+  it('with claimAhead, claims the next batch while one is published, and gives it back unpublished, no attempt counted, when stopped', async () => {
+    const store = new MemoryOutboxStore();
+    const bus = new MemoryBus();
+    // 30 subjects, 2 events each: a claim of 10 takes 10 heads; the batch claimed ahead takes 10 others.
+    const events = Array.from({ length: 60 }, (_, n) => sampleEvent(`s${n % 30}`, n));
+    await memoryTransaction((tx) => store.enqueue(tx, events));
+    const inner = bus.publisher();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let publishing = 0;
+    const publisher = {
+      ...inner,
+      publish: async (records: Parameters<typeof inner.publish>[0]) => {
+        publishing++;
+        await held;
+        return inner.publish(records);
+      },
+    };
+    const claims: number[] = [];
+    const claim = store.claim.bind(store);
+    store.claim = async (options) => {
+      const batch = await claim(options);
+      claims.push(batch.records.length);
+      return batch;
+    };
+    expect(() => new Relay({ store, publisher, claimAhead: 'yes' as unknown as boolean })).toThrow(/claimAhead must be true or false/);
+    const relay = new Relay({ store, publisher, batchSize: 10, claimAhead: true });
+    await relay.start();
+    // The first batch is being published and the second was claimed meanwhile.
+    await waitUntil('a batch published and the next one claimed', () => publishing === 1 && claims.length === 2);
+    const stopped = relay.stop({ timeoutMs: 5_000 });
+    release();
+    expect(await stopped).toMatchObject({ drained: true });
+    expect(bus.messages).toHaveLength(10);
+    // The batch claimed ahead went back: claimable at once (not after its lease), no attempt used.
+    // Every subject has a head again: the 10 published ones their second event, the 20 others their first.
+    const again = await store.claim({ batchSize: 100, leaseMs: 1_000 });
+    expect(again.records).toHaveLength(30);
+    expect(again.records.every((record) => record.attempts === 0)).toBe(true);
+    const published = new Set(bus.messages.map((message) => message.headers['ce-subject']));
+    expect(again.records.filter((record) => published.has(record.subject))).toHaveLength(10);
+  });
+
+  it('with claimAhead, drains a backlog with each event once and each subject in order', async () => {
+    const store = new MemoryOutboxStore();
+    const bus = new MemoryBus();
+    const events = Array.from({ length: 1_000 }, (_, n) => sampleEvent(`s${n % 20}`, n));
+    await memoryTransaction((tx) => store.enqueue(tx, events));
+    const result = await new Relay({ store, publisher: bus.publisher(), batchSize: 7, claimAhead: true }).drain();
+    expect(result.published).toBe(1_000);
+    expect(bus.messages).toHaveLength(1_000);
+    for (const [subject, order] of subjectsInStreamOrder(bus)) {
+      expect(order, subject).toEqual([...order].sort((a, b) => a - b));
+      expect(order).toHaveLength(50);
+    }
+    expect(store.size).toBe(0);
+  });
+
   it('retries a failed event after its backoff, holding back only its own subject', async () => {
     // The store counts the retry delay on its clock: shared with the relay, the delay passes at once.
     const clock = new ManualClock();

@@ -129,6 +129,7 @@ export async function runCommand(config: RunConfig, logger: CliLogger): Promise<
       leaseMs: config.leaseMs,
       pollIntervalMs: config.pollIntervalMs,
       maxAttempts: config.maxAttempts,
+      claimAhead: config.claimAhead,
       logger,
       onEvent,
     };
