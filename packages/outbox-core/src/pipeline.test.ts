@@ -52,12 +52,14 @@ describe('relay and consumer together', () => {
     const applied = new Map<string, number[]>();
     let appliedCount = 0;
     let handlerFailures = 0;
+    const consumerEvents = new Map<string, number>();
     const consumer = new Consumer<MemoryTransaction>({
       subscriber: bus.subscriber({ name: 'basket', maxDeliver: 6, ackWaitMs: 60_000 }),
       inbox,
       fetchSize: 200,
       fetchExpiresMs: 20,
       backoff: { initialMs: 1, maxMs: 5 },
+      onEvent: (event) => consumerEvents.set(event.type, (consumerEvents.get(event.type) ?? 0) + 1),
     }).on(Sample, async (event, tx) => {
       if (event.id === poison.id || random() < 0.05) {
         handlerFailures++;
@@ -72,7 +74,18 @@ describe('relay and consumer together', () => {
 
     await relay.start();
     await consumer.start();
-    await waitUntil('every event applied or dead-lettered', () => appliedCount === 9_999 && bus.deadLetters.length === 1, 50_000, 10);
+    await waitUntil('every event applied or dead-lettered', () => appliedCount === 9_999 && bus.deadLetters.length === 1, 50_000, 10).catch(
+      async (error: Error) => {
+        // What stalled: which subjects miss events, from which one on, and what the consumer reported.
+        const missing = [...new Set(events.map((event) => event.subject))].flatMap((subject) => {
+          const got = applied.get(subject) ?? [];
+          const want = events.filter((event) => event.subject === subject && event.id !== poison.id).map((event) => event.data.n);
+          return got.length === want.length ? [] : [`${subject}: ${got.length}/${want.length} applied, next ${want[got.length]}`];
+        });
+        const state = `applied ${appliedCount}, dead letters ${bus.deadLetters.length}, published ${bus.messages.length}, outbox ${JSON.stringify(await store.stats())}, consumer events ${JSON.stringify(Object.fromEntries(consumerEvents))}`;
+        throw new Error(`${error.message}; ${state}; ${missing.slice(0, 5).join('; ')}`);
+      },
+    );
     await relay.stop();
     await consumer.stop();
 

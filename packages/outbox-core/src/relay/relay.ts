@@ -286,25 +286,66 @@ export class Relay {
 
   async #run(signal: AbortSignal, untilIdle: boolean, totals?: Record<keyof RelayDrainResult, number>): Promise<void> {
     let idleMs = this.#minPollIntervalMs;
-    // The next batch, claimed while the current one is published (see #claimNext).
+    // With claimAhead, the next batch, claimed while the current one is published (see #claimNext).
     let ahead: Promise<ClaimedBatch> | undefined;
     try {
       while (!signal.aborted) {
-        const next = ahead;
-        ahead = undefined;
-        const batch = await this.#nextBatch(next, signal);
-        if (batch === undefined) continue;
+        if (this.#outage && !this.#outage.trial && this.#publisher.probe) {
+          if (ahead) {
+            await this.#giveBack(ahead);
+            ahead = undefined;
+          }
+          // Paused: claim nothing (no row is touched, no attempt counted) until the bus can take events.
+          const outage = this.#outage;
+          const health = await this.#probe(outage.records, signal);
+          if (signal.aborted) break;
+          if (!health.ok) {
+            await this.#pause(health, outage.error, outage.records, signal);
+            continue;
+          }
+          // Not over yet: a probe can be wrong (a full stream that shows no limit). A batch decides.
+          outage.trial = true;
+        }
+        let batch: ClaimedBatch;
+        try {
+          const next = ahead;
+          ahead = undefined;
+          batch = await (next ?? this.#claim());
+          this.#storeErrors = 0;
+        } catch (error) {
+          await this.#storeFailed('claim', error, signal);
+          continue;
+        }
         if (batch.records.length === 0) {
           if (this.#outage?.trial) this.#recovered();
           if (untilIdle) return;
-          idleMs = await this.#idle(idleMs, signal);
+          // Arm the store's wake-up only after a short run of quick re-claims found nothing: a relay
+          // that re-armed after every empty claim made producers under steady load take the NOTIFY
+          // path and serialise their commits (bench: 0.33x of the UPDATE-alone tx/s).
+          if (this.#store.capabilities.wakeUp && this.#store.waitForWork && idleMs >= armAfterIdleMs) {
+            try {
+              await this.#store.waitForWork({ timeoutMs: this.#pollIntervalMs, signal });
+            } catch (error) {
+              // A lost connection while arming the wake-up is a store fault like a failed claim:
+              // back off and claim again; the relay must not die of it.
+              await this.#storeFailed('wait', error, signal);
+            }
+          } else {
+            // Adaptive polling: claim again soon after work was seen, back off while idle.
+            await this.#clock.sleep(idleMs, signal);
+            idleMs = Math.min(idleMs * 2, this.#pollIntervalMs);
+          }
           continue;
         }
         idleMs = this.#minPollIntervalMs;
         // With claimAhead, a full batch means a backlog: claim the next one now, so the database
         // works on it while this one is published. Not while the bus is in doubt.
         if (this.#claimAhead && batch.records.length >= this.#batchSize && this.#outage === undefined) ahead = this.#claimNext();
-        const counts = await this.#publishClaimed(batch, signal);
+        const oversized = await this.#deadLetterOversized(batch, signal);
+        const rest = oversized === 0 ? batch : { ...batch, records: batch.records.filter((record) => record.oversizedBytes === undefined) };
+        const counts =
+          rest.records.length > 0 ? await this.#publishBatch(rest, signal) : { published: 0, duplicates: 0, failed: 0, dead: 0 };
+        counts.dead += oversized;
         if (totals) {
           totals.batches++;
           totals.published += counts.published;
@@ -314,39 +355,12 @@ export class Relay {
         }
         // Paused by an outage meanwhile, or stopping: the batch claimed ahead goes back unpublished.
         if (ahead && (this.#outage !== undefined || signal.aborted)) {
-          const given = ahead;
+          await this.#giveBack(ahead);
           ahead = undefined;
-          await this.#giveBack(given);
         }
       }
     } finally {
       if (ahead) await this.#giveBack(ahead);
-    }
-  }
-
-  /** The batch claimed ahead, or a fresh claim; `undefined` after a failed claim (already reported and waited for). */
-  async #nextBatch(ahead: Promise<ClaimedBatch> | undefined, signal: AbortSignal): Promise<ClaimedBatch | undefined> {
-    if (this.#outage && !this.#outage.trial && this.#publisher.probe) {
-      if (ahead) await this.#giveBack(ahead);
-      // Paused: claim nothing (no row is touched, no attempt counted) until the bus can take events.
-      const outage = this.#outage;
-      const health = await this.#probe(outage.records, signal);
-      if (signal.aborted) return undefined;
-      if (!health.ok) {
-        await this.#pause(health, outage.error, outage.records, signal);
-        return undefined;
-      }
-      // Not over yet: a probe can be wrong (a full stream that shows no limit). A batch decides.
-      outage.trial = true;
-      ahead = undefined;
-    }
-    try {
-      const batch = await (ahead ?? this.#claim());
-      this.#storeErrors = 0;
-      return batch;
-    } catch (error) {
-      await this.#storeFailed('claim', error, signal);
-      return undefined;
     }
   }
 
@@ -361,7 +375,7 @@ export class Relay {
    */
   #claimNext(): Promise<ClaimedBatch> {
     const claim = this.#claim();
-    // Awaited later (by #nextBatch or #giveBack); this only keeps it from being reported as unhandled meanwhile.
+    // Awaited later (by the loop or #giveBack); this only keeps it from being reported as unhandled meanwhile.
     claim.catch(() => undefined);
     return claim;
   }
@@ -385,35 +399,6 @@ export class Relay {
     await this.#store.release(batch.token, entries).catch((error: unknown) => {
       this.#logger.warn({ err: error, events: entries.length }, 'could not give back a batch claimed ahead; its lease will expire');
     });
-  }
-
-  /** Waits while there is nothing to publish; returns the next idle wait. */
-  async #idle(idleMs: number, signal: AbortSignal): Promise<number> {
-    // Arm the store's wake-up only after a short run of quick re-claims found nothing: a relay
-    // that re-armed after every empty claim made producers under steady load take the NOTIFY
-    // path and serialise their commits (bench: 0.33x of the UPDATE-alone tx/s).
-    if (this.#store.capabilities.wakeUp && this.#store.waitForWork && idleMs >= armAfterIdleMs) {
-      try {
-        await this.#store.waitForWork({ timeoutMs: this.#pollIntervalMs, signal });
-      } catch (error) {
-        // A lost connection while arming the wake-up is a store fault like a failed claim:
-        // back off and claim again; the relay must not die of it.
-        await this.#storeFailed('wait', error, signal);
-      }
-      return idleMs;
-    }
-    // Adaptive polling: claim again soon after work was seen, back off while idle.
-    await this.#clock.sleep(idleMs, signal);
-    return Math.min(idleMs * 2, this.#pollIntervalMs);
-  }
-
-  /** Dead-letters the batch's oversized records, publishes the rest, and counts. */
-  async #publishClaimed(batch: ClaimedBatch, signal: AbortSignal): Promise<Record<'published' | 'duplicates' | 'failed' | 'dead', number>> {
-    const oversized = await this.#deadLetterOversized(batch, signal);
-    const rest = oversized === 0 ? batch : { ...batch, records: batch.records.filter((record) => record.oversizedBytes === undefined) };
-    const counts = rest.records.length > 0 ? await this.#publishBatch(rest, signal) : { published: 0, duplicates: 0, failed: 0, dead: 0 };
-    counts.dead += oversized;
-    return counts;
   }
 
   /** Publishes a batch, then settles, reports and pauses as `classifyBatch` decides. */
