@@ -32,7 +32,7 @@ export async function relaySuite(ctx: SuiteContext): Promise<void> {
   ctx.note(
     SUITE,
     `Backlog ${fmt(backlog)} events over ${fmt(subjects)} subjects (event i belongs to subject i mod ${fmt(subjects)}), written once through \`enqueue\` into a template table and copied server-side into a fresh table before each run; a fresh stream (file storage) per run. ` +
-      `Relay: core \`Relay.drain()\` with PgOutboxStore / MysqlOutboxStore and NatsPublisher, batch ${RELAY_BATCH}, each instance a child process of its own; 2 instances = 2 processes on the same table. ` +
+      `Relay: core \`Relay.drain()\` with PgOutboxStore / MysqlOutboxStore and NatsPublisher, batch ${RELAY_BATCH}, each instance a child process of its own; 2 instances = 2 processes on the same table; "claimAhead" rows: one relay with \`claimAhead: true\` (it claims the next batch while it publishes one; off by default). ` +
       `Each drain stops when the backlog is empty or after ${scale.relaySeconds} s (the rate is then measured while the backlog shrinks from ${fmt(backlog)}; the note says so); the ${fmt(scale.smallBacklog)}-event drain always empties it. ` +
       `Rate = events published / (last instance's end - first instance's start). Every NATS connection sets \`noAsyncTraces: true\`.`,
   );
@@ -149,6 +149,20 @@ export async function relaySuite(ctx: SuiteContext): Promise<void> {
           'events',
           result.order.outOfOrder,
         );
+    }
+    // A relay alone with claimAhead (off by default: it slows several relays on few subjects).
+    for (const db of ['pg', 'mysql'] as const) {
+      const name = db === 'pg' ? 'PostgreSQL' : 'MariaDB';
+      tag(`${name}, outboxkit Relay x1 with claimAhead, ${k(backlog)}`);
+      const result = await drainWithWorkers(ctx, {
+        db,
+        backlog,
+        subjects,
+        instances: 1,
+        timeLimitSeconds: scale.relaySeconds,
+        claimAhead: true,
+      });
+      recordDrain(ctx, `relay.${db}.outboxkit-1-ahead`, `${name}: outboxkit Relay, 1 process, claimAhead`, result, backlog);
     }
     tag(`MariaDB, naive relay, ${k(backlog)} (${scale.baselineSeconds} s limit)`);
     ctx.book.record(
