@@ -128,6 +128,8 @@ export interface OrderSize {
   readonly failFirstPercent: number;
   /** @defaultValue 'message' */
   readonly mode?: 'message' | 'batch';
+  /** In batch mode, the workers' `batchTransactions` (a fetch divided by subject into transactions run at once). @defaultValue 1 */
+  readonly batchTransactions?: number;
   /** The relay publishes with this many partitions; the workers divide them through leases. @defaultValue none: one shared durable */
   readonly partitions?: number;
   /** How long each progress step and the final settling may take. @defaultValue 300_000 */
@@ -159,7 +161,12 @@ export async function subjectOrder(kind: DatabaseKind, name: string, size: Order
   const mode = size.mode ?? 'message';
   try {
     await scenario.db.setupOrderTables();
-    const env = { FAULT_RECORD_ORDER: '1', FAULT_FAIL_FIRST_PERCENT: String(size.failFirstPercent), FAULT_MODE: mode };
+    const env = {
+      FAULT_RECORD_ORDER: '1',
+      FAULT_FAIL_FIRST_PERCENT: String(size.failFirstPercent),
+      FAULT_MODE: mode,
+      ...(size.batchTransactions === undefined ? {} : { FAULT_BATCH_TRANSACTIONS: String(size.batchTransactions) }),
+    };
     const start = async (): Promise<ManagedProcess> => {
       const worker = await scenario.startWorker(env);
       started.push(worker);
@@ -209,7 +216,7 @@ export async function subjectOrder(kind: DatabaseKind, name: string, size: Order
     const layout = size.partitions === undefined ? 'one durable' : `${size.partitions} partitions with leases`;
     const faults =
       `${size.instances} workers on ${layout},${changes} SIGKILL x${kills}, first attempt fails on ${size.failFirstPercent}% (${failed}), ` +
-      `${size.subjects} subjects, ${mode} mode; subjects not 1..N ${order.subjectsNotExact}, stale ${order.stale}, ` +
+      `${size.subjects} subjects, ${mode} mode${size.batchTransactions === undefined ? '' : ` (${size.batchTransactions} transactions per fetch)`}; subjects not 1..N ${order.subjectsNotExact}, stale ${order.stale}, ` +
       `no sequence ${order.noSequence}, sequence != write order ${order.stampMismatch}`;
     const base = await consumerResult(scenario, name, faults);
     return {

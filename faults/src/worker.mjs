@@ -167,11 +167,13 @@ async function main() {
   // The first attempt of this share of the events fails, whichever worker makes it.
   const failFirstPercent = Number(setting('FAULT_FAIL_FIRST_PERCENT', '0'));
   const order = process.env.FAULT_ORDER;
+  const batchTransactions = process.env.FAULT_BATCH_TRANSACTIONS;
   const consumer = new Consumer({
     ...(order === undefined ? {} : { order }),
     subscriber,
     inbox: database.inbox,
     mode: setting('FAULT_MODE', 'message') === 'batch' ? 'batch' : 'message',
+    ...(batchTransactions === undefined ? {} : { batchTransactions: Number(batchTransactions) }),
     fetchSize: 200,
     fetchExpiresMs: 500,
     concurrency: 16,

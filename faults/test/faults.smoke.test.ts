@@ -14,7 +14,7 @@ import {
 import { expectConsumerClean } from './consumer-faults.js';
 import { contentFaultTests } from './content-faults.js';
 import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
-import { expectOrderClean, ORDER_PARTITIONED_SMOKE, ORDER_SMOKE } from './order-faults.js';
+import { expectOrderClean, ORDER_PARTITIONED_SMOKE, ORDER_PARTS_SMOKE, ORDER_SMOKE } from './order-faults.js';
 import { outageSmokeTests } from './outage-faults.js';
 import { expectReplayedToOne } from './replay-faults.js';
 import { expectExactlyOnce, printSummary, report } from './report.js';
@@ -82,6 +82,11 @@ describe('fault suite, smoke', { timeout: 120_000 }, () => {
   it('O3. PostgreSQL: strict subject order, 3 consumers dividing 16 partitions through leases, SIGKILL x3, +1/-1 instance, 5% first attempts fail', async () => {
     const outcome = await subjectOrder('pg', 'O3 subject order, 16 partitions', ORDER_PARTITIONED_SMOKE);
     expectOrderClean(outcome, ORDER_PARTITIONED_SMOKE);
+  });
+
+  it('O4. MariaDB: strict subject order, batched with 4 transactions per fetch, 3 consumers on one durable, SIGKILL x3, +1/-1 instance, 5% first attempts fail', async () => {
+    const outcome = await subjectOrder('mysql', 'O4 subject order, 4 transactions per fetch', ORDER_PARTS_SMOKE);
+    expectOrderClean(outcome, ORDER_PARTS_SMOKE);
   });
 
   contentFaultTests(['pg', 'mysql'], 500);

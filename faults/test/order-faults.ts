@@ -60,6 +60,12 @@ export const ORDER_PARTITIONED: OrderSize = { ...ORDER_FULL, mode: 'batch', part
 /** O3's smoke form, in the root `npm test`. */
 export const ORDER_PARTITIONED_SMOKE: OrderSize = { ...ORDER_PARTITIONED, events: 1_500, subjects: 100, writeMs: 5_000, kills: 3 };
 
+/** O4: O1 batched, each fetch divided by subject into 4 transactions run at once (`batchTransactions`). */
+export const ORDER_PARTS: OrderSize = { ...ORDER_FULL, mode: 'batch', batchTransactions: 4 };
+
+/** O4's smoke form, in the root `npm test`. */
+export const ORDER_PARTS_SMOKE: OrderSize = { ...ORDER_PARTS, events: 1_500, subjects: 100, writeMs: 5_000, kills: 3 };
+
 /** O2: the issue's reproduction, one worker SIGKILLed 12 times. */
 export const ORDER_REPRO: OrderSize = {
   events: 3_600,
@@ -92,6 +98,11 @@ export function orderFaultTests(kind: DatabaseKind): void {
   it('O3. strict subject order with partitions: 3 consumers dividing 16 partitions through leases, batched, 50,000 events on 1,000 subjects, SIGKILL x10, +1/-1 instance, 5% first attempts fail', async () => {
     const outcome = await subjectOrder(kind, 'O3 subject order, 16 partitions', ORDER_PARTITIONED);
     expectOrderClean(outcome, ORDER_PARTITIONED);
+  });
+
+  it('O4. strict subject order, batched with 4 transactions per fetch: 3 consumers on one durable, 50,000 events on 1,000 subjects, SIGKILL x10, +1/-1 instance, 5% first attempts fail', async () => {
+    const outcome = await subjectOrder(kind, 'O4 subject order, 4 transactions per fetch', ORDER_PARTS);
+    expectOrderClean(outcome, ORDER_PARTS);
   });
 
   it('O2. the issue 14 reproduction: one consumer SIGKILLed 12 times over 3,600 events on 100 subjects, last = sequence', async () => {

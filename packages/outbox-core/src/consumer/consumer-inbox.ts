@@ -57,6 +57,52 @@ export async function handleBatch(run: InboxRun, items: readonly Decoded[]): Pro
   }
 }
 
+/**
+ * {@link handleBatch} in up to `parts` transactions at once, the fetch divided by subject: all of a
+ * subject's messages go to the same part, in their order, so each part keeps the order and the
+ * position checks of one batch, and a failure in one part (a handler, the database) leaves the
+ * others' commits alone. Outcomes come back in the order of `items`.
+ */
+export async function handleBatchParts(run: InboxRun, items: readonly Decoded[], parts: number): Promise<InboxOutcome[]> {
+  const groups = partsBySubject(items, parts);
+  if (groups.length < 2) return handleBatch(run, items);
+  const outcomes: InboxOutcome[] = new Array(items.length);
+  await Promise.all(
+    groups.map(async (indexes) => {
+      const part = await handleBatch(
+        run,
+        indexes.map((index) => items[index] as Decoded),
+      );
+      indexes.forEach((index, rank) => {
+        outcomes[index] = part[rank] as InboxOutcome;
+      });
+    }),
+  );
+  return outcomes;
+}
+
+/**
+ * The indexes of `items` in at most `parts` groups, each subject whole in one of them (the largest
+ * subjects placed first, each on the group with the fewest messages so far), each group in the
+ * order of `items`; empty groups left out.
+ */
+export function partsBySubject(items: readonly Decoded[], parts: number): number[][] {
+  const bySubject = new Map<string, number[]>();
+  items.forEach((item, index) => {
+    const list = bySubject.get(item.event.subject);
+    if (list) list.push(index);
+    else bySubject.set(item.event.subject, [index]);
+  });
+  const groups = Array.from({ length: Math.max(1, Math.min(parts, bySubject.size)) }, () => [] as number[]);
+  const subjects = [...bySubject.values()].sort((a, b) => b.length - a.length);
+  for (const indexes of subjects) {
+    let smallest = groups[0] as number[];
+    for (const group of groups) if (group.length < smallest.length) smallest = group;
+    smallest.push(...indexes);
+  }
+  return groups.filter((group) => group.length > 0).map((group) => group.sort((a, b) => a - b));
+}
+
 /** One transaction per message; subjects concurrently up to `concurrency`, each subject in order. */
 export async function handleBySubject(run: InboxRun, items: readonly Decoded[]): Promise<InboxOutcome[]> {
   const outcomes: InboxOutcome[] = new Array(items.length);

@@ -18,6 +18,18 @@ export interface ConsumerOptions<Tx> {
    * @defaultValue 'batch'
    */
   readonly mode?: 'batch' | 'message';
+  /**
+   * In `batch` mode, how many transactions one fetch is divided into, run at once, each on a
+   * connection of the inbox's pool: the fetch is divided by subject, so a subject's messages stay
+   * together and in order in one of them, and order, the position checks and the handling of a
+   * failure are those of one batch, within each part. Worth raising when one transaction's round
+   * trips, not the database, limit the rate (a handler that runs a statement per event); the
+   * handlers of different subjects must then not lock the same rows in different orders, or the
+   * transactions can deadlock (a deadlock is retried at once, `conflictRetries`, then counts as an
+   * outage). Not for `message` mode, whose `concurrency` already runs subjects at once.
+   * @defaultValue 1
+   */
+  readonly batchTransactions?: number;
   /** Messages per fetch. @defaultValue 100 */
   readonly fetchSize?: number;
   /** How long a fetch waits for messages. @defaultValue 1_000 */

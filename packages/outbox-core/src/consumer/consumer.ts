@@ -19,7 +19,7 @@ import { type Backoff, createBackoff } from '../util/backoff.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { Lifecycle, type StopOptions, type StopResult } from '../util/lifecycle.js';
 import type { ConsumerEvent } from './consumer-events.js';
-import { handleBatch, handleBySubject, heldBack, type InboxRun, inSubjectOrder, processOne } from './consumer-inbox.js';
+import { handleBatchParts, handleBySubject, heldBack, type InboxRun, inSubjectOrder, processOne } from './consumer-inbox.js';
 import type { ConsumerOptions, ConsumerSkipCounts, ConsumerStatus } from './consumer-options.js';
 import { type Decoded, SubjectLanes } from './subject-lanes.js';
 import { SubjectWaits } from './subject-waits.js';
@@ -80,6 +80,7 @@ export class Consumer<Tx = unknown> {
   readonly #fetchSize: number;
   readonly #fetchExpiresMs: number;
   readonly #concurrency: number;
+  readonly #batchTransactions: number;
   readonly #backoff: Backoff;
   readonly #inboxRetentionMs: number | undefined;
   readonly #cleanupIntervalMs: number;
@@ -131,6 +132,12 @@ export class Consumer<Tx = unknown> {
     this.#fetchSize = validateInteger(options.fetchSize ?? 100, 'fetchSize', 1, 10_000);
     this.#fetchExpiresMs = validateInteger(options.fetchExpiresMs ?? 1_000, 'fetchExpiresMs', 10);
     this.#concurrency = validateInteger(options.concurrency ?? 8, 'concurrency', 1, 1_000);
+    this.#batchTransactions = validateInteger(options.batchTransactions ?? 1, 'batchTransactions', 1, 64);
+    if (this.#mode === 'message' && options.batchTransactions !== undefined) {
+      throw new OutboxUsageError(
+        "batchTransactions is for mode 'batch'; in mode 'message' each message has its transaction (see concurrency)",
+      );
+    }
     this.#backoff = createBackoff({ initialMs: 1_000, maxMs: 30_000, ...options.backoff });
     this.#outageBackoff = createBackoff({ initialMs: 250, maxMs: 10_000, ...options.outageBackoff });
     this.#deadLetterBackoff = createBackoff({ initialMs: 1_000, maxMs: 30_000, ...options.deadLetterBackoff });
@@ -389,7 +396,8 @@ export class Consumer<Tx = unknown> {
       this.#inFlight = runnable;
       try {
         const run = this.#inboxRun();
-        const outcomes = this.#mode === 'batch' ? await handleBatch(run, runnable) : await handleBySubject(run, runnable);
+        const outcomes =
+          this.#mode === 'batch' ? await handleBatchParts(run, runnable, this.#batchTransactions) : await handleBySubject(run, runnable);
         await this.#settleAll(runnable, outcomes);
       } finally {
         this.#inFlight = [];
