@@ -33,6 +33,8 @@ interface Scenario {
   /** Consumer instances on the same durable consumer, each with its own subscriber. */
   readonly instances: number;
   readonly concurrency: number;
+  /** The Consumer's `batchTransactions` (batched mode): transactions one fetch is divided into, by subject. */
+  readonly transactions?: number;
   /** The Consumer's `order`: 'subject' (the default, strict per-subject order) or 'none'. */
   readonly order: 'subject' | 'none';
 }
@@ -40,6 +42,15 @@ interface Scenario {
 const SCENARIOS: readonly Scenario[] = [
   { key: 'batch-1', label: 'batched, 1 instance', mode: 'batch', instances: 1, concurrency: 1, order: 'subject' },
   { key: 'batch-1-none', label: "batched, 1 instance, order: 'none'", mode: 'batch', instances: 1, concurrency: 1, order: 'none' },
+  {
+    key: 'batch-1-t4',
+    label: 'batched, 1 instance, batchTransactions 4',
+    mode: 'batch',
+    instances: 1,
+    concurrency: 1,
+    transactions: 4,
+    order: 'subject',
+  },
   { key: 'batch-4', label: 'batched, 4 instances', mode: 'batch', instances: 4, concurrency: 1, order: 'subject' },
   { key: 'message-c1', label: 'per-message, concurrency 1', mode: 'message', instances: 1, concurrency: 1, order: 'subject' },
   { key: 'message-c8', label: 'per-message, concurrency 8', mode: 'message', instances: 1, concurrency: 8, order: 'subject' },
@@ -211,6 +222,7 @@ async function measureConsumer(
         fetchSize: FETCH_SIZE,
         fetchExpiresMs: 200,
         concurrency: scenario.concurrency,
+        ...(scenario.transactions === undefined ? {} : { batchTransactions: scenario.transactions }),
         order: scenario.order,
         onEvent: (event) => {
           if (event.type === 'applied') applied++;
