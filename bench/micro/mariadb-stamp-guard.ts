@@ -1,10 +1,13 @@
 // The MariaDB enqueue's sequence stamp with its transaction probe (`DO 0`, then the counter upsert)
 // against a counter upsert that checks the transaction itself (`... WHERE @@in_transaction = 1 OR
-// @@autocommit = 0`, MariaDB only), and against no stamp: 8 clients each loop `START TRANSACTION;
-// UPDATE products ...; [stamp]; INSERT INTO outbox ...; COMMIT` for 3 s, the variants interleaved.
-// Raw SQL on mysql2, not the store: it asks what folding the probe into the upsert would gain.
+// @@autocommit = 0`, MariaDB only), against a plain `UPDATE` of the counter row (the upsert only
+// when the row is missing), and against no stamp: 8 clients each loop `START TRANSACTION; UPDATE
+// products ...; [stamp]; INSERT INTO outbox ...; COMMIT` for 3 s, the variants interleaved.
+// Raw SQL on mysql2, not the store: it asks what another form of the stamp would gain.
 // Run from the repository root: `npx tsx bench/micro/mariadb-stamp-guard.ts [rounds]` (default 4;
-// MariaDB at the test services' address; creates and drops the database obxk_stamp_guard).
+// `SUBJECTS=10000` spreads the counters over 10,000 subjects instead of 1,000, to tell lock waits
+// from the row's own cost; MariaDB at the test services' address; creates and drops the database
+// obxk_stamp_guard).
 import { MYSQL_URL } from '@outboxkit/test-services';
 import mysql, { type PoolConnection, type ResultSetHeader } from 'mysql2/promise';
 
@@ -21,7 +24,7 @@ await pool.query(
 );
 await pool.query('CREATE TABLE counter (subject VARCHAR(255) COLLATE utf8mb4_bin PRIMARY KEY, seq BIGINT NOT NULL)');
 
-type Variant = 'none' | 'probe' | 'guarded';
+type Variant = 'none' | 'probe' | 'guarded' | 'update';
 const stamps: Record<Variant, (connection: PoolConnection, subject: string) => Promise<void>> = {
   none: async (connection) => {
     await connection.query('DO 0');
@@ -37,6 +40,13 @@ const stamps: Record<Variant, (connection: PoolConnection, subject: string) => P
     );
     if (header.affectedRows === 0) throw new Error('not in a transaction');
   },
+  update: async (connection, subject) => {
+    await connection.query('DO 0');
+    const [header] = await connection.query<ResultSetHeader>('UPDATE counter SET seq = seq + 1 WHERE subject = ?', [subject]);
+    if (header.affectedRows === 0) {
+      await connection.query('INSERT INTO counter (subject, seq) VALUES (?, 1) ON DUPLICATE KEY UPDATE seq = seq + VALUES(seq)', [subject]);
+    }
+  },
 };
 
 let ids = 0;
@@ -48,7 +58,7 @@ async function measure(variant: Variant, seconds: number): Promise<number> {
       const connection = await pool.getConnection();
       while (Date.now() < end) {
         const product = Math.floor(Math.random() * 10_000);
-        const subject = `product-${product % 1_000}`;
+        const subject = `product-${product % Number(process.env.SUBJECTS ?? 1_000)}`;
         await connection.query('START TRANSACTION');
         await connection.query('UPDATE products SET price = price + 1, version = version + 1 WHERE id = ?', [product]);
         await stamps[variant](connection, subject);
@@ -73,8 +83,9 @@ try {
     const none = await measure('none', 3);
     const probe = await measure('probe', 3);
     const guarded = await measure('guarded', 3);
+    const update = await measure('update', 3);
     process.stdout.write(
-      `round ${round}: no stamp ${Math.round(none)} tx/s; probe + upsert ${Math.round(probe)} (${(probe / none).toFixed(2)}x); guarded upsert ${Math.round(guarded)} (${(guarded / none).toFixed(2)}x)\n`,
+      `round ${round}: no stamp ${Math.round(none)} tx/s; probe + upsert ${Math.round(probe)} (${(probe / none).toFixed(2)}x); guarded upsert ${Math.round(guarded)} (${(guarded / none).toFixed(2)}x); probe + update ${Math.round(update)} (${(update / none).toFixed(2)}x)\n`,
     );
   }
 } finally {
