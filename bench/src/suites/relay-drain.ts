@@ -34,7 +34,7 @@ export interface DrainOptions {
   readonly checkOrder?: boolean;
   /** Extra node flags for the workers, e.g. `--cpu-prof`. */
   readonly nodeArgs?: readonly string[];
-  /** The relays' `claimAhead`. @defaultValue false */
+  /** The relays' `claimAhead`. @defaultValue the store's default (MariaDB: on, PostgreSQL: off) */
   readonly claimAhead?: boolean;
 }
 
@@ -57,7 +57,7 @@ export async function drainWithWorkers(ctx: SuiteContext, options: DrainOptions)
       stream: stream.name,
       mode: 'drain' as const,
       ...(options.timeLimitSeconds ? { timeLimitMs: options.timeLimitSeconds * 1000 } : {}),
-      ...(options.claimAhead ? { claimAhead: true } : {}),
+      ...(options.claimAhead === undefined ? {} : { claimAhead: options.claimAhead }),
       ...(pgDb ? { schema: pgDb.schema } : {}),
       ...(myDb ? { database: myDb.database } : {}),
     };

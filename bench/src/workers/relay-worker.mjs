@@ -104,7 +104,7 @@ async function main() {
     store: counted,
     publisher: clock ?? nats,
     ...(config.batchSize ? { batchSize: config.batchSize } : {}),
-    ...(config.claimAhead ? { claimAhead: true } : {}),
+    ...(typeof config.claimAhead === 'boolean' ? { claimAhead: config.claimAhead } : {}),
   });
 
   let peakRss = rssMb();

@@ -103,9 +103,15 @@ const PURGE_BATCH = 5000;
 export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike | SqlExecutor> {
   /**
    * No push signal on MySQL (no LISTEN/NOTIFY): the relay polls adaptively. `deadBlocksSubject` is
-   * the option's value.
+   * the option's value. `claimAhead`: the relay claims its next batch while it publishes one,
+   * unless its own `claimAhead` says otherwise.
    */
-  readonly capabilities: { readonly wakeUp: false; readonly concurrentClaimers: true; readonly deadBlocksSubject: boolean };
+  readonly capabilities: {
+    readonly wakeUp: false;
+    readonly concurrentClaimers: true;
+    readonly deadBlocksSubject: boolean;
+    readonly claimAhead: true;
+  };
   readonly #pool: MysqlPoolLike;
   readonly #table: TableName;
   readonly #sql: OutboxSql;
@@ -129,7 +135,9 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike | SqlEx
     const deadBlocksSubject = validateBoolean(options.deadBlocksSubject ?? false, 'deadBlocksSubject');
     this.#subjectSequence = validateBoolean(options.subjectSequence ?? true, 'subjectSequence');
     this.#restamp = this.#subjectSequence && !deadBlocksSubject;
-    this.capabilities = { wakeUp: false, concurrentClaimers: true, deadBlocksSubject };
+    // The claim reads a window of the oldest pending rows by primary key (claim.ts): rows other
+    // relays hold leased cost it little, so the relay claims ahead by default (docs/design/relay-claims.md).
+    this.capabilities = { wakeUp: false, concurrentClaimers: true, deadBlocksSubject, claimAhead: true };
     this.#sql = outboxSql(this.#table, { deadBlocksSubject });
     this.#logger = options.logger ?? noopLogger;
     this.maxEventBytes = validateByteLimit(options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES, 'maxEventBytes');

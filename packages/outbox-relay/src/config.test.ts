@@ -144,6 +144,20 @@ describe('parseCommandLine', () => {
     expect(run(['--claim-ahead', 'true'], { ...baseEnv, OUTBOX_LEASE_MS: '21000' }).leaseMs).toBe(21_000);
   });
 
+  it('OUTBOX_CLAIM_AHEAD=auto (the default): on for MariaDB/MySQL when the lease covers two batches, off for PostgreSQL', () => {
+    const mysqlEnv = { ...baseEnv, OUTBOX_DATABASE_URL: 'mysql://app:s3cret@db:3306/orders' };
+    expect(run([], mysqlEnv).claimAhead).toBe(true);
+    expect(run([], { ...mysqlEnv, OUTBOX_CLAIM_AHEAD: 'AUTO' }).claimAhead).toBe(true);
+    expect(run([], { ...mysqlEnv, OUTBOX_CLAIM_AHEAD: 'false' }).claimAhead).toBe(false);
+    expect(run([]).claimAhead).toBe(false);
+    // A lease that covers one batch only (11000 ms of the 21000 two need): auto turns it off, the relay starts.
+    expect(run([], { ...mysqlEnv, OUTBOX_LEASE_MS: '11000' })).toMatchObject({ claimAhead: false, leaseMs: 11_000 });
+    expect(run([], { ...mysqlEnv, OUTBOX_LEASE_MS: '21000' }).claimAhead).toBe(true);
+    const error = configError([], { ...mysqlEnv, OUTBOX_CLAIM_AHEAD: 'sometimes' });
+    expect(error.setting).toBe('OUTBOX_CLAIM_AHEAD');
+    expect(error.message).toContain('must be auto, true or false');
+  });
+
   it('reads the database TLS settings and refuses contradictory ones', () => {
     const dir = mkdtempSync(join(tmpdir(), 'relay-tls-config-'));
     const ca = join(dir, 'ca.pem');

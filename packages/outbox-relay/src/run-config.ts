@@ -64,7 +64,7 @@ export function readRunConfig(values: SettingValues, positionals: readonly strin
   const operatorConsole = withConsole ? readConsole(values) : undefined;
   const batchSize = values.integer(relaySettings.batchSize);
   const leaseMs = values.integer(relaySettings.leaseMs);
-  const claimAhead = values.boolean(relaySettings.claimAhead);
+  const claimAhead = readClaimAhead(values, database.driver, requiredLeaseMs(nats.publishTimeoutMs, batchSize, true) <= leaseMs);
   checkLease(values, leaseMs, batchSize, nats.publishTimeoutMs, claimAhead);
   return {
     command: 'run',
@@ -86,6 +86,23 @@ export function readRunConfig(values: SettingValues, positionals: readonly strin
     ...(operatorConsole ? { console: operatorConsole } : {}),
   };
 }
+
+/**
+ * `--claim-ahead`: true or false as given; `auto` (the default) is the store's default
+ * (MysqlOutboxStore claims ahead, PgOutboxStore does not) where the lease covers two batches, and
+ * false where it covers one only, so a lease that suited the relay before the option still does.
+ */
+function readClaimAhead(values: SettingValues, driver: 'pg' | 'mysql', leaseCoversTwo: boolean): boolean {
+  const text = values.text(relaySettings.claimAhead);
+  if (text?.toLowerCase() === 'auto') return driver === 'mysql' && leaseCoversTwo;
+  if (text !== undefined && !isSwitch(text)) {
+    const name = values.name(relaySettings.claimAhead);
+    fail(name, `invalid ${name}: must be auto, true or false; got ${JSON.stringify(text)}`);
+  }
+  return values.boolean(relaySettings.claimAhead);
+}
+
+const isSwitch = (text: string): boolean => ['true', '1', 'yes', 'on', 'false', '0', 'no', 'off'].includes(text.toLowerCase());
 
 function checkLease(values: SettingValues, leaseMs: number, batchSize: number, publishTimeoutMs: number, claimAhead: boolean): void {
   const needed = requiredLeaseMs(publishTimeoutMs, batchSize, claimAhead);

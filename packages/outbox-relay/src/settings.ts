@@ -250,9 +250,9 @@ export const relaySettings = {
     flag: 'claim-ahead',
     env: 'OUTBOX_CLAIM_AHEAD',
     type: 'string',
-    defaultValue: 'false',
+    defaultValue: 'auto',
     description:
-      'true: claim the next batch while the current one is published (faster for a relay that runs alone; the lease must cover two batches). false: one batch at a time (the default: several relays on one table).',
+      'true: claim the next batch while the current one is published (the lease must cover two batches). false: one batch at a time. auto: true on MariaDB/MySQL when the lease covers two batches (one, two and four relays gained with it there), false on PostgreSQL (several relays on one table of few subjects were slower with it).',
   },
   maxAttempts: {
     flag: 'max-attempts',

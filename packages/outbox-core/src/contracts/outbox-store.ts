@@ -137,6 +137,13 @@ export interface OutboxStoreCapabilities {
    * stamps the row with a new sequence at the end of its subject. @defaultValue false
    */
   readonly deadBlocksSubject?: boolean;
+  /**
+   * The relay claims ahead (`RelayOptions.claimAhead`) unless told otherwise: the store's claim
+   * costs about the same however many rows other relays hold leased (MariaDB reads a bounded window
+   * by primary key), so claiming ahead speeds one relay and several alike. A store whose claim
+   * walks past leased rows (PostgreSQL's head index) leaves it unset. @defaultValue false
+   */
+  readonly claimAhead?: boolean;
 }
 
 /** Options of `OutboxStore.waitForWork`. */

@@ -110,6 +110,42 @@ describe('Relay', () => {
     expect(again.records.filter((record) => published.has(record.subject))).toHaveLength(10);
   });
 
+  it("claims ahead by default on a store whose capabilities say so (MariaDB's), and not when claimAhead: false", async () => {
+    /** How many claims had been asked for when each publish began. */
+    const claimsAtPublish = async (claimAhead: boolean | undefined): Promise<number[]> => {
+      const store = new MemoryOutboxStore();
+      Object.assign(store, { capabilities: { ...store.capabilities, claimAhead: true } });
+      const bus = new MemoryBus();
+      await memoryTransaction((tx) =>
+        store.enqueue(
+          tx,
+          Array.from({ length: 40 }, (_, n) => sampleEvent(`s${n}`, n)),
+        ),
+      );
+      let calls = 0;
+      const claim = store.claim.bind(store);
+      store.claim = (options) => {
+        calls++;
+        return claim(options);
+      };
+      const inner = bus.publisher();
+      const seen: number[] = [];
+      const publisher = {
+        ...inner,
+        publish: (records: Parameters<typeof inner.publish>[0]) => {
+          seen.push(calls);
+          return inner.publish(records);
+        },
+      };
+      const relay = new Relay({ store, publisher, batchSize: 10, ...(claimAhead === undefined ? {} : { claimAhead }) });
+      expect((await relay.drain()).published).toBe(40);
+      return seen;
+    };
+    // Ahead: the second claim is asked for before the first batch's publish begins.
+    expect((await claimsAtPublish(undefined))[0]).toBe(2);
+    expect((await claimsAtPublish(false))[0]).toBe(1);
+  });
+
   it('with claimAhead, drains a backlog with each event once and each subject in order', async () => {
     const store = new MemoryOutboxStore();
     const bus = new MemoryBus();

@@ -62,7 +62,8 @@ export interface RelayOptions {
    * PostgreSQL relays on 1,000 subjects were slower with it than without (docs/design/relay-claims.md,
    * "Claiming ahead"). A batch claimed ahead goes back unpublished, no attempt counted, when the
    * relay stops or the bus is down; its lease must cover the current batch's publish as well as its own.
-   * @defaultValue false
+   * @defaultValue the store's `capabilities.claimAhead` (true for MariaDB/MySQL, whose claim reads a
+   * bounded window: one, two and four relays all gained with it), otherwise false
    */
   readonly claimAhead?: boolean;
 }
@@ -168,7 +169,7 @@ export class Relay {
     if (options.claimAhead !== undefined && typeof options.claimAhead !== 'boolean') {
       throw new OutboxConfigError('claimAhead', `claimAhead must be true or false; got ${JSON.stringify(options.claimAhead)}`);
     }
-    this.#claimAhead = options.claimAhead ?? false;
+    this.#claimAhead = options.claimAhead ?? this.#store.capabilities.claimAhead ?? false;
     this.#telemetry = relayTelemetry(this.#publisher, this.#store);
     this.#lifecycle = new Lifecycle(
       'Relay',

@@ -171,7 +171,13 @@ export async function runCommand(config: RunConfig, logger: CliLogger): Promise<
         });
       }
       logger.info(
-        { batchSize: config.batchSize, leaseMs: config.leaseMs, duplicateWindowMs, blockSubject: config.blockSubject },
+        {
+          batchSize: config.batchSize,
+          leaseMs: config.leaseMs,
+          claimAhead: config.claimAhead,
+          duplicateWindowMs,
+          blockSubject: config.blockSubject,
+        },
         'outbox-relay started',
       );
       const reason = await Promise.race([shutdown.stopped(), relay.closed().then((error: Error | undefined) => error ?? 'relay stopped')]);
