@@ -146,6 +146,25 @@ describe('Relay', () => {
     expect((await claimsAtPublish(false))[0]).toBe(1);
   });
 
+  it('with claimAhead, an empty claim made ahead does not end a drain while events remain', async () => {
+    const store = new MemoryOutboxStore();
+    const bus = new MemoryBus();
+    await memoryTransaction((tx) =>
+      store.enqueue(
+        tx,
+        Array.from({ length: 40 }, (_, n) => sampleEvent(`s${n}`, n)),
+      ),
+    );
+    let calls = 0;
+    const claim = store.claim.bind(store);
+    // The second claim is the one made ahead: empty, as when the batch being published holds every head.
+    store.claim = async (options) => (++calls === 2 ? { token: 'ahead-empty', records: [], leaseUntil: new Date() } : claim(options));
+    const result = await new Relay({ store, publisher: bus.publisher(), batchSize: 10, claimAhead: true }).drain();
+    expect(result.published).toBe(40);
+    expect(bus.messages).toHaveLength(40);
+    expect(store.size).toBe(0);
+  });
+
   it('with claimAhead, drains a backlog with each event once and each subject in order', async () => {
     const store = new MemoryOutboxStore();
     const bus = new MemoryBus();

@@ -308,15 +308,18 @@ export class Relay {
           outage.trial = true;
         }
         let batch: ClaimedBatch;
+        const next = ahead;
+        ahead = undefined;
         try {
-          const next = ahead;
-          ahead = undefined;
           batch = await (next ?? this.#claim());
           this.#storeErrors = 0;
         } catch (error) {
           await this.#storeFailed('claim', error, signal);
           continue;
         }
+        // An empty claim made ahead says nothing about the backlog: it ran while the batch before it
+        // still held its subjects' heads (with few subjects, all of them). Claim again, now.
+        if (batch.records.length === 0 && next) continue;
         if (batch.records.length === 0) {
           if (this.#outage?.trial) this.#recovered();
           if (untilIdle) return;
