@@ -18,6 +18,18 @@ function subjectsInStreamOrder(bus: MemoryBus): Map<string, number[]> {
   return order;
 }
 
+/** A memory outbox holding 40 events, one on each of 40 subjects: four batches of 10. */
+async function backlogOnFortySubjects(): Promise<MemoryOutboxStore> {
+  const store = new MemoryOutboxStore();
+  await memoryTransaction((tx) =>
+    store.enqueue(
+      tx,
+      Array.from({ length: 40 }, (_, n) => sampleEvent(`s${n}`, n)),
+    ),
+  );
+  return store;
+}
+
 describe('Relay', () => {
   it('tells the re-publish horizon of its options without being built, as a built relay does', () => {
     const store = new MemoryOutboxStore();
@@ -113,15 +125,9 @@ describe('Relay', () => {
   it("claims ahead by default on a store whose capabilities say so (MariaDB's), and not when claimAhead: false", async () => {
     /** How many claims had been asked for when each publish began. */
     const claimsAtPublish = async (claimAhead: boolean | undefined): Promise<number[]> => {
-      const store = new MemoryOutboxStore();
+      const store = await backlogOnFortySubjects();
       Object.assign(store, { capabilities: { ...store.capabilities, claimAhead: true } });
       const bus = new MemoryBus();
-      await memoryTransaction((tx) =>
-        store.enqueue(
-          tx,
-          Array.from({ length: 40 }, (_, n) => sampleEvent(`s${n}`, n)),
-        ),
-      );
       let calls = 0;
       const claim = store.claim.bind(store);
       store.claim = (options) => {
@@ -147,14 +153,8 @@ describe('Relay', () => {
   });
 
   it('with claimAhead, an empty claim made ahead does not end a drain while events remain', async () => {
-    const store = new MemoryOutboxStore();
+    const store = await backlogOnFortySubjects();
     const bus = new MemoryBus();
-    await memoryTransaction((tx) =>
-      store.enqueue(
-        tx,
-        Array.from({ length: 40 }, (_, n) => sampleEvent(`s${n}`, n)),
-      ),
-    );
     let calls = 0;
     const claim = store.claim.bind(store);
     // The second claim is the one made ahead: empty, as when the batch being published holds every head.
