@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { ClaimedBatch } from '@outboxkit/outbox-core';
 import { absorbClientErrors, lastResult, type PgClientLike, type PgPoolLike } from './pg-like.js';
 import { toRecord } from './records.js';
-import { type ClaimRow, claimParamTypes, type OutboxSql, orderedWalk, type RecordRow } from './sql/outbox-sql.js';
+import { type ClaimRow, claimParamTypes, type OutboxSql, orderedWalk, type RecordRow, sortedHeads } from './sql/outbox-sql.js';
 import { translatePgError } from './translate-pg-error.js';
 
 /** The two claim statements (see `sql/outbox-sql.ts`). */
@@ -94,6 +94,7 @@ async function claimRows(
   budget: ClaimBudget,
 ): Promise<unknown[]> {
   const context = { operation: 'claim()', expectedVersion: target.schemaVersion };
+  const settings = kind === 'claimBySubject' ? `${orderedWalk}\n${sortedHeads}` : orderedWalk;
   const prepared = target.prepared?.[kind];
   if (!prepared) {
     const text = target.sql[kind]({
@@ -104,7 +105,7 @@ async function claimRows(
       maxEventBytes: String(budget.maxEventBytes),
     });
     try {
-      return lastResult(await target.pool.query(`${orderedWalk}\n${target.sql.claimTurn}\n${text}`)).rows;
+      return lastResult(await target.pool.query(`${settings}\n${target.sql.claimTurn}\n${text}`)).rows;
     } catch (error) {
       throw translatePgError(error, context);
     }
@@ -120,7 +121,7 @@ async function claimRows(
   try {
     await prepareOnce(client, prepared.name, prepared.text);
     const results = await client.query(
-      `${orderedWalk}\n${target.sql.claimTurn}\nEXECUTE ${prepared.name}(${batchSize}, ${leaseMs}, '${token}', ${budget.maxBatchBytes}, ${budget.maxEventBytes})`,
+      `${settings}\n${target.sql.claimTurn}\nEXECUTE ${prepared.name}(${batchSize}, ${leaseMs}, '${token}', ${budget.maxBatchBytes}, ${budget.maxEventBytes})`,
     );
     return lastResult(results).rows;
   } catch (error) {

@@ -3,7 +3,7 @@ import { type PgClientLike, PgOutboxStore, type PgPoolLike, transaction } from '
 import { PG_URL } from '@outboxkit/test-services';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimTurn } from '../src/sql/outbox-sql.js';
+import { claimTurn, orderedWalk, outboxSql, sortedHeads } from '../src/sql/outbox-sql.js';
 import { tableNames } from '../src/table-name.js';
 import { freshSchemaName, testDatabase } from './helpers.js';
 
@@ -72,6 +72,85 @@ describe('PgOutboxStore', () => {
       batch = await store.claim({ batchSize: 50, leaseMs: 10_000 });
     }
     expect(new Set(claimed).size).toBe(600);
+  });
+
+  it('fills a batch from subjects whose heads lie past the claim window (10 x batchSize pending rows), in write order', async () => {
+    await drain();
+    // The first 150 pending rows are one subject's: a batch of 10 reads a window of 100 rows, all of them 'deep'.
+    await transaction(db.pool, (client) =>
+      store.enqueue(client, [
+        ...Array.from({ length: 150 }, (_, n) => event('deep', { n })),
+        ...Array.from({ length: 40 }, (_, n) => event(`wide-${n % 20}`, { n: 150 + n })),
+      ]),
+    );
+    const batch = await store.claim({ batchSize: 10, leaseMs: 10_000 });
+    expect(batch.records.map((r) => r.subject)).toEqual(['deep', ...Array.from({ length: 9 }, (_, n) => `wide-${n}`)]);
+    expect(batch.records.map((r) => (JSON.parse(r.payload) as { n: number }).n)).toEqual([
+      0,
+      ...Array.from({ length: 9 }, (_, n) => 150 + n),
+    ]);
+    await store.complete(
+      batch.token,
+      batch.records.map((r) => r.id),
+    );
+    await drain();
+  });
+
+  it('reads a bounded part of the backlog when every subject head is leased, not every pending row', async () => {
+    await drain();
+    // 30 subjects, 100 rows deep each; three claims of 10 lease every head.
+    await transaction(db.pool, (client) =>
+      store.enqueue(
+        client,
+        Array.from({ length: 3_000 }, (_, n) => event(`held-${n % 30}`, { n })),
+      ),
+    );
+    const held = [];
+    for (let i = 0; i < 3; i++) held.push(await store.claim({ batchSize: 10, leaseMs: 60_000 }));
+    expect(held.flatMap((b) => b.records)).toHaveLength(30);
+    // What each claim statement reads of the (seq) index, as the store runs it (its settings first), per EXPLAIN ANALYZE.
+    const sql = outboxSql(tableNames(db.schema, 'outbox'));
+    const args = {
+      batchSize: '10',
+      leaseMs: '60000',
+      token: `'${crypto.randomUUID()}'`,
+      maxBatchBytes: '1000000',
+      maxEventBytes: '1000000',
+    };
+    const seqIndexReads = async (settings: string, statement: string): Promise<number> => {
+      const client = await db.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(settings);
+        const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement}`);
+        let reads = 0;
+        const visit = (node: Record<string, unknown>): void => {
+          if (node['Index Name'] === 'outbox_seq_idx') {
+            reads += (Number(node['Actual Rows']) + Number(node['Rows Removed by Filter'] ?? 0)) * Number(node['Actual Loops']);
+          }
+          for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) visit(child);
+        };
+        const [explained] = (rows[0]?.['QUERY PLAN'] ?? []) as { Plan: Record<string, unknown> }[];
+        visit(explained?.Plan ?? {});
+        return reads;
+      } finally {
+        await client.query('ROLLBACK');
+        client.release();
+      }
+    };
+    // The walk: the window's 100 entries, then at most those 100 rows again (it read all 3,000 before).
+    expect(await seqIndexReads(orderedWalk, sql.claim(args))).toBeLessThanOrEqual(200);
+    // Subject by subject: the heads by primary key, none of the (seq) index (it walked all 3,000, filtering on the ids).
+    expect(await seqIndexReads(`${orderedWalk}\n${sortedHeads}`, sql.claimBySubject(args))).toBe(0);
+    expect((await store.claim({ batchSize: 10, leaseMs: 10_000 })).records).toEqual([]);
+    for (const b of held) {
+      await store.complete(
+        b.token,
+        b.records.map((r) => r.id),
+      );
+    }
+    await drain();
+    expect(await pending()).toBe(0);
   });
 
   it('sends its statements prepared by default, and unprepared when told (for poolers that cannot keep them)', async () => {

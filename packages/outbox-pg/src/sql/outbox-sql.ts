@@ -79,6 +79,18 @@ const recordColumns = `id, type, source, subject, to_char(time AT TIME ZONE 'UTC
 export const orderedWalk = `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true),
   set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true);`;
 
+/**
+ * `claimBySubject`'s session setting, after {@link orderedWalk}: sorting is allowed again. Its heads (at
+ * most 4 x batchSize, found subject by subject) are fetched by address and sorted into write order;
+ * with sorting off the planner walked the whole (seq) index instead, filtering on them: 1,460 ms for
+ * an empty claim on 200,000 pending rows on 1,000 subjects, 28 ms with the sort (EXPLAIN ANALYZE).
+ */
+export const sortedHeads = `SELECT set_config('enable_sort', 'on', true);`;
+
+/** The claim's window: pending rows per batch row that the walk reads at most before `claimBySubject` takes over. */
+const CLAIM_WINDOW_PER_BATCH_ROW = 10;
+const MAX_BIGINT = '9223372036854775807';
+
 /** The first key of every claim turn's advisory lock: "obxk". Other applications' two-key advisory locks on it would wait on claims. */
 export const CLAIM_TURN_NAMESPACE = 0x6f62786b;
 
@@ -233,34 +245,49 @@ SELECT pg_notify($8, '')::text FROM ${n.wakeup} WHERE armed`,
     // statement, PREPAREd once per connection, so it is planned under those settings without being
     // parsed again (an empty claim: 175 us per call prepared, 479 us sent as text; `node
     // bench/scripts/outbox-pg/claim-cost.mjs`).
+    //
+    // The walk reads a window, not the backlog: rows up to the seq of the (10 x batchSize)-th pending
+    // row (one read of that many (seq) index entries), so a claim that finds fewer heads than a
+    // batch stops there and `claimBySubject` tops it up. Without the bound such a claim probed every
+    // pending row: with every subject's head leased (more relays than the subjects let work), 200,000
+    // pending rows on 1,000 subjects took 1.3-3.1 s per empty claim, holding the claim turn
+    // (bench/scripts/outbox-pg/leased-heads.mjs), and one of three 4-relay drains fell to 769
+    // events/s (docs/design/relay-claims.md, "The bounded window").
     claim: (args: ClaimArgs) => `WITH heads AS (
   SELECT o.id, o.seq, octet_length(o.payload) AS payload_bytes FROM ${t} o
-  WHERE ${claimable}
+  WHERE o.seq <= coalesce(
+      (SELECT w.seq FROM ${t} w WHERE w.state = 'pending' ORDER BY w.seq OFFSET ${args.batchSize} * ${CLAIM_WINDOW_PER_BATCH_ROW} - 1 LIMIT 1),
+      ${MAX_BIGINT})
+    AND ${claimable}
   ORDER BY o.seq
   LIMIT ${args.batchSize}
   FOR UPDATE OF o SKIP LOCKED
 ), ${leaseHeads(t, args)}`,
 
     // The walk above is cheap while many subjects interleave: it stops after `batchSize` heads. When
-    // few subjects hold the backlog it finds them all and then probes every remaining row, 60 ms
-    // per claim at 10 subjects x 20,000 rows (measured: 167 events/s). This statement finds heads
+    // few subjects hold the backlog it finds them all and then, before its window, probed every
+    // remaining row, 60 ms per claim at 10 subjects x 20,000 rows (measured: 167 events/s); now it
+    // stops at the window's end. This statement finds the heads the walk did not reach
     // by jumping from subject to subject through the (subject, seq) index instead: one probe per
     // pending subject (at most 4 x batchSize of them), whatever the backlog. The store switches
-    // between the two (see PgOutboxStore.claim). The heads are fetched by primary key (= ANY of an
-    // array, not a join: with hash and merge joins off, a join scanned the table once per head).
-    // Conditions stay on the locked row (o), so a lease that another relay committed after our
-    // snapshot is re-checked on the row's latest version.
+    // between the two (see PgOutboxStore.claim). The heads are fetched by their row address (ctid =
+    // ANY of an array: a TID scan, which the planner takes whatever its estimates; not a join: with
+    // hash and merge joins off, a join scanned the table once per head) and sorted into write order,
+    // with sorting allowed again for this statement (`sortedHeads`): the ids through the primary key
+    // were fine on an analyzed table, but on a fresh one the planner walked a whole index filtering
+    // on them. Conditions stay on the locked row (o); a head updated since our snapshot (completed or
+    // released by its relay) is no longer at its address and is skipped, as a locked one is.
     claimBySubject: (args: ClaimArgs) => `WITH RECURSIVE subjects AS (
   (SELECT p.subject FROM ${t} p WHERE p.state = 'pending' ORDER BY p.subject LIMIT 1)
   UNION ALL
   SELECT (SELECT p.subject FROM ${t} p WHERE p.state = 'pending' AND p.subject > s.subject ORDER BY p.subject LIMIT 1)
   FROM subjects s WHERE s.subject IS NOT NULL
 ), firsts AS (
-  SELECT f.id FROM (SELECT subject FROM subjects WHERE subject IS NOT NULL LIMIT ${args.batchSize} * 4) s
-  CROSS JOIN LATERAL (SELECT p.id FROM ${t} p WHERE p.state = 'pending' AND p.subject = s.subject ORDER BY p.seq LIMIT 1) f
+  SELECT f.ctid FROM (SELECT subject FROM subjects WHERE subject IS NOT NULL LIMIT ${args.batchSize} * 4) s
+  CROSS JOIN LATERAL (SELECT p.ctid FROM ${t} p WHERE p.state = 'pending' AND p.subject = s.subject ORDER BY p.seq LIMIT 1) f
 ), heads AS (
   SELECT o.id, o.seq, octet_length(o.payload) AS payload_bytes FROM ${t} o
-  WHERE o.id = ANY (ARRAY(SELECT id FROM firsts)) AND ${claimable}
+  WHERE o.ctid = ANY (ARRAY(SELECT ctid FROM firsts)) AND ${claimable}
   ORDER BY o.seq
   LIMIT ${args.batchSize}
   FOR UPDATE OF o SKIP LOCKED
