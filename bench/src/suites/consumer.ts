@@ -26,7 +26,7 @@ const SUITE = 'consumer';
 const PRODUCTS = 1_000;
 const FETCH_SIZE = 100;
 
-interface Scenario {
+export interface Scenario {
   readonly key: string;
   readonly label: string;
   readonly mode: 'batch' | 'message';
@@ -39,7 +39,7 @@ interface Scenario {
   readonly order: 'subject' | 'none';
 }
 
-const SCENARIOS: readonly Scenario[] = [
+export const SCENARIOS: readonly Scenario[] = [
   { key: 'batch-1', label: 'batched, 1 instance', mode: 'batch', instances: 1, concurrency: 1, order: 'subject' },
   { key: 'batch-1-none', label: "batched, 1 instance, order: 'none'", mode: 'batch', instances: 1, concurrency: 1, order: 'none' },
   {
@@ -150,7 +150,7 @@ export async function consumerSuite(ctx: SuiteContext): Promise<void> {
   }
 }
 
-async function measureConsumer(
+export async function measureConsumer(
   ctx: SuiteContext,
   db: 'pg' | 'mysql',
   scenario: Scenario,
