@@ -275,8 +275,8 @@ SELECT pg_notify($8, '')::text FROM ${n.wakeup} WHERE armed`,
     // hash and merge joins off, a join scanned the table once per head) and sorted into write order,
     // with sorting allowed again for this statement (`sortedHeads`): the ids through the primary key
     // were fine on an analyzed table, but on a fresh one the planner walked a whole index filtering
-    // on them. Conditions stay on the locked row (o); a head updated since our snapshot (completed or
-    // released by its relay) is no longer at its address and is skipped, as a locked one is.
+    // on them. Conditions stay on the locked row (o), so a head changed since our snapshot is
+    // re-checked on its latest version (and one completed since is gone), as before.
     claimBySubject: (args: ClaimArgs) => `WITH RECURSIVE subjects AS (
   (SELECT p.subject FROM ${t} p WHERE p.state = 'pending' ORDER BY p.subject LIMIT 1)
   UNION ALL
