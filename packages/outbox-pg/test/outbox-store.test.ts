@@ -37,6 +37,28 @@ describe('PgOutboxStore', () => {
     }
   };
 
+  /** What a statement reads of the (seq) index, run as the store runs it (its settings first), per EXPLAIN ANALYZE; rolled back. */
+  const seqIndexReads = async (settings: string, statement: string): Promise<number> => {
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(settings);
+      const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement}`);
+      let reads = 0;
+      const visit = (node: Record<string, unknown>): void => {
+        if (node['Index Name'] === 'outbox_seq_idx') {
+          reads += (Number(node['Actual Rows']) + Number(node['Rows Removed by Filter'] ?? 0)) * Number(node['Actual Loops']);
+        }
+        for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) visit(child);
+      };
+      const [explained] = (rows[0]?.['QUERY PLAN'] ?? []) as { Plan: Record<string, unknown> }[];
+      visit(explained?.Plan ?? {});
+      return reads;
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  };
   it('fills batches from few subjects with long backlogs and from many interleaved subjects, in either order', async () => {
     await drain();
     // Few subjects, long backlogs: every claim takes each subject's head.
@@ -117,27 +139,6 @@ describe('PgOutboxStore', () => {
       maxBatchBytes: '1000000',
       maxEventBytes: '1000000',
     };
-    const seqIndexReads = async (settings: string, statement: string): Promise<number> => {
-      const client = await db.pool.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query(settings);
-        const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement}`);
-        let reads = 0;
-        const visit = (node: Record<string, unknown>): void => {
-          if (node['Index Name'] === 'outbox_seq_idx') {
-            reads += (Number(node['Actual Rows']) + Number(node['Rows Removed by Filter'] ?? 0)) * Number(node['Actual Loops']);
-          }
-          for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) visit(child);
-        };
-        const [explained] = (rows[0]?.['QUERY PLAN'] ?? []) as { Plan: Record<string, unknown> }[];
-        visit(explained?.Plan ?? {});
-        return reads;
-      } finally {
-        await client.query('ROLLBACK');
-        client.release();
-      }
-    };
     // The walk: the window's 100 entries, then at most those 100 rows again (it read all 3,000 before).
     expect(await seqIndexReads(orderedWalk, sql.claim(args))).toBeLessThanOrEqual(200);
     // Subject by subject: the heads by primary key, none of the (seq) index (it walked all 3,000, filtering on the ids).
@@ -150,6 +151,38 @@ describe('PgOutboxStore', () => {
       );
     }
     await drain();
+    expect(await pending()).toBe(0);
+  });
+
+  it("bounds the wake-up's ready check when nothing is claimable, and still sees a commit made since the last claim", async () => {
+    await drain();
+    // 60,000 pending rows on 30 subjects, written directly; three claims of 10 lease every head.
+    await db.pool.query(`INSERT INTO "${db.schema}".outbox (id, type, source, subject, time, payload)
+      SELECT gen_random_uuid(), 'test.thing.happened', 'tests', 'arm-' || (g % 30), now(), '{}' FROM generate_series(0, 59999) g`);
+    const held = [];
+    for (let i = 0; i < 3; i++) held.push(await store.claim({ batchSize: 10, leaseMs: 60_000 }));
+    expect(held.flatMap((b) => b.records)).toHaveLength(30);
+    const { arm } = outboxSql(tableNames(db.schema, 'outbox'));
+    const check = arm.slice(orderedWalk.length);
+    // Both ends of the backlog, 5,000 rows each, read twice at most (the bound, then the walk): it read all 60,000.
+    expect(await seqIndexReads(orderedWalk, check)).toBeLessThanOrEqual(20_000);
+    const ready = async (): Promise<boolean> => {
+      const client = await db.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(orderedWalk);
+        const { rows } = await client.query<{ ready: boolean }>(check);
+        return rows[0]?.ready === true;
+      } finally {
+        await client.query('ROLLBACK');
+        client.release();
+      }
+    };
+    expect(await ready()).toBe(false);
+    await transaction(db.pool, (client) => store.enqueue(client, [event('arm-new')]));
+    expect(await ready()).toBe(true);
+    // 2,000 claims would drain 30 subjects of 2,000 rows: remove them instead.
+    await db.pool.query(`DELETE FROM "${db.schema}".outbox`);
     expect(await pending()).toBe(0);
   });
 

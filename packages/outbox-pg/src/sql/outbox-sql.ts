@@ -163,6 +163,27 @@ function bumpCounters(n: TableNames, input: string): string {
 )`;
 }
 
+/** Pending rows at each end of the backlog that the wake-up's ready check reads at most. */
+const READY_CHECK_ROWS = 5_000;
+
+/**
+ * The ready check of `arm` and `armWithBarrier`: is a row claimable among the newest
+ * {@link READY_CHECK_ROWS} pending rows (a commit between the relay's last empty claim and its
+ * arming, which no NOTIFY will announce) or the oldest ones (a retry or a lease come due)? Bounded
+ * like the claim's walk: unbounded, it probed every pending row whenever none was claimable, 0.9-1.2 s
+ * per idle wait on 200,000 pending rows whose subject heads were all leased (0.10-0.12 s bounded;
+ * bench/scripts/outbox-pg/leased-heads.mjs), which an idle relay paid on every poll. A head further in (behind a row completed since) is found by the next claim,
+ * at the poll interval, as before: no NOTIFY announces it either.
+ */
+function readyCheck(t: string, claimable: string): string {
+  return `(EXISTS (SELECT 1 FROM ${t} o WHERE o.seq >= coalesce(
+      (SELECT w.seq FROM ${t} w WHERE w.state = 'pending' ORDER BY w.seq DESC OFFSET ${READY_CHECK_ROWS - 1} LIMIT 1), 0)
+    AND ${claimable})
+  OR EXISTS (SELECT 1 FROM ${t} o WHERE o.seq <= coalesce(
+      (SELECT w.seq FROM ${t} w WHERE w.state = 'pending' ORDER BY w.seq OFFSET ${READY_CHECK_ROWS - 1} LIMIT 1), ${MAX_BIGINT})
+    AND ${claimable}))`;
+}
+
 /** Builds the statements for one table. */
 export function outboxSql(n: TableNames, options: OutboxSqlOptions = {}): OutboxSql {
   const t = n.qualified;
@@ -348,11 +369,11 @@ FROM ${t} WHERE state = 'pending' AND attempts > 0 ORDER BY attempts DESC, seq L
     armWithBarrier: `${orderedWalk}
 LOCK TABLE ${t} IN SHARE ROW EXCLUSIVE MODE NOWAIT;
 UPDATE ${n.wakeup} SET armed = true WHERE NOT armed;
-SELECT EXISTS (SELECT 1 FROM ${t} o WHERE ${claimable}) AS ready`,
+SELECT ${readyCheck(t, claimable)} AS ready`,
     // Without the fence.
     arm: `${orderedWalk}
 WITH armed AS (UPDATE ${n.wakeup} SET armed = true WHERE NOT armed RETURNING 1)
-SELECT EXISTS (SELECT 1 FROM ${t} o WHERE ${claimable}) AS ready`,
+SELECT ${readyCheck(t, claimable)} AS ready`,
     // The relay woke up: producers stop notifying until it is idle again.
     disarm: `UPDATE ${n.wakeup} SET armed = false WHERE armed`,
   };
