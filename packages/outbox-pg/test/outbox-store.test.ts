@@ -37,12 +37,22 @@ describe('PgOutboxStore', () => {
     }
   };
 
-  /** What a statement reads of the (seq) index, run as the store runs it (its settings first), per EXPLAIN ANALYZE; rolled back. */
-  const seqIndexReads = async (settings: string, statement: string): Promise<number> => {
+  /** Runs `run` on a client of its own inside a transaction that is rolled back, after the store's session settings. */
+  const rolledBack = async <T>(settings: string, run: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
     const client = await db.pool.connect();
     try {
       await client.query('BEGIN');
       await client.query(settings);
+      return await run(client);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  };
+
+  /** What a statement reads of the (seq) index, run as the store runs it (its settings first), per EXPLAIN ANALYZE. */
+  const seqIndexReads = (settings: string, statement: string): Promise<number> =>
+    rolledBack(settings, async (client) => {
       const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement}`);
       let reads = 0;
       const visit = (node: Record<string, unknown>): void => {
@@ -54,11 +64,16 @@ describe('PgOutboxStore', () => {
       const [explained] = (rows[0]?.['QUERY PLAN'] ?? []) as { Plan: Record<string, unknown> }[];
       visit(explained?.Plan ?? {});
       return reads;
-    } finally {
-      await client.query('ROLLBACK');
-      client.release();
-    }
+    });
+
+  /** Leases the head of each of `subjects` subjects, 10 per claim, for a minute: what other relays hold. */
+  const leaseEveryHead = async (subjects: number) => {
+    const held = [];
+    for (let i = 0; i < subjects / 10; i++) held.push(await store.claim({ batchSize: 10, leaseMs: 60_000 }));
+    expect(held.flatMap((b) => b.records)).toHaveLength(subjects);
+    return held;
   };
+
   it('fills batches from few subjects with long backlogs and from many interleaved subjects, in either order', async () => {
     await drain();
     // Few subjects, long backlogs: every claim takes each subject's head.
@@ -127,9 +142,7 @@ describe('PgOutboxStore', () => {
         Array.from({ length: 3_000 }, (_, n) => event(`held-${n % 30}`, { n })),
       ),
     );
-    const held = [];
-    for (let i = 0; i < 3; i++) held.push(await store.claim({ batchSize: 10, leaseMs: 60_000 }));
-    expect(held.flatMap((b) => b.records)).toHaveLength(30);
+    const held = await leaseEveryHead(30);
     // What each claim statement reads of the (seq) index, as the store runs it (its settings first), per EXPLAIN ANALYZE.
     const sql = outboxSql(tableNames(db.schema, 'outbox'));
     const args = {
@@ -141,7 +154,7 @@ describe('PgOutboxStore', () => {
     };
     // The walk: the window's 100 entries, then at most those 100 rows again (it read all 3,000 before).
     expect(await seqIndexReads(orderedWalk, sql.claim(args))).toBeLessThanOrEqual(200);
-    // Subject by subject: the heads by primary key, none of the (seq) index (it walked all 3,000, filtering on the ids).
+    // Subject by subject: the heads by row address, none of the (seq) index (it walked all 3,000, filtering on them).
     expect(await seqIndexReads(`${orderedWalk}\n${sortedHeads}`, sql.claimBySubject(args))).toBe(0);
     expect((await store.claim({ batchSize: 10, leaseMs: 10_000 })).records).toEqual([]);
     for (const b of held) {
@@ -159,25 +172,13 @@ describe('PgOutboxStore', () => {
     // 60,000 pending rows on 30 subjects, written directly; three claims of 10 lease every head.
     await db.pool.query(`INSERT INTO "${db.schema}".outbox (id, type, source, subject, time, payload)
       SELECT gen_random_uuid(), 'test.thing.happened', 'tests', 'arm-' || (g % 30), now(), '{}' FROM generate_series(0, 59999) g`);
-    const held = [];
-    for (let i = 0; i < 3; i++) held.push(await store.claim({ batchSize: 10, leaseMs: 60_000 }));
-    expect(held.flatMap((b) => b.records)).toHaveLength(30);
+    await leaseEveryHead(30);
     const { arm } = outboxSql(tableNames(db.schema, 'outbox'));
     const check = arm.slice(orderedWalk.length);
     // Both ends of the backlog, 5,000 rows each, read twice at most (the bound, then the walk): it read all 60,000.
     expect(await seqIndexReads(orderedWalk, check)).toBeLessThanOrEqual(20_000);
-    const ready = async (): Promise<boolean> => {
-      const client = await db.pool.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query(orderedWalk);
-        const { rows } = await client.query<{ ready: boolean }>(check);
-        return rows[0]?.ready === true;
-      } finally {
-        await client.query('ROLLBACK');
-        client.release();
-      }
-    };
+    const ready = (): Promise<boolean> =>
+      rolledBack(orderedWalk, async (client) => (await client.query<{ ready: boolean }>(check)).rows[0]?.ready === true);
     expect(await ready()).toBe(false);
     await transaction(db.pool, (client) => store.enqueue(client, [event('arm-new')]));
     expect(await ready()).toBe(true);
