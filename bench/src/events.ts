@@ -33,7 +33,11 @@ export function payloadOf(index: number, subjects: number): PriceChanged {
   return { productId: subjectOf(index, subjects), newPrice: index / 100, oldPrice: index / 100 + 1, n: Math.floor(index / subjects) };
 }
 
-/** In-memory records shaped like the relay's claims: the raw publish ceiling publishes these. */
+/**
+ * In-memory records shaped like the relay's claims, with the per-subject sequence the stores stamp
+ * (record i is the (i / subjects + 1)-th event of its subject, as bench/go/ceiling.go numbers them):
+ * the publish ceilings and the consumer suites publish these.
+ */
 export function memoryRecords(count: number, subjects: number): OutboxRecord[] {
   const time = new Date().toISOString();
   return Array.from({ length: count }, (_, index) => ({
@@ -45,5 +49,6 @@ export function memoryRecords(count: number, subjects: number): OutboxRecord[] {
     payload: JSON.stringify(payloadOf(index, subjects)),
     headers: { traceparent: TRACEPARENT },
     attempts: 0,
+    sequence: Math.floor(index / subjects) + 1,
   }));
 }

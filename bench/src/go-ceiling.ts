@@ -70,33 +70,54 @@ export function prepareGoCeiling(install: boolean): GoCeiling {
   return { binary, version };
 }
 
-/** What one run of the Go program measured. */
-export interface GoCeilingRun {
+/** What one run of a ceiling program (the Go client, or NatsPublisher in its own process) measured. */
+export interface CeilingRun {
   readonly published: number;
   readonly seconds: number;
   readonly rate: number;
-  /** The Go process's own user + system CPU seconds over the whole run (getrusage). */
+  /** The publishing process's own user + system CPU seconds (Go: over the whole run, getrusage; node: over the publishes). */
   readonly cpuSeconds: number;
 }
 
 /** Publishes `count` records to `<prefix>.<type>` (the stream's subjects) and returns the rate. */
-export function runGoCeiling(binary: string, url: string, prefix: string, count: number, subjects: number): Promise<GoCeilingRun> {
+export function runGoCeiling(binary: string, url: string, prefix: string, count: number, subjects: number): Promise<CeilingRun> {
+  return runCeilingProcess('Go ceiling', binary, ['-url', url, '-prefix', prefix, '-count', String(count), '-subjects', String(subjects)]);
+}
+
+const PUBLISH_WORKER = fileURLToPath(new URL('./workers/publish-worker.ts', import.meta.url));
+
+/**
+ * The same records through NatsPublisher, a relay batch (`batch`) at a time, in a fresh node process
+ * (workers/publish-worker.ts), as the Go program runs in its own: the figure does not depend on what
+ * the bench process ran before.
+ */
+export function runPublisherCeiling(url: string, prefix: string, count: number, subjects: number, batch: number): Promise<CeilingRun> {
+  return runCeilingProcess('NatsPublisher ceiling', process.execPath, [
+    '--expose-gc',
+    '--import',
+    'tsx',
+    PUBLISH_WORKER,
+    url,
+    prefix,
+    String(count),
+    String(subjects),
+    String(batch),
+  ]);
+}
+
+/** Runs a ceiling program and reads the JSON line it prints last. */
+function runCeilingProcess(label: string, file: string, args: readonly string[]): Promise<CeilingRun> {
   return new Promise((resolve, reject) => {
-    execFile(
-      binary,
-      ['-url', url, '-prefix', prefix, '-count', String(count), '-subjects', String(subjects)],
-      { encoding: 'utf8', timeout: 180_000 },
-      (error, stdout, stderr) => {
-        if (error) {
-          reject(new Error(`Go ceiling failed: ${stderr.trim() || error.message}`));
-          return;
-        }
-        try {
-          resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '') as GoCeilingRun);
-        } catch {
-          reject(new Error(`Go ceiling printed no result: ${stdout}`));
-        }
-      },
-    );
+    execFile(file, args, { encoding: 'utf8', timeout: 180_000 }, (error, stdout, stderr) => {
+      if (error) {
+        reject(new Error(`${label} failed: ${stderr.trim() || error.message}`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '') as CeilingRun);
+      } catch {
+        reject(new Error(`${label} printed no result: ${stdout}`));
+      }
+    });
   });
 }

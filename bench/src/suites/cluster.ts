@@ -1,12 +1,10 @@
 import os from 'node:os';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { NatsPublisher } from '@outboxkit/bus-nats';
 import type { SuiteContext } from '../context.js';
 import { type CpuSeconds, per10k, processCpuSeconds } from '../cpu.js';
-import { memoryRecords } from '../events.js';
 import { type BenchCluster, NATS_SERVER_BIN, startCluster } from '../fixtures/cluster.js';
-import { runGoCeiling } from '../go-ceiling.js';
+import { runGoCeiling, runPublisherCeiling } from '../go-ceiling.js';
 import { freshName, sleepMs, wallMs } from '../names.js';
 import { progress } from '../progress.js';
 import { fmt } from '../stats.js';
@@ -33,7 +31,7 @@ export async function clusterSuite(ctx: SuiteContext): Promise<void> {
     const nc = await connectWhenReady(cluster);
     ctx.note(
       SUITE,
-      `${NODES} nats-server processes (JetStream, file storage, routed on loopback, each its own store) started by the bench, all on this machine's ${os.cpus().length} cores. ${fmt(count)} records per measure (the relay's records, from memory), published through node n0 into a fresh stream with 1 or 3 replicas: the Go client (bench/go/ceiling.go) and NatsPublisher (batches of 500). nats-server CPU is the three processes together, from /proc.`,
+      `${NODES} nats-server processes (JetStream, file storage, routed on loopback, each its own store) started by the bench, all on this machine's ${os.cpus().length} cores. ${fmt(count)} records per measure (the relay's records, from memory), published through node n0 into a fresh stream with 1 or 3 replicas: the Go client (bench/go/ceiling.go) and NatsPublisher (batches of 500), each in a process of its own. nats-server CPU is the three processes together, from /proc.`,
     );
     try {
       for (let run = 1; run <= runs; run++) {
@@ -48,19 +46,9 @@ export async function clusterSuite(ctx: SuiteContext): Promise<void> {
             ctx.book.recordCpu(`cluster.go.r${replicas}`, SUITE, go.cpu);
           }
           progress(`cluster run ${run}/${runs}: NatsPublisher, R${replicas}`);
-          const raw = await measure(nc, cluster, replicas, count, async (stream) => {
-            const publisher = new NatsPublisher({ connection: nc, subjectPrefix: stream });
-            const records = memoryRecords(count, 1_000);
-            const cpuAtStart = process.cpuUsage();
-            const started = wallMs();
-            for (let start = 0; start < records.length; start += 500) {
-              for (const result of await publisher.publish(records.slice(start, start + 500))) {
-                if (!result.ok) throw new Error(`cluster publish failed: ${result.error.message}`);
-              }
-            }
-            const own = process.cpuUsage(cpuAtStart);
-            return { rate: count / ((wallMs() - started) / 1000), cpuSeconds: (own.user + own.system) / 1e6 };
-          });
+          const raw = await measure(nc, cluster, replicas, count, (stream) =>
+            runPublisherCeiling(cluster.urls[0] as string, stream, count, 1_000, 500),
+          );
           ctx.book.record(`cluster.raw.r${replicas}`, SUITE, `NatsPublisher alone, R${replicas} stream`, 'events/s', raw.rate);
           ctx.book.recordCpu(`cluster.raw.r${replicas}`, SUITE, raw.cpu);
         }

@@ -93,7 +93,7 @@ async function setup(
     subjectPrefix: stream.name,
     ...(partitions > 0 ? { partitions } : {}),
   });
-  const records = memoryRecords(events, subjects).map((record, index) => ({ ...record, sequence: Math.floor(index / subjects) + 1 }));
+  const records = memoryRecords(events, subjects);
   for (let start = 0; start < records.length; start += 1_000) {
     for (const result of await publisher.publish(records.slice(start, start + 1_000))) {
       if (!result.ok) throw new Error(`filling the stream failed: ${result.error.message}`);

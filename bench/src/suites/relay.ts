@@ -4,12 +4,10 @@ import { PTXO_BATCH_SIZE, PTXO_POLL_MS, runPgTransactionalOutbox } from '../base
 import type { SuiteContext } from '../context.js';
 import { type CpuSeconds, per10k } from '../cpu.js';
 import { NATS_URL } from '../env.js';
-import { memoryRecords } from '../events.js';
 import { mysqlFixture, mysqlPending } from '../fixtures/mysql.js';
 import { checkSubjectOrder, streamFixture } from '../fixtures/nats.js';
 import { pgFixture, pgPending } from '../fixtures/pg.js';
-import { runGoCeiling } from '../go-ceiling.js';
-import { wallMs } from '../names.js';
+import { runGoCeiling, runPublisherCeiling } from '../go-ceiling.js';
 import { progress } from '../progress.js';
 import { fmt } from '../stats.js';
 import { profileRelayDrain } from './profile.js';
@@ -215,30 +213,18 @@ interface Ceiling {
   readonly cpu: CpuSeconds;
 }
 
-/** The same records published from memory in the relay's batch size through NatsPublisher (in this process). */
-async function rawCeiling(ctx: SuiteContext, count: number, subjects: number): Promise<Ceiling> {
-  const records = memoryRecords(count, subjects);
-  return withStream(ctx, async (publisher) => {
+/** The same records published from memory in the relay's batch size through NatsPublisher, in a process of its own (as the Go client's). */
+export async function rawCeiling(ctx: SuiteContext, count: number, subjects: number): Promise<Ceiling> {
+  return withStream(ctx, async (_publisher, stream) => {
     const before = ctx.cpu.sample(undefined);
-    const cpuAtStart = process.cpuUsage();
-    const started = wallMs();
-    for (let start = 0; start < records.length; start += RELAY_BATCH) {
-      for (const result of await publisher.publish(records.slice(start, start + RELAY_BATCH))) {
-        if (!result.ok) throw new Error(`raw publish failed: ${result.error.message}`);
-      }
-    }
-    const rate = count / ((wallMs() - started) / 1000);
-    const own = process.cpuUsage(cpuAtStart);
+    const run = await runPublisherCeiling(NATS_URL, stream, count, subjects, RELAY_BATCH);
     const after = ctx.cpu.sample(undefined);
-    return {
-      rate,
-      cpu: cpuFigures({ client: per10k(0, (own.user + own.system) / 1e6, count), nats: per10k(before.nats, after.nats, count) }),
-    };
+    return { rate: run.rate, cpu: cpuFigures({ client: per10k(0, run.cpuSeconds, count), nats: per10k(before.nats, after.nats, count) }) };
   });
 }
 
 /** The same records published by the Go client (bench/go/ceiling.go) into a fresh stream; checks the stream holds them all. */
-async function goCeiling(ctx: SuiteContext, binary: string, count: number, subjects: number): Promise<Ceiling> {
+export async function goCeiling(ctx: SuiteContext, binary: string, count: number, subjects: number): Promise<Ceiling> {
   const stream = await streamFixture(ctx.nc);
   try {
     const before = ctx.cpu.sample(undefined);
