@@ -2,11 +2,15 @@
 // against a counter upsert that checks the transaction itself (`... WHERE @@in_transaction = 1 OR
 // @@autocommit = 0`, MariaDB only), against a plain `UPDATE` of the counter row (the upsert only
 // when the row is missing), against that UPDATE reading the new value back (`LAST_INSERT_ID(seq +
-// 1)`) so the INSERT carries it as a constant instead of a subquery, and against no stamp: 8 clients each loop `START TRANSACTION; UPDATE
-// products ...; [stamp]; INSERT INTO outbox ...; COMMIT` for 3 s, the variants interleaved.
+// 1)`) so the INSERT carries it as a constant instead of a subquery, against a BEFORE INSERT
+// trigger that stamps the row inside the INSERT (no statement of its own), against two statements
+// that write nothing (a plain and a locking SELECT of the counter row: what a statement costs by
+// itself), and against no stamp: 8 clients each loop `START TRANSACTION; UPDATE products ...;
+// [stamp]; INSERT INTO outbox ...; COMMIT` for 3 s, the variants interleaved.
 // Raw SQL on mysql2, not the store: it asks what another form of the stamp would gain.
 // Run from the repository root: `npx tsx bench/micro/mariadb-stamp-guard.ts [rounds]` (default 4;
-// `SUBJECTS=10000` spreads the counters over 10,000 subjects instead of 1,000, to tell lock waits
+// `SUBJECTS=10000` spreads the counters over 10,000 subjects instead of 1,000, one per product as in the
+// producer suite, to tell lock waits
 // from the row's own cost; MariaDB at the test services' address; creates and drops the database
 // obxk_stamp_guard).
 import { MYSQL_URL } from '@outboxkit/test-services';
@@ -24,8 +28,18 @@ await pool.query(
   "CREATE TABLE outbox (seq BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, id VARCHAR(64) NOT NULL, subject VARCHAR(255) COLLATE utf8mb4_bin NOT NULL, payload TEXT NOT NULL, subject_seq BIGINT NULL, state ENUM('pending', 'dead') NOT NULL DEFAULT 'pending', KEY outbox_head (state, subject, seq))",
 );
 await pool.query('CREATE TABLE counter (subject VARCHAR(255) COLLATE utf8mb4_bin PRIMARY KEY, seq BIGINT NOT NULL)');
+// The stamp done by the server inside the INSERT: a BEFORE INSERT trigger on a copy of the outbox
+// bumps the counter row and sets the row's subject_seq (no statement of its own).
+await pool.query('CREATE TABLE outbox_trigger LIKE outbox');
+await pool.query(
+  'CREATE TRIGGER outbox_trigger_stamp BEFORE INSERT ON outbox_trigger FOR EACH ROW BEGIN ' +
+    'INSERT INTO counter (subject, seq) VALUES (NEW.subject, 1) ON DUPLICATE KEY UPDATE seq = LAST_INSERT_ID(seq + 1); ' +
+    'SET NEW.subject_seq = LAST_INSERT_ID(); END',
+);
+// Every subject's counter row exists from the start, as in a steady state (the SELECT variants need it).
+await pool.query(`INSERT INTO counter SELECT CONCAT('product-', seq), 0 FROM seq_0_to_${Number(process.env.SUBJECTS ?? 1_000) - 1}`);
 
-type Variant = 'none' | 'probe' | 'guarded' | 'update' | 'literal';
+type Variant = 'none' | 'probe' | 'guarded' | 'update' | 'literal' | 'select' | 'lockread' | 'trigger';
 /** The counter's new value read back by the `literal` variant, written into the INSERT as a constant. */
 let literalSeq = 0;
 const stamps: Record<Variant, (connection: PoolConnection, subject: string) => Promise<void>> = {
@@ -52,6 +66,18 @@ const stamps: Record<Variant, (connection: PoolConnection, subject: string) => P
       await connection.query('INSERT INTO counter (subject, seq) VALUES (?, 1) ON DUPLICATE KEY UPDATE seq = seq + VALUES(seq)', [subject]);
       literalSeq = 1;
     } else literalSeq = header.insertId;
+  },
+  trigger: async (connection) => {
+    await connection.query('DO 0');
+  },
+  // Not stamps: what a statement on the counter row costs without writing it, plain and locking.
+  select: async (connection, subject) => {
+    await connection.query('DO 0');
+    await connection.query('SELECT seq FROM counter WHERE subject = ?', [subject]);
+  },
+  lockread: async (connection, subject) => {
+    await connection.query('DO 0');
+    await connection.query('SELECT seq FROM counter WHERE subject = ? FOR UPDATE', [subject]);
   },
   update: async (connection, subject) => {
     await connection.query('DO 0');
@@ -84,9 +110,11 @@ async function measure(variant: Variant, seconds: number): Promise<number> {
           ]);
         } else {
           await connection.query(
-            variant === 'none'
-              ? 'INSERT INTO outbox (id, subject, payload) VALUES (?, ?, ?)'
-              : 'INSERT INTO outbox (id, subject, payload, subject_seq) VALUES (?, ?, ?, (SELECT seq FROM counter WHERE subject = ?))',
+            variant === 'trigger'
+              ? 'INSERT INTO outbox_trigger (id, subject, payload) VALUES (?, ?, ?)'
+              : variant === 'none' || variant === 'select' || variant === 'lockread'
+                ? 'INSERT INTO outbox (id, subject, payload) VALUES (?, ?, ?)'
+                : 'INSERT INTO outbox (id, subject, payload, subject_seq) VALUES (?, ?, ?, (SELECT seq FROM counter WHERE subject = ?))',
             [`e${ids++}`, subject, '{"price":1}', subject],
           );
         }
@@ -97,6 +125,7 @@ async function measure(variant: Variant, seconds: number): Promise<number> {
     }),
   );
   await pool.query('DELETE FROM outbox');
+  await pool.query('DELETE FROM outbox_trigger');
   return transactions / seconds;
 }
 
@@ -107,8 +136,11 @@ try {
     const guarded = await measure('guarded', 3);
     const update = await measure('update', 3);
     const literal = await measure('literal', 3);
+    const select = await measure('select', 3);
+    const lockread = await measure('lockread', 3);
+    const trigger = await measure('trigger', 3);
     process.stdout.write(
-      `round ${round}: no stamp ${Math.round(none)} tx/s; probe + upsert ${Math.round(probe)} (${(probe / none).toFixed(2)}x); guarded upsert ${Math.round(guarded)} (${(guarded / none).toFixed(2)}x); probe + update ${Math.round(update)} (${(update / none).toFixed(2)}x); update read back, literal in the INSERT ${Math.round(literal)} (${(literal / none).toFixed(2)}x)\n`,
+      `round ${round}: no stamp ${Math.round(none)} tx/s; probe + upsert ${Math.round(probe)} (${(probe / none).toFixed(2)}x); guarded upsert ${Math.round(guarded)} (${(guarded / none).toFixed(2)}x); probe + update ${Math.round(update)} (${(update / none).toFixed(2)}x); update read back, literal in the INSERT ${Math.round(literal)} (${(literal / none).toFixed(2)}x); probe + SELECT of the counter row ${Math.round(select)} (${(select / none).toFixed(2)}x); probe + SELECT ... FOR UPDATE ${Math.round(lockread)} (${(lockread / none).toFixed(2)}x); probe + INSERT stamped by a trigger ${Math.round(trigger)} (${(trigger / none).toFixed(2)}x)\n`,
     );
   }
 } finally {
