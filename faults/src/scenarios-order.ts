@@ -116,8 +116,13 @@ export function formatOrderResult(r: OrderResult): string {
 export interface OrderSize {
   readonly events: number;
   readonly subjects: number;
-  /** The events are written in transactions of 100, spread over this long. */
+  /** The events are written in transactions of `eventsPerTransaction`, spread over this long. */
   readonly writeMs: number;
+  /**
+   * Events per producer transaction, taken in write order (so 100 span 100 subjects: on MySQL/MariaDB
+   * the stamp's counter upsert; 1 is one subject: the stamp trigger). @defaultValue 100
+   */
+  readonly eventsPerTransaction?: number;
   /** Worker processes at the start, all on the durable `worker`. */
   readonly instances: number;
   /** SIGKILLs in all, spread over the run's progress, each to the next worker in turn (restarted at once). */
@@ -177,7 +182,7 @@ export async function subjectOrder(kind: DatabaseKind, name: string, size: Order
     const events = eventsOn(size.events, size.subjects, 'item');
     const expected = new Map<string, number>();
     for (const event of events) expected.set(event.subject, (expected.get(event.subject) ?? 0) + 1);
-    const writing = writeSpread(scenario, events, size.writeMs);
+    const writing = writeSpread(scenario, events, size.writeMs, size.eventsPerTransaction ?? 100);
 
     const steps: Step[] = Array.from({ length: size.kills }, (_, i) => ({ at: (i + 1) / (size.kills + 1), action: 'kill' as const }));
     if (size.addRemove) steps.push({ at: 0.3, action: 'add' }, { at: 0.6, action: 'remove' });

@@ -66,11 +66,12 @@ export const ORDER_PARTS: OrderSize = { ...ORDER_FULL, mode: 'batch', batchTrans
 /** O4's smoke form, in the root `npm test`. */
 export const ORDER_PARTS_SMOKE: OrderSize = { ...ORDER_PARTS, events: 1_500, subjects: 100, writeMs: 5_000, kills: 3 };
 
-/** O2: the issue's reproduction, one worker SIGKILLed 12 times. */
+/** O2: the issue's reproduction, one worker SIGKILLed 12 times; one event per producer transaction, as a service writes one aggregate's change. */
 export const ORDER_REPRO: OrderSize = {
   events: 3_600,
   subjects: 100,
   writeMs: 20_000,
+  eventsPerTransaction: 1,
   instances: 1,
   kills: 12,
   addRemove: false,

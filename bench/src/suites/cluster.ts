@@ -5,7 +5,7 @@ import type { SuiteContext } from '../context.js';
 import { type CpuSeconds, per10k, processCpuSeconds } from '../cpu.js';
 import { type BenchCluster, NATS_SERVER_BIN, startCluster } from '../fixtures/cluster.js';
 import { runGoCeiling, runPublisherCeiling } from '../go-ceiling.js';
-import { freshName, sleepMs, wallMs } from '../names.js';
+import { freshName, sleepMs } from '../names.js';
 import { progress } from '../progress.js';
 import { fmt } from '../stats.js';
 import { cpuFigures } from './relay-drain.js';

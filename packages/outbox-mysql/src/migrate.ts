@@ -7,16 +7,22 @@ import {
 } from '@outboxkit/outbox-core/driver';
 import { giveBack, type MysqlConnectionLike, type MysqlPoolLike, runStatement, selectRows } from './mysql-like.js';
 import type { TableName } from './table-name.js';
-import { isMissingTable } from './translate-mysql-error.js';
+import { isMissingTable, isPrivilegeRefusal } from './translate-mysql-error.js';
 
 /**
  * One step of a migration: a statement, or a statement with a query that returns a row when its
  * effect is already there (for DDL without `IF NOT EXISTS` on every server, such as MySQL 8's
- * `ADD COLUMN`): the statement runs only when the query returns none.
+ * `ADD COLUMN`): the statement runs only when the query returns none. An `optional` step that the
+ * server refuses for a privilege the user lacks (`isPrivilegeRefusal`) is left out and the
+ * migration goes on: what it adds must be something the code can do without.
  */
 export type MigrationStep =
   | string
-  | { readonly sql: string; readonly unless: { readonly sql: string; readonly values: readonly unknown[] } };
+  | {
+      readonly sql: string;
+      readonly unless: { readonly sql: string; readonly values: readonly unknown[] };
+      readonly optional?: boolean;
+    };
 
 /** One numbered migration: steps run in order, each one idempotent (DDL commits implicitly on MySQL). */
 export interface Migration {
@@ -89,7 +95,11 @@ function migrationConnection(connection: MysqlConnectionLike, table: TableName):
         if (typeof step === 'string') {
           await runStatement(connection, step);
         } else if ((await selectRows(connection, step.unless.sql, [...step.unless.values])).length === 0) {
-          await runStatement(connection, step.sql);
+          try {
+            await runStatement(connection, step.sql);
+          } catch (error) {
+            if (!(step.optional === true && isPrivilegeRefusal(error))) throw error;
+          }
         }
       }
       await runStatement(connection, `INSERT INTO ${table.migrationsQuoted} (version, name, applied_at) VALUES (?, ?, UTC_TIMESTAMP(3))`, [

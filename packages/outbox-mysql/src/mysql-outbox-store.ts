@@ -29,7 +29,7 @@ import {
 import { assertExecutorInTransaction, assertInTransaction } from './assert-in-transaction.js';
 import { type CandidateStrategy, claimHeads } from './claim.js';
 import { applyMigrations, checkSchemaVersion } from './migrate.js';
-import { OUTBOX_SCHEMA_VERSION, outboxMigrations } from './migrations/outbox-migrations.js';
+import { OUTBOX_SCHEMA_VERSION, outboxMigrations, stampTriggerLookup } from './migrations/outbox-migrations.js';
 import { connectionOf } from './mysql-executor.js';
 import { isPoolLike, type MysqlConnectionLike, type MysqlPoolLike, runStatement, selectRows } from './mysql-like.js';
 import { toDeadRecord, toUtcDatetime } from './records.js';
@@ -120,6 +120,8 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike | SqlEx
   readonly #restamp: boolean;
   readonly #logger: Logger;
   readonly #strategy: CandidateStrategy = { skipWindow: 0 };
+  /** Whether the table has migration 3's stamp trigger; looked up by the first `enqueue` that can use it. */
+  #stampTrigger: boolean | undefined;
   readonly maxEventBytes: number;
 
   /**
@@ -145,9 +147,12 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike | SqlEx
 
   /**
    * Appends events in the caller's transaction, after one status probe (`DO 0`, skipped for an
-   * executor that knows its transaction), stamping each with its subject's next sequence: one
-   * multi-row upsert of the subjects' counter rows, then one multi-row INSERT, so three round trips
-   * whatever the number of events and subjects. The counter's row lock makes a transaction that
+   * executor that knows its transaction), stamping each with its subject's next sequence. Events of
+   * one subject: one multi-row INSERT that migration 3's trigger stamps (two round trips in all);
+   * where the server did not let the migration create the trigger, and for events of several
+   * subjects, one multi-row upsert of the subjects' counter rows first (three round trips, whatever
+   * the number of events and subjects). The first call that could use the trigger looks it up, in
+   * the caller's transaction, once per store. The counter's row lock makes a transaction that
    * writes an event of a subject wait for any other open transaction that wrote one of that
    * subject, until it ends; its events then come after the other's in sequence and in claim order.
    * With `subjectSequence: false`, the INSERT alone (two round trips), and rows are ordered by `seq`
@@ -167,22 +172,37 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike | SqlEx
     const target = connection;
     await this.#run(async () => {
       await assertInTransaction(target);
-      for (const [statement, values] of this.#writes(encoded)) await runStatement(target, statement, values);
+      const select = (sql: string, values: unknown[]) => selectRows(target, sql, values);
+      for (const [statement, values] of await this.#writes(encoded, select)) await runStatement(target, statement, values);
     });
   }
 
   async #enqueueThrough(executor: SqlExecutor, encoded: readonly EncodedEvent[]): Promise<void> {
     await this.#run(async () => {
       await assertExecutorInTransaction(executor);
-      for (const [statement, values] of this.#writes(encoded)) await executor.query(statement, values);
+      const select = async (sql: string, values: unknown[]) => (await executor.query(sql, values)).rows;
+      for (const [statement, values] of await this.#writes(encoded, select)) await executor.query(statement, values);
     });
   }
 
-  /** The statements `enqueue` runs in the caller's transaction, in order, with their values. */
-  #writes(encoded: readonly EncodedEvent[]): Array<[string, unknown[]]> {
+  /**
+   * The statements `enqueue` runs in the caller's transaction, in order, with their values.
+   * `select` reads on that transaction: the trigger's lookup must not wait for a second pooled
+   * connection while the caller holds one (a pool of one would wait forever).
+   */
+  async #writes(
+    encoded: readonly EncodedEvent[],
+    select: (sql: string, values: unknown[]) => Promise<unknown[]>,
+  ): Promise<Array<[string, unknown[]]>> {
     if (encoded.length === 0) return [];
     if (!this.#subjectSequence) return [[this.#sql.insert(encoded.length), insertValues(encoded)]];
     const plan = stampPlan(encoded);
+    // One counter row: the trigger takes its lock and numbers the rows in VALUES order. Several:
+    // the upsert takes them in one order (stampPlan), where the trigger would take them in the
+    // events' order and two transactions could deadlock on them.
+    if (plan.subjects === 1 && (await this.#hasStampTrigger(select))) {
+      return [[this.#sql.insertForTrigger(encoded.length), insertValues(encoded)]];
+    }
     const values: unknown[] = [];
     encoded.forEach((event, index) => {
       values.push(event.id, event.type, event.source, event.subject, toUtcDatetime(event.time), event.payload, event.headers);
@@ -192,6 +212,22 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike | SqlEx
       [this.#sql.bumpCounters(plan.subjects), [...plan.counters]],
       [this.#sql.insertStamped(encoded.length), values],
     ];
+  }
+
+  /** Whether migration 3 created the stamp trigger, read once; a table without it is logged once. */
+  async #hasStampTrigger(select: (sql: string, values: unknown[]) => Promise<unknown[]>): Promise<boolean> {
+    if (this.#stampTrigger === undefined) {
+      const lookup = stampTriggerLookup(this.#table);
+      const found = (await select(lookup.sql, [...lookup.values])).length > 0;
+      if (this.#stampTrigger === undefined && !found) {
+        this.#logger.info(
+          { table: this.#table.display },
+          'the outbox has no stamp trigger (the server refused to create it during migrate: TRIGGER privilege, or SUPER or log_bin_trust_function_creators with a binary log): enqueue stamps with a statement of its own, 3 round trips instead of 2',
+        );
+      }
+      this.#stampTrigger = found;
+    }
+    return this.#stampTrigger;
   }
 
   /** The schema version this package's outbox migrations build (`OUTBOX_SCHEMA_VERSION`). */
@@ -329,7 +365,9 @@ export class MysqlOutboxStore implements OutboxStore<MysqlConnectionLike | SqlEx
 
   /** Applies the outbox migrations under `GET_LOCK` on a connection of its own (DDL commits implicitly on MySQL). */
   async migrate(): Promise<MigrationResult> {
-    return this.#run(() => applyMigrations(this.#pool, this.#table, outboxMigrations, 'outbox'));
+    const result = await this.#run(() => applyMigrations(this.#pool, this.#table, outboxMigrations, 'outbox'));
+    this.#stampTrigger = undefined; // looked up again: the migration may have just created it
+    return result;
   }
 
   /** @throws SchemaVersionError when the table is missing, older or newer than this version knows, saying what to run. */

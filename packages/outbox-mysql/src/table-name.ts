@@ -11,6 +11,8 @@ export interface TableName {
   readonly migrationsQuoted: string;
   /** The outbox's per-subject sequence counters: `` `db`.`outbox_subject_seq` `` (unused by the inbox). */
   readonly subjectSeqQuoted: string;
+  /** The outbox's trigger that stamps a row inside its INSERT: `` `db`.`outbox_stamp` `` (unused by the inbox). */
+  readonly stampTriggerQuoted: string;
   /** The inbox's per-subject positions: `` `db`.`inbox_position` `` (unused by the outbox). */
   readonly positionQuoted: string;
   /** The inbox's recorded gaps: `` `db`.`inbox_gap` `` (unused by the outbox). */
@@ -39,6 +41,7 @@ export function resolveTableName(table: unknown, database: unknown, tableSetting
     quoted: `${prefix}\`${bare}\``,
     migrationsQuoted: `${prefix}\`${bare}_migrations\``,
     subjectSeqQuoted: `${prefix}\`${bare}_subject_seq\``,
+    stampTriggerQuoted: `${prefix}\`${bare}_stamp\``,
     positionQuoted: `${prefix}\`${bare}_position\``,
     gapQuoted: `${prefix}\`${bare}_gap\``,
     bare,

@@ -120,6 +120,21 @@ export function isDuplicateKeyError(error: unknown): boolean {
   return native.code === 'ER_DUP_ENTRY' || native.errno === 1062;
 }
 
+/**
+ * The server's refusals of a statement for a privilege the user lacks: `ER_DBACCESS_DENIED_ERROR`
+ * (1044), `ER_TABLEACCESS_DENIED_ERROR` (1142, "TRIGGER command denied"),
+ * `ER_SPECIFIC_ACCESS_DENIED_ERROR` (1227), `ER_BINLOG_CREATE_ROUTINE_NEED_SUPER` (1419: a binary
+ * log is written and neither SUPER nor `log_bin_trust_function_creators` allows a trigger).
+ */
+const privilegeErrnos = new Set([1044, 1142, 1227, 1419]);
+
+/** True when the server refused a statement for a privilege the user lacks (see `privilegeErrnos`). */
+export function isPrivilegeRefusal(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const native = nativeError(error) as MysqlNativeError;
+  return typeof native.errno === 'number' && privilegeErrnos.has(native.errno);
+}
+
 /** True for `ER_NO_SUCH_TABLE` (1146). */
 export function isMissingTable(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;

@@ -294,9 +294,9 @@ describe('migrations', () => {
     expect((error as SchemaVersionError).found).toBeNull();
     expect((error as Error).message).toContain('migrate');
     const results = await Promise.all(Array.from({ length: 4 }, () => new MysqlOutboxStore({ pool, table: 'outbox_migrated' }).migrate()));
-    expect(results.map((result) => result.version)).toEqual([2, 2, 2, 2]);
-    expect(results.flatMap((result) => result.applied)).toEqual([1, 2]);
-    expect(await store.migrate()).toEqual({ version: 2, applied: [] });
+    expect(results.map((result) => result.version)).toEqual([3, 3, 3, 3]);
+    expect(results.flatMap((result) => result.applied)).toEqual([1, 2, 3]);
+    expect(await store.migrate()).toEqual({ version: 3, applied: [] });
     await store.assertSchema();
   });
 
@@ -320,9 +320,18 @@ describe('migrations', () => {
 
   it('qualifies tables with the database option', async () => {
     const store = new MysqlOutboxStore({ pool, table: 'outbox_qualified', database: db.name });
-    expect((await store.migrate()).applied).toEqual([1, 2]);
-    await transaction(pool, (connection) => store.enqueue(connection, event('a')));
+    expect((await store.migrate()).applied).toEqual([1, 2, 3]);
+    // From a connection whose current database is another one: the trigger is found in the table's.
+    await transaction(pool, async (connection) => {
+      await connection.query('USE information_schema');
+      await store.enqueue(connection, event('a'));
+      await connection.query(`USE \`${db.name}\``); // the pooled connection goes back as it came
+    });
     expect(await rowCount('outbox_qualified')).toBe(1);
     expect(await rowCount('outbox_qualified_subject_seq')).toBe(1);
+    const [stamped] = (await db.admin.query(`SELECT subject_seq FROM \`${db.name}\`.outbox_qualified`)) as unknown as [
+      Array<{ subject_seq: number }>,
+    ];
+    expect(stamped).toEqual([{ subject_seq: 1 }]);
   });
 });

@@ -1,12 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import { createEvent, type OutboxEvent, type OutboxStore, SchemaVersionError } from '@outboxkit/outbox-core';
 import { type MysqlConnectionLike, MysqlOutboxStore, mysqlExecutor, transaction } from '@outboxkit/outbox-mysql';
-import type mysql from 'mysql2/promise';
+import { MYSQL_URL } from '@outboxkit/test-services';
+import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 // What the MySQL/MariaDB store adds to the shared sequence tests of the conformance suite: the
 // migration from schema version 1, the option off, the counter's collation, its lock order under
-// concurrent producers, and the statements enqueue sends.
+// concurrent producers, the statements enqueue sends, and the stamp trigger (migration 3) and its
+// absence where the server refuses it.
 
 let db: TestDatabase;
 let pool: mysql.Pool;
@@ -54,9 +57,10 @@ describe('MysqlOutboxStore subject sequence', () => {
   it('migrates a version 1 table with rows: they keep their order without a sequence, new events of their subjects start at 1', async () => {
     const { store, table } = await newStore();
     // Back to schema version 1, as a table written by the previous release.
+    await db.admin.query(`DROP TRIGGER \`${table}_stamp\``);
     await db.admin.query(`ALTER TABLE \`${table}\` DROP COLUMN subject_seq`);
     await db.admin.query(`DROP TABLE \`${table}_subject_seq\``);
-    await db.admin.query(`DELETE FROM \`${table}_migrations\` WHERE version = 2`);
+    await db.admin.query(`DELETE FROM \`${table}_migrations\` WHERE version >= 2`);
     const old = [event('a'), event('b'), event('a')];
     for (const e of old) {
       await db.admin.query(
@@ -68,10 +72,11 @@ describe('MysqlOutboxStore subject sequence', () => {
     expect(refused).toBeInstanceOf(SchemaVersionError);
     expect((refused as SchemaVersionError).found).toBe(1);
 
-    expect(await store.migrate()).toEqual({ version: 2, applied: [2] });
+    expect(await store.migrate()).toEqual({ version: 3, applied: [2, 3] });
     await store.assertSchema();
-    const [a1, b1] = [event('a'), event('b')];
+    const [a1, b1, b2] = [event('a'), event('b'), event('b')];
     await transaction(pool, (connection) => store.enqueue(connection, [a1, b1]));
+    await transaction(pool, (connection) => store.enqueue(connection, b2));
     const published = await drain(store);
     const bySubject = (subject: string) =>
       published.filter((record) => record.subject === subject).map((record) => [record.id, record.sequence]);
@@ -83,18 +88,101 @@ describe('MysqlOutboxStore subject sequence', () => {
     expect(bySubject('b')).toEqual([
       [old[1]!.id, undefined],
       [b1.id, 1],
+      [b2.id, 2],
     ]);
   });
 
-  it('migrates again after an interruption between the ALTER and the version row (the column is looked up, not added twice)', async () => {
+  it('migrates again after an interruption before the version rows (the column and the trigger are looked up, not added twice)', async () => {
     const { store, table } = await newStore();
-    await db.admin.query(`DELETE FROM \`${table}_migrations\` WHERE version = 2`);
-    expect(await store.migrate()).toEqual({ version: 2, applied: [2] });
+    await db.admin.query(`DELETE FROM \`${table}_migrations\` WHERE version >= 2`);
+    expect(await store.migrate()).toEqual({ version: 3, applied: [2, 3] });
     const columns = await rows<{ n: number }>(
       `SELECT COUNT(*) AS n FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = 'subject_seq'`,
       [db.name, table],
     );
     expect(Number(columns[0]?.n)).toBe(1);
+    const triggers = await rows<{ name: string }>(
+      'SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?',
+      [db.name, table],
+    );
+    expect(triggers).toEqual([{ name: `${table}_stamp` }]);
+  });
+
+  it('stamps the events of one subject inside the INSERT (the trigger): the probe and one statement, numbers shared with the upsert of a call on several subjects', async () => {
+    const { store } = await newStore();
+    const [x1, y1, x2, x3, z1, x4, z2] = ['x', 'y', 'x', 'x', 'z', 'x', 'z'].map(event);
+    expect(await countStatements((connection) => store.enqueue(connection, [x1!, y1!]))).toEqual(['DO', 'INSERT', 'INSERT']);
+    // The first call that can use the trigger looks it up on its own transaction, once per store.
+    expect(await countStatements((connection) => store.enqueue(connection, [x2!, x3!]))).toEqual(['DO', 'SELECT', 'INSERT']);
+    expect(await countStatements((connection) => store.enqueue(connection, z1!))).toEqual(['DO', 'INSERT']);
+    expect(await countStatements((connection) => store.enqueue(connection, [x4!, z2!]))).toEqual(['DO', 'INSERT', 'INSERT']);
+    // A rolled-back call gives its number back.
+    await transaction(pool, async (connection) => {
+      await store.enqueue(connection, event('z'));
+      throw new Error('roll back');
+    }).catch(() => undefined);
+    const published = await drain(store);
+    expect(published).toHaveLength(7);
+    const sequences = new Map(published.map((record) => [record.id, record.sequence]));
+    expect([x1, y1, x2, x3, z1, x4, z2].map((e) => sequences.get(e!.id))).toEqual([1, 1, 2, 3, 1, 4, 2]);
+  });
+
+  it('migrates for a user without the TRIGGER privilege: no trigger, and enqueue stamps with the upsert, saying so once in the log', async () => {
+    const user = `obxk_${randomBytes(4).toString('hex')}`;
+    const password = randomBytes(12).toString('hex');
+    await db.admin.query(`CREATE USER ?@'%' IDENTIFIED BY ?`, [user, password]);
+    try {
+      await db.admin.query(`GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP ON \`${db.name}\`.* TO ?@'%'`, [user]);
+      const url = new URL(MYSQL_URL);
+      url.username = user;
+      url.password = password;
+      const limited = mysql.createPool({ uri: url.toString(), database: db.name, connectionLimit: 2 });
+      try {
+        const logged: string[] = [];
+        const logger = {
+          debug: () => undefined,
+          info: (_: unknown, message: string) => logged.push(message),
+          warn: () => undefined,
+          error: () => undefined,
+        };
+        const table = `outbox_seq_${++tableCount}`;
+        const store = new MysqlOutboxStore({ pool: limited, table, logger });
+        expect(await store.migrate()).toEqual({ version: 3, applied: [1, 2, 3] });
+        expect(
+          await rows('SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?', [db.name, table]),
+        ).toEqual([]);
+        const [p1, p2, p3] = [event('p'), event('p'), event('p')];
+        const sent: string[][] = [];
+        for (const batch of [[p1!, p2!], [p3!]]) {
+          await transaction(limited, async (connection) => {
+            const statements: string[] = [];
+            sent.push(statements);
+            const counting: MysqlConnectionLike = {
+              query: (sql, values) => {
+                statements.push(sql.trimStart().split(/\s/, 1)[0]!.toUpperCase());
+                return connection.query(sql, values);
+              },
+              execute: (sql, values) => connection.execute(sql, values),
+            };
+            await store.enqueue(counting, batch);
+          });
+        }
+        expect(sent).toEqual([
+          ['DO', 'SELECT', 'INSERT', 'INSERT'],
+          ['DO', 'INSERT', 'INSERT'],
+        ]);
+        expect(logged.filter((message) => message.includes('no stamp trigger'))).toHaveLength(1);
+        expect((await drain(store)).map((record) => [record.id, record.sequence])).toEqual([
+          [p1!.id, 1],
+          [p2!.id, 2],
+          [p3!.id, 3],
+        ]);
+      } finally {
+        await limited.end();
+      }
+    } finally {
+      await db.admin.query(`DROP USER ?@'%'`, [user]);
+    }
   });
 
   it('with subjectSequence: false, writes no counter row and leaves the column NULL, in one statement after the probe', async () => {

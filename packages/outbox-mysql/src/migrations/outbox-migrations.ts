@@ -1,4 +1,5 @@
 import type { Migration } from '../migrate.js';
+import type { TableName } from '../table-name.js';
 
 /**
  * The outbox table.
@@ -75,7 +76,46 @@ export const outboxMigrations: readonly Migration[] = [
        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     ],
   },
+  /**
+   * The stamp inside the INSERT (docs/design/ordering.md, "The MySQL/MariaDB stamp's third round
+   * trip"): for a row written with `subject_seq = 0`, the trigger bumps the subject's counter row
+   * and gives the row the new value, before the row is written, so an `enqueue` of one subject's
+   * events needs no statement of its own for the stamp (2 round trips instead of 3). Any other value
+   * (NULL from `subjectSequence: false`, a number the store computed) passes untouched.
+   * `LAST_INSERT_ID(expr)` carries the value on both the insert and the update path of the upsert;
+   * a trigger's `LAST_INSERT_ID` is restored when it ends, so the session never sees it.
+   * Optional: with a binary log (MySQL 8's default, any replicated server) creating a trigger needs
+   * SUPER or `log_bin_trust_function_creators = 1`, and a user may lack the TRIGGER privilege; then
+   * the migration goes on without it and `enqueue` stamps with its own statement, as before.
+   * The trigger is looked up first: MySQL 8 before 8.0.29 has no `CREATE TRIGGER IF NOT EXISTS`.
+   */
+  {
+    version: 3,
+    name: '0003_stamp_trigger',
+    statements: (table) => [
+      {
+        sql: `CREATE TRIGGER ${table.stampTriggerQuoted} BEFORE INSERT ON ${table.quoted} FOR EACH ROW
+              BEGIN
+                IF NEW.subject_seq = 0 THEN
+                  INSERT INTO ${table.subjectSeqQuoted} (subject, seq) VALUES (NEW.subject, LAST_INSERT_ID(1))
+                    ON DUPLICATE KEY UPDATE seq = LAST_INSERT_ID(seq + 1);
+                  SET NEW.subject_seq = LAST_INSERT_ID();
+                END IF;
+              END`,
+        unless: stampTriggerLookup(table),
+        optional: true,
+      },
+    ],
+  },
 ];
 
+/** A query that returns a row when the outbox's stamp trigger exists. */
+export function stampTriggerLookup(table: TableName): { readonly sql: string; readonly values: readonly unknown[] } {
+  return {
+    sql: `SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = IFNULL(?, DATABASE()) AND TRIGGER_NAME = ?`,
+    values: [table.database ?? null, `${table.bare}_stamp`],
+  };
+}
+
 /** The outbox schema version this code reads and writes: the last migration's. */
-export const OUTBOX_SCHEMA_VERSION = 2;
+export const OUTBOX_SCHEMA_VERSION = 3;

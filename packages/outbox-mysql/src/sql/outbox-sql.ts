@@ -81,6 +81,13 @@ export function outboxSql(table: TableName, options: OutboxSqlOptions = {}) {
         .fill(`(?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3), (SELECT c.seq FROM ${counter} AS c WHERE c.subject = ?) - ?)`)
         .join(', '),
 
+    // The stamp done by the server (migration 3's trigger, when the server let it be created): rows
+    // of one subject, each marked `subject_seq = 0`; the trigger bumps the counter row and sets the
+    // row's number before the row is written, in VALUES order, under the same row lock as above.
+    insertForTrigger: (rows: number) =>
+      `INSERT INTO ${t} (id, type, source, subject, \`time\`, payload, headers, available_at, subject_seq) VALUES ` +
+      new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3), 0)').join(', '),
+
     // Step 1 of a claim: plain (non-locking) consistent reads that pick ready subject heads.
     // A row is a head when no earlier pending row of its subject exists: that depends on rows
     // existing, not on leases, so a subject whose head is leased, waiting for a retry or being
