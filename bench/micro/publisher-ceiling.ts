@@ -1,7 +1,7 @@
 // NatsPublisher alone (no database) against the Go client's ceiling, the relay suite's two
 // measuring functions interleaved: a quick figure of the ratio the report's "NatsPublisher alone vs
-// the Go ceiling" row takes the median of, or a profile of the publishing process
-// (`node --cpu-prof --import tsx bench/micro/publisher-ceiling.ts`).
+// the Go ceiling" row takes the median of. Both publish from processes of their own
+// (src/workers/publish-worker.ts and go/ceiling.go), so a profile of this one shows neither.
 // Run from the repository root: `npx tsx bench/micro/publisher-ceiling.ts [rounds] [records] [subjects]`
 // (defaults 5, 200,000, 1,000; needs Go and nats.go: apt-get install golang-go golang-github-nats-io-go-nats-dev).
 import { prepareGoCeiling } from '../src/go-ceiling.js';

@@ -13,6 +13,8 @@ export interface TableName {
   readonly subjectSeqQuoted: string;
   /** The outbox's trigger that stamps a row inside its INSERT: `` `db`.`outbox_stamp` `` (unused by the inbox). */
   readonly stampTriggerQuoted: string;
+  /** That trigger's bare name, as `information_schema.TRIGGERS` lists it: `outbox_stamp`. */
+  readonly stampTrigger: string;
   /** The inbox's per-subject positions: `` `db`.`inbox_position` `` (unused by the outbox). */
   readonly positionQuoted: string;
   /** The inbox's recorded gaps: `` `db`.`inbox_gap` `` (unused by the outbox). */
@@ -42,6 +44,7 @@ export function resolveTableName(table: unknown, database: unknown, tableSetting
     migrationsQuoted: `${prefix}\`${bare}_migrations\``,
     subjectSeqQuoted: `${prefix}\`${bare}_subject_seq\``,
     stampTriggerQuoted: `${prefix}\`${bare}_stamp\``,
+    stampTrigger: `${bare}_stamp`,
     positionQuoted: `${prefix}\`${bare}_position\``,
     gapQuoted: `${prefix}\`${bare}_gap\``,
     bare,

@@ -113,7 +113,7 @@ export const outboxMigrations: readonly Migration[] = [
 export function stampTriggerLookup(table: TableName): { readonly sql: string; readonly values: readonly unknown[] } {
   return {
     sql: `SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = IFNULL(?, DATABASE()) AND TRIGGER_NAME = ?`,
-    values: [table.database ?? null, `${table.bare}_stamp`],
+    values: [table.database ?? null, table.stampTrigger],
   };
 }
 
