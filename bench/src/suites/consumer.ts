@@ -37,6 +37,8 @@ export interface Scenario {
   readonly transactions?: number;
   /** The Consumer's `order`: 'subject' (the default, strict per-subject order) or 'none'. */
   readonly order: 'subject' | 'none';
+  /** `onBatch`: the handler gets a fetch's events in one call and updates their rows in one statement. */
+  readonly batchHandler?: boolean;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -50,6 +52,15 @@ export const SCENARIOS: readonly Scenario[] = [
     concurrency: 1,
     transactions: 4,
     order: 'subject',
+  },
+  {
+    key: 'batch-1-many',
+    label: 'batched, 1 instance, a batch handler (onBatch: one UPDATE per fetch)',
+    mode: 'batch',
+    instances: 1,
+    concurrency: 1,
+    order: 'subject',
+    batchHandler: true,
   },
   { key: 'batch-4', label: 'batched, 4 instances', mode: 'batch', instances: 4, concurrency: 1, order: 'subject' },
   { key: 'message-c1', label: 'per-message, concurrency 1', mode: 'message', instances: 1, concurrency: 1, order: 'subject' },
@@ -67,7 +78,7 @@ export async function consumerSuite(ctx: SuiteContext): Promise<void> {
     SUITE,
     `A fresh stream is filled with ${scale.consumerEvents.toLocaleString('en-US')} events over ${PRODUCTS.toLocaleString('en-US')} subjects, then core \`Consumer\` applies them: per event, insert (consumer, id) into the inbox and \`UPDATE basket_items SET price = ... WHERE product_id = ...\` in one local transaction, commit, ack. ` +
       `Fetch size ${FETCH_SIZE}. Batched mode: one transaction per fetch, the inbox rows of the fetch written by one statement, savepoints only once a handler failed; "instances" are Consumers on the same durable consumer, each with its own subscriber. ` +
-      `Per-message mode: one transaction per message, up to "concurrency" subjects at once. Each measurement stops when every event is applied or after ${scale.consumerSeconds} s; rate = applied / elapsed. ` +
+      `The batch handler row registers the handler with \`onBatch\`: it gets the events of a fetch in one call, folds them per product (the last price, the number of events) and updates their rows in one statement (PostgreSQL \`UPDATE ... FROM unnest(...)\`, MariaDB a multi-row \`INSERT ... ON DUPLICATE KEY UPDATE\`). Per-message mode: one transaction per message, up to "concurrency" subjects at once. Each measurement stops when every event is applied or after ${scale.consumerSeconds} s; rate = applied / elapsed. ` +
       `Processes: the same batched consumer in 1 or 4 child processes (\`workers/consumer-worker.mjs\`, plain node, each its own NATS connection and pool) reading ${scale.replicaEvents.toLocaleString('en-US')} events over ${REPLICA_SUBJECTS} subjects for at most ${scale.replicaSeconds} s, strict order, in two layouts: one shared durable (each instance may get any subject's events; order comes from the position check alone), and 16 partitions (the relay's \`partitions\`: each subject on \`<prefix>.p<k>.<type>\`, a durable per partition, the instances dividing the partitions through leases in a KV bucket, 5 s leases). ` +
       `Kill -9: 2 such processes (durable ack_wait ${scale.rebalanceAckWaitSeconds} s), in each layout; once 30% of the events are applied one is killed with SIGKILL; the figure is the time until every subject that was not complete has an event applied again (shared durable: the messages the killed process held come back after ack_wait; partitions: its leases lapse, the survivor takes its partitions, and their unacked messages come back once ack_wait has passed), then the survivor finishes and the handler's table counts events applied twice or after a later one of their subject. ` +
       "Every event carries its subject sequence (`ce-subjectseq`), so the default `order: 'subject'` checks and moves the (consumer, subject) position in the same transaction; the row `order: 'none'` is the same consumer without it (the consumer before issue 14). " +
@@ -177,6 +188,7 @@ export async function measureConsumer(
 
     let inbox: InboxStore<unknown>;
     let handler: (productId: string, price: number, tx: unknown) => Promise<void>;
+    let many: (folded: Map<string, { price: number; events: number }>, tx: unknown) => Promise<void>;
     if (pgDb) {
       const t = pgDb.schema;
       await pgDb.pool.query(
@@ -194,6 +206,13 @@ export async function measureConsumer(
           productId,
         ]);
       };
+      many = async (folded, tx) => {
+        const rows = [...folded];
+        await (tx as PgClientLike).query(
+          `UPDATE ${t}.basket_items b SET price = v.price, updates = b.updates + v.n FROM unnest($1::text[], $2::numeric[], $3::int[]) AS v(product_id, price, n) WHERE b.product_id = v.product_id`,
+          [rows.map(([id]) => id), rows.map(([, row]) => row.price), rows.map(([, row]) => row.events)],
+        );
+      };
     } else {
       const mine = myDb as NonNullable<typeof myDb>;
       await mine.pool.query(
@@ -208,6 +227,13 @@ export async function measureConsumer(
           price,
           productId,
         ]);
+      };
+      many = async (folded, tx) => {
+        const rows = [...folded];
+        await (tx as MysqlConnectionLike).query(
+          `INSERT INTO basket_items (product_id, price, updates) VALUES ${rows.map(() => '(?, ?, ?)').join(', ')} ON DUPLICATE KEY UPDATE price = VALUES(price), updates = updates + VALUES(updates)`,
+          rows.flatMap(([id, row]) => [id, row.price, row.events]),
+        );
       };
     }
 
@@ -228,7 +254,18 @@ export async function measureConsumer(
           if (event.type === 'applied') applied++;
           else if (event.type === 'retry' || event.type === 'dead' || event.type === 'batch-fallback') failures++;
         },
-      }).on(PriceChangedEvent, (event, tx) => handler(event.data.productId, event.data.newPrice, tx));
+      });
+      if (scenario.batchHandler) {
+        consumer.onBatch(PriceChangedEvent, (batch, tx) => {
+          // Each subject's events come in order: the last one of a product sets its price.
+          const folded = new Map<string, { price: number; events: number }>();
+          for (const event of batch) {
+            const row = folded.get(event.data.productId);
+            folded.set(event.data.productId, { price: event.data.newPrice, events: (row?.events ?? 0) + 1 });
+          }
+          return many(folded, tx);
+        });
+      } else consumer.on(PriceChangedEvent, (event, tx) => handler(event.data.productId, event.data.newPrice, tx));
       consumers.push(consumer);
     }
     const before = ctx.cpu.sample(db);

@@ -249,5 +249,36 @@ export function describeOutboxAndInbox<Tx>(harness: AdapterHarness<Tx>, database
       expect(await database().items()).toEqual(expect.arrayContaining(committed.map((e) => `consumed-${e.data.key}`)));
       for (const e of committed) expect(await inbox.isRecorded?.('adapters', e.id)).toBe(true);
     });
+
+    it("a batch handler (onBatch) gets the fetch's events in one call, writing through the library's transaction", async () => {
+      await ensureConsumer(nc, { stream, name: 'adapters-batch', maxDeliver: 3, ackWaitMs: 5_000 });
+      const subscriber = await NatsSubscriber.create({
+        connection: nc,
+        stream,
+        consumer: 'adapters-batch',
+        deadLetterPrefix: `${subjectPrefix}_dlq`,
+      });
+      const calls: string[][] = [];
+      const consumer = new Consumer({ subscriber, inbox, fetchExpiresMs: 200, inboxRetentionMs: 7 * 86_400_000 }).onBatch(
+        ItemAdded,
+        async (events, tx) => {
+          for (const added of events) await harness.insertItem(tx, `batched-${added.data.key}`);
+          calls.push(events.map((added) => added.id));
+        },
+      );
+      try {
+        await waitUntil('the batch handler handled every published event', async () => {
+          await consumer.runOnce();
+          return calls.flat().length >= committed.length;
+        });
+      } finally {
+        await consumer.stop({ timeoutMs: 5_000 });
+        await subscriber.close();
+      }
+      expect(committed.length).toBeGreaterThan(1);
+      expect(calls).toEqual([committed.map((e) => e.id)]);
+      expect(await database().items()).toEqual(expect.arrayContaining(committed.map((e) => `batched-${e.data.key}`)));
+      for (const e of committed) expect(await inbox.isRecorded?.('adapters-batch', e.id)).toBe(true);
+    });
   });
 }

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 
-export { Consumer, type EventHandler } from './consumer/consumer.js';
+export { type BatchEventHandler, Consumer, type EventHandler } from './consumer/consumer.js';
 export type { ConsumerEvent } from './consumer/consumer-events.js';
 export type { ConsumerOptions, ConsumerSkipCounts, ConsumerStatus } from './consumer/consumer-options.js';
 export type { SubjectWaitStatus } from './consumer/subject-waits.js';

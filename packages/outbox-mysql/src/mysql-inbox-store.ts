@@ -96,6 +96,8 @@ const SAVEPOINT = 'outboxkit_item';
 export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx> {
   /** Positions and gaps are kept: `OrderKey`, `recordGap` and `positions` are supported. */
   readonly ordering = true;
+  /** `processBatch` runs `finish`: batch handlers get a fetch's events in one call. */
+  readonly finishesBatches = true;
   readonly #pool: MysqlPoolLike | undefined;
   readonly #transactions: TransactionRunner<Tx> | undefined;
   readonly #table: TableName;
@@ -159,13 +161,13 @@ export class MysqlInboxStore<Tx = MysqlConnectionLike> implements InboxStore<Tx>
     consumer: string,
     items: readonly Item[],
     fn: (tx: Tx, item: Item) => Promise<void>,
-    options: ProcessBatchOptions = {},
+    options: ProcessBatchOptions<Tx> = {},
   ): Promise<InboxOutcome[]> {
     if (items.length === 0) return [];
     const savepoints = options.savepoints ?? true;
     for (const [index, item] of items.entries()) if (item.order !== undefined) validateOrderKey(item.order, `items[${index}].order`);
     return this.#inTransaction((tx, sql) =>
-      processBatchInTransaction(tx, this.#steps(sql, consumer), items, fn, savepoints, classifyHandlerError),
+      processBatchInTransaction(tx, this.#steps(sql, consumer), items, fn, savepoints, classifyHandlerError, options.finish),
     );
   }
 

@@ -90,6 +90,8 @@ const SAVEPOINT = 'outboxkit_item';
 export class PgInboxStore<Tx = PgClientLike> implements InboxStore<Tx> {
   /** Positions and gaps are kept: `OrderKey`, `recordGap` and `positions` are supported. */
   readonly ordering = true;
+  /** `processBatch` runs `finish`: batch handlers get a fetch's events in one call. */
+  readonly finishesBatches = true;
   readonly #pool: PgPoolLike | undefined;
   readonly #transactions: TransactionRunner<Tx> | undefined;
   readonly #names: TableNames;
@@ -163,13 +165,13 @@ ON CONFLICT DO NOTHING RETURNING message_id`,
     consumer: string,
     items: readonly Item[],
     fn: (tx: Tx, item: Item) => Promise<void>,
-    options: ProcessBatchOptions = {},
+    options: ProcessBatchOptions<Tx> = {},
   ): Promise<InboxOutcome[]> {
     if (items.length === 0) return [];
     const savepoints = options.savepoints ?? true;
     for (const [index, item] of items.entries()) if (item.order !== undefined) validateOrderKey(item.order, `items[${index}].order`);
     return this.#inTransaction('processBatch()', (tx, steps) =>
-      processBatchInTransaction(tx, steps(consumer), items, fn, savepoints, classifyHandlerError),
+      processBatchInTransaction(tx, steps(consumer), items, fn, savepoints, classifyHandlerError, options.finish),
     );
   }
 

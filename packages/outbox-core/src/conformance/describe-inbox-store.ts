@@ -203,6 +203,50 @@ export function describeInboxStore<Tx>(name: string, makeHarness: () => InboxSto
       expect([await harness.countEffects(a), await harness.countEffects(b), await harness.countEffects(c)]).toEqual([1, 1, 1]);
     });
 
+    it('runs finish after the items in their transaction: its writes commit with them; a throwing finish rolls the batch back', async () => {
+      const inbox = await harness.createStore();
+      expect(inbox.finishesBatches).toBe(true);
+      const [a, b] = [newEventId(), newEventId()];
+      const seen: string[] = [];
+      const outcomes = await inbox.processBatch(
+        'basket',
+        [a, b].map((messageId) => ({ messageId })),
+        async (_tx, item) => {
+          seen.push(item.messageId);
+        },
+        {
+          savepoints: false,
+          finish: async (tx) => {
+            seen.push('finish');
+            for (const id of [a, b]) await harness.writeEffect(tx, id);
+          },
+        },
+      );
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['applied', 'applied']);
+      expect(seen).toEqual([a, b, 'finish']);
+      expect([await harness.countEffects(a), await harness.countEffects(b)]).toEqual([1, 1]);
+      for (const savepoints of [false, true]) {
+        const [c, d] = [newEventId(), newEventId()];
+        const items = [c, d].map((messageId) => ({ messageId }));
+        const error = await inbox
+          .processBatch('basket', items, async () => {}, {
+            savepoints,
+            finish: async (tx) => {
+              await harness.writeEffect(tx, c);
+              throw new Error('bad batch');
+            },
+          })
+          .catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(BatchRolledBackError);
+        expect((error as BatchRolledBackError).index).toBe(1);
+        expect(((error as BatchRolledBackError).cause as Error).message).toBe('bad batch');
+        expect(await harness.countEffects(c)).toBe(0);
+        // Nothing was recorded: both run again.
+        const again = await inbox.processBatch('basket', items, (tx, item) => harness.writeEffect(tx, item.messageId));
+        expect(again.map((outcome) => outcome.status)).toEqual(['applied', 'applied']);
+      }
+    });
+
     it('removes expired rows in bounded batches and keeps recent ones', async () => {
       const inbox = await harness.createStore();
       const old = Array.from({ length: 25 }, () => newEventId());

@@ -15,20 +15,44 @@ export interface InboxRun {
 export const heldBack = new Error('held back behind a failed event of the same subject');
 
 /**
- * One transaction for the fetch. First without savepoints (one round trip less per message);
- * a handler that throws rolls back the whole batch, which then runs again with a savepoint per
- * message: the failed message fails again without its handler running a second time, and only
- * it and its subject's later messages are held back. If the transaction fails as a whole, one
- * transaction per message.
+ * One transaction for the fetch. First without savepoints (one round trip less per message), batch
+ * handlers collecting each run of consecutive items of their type and applying it in one call (when
+ * the next item is of another type, or at the end through the store's `finish`); a handler that
+ * throws rolls back the whole batch, which then runs again with a savepoint per message: the failed
+ * message fails again without its handler running a second time (a failed batch call names no one
+ * message, so then every message runs again, alone), and only it and its subject's later messages
+ * are held back. If the transaction fails as a whole, one transaction per message.
  */
 export async function handleBatch(run: InboxRun, items: readonly Decoded[]): Promise<InboxOutcome[]> {
   const name = run.consumer;
+  let batchCallFailed = false;
   const attempt = (savepoints: boolean, failed?: { item: Decoded; error: unknown }): Promise<InboxOutcome[]> => {
     const failedSubjects = new Set<string>();
+    const collect = !savepoints && run.inbox.finishesBatches === true;
+    let pending: Decoded[] = [];
+    const flush = async (tx: unknown): Promise<void> => {
+      const group = pending;
+      pending = [];
+      const many = group[0]?.many;
+      if (!many) return;
+      try {
+        await many(group, tx);
+      } catch (error) {
+        batchCallFailed = true;
+        throw error;
+      }
+    };
     return run.inbox.processBatch(
       name,
       items,
       async (tx, item) => {
+        if (collect) {
+          if (pending.length > 0 && pending[0]?.many !== item.many) await flush(tx);
+          if (item.many) {
+            pending.push(item);
+            return;
+          }
+        }
         if (failedSubjects.has(item.event.subject)) throw heldBack;
         try {
           if (item === failed?.item) throw failed.error;
@@ -38,7 +62,7 @@ export async function handleBatch(run: InboxRun, items: readonly Decoded[]): Pro
           throw error;
         }
       },
-      { savepoints },
+      collect ? { savepoints, finish: flush } : { savepoints },
     );
   };
   try {
@@ -47,7 +71,7 @@ export async function handleBatch(run: InboxRun, items: readonly Decoded[]): Pro
     } catch (error) {
       const item = error instanceof BatchRolledBackError ? items[error.index] : undefined;
       if (!item) throw error;
-      return await attempt(true, { item, error: (error as BatchRolledBackError).cause });
+      return await attempt(true, batchCallFailed ? undefined : { item, error: (error as BatchRolledBackError).cause });
     }
   } catch (error) {
     // The database is down: one transaction per message would fail the same way, one by one.

@@ -21,7 +21,7 @@ import { Lifecycle, type StopOptions, type StopResult } from '../util/lifecycle.
 import type { ConsumerEvent } from './consumer-events.js';
 import { handleBatchParts, handleBySubject, heldBack, type InboxRun, inSubjectOrder, processOne } from './consumer-inbox.js';
 import type { ConsumerOptions, ConsumerSkipCounts, ConsumerStatus } from './consumer-options.js';
-import { type Decoded, SubjectLanes } from './subject-lanes.js';
+import { type BatchRun, type Decoded, SubjectLanes } from './subject-lanes.js';
 import { SubjectWaits } from './subject-waits.js';
 
 // One file for the loop (over ~400 lines): fetching, settling, the lanes, the waiting subjects, what
@@ -31,6 +31,18 @@ import { SubjectWaits } from './subject-waits.js';
 
 /** A handler: runs inside the inbox's local transaction `tx`; its writes commit with the inbox row or not at all. */
 export type EventHandler<TData, TType extends string, Tx> = (event: OutboxEvent<TData, TType>, tx: Tx) => Promise<void>;
+
+/**
+ * A batch handler (`Consumer.onBatch`): applies several events of one type inside the inbox's local
+ * transaction `tx`, in the order given (each subject's events in their sequence order). Its writes
+ * commit with the events' inbox rows or not at all.
+ */
+export type BatchEventHandler<TData, TType extends string, Tx> = (events: readonly OutboxEvent<TData, TType>[], tx: Tx) => Promise<void>;
+
+/** A registered handler: of one event (`on`), or of several at once (`onBatch`). */
+type Registered =
+  | { readonly one: (event: OutboxEvent, tx: unknown) => Promise<void>; readonly many?: undefined }
+  | { readonly one?: undefined; readonly many: BatchRun };
 
 /**
  * Applies events from a `Subscriber` exactly once in effect: for each message, in one local
@@ -90,7 +102,7 @@ export class Consumer<Tx = unknown> {
   readonly #telemetry: ConsumerTelemetry | undefined;
   readonly #unknownTypes: 'ack' | 'dead-letter';
   readonly #skipped = { unknownType: 0, replayForAnotherConsumer: 0 };
-  readonly #handlers = new Map<string, (event: OutboxEvent, tx: unknown) => Promise<void>>();
+  readonly #handlers = new Map<string, Registered>();
   readonly #clock: Clock;
   readonly #lifecycle: Lifecycle;
   readonly #lanes: SubjectLanes;
@@ -199,9 +211,37 @@ export class Consumer<Tx = unknown> {
     if (this.#handlers.has(definition.type)) {
       throw new OutboxUsageError(`a handler for '${definition.type}' is already registered on this consumer`);
     }
-    this.#handlers.set(definition.type, async (event, tx) => {
-      await handler(definition.parse(event), tx as Tx);
+    this.#handlers.set(definition.type, {
+      one: async (event, tx) => {
+        await handler(definition.parse(event), tx as Tx);
+      },
     });
+    return this;
+  }
+
+  /**
+   * Registers a batch handler of one event type: in batched mode (`mode: 'batch'`, the default) it
+   * gets the events of this type that a fetch applies, in one call per run of consecutive events of
+   * the type, in the fetch's order (each subject's events in sequence order, so a subject's later
+   * event comes after its earlier one in the same call), inside the fetch's transaction; duplicates
+   * and events that wait for their predecessor are left out. One statement for many events (an
+   * `UPDATE ... FROM unnest(...)`, a multi-row upsert) saves a round trip per event. A call that
+   * throws rolls the fetch back; it then runs again with one event per call, each under a savepoint,
+   * so only the failing event (and its subject's later events) fail, and they are retried,
+   * dead-lettered or held as with `on`. Per-message mode, and a store without `finishesBatches`,
+   * call it with one event at a time. The definition's schema validates each event before the call.
+   */
+  onBatch<TType extends string, TData>(definition: EventDefinition<TType, TData>, handler: BatchEventHandler<TData, TType, Tx>): this {
+    if (this.#prepared || this.#lifecycle.state !== 'new') throw new OutboxUsageError('register handlers before start()');
+    if (this.#handlers.has(definition.type)) {
+      throw new OutboxUsageError(`a handler for '${definition.type}' is already registered on this consumer`);
+    }
+    const many: BatchRun = async (items, tx) => {
+      const events = items.map((item) => definition.parse(item.event));
+      if (this.#telemetry) await this.#telemetry.processBatch(items, () => handler(events, tx as Tx));
+      else await handler(events, tx as Tx);
+    };
+    this.#handlers.set(definition.type, { many });
     return this;
   }
 
@@ -564,20 +604,26 @@ export class Consumer<Tx = unknown> {
     try {
       const event = delivery.decode();
       order = this.#orderKey(event, delivery);
-      const handler = this.#handlers.get(event.type);
-      if (!handler && this.#unknownTypes === 'ack') {
+      const registered = this.#handlers.get(event.type);
+      if (!registered && this.#unknownTypes === 'ack') {
         if (order) await this.#recordGap(this.#gapTask(delivery, order, 'no-handler', 'skip', event.type));
         else await this.#skip(delivery, 'unknown-type', event.type);
         return undefined;
       }
-      if (!handler) {
+      if (!registered) {
         throw new EventDecodeError(
           'UNKNOWN_EVENT_TYPE',
           `no handler for event type '${event.type}' on consumer '${this.#subscriber.name}'`,
         );
       }
+      const { one, many } = registered;
+      if (many) {
+        // Alone (a savepoint retry, per-message mode), the batch handler gets this event only.
+        const decoded: Decoded = { delivery, event, handler: (_event, tx) => many([decoded], tx), many, messageId: event.id, order };
+        return decoded;
+      }
       // With OpenTelemetry, the handler runs inside a `process` span of this delivery.
-      const run = this.#telemetry?.wrap(handler, delivery, event) ?? handler;
+      const run = this.#telemetry?.wrap(one, delivery, event) ?? one;
       return { delivery, event, handler: run, messageId: event.id, order };
     } catch (error) {
       await this.#deadLetter(delivery, error, undefined, order);

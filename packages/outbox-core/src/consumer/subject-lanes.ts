@@ -3,11 +3,19 @@ import type { Delivery } from '../contracts/subscriber.js';
 import type { OutboxEvent } from '../event/event.js';
 import type { Clock } from '../util/clock.js';
 
+/** A batch handler's run: applies `items`, in their order, inside the transaction `tx`. */
+export type BatchRun = (items: readonly Decoded[], tx: unknown) => Promise<void>;
+
 /** A delivery decoded into an event, with the handler that applies it. */
 export interface Decoded {
   readonly delivery: Delivery;
   readonly event: OutboxEvent;
   readonly handler: (event: OutboxEvent, tx: unknown) => Promise<void>;
+  /**
+   * The batch handler of the event's type (`Consumer.onBatch`), one function per type: consecutive
+   * items with the same one may be applied by one call. `handler` then calls it with this item alone.
+   */
+  readonly many?: BatchRun | undefined;
   readonly messageId: string;
   /** The event's place in its subject, when the consumer keeps subject order (see `ConsumerOptions.order`). */
   readonly order?: OrderKey | undefined;

@@ -52,13 +52,20 @@ export interface SubjectPosition {
 }
 
 /** Options of `InboxStore.processBatch`. */
-export interface ProcessBatchOptions {
+export interface ProcessBatchOptions<Tx = unknown> {
   /**
    * A savepoint per item, so that a throwing item is rolled back alone. Without them the batch
    * costs one round trip less per item, and the first item that throws rolls back the whole batch:
    * `processBatch` then throws `BatchRolledBackError` and nothing is applied. @defaultValue true
    */
   readonly savepoints?: boolean;
+  /**
+   * Runs once after the last item, in the same transaction, before the positions are written and
+   * the transaction commits (stores with `finishesBatches`): the consumer's batch handlers run here
+   * for the items that `fn` only collected. Throwing rolls the whole batch back: `processBatch`
+   * throws `BatchRolledBackError` with the index of the last item run, and nothing is applied.
+   */
+  readonly finish?: ((tx: Tx) => Promise<void>) | undefined;
 }
 
 /** Options of `InboxStore.cleanup`: which rows go, and how much one call may do. */
@@ -82,7 +89,9 @@ export interface InboxCleanupOptions {
  * - `processBatch` runs all items in one transaction with a savepoint each: a throwing item rolls
  *   back to its savepoint and is reported `failed` while the others commit; if the commit itself
  *   fails, it throws and nothing is applied; with `savepoints: false`, a throwing item rolls back
- *   the whole batch and it throws `BatchRolledBackError`;
+ *   the whole batch and it throws `BatchRolledBackError`; with `finishesBatches`, `finish` runs
+ *   after the last item in the same transaction, and a throwing `finish` rolls back the whole batch
+ *   (`BatchRolledBackError`);
  * - only a duplicate-key error counts as a duplicate; any other error propagates;
  * - a handler error caused by the database failing under it (the connection lost, a deadlock or
  *   serialization failure) is reported as a `StoreError` with `infrastructure: true` and the
@@ -106,6 +115,12 @@ export interface InboxStore<Tx = unknown> {
   readonly ordering?: boolean;
 
   /**
+   * `processBatch` runs `ProcessBatchOptions.finish`: the consumer then gives a batch handler
+   * (`Consumer.onBatch`) the events of a fetch in one call; without it, one call per event.
+   */
+  readonly finishesBatches?: boolean;
+
+  /**
    * Records that `gap.sequence` of `gap.subject` will never be applied by `consumer`, in a
    * transaction of its own, so the subject's next event may pass (the position moves over it once
    * it is reached). Idempotent. Returns the subject's position afterwards.
@@ -126,7 +141,7 @@ export interface InboxStore<Tx = unknown> {
     consumer: string,
     items: readonly Item[],
     fn: (tx: Tx, item: Item) => Promise<void>,
-    options?: ProcessBatchOptions,
+    options?: ProcessBatchOptions<Tx>,
   ): Promise<InboxOutcome[]>;
 
   /**

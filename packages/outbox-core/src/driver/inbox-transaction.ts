@@ -147,6 +147,10 @@ function required<V>(value: V | undefined, subject: string): V {
  * then decided in item order against its subject's position as the items before it left it, so a
  * failed item does not move its subject and the later items of that subject wait. Only the items
  * that will run are recorded up front; the moved positions are written in one statement at the end.
+ *
+ * `finish` runs after the last item, before the positions are written (see
+ * `ProcessBatchOptions.finish`); it throwing rejects with a {@link HandlerFailure} carrying the
+ * index of the last item run, with or without savepoints (roll the whole batch back).
  */
 export async function processBatchInTransaction<Tx, Item extends InboxItem>(
   tx: Tx,
@@ -155,6 +159,7 @@ export async function processBatchInTransaction<Tx, Item extends InboxItem>(
   fn: (tx: Tx, item: Item) => Promise<void>,
   savepoints: boolean,
   classify: (error: unknown, connectionBroken: boolean) => unknown,
+  finish?: (tx: Tx) => Promise<void>,
 ): Promise<InboxOutcome[]> {
   const keys = items.map((item, index) => (item.order === undefined ? undefined : validateOrderKey(item.order, `items[${index}].order`)));
   const subjects = sortedSubjects(keys);
@@ -184,6 +189,7 @@ export async function processBatchInTransaction<Tx, Item extends InboxItem>(
   const fresh = toRecord.length === 0 ? new Set<string>() : await steps.recordAll(toRecord);
   const outcomes: InboxOutcome[] = [];
   let savepointSet = false;
+  let lastRun = items.length - 1;
   for (const [index, item] of items.entries()) {
     const key = keys[index];
     const state = key === undefined ? undefined : (states.get(key.subject) as SubjectState);
@@ -221,6 +227,7 @@ export async function processBatchInTransaction<Tx, Item extends InboxItem>(
       outcomes.push({ status: 'duplicate' });
       continue;
     }
+    lastRun = index;
     try {
       await fn(tx, item);
     } catch (error) {
@@ -237,6 +244,13 @@ export async function processBatchInTransaction<Tx, Item extends InboxItem>(
     }
     if (key !== undefined && state !== undefined) state.advance(key.sequence);
     outcomes.push({ status: 'applied', value: undefined });
+  }
+  if (finish !== undefined) {
+    try {
+      await finish(tx);
+    } catch (error) {
+      throw new HandlerFailure(error, lastRun);
+    }
   }
   if (ordering !== undefined) {
     const moves = new Map<string, number>();

@@ -136,6 +136,60 @@ export class ConsumerTelemetry {
     span.end();
   }
 
+  /**
+   * A batch handler's call, run inside one `process` span linked to the creation context of each
+   * of its events (messaging conventions for a batch; no parent). A failed call's span ends at once:
+   * the consumer runs its events again one by one, each in a span of its own.
+   */
+  async processBatch(
+    items: readonly { readonly delivery: Delivery; readonly event: OutboxEvent }[],
+    call: () => Promise<void>,
+  ): Promise<void> {
+    const otel = this.#otel;
+    const links = [];
+    for (const item of items) {
+      const creation = parseTraceparent(otel, item.event.headers);
+      if (creation) links.push({ context: creation });
+    }
+    const first = items[0];
+    const destination = items.length === 1 ? first?.delivery.subject : undefined;
+    const attributes: Attributes = {
+      ...this.#base,
+      'messaging.operation.type': 'process',
+      'messaging.operation.name': 'process',
+      'messaging.batch.message_count': items.length,
+    };
+    if (first) attributes['outboxkit.event.type'] = first.event.type;
+    if (first && items.length === 1) {
+      attributes['messaging.message.id'] = first.event.id;
+      attributes['outboxkit.event.subject'] = first.event.subject;
+      attributes['outboxkit.message.delivery_count'] = first.delivery.deliveryCount;
+    }
+    if (destination !== undefined) attributes['messaging.destination.name'] = destination;
+    const span = this.#tracer.startSpan(destination === undefined ? 'process' : `process ${destination}`, {
+      kind: otel.SpanKind.CONSUMER,
+      attributes,
+      links,
+    });
+    const started = performance.now();
+    try {
+      await otel.context.with(otel.trace.setSpan(otel.ROOT_CONTEXT, span), call);
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      const type = failure instanceof OutboxError ? failure.code : failure.name;
+      this.#processDuration.record((performance.now() - started) / 1_000, { ...this.#base, 'error.type': type });
+      if (span.isRecording()) {
+        span.recordException(failure);
+        span.setAttribute('error.type', type);
+        span.setStatus({ code: otel.SpanStatusCode.ERROR, message: failure.message });
+      }
+      span.end();
+      throw error;
+    }
+    this.#processDuration.record((performance.now() - started) / 1_000, this.#base);
+    span.end();
+  }
+
   #failed(span: Span, id: string, error: unknown, started: number): void {
     const otel = this.#otel;
     const failure = error instanceof Error ? error : new Error(String(error));

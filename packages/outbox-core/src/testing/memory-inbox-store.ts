@@ -33,6 +33,8 @@ interface GapRow {
  */
 export class MemoryInboxStore implements InboxStore<MemoryTransaction> {
   readonly ordering = true;
+  /** `processBatch` runs `finish`: batch handlers get a fetch's events in one call. */
+  finishesBatches = true;
   readonly #recorded = new Map<string, number>();
   /** Like a row lock on an uncommitted inbox row: a second process of the same id waits for the first. */
   readonly #inProgress = new Map<string, Promise<unknown>>();
@@ -92,11 +94,13 @@ export class MemoryInboxStore implements InboxStore<MemoryTransaction> {
     consumer: string,
     items: readonly Item[],
     fn: (tx: MemoryTransaction, item: Item) => Promise<void>,
-    options: ProcessBatchOptions = {},
+    options: ProcessBatchOptions<MemoryTransaction> = {},
   ): Promise<InboxOutcome[]> {
     const savepoints = options.savepoints ?? true;
     for (const [index, item] of items.entries()) if (item.order !== undefined) validateOrderKey(item.order, `items[${index}].order`);
-    return this.#transaction(consumer, (tx, steps) => processBatchInTransaction(tx, steps, items, fn, savepoints, (error) => error));
+    return this.#transaction(consumer, (tx, steps) =>
+      processBatchInTransaction(tx, steps, items, fn, savepoints, (error) => error, options.finish),
+    );
   }
 
   async recordGap(consumer: string, gap: SubjectGap): Promise<number> {
