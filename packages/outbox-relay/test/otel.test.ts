@@ -5,7 +5,7 @@ import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, Periodic
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ensureConsumer, ensureDeadLetterStream, ensureStream, NatsPublisher, NatsSubscriber } from '@outboxkit/bus-nats';
 import { Consumer, defineEvent, type InboxStore, type OutboxEvent, type OutboxStore, Relay } from '@outboxkit/outbox-core';
-import { MemoryInboxStore } from '@outboxkit/outbox-core/testing';
+import { MemoryBus, MemoryInboxStore } from '@outboxkit/outbox-core/testing';
 import { MysqlInboxStore, MysqlOutboxStore, transaction as mysqlTransaction } from '@outboxkit/outbox-mysql';
 import { PgInboxStore, PgOutboxStore, transaction as pgTransaction } from '@outboxkit/outbox-pg';
 import { waitUntil } from '@outboxkit/test-services';
@@ -188,6 +188,46 @@ describe('OpenTelemetry: one trace from the producer through the relay to the co
       expect(result.received.get(event.id)?.headers.traceparent).toBeUndefined();
     }
     expect(result.received.get(result.manual.id)?.headers.traceparent).toBe(manualTraceparent);
+  });
+
+  it("a batch handler (onBatch): one process span per call, linked to each event's creation context, the handler inside it", async () => {
+    const sdk = registerSdk();
+    try {
+      const bus = new MemoryBus();
+      const creations = ['a1', 'b2', 'c3'].map((tag) => ({ traceId: tag.padStart(32, '0'), spanId: tag.padStart(16, '0') }));
+      const events = creations.map(({ traceId, spanId }, index) =>
+        PriceChanged.create({ price: index + 1 }, { subject: `product-${index}`, headers: { traceparent: `00-${traceId}-${spanId}-01` } }),
+      );
+      await bus.publisher().publish(events.map((event) => ({ ...event, payload: JSON.stringify(event.data), attempts: 0 })));
+      const calls: number[] = [];
+      const consumer = new Consumer({
+        subscriber: bus.subscriber({ name: 'basket' }),
+        inbox: new MemoryInboxStore(),
+        fetchExpiresMs: 10,
+      }).onBatch(PriceChanged, async (batch) => {
+        calls.push(batch.length);
+        trace.getTracer('test').startActiveSpan('apply prices', (span) => span.end());
+      });
+      expect(await consumer.runOnce()).toBe(3);
+      expect(calls).toEqual([3]);
+      const spans = sdk.spans.getFinishedSpans();
+      const processes = spans.filter((span) => span.name.startsWith('process'));
+      expect(processes).toHaveLength(1);
+      const process = processes[0] as ReadableSpan;
+      expect(process.kind).toBe(SpanKind.CONSUMER);
+      expect(process.parentSpanContext).toBeUndefined();
+      expect(process.attributes).toMatchObject({
+        'messaging.operation.type': 'process',
+        'messaging.batch.message_count': 3,
+        'messaging.consumer.group.name': 'basket',
+        'outboxkit.event.type': PriceChanged.type,
+      });
+      expect(process.links.map((link) => link.context.spanId)).toEqual(creations.map((creation) => creation.spanId));
+      const handler = spans.find((span) => span.name === 'apply prices');
+      expect(handler?.parentSpanContext?.spanId).toBe(process.spanContext().spanId);
+    } finally {
+      sdk.dispose();
+    }
   });
 
   for (const make of [pgDialect, mysqlDialect]) {
