@@ -39,6 +39,8 @@ export interface Scenario {
   readonly order: 'subject' | 'none';
   /** `onBatch`: the handler gets a fetch's events in one call and updates their rows in one statement. */
   readonly batchHandler?: boolean;
+  /** The Consumer's `fetchAhead` (default true). */
+  readonly fetchAhead?: boolean;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -61,6 +63,16 @@ export const SCENARIOS: readonly Scenario[] = [
     concurrency: 1,
     order: 'subject',
     batchHandler: true,
+  },
+  {
+    key: 'batch-1-many-behind',
+    label: 'batched, 1 instance, a batch handler, fetchAhead: false',
+    mode: 'batch',
+    instances: 1,
+    concurrency: 1,
+    order: 'subject',
+    batchHandler: true,
+    fetchAhead: false,
   },
   { key: 'batch-4', label: 'batched, 4 instances', mode: 'batch', instances: 4, concurrency: 1, order: 'subject' },
   { key: 'message-c1', label: 'per-message, concurrency 1', mode: 'message', instances: 1, concurrency: 1, order: 'subject' },
@@ -250,6 +262,7 @@ export async function measureConsumer(
         concurrency: scenario.concurrency,
         ...(scenario.transactions === undefined ? {} : { batchTransactions: scenario.transactions }),
         order: scenario.order,
+        ...(scenario.fetchAhead === undefined ? {} : { fetchAhead: scenario.fetchAhead }),
         onEvent: (event) => {
           if (event.type === 'applied') applied++;
           else if (event.type === 'retry' || event.type === 'dead' || event.type === 'batch-fallback') failures++;

@@ -24,15 +24,21 @@ const streams = natsPerFile((connection, manager) => {
 
 const PriceChanged = defineEvent('catalog.product.price-changed', { schema: z.object({ price: z.number() }) });
 
+/** A stream of this test's own, its dead-letter stream, and the durable `basket` on it (maxDeliver 3); dropped after the file. */
+async function durableBasket(name: string, ackWaitMs: number): Promise<{ stream: string; dlqStream: string; dlqPrefix: string }> {
+  const stream = uniqueName(name);
+  const dlqStream = uniqueName('DLQ');
+  const dlqPrefix = uniqueName('dlq');
+  streams.push(stream, dlqStream);
+  await ensureStream(nc, { name: stream, subjects: [`${stream}.>`] });
+  await ensureDeadLetterStream(nc, { name: dlqStream, subjectPrefix: dlqPrefix });
+  await ensureConsumer(nc, { stream, name: 'basket', maxDeliver: 3, ackWaitMs });
+  return { stream, dlqStream, dlqPrefix };
+}
+
 describe("core's Consumer on NatsSubscriber", () => {
   it('applies every event once, dead-letters the poisoned one after maxDeliver, and the malformed one at once', async () => {
-    const stream = uniqueName('CONS');
-    const dlqStream = uniqueName('DLQ');
-    const dlqPrefix = uniqueName('dlq');
-    streams.push(stream, dlqStream);
-    await ensureStream(nc, { name: stream, subjects: [`${stream}.>`] });
-    await ensureDeadLetterStream(nc, { name: dlqStream, subjectPrefix: dlqPrefix });
-    await ensureConsumer(nc, { stream, name: 'basket', maxDeliver: 3, ackWaitMs: 5_000 });
+    const { stream, dlqStream, dlqPrefix } = await durableBasket('CONS', 5_000);
 
     const good = Array.from({ length: 40 }, (_, index) =>
       record(PriceChanged.type, { subject: `product-${index % 4}`, payload: `{"price":${index}}` }),
@@ -78,5 +84,61 @@ describe("core's Consumer on NatsSubscriber", () => {
     expect(byId.get(malformed.id)?.headers?.get(DeadLetterHeaders.deliveryCount)).toBe('1');
     const info = await jsm.consumers.info(stream, 'basket');
     expect(info.num_pending + info.num_ack_pending).toBe(0);
+  });
+
+  it('fetches ahead under a backlog; after stop, nothing it fetched waits for ack_wait', async () => {
+    const { stream, dlqPrefix } = await durableBasket('AHEAD', 60_000);
+    const subjects = 10;
+    const records = Array.from({ length: 1_000 }, (_, index) =>
+      record(PriceChanged.type, {
+        subject: `product-${index % subjects}`,
+        sequence: Math.floor(index / subjects) + 1,
+        payload: `{"price":${index}}`,
+      }),
+    );
+    await new NatsPublisher({ connection: nc, subjectPrefix: stream }).publish(records);
+    const inbox = new MemoryInboxStore();
+    const applied: number[] = [];
+    const run = async (fetchAhead: boolean, until: number) => {
+      const subscriber = await NatsSubscriber.create({ connection: nc, stream, consumer: 'basket', deadLetterPrefix: dlqPrefix });
+      // A fetch that starts before every message fetched so far is applied was started ahead.
+      let fetchedSoFar = applied.length;
+      let ahead = 0;
+      const fetch = subscriber.fetch.bind(subscriber);
+      subscriber.fetch = async (options) => {
+        if (applied.length < fetchedSoFar) ahead++;
+        const deliveries = await fetch(options);
+        fetchedSoFar += deliveries.length;
+        return deliveries;
+      };
+      const consumer = new Consumer({
+        subscriber,
+        inbox,
+        fetchSize: 50,
+        fetchAhead,
+        fetchExpiresMs: 200,
+        inboxRetentionMs: 7 * 86_400_000,
+      }).on(PriceChanged, async (event) => {
+        applied.push(event.data.price);
+      });
+      await consumer.start();
+      await waitUntil(`${until} events applied`, () => applied.length >= until, 20_000, 5);
+      await consumer.stop({ timeoutMs: 5_000 });
+      await subscriber.close();
+      return ahead;
+    };
+    expect(await run(true, 300)).toBeGreaterThan(0);
+    expect(applied.length).toBeLessThan(records.length);
+    // Stopped mid-backlog: what it had fetched ahead was handled or given back (nak), so the next
+    // consumer applies the rest well within ack_wait (60 s; run() waits at most 20 s).
+    expect(await run(false, records.length)).toBe(0);
+    const info = await jsm.consumers.info(stream, 'basket');
+    expect(info.num_pending + info.num_ack_pending).toBe(0);
+    // Each event once, each subject in its order.
+    expect([...applied].sort((a, b) => a - b)).toEqual(records.map((_, index) => index));
+    for (let subject = 0; subject < subjects; subject++) {
+      const seen = applied.filter((price) => price % subjects === subject);
+      expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    }
   });
 });

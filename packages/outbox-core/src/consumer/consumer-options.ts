@@ -32,6 +32,15 @@ export interface ConsumerOptions<Tx> {
   readonly batchTransactions?: number;
   /** Messages per fetch. @defaultValue 100 */
   readonly fetchSize?: number;
+  /**
+   * After a full fetch (a backlog), fetch the next batch while this one is handled, so the bus's
+   * round trip overlaps the transaction. The batch fetched ahead is in hand as soon as it is in
+   * (kept alive through an outage, counted against `max_ack_pending`) and is handled after the
+   * current one settles, as the next fetch would be. `stop` cuts the fetch short and handles what
+   * it brought before it returns; messages still on their way are given back (`nak`) when the
+   * subscriber closes, for another instance to take at once. @defaultValue true
+   */
+  readonly fetchAhead?: boolean;
   /** How long a fetch waits for messages. @defaultValue 1_000 */
   readonly fetchExpiresMs?: number;
   /** In `message` mode, how many subjects are handled at once (each subject stays in order). @defaultValue 8 */

@@ -39,6 +39,15 @@ export type EventHandler<TData, TType extends string, Tx> = (event: OutboxEvent<
  */
 export type BatchEventHandler<TData, TType extends string, Tx> = (events: readonly OutboxEvent<TData, TType>[], tx: Tx) => Promise<void>;
 
+/** A fetch's messages, or why it failed. */
+type FetchResult = { readonly ok: true; readonly deliveries: readonly Delivery[] } | { readonly ok: false; readonly error: Error };
+
+/** A fetch started ahead (`fetchAhead`), and its messages once they are in. */
+interface AheadFetch {
+  readonly result: Promise<FetchResult>;
+  deliveries: readonly Delivery[];
+}
+
 /** A registered handler: of one event (`on`), or of several at once (`onBatch`). */
 type Registered =
   | { readonly one: (event: OutboxEvent, tx: unknown) => Promise<void>; readonly many?: undefined }
@@ -91,6 +100,9 @@ export class Consumer<Tx = unknown> {
   readonly #mode: 'batch' | 'message';
   readonly #fetchSize: number;
   readonly #fetchExpiresMs: number;
+  readonly #fetchAhead: boolean;
+  /** The fetch started while the previous batch is handled (`fetchAhead`), and what it returned once in. */
+  #ahead: AheadFetch | undefined;
   readonly #concurrency: number;
   readonly #batchTransactions: number;
   readonly #backoff: Backoff;
@@ -143,6 +155,7 @@ export class Consumer<Tx = unknown> {
     this.#clock = options.clock ?? systemClock;
     this.#fetchSize = validateInteger(options.fetchSize ?? 100, 'fetchSize', 1, 10_000);
     this.#fetchExpiresMs = validateInteger(options.fetchExpiresMs ?? 1_000, 'fetchExpiresMs', 10);
+    this.#fetchAhead = options.fetchAhead ?? true;
     this.#concurrency = validateInteger(options.concurrency ?? 8, 'concurrency', 1, 1_000);
     this.#batchTransactions = validateInteger(options.batchTransactions ?? 1, 'batchTransactions', 1, 64);
     if (this.#mode === 'message' && options.batchTransactions !== undefined) {
@@ -387,26 +400,28 @@ export class Consumer<Tx = unknown> {
         await this.#recover(signal);
         continue;
       }
-      const max = this.#fetchRoom();
+      const ahead = this.#ahead;
+      const max = ahead ? this.#fetchSize : this.#fetchRoom();
       if (max < 1) {
         // Everything max_ack_pending allows is in hand: settle some before taking more.
         await this.#clock.sleep(Math.min(this.#fetchExpiresMs, this.#keepAliveMs), signal);
         await this.#maintain();
         continue;
       }
-      let deliveries: readonly Delivery[];
-      try {
-        deliveries = await this.#subscriber.fetch({ max, expiresMs: this.#fetchExpiresMs, signal });
-        failures = 0;
-      } catch (error) {
+      const fetched = ahead ? await ahead.result : await this.#fetch(max, signal);
+      this.#ahead = undefined;
+      if (!fetched.ok) {
         if (signal.aborted) break;
         failures++;
         const pauseMs = this.#fetchBackoff.delayMs(failures);
-        this.#emit({ type: 'fetch-error', error: error as Error, pauseMs });
-        this.#logger.warn({ err: error, pauseMs }, 'consumer fetch failed; retrying');
+        this.#emit({ type: 'fetch-error', error: fetched.error, pauseMs });
+        this.#logger.warn({ err: fetched.error, pauseMs }, 'consumer fetch failed; retrying');
         await this.#clock.sleep(pauseMs, signal);
         continue;
       }
+      failures = 0;
+      const deliveries = fetched.deliveries;
+      if (this.#fetchAhead && deliveries.length >= this.#fetchSize && !signal.aborted) this.#fetchNext(deliveries.length, signal);
       await this.#handleAll(deliveries);
       if (this.#inboxRetentionMs !== undefined && this.#pausedAt === undefined && this.#clock.now() >= nextCleanup) {
         nextCleanup = this.#clock.now() + this.#cleanupIntervalMs;
@@ -415,6 +430,37 @@ export class Consumer<Tx = unknown> {
           .catch((error: unknown) => this.#logger.warn({ err: error }, 'inbox cleanup failed'));
       }
     }
+    // Stopping: a batch fetched ahead is in hand; handled now rather than left to ack_wait.
+    const ahead = this.#ahead;
+    this.#ahead = undefined;
+    const fetched = ahead && (await ahead.result);
+    if (fetched?.ok && fetched.deliveries.length > 0) await this.#handleAll(fetched.deliveries);
+  }
+
+  /** One fetch, its failure as a value (a fetch started ahead is awaited only later). */
+  async #fetch(max: number, signal: AbortSignal): Promise<FetchResult> {
+    try {
+      return { ok: true, deliveries: await this.#subscriber.fetch({ max, expiresMs: this.#fetchExpiresMs, signal }) };
+    } catch (error) {
+      return { ok: false, error: error as Error };
+    }
+  }
+
+  /**
+   * Starts the next fetch while the batch of `handling` messages is handled (`fetchAhead`), within
+   * what max_ack_pending leaves; what it returns is in hand at once (kept alive, counted).
+   */
+  #fetchNext(handling: number, signal: AbortSignal): void {
+    const max = this.#fetchRoom(handling);
+    if (max < 1) return;
+    const ahead: AheadFetch = {
+      deliveries: [],
+      result: this.#fetch(max, signal).then((fetched) => {
+        if (fetched.ok) ahead.deliveries = fetched.deliveries;
+        return fetched;
+      }),
+    };
+    this.#ahead = ahead;
   }
 
   async #handleAll(deliveries: readonly Delivery[]): Promise<void> {
@@ -459,11 +505,20 @@ export class Consumer<Tx = unknown> {
     }
   }
 
-  /** How many messages the next fetch may take without exceeding what max_ack_pending allows. */
-  #fetchRoom(): number {
+  /**
+   * How many messages the next fetch may take without exceeding what max_ack_pending allows, with
+   * `handling` more in hand than the sets below count (the batch being handled, for a fetch ahead).
+   */
+  #fetchRoom(handling = 0): number {
     if (this.#maxAckPending === undefined) return this.#fetchSize;
     const inHand =
-      this.#lanes.heldCount + this.#stalled.length + this.#pendingDeadLetters.size + this.#pendingGaps.size + this.#waits.count;
+      (this.#ahead?.deliveries.length ?? 0) +
+      this.#lanes.heldCount +
+      this.#stalled.length +
+      this.#pendingDeadLetters.size +
+      this.#pendingGaps.size +
+      this.#waits.count +
+      handling;
     return Math.min(this.#fetchSize, this.#maxAckPending - inHand);
   }
 
@@ -520,6 +575,7 @@ export class Consumer<Tx = unknown> {
    * their gap, or for an earlier event of their subject.
    */
   *#inHand(): Iterable<Delivery> {
+    if (this.#ahead) yield* this.#ahead.deliveries;
     for (const item of this.#stalled) yield item.delivery;
     yield* this.#pendingDeadLetters.keys();
     for (const pending of this.#pendingGaps.values()) if (pending.afterwards !== 'none') yield pending.delivery;
