@@ -135,6 +135,11 @@ export interface OrderSize {
   readonly mode?: 'message' | 'batch';
   /** In batch mode, the workers' `batchTransactions` (a fetch divided by subject into transactions run at once). @defaultValue 1 */
   readonly batchTransactions?: number;
+  /**
+   * In batch mode, the workers register the handler with `onBatch`: a fetch's events in one call,
+   * each applied in turn inside it (a failing event fails the call). @defaultValue false
+   */
+  readonly batchHandler?: boolean;
   /** The relay publishes with this many partitions; the workers divide them through leases. @defaultValue none: one shared durable */
   readonly partitions?: number;
   /** How long each progress step and the final settling may take. @defaultValue 300_000 */
@@ -171,6 +176,7 @@ export async function subjectOrder(kind: DatabaseKind, name: string, size: Order
       FAULT_FAIL_FIRST_PERCENT: String(size.failFirstPercent),
       FAULT_MODE: mode,
       ...(size.batchTransactions === undefined ? {} : { FAULT_BATCH_TRANSACTIONS: String(size.batchTransactions) }),
+      ...(size.batchHandler === true ? { FAULT_BATCH_HANDLER: '1' } : {}),
     };
     const start = async (): Promise<ManagedProcess> => {
       const worker = await scenario.startWorker(env);
@@ -221,7 +227,7 @@ export async function subjectOrder(kind: DatabaseKind, name: string, size: Order
     const layout = size.partitions === undefined ? 'one durable' : `${size.partitions} partitions with leases`;
     const faults =
       `${size.instances} workers on ${layout},${changes} SIGKILL x${kills}, first attempt fails on ${size.failFirstPercent}% (${failed}), ` +
-      `${size.subjects} subjects, ${mode} mode${size.batchTransactions === undefined ? '' : ` (${size.batchTransactions} transactions per fetch)`}; subjects not 1..N ${order.subjectsNotExact}, stale ${order.stale}, ` +
+      `${size.subjects} subjects, ${mode} mode${size.batchTransactions === undefined ? '' : ` (${size.batchTransactions} transactions per fetch)`}${size.batchHandler === true ? ' (a batch handler, onBatch)' : ''}; subjects not 1..N ${order.subjectsNotExact}, stale ${order.stale}, ` +
       `no sequence ${order.noSequence}, sequence != write order ${order.stampMismatch}`;
     const base = await consumerResult(scenario, name, faults);
     return {

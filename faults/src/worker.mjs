@@ -12,7 +12,8 @@
  * `FAULT_FAIL_FIRST_PERCENT` it fails the first attempt of that share of the events, chosen by
  * event id (`failsFirst`), across every worker: the first attempt inserts the id into `failed_once`
  * outside the transaction, then throws. `FAULT_ORDER` sets the consumer's `order` option (unset:
- * the default).
+ * the default). With `FAULT_BATCH_HANDLER=1` the handler is registered with `onBatch` and applies
+ * the events of a call one after the other, so a failing event fails the whole call.
  *
  * Plain JavaScript on purpose: Node starts it without a TypeScript loader, which took seconds per
  * start on a loaded 2-core machine, and the scenarios restart it often.
@@ -168,6 +169,24 @@ async function main() {
   const failFirstPercent = Number(setting('FAULT_FAIL_FIRST_PERCENT', '0'));
   const order = process.env.FAULT_ORDER;
   const batchTransactions = process.env.FAULT_BATCH_TRANSACTIONS;
+  /**
+   * Applies one ItemChanged event in the inbox's transaction.
+   * @param {{ id: string, subject: string, sequence?: number | undefined, data: { n: number } }} event
+   * @param {any} tx
+   */
+  const applyChanged = async (event, tx) => {
+    // A handler that takes time, so a SIGKILL lands inside one.
+    // sleep-ok: the slow handler a SIGKILL must land inside (FAULT_DELAY_MS)
+    if (delayMs > 0) await sleep(delayMs);
+    if (failPercent > 0 && !failedOnce.has(event.id) && Math.random() * 100 < failPercent) {
+      failedOnce.add(event.id);
+      throw new Error('transient handler failure (FAULT_FAIL_PERCENT)');
+    }
+    if (failFirstPercent > 0 && failsFirst(event.id, failFirstPercent) && (await database.firstFailure(event.id))) {
+      throw new Error('transient handler failure on the first attempt (FAULT_FAIL_FIRST_PERCENT)');
+    }
+    await database.apply(tx, event);
+  };
   const consumer = new Consumer({
     ...(order === undefined ? {} : { order }),
     subscriber,
@@ -189,24 +208,17 @@ async function main() {
       const waiting = 'waitingFor' in fields ? ` waitingFor=${fields.waitingFor}` : '';
       process.stdout.write(`${new Date().toISOString()} ${event.type} ${'id' in event ? event.id : ''} ${error}${subject}${waiting}\n`);
     },
-  })
-    .on(ItemChanged, async (event, tx) => {
-      // A handler that takes time, so a SIGKILL lands inside one.
-      // sleep-ok: the slow handler a SIGKILL must land inside (FAULT_DELAY_MS)
-      if (delayMs > 0) await sleep(delayMs);
-      if (failPercent > 0 && !failedOnce.has(event.id) && Math.random() * 100 < failPercent) {
-        failedOnce.add(event.id);
-        throw new Error('transient handler failure (FAULT_FAIL_PERCENT)');
-      }
-      if (failFirstPercent > 0 && failsFirst(event.id, failFirstPercent) && (await database.firstFailure(event.id))) {
-        throw new Error('transient handler failure on the first attempt (FAULT_FAIL_FIRST_PERCENT)');
-      }
-      await database.apply(tx, event);
-    })
-    .on(ItemPoisoned, async (event, tx) => {
-      if (!fixed) throw new Error(`handler bug: cannot apply ${event.type} (fixed in the next release)`);
-      await database.apply(tx, event);
+  });
+  // FAULT_BATCH_HANDLER=1: a fetch's events in one call (onBatch), each applied in turn; a failing one fails the call.
+  if (setting('FAULT_BATCH_HANDLER', '0') === '1') {
+    consumer.onBatch(ItemChanged, async (events, tx) => {
+      for (const event of events) await applyChanged(event, tx);
     });
+  } else consumer.on(ItemChanged, applyChanged);
+  consumer.on(ItemPoisoned, async (event, tx) => {
+    if (!fixed) throw new Error(`handler bug: cannot apply ${event.type} (fixed in the next release)`);
+    await database.apply(tx, event);
+  });
   await consumer.start();
   process.stdout.write('worker ready\n');
 

@@ -14,7 +14,7 @@ import {
 import { expectConsumerClean } from './consumer-faults.js';
 import { contentFaultTests } from './content-faults.js';
 import { expectBadConfigurationRejected, expectBadInputDeadLettered, expectPoisonReplayed } from './expectations.js';
-import { expectOrderClean, ORDER_PARTITIONED_SMOKE, ORDER_PARTS_SMOKE, ORDER_SMOKE } from './order-faults.js';
+import { expectOrderClean, ORDER_BATCH_HANDLER_SMOKE, ORDER_PARTITIONED_SMOKE, ORDER_PARTS_SMOKE, ORDER_SMOKE } from './order-faults.js';
 import { outageSmokeTests } from './outage-faults.js';
 import { expectReplayedToOne } from './replay-faults.js';
 import { expectExactlyOnce, printSummary, report } from './report.js';
@@ -89,6 +89,11 @@ describe('fault suite, smoke', { timeout: 120_000 }, () => {
   it('O4. MariaDB: strict subject order, batched with 4 transactions per fetch, 3 consumers on one durable, SIGKILL x3, +1/-1 instance, 5% first attempts fail', async () => {
     const outcome = await subjectOrder('mysql', 'O4 subject order, 4 transactions per fetch', ORDER_PARTS_SMOKE);
     expectOrderClean(outcome, ORDER_PARTS_SMOKE);
+  });
+
+  it('O5. PostgreSQL: strict subject order, batched with a batch handler (onBatch), 3 consumers on one durable, SIGKILL x3, +1/-1 instance, 5% first attempts fail', async () => {
+    const outcome = await subjectOrder('pg', 'O5 subject order, a batch handler', ORDER_BATCH_HANDLER_SMOKE);
+    expectOrderClean(outcome, ORDER_BATCH_HANDLER_SMOKE);
   });
 
   contentFaultTests(['pg', 'mysql'], 500);

@@ -66,6 +66,12 @@ export const ORDER_PARTS: OrderSize = { ...ORDER_FULL, mode: 'batch', batchTrans
 /** O4's smoke form, in the root `npm test`. */
 export const ORDER_PARTS_SMOKE: OrderSize = { ...ORDER_PARTS, events: 1_500, subjects: 100, writeMs: 5_000, kills: 3 };
 
+/** O5: O1 batched, the handler registered with `onBatch` (a fetch's events in one call). */
+export const ORDER_BATCH_HANDLER: OrderSize = { ...ORDER_FULL, mode: 'batch', batchHandler: true };
+
+/** O5's smoke form, in the root `npm test`. */
+export const ORDER_BATCH_HANDLER_SMOKE: OrderSize = { ...ORDER_BATCH_HANDLER, events: 1_500, subjects: 100, writeMs: 5_000, kills: 3 };
+
 /** O2: the issue's reproduction, one worker SIGKILLed 12 times; one event per producer transaction, as a service writes one aggregate's change. */
 export const ORDER_REPRO: OrderSize = {
   events: 3_600,
@@ -89,7 +95,7 @@ export const ORDER_SMOKE: OrderSize = {
   failFirstPercent: 5,
 };
 
-/** The subject-order scenarios (O1, O2, O3), registered in a fault-suite file's `describe`. */
+/** The subject-order scenarios (O1 to O5), registered in a fault-suite file's `describe`. */
 export function orderFaultTests(kind: DatabaseKind): void {
   it('O1. strict subject order: 3 consumers on one durable, 50,000 events on 1,000 subjects, SIGKILL x10, +1/-1 instance, 5% first attempts fail', async () => {
     const outcome = await subjectOrder(kind, 'O1 subject order, 3 workers', ORDER_FULL);
@@ -104,6 +110,11 @@ export function orderFaultTests(kind: DatabaseKind): void {
   it('O4. strict subject order, batched with 4 transactions per fetch: 3 consumers on one durable, 50,000 events on 1,000 subjects, SIGKILL x10, +1/-1 instance, 5% first attempts fail', async () => {
     const outcome = await subjectOrder(kind, 'O4 subject order, 4 transactions per fetch', ORDER_PARTS);
     expectOrderClean(outcome, ORDER_PARTS);
+  });
+
+  it('O5. strict subject order, batched with a batch handler (onBatch): 3 consumers on one durable, 50,000 events on 1,000 subjects, SIGKILL x10, +1/-1 instance, 5% first attempts fail', async () => {
+    const outcome = await subjectOrder(kind, 'O5 subject order, a batch handler', ORDER_BATCH_HANDLER);
+    expectOrderClean(outcome, ORDER_BATCH_HANDLER);
   });
 
   it('O2. the issue 14 reproduction: one consumer SIGKILLed 12 times over 3,600 events on 100 subjects, last = sequence', async () => {
