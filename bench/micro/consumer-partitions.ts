@@ -1,8 +1,9 @@
 // 1 and 4 consumer processes on 16 partitions with leases (batched, strict order), interleaved,
 // at a steady state: the issue 14 item 4 figure without the rest of the consumer suite. Each
 // measurement applies up to `events` events on 200 subjects and stops after `seconds`.
-// Run from the repository root: `npx tsx bench/micro/consumer-partitions.ts [pg|mysql] [rounds] [events] [seconds]`
-// (defaults pg, 3, 60,000, 15; PostgreSQL or MariaDB and NATS at the test services' addresses).
+// Run from the repository root: `npx tsx bench/micro/consumer-partitions.ts [pg|mysql] [rounds] [events] [seconds] [partitions|shared] [ahead]`
+// (defaults pg, 3, 60,000, 15, partitions; PostgreSQL or MariaDB and NATS at the test services' addresses):
+// `shared` puts the processes on one shared durable instead, `ahead` sets the Consumers' fetchAhead.
 import { measureReplicas } from '../src/suites/consumer-replicas.js';
 import { microContext } from './micro-context.js';
 
@@ -10,13 +11,17 @@ const db = process.argv[2] === 'mysql' ? 'mysql' : 'pg';
 const rounds = Number(process.argv[3] ?? 3);
 const events = Number(process.argv[4] ?? 60_000);
 const seconds = Number(process.argv[5] ?? 15);
+const layout = {
+  ...(process.argv[6] === 'shared' ? {} : { partitions: 16, leaseMs: 5_000 }),
+  ...(process.argv[7] === 'ahead' ? { fetchAhead: true } : {}),
+};
 const { ctx, close } = await microContext();
 const ratios: number[] = [];
 try {
   for (let round = 0; round < rounds; round++) {
     const rates: number[] = [];
     for (const instances of [1, 4]) {
-      const { rate, cpu } = await measureReplicas(ctx, db, instances, events, 200, seconds, { partitions: 16, leaseMs: 5_000 });
+      const { rate, cpu } = await measureReplicas(ctx, db, instances, events, 200, seconds, layout);
       rates.push(rate);
       process.stdout.write(
         `${db}, ${instances} process(es): ${Math.round(rate)} events/s; CPU s/10k consumers ${cpu.client?.toFixed(2)} db ${cpu.db?.toFixed(2)} nats ${cpu.nats?.toFixed(2)}\n`,

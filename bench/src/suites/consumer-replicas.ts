@@ -72,6 +72,8 @@ interface Setup {
 export interface Layout {
   readonly partitions?: number;
   readonly leaseMs?: number;
+  /** The workers' Consumer `fetchAhead` (their default, false, when absent). */
+  readonly fetchAhead?: boolean;
 }
 
 /**

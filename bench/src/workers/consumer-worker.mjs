@@ -72,6 +72,7 @@ async function main() {
     mode: 'batch',
     fetchSize: config.fetchSize,
     fetchExpiresMs: 200,
+    ...(config.fetchAhead === undefined ? {} : { fetchAhead: config.fetchAhead }),
     onEvent: (event) => {
       if (event.type === 'applied') {
         applied++;

@@ -155,7 +155,7 @@ export class Consumer<Tx = unknown> {
     this.#clock = options.clock ?? systemClock;
     this.#fetchSize = validateInteger(options.fetchSize ?? 100, 'fetchSize', 1, 10_000);
     this.#fetchExpiresMs = validateInteger(options.fetchExpiresMs ?? 1_000, 'fetchExpiresMs', 10);
-    this.#fetchAhead = options.fetchAhead ?? true;
+    this.#fetchAhead = options.fetchAhead ?? false;
     this.#concurrency = validateInteger(options.concurrency ?? 8, 'concurrency', 1, 1_000);
     this.#batchTransactions = validateInteger(options.batchTransactions ?? 1, 'batchTransactions', 1, 64);
     if (this.#mode === 'message' && options.batchTransactions !== undefined) {
