@@ -240,48 +240,33 @@ export function evaluateGoals(figures: readonly FigureSummary[]): GoalResult[] {
     goal('... PostgreSQL p99', '<= 30 ms', figure(get, 'latency.pg.1000.p99', 'ms', 1), (v) => v <= 30),
     goal('... MariaDB p50', '<= 25 ms', figure(get, 'latency.mysql.1000.p50', 'ms', 1), (v) => v <= 25),
     goal('... MariaDB p99', '<= 100 ms', figure(get, 'latency.mysql.1000.p99', 'ms', 1), (v) => v <= 100),
-    goal(
-      'Consumer, batched (1 instance), PostgreSQL',
-      '>= 10,000 events/s',
-      figure(get, 'consumer.pg.batch-1', 'events/s'),
-      (v) => v >= 10_000,
-      cpu('consumer.pg.batch-1', 'consumer'),
-    ),
-    goal(
-      'Consumer, batched (1 instance), a batch handler (onBatch: one UPDATE per fetch), PostgreSQL',
-      '>= 10,000 events/s',
-      figure(get, 'consumer.pg.batch-1-many', 'events/s'),
-      (v) => v >= 10_000,
-      cpu('consumer.pg.batch-1-many', 'consumer'),
-    ),
-    goal(
-      '... the same with batchTransactions 4 (a fetch divided by subject into 4 transactions at once), PostgreSQL',
-      'reported, no goal',
-      figure(get, 'consumer.pg.batch-1-t4', 'events/s'),
-      () => true,
-      cpu('consumer.pg.batch-1-t4', 'consumer'),
-    ),
-    goal(
-      'Consumer, batched (1 instance), MariaDB',
-      '>= 10,000 events/s',
-      figure(get, 'consumer.mysql.batch-1', 'events/s'),
-      (v) => v >= 10_000,
-      cpu('consumer.mysql.batch-1', 'consumer'),
-    ),
-    goal(
-      'Consumer, batched (1 instance), a batch handler (onBatch: one UPDATE per fetch), MariaDB',
-      '>= 10,000 events/s',
-      figure(get, 'consumer.mysql.batch-1-many', 'events/s'),
-      (v) => v >= 10_000,
-      cpu('consumer.mysql.batch-1-many', 'consumer'),
-    ),
-    goal(
-      '... the same with batchTransactions 4 (a fetch divided by subject into 4 transactions at once), MariaDB',
-      'reported, no goal',
-      figure(get, 'consumer.mysql.batch-1-t4', 'events/s'),
-      () => true,
-      cpu('consumer.mysql.batch-1-t4', 'consumer'),
-    ),
+    ...(['pg', 'mysql'] as const).flatMap((db) => {
+      const name = db === 'pg' ? 'PostgreSQL' : 'MariaDB';
+      const key = (suffix: string) => `consumer.${db}.${suffix}`;
+      return [
+        goal(
+          `Consumer, batched (1 instance), ${name}`,
+          '>= 10,000 events/s',
+          figure(get, key('batch-1'), 'events/s'),
+          (v) => v >= 10_000,
+          cpu(key('batch-1'), 'consumer'),
+        ),
+        goal(
+          `Consumer, batched (1 instance), a batch handler (onBatch: one UPDATE per fetch), ${name}`,
+          '>= 10,000 events/s',
+          figure(get, key('batch-1-many'), 'events/s'),
+          (v) => v >= 10_000,
+          cpu(key('batch-1-many'), 'consumer'),
+        ),
+        goal(
+          `... the same with batchTransactions 4 (a fetch divided by subject into 4 transactions at once), ${name}`,
+          'reported, no goal',
+          figure(get, key('batch-1-t4'), 'events/s'),
+          () => true,
+          cpu(key('batch-1-t4'), 'consumer'),
+        ),
+      ];
+    }),
     goal(
       'Consumer, per-message (concurrency 8), PostgreSQL',
       '>= 800 events/s',

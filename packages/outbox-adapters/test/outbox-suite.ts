@@ -219,62 +219,51 @@ export function describeOutboxAndInbox<Tx>(harness: AdapterHarness<Tx>, database
       });
     }
 
-    it("the consumer applies each published event once, its handler writing through the library's transaction", async () => {
-      await ensureDeadLetterStream(nc, { name: `${stream}_DLQ`, subjectPrefix: `${subjectPrefix}_dlq` });
-      await ensureConsumer(nc, { stream, name: 'adapters', maxDeliver: 3, ackWaitMs: 5_000 });
-      const subscriber = await NatsSubscriber.create({
-        connection: nc,
-        stream,
-        consumer: 'adapters',
-        deadLetterPrefix: `${subjectPrefix}_dlq`,
-      });
-      const handled: string[] = [];
-      const consumer = new Consumer({ subscriber, inbox, fetchExpiresMs: 200, inboxRetentionMs: 7 * 86_400_000 }).on(
-        ItemAdded,
-        async (added, tx) => {
-          await harness.insertItem(tx, `consumed-${added.data.key}`);
-          handled.push(added.id);
-        },
-      );
+    /** A durable `name` on the stream and a Consumer on it, its handler set by `register`, run until `done()`. */
+    const consumeUntil = async (name: string, register: (consumer: Consumer<Tx>) => void, done: () => boolean): Promise<void> => {
+      await ensureConsumer(nc, { stream, name, maxDeliver: 3, ackWaitMs: 5_000 });
+      const subscriber = await NatsSubscriber.create({ connection: nc, stream, consumer: name, deadLetterPrefix: `${subjectPrefix}_dlq` });
+      const consumer = new Consumer({ subscriber, inbox, fetchExpiresMs: 200, inboxRetentionMs: 7 * 86_400_000 });
+      register(consumer);
       try {
-        await waitUntil('the consumer handled every published event', async () => {
+        await waitUntil(`consumer ${name} handled every published event`, async () => {
           await consumer.runOnce();
-          return handled.length >= committed.length;
+          return done();
         });
       } finally {
         await consumer.stop({ timeoutMs: 5_000 });
         await subscriber.close();
       }
+    };
+
+    it("the consumer applies each published event once, its handler writing through the library's transaction", async () => {
+      await ensureDeadLetterStream(nc, { name: `${stream}_DLQ`, subjectPrefix: `${subjectPrefix}_dlq` });
+      const handled: string[] = [];
+      await consumeUntil(
+        'adapters',
+        (consumer) =>
+          consumer.on(ItemAdded, async (added, tx) => {
+            await harness.insertItem(tx, `consumed-${added.data.key}`);
+            handled.push(added.id);
+          }),
+        () => handled.length >= committed.length,
+      );
       expect(handled).toEqual(committed.map((e) => e.id));
       expect(await database().items()).toEqual(expect.arrayContaining(committed.map((e) => `consumed-${e.data.key}`)));
       for (const e of committed) expect(await inbox.isRecorded?.('adapters', e.id)).toBe(true);
     });
 
     it("a batch handler (onBatch) gets the fetch's events in one call, writing through the library's transaction", async () => {
-      await ensureConsumer(nc, { stream, name: 'adapters-batch', maxDeliver: 3, ackWaitMs: 5_000 });
-      const subscriber = await NatsSubscriber.create({
-        connection: nc,
-        stream,
-        consumer: 'adapters-batch',
-        deadLetterPrefix: `${subjectPrefix}_dlq`,
-      });
       const calls: string[][] = [];
-      const consumer = new Consumer({ subscriber, inbox, fetchExpiresMs: 200, inboxRetentionMs: 7 * 86_400_000 }).onBatch(
-        ItemAdded,
-        async (events, tx) => {
-          for (const added of events) await harness.insertItem(tx, `batched-${added.data.key}`);
-          calls.push(events.map((added) => added.id));
-        },
+      await consumeUntil(
+        'adapters-batch',
+        (consumer) =>
+          consumer.onBatch(ItemAdded, async (events, tx) => {
+            for (const added of events) await harness.insertItem(tx, `batched-${added.data.key}`);
+            calls.push(events.map((added) => added.id));
+          }),
+        () => calls.flat().length >= committed.length,
       );
-      try {
-        await waitUntil('the batch handler handled every published event', async () => {
-          await consumer.runOnce();
-          return calls.flat().length >= committed.length;
-        });
-      } finally {
-        await consumer.stop({ timeoutMs: 5_000 });
-        await subscriber.close();
-      }
       expect(committed.length).toBeGreaterThan(1);
       expect(calls).toEqual([committed.map((e) => e.id)]);
       expect(await database().items()).toEqual(expect.arrayContaining(committed.map((e) => `batched-${e.data.key}`)));

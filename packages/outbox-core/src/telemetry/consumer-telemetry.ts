@@ -175,14 +175,7 @@ export class ConsumerTelemetry {
     try {
       await otel.context.with(otel.trace.setSpan(otel.ROOT_CONTEXT, span), call);
     } catch (error) {
-      const failure = error instanceof Error ? error : new Error(String(error));
-      const type = failure instanceof OutboxError ? failure.code : failure.name;
-      this.#processDuration.record((performance.now() - started) / 1_000, { ...this.#base, 'error.type': type });
-      if (span.isRecording()) {
-        span.recordException(failure);
-        span.setAttribute('error.type', type);
-        span.setStatus({ code: otel.SpanStatusCode.ERROR, message: failure.message });
-      }
+      this.#recordFailure(span, error, started);
       span.end();
       throw error;
     }
@@ -190,18 +183,23 @@ export class ConsumerTelemetry {
     span.end();
   }
 
-  #failed(span: Span, id: string, error: unknown, started: number): void {
-    const otel = this.#otel;
+  /** A failed run's duration, and on a recording span its exception, `error.type` and status; whether the span records. */
+  #recordFailure(span: Span, error: unknown, started: number): boolean {
     const failure = error instanceof Error ? error : new Error(String(error));
     const type = failure instanceof OutboxError ? failure.code : failure.name;
     this.#processDuration.record((performance.now() - started) / 1_000, { ...this.#base, 'error.type': type });
-    if (!span.isRecording()) {
+    if (!span.isRecording()) return false;
+    span.recordException(failure);
+    span.setAttribute('error.type', type);
+    span.setStatus({ code: this.#otel.SpanStatusCode.ERROR, message: failure.message });
+    return true;
+  }
+
+  #failed(span: Span, id: string, error: unknown, started: number): void {
+    if (!this.#recordFailure(span, error, started)) {
       span.end();
       return;
     }
-    span.recordException(failure);
-    span.setAttribute('error.type', type);
-    span.setStatus({ code: otel.SpanStatusCode.ERROR, message: failure.message });
     if (isInfrastructureError(error) || isTransactionConflict(error)) {
       span.setAttribute('outboxkit.outcome', 'outage');
       span.end();

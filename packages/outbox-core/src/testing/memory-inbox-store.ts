@@ -33,7 +33,10 @@ interface GapRow {
  */
 export class MemoryInboxStore implements InboxStore<MemoryTransaction> {
   readonly ordering = true;
-  /** `processBatch` runs `finish`: batch handlers get a fetch's events in one call. */
+  /**
+   * `processBatch` runs `finish`: batch handlers get a fetch's events in one call. Set it to `false`
+   * to test code against a store without it (the consumer then calls a batch handler once per event).
+   */
   finishesBatches = true;
   readonly #recorded = new Map<string, number>();
   /** Like a row lock on an uncommitted inbox row: a second process of the same id waits for the first. */
