@@ -25,7 +25,6 @@ export class PgInboxOrder {
   readonly #lock: (values: unknown[]) => PgQueryConfigLike;
   readonly #move: (values: unknown[]) => PgQueryConfigLike;
   readonly #recordAndMove: (values: unknown[]) => PgQueryConfigLike;
-  readonly #recordAllAndMove: (values: unknown[]) => PgQueryConfigLike;
 
   constructor(
     readonly sql: InboxOrderSql,
@@ -34,7 +33,6 @@ export class PgInboxOrder {
     this.#lock = preparedStatement(sql.lock, prepared);
     this.#move = preparedStatement(sql.move, prepared);
     this.#recordAndMove = preparedStatement(sql.recordAndMove, prepared);
-    this.#recordAllAndMove = preparedStatement(sql.recordAllAndMove, prepared);
   }
 
   /** The `OrderSteps` of one transaction of `consumer` on `run`. */
@@ -53,14 +51,6 @@ export class PgInboxOrder {
       },
       recordAndMove: async (messageId, subject, position) =>
         (await run(this.sql.recordAndMove, [consumer, messageId, subject, position], this.#recordAndMove)).rows.length > 0,
-      recordAllAndMove: async (messageIds, positions) => {
-        const { rows } = await run(
-          this.sql.recordAllAndMove,
-          [consumer, messageIds, [...positions.keys()], [...positions.values()]],
-          this.#recordAllAndMove,
-        );
-        return new Set((rows as { message_id: string }[]).map((row) => row.message_id));
-      },
     };
   }
 

@@ -32,7 +32,7 @@ import { inboxMigrations } from './migrations/inbox-migrations.js';
 import { clientOf } from './pg-executor.js';
 import { absorbClientErrors, type PgClientLike, type PgPoolLike, type PgQueryConfigLike } from './pg-like.js';
 import { preparedStatement } from './prepared.js';
-import { inboxOrderSql, recordManySql } from './sql/inbox-order-sql.js';
+import { inboxOrderSql } from './sql/inbox-order-sql.js';
 import { type TableNames, tableNames } from './table-name.js';
 import { classifyHandlerError, translatePgError } from './translate-pg-error.js';
 
@@ -127,7 +127,10 @@ export class PgInboxStore<Tx = PgClientLike> implements InboxStore<Tx> {
       // No row back means the key is there already (committed, or ours earlier in this transaction):
       // a duplicate. A concurrent uncommitted insert of the same key makes this wait for its outcome.
       record: `INSERT INTO ${t} (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`,
-      recordMany: recordManySql(t),
+      // An id twice in one batch is inserted once: DO NOTHING skips the second as a conflict.
+      recordMany: `INSERT INTO ${t} (consumer, message_id)
+SELECT $1, m FROM unnest($2::text[]) AS m ORDER BY m
+ON CONFLICT DO NOTHING RETURNING message_id`,
       forget: `DELETE FROM ${t} WHERE consumer = $1 AND message_id = $2`,
       lookup: `SELECT 1 FROM ${t} WHERE consumer = $1 AND message_id = $2`,
       // ctid batches keep each DELETE short and bounded, whatever the backlog.

@@ -30,14 +30,6 @@ export interface OrderSteps {
    * and `movePositions` run one after the other.
    */
   recordAndMove?(messageId: string, subject: string, position: number): Promise<boolean>;
-  /**
-   * Optional: records `messageIds` as `InboxSteps.recordAll` does and sets the positions of
-   * `positions` in the same statement (they move either way). A batch then costs one statement
-   * less: core passes the positions the batch ends at if every item it plans to run is applied,
-   * and sets them again at the end only when the batch ended elsewhere (a handler failed under its
-   * savepoint). Without it, `recordAll` runs first and `movePositions` at the end.
-   */
-  recordAllAndMove?(messageIds: readonly string[], positions: ReadonlyMap<string, number>): Promise<Set<string> | undefined>;
 }
 
 /** Longest `reason` of a recorded gap; `eventId` has the inbox's message id limit. */

@@ -146,9 +146,7 @@ function required<V>(value: V | undefined, subject: string): V {
  * and in sorted subject order (two batches sharing subjects cannot deadlock on them); each item is
  * then decided in item order against its subject's position as the items before it left it, so a
  * failed item does not move its subject and the later items of that subject wait. Only the items
- * that will run are recorded up front; the moved positions are written in one statement at the end,
- * or with the inbox rows where the dialect can (`OrderSteps.recordAllAndMove`), and then again at
- * the end only for the subjects a failed item left elsewhere.
+ * that will run are recorded up front; the moved positions are written in one statement at the end.
  *
  * `finish` runs after the last item, before the positions are written (see
  * `ProcessBatchOptions.finish`); it throwing rejects with a {@link HandlerFailure} carrying the
@@ -166,14 +164,13 @@ export async function processBatchInTransaction<Tx, Item extends InboxItem>(
   const keys = items.map((item, index) => (item.order === undefined ? undefined : validateOrderKey(item.order, `items[${index}].order`)));
   const subjects = sortedSubjects(keys);
   const states = new Map<string, SubjectState>();
-  // Where each subject ends if every planned item is applied.
-  const simulated = new Map<string, SubjectState>();
   // Which items will run if every one before them succeeds: only those are recorded up front.
   const planned = new Set<number>();
   let ordering: OrderSteps | undefined;
   if (subjects.length > 0) {
     ordering = orderSteps(steps);
     const locked = await ordering.lockPositions(subjects);
+    const simulated = new Map<string, SubjectState>();
     for (const subject of subjects) {
       const stored = required(locked.get(subject), subject);
       states.set(subject, new SubjectState(stored));
@@ -189,18 +186,7 @@ export async function processBatchInTransaction<Tx, Item extends InboxItem>(
     }
   } else for (const index of items.keys()) planned.add(index);
   const toRecord = items.filter((_, index) => planned.has(index)).map((item) => item.messageId);
-  // The positions written with the inbox rows, where the dialect can: those the batch ends at if
-  // every planned item is applied (set again at the end if it ends elsewhere).
-  const movedUpFront = new Map<string, number>();
-  if (ordering?.recordAllAndMove !== undefined && toRecord.length > 0) {
-    for (const [subject, state] of simulated) if (state.moved) movedUpFront.set(subject, state.position);
-  }
-  const fresh =
-    toRecord.length === 0
-      ? new Set<string>()
-      : movedUpFront.size > 0
-        ? await (ordering as Required<OrderSteps>).recordAllAndMove(toRecord, movedUpFront)
-        : await steps.recordAll(toRecord);
+  const fresh = toRecord.length === 0 ? new Set<string>() : await steps.recordAll(toRecord);
   const outcomes: InboxOutcome[] = [];
   let savepointSet = false;
   let lastRun = items.length - 1;
@@ -268,9 +254,7 @@ export async function processBatchInTransaction<Tx, Item extends InboxItem>(
   }
   if (ordering !== undefined) {
     const moves = new Map<string, number>();
-    for (const [subject, state] of states) {
-      if (state.position !== (movedUpFront.get(subject) ?? state.stored.position)) moves.set(subject, state.position);
-    }
+    for (const [subject, state] of states) if (state.moved) moves.set(subject, state.position);
     if (moves.size > 0) await ordering.movePositions(moves);
   }
   return outcomes;

@@ -11,25 +11,12 @@ export interface InboxOrderSql {
   readonly move: string;
   /** $1 consumer, $2 message id, $3 subject, $4 position: the inbox row (RETURNING 1 when recorded now) and the move. */
   readonly recordAndMove: string;
-  /** $1 consumer, $2 message ids, $3 subjects, $4 positions: the inbox rows (RETURNING those recorded now) and the moves. */
-  readonly recordAllAndMove: string;
   /** $1 consumer, $2 subject, $3 sequence, $4 reason, $5 event id or null. */
   readonly insertGap: string;
   /** $1 consumer, $2 subjects or null (all), $3 limit. */
   readonly positions: string;
   /** $1 olderThanMs, $2 rows. */
   readonly cleanupGaps: string;
-}
-
-/**
- * $1 consumer, $2 message ids: records them in id order (two batches sharing ids lock them in the
- * same order), RETURNING those recorded now. An id twice in one batch is inserted once: DO NOTHING
- * skips the second as a conflict.
- */
-export function recordManySql(inbox: string): string {
-  return `INSERT INTO ${inbox} (consumer, message_id)
-SELECT $1, m FROM unnest($2::text[]) AS m ORDER BY m
-ON CONFLICT DO NOTHING RETURNING message_id`;
 }
 
 export function inboxOrderSql(n: TableNames): InboxOrderSql {
@@ -59,13 +46,6 @@ WHERE p.consumer = $1 AND p.subject = m.subject`,
   UPDATE ${n.position} SET position = $4, updated_at = now() WHERE consumer = $1 AND subject = $3
 )
 INSERT INTO ${n.qualified} (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`,
-    // The same for a batch: recordMany of the inbox store, and move.
-    recordAllAndMove: `WITH moved AS (
-  UPDATE ${n.position} AS p SET position = m.position, updated_at = now()
-  FROM unnest($3::text[], $4::bigint[]) AS m(subject, position)
-  WHERE p.consumer = $1 AND p.subject = m.subject
-)
-${recordManySql(n.qualified)}`,
     insertGap: `INSERT INTO ${n.gap} (consumer, subject, sequence, reason, event_id)
 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
     positions: `SELECT p.subject, p.position, p.updated_at, ARRAY(
