@@ -305,6 +305,13 @@ export function evaluateGoals(figures: readonly FigureSummary[]): GoalResult[] {
           cpu(key('procs-part-4'), 'consumers'),
         ),
         goal(
+          `... the same with a batch handler (onBatch: one UPDATE per fetch), ${name}; issue 14 item 4`,
+          '>= 1.5x',
+          ratio(get, key('procs-part-many-4'), key('procs-part-many-1'), 'events/s'),
+          (v) => v >= 1.5,
+          cpu(key('procs-part-many-4'), 'consumers'),
+        ),
+        goal(
           `4 consumer processes vs 1, batched, strict order, one shared durable (${name})`,
           'measured: what partitions are compared with',
           ratio(get, key('procs-4'), key('procs-1'), 'events/s'),

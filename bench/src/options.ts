@@ -31,8 +31,13 @@ export interface Scale {
   readonly consumerSeconds: number;
   /** Events in the stream the consumer processes (1 vs 4) read: enough for a steady state of several fresh processes. */
   readonly replicaEvents: number;
-  /** Time limit of one measurement of the consumer processes (seconds). */
+  /** Time limit of one measurement of the consumer processes (seconds), the warm-up included. */
   readonly replicaSeconds: number;
+  /**
+   * Seconds after `go` that the measurement of the consumer processes does not count: each fresh
+   * process compiles its hot code first (see `measureReplicas`).
+   */
+  readonly replicaWarmupSeconds: number;
   /** 1: measure the consumer processes (1 vs 4) and the kill -9 rebalance; 0 skips them (the smoke: forking replicas takes tens of seconds on a loaded machine). */
   readonly consumerReplicas: number;
   /** ack_wait of the durable in the consumer suite's kill -9 measure (seconds): what the recovery waits for. */
@@ -71,8 +76,9 @@ export const FULL_SCALE: Scale = {
   latencyRates: [500, 1_000, 2_000],
   consumerEvents: 20_000,
   consumerSeconds: 3,
-  replicaEvents: 60_000,
-  replicaSeconds: 15,
+  replicaEvents: 150_000,
+  replicaSeconds: 20,
+  replicaWarmupSeconds: 5,
   rebalanceAckWaitSeconds: 10,
   consumerReplicas: 1,
   producerClients: [8, 32],
@@ -96,6 +102,7 @@ export const QUICK_SCALE: Scale = {
   consumerSeconds: 2,
   replicaEvents: 1_000,
   replicaSeconds: 2,
+  replicaWarmupSeconds: 0,
   rebalanceAckWaitSeconds: 1,
   consumerReplicas: 0,
   producerClients: [8],

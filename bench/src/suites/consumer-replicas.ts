@@ -74,6 +74,8 @@ export interface Layout {
   readonly leaseMs?: number;
   /** The workers' Consumer `fetchAhead` (their default, false, when absent). */
   readonly fetchAhead?: boolean;
+  /** The workers register the suite's batch handler (`onBatch`, one statement per fetch) instead of the per-event one. */
+  readonly batchHandler?: boolean;
 }
 
 /**
@@ -167,9 +169,16 @@ async function dropLeases(ctx: SuiteContext, stream: string): Promise<void> {
 
 const total = (replicas: readonly Replica[]) => replicas.reduce((sum, r) => sum + r.latest.applied, 0);
 
+const cpuOf = (replicas: readonly Replica[]) => replicas.reduce((sum, r) => sum + (r.latest.cpuSeconds ?? 0), 0);
+
 /**
  * `instances` consumer processes (each its own NATS connection and pool) on one durable, batched,
- * strict order (the default): events/s from `go` to the last event applied (or the time limit).
+ * strict order (the default), at a steady state: events/s and CPU from `warmupSeconds` after `go`
+ * to the last event applied (or the time limit). The warm-up is left out because each fresh process
+ * first compiles its hot code, a cost paid once per process that a short run would count four times
+ * over for 4 processes: 4 processes with the batch handler used 1.40 consumer CPU s / 10k events
+ * over 60,000 events and 0.82 over 240,000, counted from the start (`npx tsx
+ * bench/micro/consumer-partitions.ts pg 1 60000 15 partitions batch warmup=0`, and `240000 45`).
  */
 export async function measureReplicas(
   ctx: SuiteContext,
@@ -179,30 +188,36 @@ export async function measureReplicas(
   subjects: number,
   seconds: number,
   layout: Layout = {},
+  warmupSeconds = 0,
 ): Promise<{ rate: number; cpu: CpuSeconds }> {
   const s = await setup(ctx, db, events, subjects, layout);
   const replicas: Replica[] = [];
   try {
     // Forked together: with partitions each is ready once the instances have divided them.
     replicas.push(...(await Promise.all(Array.from({ length: instances }, () => spawnReplica({ ...s.config, instances })))));
-    const before = ctx.cpu.sample(db);
     const started = wallMs();
     for (const r of replicas) r.go();
     const deadline = started + seconds * 1000;
+    while (total(replicas) < events && wallMs() < started + warmupSeconds * 1000) await sleepMs(5);
+    // Counts and CPU as the workers last reported them (every 20 ms while they apply events).
+    const from = { ms: wallMs(), applied: total(replicas), cpuSeconds: cpuOf(replicas), sample: ctx.cpu.sample(db) };
+    if (warmupSeconds > 0 && from.applied >= events) {
+      throw new Error(`all ${events} events were applied within the ${warmupSeconds} s warm-up: measure with more replicaEvents`);
+    }
     while (total(replicas) < events && wallMs() < deadline) await sleepMs(5);
     const after = ctx.cpu.sample(db);
+    const to = { applied: total(replicas), cpuSeconds: cpuOf(replicas) };
+    const end = to.applied >= events ? Math.max(...replicas.map((r) => r.latest.lastAppliedMs)) : wallMs();
     await Promise.all(replicas.map((r) => r.stop()));
-    const count = total(replicas);
     const failures = replicas.reduce((sum, r) => sum + r.latest.failures, 0);
     if (failures > 0) throw new Error(`${instances} consumer processes on ${db}: ${failures} retries, dead letters or batch fallbacks`);
-    const end = count >= events ? Math.max(...replicas.map((r) => r.latest.lastAppliedMs)) : wallMs();
-    const cpuSeconds = replicas.reduce((sum, r) => sum + (r.latest.cpuSeconds ?? 0), 0);
+    const count = to.applied - from.applied;
     return {
-      rate: count / ((end - started) / 1000),
+      rate: count / ((end - from.ms) / 1000),
       cpu: cpuFigures({
-        client: per10k(0, cpuSeconds, count),
-        db: per10k(before.db, after.db, count),
-        nats: per10k(before.nats, after.nats, count),
+        client: per10k(from.cpuSeconds, to.cpuSeconds, count),
+        db: per10k(from.sample.db, after.db, count),
+        nats: per10k(from.sample.nats, after.nats, count),
       }),
     };
   } finally {

@@ -1,14 +1,16 @@
 // A Consumer in a process of its own, as a service replica runs it: the parent forks it, waits for
 // `ready`, sends `go`; the worker reports how many events it applied (and when the last one was)
-// every 20 ms, and its CPU when told `stop`. The parent may also kill it with SIGKILL (the
+// and its CPU since `go` every 20 ms, and once more when told `stop`. The parent may also kill it with SIGKILL (the
 // rebalance measure). Plain JavaScript on the packages' built `dist/`, run by plain `node`.
 //
 // Config (JSON, first argument): { db, schema?, database?, stream, durable, fetchSize, checkOrder?,
-// partitions?, leaseMs?, instances? }; with `partitions` the worker reads the durables `<durable>-p<k>`
+// batchHandler?, fetchAhead?, partitions?, leaseMs?, instances? }; with `partitions` the worker reads the durables `<durable>-p<k>`
 // through a PartitionedSubscriber (instances divide the partitions through leases) and reports
 // `ready` once the `instances` have divided them.
 // The handler is the consumer suite's: UPDATE basket_items for the event's product; with
 // `checkOrder` it also counts events applied after a later one of their subject (out_of_order).
+// With `batchHandler` it is the suite's batch handler instead (`onBatch`): a fetch's events folded
+// per product, their rows updated by one statement (not with `checkOrder`).
 import { connect } from '@nats-io/transport-node';
 import { NatsSubscriber, PartitionedSubscriber } from '@outboxkit/bus-nats';
 import { Consumer, defineEvent } from '@outboxkit/outbox-core';
@@ -29,6 +31,8 @@ async function main() {
   const nc = await connect({ servers: NATS_URL, noAsyncTraces: true });
   let inbox;
   let handle;
+  /** Sets each product's last price and adds its number of events, in one statement. */
+  let handleMany;
   let closePool;
   if (config.db === 'pg') {
     const pool = new pg.Pool({ connectionString: PG_URL, max: 4 });
@@ -41,6 +45,11 @@ async function main() {
             [data.newPrice, data.productId, data.n],
           )
         : tx.query(`UPDATE ${t}.basket_items SET price = $1, updates = updates + 1 WHERE product_id = $2`, [data.newPrice, data.productId]);
+    handleMany = (rows, tx) =>
+      tx.query(
+        `UPDATE ${t}.basket_items b SET price = v.price, updates = b.updates + v.n FROM unnest($1::text[], $2::numeric[], $3::int[]) AS v(product_id, price, n) WHERE b.product_id = v.product_id`,
+        [rows.map(([id]) => id), rows.map(([, row]) => row.price), rows.map(([, row]) => row.events)],
+      );
     closePool = () => pool.end();
   } else {
     const pool = mysql.createPool({ uri: MYSQL_URL, database: config.database, connectionLimit: 4 });
@@ -52,6 +61,11 @@ async function main() {
             [data.newPrice, data.n, data.n, data.productId],
           )
         : tx.query('UPDATE basket_items SET price = ?, updates = updates + 1 WHERE product_id = ?', [data.newPrice, data.productId]);
+    handleMany = (rows, tx) =>
+      tx.query(
+        `INSERT INTO basket_items (product_id, price, updates) VALUES ${rows.map(() => '(?, ?, ?)').join(', ')} ON DUPLICATE KEY UPDATE price = VALUES(price), updates = updates + VALUES(updates)`,
+        rows.flatMap(([id, row]) => [id, row.price, row.events]),
+      );
     closePool = () => pool.end();
   }
   let applied = 0;
@@ -79,7 +93,19 @@ async function main() {
         lastAppliedMs = wallMs();
       } else if (event.type === 'retry' || event.type === 'dead' || event.type === 'batch-fallback') failures++;
     },
-  }).on(PriceChanged, (event, tx) => handle(event.data, tx));
+  });
+  if (config.batchHandler) {
+    if (config.checkOrder) throw new Error('batchHandler does not count out_of_order: not with checkOrder');
+    consumer.onBatch(PriceChanged, (events, tx) => {
+      // Each subject's events come in order: the last one of a product sets its price.
+      const folded = new Map();
+      for (const event of events) {
+        const row = folded.get(event.data.productId);
+        folded.set(event.data.productId, { price: event.data.newPrice, events: (row?.events ?? 0) + 1 });
+      }
+      return handleMany([...folded], tx);
+    });
+  } else consumer.on(PriceChanged, (event, tx) => handle(event.data, tx));
   if (config.partitions && config.instances) {
     // Ready once the instances have divided the partitions (each holds its share), so the
     // measurement does not include the joining.
@@ -98,7 +124,8 @@ async function main() {
   const reporter = setInterval(() => {
     if (applied === reported) return;
     reported = applied;
-    send({ type: 'progress', applied, failures, lastAppliedMs });
+    const cpu = process.cpuUsage(cpuAtStart);
+    send({ type: 'progress', applied, failures, lastAppliedMs, cpuSeconds: (cpu.user + cpu.system) / 1e6 });
   }, 20);
   await nextMessage();
   clearInterval(reporter);
